@@ -1,0 +1,81 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/sqlstore"
+	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+)
+
+func TestStorage(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		t.Run("MigrateIsIdempotent", func(t *testing.T) {
+			n, err := db.Migrate(ctx)
+			if err != nil || n != 0 {
+				t.Fatalf("second migrate applied %d, err %v", n, err)
+			}
+			pending, err := db.Pending(ctx)
+			if err != nil || pending != 0 {
+				t.Fatalf("pending = %d, %v", pending, err)
+			}
+		})
+		t.Run("RollbackOnError", func(t *testing.T) {
+			now := db.NowUTC()
+			boom := errors.New("boom")
+			err := db.InTx(ctx, func(ctx context.Context) error {
+				_, err := db.Exec(ctx, `INSERT INTO identities (id, schema_id, state, traits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+					"00000000-0000-4000-8000-000000000001", "default", "active", "{}", db.T(now), db.T(now))
+				if err != nil {
+					return err
+				}
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Fatalf("err = %v", err)
+			}
+			var n int
+			if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM identities`).Scan(&n); err != nil || n != 0 {
+				t.Fatalf("rows after rollback = %d, %v", n, err)
+			}
+		})
+		t.Run("UniqueViolationIsConflict", func(t *testing.T) {
+			now := db.NowUTC()
+			ins := func() error {
+				_, err := db.Exec(ctx, `INSERT INTO identities (id, schema_id, state, traits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+					"00000000-0000-4000-8000-000000000002", "default", "active", "{}", db.T(now), db.T(now))
+				return err
+			}
+			if err := ins(); err != nil {
+				t.Fatal(err)
+			}
+			if err := ins(); !errors.Is(err, sqlstore.ErrConflict) {
+				t.Fatalf("duplicate insert err = %v, want ErrConflict", err)
+			}
+		})
+		t.Run("TimesRoundTripAndCompare", func(t *testing.T) {
+			base := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+			for i, ts := range []time.Time{base, base.Add(500 * time.Millisecond)} {
+				id := []string{"00000000-0000-4000-8000-0000000000a1", "00000000-0000-4000-8000-0000000000a2"}[i]
+				if _, err := db.Exec(ctx, `INSERT INTO identities (id, schema_id, state, traits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+					id, "t", "active", "{}", db.T(ts), db.T(ts)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got time.Time
+			if err := db.QueryRow(ctx, `SELECT created_at FROM identities WHERE id = ?`, "00000000-0000-4000-8000-0000000000a1").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(base) {
+				t.Fatalf("round trip %v != %v", got, base)
+			}
+			var n int
+			if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM identities WHERE schema_id = 't' AND created_at > ?`, db.T(base.Add(100*time.Millisecond))).Scan(&n); err != nil || n != 1 {
+				t.Fatalf("compare count = %d, %v", n, err)
+			}
+		})
+	})
+}

@@ -1,0 +1,199 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	// The three drivers Latchkey speaks.
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+)
+
+// Open connects to the database named by a Kratos-style DSN:
+// "sqlite://path?...", "sqlite3://", "file:path", "memory",
+// "postgres://", "postgresql://", "cockroach://" (PostgreSQL protocol) or
+// "mysql://user:pass@tcp(host:port)/db?...".
+// Pool settings come from the DSN query: max_conns, max_idle_conns,
+// max_conn_lifetime (Kratos names them the same way).
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	dialect, driver, source, pool, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := sql.Open(driver, source)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	pool.apply(sqlDB)
+	db := &DB{SQL: sqlDB, Dialect: dialect}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+	}
+	return db, nil
+}
+
+type poolSettings struct {
+	maxOpen, maxIdle int
+	lifetime         time.Duration
+}
+
+func (p poolSettings) apply(db *sql.DB) {
+	if p.maxOpen > 0 {
+		db.SetMaxOpenConns(p.maxOpen)
+	}
+	if p.maxIdle > 0 {
+		db.SetMaxIdleConns(p.maxIdle)
+	}
+	if p.lifetime > 0 {
+		db.SetConnMaxLifetime(p.lifetime)
+	}
+}
+
+// popPool removes Latchkey/Kratos pool keys from q and returns them.
+func popPool(q url.Values, def poolSettings) (poolSettings, error) {
+	p := def
+	for _, k := range []string{"max_conns", "max_idle_conns", "max_conn_lifetime", "max_conn_idle_time"} {
+		v := q.Get(k)
+		q.Del(k)
+		if v == "" {
+			continue
+		}
+		switch k {
+		case "max_conns", "max_idle_conns":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return p, fmt.Errorf("dsn: %s must be a non-negative integer, got %q", k, v)
+			}
+			if k == "max_conns" {
+				p.maxOpen = n
+			} else {
+				p.maxIdle = n
+			}
+		case "max_conn_lifetime":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return p, fmt.Errorf("dsn: %s must be a duration, got %q", k, v)
+			}
+			p.lifetime = d
+		}
+	}
+	return p, nil
+}
+
+func parseDSN(dsn string) (Dialect, string, string, poolSettings, error) {
+	switch {
+	case dsn == "memory" || strings.HasPrefix(dsn, "memory?"):
+		// A private in-memory database shared by the pool's connections.
+		name := "memdb" + randomHex(8)
+		return SQLite, "sqlite", "file:" + name + "?mode=memory&cache=shared" + sqlitePragmas, poolSettings{maxOpen: 1}, nil
+	case strings.HasPrefix(dsn, "sqlite://"), strings.HasPrefix(dsn, "sqlite3://"), strings.HasPrefix(dsn, "file:"):
+		rest := dsn
+		for _, p := range []string{"sqlite://", "sqlite3://", "file:"} {
+			rest = strings.TrimPrefix(rest, p)
+		}
+		path, query, _ := strings.Cut(rest, "?")
+		if path == "" {
+			return "", "", "", poolSettings{}, fmt.Errorf("dsn: sqlite DSN %q has no file path", dsn)
+		}
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return "", "", "", poolSettings{}, fmt.Errorf("dsn: %w", err)
+		}
+		pool, err := popPool(q, poolSettings{maxOpen: 8, maxIdle: 8})
+		if err != nil {
+			return "", "", "", poolSettings{}, err
+		}
+		// Kratos-era options that the modernc driver does not know.
+		for _, k := range []string{"_fk", "mode", "_busy_timeout", "_journal_mode", "cache"} {
+			q.Del(k)
+		}
+		src := "file:" + path + sqlitePragmas
+		if enc := q.Encode(); enc != "" {
+			src += "&" + enc
+		}
+		return SQLite, "sqlite", src, pool, nil
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"), strings.HasPrefix(dsn, "cockroach://"), strings.HasPrefix(dsn, "cockroachdb://"):
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", "", "", poolSettings{}, fmt.Errorf("dsn: %w", err)
+		}
+		u.Scheme = "postgres"
+		q := u.Query()
+		pool, err := popPool(q, poolSettings{maxOpen: 20, maxIdle: 20})
+		if err != nil {
+			return "", "", "", poolSettings{}, err
+		}
+		u.RawQuery = q.Encode()
+		return Postgres, "pgx", u.String(), pool, nil
+	case strings.HasPrefix(dsn, "mysql://"):
+		rest := strings.TrimPrefix(dsn, "mysql://")
+		base, query, _ := strings.Cut(rest, "?")
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return "", "", "", poolSettings{}, fmt.Errorf("dsn: %w", err)
+		}
+		pool, err := popPool(q, poolSettings{maxOpen: 20, maxIdle: 20})
+		if err != nil {
+			return "", "", "", poolSettings{}, err
+		}
+		q.Set("parseTime", "true")
+		q.Set("loc", "UTC")
+		q.Set("multiStatements", "true")
+		if q.Get("charset") == "" {
+			q.Set("charset", "utf8mb4")
+		}
+		return MySQL, "mysql", base + "?" + q.Encode(), pool, nil
+	}
+	return "", "", "", poolSettings{}, fmt.Errorf("dsn: unsupported scheme in %q (use sqlite://, memory, postgres://, cockroach:// or mysql://)", redact(dsn))
+}
+
+// sqlitePragmas: WAL lets readers run beside the writer; a busy timeout
+// makes writers queue instead of failing; "immediate" transactions take the
+// write lock at BEGIN so they never fail half-way on a lock upgrade.
+const sqlitePragmas = "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// redact hides a password in a DSN for error messages and logs.
+func redact(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return dsn
+	}
+	creds := dsn[scheme+3 : at]
+	if user, _, ok := strings.Cut(creds, ":"); ok {
+		return dsn[:scheme+3] + user + ":***" + dsn[at:]
+	}
+	return dsn
+}
+
+// Redact hides the password of a DSN.
+func Redact(dsn string) string { return redact(dsn) }
+
+// T converts a timestamp into what the dialect stores. SQLite keeps times as
+// fixed-width UTC text so that comparisons in SQL order correctly.
+func (db *DB) T(t time.Time) any {
+	t = Time(t)
+	if db.Dialect == SQLite {
+		return t.Format(sqliteTimeLayout)
+	}
+	return t
+}
+
+const sqliteTimeLayout = "2006-01-02 15:04:05.000000"

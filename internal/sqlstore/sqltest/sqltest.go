@@ -1,0 +1,135 @@
+// Package sqltest gives tests a fresh, migrated database of every dialect
+// that is available: SQLite always, PostgreSQL and MySQL/MariaDB when
+// LATCHKEY_TEST_POSTGRES_DSN / LATCHKEY_TEST_MYSQL_DSN are set.
+package sqltest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/sqlstore"
+)
+
+// Env variables naming the server databases tests may use. Each test gets
+// its own freshly created database on that server.
+const (
+	PostgresEnv = "LATCHKEY_TEST_POSTGRES_DSN"
+	MySQLEnv    = "LATCHKEY_TEST_MYSQL_DSN"
+)
+
+var skipOnce sync.Map
+
+// Each runs fn once per available dialect as a subtest named after it.
+func Each(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	for _, d := range []sqlstore.Dialect{sqlstore.SQLite, sqlstore.Postgres, sqlstore.MySQL} {
+		t.Run(string(d), func(t *testing.T) {
+			db := Open(t, d)
+			fn(t, db)
+		})
+	}
+}
+
+// OpenSQLite returns a fresh migrated SQLite database in t.TempDir().
+func OpenSQLite(t testing.TB) *sqlstore.DB { return Open(t, sqlstore.SQLite) }
+
+// DSN returns a DSN for a fresh, empty database of the dialect (creating it
+// on the server), or skips the test when the dialect is not configured.
+func DSN(t testing.TB, d sqlstore.Dialect) string {
+	t.Helper()
+	switch d {
+	case sqlstore.SQLite:
+		return "sqlite://" + filepath.Join(t.TempDir(), "test.sqlite")
+	case sqlstore.Postgres:
+		base := os.Getenv(PostgresEnv)
+		if base == "" {
+			skip(t, PostgresEnv)
+		}
+		name := "lk_" + randomHex(6)
+		admin, err := sqlstore.Open(context.Background(), base)
+		if err != nil {
+			t.Fatalf("connect %s: %v", PostgresEnv, err)
+		}
+		defer admin.Close()
+		if _, err := admin.SQL.Exec("CREATE DATABASE " + name); err != nil {
+			t.Fatalf("create database: %v", err)
+		}
+		t.Cleanup(func() {
+			a, err := sqlstore.Open(context.Background(), base)
+			if err == nil {
+				_, _ = a.SQL.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+				a.Close()
+			}
+		})
+		u, _ := url.Parse(base)
+		u.Path = "/" + name
+		return u.String()
+	case sqlstore.MySQL:
+		base := os.Getenv(MySQLEnv)
+		if base == "" {
+			skip(t, MySQLEnv)
+		}
+		name := "lk_" + randomHex(6)
+		admin, err := sqlstore.Open(context.Background(), base)
+		if err != nil {
+			t.Fatalf("connect %s: %v", MySQLEnv, err)
+		}
+		defer admin.Close()
+		if _, err := admin.SQL.Exec("CREATE DATABASE " + name); err != nil {
+			t.Fatalf("create database: %v", err)
+		}
+		t.Cleanup(func() {
+			a, err := sqlstore.Open(context.Background(), base)
+			if err == nil {
+				_, _ = a.SQL.Exec("DROP DATABASE IF EXISTS " + name)
+				a.Close()
+			}
+		})
+		// mysql://user:pass@tcp(host:port)/db?params
+		pre, rest, _ := strings.Cut(base, ")/")
+		_, query, _ := strings.Cut(rest, "?")
+		dsn := pre + ")/" + name
+		if query != "" {
+			dsn += "?" + query
+		}
+		return dsn
+	}
+	t.Fatalf("unknown dialect %q", d)
+	return ""
+}
+
+// Open returns a fresh migrated database of the dialect, closed at cleanup.
+func Open(t testing.TB, d sqlstore.Dialect) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), DSN(t, d))
+	if err != nil {
+		t.Fatalf("open %s: %v", d, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate %s: %v", d, err)
+	}
+	return db
+}
+
+func skip(t testing.TB, env string) {
+	t.Helper()
+	if _, loaded := skipOnce.LoadOrStore(env, true); !loaded {
+		fmt.Printf("sqltest: %s is not set; tests against that database are skipped\n", env)
+	}
+	t.Skipf("%s not set", env)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
