@@ -43,6 +43,12 @@ var ErrConflict = errors.New("sqlstore: unique constraint violated")
 
 type txKey struct{}
 
+// txState is what a transaction carries in the context.
+type txState struct {
+	tx          *sql.Tx
+	afterCommit []func()
+}
+
 // querier is what *sql.DB and *sql.Tx share.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -52,16 +58,27 @@ type querier interface {
 
 // conn returns the transaction in ctx, or the pool.
 func (db *DB) conn(ctx context.Context) querier {
-	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
-		return tx
+	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		return st.tx
 	}
 	return db.SQL
+}
+
+// AfterCommit runs fn once the context's transaction has committed (never
+// if it rolls back), or at once when ctx carries no transaction. Used to
+// wake background workers only when their work is visible.
+func (db *DB) AfterCommit(ctx context.Context, fn func()) {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		st.afterCommit = append(st.afterCommit, fn)
+		return
+	}
+	fn()
 }
 
 // InTx runs fn in a transaction carried by the context passed to fn. Nested
 // calls join the outer transaction. fn's error rolls everything back.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
+	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return fn(ctx)
 	}
 	for attempt := 0; ; attempt++ {
@@ -95,10 +112,17 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(ctx context.Context) error) 
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(context.WithValue(ctx, txKey{}, tx)); err != nil {
+	st := &txState{tx: tx}
+	if err = fn(context.WithValue(ctx, txKey{}, st)); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err = tx.Commit(); err != nil {
+		return err
+	}
+	for _, f := range st.afterCommit {
+		f()
+	}
+	return nil
 }
 
 func isBusy(err error) bool {
