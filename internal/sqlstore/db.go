@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // Dialect names a SQL flavour.
@@ -35,11 +37,14 @@ type DB struct {
 	Now func() time.Time
 }
 
-// ErrNotFound is returned by stores when a row does not exist.
-var ErrNotFound = errors.New("sqlstore: not found")
+// ErrNotFound is returned by stores when a row does not exist. It is
+// storeerr.ErrNotFound: domain packages must test with that one, since they
+// cannot import sqlstore (it imports them).
+var ErrNotFound = storeerr.ErrNotFound
 
-// ErrConflict is returned when a unique constraint is violated.
-var ErrConflict = errors.New("sqlstore: unique constraint violated")
+// ErrConflict is returned when a unique constraint is violated (it is
+// storeerr.ErrConflict).
+var ErrConflict = storeerr.ErrConflict
 
 type txKey struct{}
 

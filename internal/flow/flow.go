@@ -1,0 +1,167 @@
+package flow
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/httpx"
+)
+
+// Type is who drives a flow: a browser (cookies, CSRF, redirects) or a
+// native app (JSON and session tokens).
+type Type string
+
+// Flow types.
+const (
+	TypeBrowser Type = "browser"
+	TypeAPI     Type = "api"
+)
+
+// Client is how a request to a flow is answered.
+type Client int
+
+// Clients.
+const (
+	// BrowserForm: an HTML form post; answered with redirects.
+	BrowserForm Client = iota
+	// SPA: a browser flow driven with JSON (fetch/XHR); answered with JSON.
+	SPA
+	// Native: an API flow; always answered with JSON.
+	Native
+)
+
+// ClientOf decides how to answer a submission to a flow of type t. This is
+// the one place that makes that choice.
+func ClientOf(r *http.Request, t Type) Client {
+	if t == TypeAPI {
+		return Native
+	}
+	if httpx.IsJSONRequest(r) {
+		return SPA
+	}
+	return BrowserForm
+}
+
+// JSON reports whether the client is answered with JSON.
+func (c Client) JSON() bool { return c != BrowserForm }
+
+// ParseFlowID reads ?flow= (or ?id=) as a UUID. Kratos's error for a missing
+// or malformed id.
+func ParseFlowID(r *http.Request, param string) (uuid.UUID, error) {
+	v := r.URL.Query().Get(param)
+	id, err := uuid.Parse(v)
+	if v == "" || err != nil {
+		return uuid.Nil, httpx.ErrBadRequest("The flow query parameter is missing or malformed.")
+	}
+	return id, nil
+}
+
+// RequestURL rebuilds the full URL of the request as the client saw it
+// (X-Forwarded-Proto/Host respected), as flows record it.
+func RequestURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		scheme = p
+	}
+	host := r.Host
+	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+		host = h
+	}
+	return scheme + "://" + host + r.URL.RequestURI()
+}
+
+// ReturnToOf extracts return_to from a recorded request URL.
+func ReturnToOf(requestURL string) string {
+	u, err := url.Parse(requestURL)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get("return_to")
+}
+
+// WithQuery appends query parameters (in the given order) to a URL.
+func WithQuery(base string, kv ...string) string {
+	var b strings.Builder
+	b.WriteString(base)
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		b.WriteString(sep)
+		b.WriteString(url.QueryEscape(kv[i]))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(kv[i+1]))
+		sep = "&"
+	}
+	return b.String()
+}
+
+// CheckNativeRequest rejects API-flow requests that carry browser signals
+// (cookies or an Origin header): they would let a browser page drive a flow
+// without CSRF protection.
+func CheckNativeRequest(r *http.Request) error {
+	var found []string
+	for _, c := range r.Cookies() {
+		n := c.Name
+		if strings.HasPrefix(n, "__cf") || strings.HasPrefix(n, "_cf") || strings.HasPrefix(n, "cf_") {
+			continue // Cloudflare's own cookies are added by the edge, not by a browser page
+		}
+		found = append(found, n)
+	}
+	if len(found) > 0 {
+		sort.Strings(found)
+		return httpx.ErrBadRequest("The HTTP Request Header included the \"Cookie\" key, indicating that this request was made by a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation.").
+			WithDetail("found cookies", found)
+	}
+	if r.Header.Get("Origin") != "" {
+		return httpx.ErrBadRequest("The HTTP Request Header included the \"Origin\" key, indicating that this request was made as part of an AJAX request in a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation.")
+	}
+	return nil
+}
+
+// ExpiredError is the JSON answer to a submission on an expired flow: 410
+// self_service_flow_expired naming the replacement flow.
+func ExpiredError(expiredAt, now time.Time, newFlowID uuid.UUID) *httpx.Error {
+	since := now.Sub(expiredAt)
+	return &httpx.Error{
+		ID:      "self_service_flow_expired",
+		Code:    http.StatusGone,
+		Reason:  fmt.Sprintf("The self-service flow expired %.2f minutes ago, initialize a new one.", since.Minutes()),
+		Message: "self-service flow expired",
+		Extra: map[string]any{
+			"expired_at":  expiredAt,
+			"since":       since.Nanoseconds(),
+			"use_flow_id": newFlowID,
+		},
+	}
+}
+
+// ErrSessionAlreadyAvailable is the answer to starting or submitting a flow
+// that needs no session while holding one.
+func ErrSessionAlreadyAvailable(reason, message string) *httpx.Error {
+	e := httpx.ErrBadRequest(reason).WithID("session_already_available")
+	if message != "" {
+		e = e.WithMessage(message)
+	}
+	return e
+}
+
+// BrowserLocationChangeRequired is Kratos's 422 telling a JSON client to
+// navigate (used when continue_with transitions are off).
+func BrowserLocationChangeRequired(to string) *httpx.Error {
+	return (&httpx.Error{
+		ID:      "browser_location_change_required",
+		Code:    http.StatusUnprocessableEntity,
+		Reason:  "In order to complete this flow please redirect the browser to: " + to,
+		Message: "browser location change required",
+	}).WithExtra("redirect_browser_to", to)
+}

@@ -1,0 +1,89 @@
+package flow
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+)
+
+// ReturnToPolicy decides which return_to URLs a flow may redirect to, so
+// Latchkey is never an open redirector.
+type ReturnToPolicy struct {
+	// Allowed are the selfservice.allowed_return_urls: scheme + host must
+	// match (a "*." host prefix matches subdomains) and the path must start
+	// with the allowed path.
+	Allowed []*url.URL
+	// PublicBase is always allowed (the public self-service URLs).
+	PublicBase *url.URL
+	// DefaultReturn resolves relative return_to values
+	// (selfservice.default_browser_return_url).
+	DefaultReturn *url.URL
+}
+
+// Validate returns the absolute return_to to use, or a 400
+// self_service_flow_return_to_forbidden error. An empty value is allowed.
+func (p ReturnToPolicy) Validate(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", forbiddenReturnTo(raw)
+	}
+	if !u.IsAbs() {
+		base := p.DefaultReturn
+		if base == nil {
+			base = p.PublicBase
+		}
+		if base == nil || strings.HasPrefix(raw, "//") {
+			return "", forbiddenReturnTo(raw)
+		}
+		u = base.ResolveReference(u)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", forbiddenReturnTo(raw)
+	}
+	if p.PublicBase != nil && matchesURL(p.PublicBase, u) {
+		return u.String(), nil
+	}
+	if p.DefaultReturn != nil && sameOrigin(p.DefaultReturn, u) {
+		return u.String(), nil
+	}
+	for _, a := range p.Allowed {
+		if matchesURL(a, u) {
+			return u.String(), nil
+		}
+	}
+	return "", forbiddenReturnTo(raw)
+}
+
+func sameOrigin(a, u *url.URL) bool {
+	return strings.EqualFold(a.Scheme, u.Scheme) && strings.EqualFold(a.Host, u.Host)
+}
+
+func matchesURL(allowed, u *url.URL) bool {
+	if !strings.EqualFold(allowed.Scheme, u.Scheme) {
+		return false
+	}
+	ah, uh := strings.ToLower(allowed.Host), strings.ToLower(u.Host)
+	if strings.HasPrefix(ah, "*.") {
+		suffix := ah[1:] // ".example.com"
+		if !strings.HasSuffix(uh, suffix) || len(uh) == len(suffix) {
+			return false
+		}
+	} else if ah != uh {
+		return false
+	}
+	return strings.HasPrefix(u.Path, allowed.Path)
+}
+
+func forbiddenReturnTo(raw string) *httpx.Error {
+	return &httpx.Error{
+		ID:      "self_service_flow_return_to_forbidden",
+		Code:    http.StatusBadRequest,
+		Reason:  "Requested return_to URL \"" + raw + "\" is not allowed.",
+		Message: httpx.MsgBadRequest,
+	}
+}
