@@ -1,0 +1,314 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Scenarios lists every scenario by name.
+func Scenarios() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Options tune scenarios.
+type Options struct {
+	// SMTPListen is where the recovery journey's SMTP server listens; the
+	// server under test must send its mail there.
+	SMTPListen string
+}
+
+var registry = map[string]func(Options) Scenario{
+	"ceiling":          func(Options) Scenario { return &ceiling{} },
+	"whoami":           func(Options) Scenario { return &whoami{carrier: "token"} },
+	"whoami-bearer":    func(Options) Scenario { return &whoami{carrier: "bearer"} },
+	"whoami-cookie":    func(Options) Scenario { return &whoami{carrier: "cookie"} },
+	"recovery-flow":    func(Options) Scenario { return &recoveryFlow{} },
+	"admin-code":       func(Options) Scenario { return &adminCode{} },
+	"login":            func(Options) Scenario { return &login{} },
+	"recovery-journey": func(o Options) Scenario { return &journey{listen: o.SMTPListen} },
+}
+
+// New returns the named scenario.
+func New(name string, o Options) (Scenario, error) {
+	f, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(Scenarios(), ", "))
+	}
+	return f(o), nil
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// strongPassword is accepted by the password policy (long, random, not
+// similar to the address).
+func strongPassword() string { return "Lk-" + randomSuffix() + "-" + randomSuffix() + "!" }
+
+// ceiling measures the machine, not Latchkey: a trivial in-process handler
+// that returns a fixed session JSON, as fast as Go's net/http can.
+type ceiling struct{}
+
+func (ceiling) Name() string { return "ceiling" }
+
+// ceilingBody is a session of the size whoami returns.
+const ceilingBody = `{"id":"7d0471f7-b896-4218-808d-de22f32ac358","active":true,"expires_at":"2026-11-23T11:27:55.04604009Z","authenticated_at":"2026-11-22T11:27:55.04604009Z","authenticator_assurance_level":"aal1","authentication_methods":[{"method":"password","aal":"aal1","completed_at":"2026-11-22T11:27:55.046039038Z"}],"issued_at":"2026-11-22T11:27:55.04604009Z","identity":{"id":"1fca3827-e0ea-46b8-b9ef-1f95f531a723","schema_id":"default","schema_url":"http://127.0.0.1:4433/schemas/ZGVmYXVsdA","state":"active","traits":{"email":"user@example.test"},"metadata_public":null,"created_at":"2026-11-22T11:26:22.622801Z","updated_at":"2026-11-22T11:26:22.622801Z","organization_id":null},"devices":[{"id":"072dcd9c-7764-41c1-b35c-e8ed106ce618","ip_address":"127.0.0.1","user_agent":"bench","location":""}]}`
+
+func (c *ceiling) Setup(ctx context.Context, env *Env) (Op, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write([]byte(ceilingBody))
+	})}
+	go srv.Serve(ln)
+	go func() { <-ctx.Done(); srv.Close() }()
+	u := "http://" + ln.Addr().String() + "/sessions/whoami"
+	env.Public = "http://" + ln.Addr().String()
+	return func(ctx context.Context, _ int) (int, error) {
+		return env.call(ctx, http.MethodGet, u, nil, http.StatusOK, nil, "X-Session-Token", "ory_st_fixed")
+	}, nil
+}
+
+// whoami checks a session with the chosen carrier.
+type whoami struct{ carrier string }
+
+func (w *whoami) Name() string { return "whoami-" + w.carrier }
+
+func (w *whoami) Setup(ctx context.Context, env *Env) (Op, error) {
+	email := "bench-whoami-" + randomSuffix() + "@bench.test"
+	pw := strongPassword()
+	if _, err := env.createIdentity(ctx, email, pw); err != nil {
+		return nil, err
+	}
+	u := env.Public + "/sessions/whoami"
+	switch w.carrier {
+	case "cookie":
+		cookie, err := browserLogin(ctx, env, email, pw)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, _ int) (int, error) {
+			return env.call(ctx, http.MethodGet, u, nil, http.StatusOK, nil, "Cookie", cookie)
+		}, nil
+	default:
+		_, token, err := env.nativeLogin(ctx, email, pw)
+		if err != nil {
+			return nil, err
+		}
+		h, v := "X-Session-Token", token
+		if w.carrier == "bearer" {
+			h, v = "Authorization", "Bearer "+token
+		}
+		return func(ctx context.Context, _ int) (int, error) {
+			return env.call(ctx, http.MethodGet, u, nil, http.StatusOK, nil, h, v)
+		}, nil
+	}
+}
+
+// browserLogin runs an SPA login and returns the Cookie header to send.
+func browserLogin(ctx context.Context, env *Env, email, pw string) (string, error) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Transport: env.Client.Transport}
+	be := &Env{Public: env.Public, Admin: env.Admin, Client: c}
+	var flow struct {
+		ID string `json:"id"`
+		UI struct {
+			Nodes []struct {
+				Attributes struct {
+					Name  string `json:"name"`
+					Value any    `json:"value"`
+				} `json:"attributes"`
+			} `json:"nodes"`
+		} `json:"ui"`
+	}
+	if _, err := be.call(ctx, http.MethodGet, env.Public+"/self-service/login/browser", nil, http.StatusOK, &flow); err != nil {
+		return "", err
+	}
+	csrf := ""
+	for _, n := range flow.UI.Nodes {
+		if n.Attributes.Name == "csrf_token" {
+			csrf, _ = n.Attributes.Value.(string)
+		}
+	}
+	if _, err := be.call(ctx, http.MethodPost, env.Public+"/self-service/login?flow="+flow.ID,
+		map[string]any{"method": "password", "identifier": email, "password": pw, "csrf_token": csrf}, http.StatusOK, nil); err != nil {
+		return "", err
+	}
+	u, _ := url.Parse(env.Public + "/")
+	var parts []string
+	for _, ck := range jar.Cookies(u) {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; "), nil
+}
+
+// recoveryFlow creates native recovery flows.
+type recoveryFlow struct{}
+
+func (recoveryFlow) Name() string { return "recovery-flow" }
+
+func (recoveryFlow) Setup(ctx context.Context, env *Env) (Op, error) {
+	u := env.Public + "/self-service/recovery/api"
+	return func(ctx context.Context, _ int) (int, error) {
+		return env.call(ctx, http.MethodGet, u, nil, http.StatusOK, nil)
+	}, nil
+}
+
+// adminCode creates admin recovery codes for one identity.
+type adminCode struct{}
+
+func (adminCode) Name() string { return "admin-code" }
+
+func (adminCode) Setup(ctx context.Context, env *Env) (Op, error) {
+	id, err := env.createIdentity(ctx, "bench-admin-"+randomSuffix()+"@bench.test", "")
+	if err != nil {
+		return nil, err
+	}
+	u := env.Admin + "/admin/recovery/code"
+	body := map[string]any{"identity_id": id, "expires_in": "1h"}
+	return func(ctx context.Context, _ int) (int, error) {
+		return env.call(ctx, http.MethodPost, u, body, http.StatusCreated, nil)
+	}, nil
+}
+
+// login runs native password logins (flow creation + submission).
+type login struct{}
+
+func (login) Name() string { return "login" }
+
+var bcryptCost = regexp.MustCompile(`^\$2[aby]\$(\d\d)\$`)
+
+func (login) Setup(ctx context.Context, env *Env) (Op, error) {
+	email := "bench-login-" + randomSuffix() + "@bench.test"
+	pw := strongPassword()
+	id, err := env.createIdentity(ctx, email, pw)
+	if err != nil {
+		return nil, err
+	}
+	var ident struct {
+		Credentials map[string]struct {
+			Config struct {
+				HashedPassword string `json:"hashed_password"`
+			} `json:"config"`
+		} `json:"credentials"`
+	}
+	if _, err := env.call(ctx, http.MethodGet, env.Admin+"/admin/identities/"+id+"?include_credential=password", nil, http.StatusOK, &ident); err == nil {
+		h := ident.Credentials["password"].Config.HashedPassword
+		if m := bcryptCost.FindStringSubmatch(h); m != nil {
+			env.Notes["hasher"] = "bcrypt cost " + m[1]
+		} else if strings.HasPrefix(h, "$argon2") {
+			env.Notes["hasher"] = strings.SplitN(h, "$", 5)[3]
+		}
+	}
+	return func(ctx context.Context, _ int) (int, error) {
+		status, _, err := env.nativeLogin(ctx, email, pw)
+		return status, err
+	}, nil
+}
+
+// journey is a full native recovery: flow → email → code from the mail →
+// settings with a new password. The driver runs the SMTP server the
+// server under test delivers to.
+type journey struct {
+	listen string
+	mail   *mailSink
+}
+
+func (j *journey) Name() string { return "recovery-journey" }
+
+func (j *journey) Setup(ctx context.Context, env *Env) (Op, error) {
+	if j.listen == "" {
+		j.listen = "127.0.0.1:1025"
+	}
+	sink, err := startMailSink(ctx, j.listen)
+	if err != nil {
+		return nil, fmt.Errorf("start SMTP server on %s: %w", j.listen, err)
+	}
+	j.mail = sink
+	env.Notes["smtp"] = j.listen
+	// One identity per worker, created before the clock starts (without a
+	// password: the journey sets one).
+	emails := make([]string, env.Concurrency)
+	for w := range emails {
+		emails[w] = fmt.Sprintf("bench-journey-%s-%d@bench.test", randomSuffix(), w)
+		if _, err := env.createIdentity(ctx, emails[w], ""); err != nil {
+			return nil, err
+		}
+	}
+	return func(ctx context.Context, w int) (int, error) { return j.run(ctx, env, emails[w]) }, nil
+}
+
+func (j *journey) run(ctx context.Context, env *Env, email string) (int, error) {
+	var flow struct {
+		ID string `json:"id"`
+	}
+	if status, err := env.call(ctx, http.MethodGet, env.Public+"/self-service/recovery/api", nil, http.StatusOK, &flow); err != nil {
+		return status, err
+	}
+	wait := j.mail.expect(email)
+	sent := time.Now()
+	if status, err := env.call(ctx, http.MethodPost, env.Public+"/self-service/recovery?flow="+flow.ID,
+		map[string]any{"method": "code", "email": email}, http.StatusOK, nil); err != nil {
+		j.mail.forget(email)
+		return status, err
+	}
+	var code string
+	select {
+	case code = <-wait:
+		env.recordMail(time.Since(sent))
+	case <-time.After(20 * time.Second):
+		j.mail.forget(email)
+		return 0, fmt.Errorf("no recovery mail for %s within 20s", email)
+	case <-ctx.Done():
+		j.mail.forget(email)
+		return 0, ctx.Err()
+	}
+	var done struct {
+		ContinueWith []struct {
+			Action          string `json:"action"`
+			OrySessionToken string `json:"ory_session_token"`
+			Flow            struct {
+				ID string `json:"id"`
+			} `json:"flow"`
+		} `json:"continue_with"`
+	}
+	if status, err := env.call(ctx, http.MethodPost, env.Public+"/self-service/recovery?flow="+flow.ID,
+		map[string]any{"method": "code", "code": code}, http.StatusOK, &done); err != nil {
+		return status, err
+	}
+	var token, settingsID string
+	for _, c := range done.ContinueWith {
+		switch c.Action {
+		case "set_ory_session_token":
+			token = c.OrySessionToken
+		case "show_settings_ui":
+			settingsID = c.Flow.ID
+		}
+	}
+	if token == "" || settingsID == "" {
+		return http.StatusOK, fmt.Errorf("recovery answer lacks the session token or the settings flow")
+	}
+	return env.call(ctx, http.MethodPost, env.Public+"/self-service/settings?flow="+settingsID,
+		map[string]any{"method": "password", "password": strongPassword()}, http.StatusOK, nil, "X-Session-Token", token)
+}
+

@@ -1,0 +1,100 @@
+// Package bench is Latchkey's load driver: it runs named scenarios against
+// any server that speaks the Kratos API (Latchkey or Kratos itself) for a
+// fixed duration with a fixed number of concurrent clients, and reports
+// throughput, latency percentiles and errors by status.
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Result is what one scenario run measured.
+type Result struct {
+	Scenario    string         `json:"scenario"`
+	Target      string         `json:"target"`
+	Concurrency int            `json:"concurrency"`
+	Duration    time.Duration  `json:"duration_ns"`
+	Requests    int            `json:"requests"`
+	Errors      int            `json:"errors"`
+	ErrorsBy    map[string]int `json:"errors_by_status,omitempty"`
+	PerSecond   float64        `json:"per_second"`
+	Latency     Percentiles    `json:"latency"`
+	// MailLatency is set by the recovery journey: from the email submission
+	// to the mail arriving at the driver's SMTP server.
+	MailLatency *Percentiles `json:"mail_latency,omitempty"`
+	// Notes carries scenario facts worth printing (e.g. the hasher cost).
+	Notes map[string]string `json:"notes,omitempty"`
+	// CeilingFraction is PerSecond divided by the ceiling scenario's figure,
+	// when both were measured in one invocation.
+	CeilingFraction float64 `json:"ceiling_fraction,omitempty"`
+}
+
+// Percentiles of a latency distribution.
+type Percentiles struct {
+	P50 time.Duration `json:"p50_ns"`
+	P90 time.Duration `json:"p90_ns"`
+	P99 time.Duration `json:"p99_ns"`
+	Max time.Duration `json:"max_ns"`
+}
+
+// Summarize computes percentiles with the nearest-rank method. The input is
+// sorted in place.
+func Summarize(samples []time.Duration) Percentiles {
+	if len(samples) == 0 {
+		return Percentiles{}
+	}
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	rank := func(p float64) time.Duration {
+		i := int(math.Ceil(p/100*float64(len(samples)))) - 1
+		if i < 0 {
+			i = 0
+		}
+		return samples[i]
+	}
+	return Percentiles{P50: rank(50), P90: rank(90), P99: rank(99), Max: samples[len(samples)-1]}
+}
+
+// WriteTable prints results as an aligned text table.
+func WriteTable(w io.Writer, results []Result) {
+	fmt.Fprintf(w, "%-22s %5s %9s %10s %9s %9s %9s %9s %7s  %s\n", "scenario", "conc", "requests", "req/s", "p50", "p90", "p99", "max", "errors", "notes")
+	for _, r := range results {
+		notes := []string{}
+		if r.CeilingFraction > 0 {
+			notes = append(notes, fmt.Sprintf("%.0f%% of ceiling", r.CeilingFraction*100))
+		}
+		if r.MailLatency != nil {
+			notes = append(notes, fmt.Sprintf("mail p50 %s p99 %s", ms(r.MailLatency.P50), ms(r.MailLatency.P99)))
+		}
+		keys := make([]string, 0, len(r.Notes))
+		for k := range r.Notes {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			notes = append(notes, k+"="+r.Notes[k])
+		}
+		for _, k := range sortedStatus(r.ErrorsBy) {
+			notes = append(notes, fmt.Sprintf("status %s ×%d", k, r.ErrorsBy[k]))
+		}
+		fmt.Fprintf(w, "%-22s %5d %9d %10.0f %9s %9s %9s %9s %7d  %s\n", r.Scenario, r.Concurrency, r.Requests, r.PerSecond,
+			ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max), r.Errors, strings.Join(notes, "; "))
+	}
+}
+
+func sortedStatus(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}

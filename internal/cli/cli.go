@@ -1,0 +1,97 @@
+// Package cli holds the cobra commands of the latchkey binary: serve,
+// migrate, courier watch, bench and version. Commands parse flags, load
+// the configuration and hand over to internal/server; they hold no logic
+// of their own.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/internal/config"
+)
+
+// Version is set at build time with -ldflags "-X github.com/latchkey/latchkey/internal/cli.Version=v1.2.3".
+var Version = "v0.1.0-dev"
+
+// Execute runs the command line and returns the process exit code.
+func Execute(args []string) int {
+	root := newRoot(os.Stdout, os.Stderr)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "latchkey",
+		Short:         "Latchkey: an identity server that speaks the Ory Kratos API",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newServe(), newMigrate(), newCourier(), newBench(), newVersion())
+	return root
+}
+
+// configFlags are the flags every command that reads config shares.
+type configFlags struct {
+	files   []string
+	dev     bool
+	dataDir string
+}
+
+func (f *configFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&f.files, "config", "c", nil, "config file (YAML or JSON); repeat to merge several in order")
+	cmd.Flags().BoolVar(&f.dev, "dev", false, "development mode: SQLite in the data dir, generated secrets, dev mailbox, insecure cookies")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "where dev mode keeps its database and secrets (default: the working directory)")
+}
+
+// load reads the configuration and prints one warning line per
+// unsupported key.
+func (f *configFlags) load(cmd *cobra.Command) (*config.Config, error) {
+	cfg, warnings, err := config.Load(config.LoadOptions{Files: f.files, Env: os.Environ(), Dev: f.dev, DataDir: f.dataDir})
+	for _, w := range warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// newLogger builds the process logger from config.
+func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// signalContext is cancelled on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func newVersion() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), "latchkey", Version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/internal/sqlstore"
+)
+
+func newMigrate() *cobra.Command {
+	cmd := &cobra.Command{Use: "migrate", Short: "Database migrations"}
+	cmd.AddCommand(newMigrateSQL(), newMigrateStatus())
+	return cmd
+}
+
+// migrateFlags: the DSN comes from the argument, -e (environment DSN), or
+// the config file, as in Kratos.
+type migrateFlags struct {
+	configFlags
+	fromEnv bool
+	yes     bool
+}
+
+func (f *migrateFlags) dsn(cmd *cobra.Command, args []string) (string, error) {
+	if len(args) > 0 {
+		return args[0], nil
+	}
+	if f.fromEnv {
+		if d := os.Getenv("DSN"); d != "" {
+			return d, nil
+		}
+		return "", errors.New("-e given but the DSN environment variable is empty")
+	}
+	cfg, err := f.load(cmd)
+	if err != nil {
+		return "", err
+	}
+	if cfg.DSN == "" {
+		return "", errors.New("no database given: pass a DSN, use -e with DSN set, or a config file with dsn")
+	}
+	return cfg.DSN, nil
+}
+
+func newMigrateSQL() *cobra.Command {
+	var f migrateFlags
+	cmd := &cobra.Command{
+		Use:   "sql [DSN]",
+		Short: "Apply all pending SQL migrations",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dsn, err := f.dsn(cmd, args)
+			if err != nil {
+				return err
+			}
+			ctx := context.Background()
+			db, err := sqlstore.Open(ctx, dsn)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			pending, err := db.Pending(ctx)
+			if err != nil {
+				return err
+			}
+			if pending == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "All migrations are already applied.")
+				return nil
+			}
+			if !f.yes && !confirm(cmd, fmt.Sprintf("Apply %d migration(s) to %s? [y/N] ", pending, sqlstore.Redact(dsn))) {
+				return errors.New("aborted")
+			}
+			n, err := db.Migrate(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Applied %d migration(s).\n", n)
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&f.fromEnv, "read-from-env", "e", false, "read the DSN from the DSN environment variable")
+	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}
+
+func newMigrateStatus() *cobra.Command {
+	var f migrateFlags
+	cmd := &cobra.Command{
+		Use:   "status [DSN]",
+		Short: "List migrations and whether they are applied",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dsn, err := f.dsn(cmd, args)
+			if err != nil {
+				return err
+			}
+			ctx := context.Background()
+			db, err := sqlstore.Open(ctx, dsn)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			states, err := db.MigrationStatus(ctx)
+			if err != nil {
+				return err
+			}
+			for _, s := range states {
+				state := "pending"
+				if s.Applied {
+					state = "applied"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%05d  %-8s %s\n", s.Version, state, s.Name)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&f.fromEnv, "read-from-env", "e", false, "read the DSN from the DSN environment variable")
+	return cmd
+}
+
+func confirm(cmd *cobra.Command, question string) bool {
+	fmt.Fprint(cmd.OutOrStdout(), question)
+	line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	line = strings.ToLower(strings.TrimSpace(line))
+	return line == "y" || line == "yes"
+}

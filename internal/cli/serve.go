@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/internal/server"
+)
+
+func newServe() *cobra.Command {
+	var (
+		f            configFlags
+		migrate      bool
+		watchCourier bool
+		sqaOptOut    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the public and admin APIs (and the courier)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load(cmd)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cmd.ErrOrStderr(), cfg)
+			ctx, stop := signalContext()
+			defer stop()
+			srv, err := server.New(ctx, cfg, server.Options{Migrate: migrate || cfg.Dev, Logger: log, Version: Version})
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			return srv.Run(ctx, func() {
+				fmt.Fprintf(cmd.OutOrStdout(), "Latchkey %s is ready.\n  public API: %s\n  admin API:  %s\n", Version, cfg.Serve.Public.BaseURL, cfg.Serve.Admin.BaseURL)
+				if cfg.Dev {
+					fmt.Fprintf(cmd.OutOrStdout(), "  sign up:    %sui/registration\n  mailbox:    %sui/mail\n", cfg.Serve.Public.BaseURL, cfg.Serve.Public.BaseURL)
+				}
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&migrate, "migrate", false, "apply pending database migrations before serving (always on in --dev)")
+	// Kratos's flags, accepted so existing scripts and manifests run unchanged.
+	cmd.Flags().BoolVar(&watchCourier, "watch-courier", false, "accepted for Kratos compatibility; the courier always runs inside serve")
+	cmd.Flags().BoolVar(&sqaOptOut, "sqa-opt-out", false, "accepted for Kratos compatibility; Latchkey sends no telemetry")
+	return cmd
+}

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+)
+
+// withBasics wraps a listener's handler: the request logger in the context,
+// a recovered panic answered as a Kratos 500 (and logged with its stack).
+func withBasics(log *slog.Logger, public bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(httpx.WithLogger(r.Context(), log))
+		if public {
+			w.Header().Set("Vary", "Cookie")
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.Error("panic while serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				httpx.WriteError(w, r, httpx.ErrInternal(fmt.Errorf("panic: %v", p)))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// redirectTo answers with a 307 to the same path and query on another
+// listener (Kratos does this for a self-service route called on the admin
+// port and an admin route called on the public port).
+func redirectTo(base string) http.Handler {
+	base = strings.TrimSuffix(base, "/")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, base+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	})
+}
+
+// adminAliases serves admin routes without their /admin prefix too, as
+// Kratos's admin listener does (e.g. GET /identities).
+func adminAliases(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		for _, prefix := range []string{"/identities", "/recovery/", "/sessions", "/courier/"} {
+			if p == prefix || strings.HasPrefix(p, prefix+"/") || (strings.HasSuffix(prefix, "/") && strings.HasPrefix(p, prefix)) {
+				r2 := r.Clone(r.Context())
+				r2.URL.Path = "/admin" + p
+				r2.URL.RawPath = ""
+				mux.ServeHTTP(w, r2)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// notFound is the Kratos 404 for unknown routes.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	httpx.WriteError(w, r, httpx.ErrRouteNotFound("The requested route does not exist."))
+}
