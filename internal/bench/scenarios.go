@@ -311,4 +311,3 @@ func (j *journey) run(ctx context.Context, env *Env, email string) (int, error) 
 	return env.call(ctx, http.MethodPost, env.Public+"/self-service/settings?flow="+settingsID,
 		map[string]any{"method": "password", "password": strongPassword()}, http.StatusOK, nil, "X-Session-Token", token)
 }
-
