@@ -1,0 +1,735 @@
+// Package config owns Latchkey's configuration: the typed Config struct and
+// its defaults, loading it from YAML/JSON files and Kratos-style environment
+// variables, and validating it. Configuration is read once at start-up;
+// the rest of the code reads typed fields and never looks keys up by string.
+//
+// Key names and defaults follow Ory Kratos (an existing kratos.yml loads
+// unchanged); Latchkey's deliberate departures from Kratos defaults are
+// marked "Latchkey default" on the fields concerned. Each field's `key` tag
+// names its config key relative to the enclosing struct.
+package config
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the whole typed configuration. Build it with Load.
+type Config struct {
+	// DSN names the database (sqlite://, memory, postgres://, mysql://, ...).
+	// In development mode an empty DSN becomes a SQLite file in the data dir.
+	DSN string `key:"dsn"`
+	// Dev is development mode (the --dev flag): insecure cookies allowed,
+	// generated secrets, dev mailbox. It is not read from files or env.
+	Dev bool
+
+	Serve        Serve        `key:"serve"`
+	Log          Log          `key:"log"`
+	Secrets      Secrets      `key:"secrets"`
+	Identity     Identity     `key:"identity"`
+	Hashers      Hashers      `key:"hashers"`
+	Session      Session      `key:"session"`
+	Cookies      Cookies      `key:"cookies"`
+	SelfService  SelfService  `key:"selfservice"`
+	Courier      Courier      `key:"courier"`
+	FeatureFlags FeatureFlags `key:"feature_flags"`
+	DevMailbox   DevMailbox   `key:"dev_mailbox"`
+	Profiling    Profiling    `key:"profiling"`
+}
+
+// Serve holds the two listeners.
+type Serve struct {
+	Public Listener `key:"public"`
+	Admin  Listener `key:"admin"`
+}
+
+// Listener is one HTTP listener (serve.public or serve.admin).
+type Listener struct {
+	Host string `key:"host"`
+	Port int    `key:"port"`
+	// BaseURL is the URL clients reach this listener at. After Load it is
+	// never empty (derived from host and port) and always ends with "/".
+	BaseURL string `key:"base_url"`
+}
+
+// Addr is the host:port to listen on.
+func (l Listener) Addr() string {
+	return joinHostPort(l.Host, l.Port)
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error (Kratos's trace, warning, fatal
+	// and panic are accepted and mapped onto these).
+	Level string `key:"level"`
+	// Format is text or json.
+	Format string `key:"format"`
+}
+
+// SlogLevel is Level as a slog.Level.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Secrets holds the secret lists. In each list the first secret signs and
+// all of them verify, so a new secret can be prepended to rotate keys.
+// Use the Keyring accessors: they apply the fallback to Default.
+type Secrets struct {
+	Default []string `key:"default"`
+	Cookie  []string `key:"cookie"`
+	Cipher  []string `key:"cipher"`
+}
+
+// DefaultKeys is the keyring of secrets.default.
+func (s Secrets) DefaultKeys() Keyring { return Keyring(s.Default) }
+
+// CookieKeys is the keyring of secrets.cookie, falling back to secrets.default.
+func (s Secrets) CookieKeys() Keyring {
+	if len(s.Cookie) > 0 {
+		return Keyring(s.Cookie)
+	}
+	return Keyring(s.Default)
+}
+
+// CipherKeys is the keyring of secrets.cipher, falling back to secrets.default.
+func (s Secrets) CipherKeys() Keyring {
+	if len(s.Cipher) > 0 {
+		return Keyring(s.Cipher)
+	}
+	return Keyring(s.Default)
+}
+
+// Keyring is an ordered list of secrets: the first signs, all verify.
+type Keyring []string
+
+// SigningSecret is the secret new signatures and keyed hashes use.
+func (k Keyring) SigningSecret() []byte {
+	if len(k) == 0 {
+		return nil
+	}
+	return []byte(k[0])
+}
+
+// VerificationSecrets are all secrets, signing secret first, to check
+// signatures and keyed hashes made before a rotation.
+func (k Keyring) VerificationSecrets() [][]byte {
+	out := make([][]byte, len(k))
+	for i, s := range k {
+		out[i] = []byte(s)
+	}
+	return out
+}
+
+// Identity configures identity schemas.
+type Identity struct {
+	DefaultSchemaID string           `key:"default_schema_id"`
+	Schemas         []IdentitySchema `key:"schemas"`
+}
+
+// IdentitySchema is one entry of identity.schemas. URL is file://,
+// base64:// or http(s)://. With no schemas configured the identity
+// package uses its built-in default schema.
+type IdentitySchema struct {
+	ID  string `key:"id"`
+	URL string `key:"url"`
+}
+
+// Hashers configures password hashing for new hashes.
+type Hashers struct {
+	// Algorithm is bcrypt or argon2.
+	Algorithm string `key:"algorithm"`
+	Bcrypt    Bcrypt `key:"bcrypt"`
+	Argon2    Argon2 `key:"argon2"`
+}
+
+// Bcrypt configures the bcrypt hasher.
+type Bcrypt struct {
+	Cost int `key:"cost"` // 4..31
+}
+
+// Argon2 configures the argon2id hasher.
+type Argon2 struct {
+	Memory      ByteSize `key:"memory"` // "128MB" or a number of bytes
+	Iterations  int      `key:"iterations"`
+	Parallelism int      `key:"parallelism"`
+	SaltLength  int      `key:"salt_length"`
+	KeyLength   int      `key:"key_length"`
+}
+
+// MemoryKiB is Memory in KiB, the unit golang.org/x/crypto/argon2 takes.
+func (a Argon2) MemoryKiB() uint32 { return uint32(a.Memory / 1024) }
+
+// ByteSize is a number of bytes; config accepts integers and strings
+// such as "128MB" or "64MiB" (KB/MB/GB are powers of 1024, as in Kratos).
+type ByteSize uint64
+
+// Session configures sessions and the session cookie.
+type Session struct {
+	// Lifespan: expires_at = authenticated_at + Lifespan.
+	Lifespan time.Duration `key:"lifespan"`
+	// EarliestPossibleExtend: a session may be extended only when it expires
+	// within this long. Equals Lifespan when not configured.
+	EarliestPossibleExtend time.Duration `key:"earliest_possible_extend"`
+	Cookie                 SessionCookie `key:"cookie"`
+	Whoami                 Whoami        `key:"whoami"`
+}
+
+// SessionCookie is session.cookie. Empty Domain/Path/SameSite and a nil
+// Secure fall back to the cookies.* settings; use Config.SessionCookie for
+// the resolved values.
+type SessionCookie struct {
+	Name       string `key:"name"`
+	Domain     string `key:"domain"`
+	Path       string `key:"path"`
+	SameSite   string `key:"same_site"`
+	Persistent bool   `key:"persistent"`
+	Secure     *bool  `key:"secure"`
+}
+
+// Whoami configures /sessions/whoami.
+type Whoami struct {
+	// RequiredAAL is aal1 or highest_available.
+	RequiredAAL string `key:"required_aal"`
+}
+
+// Cookies holds the attributes of every cookie Latchkey sets (CSRF,
+// continuity) and the fallback for the session cookie.
+type Cookies struct {
+	Domain   string `key:"domain"`
+	Path     string `key:"path"`
+	SameSite string `key:"same_site"` // Lax, Strict or None
+	Secure   *bool  `key:"secure"`    // nil: secure unless Dev
+}
+
+// SelfService configures the self-service flows and methods.
+type SelfService struct {
+	// DefaultBrowserReturnURL is where browsers go when nothing more
+	// specific is configured; empty means Config.DefaultReturnURL's fallback.
+	DefaultBrowserReturnURL string   `key:"default_browser_return_url"`
+	AllowedReturnURLs       []string `key:"allowed_return_urls"`
+	Flows                   Flows    `key:"flows"`
+	Methods                 Methods  `key:"methods"`
+}
+
+// Flows holds the per-flow settings.
+type Flows struct {
+	Error        ErrorFlow        `key:"error"`
+	Login        LoginFlow        `key:"login"`
+	Registration RegistrationFlow `key:"registration"`
+	Recovery     RecoveryFlow     `key:"recovery"`
+	Settings     SettingsFlow     `key:"settings"`
+	Verification VerificationFlow `key:"verification"`
+	Logout       LogoutFlow       `key:"logout"`
+}
+
+// ErrorFlow is selfservice.flows.error.
+type ErrorFlow struct {
+	UIURL string `key:"ui_url"`
+}
+
+// LoginFlow is selfservice.flows.login.
+type LoginFlow struct {
+	UIURL    string        `key:"ui_url"`
+	Lifespan time.Duration `key:"lifespan"`
+	Before   HookSet       `key:"before"`
+	After    MethodsAfter  `key:"after"`
+}
+
+// RegistrationFlow is selfservice.flows.registration.
+type RegistrationFlow struct {
+	Enabled  bool          `key:"enabled"`
+	UIURL    string        `key:"ui_url"`
+	Lifespan time.Duration `key:"lifespan"`
+	Before   HookSet       `key:"before"`
+	// After.Password.Hooks defaults to [{hook: session}] in Latchkey, so a
+	// registration logs the user in.
+	After MethodsAfter `key:"after"`
+}
+
+// RecoveryFlow is selfservice.flows.recovery.
+type RecoveryFlow struct {
+	// Enabled: Latchkey default true (Kratos: false).
+	Enabled  bool          `key:"enabled"`
+	UIURL    string        `key:"ui_url"`
+	Lifespan time.Duration `key:"lifespan"`
+	// Use is the method new flows use: code or link.
+	Use                     string `key:"use"`
+	NotifyUnknownRecipients bool   `key:"notify_unknown_recipients"`
+	// RevokeOtherSessions (Latchkey only, default true) revokes the
+	// identity's other sessions after a successful recovery.
+	RevokeOtherSessions bool              `key:"revoke_other_sessions"`
+	RateLimit           RecoveryRateLimit `key:"rate_limit"`
+	Before              HookSet           `key:"before"`
+	After               After             `key:"after"`
+}
+
+// RevokesOtherSessions reports whether a successful recovery revokes the
+// identity's other sessions: revoke_other_sessions, or Kratos's
+// revoke_active_sessions after-hook.
+func (f RecoveryFlow) RevokesOtherSessions() bool {
+	return f.RevokeOtherSessions || HasHook(f.After.Hooks, HookRevokeActiveSessions)
+}
+
+// RecoveryRateLimit (Latchkey only) limits recovery messages sent.
+type RecoveryRateLimit struct {
+	PerAddress RateLimit `key:"per_address"`
+	PerIP      RateLimit `key:"per_ip"`
+}
+
+// RateLimit allows Max events per Window; Max 0 disables the limit.
+type RateLimit struct {
+	Max    int           `key:"max"`
+	Window time.Duration `key:"window"`
+}
+
+// SettingsFlow is selfservice.flows.settings.
+type SettingsFlow struct {
+	UIURL                   string        `key:"ui_url"`
+	Lifespan                time.Duration `key:"lifespan"`
+	PrivilegedSessionMaxAge time.Duration `key:"privileged_session_max_age"`
+	// RequiredAAL is aal1 or highest_available.
+	RequiredAAL string `key:"required_aal"`
+	// RevokeOtherSessions (Latchkey only, default true) revokes the
+	// identity's other sessions after a password change.
+	RevokeOtherSessions bool          `key:"revoke_other_sessions"`
+	Before              HookSet       `key:"before"`
+	After               SettingsAfter `key:"after"`
+}
+
+// PasswordChangeRevokesOtherSessions reports whether a password change
+// revokes the identity's other sessions: revoke_other_sessions, or a
+// revoke_active_sessions hook in after.hooks or after.password.hooks.
+func (f SettingsFlow) PasswordChangeRevokesOtherSessions() bool {
+	return f.RevokeOtherSessions ||
+		HasHook(f.After.Hooks, HookRevokeActiveSessions) ||
+		HasHook(f.After.Password.Hooks, HookRevokeActiveSessions)
+}
+
+// VerificationFlow is selfservice.flows.verification (only what the
+// recovery and settings flows need).
+type VerificationFlow struct {
+	Enabled bool   `key:"enabled"`
+	UIURL   string `key:"ui_url"`
+}
+
+// LogoutFlow is selfservice.flows.logout.
+type LogoutFlow struct {
+	After LogoutAfter `key:"after"`
+}
+
+// LogoutAfter is selfservice.flows.logout.after.
+type LogoutAfter struct {
+	DefaultBrowserReturnURL string `key:"default_browser_return_url"`
+}
+
+// HookSet is a list of hooks (a flow's "before").
+type HookSet struct {
+	Hooks []Hook `key:"hooks"`
+}
+
+// After is a flow's "after" section without per-method overrides.
+type After struct {
+	DefaultBrowserReturnURL string `key:"default_browser_return_url"`
+	Hooks                   []Hook `key:"hooks"`
+}
+
+// MethodsAfter is the "after" section of login and registration.
+type MethodsAfter struct {
+	DefaultBrowserReturnURL string `key:"default_browser_return_url"`
+	Hooks                   []Hook `key:"hooks"`
+	Password                After  `key:"password"`
+}
+
+// SettingsAfter is selfservice.flows.settings.after.
+type SettingsAfter struct {
+	DefaultBrowserReturnURL string `key:"default_browser_return_url"`
+	Hooks                   []Hook `key:"hooks"`
+	Password                After  `key:"password"`
+	Profile                 After  `key:"profile"`
+}
+
+// Hook names Latchkey knows.
+const (
+	HookSession              = "session"
+	HookRevokeActiveSessions = "revoke_active_sessions"
+	HookWebHook              = "web_hook"
+	HookShowVerificationUI   = "show_verification_ui"
+)
+
+// Hook is one entry of a hooks list: {hook: name, config: {...}}.
+type Hook struct {
+	Hook   string         `key:"hook"`
+	Config map[string]any `key:"config"`
+}
+
+// HasHook reports whether hooks contains a hook with the given name.
+func HasHook(hooks []Hook, name string) bool {
+	for _, h := range hooks {
+		if h.Hook == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Methods holds the self-service methods.
+type Methods struct {
+	Password PasswordMethod `key:"password"`
+	Profile  ProfileMethod  `key:"profile"`
+	Code     CodeMethod     `key:"code"`
+	Link     LinkMethod     `key:"link"`
+}
+
+// PasswordMethod is selfservice.methods.password.
+type PasswordMethod struct {
+	Enabled bool           `key:"enabled"`
+	Config  PasswordPolicy `key:"config"`
+}
+
+// PasswordPolicy is selfservice.methods.password.config. The
+// haveibeenpwned keys are honoured by an offline check (no network).
+type PasswordPolicy struct {
+	MinPasswordLength                int    `key:"min_password_length"`
+	IdentifierSimilarityCheckEnabled bool   `key:"identifier_similarity_check_enabled"`
+	HaveIBeenPwnedEnabled            bool   `key:"haveibeenpwned_enabled"`
+	HaveIBeenPwnedHost               string `key:"haveibeenpwned_host"`
+	MaxBreaches                      int    `key:"max_breaches"`
+	IgnoreNetworkErrors              bool   `key:"ignore_network_errors"`
+}
+
+// ProfileMethod is selfservice.methods.profile.
+type ProfileMethod struct {
+	Enabled bool `key:"enabled"`
+}
+
+// CodeMethod is selfservice.methods.code.
+type CodeMethod struct {
+	Enabled bool       `key:"enabled"`
+	Config  CodeConfig `key:"config"`
+}
+
+// CodeConfig is selfservice.methods.code.config.
+type CodeConfig struct {
+	Lifespan       time.Duration `key:"lifespan"`
+	MaxSubmissions int           `key:"max_submissions"` // 1..255
+}
+
+// LinkMethod is selfservice.methods.link.
+type LinkMethod struct {
+	Enabled bool       `key:"enabled"`
+	Config  LinkConfig `key:"config"`
+}
+
+// LinkConfig is selfservice.methods.link.config.
+type LinkConfig struct {
+	Lifespan time.Duration `key:"lifespan"`
+	// BaseURL overrides the public base URL in emailed links; use
+	// Config.LinkBaseURL for the resolved value.
+	BaseURL string `key:"base_url"`
+	// RequireConfirmation (Latchkey only, default true): opening a link
+	// shows a confirm page and only its POST spends the token.
+	RequireConfirmation bool `key:"require_confirmation"`
+}
+
+// Courier configures outgoing email.
+type Courier struct {
+	SMTP           SMTP          `key:"smtp"`
+	MessageRetries int           `key:"message_retries"`
+	Worker         CourierWorker `key:"worker"`
+	// DeliveryStrategy is smtp (http is accepted with a warning and not used).
+	DeliveryStrategy     string           `key:"delivery_strategy"`
+	TemplateOverridePath string           `key:"template_override_path"`
+	Templates            CourierTemplates `key:"templates"`
+}
+
+// SMTP is courier.smtp.
+type SMTP struct {
+	// ConnectionURI is smtp://user:pass@host:port/ (STARTTLS required
+	// unless ?disable_starttls=true) or smtps://. Contains a password:
+	// never log it.
+	ConnectionURI  string            `key:"connection_uri"`
+	FromAddress    string            `key:"from_address"`
+	FromName       string            `key:"from_name"`
+	Headers        map[string]string `key:"headers"`
+	LocalName      string            `key:"local_name"`
+	ClientCertPath string            `key:"client_cert_path"`
+	ClientKeyPath  string            `key:"client_key_path"`
+}
+
+// CourierWorker is courier.worker.
+type CourierWorker struct {
+	PullCount int           `key:"pull_count"`
+	PullWait  time.Duration `key:"pull_wait"`
+}
+
+// CourierTemplates is courier.templates: per-template URIs (file://,
+// base64://, http(s)://) overriding the built-in email templates.
+type CourierTemplates struct {
+	Recovery         TemplatePair `key:"recovery"`
+	RecoveryCode     TemplatePair `key:"recovery_code"`
+	Verification     TemplatePair `key:"verification"`
+	VerificationCode TemplatePair `key:"verification_code"`
+	LoginCode        ValidOnly    `key:"login_code"`
+	RegistrationCode ValidOnly    `key:"registration_code"`
+}
+
+// Lookup returns the override for a template id such as
+// "recovery_code_valid" or "recovery_invalid"; ok is false for unknown ids.
+// Empty fields of the result mean "use the built-in template".
+func (t CourierTemplates) Lookup(id string) (tpl EmailTemplate, ok bool) {
+	pairs := map[string]TemplatePair{
+		"recovery":          t.Recovery,
+		"recovery_code":     t.RecoveryCode,
+		"verification":      t.Verification,
+		"verification_code": t.VerificationCode,
+		"login_code":        {Valid: t.LoginCode.Valid},
+		"registration_code": {Valid: t.RegistrationCode.Valid},
+	}
+	if base, found := strings.CutSuffix(id, "_invalid"); found {
+		p, ok := pairs[base]
+		if ok && (base == "login_code" || base == "registration_code") {
+			return EmailTemplate{}, false
+		}
+		return p.Invalid, ok
+	}
+	if base, found := strings.CutSuffix(id, "_valid"); found {
+		p, ok := pairs[base]
+		return p.Valid, ok
+	}
+	return EmailTemplate{}, false
+}
+
+// TemplatePair holds the valid and invalid variants of a template.
+type TemplatePair struct {
+	Valid   EmailTemplate `key:"valid"`
+	Invalid EmailTemplate `key:"invalid"`
+}
+
+// ValidOnly holds a template that has only a valid variant.
+type ValidOnly struct {
+	Valid EmailTemplate `key:"valid"`
+}
+
+// EmailTemplate holds the URIs of one email template's parts
+// (<template>.email.subject, .email.body.html, .email.body.plaintext).
+type EmailTemplate struct {
+	Subject       string `key:"email.subject"`
+	BodyHTML      string `key:"email.body.html"`
+	BodyPlaintext string `key:"email.body.plaintext"`
+}
+
+// FeatureFlags is feature_flags.
+type FeatureFlags struct {
+	// UseContinueWithTransitions: Latchkey default true (Kratos: false).
+	UseContinueWithTransitions bool `key:"use_continue_with_transitions"`
+	FasterSessionExtend        bool `key:"faster_session_extend"`
+}
+
+// DevMailbox (Latchkey only) keeps mail in the database for the built-in
+// UI instead of sending it. Defaults to Dev.
+type DevMailbox struct {
+	Enabled bool `key:"enabled"`
+}
+
+// Profiling (Latchkey only) serves net/http/pprof on the admin listener.
+type Profiling struct {
+	Enabled bool `key:"enabled"`
+}
+
+// PublicBaseURL is serve.public.base_url, parsed (a fresh copy each call).
+func (c *Config) PublicBaseURL() *url.URL { return mustParse(c.Serve.Public.BaseURL) }
+
+// AdminBaseURL is serve.admin.base_url, parsed (a fresh copy each call).
+func (c *Config) AdminBaseURL() *url.URL { return mustParse(c.Serve.Admin.BaseURL) }
+
+// PublicURL is the public base URL joined with a relative path such as
+// "self-service/recovery/browser".
+func (c *Config) PublicURL(path string) string {
+	return c.Serve.Public.BaseURL + strings.TrimPrefix(path, "/")
+}
+
+// UIURL is the UI URL of a flow: error, login, registration, recovery,
+// settings or verification. When the flow's ui_url is not configured it
+// is the built-in UI at PUB/ui/<flow> (Latchkey departure 8). A relative
+// ui_url is resolved against the public base URL.
+func (c *Config) UIURL(flow string) string {
+	f := c.SelfService.Flows
+	var configured string
+	switch flow {
+	case "error":
+		configured = f.Error.UIURL
+	case "login":
+		configured = f.Login.UIURL
+	case "registration":
+		configured = f.Registration.UIURL
+	case "recovery":
+		configured = f.Recovery.UIURL
+	case "settings":
+		configured = f.Settings.UIURL
+	case "verification":
+		configured = f.Verification.UIURL
+	}
+	if configured == "" {
+		return c.PublicURL("ui/" + flow)
+	}
+	return c.resolvePublic(configured)
+}
+
+// DefaultReturnURL is selfservice.default_browser_return_url, resolved
+// against the public base URL; when unset, the built-in UI's home PUB/ui/.
+func (c *Config) DefaultReturnURL() string {
+	if c.SelfService.DefaultBrowserReturnURL == "" {
+		return c.PublicURL("ui/")
+	}
+	return c.resolvePublic(c.SelfService.DefaultBrowserReturnURL)
+}
+
+// AfterReturnURL is where a browser goes after finishing flow (login,
+// registration, recovery, settings, logout) with method (e.g. "password";
+// may be empty): the most specific configured default_browser_return_url
+// (flows.<flow>.after.<method>, then flows.<flow>.after, then
+// selfservice.default_browser_return_url).
+func (c *Config) AfterReturnURL(flow, method string) string {
+	f := c.SelfService.Flows
+	var candidates []string
+	switch flow {
+	case "login":
+		if method == "password" {
+			candidates = append(candidates, f.Login.After.Password.DefaultBrowserReturnURL)
+		}
+		candidates = append(candidates, f.Login.After.DefaultBrowserReturnURL)
+	case "registration":
+		if method == "password" {
+			candidates = append(candidates, f.Registration.After.Password.DefaultBrowserReturnURL)
+		}
+		candidates = append(candidates, f.Registration.After.DefaultBrowserReturnURL)
+	case "recovery":
+		candidates = append(candidates, f.Recovery.After.DefaultBrowserReturnURL)
+	case "settings":
+		switch method {
+		case "password":
+			candidates = append(candidates, f.Settings.After.Password.DefaultBrowserReturnURL)
+		case "profile":
+			candidates = append(candidates, f.Settings.After.Profile.DefaultBrowserReturnURL)
+		}
+		candidates = append(candidates, f.Settings.After.DefaultBrowserReturnURL)
+	case "logout":
+		candidates = append(candidates, f.Logout.After.DefaultBrowserReturnURL)
+	}
+	for _, u := range candidates {
+		if u != "" {
+			return c.resolvePublic(u)
+		}
+	}
+	return c.DefaultReturnURL()
+}
+
+// AllowedReturnURLs is selfservice.allowed_return_urls, parsed.
+func (c *Config) AllowedReturnURLs() []*url.URL {
+	out := make([]*url.URL, 0, len(c.SelfService.AllowedReturnURLs))
+	for _, s := range c.SelfService.AllowedReturnURLs {
+		if u, err := url.Parse(s); err == nil {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// LinkBaseURL is the base URL of emailed recovery/verification links:
+// selfservice.methods.link.config.base_url, else the public base URL.
+// It always ends with "/".
+func (c *Config) LinkBaseURL() string {
+	if c.SelfService.Methods.Link.Config.BaseURL != "" {
+		return c.SelfService.Methods.Link.Config.BaseURL
+	}
+	return c.Serve.Public.BaseURL
+}
+
+// CookieSecure reports whether cookies.* cookies get the Secure attribute:
+// cookies.secure when configured, else true unless in development mode.
+func (c *Config) CookieSecure() bool {
+	if c.Cookies.Secure != nil {
+		return *c.Cookies.Secure
+	}
+	return !c.Dev
+}
+
+// SameSite is cookies.same_site as an http.SameSite.
+func (c *Config) SameSite() http.SameSite { return sameSite(c.Cookies.SameSite) }
+
+// CookieSettings are resolved cookie attributes.
+type CookieSettings struct {
+	Name       string
+	Domain     string
+	Path       string
+	SameSite   http.SameSite
+	Secure     bool
+	Persistent bool
+}
+
+// SessionCookie is the session cookie's attributes with session.cookie.*
+// falling back to cookies.*.
+func (c *Config) SessionCookie() CookieSettings {
+	sc := c.Session.Cookie
+	out := CookieSettings{
+		Name:       sc.Name,
+		Domain:     firstNonEmpty(sc.Domain, c.Cookies.Domain),
+		Path:       firstNonEmpty(sc.Path, c.Cookies.Path, "/"),
+		SameSite:   sameSite(firstNonEmpty(sc.SameSite, c.Cookies.SameSite)),
+		Secure:     c.CookieSecure(),
+		Persistent: sc.Persistent,
+	}
+	if sc.Secure != nil {
+		out.Secure = *sc.Secure
+	}
+	return out
+}
+
+func sameSite(s string) http.SameSite {
+	switch strings.ToLower(s) {
+	case "strict":
+		return http.SameSiteStrictMode
+	case "none":
+		return http.SameSiteNoneMode
+	}
+	return http.SameSiteLaxMode
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// resolvePublic resolves a possibly relative URL against the public base.
+func (c *Config) resolvePublic(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.IsAbs() {
+		return s
+	}
+	return c.PublicBaseURL().ResolveReference(u).String()
+}
+
+// mustParse parses a URL validated by Load; a Config assembled by hand
+// with a broken URL yields an empty URL rather than a panic.
+func mustParse(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		return &url.URL{}
+	}
+	return u
+}

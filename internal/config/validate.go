@@ -1,0 +1,487 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// derive fills in values that depend on other keys or on the options.
+func (l *loader) derive(c *Config, opts LoadOptions) {
+	l.baseURL("serve.public", &c.Serve.Public, c.Dev)
+	l.baseURL("serve.admin", &c.Serve.Admin, c.Dev)
+	if !l.set["session.earliest_possible_extend"] {
+		c.Session.EarliestPossibleExtend = c.Session.Lifespan
+	}
+	if !l.set["dev_mailbox.enabled"] {
+		c.DevMailbox.Enabled = c.Dev
+	}
+	if c.DSN == "" && c.Dev {
+		c.DSN = "sqlite://" + filepath.Join(dataDir(opts), "latchkey.sqlite") + "?_fk=true"
+	}
+	if link := &c.SelfService.Methods.Link.Config; link.BaseURL != "" {
+		if u, ok := l.absoluteURL("selfservice.methods.link.config.base_url", link.BaseURL); ok {
+			link.BaseURL = withSlash(u).String()
+		}
+	}
+}
+
+// baseURL derives an empty base_url from host and port and normalises a
+// configured one to end with "/".
+func (l *loader) baseURL(key string, ln *Listener, dev bool) {
+	if ln.BaseURL == "" {
+		host := ln.Host
+		switch host {
+		case "", "0.0.0.0", "::":
+			if !dev {
+				l.warn(key+".base_url", "not set and %s.host listens on all interfaces; links will use 127.0.0.1, set base_url to the URL clients use", key)
+			}
+			host = "127.0.0.1"
+		}
+		ln.BaseURL = "http://" + joinHostPort(host, ln.Port) + "/"
+		return
+	}
+	if u, ok := l.absoluteURL(key+".base_url", ln.BaseURL); ok {
+		ln.BaseURL = withSlash(u).String()
+	}
+}
+
+func joinHostPort(host string, port int) string {
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func withSlash(u *url.URL) *url.URL {
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+		if u.RawPath != "" {
+			u.RawPath += "/"
+		}
+	}
+	return u
+}
+
+func dataDir(opts LoadOptions) string {
+	if opts.DataDir == "" {
+		return "."
+	}
+	return opts.DataDir
+}
+
+// validate checks every value; it reports all problems, not the first.
+func (l *loader) validate(c *Config) {
+	l.validateDSN(c)
+	l.port("serve.public.port", c.Serve.Public.Port)
+	l.port("serve.admin.port", c.Serve.Admin.Port)
+
+	if level, ok := logLevels[strings.ToLower(c.Log.Level)]; ok {
+		c.Log.Level = level
+	} else {
+		l.fail("log.level", "must be one of debug, info, warn, error, got %q", c.Log.Level)
+	}
+	l.oneOf("log.format", c.Log.Format, "text", "json")
+
+	l.validateSecrets(c)
+	l.validateIdentity(c)
+	l.validateHashers(c)
+	l.validateSession(c)
+	l.validateSelfService(c)
+	l.validateCourier(c)
+}
+
+// logLevels maps accepted log levels, Kratos's included, onto slog's.
+var logLevels = map[string]string{
+	"trace": "debug", "debug": "debug", "info": "info", "warning": "warn", "warn": "warn",
+	"error": "error", "fatal": "error", "panic": "error",
+}
+
+// dsnSchemes are the DSN forms the storage layer opens.
+var dsnSchemes = []string{"sqlite://", "sqlite3://", "file:", "postgres://", "postgresql://",
+	"cockroach://", "cockroachdb://", "mysql://"}
+
+func (l *loader) validateDSN(c *Config) {
+	dsn := c.DSN
+	if dsn == "" {
+		l.fail("dsn", "required (set dsn or the DSN environment variable; --dev uses a local SQLite file)")
+		return
+	}
+	if dsn == "memory" || strings.HasPrefix(dsn, "memory?") {
+		return
+	}
+	for _, s := range dsnSchemes {
+		if strings.HasPrefix(dsn, s) {
+			return
+		}
+	}
+	// Never echo the DSN: it usually carries a password.
+	scheme, _, ok := strings.Cut(dsn, ":")
+	if !ok || strings.ContainsAny(scheme, "/@?") {
+		scheme = "(none)"
+	}
+	l.fail("dsn", "unsupported scheme %q (supported: sqlite://, sqlite3://, file:, memory, postgres://, postgresql://, cockroach://, mysql://)", scheme)
+}
+
+func (l *loader) port(key string, p int) {
+	if p < 1 || p > 65535 {
+		l.fail(key, "must be between 1 and 65535, got %d", p)
+	}
+}
+
+func (l *loader) oneOf(key, value string, allowed ...string) bool {
+	for _, a := range allowed {
+		if value == a {
+			return true
+		}
+	}
+	l.fail(key, "must be one of %s, got %q", strings.Join(allowed, ", "), value)
+	return false
+}
+
+func (l *loader) between(key string, v, lo, hi int) {
+	if v < lo || v > hi {
+		l.fail(key, "must be between %d and %d, got %d", lo, hi, v)
+	}
+}
+
+func (l *loader) atLeast(key string, v, lo int) {
+	if v < lo {
+		l.fail(key, "must be at least %d, got %d", lo, v)
+	}
+}
+
+func (l *loader) positive(key string, d time.Duration) {
+	if d <= 0 {
+		l.fail(key, "must be a positive duration, got %s", d)
+	}
+}
+
+// minSecretLength is Kratos's minimum secret length.
+const minSecretLength = 16
+
+func (l *loader) validateSecrets(c *Config) {
+	for _, kind := range []struct {
+		key  string
+		list []string
+	}{{"secrets.default", c.Secrets.Default}, {"secrets.cookie", c.Secrets.Cookie}, {"secrets.cipher", c.Secrets.Cipher}} {
+		for i, s := range kind.list {
+			// The secret itself never goes into the message.
+			if n := utf8.RuneCountInString(s); n < minSecretLength {
+				l.fail(fmt.Sprintf("%s[%d]", kind.key, i), "must be at least %d characters long, got %d", minSecretLength, n)
+			}
+		}
+	}
+	switch {
+	case len(c.Secrets.Default) > 0:
+	case len(c.Secrets.Cookie) > 0:
+		// Kratos's quickstart configs set only cookie and cipher secrets.
+		c.Secrets.Default = slices.Clone(c.Secrets.Cookie)
+		l.warn("secrets.default", "not set; using secrets.cookie")
+	case !c.Dev:
+		l.fail("secrets.default", "at least one secret of %d+ characters is required", minSecretLength)
+	}
+}
+
+func (l *loader) validateIdentity(c *Config) {
+	id := c.Identity
+	if id.DefaultSchemaID == "" {
+		l.fail("identity.default_schema_id", "must not be empty")
+	}
+	seen := map[string]bool{}
+	for i, s := range id.Schemas {
+		key := fmt.Sprintf("identity.schemas[%d]", i)
+		switch {
+		case s.ID == "":
+			l.fail(key+".id", "must not be empty")
+		case seen[s.ID]:
+			l.fail(key+".id", "duplicate schema id %q", s.ID)
+		}
+		seen[s.ID] = true
+		if _, err := s.Read(); err != nil && !errors.Is(err, ErrRemoteSchema) {
+			l.fail(key+".url", "%v", err)
+		}
+	}
+	if len(id.Schemas) > 0 && id.DefaultSchemaID != "" && !seen[id.DefaultSchemaID] {
+		l.fail("identity.default_schema_id", "no schema with id %q in identity.schemas", id.DefaultSchemaID)
+	}
+}
+
+// ErrRemoteSchema is returned by IdentitySchema.Read for http(s) URLs,
+// which the caller fetches itself.
+var ErrRemoteSchema = errors.New("schema is fetched over HTTP")
+
+// Read returns the schema document of a file:// or base64:// URL
+// (file://./x.json is relative to the working directory, as in Kratos).
+func (s IdentitySchema) Read() ([]byte, error) {
+	switch {
+	case strings.HasPrefix(s.URL, "file://"):
+		path := strings.TrimPrefix(s.URL, "file://")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read schema file: %w", err)
+		}
+		return b, nil
+	case strings.HasPrefix(s.URL, "base64://"):
+		b, err := decodeBase64(strings.TrimPrefix(s.URL, "base64://"))
+		if err != nil {
+			return nil, fmt.Errorf("base64:// schema does not decode: %w", err)
+		}
+		return b, nil
+	case strings.HasPrefix(s.URL, "http://"), strings.HasPrefix(s.URL, "https://"):
+		if _, err := url.Parse(s.URL); err != nil {
+			return nil, fmt.Errorf("not a valid URL: %q", s.URL)
+		}
+		return nil, ErrRemoteSchema
+	case s.URL == "":
+		return nil, errors.New("must not be empty")
+	}
+	return nil, fmt.Errorf("unsupported schema URL %q (use file://, base64:// or https://)", s.URL)
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	var firstErr error
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		b, err := enc.DecodeString(s)
+		if err == nil {
+			return b, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
+}
+
+func (l *loader) validateHashers(c *Config) {
+	h := c.Hashers
+	l.oneOf("hashers.algorithm", h.Algorithm, "bcrypt", "argon2")
+	l.between("hashers.bcrypt.cost", h.Bcrypt.Cost, 4, 31)
+	a := h.Argon2
+	l.atLeast("hashers.argon2.iterations", a.Iterations, 1)
+	l.between("hashers.argon2.parallelism", a.Parallelism, 1, 255)
+	l.atLeast("hashers.argon2.salt_length", a.SaltLength, 16)
+	l.atLeast("hashers.argon2.key_length", a.KeyLength, 16)
+	// argon2 needs 8 KiB per lane and counts memory in uint32 KiB.
+	if kib := uint64(a.Memory) / 1024; kib < 8*uint64(max(a.Parallelism, 1)) || kib > 1<<32-1 {
+		l.fail("hashers.argon2.memory", "must be between 8 KiB per unit of parallelism and 4 TiB, got %d bytes", uint64(a.Memory))
+	}
+}
+
+func (l *loader) validateSession(c *Config) {
+	s := c.Session
+	l.positive("session.lifespan", s.Lifespan)
+	if s.Cookie.Name == "" {
+		l.fail("session.cookie.name", "must not be empty")
+	}
+	l.sameSite("session.cookie.same_site", &c.Session.Cookie.SameSite, true)
+	l.sameSite("cookies.same_site", &c.Cookies.SameSite, false)
+	l.oneOf("session.whoami.required_aal", s.Whoami.RequiredAAL, "aal1", "highest_available")
+	if sc := c.SessionCookie(); sc.SameSite == http.SameSiteNoneMode && !sc.Secure {
+		l.warn("session.cookie.same_site", "None without secure cookies is rejected by browsers")
+	}
+}
+
+// sameSite checks and normalises a SameSite value (Lax, Strict, None;
+// any case). An empty optional value falls back elsewhere.
+func (l *loader) sameSite(key string, v *string, optional bool) {
+	if *v == "" && optional {
+		return
+	}
+	for _, s := range []string{"Lax", "Strict", "None"} {
+		if strings.EqualFold(*v, s) {
+			*v = s
+			return
+		}
+	}
+	l.fail(key, "must be one of Lax, Strict, None, got %q", *v)
+}
+
+func (l *loader) validateSelfService(c *Config) {
+	ss := c.SelfService
+	l.returnURL("selfservice.default_browser_return_url", ss.DefaultBrowserReturnURL)
+	for i, u := range ss.AllowedReturnURLs {
+		l.returnURL(fmt.Sprintf("selfservice.allowed_return_urls[%d]", i), u)
+	}
+
+	const fl = "selfservice.flows."
+	f := ss.Flows
+	l.returnURL(fl+"error.ui_url", f.Error.UIURL)
+
+	l.returnURL(fl+"login.ui_url", f.Login.UIURL)
+	l.positive(fl+"login.lifespan", f.Login.Lifespan)
+	l.hooks(fl+"login.before.hooks", f.Login.Before.Hooks)
+	l.methodsAfter(fl+"login.after", f.Login.After)
+
+	l.returnURL(fl+"registration.ui_url", f.Registration.UIURL)
+	l.positive(fl+"registration.lifespan", f.Registration.Lifespan)
+	l.hooks(fl+"registration.before.hooks", f.Registration.Before.Hooks)
+	l.methodsAfter(fl+"registration.after", f.Registration.After)
+
+	r := f.Recovery
+	l.returnURL(fl+"recovery.ui_url", r.UIURL)
+	l.positive(fl+"recovery.lifespan", r.Lifespan)
+	if l.oneOf(fl+"recovery.use", r.Use, "code", "link") && r.Enabled {
+		m := ss.Methods
+		if (r.Use == "code" && !m.Code.Enabled) || (r.Use == "link" && !m.Link.Enabled) {
+			l.warn(fl+"recovery.use", "%q but selfservice.methods.%s.enabled is false: recovery flows cannot start", r.Use, r.Use)
+		}
+	}
+	l.rateLimit(fl+"recovery.rate_limit.per_address", r.RateLimit.PerAddress)
+	l.rateLimit(fl+"recovery.rate_limit.per_ip", r.RateLimit.PerIP)
+	l.hooks(fl+"recovery.before.hooks", r.Before.Hooks)
+	l.after(fl+"recovery.after", r.After)
+
+	s := f.Settings
+	l.returnURL(fl+"settings.ui_url", s.UIURL)
+	l.positive(fl+"settings.lifespan", s.Lifespan)
+	l.positive(fl+"settings.privileged_session_max_age", s.PrivilegedSessionMaxAge)
+	l.oneOf(fl+"settings.required_aal", s.RequiredAAL, "aal1", "highest_available")
+	l.hooks(fl+"settings.before.hooks", s.Before.Hooks)
+	l.returnURL(fl+"settings.after.default_browser_return_url", s.After.DefaultBrowserReturnURL)
+	l.hooks(fl+"settings.after.hooks", s.After.Hooks)
+	l.after(fl+"settings.after.password", s.After.Password)
+	l.after(fl+"settings.after.profile", s.After.Profile)
+
+	l.returnURL(fl+"verification.ui_url", f.Verification.UIURL)
+	l.returnURL(fl+"logout.after.default_browser_return_url", f.Logout.After.DefaultBrowserReturnURL)
+
+	const me = "selfservice.methods."
+	p := ss.Methods.Password.Config
+	l.atLeast(me+"password.config.min_password_length", p.MinPasswordLength, 6)
+	l.atLeast(me+"password.config.max_breaches", p.MaxBreaches, 0)
+	code := ss.Methods.Code.Config
+	l.positive(me+"code.config.lifespan", code.Lifespan)
+	l.between(me+"code.config.max_submissions", code.MaxSubmissions, 1, 255)
+	l.positive(me+"link.config.lifespan", ss.Methods.Link.Config.Lifespan)
+}
+
+func (l *loader) methodsAfter(key string, a MethodsAfter) {
+	l.after(key, After{DefaultBrowserReturnURL: a.DefaultBrowserReturnURL, Hooks: a.Hooks})
+	l.after(key+".password", a.Password)
+}
+
+func (l *loader) after(key string, a After) {
+	l.returnURL(key+".default_browser_return_url", a.DefaultBrowserReturnURL)
+	l.hooks(key+".hooks", a.Hooks)
+}
+
+// supportedHooks are the hooks Latchkey runs somewhere; others are
+// accepted with a warning.
+var supportedHooks = []string{HookSession, HookRevokeActiveSessions, HookWebHook, HookShowVerificationUI}
+
+func (l *loader) hooks(key string, hooks []Hook) {
+	for i, h := range hooks {
+		k := fmt.Sprintf("%s[%d].hook", key, i)
+		switch {
+		case h.Hook == "":
+			l.fail(k, "must name a hook")
+		case !slices.Contains(supportedHooks, h.Hook):
+			l.warn(k, "hook %q is not supported; ignored", h.Hook)
+		}
+	}
+}
+
+func (l *loader) rateLimit(key string, r RateLimit) {
+	l.atLeast(key+".max", r.Max, 0)
+	if r.Max > 0 {
+		l.positive(key+".window", r.Window)
+	}
+}
+
+// returnURL checks an optional URL a browser is sent to: an absolute
+// http(s) URL (Kratos allows a "*." wildcard host in allowed_return_urls)
+// or a path starting with "/".
+func (l *loader) returnURL(key, s string) {
+	if s == "" {
+		return
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		l.fail(key, "not a valid URL: %q", s)
+	case u.IsAbs() && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "":
+	case !u.IsAbs() && u.Host == "" && strings.HasPrefix(u.Path, "/"):
+	default:
+		l.fail(key, "must be an absolute http(s) URL or a path starting with /, got %q", s)
+	}
+}
+
+// absoluteURL parses a URL that must be absolute http(s).
+func (l *loader) absoluteURL(key, s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.fail(key, "must be an absolute http(s) URL, got %q", s)
+		return nil, false
+	}
+	return u, true
+}
+
+func (l *loader) validateCourier(c *Config) {
+	co := c.Courier
+	if uri := co.SMTP.ConnectionURI; uri != "" {
+		// Never echo the URI: it usually carries a password.
+		u, err := url.Parse(uri)
+		switch {
+		case err != nil:
+			l.fail("courier.smtp.connection_uri", "not a valid URL")
+		case u.Scheme != "smtp" && u.Scheme != "smtps":
+			l.fail("courier.smtp.connection_uri", "scheme must be smtp or smtps, got %q", u.Scheme)
+		case u.Hostname() == "":
+			l.fail("courier.smtp.connection_uri", "has no host")
+		}
+	}
+	if _, err := mail.ParseAddress(co.SMTP.FromAddress); err != nil {
+		l.fail("courier.smtp.from_address", "not an email address: %q", co.SMTP.FromAddress)
+	}
+	if (co.SMTP.ClientCertPath == "") != (co.SMTP.ClientKeyPath == "") {
+		l.fail("courier.smtp.client_cert_path", "client_cert_path and client_key_path must be set together")
+	}
+	l.atLeast("courier.message_retries", co.MessageRetries, 0)
+	l.atLeast("courier.worker.pull_count", co.Worker.PullCount, 1)
+	l.positive("courier.worker.pull_wait", co.Worker.PullWait)
+	if l.oneOf("courier.delivery_strategy", co.DeliveryStrategy, "smtp", "http") && co.DeliveryStrategy == "http" {
+		l.warn("courier.delivery_strategy", "http delivery is not supported; mail is sent over SMTP")
+	}
+	if p := co.TemplateOverridePath; p != "" {
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			l.fail("courier.template_override_path", "not a readable directory: %q", p)
+		}
+	}
+	t := co.Templates
+	for _, tt := range []struct {
+		name string
+		tpl  EmailTemplate
+	}{
+		{"recovery.valid", t.Recovery.Valid}, {"recovery.invalid", t.Recovery.Invalid},
+		{"recovery_code.valid", t.RecoveryCode.Valid}, {"recovery_code.invalid", t.RecoveryCode.Invalid},
+		{"verification.valid", t.Verification.Valid}, {"verification.invalid", t.Verification.Invalid},
+		{"verification_code.valid", t.VerificationCode.Valid}, {"verification_code.invalid", t.VerificationCode.Invalid},
+		{"login_code.valid", t.LoginCode.Valid}, {"registration_code.valid", t.RegistrationCode.Valid},
+	} {
+		key, tpl := "courier.templates."+tt.name+".email.", tt.tpl
+		l.templateURI(key+"subject", tpl.Subject)
+		l.templateURI(key+"body.html", tpl.BodyHTML)
+		l.templateURI(key+"body.plaintext", tpl.BodyPlaintext)
+	}
+}
+
+func (l *loader) templateURI(key, s string) {
+	if s == "" {
+		return
+	}
+	for _, p := range []string{"file://", "base64://", "http://", "https://"} {
+		if strings.HasPrefix(s, p) {
+			return
+		}
+	}
+	l.fail(key, "must be a file://, base64:// or http(s):// URI, got %q", s)
+}
