@@ -1,0 +1,219 @@
+// Package courier owns outgoing email: the message queue kept in the
+// database, the templates that render recovery and verification mails, the
+// SMTP sender, the background dispatcher that delivers queued messages, and
+// the admin API that lists them.
+//
+// # Life of a message
+//
+// A flow calls Queue.Enqueue inside its own transaction. The subject and the
+// plaintext body are rendered at once and stored with the template data; the
+// message is inserted with status "queued" and the dispatcher is woken when
+// the transaction commits. The Dispatcher claims due messages in batches
+// (several Latchkey instances may share one database: claims use
+// FOR UPDATE SKIP LOCKED on PostgreSQL and MySQL and a conditional update on
+// SQLite), renders the HTML body from the stored template data and hands the
+// mail to a Sender. Every attempt leaves a dispatch record. A failed attempt
+// puts the message back to "queued" with an exponential backoff; after
+// courier.message_retries attempts it is "abandoned", keeping the last
+// error. A message left in "processing" by a crashed instance is claimed
+// again once its claim is older than the processing timeout.
+//
+// # What the admin list shows
+//
+// Messages of the types that carry a live secret (recovery_code_valid,
+// recovery_valid, verification_code_valid, verification_valid) are listed by
+// GET /admin/courier/messages with the code or link replaced by "[redacted]"
+// in subject and body, whatever their status: the list is for monitoring
+// delivery and a code stays usable after it was sent. GET
+// /admin/courier/messages/{id} returns the message in full, as Kratos does.
+// The dev mailbox (MailboxLister) always sees full messages.
+//
+// # What is logged
+//
+// Never bodies, codes or links. Delivery failures are logged with the
+// message id and template type. Only the dev mailbox logs subject and
+// recipient (a code mail's subject contains the code, which is the point of
+// a development mailbox).
+package courier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MessageStatus is where a message is in its life.
+type MessageStatus string
+
+// The statuses of a message, as Kratos names them.
+const (
+	StatusQueued     MessageStatus = "queued"
+	StatusProcessing MessageStatus = "processing"
+	StatusSent       MessageStatus = "sent"
+	StatusAbandoned  MessageStatus = "abandoned"
+)
+
+// ParseMessageStatus checks s is one of the four statuses.
+func ParseMessageStatus(s string) (MessageStatus, bool) {
+	switch st := MessageStatus(s); st {
+	case StatusQueued, StatusProcessing, StatusSent, StatusAbandoned:
+		return st, true
+	}
+	return "", false
+}
+
+// MessageType is the channel kind of a message; Latchkey sends email only.
+type MessageType string
+
+// TypeEmail is the only message type Latchkey produces.
+const TypeEmail MessageType = "email"
+
+// DispatchStatus is the outcome of one delivery attempt.
+type DispatchStatus string
+
+// Outcomes of a delivery attempt.
+const (
+	DispatchSuccess DispatchStatus = "success"
+	DispatchFailed  DispatchStatus = "failed"
+)
+
+// Message is one queued or delivered email. Its JSON form is the Kratos
+// admin API message object; the fields tagged "-" are internal.
+type Message struct {
+	ID           uuid.UUID     `json:"id"`
+	Status       MessageStatus `json:"status"`
+	Type         MessageType   `json:"type"`
+	Recipient    string        `json:"recipient"`
+	Body         string        `json:"body"` // the plaintext body
+	Subject      string        `json:"subject"`
+	TemplateType TemplateType  `json:"template_type"`
+	Channel      string        `json:"channel"`
+	SendCount    int           `json:"send_count"`
+	Dispatches   []Dispatch    `json:"dispatches,omitempty"`
+	CreatedAt    time.Time     `json:"created_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
+
+	// TemplateData is the TemplateData the message was rendered from, as
+	// JSON; the HTML body is rendered from it at delivery time.
+	TemplateData json.RawMessage `json:"-"`
+	// LastError is the error of the latest failed attempt.
+	LastError string `json:"-"`
+	// NextAttemptAt is when a queued message becomes due.
+	NextAttemptAt time.Time `json:"-"`
+	// ClaimedAt and ClaimedBy identify the dispatcher claim of a
+	// processing message.
+	ClaimedAt time.Time `json:"-"`
+	ClaimedBy string    `json:"-"`
+}
+
+// Dispatch records one delivery attempt of a message.
+type Dispatch struct {
+	ID        uuid.UUID      `json:"id"`
+	MessageID uuid.UUID      `json:"message_id"`
+	Status    DispatchStatus `json:"status"`
+	// Error is a JSON object {"message": "..."} on failed attempts.
+	Error     json.RawMessage `json:"error,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// dispatchError is the JSON stored in Dispatch.Error.
+func dispatchError(err error) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"message": err.Error()})
+	return b
+}
+
+// Errors of the courier.
+var (
+	// ErrMessageNotFound is returned by a Store for an unknown message id.
+	ErrMessageNotFound = errors.New("courier: message not found")
+	// ErrClaimLost is returned by Store.FinishMessage when the message is no
+	// longer held by the claim (another dispatcher reclaimed it).
+	ErrClaimLost = errors.New("courier: message claim lost")
+	// ErrSMTPNotConfigured is the delivery error when no SMTP server is
+	// configured and the dev mailbox is off (Kratos's wording).
+	ErrSMTPNotConfigured = errors.New("Courier tried to deliver an email but courier.smtp.connection_uri is not set!")
+)
+
+// Claim asks a Store for a batch of messages to deliver.
+type Claim struct {
+	// Token identifies this claim; it is stored in claimed_by and must be
+	// presented again to FinishMessage.
+	Token string
+	// Now is the claim time: queued messages with next_attempt_at <= Now are due.
+	Now time.Time
+	// StaleBefore: processing messages claimed before this time belong to a
+	// dispatcher that died and are claimed again.
+	StaleBefore time.Time
+	// Limit is the batch size.
+	Limit int
+}
+
+// Outcome is what a dispatcher reports about a claimed message.
+type Outcome struct {
+	MessageID  uuid.UUID
+	ClaimToken string
+	// Status is the new status: sent, queued (retry later) or abandoned.
+	Status MessageStatus
+	// NextAttemptAt is when a re-queued message becomes due.
+	NextAttemptAt time.Time
+	// LastError replaces the stored last error when not empty.
+	LastError string
+	// Dispatch is the attempt to record; nil when nothing was attempted.
+	Dispatch *Dispatch
+	// Release gives an unattempted message back: the send count the claim
+	// added is taken back.
+	Release bool
+	// Now stamps updated_at.
+	Now time.Time
+}
+
+// MessageFilter selects messages for the admin list and the dev mailbox.
+// Results are newest first (created_at, then id, descending).
+type MessageFilter struct {
+	Status    MessageStatus // empty: any
+	Recipient string        // empty: any; otherwise exact match
+	// After continues a listing: only messages older than this position.
+	After *Cursor
+	// Limit caps the number of messages; 0 means no cap.
+	Limit int
+	// WithDispatches loads each message's dispatch records.
+	WithDispatches bool
+}
+
+// Cursor is a position in the newest-first message order.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// MailboxLister is what the built-in dev mailbox page needs: messages newest
+// first, unredacted, with recipient, subject, plaintext body and creation time.
+type MailboxLister interface {
+	ListMessages(ctx context.Context, f MessageFilter) ([]Message, error)
+}
+
+// Store keeps messages and their dispatch records. sqlstore implements it.
+// Every method joins the transaction carried by ctx, if any.
+type Store interface {
+	MailboxLister
+	// InsertMessage stores a new message.
+	InsertMessage(ctx context.Context, m *Message) error
+	// ClaimMessages marks up to c.Limit due messages as processing under
+	// c.Token, adds one to their send count and returns them. A message is
+	// returned to at most one concurrent claimant.
+	ClaimMessages(ctx context.Context, c Claim) ([]Message, error)
+	// FinishMessage applies an outcome to a message still held by
+	// o.ClaimToken, or returns ErrClaimLost.
+	FinishMessage(ctx context.Context, o Outcome) error
+	// GetMessage returns a message with its dispatches, or ErrMessageNotFound.
+	GetMessage(ctx context.Context, id uuid.UUID) (Message, error)
+	// CountQueued counts messages waiting for delivery.
+	CountQueued(ctx context.Context) (int, error)
+	// AfterCommit runs fn once the transaction in ctx commits (at once
+	// without a transaction).
+	AfterCommit(ctx context.Context, fn func())
+}

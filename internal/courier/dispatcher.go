@@ -1,0 +1,279 @@
+package courier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DispatcherConfig configures a Dispatcher. Zero values take the defaults.
+type DispatcherConfig struct {
+	Store     Store
+	Templates *Templates
+	Sender    Sender
+	Logger    *slog.Logger
+	Metrics   *Metrics // may be nil
+
+	// MessageRetries is courier.message_retries: attempts before a message
+	// is abandoned (default 5).
+	MessageRetries int
+	// PullCount is courier.worker.pull_count: messages claimed per batch (default 10).
+	PullCount int
+	// PullWait is courier.worker.pull_wait: how often the queue is polled
+	// for messages enqueued by other instances and for retries (default 1s).
+	// Messages enqueued through a Queue wired to Wake go out at once.
+	PullWait time.Duration
+	// Concurrency is how many mails of a batch are sent at once (default 4).
+	Concurrency int
+	// ProcessingTimeout is how long a claim lasts: a message still
+	// processing after it is claimed again (default 2m). A single send is
+	// cut off at half of it so a live claim never goes stale.
+	ProcessingTimeout time.Duration
+	// BackoffBase and BackoffMax shape the retry delay after the n-th failed
+	// attempt: BackoffBase·2^(n-1), capped at BackoffMax, jittered down by up
+	// to half (defaults 1s and 5m).
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Defaults of DispatcherConfig.
+const (
+	DefaultMessageRetries    = 5
+	DefaultPullCount         = 10
+	DefaultPullWait          = time.Second
+	DefaultConcurrency       = 4
+	DefaultProcessingTimeout = 2 * time.Minute
+	DefaultBackoffBase       = time.Second
+	DefaultBackoffMax        = 5 * time.Minute
+)
+
+// Dispatcher delivers queued messages. Any number of dispatchers, in one or
+// several processes, may work on the same database: each message is claimed
+// by one of them at a time.
+type Dispatcher struct {
+	cfg  DispatcherConfig
+	log  *slog.Logger
+	wake chan struct{}
+}
+
+// NewDispatcher checks cfg and fills in defaults.
+func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
+	if cfg.Store == nil || cfg.Templates == nil || cfg.Sender == nil {
+		return nil, errors.New("courier: dispatcher needs a store, templates and a sender")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt := func(i *int, v int) {
+		if *i <= 0 {
+			*i = v
+		}
+	}
+	defInt(&cfg.MessageRetries, DefaultMessageRetries)
+	defInt(&cfg.PullCount, DefaultPullCount)
+	defInt(&cfg.Concurrency, DefaultConcurrency)
+	def(&cfg.PullWait, DefaultPullWait)
+	def(&cfg.ProcessingTimeout, DefaultProcessingTimeout)
+	def(&cfg.BackoffBase, DefaultBackoffBase)
+	def(&cfg.BackoffMax, DefaultBackoffMax)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Dispatcher{cfg: cfg, log: log, wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake makes a running dispatcher look at the queue now. It never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers messages until ctx is cancelled. On cancellation it finishes
+// the mails being sent, gives the rest of its batch back to the queue and
+// returns.
+func (d *Dispatcher) Run(ctx context.Context) {
+	// Since Go 1.23 Reset discards a pending tick, so no draining is needed.
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		n, due, err := d.DispatchBatch(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := d.cfg.PullWait
+		switch {
+		case err != nil:
+			d.log.Error("courier: dispatch failed", "error", err)
+		case n >= d.cfg.PullCount:
+			continue // a full batch: more are probably due
+		case !due.IsZero():
+			// A retry of ours falls due before the next poll.
+			if w := due.Sub(d.cfg.Now()) + time.Millisecond; w < wait {
+				wait = max(w, 0)
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// DispatchBatch claims one batch of due messages and delivers it. It
+// returns how many messages it claimed and the earliest time one of them is
+// due again after a failure (zero if none).
+func (d *Dispatcher) DispatchBatch(ctx context.Context) (claimed int, nextDue time.Time, err error) {
+	now := d.cfg.Now().UTC()
+	token := uuid.NewString()
+	msgs, err := d.cfg.Store.ClaimMessages(ctx, Claim{
+		Token:       token,
+		Now:         now,
+		StaleBefore: now.Add(-d.cfg.ProcessingTimeout),
+		Limit:       d.cfg.PullCount,
+	})
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("claim messages: %w", err)
+	}
+	if len(msgs) == 0 {
+		return 0, time.Time{}, nil
+	}
+
+	// Results are written even when ctx is cancelled: a mail that went out
+	// must be marked sent.
+	bg := context.WithoutCancel(ctx)
+	work := make(chan Message)
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+	)
+	for range min(d.cfg.Concurrency, len(msgs)) {
+		wg.Go(func() {
+			for m := range work {
+				var due time.Time
+				if ctx.Err() != nil {
+					d.release(bg, m, token)
+				} else {
+					due = d.deliver(bg, m, token)
+				}
+				if !due.IsZero() {
+					mu.Lock()
+					if nextDue.IsZero() || due.Before(nextDue) {
+						nextDue = due
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, m := range msgs {
+		work <- m
+	}
+	close(work)
+	wg.Wait()
+	return len(msgs), nextDue, nil
+}
+
+// deliver sends one claimed message and records the outcome. It returns
+// when the message is due again if it was re-queued.
+func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.Time {
+	log := d.log.With("message_id", m.ID, "template_type", m.TemplateType, "send_count", m.SendCount)
+	if m.SendCount > d.cfg.MessageRetries {
+		// Claimed again and again without a recorded result (a process
+		// dying mid-send): stop trying.
+		last := m.LastError
+		if last == "" {
+			last = fmt.Sprintf("courier: message was claimed %d times without a delivery result", m.SendCount-1)
+		}
+		d.finish(ctx, log, Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusAbandoned, LastError: last, Now: d.cfg.Now().UTC()})
+		d.cfg.Metrics.incAbandoned()
+		log.Warn("courier: message abandoned")
+		return time.Time{}
+	}
+
+	out := OutgoingEmail{MessageID: m.ID, To: m.Recipient, Subject: m.Subject, Text: m.Body}
+	var data TemplateData
+	if err := json.Unmarshal(m.TemplateData, &data); err != nil {
+		log.Error("courier: stored template data unreadable; sending the plaintext part only", "error", err)
+	} else if out.HTML, err = d.cfg.Templates.RenderHTML(m.TemplateType, data); err != nil {
+		log.Error("courier: HTML body failed to render; sending the plaintext part only", "error", err)
+	}
+
+	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.ProcessingTimeout/2)
+	sendErr := d.cfg.Sender.Send(sendCtx, out)
+	cancel()
+
+	now := d.cfg.Now().UTC()
+	dispatch := &Dispatch{ID: uuid.New(), MessageID: m.ID, Status: DispatchSuccess, CreatedAt: now, UpdatedAt: now}
+	if sendErr == nil {
+		d.finish(ctx, log, Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusSent, Dispatch: dispatch, Now: now})
+		d.cfg.Metrics.incSent()
+		return time.Time{}
+	}
+
+	d.cfg.Metrics.incFailed()
+	dispatch.Status, dispatch.Error = DispatchFailed, dispatchError(sendErr)
+	o := Outcome{MessageID: m.ID, ClaimToken: token, Dispatch: dispatch, LastError: sendErr.Error(), Now: now}
+	if m.SendCount >= d.cfg.MessageRetries {
+		o.Status = StatusAbandoned
+		d.finish(ctx, log, o)
+		d.cfg.Metrics.incAbandoned()
+		log.Warn("courier: delivery failed; message abandoned", "error", sendErr)
+		return time.Time{}
+	}
+	o.Status = StatusQueued
+	o.NextAttemptAt = now.Add(d.backoff(m.SendCount))
+	d.finish(ctx, log, o)
+	log.Warn("courier: delivery failed; will retry", "error", sendErr, "retry_at", o.NextAttemptAt)
+	return o.NextAttemptAt
+}
+
+// release gives a claimed, unattempted message back to the queue.
+func (d *Dispatcher) release(ctx context.Context, m Message, token string) {
+	now := d.cfg.Now().UTC()
+	d.finish(ctx, d.log.With("message_id", m.ID), Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusQueued, NextAttemptAt: now, Release: true, Now: now})
+}
+
+func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, o Outcome) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := d.cfg.Store.FinishMessage(ctx, o)
+	switch {
+	case errors.Is(err, ErrClaimLost):
+		log.Warn("courier: claim expired before the result was recorded; raise the processing timeout", "status", o.Status)
+	case err != nil:
+		// The claim goes stale and the message is tried again later.
+		log.Error("courier: record delivery result", "status", o.Status, "error", err)
+	}
+}
+
+// backoff is the delay after the n-th failed attempt.
+func (d *Dispatcher) backoff(n int) time.Duration {
+	delay := d.cfg.BackoffMax
+	if n-1 < 32 {
+		if b := d.cfg.BackoffBase << (n - 1); b > 0 && b < delay {
+			delay = b
+		}
+	}
+	half := delay / 2
+	return half + rand.N(half+1)
+}

@@ -1,0 +1,497 @@
+package courier_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latchkey/latchkey/internal/courier"
+	"github.com/latchkey/latchkey/internal/courier/smtptest"
+	"github.com/latchkey/latchkey/internal/sqlstore"
+	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+)
+
+func TestDelivery(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		store := newStore(db)
+
+		t.Run("RecoveryMailArrivesWithoutWaitingForAPoll", func(t *testing.T) {
+			srv := smtptest.Start(t)
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			cfg.PullWait = time.Hour // only Wake can make this mail go out in time
+			d := RunDispatcher(t, cfg)
+			q := courier.NewQueue(store, cfg.Templates, d.Wake)
+			// Let the dispatcher's first (empty) poll pass.
+			time.Sleep(50 * time.Millisecond)
+
+			// Enqueued inside a flow's transaction that takes a while to
+			// commit: a wake before the commit would find nothing and leave
+			// the mail for the next poll, an hour later.
+			var id uuid.UUID
+			if err := db.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				identity, err := courier.IdentityData(struct {
+					ID     string         `json:"id"`
+					Traits map[string]any `json:"traits"`
+				}{uuid.NewString(), map[string]any{"email": "alice@example.test"}})
+				if err != nil {
+					return err
+				}
+				id, err = q.Enqueue(ctx, courier.Email{To: "alice@example.test", Template: courier.TemplateRecoveryCodeValid,
+					Data: courier.TemplateData{RecoveryCode: "628048", ExpiresInMinutes: 60, Identity: identity, RequestURL: "http://127.0.0.1:4433/self-service/recovery/api"}})
+				time.Sleep(100 * time.Millisecond)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			m := srv.WaitFor(t, "alice@example.test", 5*time.Second)
+			if m.Subject != "Use code 628048 to recover access to your account" {
+				t.Errorf("subject = %q", m.Subject)
+			}
+			if len(m.To) != 1 || m.To[0] != "alice@example.test" {
+				t.Errorf("recipients = %v", m.To)
+			}
+			if !strings.Contains(m.Text, "628048") || !strings.Contains(m.HTML, "628048") {
+				t.Errorf("code missing from a part: text %q html %q", m.Text, m.HTML)
+			}
+			if !strings.Contains(m.Text, "expires in 60 minutes") {
+				t.Errorf("expiry missing: %q", m.Text)
+			}
+
+			msg := WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+			if msg.SendCount != 1 || len(msg.Dispatches) != 1 || msg.Dispatches[0].Status != courier.DispatchSuccess {
+				t.Errorf("send_count %d, dispatches %+v", msg.SendCount, msg.Dispatches)
+			}
+			var data map[string]any
+			if err := json.Unmarshal(msg.TemplateData, &data); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"to", "recovery_code", "identity", "request_url", "expires_in_minutes"} {
+				if _, ok := data[k]; !ok {
+					t.Errorf("template_data lacks %q: %s", k, msg.TemplateData)
+				}
+			}
+		})
+
+		t.Run("EnqueueJoinsTheCallersTransaction", func(t *testing.T) {
+			q := courier.NewQueue(store, MustTemplates(t), nil)
+			before, _ := store.CountQueued(ctx)
+			boom := errors.New("flow update failed")
+			var id uuid.UUID
+			err := db.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				if id, err = q.Enqueue(ctx, courier.Email{To: "rollback@example.test", Template: courier.TemplateRecoveryCodeInvalid}); err != nil {
+					return err
+				}
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Fatal(err)
+			}
+			if _, err := store.GetMessage(ctx, id); !errors.Is(err, courier.ErrMessageNotFound) {
+				t.Fatalf("message survived the rollback: %v", err)
+			}
+			if after, _ := store.CountQueued(ctx); after != before {
+				t.Fatalf("queued %d → %d", before, after)
+			}
+		})
+
+		t.Run("InvalidRecipientFailsTheEnqueue", func(t *testing.T) {
+			q := courier.NewQueue(store, MustTemplates(t), nil)
+			for _, to := range []string{"", "not-an-address", "Name <a@example.test>"} {
+				if _, err := q.Enqueue(ctx, courier.Email{To: to, Template: courier.TemplateRecoveryInvalid}); !errors.Is(err, courier.ErrInvalidRecipient) {
+					t.Errorf("%q: err = %v", to, err)
+				}
+			}
+		})
+
+		t.Run("SMTPDownAtEnqueueIsSentOnceItComesUp", func(t *testing.T) {
+			srv := smtptest.Start(t)
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			cfg.MessageRetries = 1000 // keep retrying while the server is down
+			srv.Stop()
+			d := RunDispatcher(t, cfg)
+			q := courier.NewQueue(store, cfg.Templates, d.Wake)
+
+			id := MustEnqueueRecoveryCode(t, q, "down@example.test", "111111")
+			WaitForMessage(t, store, id, 5*time.Second, "failed once", func(m courier.Message) bool { return len(m.Dispatches) > 0 })
+			srv.Restart(t)
+
+			srv.WaitFor(t, "down@example.test", 5*time.Second)
+			m := WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+			if got := srv.CountTo("down@example.test"); got != 1 {
+				t.Errorf("delivered %d times", got)
+			}
+			last := m.Dispatches[len(m.Dispatches)-1]
+			if last.Status != courier.DispatchSuccess || m.Dispatches[0].Status != courier.DispatchFailed {
+				t.Errorf("dispatches %+v", m.Dispatches)
+			}
+		})
+
+		t.Run("TemporaryRejectionIsRetriedAndSentOnce", func(t *testing.T) {
+			srv := smtptest.Start(t)
+			srv.RejectNext(2)
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			d := RunDispatcher(t, cfg)
+			q := courier.NewQueue(store, cfg.Templates, d.Wake)
+
+			id := MustEnqueueRecoveryCode(t, q, "greylisted@example.test", "222222")
+			srv.WaitFor(t, "greylisted@example.test", 5*time.Second)
+			m := WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+			if m.SendCount != 3 || len(m.Dispatches) != 3 {
+				t.Fatalf("send_count %d dispatches %d, want 3 and 3", m.SendCount, len(m.Dispatches))
+			}
+			for i, want := range []courier.DispatchStatus{courier.DispatchFailed, courier.DispatchFailed, courier.DispatchSuccess} {
+				if m.Dispatches[i].Status != want {
+					t.Errorf("dispatch %d = %s, want %s", i, m.Dispatches[i].Status, want)
+				}
+			}
+			if !strings.Contains(string(m.Dispatches[0].Error), "451") {
+				t.Errorf("dispatch error = %s", m.Dispatches[0].Error)
+			}
+			if srv.Attempts() != 3 || srv.CountTo("greylisted@example.test") != 1 {
+				t.Errorf("attempts %d, delivered %d", srv.Attempts(), srv.CountTo("greylisted@example.test"))
+			}
+		})
+
+		t.Run("AlwaysFailingIsAbandonedWithTheErrorInTheAdminAPI", func(t *testing.T) {
+			srv := smtptest.Start(t)
+			srv.RejectAll(true)
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			cfg.MessageRetries = 3
+			d := RunDispatcher(t, cfg)
+			q := courier.NewQueue(store, cfg.Templates, d.Wake)
+
+			id := MustEnqueueRecoveryCode(t, q, "bounce@example.test", "333333")
+			m := WaitForStatus(t, store, id, courier.StatusAbandoned, 10*time.Second)
+			if m.SendCount != 3 || len(m.Dispatches) != 3 || srv.Attempts() != 3 {
+				t.Errorf("send_count %d dispatches %d attempts %d, want 3", m.SendCount, len(m.Dispatches), srv.Attempts())
+			}
+			if !strings.Contains(m.LastError, "451") {
+				t.Errorf("last error = %q", m.LastError)
+			}
+
+			mux := http.NewServeMux()
+			courier.NewHandler(store).Register(mux)
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest("GET", "/admin/courier/messages/"+id.String(), nil))
+			var got struct {
+				Status     string `json:"status"`
+				Dispatches []struct {
+					Status string `json:"status"`
+					Error  struct {
+						Message string `json:"message"`
+					} `json:"error"`
+				} `json:"dispatches"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			if got.Status != "abandoned" || len(got.Dispatches) != 3 || got.Dispatches[2].Status != "failed" ||
+				!strings.Contains(got.Dispatches[2].Error.Message, "451") {
+				t.Errorf("admin API shows %s", rec.Body)
+			}
+		})
+
+		t.Run("ProcessKilledBetweenClaimAndSendIsSentOnceAfterRestart", func(t *testing.T) {
+			srv := smtptest.Start(t)
+			tpl := MustTemplates(t)
+			// An instance enqueued and claimed the message ten minutes ago, then died.
+			past := time.Now().Add(-10 * time.Minute)
+			q := courier.NewQueue(store, tpl, nil)
+			q.SetClock(func() time.Time { return past })
+			id := MustEnqueueRecoveryCode(t, q, "crash@example.test", "444444")
+			claimed, err := store.ClaimMessages(ctx, courier.Claim{Token: "dead-instance", Now: past.Add(time.Second), StaleBefore: past.Add(-time.Hour), Limit: 100})
+			if err != nil || len(claimed) != 1 || claimed[0].ID != id {
+				t.Fatalf("claim: %v %+v", err, claimed)
+			}
+			if m, _ := store.GetMessage(ctx, id); m.Status != courier.StatusProcessing {
+				t.Fatalf("status after claim = %s", m.Status)
+			}
+
+			// The restarted instance (default 2 minute processing timeout) picks it up.
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			RunDispatcher(t, cfg)
+			srv.WaitFor(t, "crash@example.test", 5*time.Second)
+			m := WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+			if m.SendCount != 2 {
+				t.Errorf("send_count = %d, want 2 (one lost claim, one delivery)", m.SendCount)
+			}
+			// The dead instance's late result cannot undo or repeat anything.
+			err = store.FinishMessage(ctx, courier.Outcome{MessageID: id, ClaimToken: "dead-instance", Status: courier.StatusQueued, Now: time.Now()})
+			if !isClaimLost(err) {
+				t.Errorf("stale claim finished: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond) // several poll intervals
+			if n := srv.CountTo("crash@example.test"); n != 1 {
+				t.Errorf("delivered %d times", n)
+			}
+		})
+
+		t.Run("CancelFinishesTheMailInFlightAndGivesTheRestBack", func(t *testing.T) {
+			srv := smtptest.Start(t)
+			q := courier.NewQueue(store, MustTemplates(t), nil)
+			ids := []uuid.UUID{
+				MustEnqueueRecoveryCode(t, q, "inflight-1@example.test", "555555"),
+				MustEnqueueRecoveryCode(t, q, "inflight-2@example.test", "555556"),
+			}
+			// Shutdown arrives while the first mail of the batch is being sent.
+			runCtx, cancel := context.WithCancel(ctx)
+			cfg := fastConfig(t, store, cancelOnSend{Sender: MustSMTPSender(t, srv.URI()), cancel: cancel})
+			cfg.Concurrency = 1
+			d, err := courier.NewDispatcher(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := d.DispatchBatch(runCtx); err != nil {
+				t.Fatal(err)
+			}
+			var sent, queued int
+			for _, id := range ids {
+				m, err := store.GetMessage(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case m.Status == courier.StatusSent && m.SendCount == 1:
+					sent++
+				case m.Status == courier.StatusQueued && m.SendCount == 0 && len(m.Dispatches) == 0:
+					queued++
+				default:
+					t.Errorf("message %s: status %s send_count %d", id, m.Status, m.SendCount)
+				}
+			}
+			if sent != 1 || queued != 1 || srv.Count() != 1 {
+				t.Fatalf("sent %d, given back %d, SMTP received %d; want 1, 1, 1", sent, queued, srv.Count())
+			}
+			// The next dispatcher delivers the one given back.
+			RunDispatcher(t, fastConfig(t, store, MustSMTPSender(t, srv.URI())))
+			for _, id := range ids {
+				WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+			}
+			if srv.Count() != 2 {
+				t.Errorf("SMTP received %d, want 2", srv.Count())
+			}
+		})
+
+		t.Run("DevMailboxMarksSentAndLogsSubjectAndRecipientOnly", func(t *testing.T) {
+			var logs syncBuffer
+			logger := slog.New(slog.NewTextHandler(&logs, nil))
+			sender, err := courier.NewSender(courier.SMTPConfig{}, true, logger)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := fastConfig(t, store, sender)
+			cfg.Logger = logger
+			d := RunDispatcher(t, cfg)
+			q := courier.NewQueue(store, cfg.Templates, d.Wake)
+			id := MustEnqueueRecoveryCode(t, q, "dev@example.test", "666666")
+			WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+
+			out := logs.String()
+			if strings.Count(out, "\n") != 1 || !strings.Contains(out, "dev@example.test") ||
+				!strings.Contains(out, `subject="Use code 666666 to recover access to your account"`) {
+				t.Errorf("log = %q", out)
+			}
+			if strings.Contains(out, "Enter this code") {
+				t.Errorf("log contains the body: %q", out)
+			}
+			list, err := store.ListMessages(ctx, courier.MessageFilter{Recipient: "dev@example.test", Limit: 10})
+			if err != nil || len(list) != 1 || !strings.Contains(list[0].Body, "666666") {
+				t.Errorf("mailbox list: %v %+v", err, list)
+			}
+		})
+
+		t.Run("NoSMTPAndNoDevMailboxAbandonsWithKratosError", func(t *testing.T) {
+			sender, err := courier.NewSender(courier.SMTPConfig{}, false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := fastConfig(t, store, sender)
+			cfg.MessageRetries = 2
+			d := RunDispatcher(t, cfg)
+			q := courier.NewQueue(store, cfg.Templates, d.Wake)
+			id := MustEnqueueRecoveryCode(t, q, "nosmtp@example.test", "777777")
+			m := WaitForStatus(t, store, id, courier.StatusAbandoned, 5*time.Second)
+			want := "Courier tried to deliver an email but courier.smtp.connection_uri is not set!"
+			if m.LastError != want || len(m.Dispatches) != 2 || !strings.Contains(string(m.Dispatches[1].Error), want) {
+				t.Errorf("last error %q dispatches %+v", m.LastError, m.Dispatches)
+			}
+		})
+
+		t.Run("MetricsCountOutcomesAndQueueDepth", func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			metrics, err := courier.NewMetrics(reg, store, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := courier.NewQueue(store, MustTemplates(t), nil)
+			base, _ := store.CountQueued(ctx)
+			MustEnqueueRecoveryCode(t, q, "m1@example.test", "100001")
+			MustEnqueueRecoveryCode(t, q, "m2@example.test", "100002")
+			if got := gather(t, reg, "latchkey_courier_queue_depth"); got != float64(base+2) {
+				t.Errorf("queue depth = %v, want %d", got, base+2)
+			}
+
+			srv := smtptest.Start(t)
+			srv.RejectNext(1)
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			cfg.Metrics = metrics
+			RunDispatcher(t, cfg)
+			srv.WaitFor(t, "m1@example.test", 5*time.Second)
+			srv.WaitFor(t, "m2@example.test", 5*time.Second)
+			deadline := time.Now().Add(5 * time.Second)
+			for gather(t, reg, "latchkey_courier_messages_sent_total") < float64(base+2) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := gather(t, reg, "latchkey_courier_messages_sent_total"); got != float64(base+2) {
+				t.Errorf("sent = %v", got)
+			}
+			if got := gather(t, reg, "latchkey_courier_messages_failed_total"); got != 1 {
+				t.Errorf("failed = %v", got)
+			}
+			if _, err := courier.NewMetrics(reg, store, nil); err == nil {
+				t.Error("registering twice on one registry succeeded")
+			}
+		})
+	})
+}
+
+// TestTwoDispatchersShareOneDatabase: 200 queued messages, two
+// dispatchers with their own connection pools (as two instances would
+// have), every message delivered exactly once.
+func TestTwoDispatchersShareOneDatabase(t *testing.T) {
+	for _, dialect := range []sqlstore.Dialect{sqlstore.SQLite, sqlstore.Postgres, sqlstore.MySQL} {
+		t.Run(string(dialect), func(t *testing.T) {
+			ctx := context.Background()
+			dsn := sqltest.DSN(t, dialect)
+			open := func() *sqlstore.DB {
+				db, err := sqlstore.Open(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				return db
+			}
+			db1 := open()
+			if _, err := db1.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			db2 := open()
+			store1, store2 := newStore(db1), newStore(db2)
+
+			const n = 200
+			q := courier.NewQueue(store1, MustTemplates(t), nil)
+			for i := range n {
+				MustEnqueueRecoveryCode(t, q, fmt.Sprintf("user-%03d@example.test", i), fmt.Sprintf("%06d", i))
+			}
+
+			srv := smtptest.Start(t)
+			for i, store := range []*sqlstore.CourierStore{store1, store2} {
+				// Each instance has its own From address, to see who sent what.
+				sender, err := courier.NewSMTPSender(courier.SMTPConfig{ConnectionURI: srv.URI(), FromAddress: fmt.Sprintf("instance-%d@example.test", i+1)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := fastConfig(t, store, sender)
+				cfg.Logger = slog.New(slog.DiscardHandler)
+				cfg.PullCount = 10
+				RunDispatcher(t, cfg)
+			}
+
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				sent, err := store1.ListMessages(ctx, courier.MessageFilter{Status: courier.StatusSent, Limit: n + 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(sent) == n {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d sent after 30s", len(sent), n)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got := srv.Count(); got != n {
+				t.Errorf("SMTP server received %d mails, want %d", got, n)
+			}
+			by := map[string]int{}
+			for _, m := range srv.Mails() {
+				by[m.From]++
+			}
+			t.Logf("mails per instance: %v", by)
+			if len(by) != 2 {
+				t.Errorf("one instance did all the work (%v): the claims were not concurrent", by)
+			}
+			for i := range n {
+				if c := srv.CountTo(fmt.Sprintf("user-%03d@example.test", i)); c != 1 {
+					t.Errorf("user-%03d received %d mails", i, c)
+				}
+			}
+		})
+	}
+}
+
+func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if c := m.GetCounter(); c != nil {
+			return c.GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
+}
+
+// cancelOnSend cancels the dispatcher's context as a send starts, the way
+// a shutdown signal can arrive mid-batch.
+type cancelOnSend struct {
+	courier.Sender
+	cancel context.CancelFunc
+}
+
+func (c cancelOnSend) Send(ctx context.Context, m courier.OutgoingEmail) error {
+	c.cancel()
+	return c.Sender.Send(ctx, m)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers (loggers).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

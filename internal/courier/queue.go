@@ -1,0 +1,104 @@
+package courier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Email is a mail a flow wants sent.
+type Email struct {
+	// To is the recipient address; Data.To defaults to it.
+	To       string
+	Template TemplateType
+	Data     TemplateData
+}
+
+// ErrInvalidRecipient is returned by Enqueue for a missing or malformed
+// recipient address.
+var ErrInvalidRecipient = errors.New("courier: invalid recipient address")
+
+// Queue is what flows call to send mail. It never talks to an SMTP server:
+// it stores the message in the caller's transaction and wakes the
+// dispatcher once that transaction commits.
+type Queue struct {
+	store     Store
+	templates *Templates
+	wake      func()
+	now       func() time.Time
+}
+
+// NewQueue returns a queue writing to store. wake is called after the
+// enqueuing transaction commits (usually Dispatcher.Wake); it may be nil
+// when the dispatcher runs in another process.
+func NewQueue(store Store, templates *Templates, wake func()) *Queue {
+	return &Queue{store: store, templates: templates, wake: wake, now: time.Now}
+}
+
+// SetClock replaces the clock stamping new messages (tests).
+func (q *Queue) SetClock(now func() time.Time) { q.now = now }
+
+// Enqueue renders the subject and plaintext body of e, and stores the
+// message as queued within the transaction carried by ctx (if any). A
+// missing or malformed recipient is an error, so the caller's request fails.
+func (q *Queue) Enqueue(ctx context.Context, e Email) (uuid.UUID, error) {
+	to := strings.TrimSpace(e.To)
+	addr, err := mail.ParseAddress(to)
+	if to == "" || err != nil || addr.Address != to {
+		return uuid.Nil, fmt.Errorf("%w: %q", ErrInvalidRecipient, to)
+	}
+	if e.Data.To == "" {
+		e.Data.To = to
+	}
+	r, err := q.templates.renderStored(e.Template, e.Data)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("courier: encode template data: %w", err)
+	}
+	now := q.now().UTC()
+	m := &Message{
+		ID:            uuid.New(),
+		Status:        StatusQueued,
+		Type:          TypeEmail,
+		Channel:       string(TypeEmail),
+		Recipient:     to,
+		Subject:       r.Subject,
+		Body:          r.Text,
+		TemplateType:  e.Template,
+		TemplateData:  data,
+		NextAttemptAt: now,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	if err := q.store.InsertMessage(ctx, m); err != nil {
+		return uuid.Nil, fmt.Errorf("courier: queue message: %w", err)
+	}
+	if q.wake != nil {
+		q.store.AfterCommit(ctx, q.wake)
+	}
+	return m.ID, nil
+}
+
+// IdentityData turns an identity (any value with the identity JSON shape,
+// credentials left out by the caller) into the map templates expect, so
+// {{ .Identity.traits.email }} uses the JSON field names.
+func IdentityData(identity any) (map[string]any, error) {
+	b, err := json.Marshal(identity)
+	if err != nil {
+		return nil, fmt.Errorf("courier: encode identity: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("courier: identity is not a JSON object: %w", err)
+	}
+	return m, nil
+}

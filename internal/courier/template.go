@@ -1,0 +1,535 @@
+package courier
+
+import (
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	texttemplate "text/template"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TemplateType names what a message says; it is stored with the message and
+// shown as template_type in the admin API.
+type TemplateType string
+
+// The template types Latchkey sends.
+const (
+	TemplateRecoveryCodeValid       TemplateType = "recovery_code_valid"
+	TemplateRecoveryCodeInvalid     TemplateType = "recovery_code_invalid"
+	TemplateRecoveryValid           TemplateType = "recovery_valid"
+	TemplateRecoveryInvalid         TemplateType = "recovery_invalid"
+	TemplateVerificationCodeValid   TemplateType = "verification_code_valid"
+	TemplateVerificationCodeInvalid TemplateType = "verification_code_invalid"
+	TemplateVerificationValid       TemplateType = "verification_valid"
+	TemplateVerificationInvalid     TemplateType = "verification_invalid"
+)
+
+// TemplateTypes lists every template type Latchkey can render.
+var TemplateTypes = []TemplateType{
+	TemplateRecoveryCodeValid, TemplateRecoveryCodeInvalid,
+	TemplateRecoveryValid, TemplateRecoveryInvalid,
+	TemplateVerificationCodeValid, TemplateVerificationCodeInvalid,
+	TemplateVerificationValid, TemplateVerificationInvalid,
+}
+
+// key is the override key of the type: "<group>.<valid|invalid>", also the
+// directory "<group>/<valid|invalid>" under the override path.
+func (t TemplateType) key() (group, validity string) {
+	s := string(t)
+	if g, ok := strings.CutSuffix(s, "_invalid"); ok {
+		return g, "invalid"
+	}
+	g, _ := strings.CutSuffix(s, "_valid")
+	return g, "valid"
+}
+
+// carriesSecret reports whether messages of the type contain a live code or link.
+func (t TemplateType) carriesSecret() bool {
+	switch t {
+	case TemplateRecoveryCodeValid, TemplateRecoveryValid, TemplateVerificationCodeValid, TemplateVerificationValid:
+		return true
+	}
+	return false
+}
+
+// TemplateData is what templates see. Templates use the Go field names
+// ({{ .RecoveryCode }}); the copy stored with a message uses the JSON names.
+// Identity is the identity JSON without credentials, so
+// {{ .Identity.traits.email }} works.
+type TemplateData struct {
+	To               string         `json:"to"`
+	RecoveryCode     string         `json:"recovery_code,omitempty"`
+	RecoveryURL      string         `json:"recovery_url,omitempty"`
+	VerificationCode string         `json:"verification_code,omitempty"`
+	VerificationURL  string         `json:"verification_url,omitempty"`
+	Identity         map[string]any `json:"identity,omitempty"`
+	RequestURL       string         `json:"request_url,omitempty"`
+	TransientPayload map[string]any `json:"transient_payload,omitempty"`
+	ExpiresInMinutes int            `json:"expires_in_minutes,omitempty"`
+}
+
+// secrets returns the values that make a message usable by whoever reads it.
+func (d TemplateData) secrets() []string {
+	var out []string
+	for _, s := range []string{d.RecoveryURL, d.VerificationURL, d.RecoveryCode, d.VerificationCode} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TemplatesConfig says where template overrides come from (config keys
+// courier.template_override_path and courier.templates).
+type TemplatesConfig struct {
+	// OverridePath is a directory holding <group>/<valid|invalid>/
+	// email.subject.gotmpl, email.body.gotmpl (HTML) and
+	// email.body.plaintext.gotmpl; any part may be missing.
+	OverridePath string
+	// Overrides maps "<group>.<valid|invalid>" (e.g. "recovery_code.valid")
+	// to per-part template URIs; they win over OverridePath.
+	Overrides map[string]TemplateURIs
+}
+
+// TemplateURIs are the per-part template sources of one template type:
+// "file:///path" or "base64://<standard base64>". Empty parts fall back to
+// the override directory, then to the built-in template.
+type TemplateURIs struct {
+	Subject       string
+	BodyHTML      string
+	BodyPlaintext string
+}
+
+// Rendered is one message rendered from its templates.
+type Rendered struct {
+	Subject string // trimmed
+	Text    string
+	HTML    string
+}
+
+// Templates renders messages. Every template is parsed (and tried) when the
+// Templates are built, so a broken override stops start-up instead of a
+// delivery. Safe for concurrent use.
+type Templates struct {
+	sets map[TemplateType]*templateSet
+}
+
+type templateSet struct {
+	subject *texttemplate.Template
+	text    *texttemplate.Template
+	html    *htmltemplate.Template
+}
+
+//go:embed templates
+var builtinTemplates embed.FS
+
+// The three parts of a template and the file names that make them up: the
+// main file, and siblings whose names start with the prefix (parsed with
+// it so they can hold named sub-templates).
+type part struct {
+	file     string // main file name
+	prefix   string // siblings start with this
+	exclude  string // but not with this
+	uriField string // TemplateURIs field, for messages
+	isHTML   bool
+}
+
+var (
+	partSubject = part{file: "email.subject.gotmpl", prefix: "email.subject", uriField: "email.subject"}
+	partHTML    = part{file: "email.body.gotmpl", prefix: "email.body", exclude: "email.body.plaintext", uriField: "email.body.html", isHTML: true}
+	partText    = part{file: "email.body.plaintext.gotmpl", prefix: "email.body.plaintext", uriField: "email.body.plaintext"}
+)
+
+// NewTemplates parses the built-in templates and every override. The error
+// of a broken template names the file or URI and the line.
+func NewTemplates(cfg TemplatesConfig) (*Templates, error) {
+	valid := map[string]bool{}
+	for _, tt := range TemplateTypes {
+		g, v := tt.key()
+		valid[g+"."+v] = true
+	}
+	for k := range cfg.Overrides {
+		if !valid[k] {
+			return nil, fmt.Errorf("courier.templates: unknown template %q (known: %s)", k, strings.Join(sortedKeys(valid), ", "))
+		}
+	}
+	if cfg.OverridePath != "" {
+		if st, err := os.Stat(cfg.OverridePath); err != nil {
+			return nil, fmt.Errorf("courier.template_override_path: %w", err)
+		} else if !st.IsDir() {
+			return nil, fmt.Errorf("courier.template_override_path: %s is not a directory", cfg.OverridePath)
+		}
+	}
+
+	t := &Templates{sets: map[TemplateType]*templateSet{}}
+	for _, tt := range TemplateTypes {
+		g, v := tt.key()
+		uris := cfg.Overrides[g+"."+v]
+		set := &templateSet{}
+		var err error
+		if set.subject, err = loadText(cfg.OverridePath, g, v, partSubject, uris.Subject); err != nil {
+			return nil, err
+		}
+		if set.text, err = loadText(cfg.OverridePath, g, v, partText, uris.BodyPlaintext); err != nil {
+			return nil, err
+		}
+		if set.html, err = loadHTML(cfg.OverridePath, g, v, uris.BodyHTML); err != nil {
+			return nil, err
+		}
+		if err := set.try(tt); err != nil {
+			return nil, err
+		}
+		t.sets[tt] = set
+	}
+	return t, nil
+}
+
+// source is one parsed file: its name in error messages and its text.
+type source struct {
+	name string
+	text string
+}
+
+// sources finds the files of a part: a configured URI, else the override
+// directory, else the built-in templates. The main file comes first.
+func sources(overridePath, group, validity string, p part, uri string) ([]source, error) {
+	if uri != "" {
+		key := "courier.templates." + group + "." + validity + "." + p.uriField
+		s, err := readURI(key, uri)
+		if err != nil {
+			return nil, err
+		}
+		return []source{s}, nil
+	}
+	if overridePath != "" {
+		dir := filepath.Join(overridePath, group, validity)
+		srcs, err := readDir(os.DirFS(dir), ".", p, func(name string) string { return filepath.Join(dir, name) })
+		if err != nil {
+			return nil, fmt.Errorf("courier.template_override_path: %w", err)
+		}
+		if srcs != nil {
+			return srcs, nil
+		}
+	}
+	dir := path.Join("templates", group, validity)
+	srcs, err := readDir(builtinTemplates, dir, p, func(name string) string { return "builtin:" + path.Join(group, validity, name) })
+	if err != nil || srcs == nil {
+		return nil, fmt.Errorf("courier: built-in template %s/%s/%s missing: %v", group, validity, p.file, err)
+	}
+	return srcs, nil
+}
+
+// readDir returns the main file of a part and its siblings, or nil when the
+// main file does not exist.
+func readDir(fsys fs.FS, dir string, p part, display func(string) string) ([]source, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var main *source
+	var siblings []source
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasPrefix(name, p.prefix) || (p.exclude != "" && strings.HasPrefix(name, p.exclude)) {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, path.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		s := source{name: display(name), text: string(b)}
+		if name == p.file {
+			main = &s
+		} else {
+			siblings = append(siblings, s)
+		}
+	}
+	if main == nil {
+		return nil, nil
+	}
+	return append([]source{*main}, siblings...), nil
+}
+
+// readURI loads a template from a file:// or base64:// URI.
+func readURI(key, uri string) (source, error) {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return source{}, fmt.Errorf("%s: %q is not a URI (use file:// or base64://)", key, shorten(uri))
+	}
+	switch strings.ToLower(scheme) {
+	case "file":
+		u, err := url.Parse(uri)
+		if err != nil {
+			return source{}, fmt.Errorf("%s: %w", key, err)
+		}
+		p := u.Host + u.Path // file://relative/path keeps its first segment in Host
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return source{}, fmt.Errorf("%s: %w", key, err)
+		}
+		return source{name: p, text: string(b)}, nil
+	case "base64":
+		rest = strings.TrimSpace(rest)
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(rest); err == nil {
+				return source{name: key, text: string(b)}, nil
+			}
+		}
+		return source{}, fmt.Errorf("%s: base64:// template is not valid base64", key)
+	}
+	return source{}, fmt.Errorf("%s: unsupported template URI scheme %q (use file:// or base64://)", key, scheme)
+}
+
+func shorten(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+func loadText(overridePath, group, validity string, p part, uri string) (*texttemplate.Template, error) {
+	srcs, err := sources(overridePath, group, validity, p, uri)
+	if err != nil {
+		return nil, err
+	}
+	var root *texttemplate.Template
+	for _, s := range srcs {
+		var t *texttemplate.Template
+		if root == nil {
+			root = texttemplate.New(s.name).Funcs(textFuncs)
+			t = root
+		} else {
+			t = root.New(s.name)
+		}
+		if _, err := t.Parse(s.text); err != nil {
+			return nil, fmt.Errorf("courier: parse template %s: %w", s.name, err)
+		}
+	}
+	return root, nil
+}
+
+func loadHTML(overridePath, group, validity, uri string) (*htmltemplate.Template, error) {
+	srcs, err := sources(overridePath, group, validity, partHTML, uri)
+	if err != nil {
+		return nil, err
+	}
+	var root *htmltemplate.Template
+	for _, s := range srcs {
+		var t *htmltemplate.Template
+		if root == nil {
+			root = htmltemplate.New(s.name).Funcs(htmltemplate.FuncMap(textFuncs))
+			t = root
+		} else {
+			t = root.New(s.name)
+		}
+		if _, err := t.Parse(s.text); err != nil {
+			return nil, fmt.Errorf("courier: parse template %s: %w", s.name, err)
+		}
+	}
+	return root, nil
+}
+
+// sampleData fills every field so that a trial render reaches every
+// reference a template makes to TemplateData.
+var sampleData = TemplateData{
+	To: "someone@example.com", RecoveryCode: "123456", RecoveryURL: "https://example.com/recovery?token=x",
+	VerificationCode: "123456", VerificationURL: "https://example.com/verification?token=x",
+	Identity: map[string]any{
+		"id": "00000000-0000-4000-8000-000000000000", "schema_id": "default", "state": "active",
+		"traits": map[string]any{"email": "someone@example.com"}, "metadata_public": map[string]any{},
+	},
+	RequestURL: "https://example.com/self-service/recovery/browser", TransientPayload: map[string]any{},
+	ExpiresInMinutes: 60,
+}
+
+// try renders the set once. Errors that depend on data (a trait missing in
+// the sample identity) are left for delivery time; a reference to a field
+// TemplateData does not have is a mistake in the template and fails now.
+func (s *templateSet) try(tt TemplateType) error {
+	if _, err := s.render(sampleData, true); err != nil {
+		if strings.Contains(err.Error(), reflect.TypeFor[TemplateData]().String()) {
+			return fmt.Errorf("courier: template %s: %w", tt, err)
+		}
+	}
+	return nil
+}
+
+func (s *templateSet) render(d TemplateData, withHTML bool) (Rendered, error) {
+	var r Rendered
+	var b strings.Builder
+	if err := s.subject.Execute(&b, d); err != nil {
+		return r, err
+	}
+	r.Subject = strings.TrimSpace(b.String())
+	b.Reset()
+	if err := s.text.Execute(&b, d); err != nil {
+		return r, err
+	}
+	r.Text = b.String()
+	if withHTML {
+		var err error
+		if r.HTML, err = s.renderHTML(d); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func (s *templateSet) renderHTML(d TemplateData) (string, error) {
+	var b strings.Builder
+	if err := s.html.Execute(&b, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// Render renders subject, plaintext and HTML body of a template type.
+func (t *Templates) Render(tt TemplateType, d TemplateData) (Rendered, error) {
+	set, err := t.set(tt)
+	if err != nil {
+		return Rendered{}, err
+	}
+	r, err := set.render(d, true)
+	if err != nil {
+		return Rendered{}, fmt.Errorf("courier: render %s: %w", tt, err)
+	}
+	return r, nil
+}
+
+// renderStored renders what is stored with a message: subject and plaintext.
+func (t *Templates) renderStored(tt TemplateType, d TemplateData) (Rendered, error) {
+	set, err := t.set(tt)
+	if err != nil {
+		return Rendered{}, err
+	}
+	r, err := set.render(d, false)
+	if err != nil {
+		return Rendered{}, fmt.Errorf("courier: render %s: %w", tt, err)
+	}
+	return r, nil
+}
+
+// RenderHTML renders the HTML body of a template type.
+func (t *Templates) RenderHTML(tt TemplateType, d TemplateData) (string, error) {
+	set, err := t.set(tt)
+	if err != nil {
+		return "", err
+	}
+	h, err := set.renderHTML(d)
+	if err != nil {
+		return "", fmt.Errorf("courier: render %s HTML: %w", tt, err)
+	}
+	return h, nil
+}
+
+func (t *Templates) set(tt TemplateType) (*templateSet, error) {
+	set, ok := t.sets[tt]
+	if !ok {
+		return nil, fmt.Errorf("courier: unknown template type %q", tt)
+	}
+	return set, nil
+}
+
+// textFuncs is the small, hermetic function set templates get (no
+// environment, network or randomness).
+var textFuncs = texttemplate.FuncMap{
+	"upper":      strings.ToUpper,
+	"lower":      strings.ToLower,
+	"title":      title,
+	"trim":       strings.TrimSpace,
+	"trimPrefix": func(prefix, s string) string { return strings.TrimPrefix(s, prefix) },
+	"trimSuffix": func(suffix, s string) string { return strings.TrimSuffix(s, suffix) },
+	"replace":    func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+	"contains":   func(substr, s string) bool { return strings.Contains(s, substr) },
+	"hasPrefix":  func(prefix, s string) bool { return strings.HasPrefix(s, prefix) },
+	"hasSuffix":  func(suffix, s string) bool { return strings.HasSuffix(s, suffix) },
+	"join":       join,
+	"default":    defaultValue,
+}
+
+// title upper-cases the first letter of each word.
+func title(s string) string {
+	var b strings.Builder
+	prev := ' '
+	for _, r := range s {
+		if unicode.IsSpace(prev) {
+			b.WriteRune(unicode.ToUpper(r))
+		} else {
+			b.WriteRune(r)
+		}
+		prev = r
+	}
+	return b.String()
+}
+
+// join joins a list of values with sep: {{ join ", " .Identity.traits.tags }}.
+func join(sep string, list any) string {
+	v := reflect.ValueOf(list)
+	if v.Kind() != reflect.Slice && v.Kind() != reflect.Array {
+		if list == nil {
+			return ""
+		}
+		return fmt.Sprint(list)
+	}
+	parts := make([]string, v.Len())
+	for i := range parts {
+		parts[i] = fmt.Sprint(v.Index(i).Interface())
+	}
+	return strings.Join(parts, sep)
+}
+
+// defaultValue returns given unless it is empty: {{ .Identity.traits.name | default "there" }}.
+func defaultValue(def any, given ...any) any {
+	if len(given) == 0 || isEmpty(given[0]) {
+		return def
+	}
+	return given[0]
+}
+
+func isEmpty(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.String, reflect.Slice, reflect.Map, reflect.Array:
+		return rv.Len() == 0
+	case reflect.Pointer, reflect.Interface:
+		return rv.IsNil()
+	}
+	return rv.IsZero()
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// redact replaces every secret in s.
+func redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if utf8.RuneCountInString(sec) < 4 {
+			continue // too short to be a secret; replacing it would mangle text
+		}
+		s = strings.ReplaceAll(s, sec, "[redacted]")
+	}
+	return s
+}

@@ -1,0 +1,194 @@
+package courier_test
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/courier"
+)
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func b64(s string) string { return "base64://" + base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func TestTemplates(t *testing.T) {
+	data := courier.TemplateData{
+		To: "user@example.test", RecoveryCode: "628048", VerificationCode: "417093",
+		RecoveryURL:      "http://127.0.0.1:4433/self-service/recovery?flow=f&token=abc",
+		VerificationURL:  "http://127.0.0.1:4433/self-service/verification?flow=f&token=def",
+		ExpiresInMinutes: 60,
+	}
+
+	t.Run("BuiltinSubjectsMatchKratos", func(t *testing.T) {
+		want := map[courier.TemplateType]string{
+			courier.TemplateRecoveryCodeValid:       "Use code 628048 to recover access to your account",
+			courier.TemplateRecoveryCodeInvalid:     "Account access attempted",
+			courier.TemplateRecoveryValid:           "Recover access to your account",
+			courier.TemplateRecoveryInvalid:         "Account access attempted",
+			courier.TemplateVerificationCodeValid:   "Please verify your email address",
+			courier.TemplateVerificationCodeInvalid: "Someone tried to verify this email address",
+			courier.TemplateVerificationValid:       "Please verify your email address",
+			courier.TemplateVerificationInvalid:     "Someone tried to verify this email address",
+		}
+		tpl := MustTemplates(t)
+		for _, tt := range courier.TemplateTypes {
+			r, err := tpl.Render(tt, data)
+			if err != nil {
+				t.Fatalf("%s: %v", tt, err)
+			}
+			if r.Subject != want[tt] {
+				t.Errorf("%s subject = %q, want %q", tt, r.Subject, want[tt])
+			}
+			if r.Text == "" || !strings.Contains(r.HTML, "<html>") {
+				t.Errorf("%s: empty text or HTML part", tt)
+			}
+		}
+	})
+
+	t.Run("BodiesCarryTheSecretAndTheExpiry", func(t *testing.T) {
+		tpl := MustTemplates(t)
+		for tt, secret := range map[courier.TemplateType]string{
+			courier.TemplateRecoveryCodeValid:     "628048",
+			courier.TemplateRecoveryValid:         data.RecoveryURL,
+			courier.TemplateVerificationCodeValid: "417093",
+			courier.TemplateVerificationValid:     data.VerificationURL,
+		} {
+			r, err := tpl.Render(tt, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(r.Text, secret) || !strings.Contains(r.Text, "expires in 60 minutes") {
+				t.Errorf("%s text lacks secret or expiry:\n%s", tt, r.Text)
+			}
+			htmlSecret := strings.ReplaceAll(secret, "&", "&amp;")
+			if !strings.Contains(r.HTML, htmlSecret) || !strings.Contains(r.HTML, "expires in 60 minutes") {
+				t.Errorf("%s HTML lacks secret or expiry:\n%s", tt, r.HTML)
+			}
+		}
+	})
+
+	t.Run("OverrideDirectoryWithSiblingsAndFallback", func(t *testing.T) {
+		dir := t.TempDir()
+		base := filepath.Join(dir, "recovery_code", "valid")
+		writeFile(t, filepath.Join(base, "email.subject.gotmpl"), "  Code {{ .RecoveryCode }} for {{ .To | upper }}\n")
+		writeFile(t, filepath.Join(base, "email.body.gotmpl"), `<p>{{ template "greeting" . }}</p><b>{{ .RecoveryCode }}</b>`)
+		writeFile(t, filepath.Join(base, "email.body.greeting.gotmpl"), `{{ define "greeting" }}Hello {{ .Identity.traits.name | default "friend" }}{{ end }}`)
+		// No plaintext override: the built-in one is used.
+		tpl, err := courier.NewTemplates(courier.TemplatesConfig{OverridePath: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := tpl.Render(courier.TemplateRecoveryCodeValid, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Subject != "Code 628048 for USER@EXAMPLE.TEST" {
+			t.Errorf("subject = %q", r.Subject)
+		}
+		if r.HTML != "<p>Hello friend</p><b>628048</b>" {
+			t.Errorf("html = %q", r.HTML)
+		}
+		if !strings.Contains(r.Text, "628048") || !strings.Contains(r.Text, "expires in 60 minutes") {
+			t.Errorf("plaintext fell back wrongly: %q", r.Text)
+		}
+		// Other types are untouched.
+		r, _ = tpl.Render(courier.TemplateRecoveryValid, data)
+		if r.Subject != "Recover access to your account" {
+			t.Errorf("recovery_valid subject = %q", r.Subject)
+		}
+	})
+
+	t.Run("URIOverridesWinOverDirectory", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "recovery_code", "valid", "email.subject.gotmpl"), "from directory")
+		file := filepath.Join(t.TempDir(), "plain.gotmpl")
+		writeFile(t, file, "plain {{ .RecoveryCode }}")
+		tpl, err := courier.NewTemplates(courier.TemplatesConfig{
+			OverridePath: dir,
+			Overrides: map[string]courier.TemplateURIs{"recovery_code.valid": {
+				Subject:       b64("from base64 {{ .RecoveryCode }}"),
+				BodyHTML:      b64(`<a href="{{ .RequestURL }}">x</a>`),
+				BodyPlaintext: "file://" + file,
+			}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := tpl.Render(courier.TemplateRecoveryCodeValid, courier.TemplateData{RecoveryCode: "111222", RequestURL: "https://x.test/?a=1&b=2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Subject != "from base64 111222" || r.Text != "plain 111222" || r.HTML != `<a href="https://x.test/?a=1&amp;b=2">x</a>` {
+			t.Errorf("rendered %+v", r)
+		}
+	})
+
+	t.Run("BrokenDirectoryTemplateNamesFileAndLine", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "recovery", "invalid", "email.body.plaintext.gotmpl")
+		writeFile(t, path, "line one\nline two\n{{ .To }\nline four")
+		_, err := courier.NewTemplates(courier.TemplatesConfig{OverridePath: dir})
+		if err == nil {
+			t.Fatal("broken template accepted")
+		}
+		if !strings.Contains(err.Error(), path+":3") {
+			t.Errorf("error does not name %s:3: %v", path, err)
+		}
+	})
+
+	t.Run("BrokenBase64TemplateNamesKeyAndLine", func(t *testing.T) {
+		_, err := courier.NewTemplates(courier.TemplatesConfig{Overrides: map[string]courier.TemplateURIs{
+			"verification_code.valid": {BodyHTML: b64("<p>\n{{ if .To }}unterminated")},
+		}})
+		if err == nil {
+			t.Fatal("broken template accepted")
+		}
+		if !strings.Contains(err.Error(), "courier.templates.verification_code.valid.email.body.html:2") {
+			t.Errorf("error does not name the key and line: %v", err)
+		}
+	})
+
+	t.Run("UnknownFieldFailsAtConstruction", func(t *testing.T) {
+		_, err := courier.NewTemplates(courier.TemplatesConfig{Overrides: map[string]courier.TemplateURIs{
+			"recovery_code.valid": {Subject: b64("Code {{ .RecoveryCod }}")},
+		}})
+		if err == nil || !strings.Contains(err.Error(), "RecoveryCod") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+
+	t.Run("UnknownFunctionFailsAtConstruction", func(t *testing.T) {
+		_, err := courier.NewTemplates(courier.TemplatesConfig{Overrides: map[string]courier.TemplateURIs{
+			"recovery.valid": {Subject: b64(`{{ env "HOME" }}`)},
+		}})
+		if err == nil || !strings.Contains(err.Error(), `function "env" not defined`) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+
+	t.Run("BadConfigurationIsRejected", func(t *testing.T) {
+		for name, cfg := range map[string]courier.TemplatesConfig{
+			"unknown key":  {Overrides: map[string]courier.TemplateURIs{"recovery_code.maybe": {Subject: b64("x")}}},
+			"https scheme": {Overrides: map[string]courier.TemplateURIs{"recovery.valid": {Subject: "https://example.com/t"}}},
+			"not base64":   {Overrides: map[string]courier.TemplateURIs{"recovery.valid": {Subject: "base64://%%%"}}},
+			"missing file": {Overrides: map[string]courier.TemplateURIs{"recovery.valid": {Subject: "file:///does/not/exist"}}},
+			"missing dir":  {OverridePath: filepath.Join(t.TempDir(), "nope")},
+			"not a uri":    {Overrides: map[string]courier.TemplateURIs{"recovery.valid": {Subject: "Hello"}}},
+		} {
+			if _, err := courier.NewTemplates(cfg); err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+		}
+	})
+}

@@ -1,0 +1,304 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/internal/courier"
+)
+
+// CourierStore is courier.Store on the database: tables courier_messages
+// and courier_message_dispatches.
+type CourierStore struct {
+	*DB
+}
+
+// NewCourierStore returns the courier store of db.
+func NewCourierStore(db *DB) *CourierStore { return &CourierStore{DB: db} }
+
+var _ courier.Store = (*CourierStore)(nil)
+
+const courierMessageColumns = `id, type, status, recipient, subject, body, template_type, template_data,
+	send_count, last_error, next_attempt_at, claimed_at, claimed_by, created_at, updated_at`
+
+// InsertMessage stores a new message.
+func (s *CourierStore) InsertMessage(ctx context.Context, m *courier.Message) error {
+	_, err := s.Exec(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
+		template_data, send_count, next_attempt_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID.String(), string(m.Type), string(m.Status), m.Recipient, m.Subject, m.Body, string(m.TemplateType),
+		string(m.TemplateData), m.SendCount, s.T(m.NextAttemptAt), s.T(m.CreatedAt), s.T(m.UpdatedAt))
+	return err
+}
+
+// ClaimMessages marks a batch of due messages as processing under c.Token.
+// PostgreSQL and MySQL lock the candidate rows with FOR UPDATE SKIP LOCKED,
+// so concurrent claimants take disjoint batches without waiting for each
+// other; SQLite claims each row with a conditional update.
+func (s *CourierStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]courier.Message, error) {
+	var msgs []courier.Message
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		lock := " FOR UPDATE SKIP LOCKED"
+		if s.Dialect == SQLite {
+			lock = ""
+		}
+		ids, err := s.selectIDs(ctx, `SELECT id FROM courier_messages
+			WHERE status = 'queued' AND next_attempt_at <= ?
+			ORDER BY next_attempt_at, id LIMIT ?`+lock, s.T(c.Now), c.Limit)
+		if err != nil {
+			return err
+		}
+		if len(ids) < c.Limit {
+			stale, err := s.selectIDs(ctx, `SELECT id FROM courier_messages
+				WHERE status = 'processing' AND claimed_at < ?
+				ORDER BY claimed_at, id LIMIT ?`+lock, s.T(c.StaleBefore), c.Limit-len(ids))
+			if err != nil {
+				return err
+			}
+			ids = append(ids, stale...)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+
+		claimed := ids
+		if s.Dialect == SQLite {
+			claimed = claimed[:0:0]
+			for _, id := range ids {
+				res, err := s.Exec(ctx, `UPDATE courier_messages
+					SET status = 'processing', claimed_at = ?, claimed_by = ?, send_count = send_count + 1, updated_at = ?
+					WHERE id = ? AND ((status = 'queued' AND next_attempt_at <= ?) OR (status = 'processing' AND claimed_at < ?))`,
+					s.T(c.Now), c.Token, s.T(c.Now), id, s.T(c.Now), s.T(c.StaleBefore))
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 1 {
+					claimed = append(claimed, id)
+				}
+			}
+			if len(claimed) == 0 {
+				return nil
+			}
+		} else {
+			in, args := inList(claimed)
+			if _, err := s.Exec(ctx, `UPDATE courier_messages
+				SET status = 'processing', claimed_at = ?, claimed_by = ?, send_count = send_count + 1, updated_at = ?
+				WHERE id IN (`+in+`)`, append([]any{s.T(c.Now), c.Token, s.T(c.Now)}, args...)...); err != nil {
+				return err
+			}
+		}
+
+		in, args := inList(claimed)
+		msgs, err = s.queryMessages(ctx, `SELECT `+courierMessageColumns+` FROM courier_messages
+			WHERE id IN (`+in+`) ORDER BY next_attempt_at, id`, args...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return msgs, nil
+}
+
+// FinishMessage records the outcome of a claimed message, if the claim
+// still holds.
+func (s *CourierStore) FinishMessage(ctx context.Context, o courier.Outcome) error {
+	return s.InTx(ctx, func(ctx context.Context) error {
+		set := []string{"status = ?", "claimed_at = NULL", "claimed_by = NULL", "updated_at = ?"}
+		args := []any{string(o.Status), s.T(o.Now)}
+		if o.Status == courier.StatusQueued {
+			set = append(set, "next_attempt_at = ?")
+			args = append(args, s.T(o.NextAttemptAt))
+		}
+		if o.LastError != "" {
+			set = append(set, "last_error = ?")
+			args = append(args, o.LastError)
+		}
+		if o.Release {
+			set = append(set, "send_count = send_count - 1")
+		}
+		args = append(args, o.MessageID.String(), o.ClaimToken)
+		res, err := s.Exec(ctx, `UPDATE courier_messages SET `+strings.Join(set, ", ")+`
+			WHERE id = ? AND status = 'processing' AND claimed_by = ?`, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return courier.ErrClaimLost
+		}
+		if d := o.Dispatch; d != nil {
+			var derr any
+			if len(d.Error) > 0 {
+				derr = string(d.Error)
+			}
+			if _, err := s.Exec(ctx, `INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?)`,
+				d.ID.String(), d.MessageID.String(), string(d.Status), derr, s.T(d.CreatedAt), s.T(d.UpdatedAt)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GetMessage returns a message with its dispatches.
+func (s *CourierStore) GetMessage(ctx context.Context, id uuid.UUID) (courier.Message, error) {
+	msgs, err := s.queryMessages(ctx, `SELECT `+courierMessageColumns+` FROM courier_messages WHERE id = ?`, id.String())
+	if err != nil {
+		return courier.Message{}, err
+	}
+	if len(msgs) == 0 {
+		return courier.Message{}, fmt.Errorf("%w (%w)", courier.ErrMessageNotFound, ErrNotFound)
+	}
+	if err := s.loadDispatches(ctx, msgs); err != nil {
+		return courier.Message{}, err
+	}
+	return msgs[0], nil
+}
+
+// ListMessages returns messages newest first.
+func (s *CourierStore) ListMessages(ctx context.Context, f courier.MessageFilter) ([]courier.Message, error) {
+	var where []string
+	var args []any
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, string(f.Status))
+	}
+	if f.Recipient != "" {
+		where = append(where, "recipient = ?")
+		args = append(args, f.Recipient)
+	}
+	if f.After != nil {
+		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
+		args = append(args, s.T(f.After.CreatedAt), s.T(f.After.CreatedAt), f.After.ID.String())
+	}
+	q := `SELECT ` + courierMessageColumns + ` FROM courier_messages`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY created_at DESC, id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	msgs, err := s.queryMessages(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	if f.WithDispatches {
+		if err := s.loadDispatches(ctx, msgs); err != nil {
+			return nil, err
+		}
+	}
+	return msgs, nil
+}
+
+// CountQueued counts messages waiting for delivery.
+func (s *CourierStore) CountQueued(ctx context.Context) (int, error) {
+	var n int
+	err := s.QueryRow(ctx, `SELECT COUNT(*) FROM courier_messages WHERE status = 'queued'`).Scan(&n)
+	return n, err
+}
+
+func (s *CourierStore) selectIDs(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func (s *CourierStore) queryMessages(ctx context.Context, q string, args ...any) ([]courier.Message, error) {
+	rows, err := s.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []courier.Message
+	for rows.Next() {
+		var (
+			m                    courier.Message
+			typ, status, tt, td  string
+			lastError, claimedBy sql.NullString
+			claimedAt            sql.NullTime
+		)
+		if err := rows.Scan(&m.ID, &typ, &status, &m.Recipient, &m.Subject, &m.Body, &tt, &td,
+			&m.SendCount, &lastError, &m.NextAttemptAt, &claimedAt, &claimedBy, &m.CreatedAt, &m.UpdatedAt); err != nil {
+			return nil, err
+		}
+		m.Type, m.Channel = courier.MessageType(typ), typ
+		m.Status, m.TemplateType, m.TemplateData = courier.MessageStatus(status), courier.TemplateType(tt), json.RawMessage(td)
+		m.LastError, m.ClaimedBy = lastError.String, claimedBy.String
+		if claimedAt.Valid {
+			m.ClaimedAt = claimedAt.Time.UTC()
+		}
+		m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = m.NextAttemptAt.UTC(), m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// loadDispatches fills the Dispatches of msgs, oldest attempt first.
+func (s *CourierStore) loadDispatches(ctx context.Context, msgs []courier.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	byID := make(map[uuid.UUID]*courier.Message, len(msgs))
+	ids := make([]string, len(msgs))
+	for i := range msgs {
+		byID[msgs[i].ID] = &msgs[i]
+		ids[i] = msgs[i].ID.String()
+	}
+	in, args := inList(ids)
+	rows, err := s.Query(ctx, `SELECT id, message_id, status, error, created_at, updated_at
+		FROM courier_message_dispatches WHERE message_id IN (`+in+`) ORDER BY created_at, id`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			d      courier.Dispatch
+			status string
+			derr   sql.NullString
+		)
+		if err := rows.Scan(&d.ID, &d.MessageID, &status, &derr, &d.CreatedAt, &d.UpdatedAt); err != nil {
+			return err
+		}
+		d.Status = courier.DispatchStatus(status)
+		if derr.Valid {
+			d.Error = json.RawMessage(derr.String)
+		}
+		d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+		if m := byID[d.MessageID]; m != nil {
+			m.Dispatches = append(m.Dispatches, d)
+		}
+	}
+	return rows.Err()
+}
+
+// inList returns "?, ?, ?" and the values as arguments.
+func inList(values []string) (string, []any) {
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", len(values)), ", "), args
+}
