@@ -29,7 +29,7 @@ CREATE TABLE identity_credential_identifiers (
     id              CHAR(36) PRIMARY KEY,
     identity_id     CHAR(36) NOT NULL,
     credential_type VARCHAR(64) NOT NULL,
-    identifier      VARCHAR(255) NOT NULL,
+    identifier      VARCHAR(320) NOT NULL,
     UNIQUE (credential_type, identifier),
     FOREIGN KEY (identity_id) REFERENCES identities (id) ON DELETE CASCADE
 );
@@ -39,7 +39,7 @@ CREATE TABLE identity_recovery_addresses (
     id          CHAR(36) PRIMARY KEY,
     identity_id CHAR(36) NOT NULL,
     via         VARCHAR(16) NOT NULL,
-    value       VARCHAR(255) NOT NULL,
+    value       VARCHAR(320) NOT NULL,
     created_at  DATETIME(6) NOT NULL,
     updated_at  DATETIME(6) NOT NULL,
     UNIQUE (via, value),
@@ -51,7 +51,7 @@ CREATE TABLE identity_verifiable_addresses (
     id          CHAR(36) PRIMARY KEY,
     identity_id CHAR(36) NOT NULL,
     via         VARCHAR(16) NOT NULL,
-    value       VARCHAR(255) NOT NULL,
+    value       VARCHAR(320) NOT NULL,
     verified    BOOLEAN NOT NULL DEFAULT FALSE,
     status      VARCHAR(16) NOT NULL,
     verified_at DATETIME(6),

@@ -1,0 +1,585 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/internal/identity"
+)
+
+// IdentityStore implements identity.Store over the identities,
+// identity_credentials, identity_credential_identifiers,
+// identity_recovery_addresses and identity_verifiable_addresses tables.
+type IdentityStore struct{ DB *DB }
+
+// NewIdentityStore returns the identity store of db.
+func NewIdentityStore(db *DB) *IdentityStore { return &IdentityStore{DB: db} }
+
+var _ identity.Store = (*IdentityStore)(nil)
+
+// InTx runs fn in a transaction (joining the one in ctx).
+func (s *IdentityStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.DB.InTx(ctx, fn)
+}
+
+// CreateIdentity inserts an identity and everything it owns.
+func (s *IdentityStore) CreateIdentity(ctx context.Context, i *identity.Identity) error {
+	return s.DB.InTx(ctx, func(ctx context.Context) error {
+		_, err := s.DB.Exec(ctx, `INSERT INTO identities
+			(id, schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, external_id, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			i.ID.String(), i.SchemaID, string(i.State), s.nullTime(i.StateChangedAt), string(i.Traits),
+			jsonOrNull(i.MetadataPublic), jsonOrNull(i.MetadataAdmin), stringOrNull(i.ExternalID), s.DB.T(i.CreatedAt), s.DB.T(i.UpdatedAt))
+		if err != nil {
+			return err
+		}
+		for _, c := range i.Credentials {
+			if err := s.insertCredential(ctx, i.ID, c); err != nil {
+				return err
+			}
+		}
+		if err := s.insertIdentifiers(ctx, i); err != nil {
+			return err
+		}
+		for _, a := range i.RecoveryAddresses {
+			if err := s.insertRecoveryAddress(ctx, i.ID, a); err != nil {
+				return err
+			}
+		}
+		for _, a := range i.VerifiableAddresses {
+			if err := s.insertVerifiableAddress(ctx, i.ID, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UpdateIdentity saves the identity row and syncs what it owns: rows whose
+// id i still carries are updated, the others deleted, new ones inserted.
+// Keeping ids matters: other tables (recovery tokens, ...) reference them.
+func (s *IdentityStore) UpdateIdentity(ctx context.Context, i *identity.Identity) error {
+	return s.DB.InTx(ctx, func(ctx context.Context) error {
+		if err := s.mustExist(ctx, i.ID); err != nil {
+			return err
+		}
+		_, err := s.DB.Exec(ctx, `UPDATE identities
+			SET schema_id = ?, state = ?, state_changed_at = ?, traits = ?, metadata_public = ?, metadata_admin = ?, external_id = ?, updated_at = ?
+			WHERE id = ?`,
+			i.SchemaID, string(i.State), s.nullTime(i.StateChangedAt), string(i.Traits),
+			jsonOrNull(i.MetadataPublic), jsonOrNull(i.MetadataAdmin), stringOrNull(i.ExternalID), s.DB.T(i.UpdatedAt), i.ID.String())
+		if err != nil {
+			return err
+		}
+		if err := s.syncCredentials(ctx, i); err != nil {
+			return err
+		}
+		if err := s.syncRecoveryAddresses(ctx, i); err != nil {
+			return err
+		}
+		return s.syncVerifiableAddresses(ctx, i)
+	})
+}
+
+// GetIdentity loads an identity, with credentials when asked.
+func (s *IdentityStore) GetIdentity(ctx context.Context, id uuid.UUID, withCredentials bool) (*identity.Identity, error) {
+	row := s.DB.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = ?`, id.String())
+	i, err := scanIdentity(row)
+	if err != nil {
+		return nil, ScanErr(err)
+	}
+	if err := s.loadChildren(ctx, []*identity.Identity{i}, withCredentials); err != nil {
+		return nil, err
+	}
+	return i, nil
+}
+
+// DeleteIdentity deletes an identity; its rows in other tables cascade.
+func (s *IdentityStore) DeleteIdentity(ctx context.Context, id uuid.UUID) error {
+	res, err := s.DB.Exec(ctx, `DELETE FROM identities WHERE id = ?`, id.String())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ListIdentities returns a page of identities in (created_at, id) order.
+func (s *IdentityStore) ListIdentities(ctx context.Context, q identity.ListQuery) ([]*identity.Identity, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if q.After != nil {
+		where = append(where, `(created_at > ? OR (created_at = ? AND id > ?))`)
+		args = append(args, s.DB.T(q.After.CreatedAt), s.DB.T(q.After.CreatedAt), q.After.ID.String())
+	}
+	if q.Identifier != "" {
+		where = append(where, `id IN (SELECT identity_id FROM identity_credential_identifiers WHERE identifier = ?)`)
+		args = append(args, q.Identifier)
+	}
+	if q.IDs != nil {
+		if len(q.IDs) == 0 {
+			return []*identity.Identity{}, nil
+		}
+		where = append(where, `id IN (`+s.inPlaceholders(len(q.IDs))+`)`)
+		for _, id := range q.IDs {
+			args = append(args, id.String())
+		}
+	}
+	query := `SELECT ` + identityColumns + ` FROM identities`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY created_at, id LIMIT ?`
+	args = append(args, q.Limit)
+
+	rows, err := s.DB.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []*identity.Identity{}
+	for rows.Next() {
+		i, err := scanIdentity(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.loadChildren(ctx, list, q.WithCredentials); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// FindIdentityByIdentifier loads the identity owning a credential identifier.
+func (s *IdentityStore) FindIdentityByIdentifier(ctx context.Context, ct identity.CredentialType, identifier string) (*identity.Identity, error) {
+	var idStr string
+	err := s.DB.QueryRow(ctx, `SELECT identity_id FROM identity_credential_identifiers
+		WHERE credential_type = ? AND identifier = ?`, string(ct), identifier).Scan(&idStr)
+	if err != nil {
+		return nil, ScanErr(err)
+	}
+	id, err := uuid.Parse(idStr)
+	if err != nil {
+		return nil, err
+	}
+	return s.GetIdentity(ctx, id, true)
+}
+
+// FindRecoveryAddress finds a recovery address by channel and value.
+func (s *IdentityStore) FindRecoveryAddress(ctx context.Context, via, value string) (*identity.RecoveryAddress, uuid.UUID, error) {
+	row := s.DB.QueryRow(ctx, `SELECT identity_id, id, via, value, created_at, updated_at
+		FROM identity_recovery_addresses WHERE via = ? AND value = ?`, via, value)
+	owner, a, err := scanRecoveryAddress(row)
+	if err != nil {
+		return nil, uuid.Nil, ScanErr(err)
+	}
+	return &a, owner, nil
+}
+
+// MarkAddressVerified marks one verifiable address as verified.
+func (s *IdentityStore) MarkAddressVerified(ctx context.Context, identityID uuid.UUID, via, value string, at time.Time) error {
+	return s.DB.InTx(ctx, func(ctx context.Context) error {
+		var addrID string
+		err := s.DB.QueryRow(ctx, `SELECT id FROM identity_verifiable_addresses
+			WHERE identity_id = ? AND via = ? AND value = ?`, identityID.String(), via, value).Scan(&addrID)
+		if err != nil {
+			return ScanErr(err)
+		}
+		_, err = s.DB.Exec(ctx, `UPDATE identity_verifiable_addresses
+			SET verified = ?, status = ?, verified_at = ?, updated_at = ? WHERE id = ?`,
+			true, identity.VerifiableStatusCompleted, s.DB.T(at), s.DB.T(at), addrID)
+		return err
+	})
+}
+
+// SetCredentialConfig replaces one credential's config (creating the
+// credential without identifiers if the identity has none of that type).
+func (s *IdentityStore) SetCredentialConfig(ctx context.Context, identityID uuid.UUID, ct identity.CredentialType, config json.RawMessage, at time.Time) error {
+	return s.DB.InTx(ctx, func(ctx context.Context) error {
+		if err := s.mustExist(ctx, identityID); err != nil {
+			return err
+		}
+		var credID string
+		err := s.DB.QueryRow(ctx, `SELECT id FROM identity_credentials WHERE identity_id = ? AND type = ?`,
+			identityID.String(), string(ct)).Scan(&credID)
+		switch {
+		case err == sql.ErrNoRows:
+			err = s.insertCredential(ctx, identityID, identity.Credential{ID: uuid.New(), Type: ct, Config: config, CreatedAt: at, UpdatedAt: at})
+		case err == nil:
+			_, err = s.DB.Exec(ctx, `UPDATE identity_credentials SET config = ?, updated_at = ? WHERE id = ?`,
+				string(config), s.DB.T(at), credID)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = s.DB.Exec(ctx, `UPDATE identities SET updated_at = ? WHERE id = ?`, s.DB.T(at), identityID.String())
+		return err
+	})
+}
+
+// --- writing what an identity owns
+
+func (s *IdentityStore) insertCredential(ctx context.Context, identityID uuid.UUID, c identity.Credential) error {
+	_, err := s.DB.Exec(ctx, `INSERT INTO identity_credentials (id, identity_id, type, config, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.ID.String(), identityID.String(), string(c.Type), credentialConfigText(c.Config), c.Version, s.DB.T(c.CreatedAt), s.DB.T(c.UpdatedAt))
+	return err
+}
+
+func (s *IdentityStore) insertIdentifiers(ctx context.Context, i *identity.Identity) error {
+	for t, c := range i.Credentials {
+		for _, ident := range c.Identifiers {
+			_, err := s.DB.Exec(ctx, `INSERT INTO identity_credential_identifiers (id, identity_id, credential_type, identifier)
+				VALUES (?, ?, ?, ?)`, uuid.NewString(), i.ID.String(), string(t), ident)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *IdentityStore) insertRecoveryAddress(ctx context.Context, identityID uuid.UUID, a identity.RecoveryAddress) error {
+	_, err := s.DB.Exec(ctx, `INSERT INTO identity_recovery_addresses (id, identity_id, via, value, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		a.ID.String(), identityID.String(), a.Via, a.Value, s.DB.T(a.CreatedAt), s.DB.T(a.UpdatedAt))
+	return err
+}
+
+func (s *IdentityStore) insertVerifiableAddress(ctx context.Context, identityID uuid.UUID, a identity.VerifiableAddress) error {
+	_, err := s.DB.Exec(ctx, `INSERT INTO identity_verifiable_addresses
+		(id, identity_id, via, value, verified, status, verified_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID.String(), identityID.String(), a.Via, a.Value, a.Verified, a.Status, s.nullTime(a.VerifiedAt),
+		s.DB.T(a.CreatedAt), s.DB.T(a.UpdatedAt))
+	return err
+}
+
+func (s *IdentityStore) syncCredentials(ctx context.Context, i *identity.Identity) error {
+	existing, err := s.ids(ctx, `SELECT id FROM identity_credentials WHERE identity_id = ?`, i.ID)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, c := range i.Credentials {
+		keep[c.ID.String()] = true
+	}
+	for id := range existing {
+		if !keep[id] {
+			if _, err := s.DB.Exec(ctx, `DELETE FROM identity_credentials WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range i.Credentials {
+		if existing[c.ID.String()] {
+			_, err = s.DB.Exec(ctx, `UPDATE identity_credentials SET config = ?, version = ?, updated_at = ? WHERE id = ?`,
+				credentialConfigText(c.Config), c.Version, s.DB.T(c.UpdatedAt), c.ID.String())
+		} else {
+			err = s.insertCredential(ctx, i.ID, c)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// Identifiers carry no ids anyone references: replace them wholesale.
+	if _, err := s.DB.Exec(ctx, `DELETE FROM identity_credential_identifiers WHERE identity_id = ?`, i.ID.String()); err != nil {
+		return err
+	}
+	return s.insertIdentifiers(ctx, i)
+}
+
+func (s *IdentityStore) syncRecoveryAddresses(ctx context.Context, i *identity.Identity) error {
+	existing, err := s.ids(ctx, `SELECT id FROM identity_recovery_addresses WHERE identity_id = ?`, i.ID)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, a := range i.RecoveryAddresses {
+		keep[a.ID.String()] = true
+	}
+	// Delete first: a value that moved between addresses must be free
+	// before it is inserted again.
+	for id := range existing {
+		if !keep[id] {
+			if _, err := s.DB.Exec(ctx, `DELETE FROM identity_recovery_addresses WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, a := range i.RecoveryAddresses {
+		if existing[a.ID.String()] {
+			_, err = s.DB.Exec(ctx, `UPDATE identity_recovery_addresses SET via = ?, value = ?, updated_at = ? WHERE id = ?`,
+				a.Via, a.Value, s.DB.T(a.UpdatedAt), a.ID.String())
+		} else {
+			err = s.insertRecoveryAddress(ctx, i.ID, a)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *IdentityStore) syncVerifiableAddresses(ctx context.Context, i *identity.Identity) error {
+	existing, err := s.ids(ctx, `SELECT id FROM identity_verifiable_addresses WHERE identity_id = ?`, i.ID)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, a := range i.VerifiableAddresses {
+		keep[a.ID.String()] = true
+	}
+	for id := range existing {
+		if !keep[id] {
+			if _, err := s.DB.Exec(ctx, `DELETE FROM identity_verifiable_addresses WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, a := range i.VerifiableAddresses {
+		if existing[a.ID.String()] {
+			_, err = s.DB.Exec(ctx, `UPDATE identity_verifiable_addresses
+				SET via = ?, value = ?, verified = ?, status = ?, verified_at = ?, updated_at = ? WHERE id = ?`,
+				a.Via, a.Value, a.Verified, a.Status, s.nullTime(a.VerifiedAt), s.DB.T(a.UpdatedAt), a.ID.String())
+		} else {
+			err = s.insertVerifiableAddress(ctx, i.ID, a)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ids returns the set of ids a one-column query over an identity returns.
+func (s *IdentityStore) ids(ctx context.Context, query string, identityID uuid.UUID) (map[string]bool, error) {
+	rows, err := s.DB.Query(ctx, query, identityID.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// mustExist is ErrNotFound when the identity does not exist. (MySQL
+// reports zero affected rows for an UPDATE that changes nothing, so
+// RowsAffected cannot tell.)
+func (s *IdentityStore) mustExist(ctx context.Context, id uuid.UUID) error {
+	var one int
+	return ScanErr(s.DB.QueryRow(ctx, `SELECT 1 FROM identities WHERE id = ?`, id.String()).Scan(&one))
+}
+
+// --- reading
+
+const identityColumns = `id, schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, external_id, created_at, updated_at`
+
+func scanIdentity(row interface{ Scan(...any) error }) (*identity.Identity, error) {
+	var (
+		i                         identity.Identity
+		idStr, state, traits      string
+		stateChangedAt            sql.NullTime
+		metaPublic, metaAdmin, ex sql.NullString
+	)
+	err := row.Scan(&idStr, &i.SchemaID, &state, &stateChangedAt, &traits, &metaPublic, &metaAdmin, &ex, &i.CreatedAt, &i.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if i.ID, err = uuid.Parse(idStr); err != nil {
+		return nil, err
+	}
+	i.State = identity.State(state)
+	i.StateChangedAt = utcTimePtr(stateChangedAt)
+	i.Traits = json.RawMessage(traits)
+	if metaPublic.Valid {
+		i.MetadataPublic = json.RawMessage(metaPublic.String)
+	}
+	if metaAdmin.Valid {
+		i.MetadataAdmin = json.RawMessage(metaAdmin.String)
+	}
+	i.ExternalID = ex.String
+	i.CreatedAt, i.UpdatedAt = i.CreatedAt.UTC(), i.UpdatedAt.UTC()
+	return &i, nil
+}
+
+// loadChildren fills addresses (and credentials) of the listed identities
+// with one query per table.
+func (s *IdentityStore) loadChildren(ctx context.Context, list []*identity.Identity, withCredentials bool) error {
+	if len(list) == 0 {
+		return nil
+	}
+	byID := make(map[uuid.UUID]*identity.Identity, len(list))
+	args := make([]any, len(list))
+	for n, i := range list {
+		byID[i.ID] = i
+		args[n] = i.ID.String()
+		i.RecoveryAddresses, i.VerifiableAddresses = nil, nil
+	}
+	in := `(` + s.inPlaceholders(len(list)) + `)`
+
+	err := s.each(ctx, `SELECT identity_id, id, via, value, created_at, updated_at
+		FROM identity_recovery_addresses WHERE identity_id IN `+in+` ORDER BY created_at, value`, args, func(r *sql.Rows) error {
+		owner, a, err := scanRecoveryAddress(r)
+		if err == nil {
+			byID[owner].RecoveryAddresses = append(byID[owner].RecoveryAddresses, a)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	err = s.each(ctx, `SELECT identity_id, id, via, value, verified, status, verified_at, created_at, updated_at
+		FROM identity_verifiable_addresses WHERE identity_id IN `+in+` ORDER BY created_at, value`, args, func(r *sql.Rows) error {
+		var (
+			owner, id  string
+			a          identity.VerifiableAddress
+			verifiedAt sql.NullTime
+		)
+		if err := r.Scan(&owner, &id, &a.Via, &a.Value, &a.Verified, &a.Status, &verifiedAt, &a.CreatedAt, &a.UpdatedAt); err != nil {
+			return err
+		}
+		a.ID = uuid.MustParse(id)
+		a.VerifiedAt = utcTimePtr(verifiedAt)
+		a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+		o := byID[uuid.MustParse(owner)]
+		o.VerifiableAddresses = append(o.VerifiableAddresses, a)
+		return nil
+	})
+	if err != nil || !withCredentials {
+		return err
+	}
+
+	for _, i := range list {
+		i.Credentials = map[identity.CredentialType]identity.Credential{}
+	}
+	err = s.each(ctx, `SELECT identity_id, id, type, config, version, created_at, updated_at
+		FROM identity_credentials WHERE identity_id IN `+in, args, func(r *sql.Rows) error {
+		var (
+			owner, id, typ, cfg string
+			c                   identity.Credential
+		)
+		if err := r.Scan(&owner, &id, &typ, &cfg, &c.Version, &c.CreatedAt, &c.UpdatedAt); err != nil {
+			return err
+		}
+		c.ID, c.Type, c.Config = uuid.MustParse(id), identity.CredentialType(typ), json.RawMessage(cfg)
+		c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+		c.Identifiers = []string{}
+		byID[uuid.MustParse(owner)].Credentials[c.Type] = c
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.each(ctx, `SELECT identity_id, credential_type, identifier
+		FROM identity_credential_identifiers WHERE identity_id IN `+in+` ORDER BY identifier`, args, func(r *sql.Rows) error {
+		var owner, typ, ident string
+		if err := r.Scan(&owner, &typ, &ident); err != nil {
+			return err
+		}
+		o := byID[uuid.MustParse(owner)]
+		ct := identity.CredentialType(typ)
+		if c, ok := o.Credentials[ct]; ok {
+			c.Identifiers = append(c.Identifiers, ident)
+			o.Credentials[ct] = c
+		}
+		return nil
+	})
+}
+
+// each runs a query and calls fn for every row.
+func (s *IdentityStore) each(ctx context.Context, query string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := s.DB.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func scanRecoveryAddress(row interface{ Scan(...any) error }) (uuid.UUID, identity.RecoveryAddress, error) {
+	var (
+		owner, id string
+		a         identity.RecoveryAddress
+	)
+	if err := row.Scan(&owner, &id, &a.Via, &a.Value, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		return uuid.Nil, a, err
+	}
+	ownerID, err := uuid.Parse(owner)
+	if err != nil {
+		return uuid.Nil, a, err
+	}
+	if a.ID, err = uuid.Parse(id); err != nil {
+		return uuid.Nil, a, err
+	}
+	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+	return ownerID, a, nil
+}
+
+// --- small helpers
+
+func (s *IdentityStore) nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return s.DB.T(*t)
+}
+
+func utcTimePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}
+
+func jsonOrNull(m json.RawMessage) any {
+	if len(m) == 0 || string(m) == "null" {
+		return nil
+	}
+	return string(m)
+}
+
+func stringOrNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func credentialConfigText(cfg json.RawMessage) string {
+	if len(cfg) == 0 {
+		return "{}"
+	}
+	return string(cfg)
+}
+
+// inPlaceholders is "?, ?, …" for an IN list of n values.
+func (s *IdentityStore) inPlaceholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
