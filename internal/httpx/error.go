@@ -4,6 +4,7 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,7 +106,7 @@ func (e *Error) Body() Body {
 
 // MarshalJSON writes the envelope with "error" first and the extra keys after.
 func (e *Error) MarshalJSON() ([]byte, error) {
-	inner, err := json.Marshal(e.Body())
+	inner, err := marshalNoEscape(e.Body())
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +114,7 @@ func (e *Error) MarshalJSON() ([]byte, error) {
 	out = append(out, inner...)
 	for _, k := range sortedKeys(e.Extra) {
 		kb, _ := json.Marshal(k)
-		vb, err := json.Marshal(e.Extra[k])
+		vb, err := marshalNoEscape(e.Extra[k])
 		if err != nil {
 			return nil, err
 		}
@@ -186,4 +187,16 @@ func AsError(err error) *Error {
 		return he
 	}
 	return ErrInternal(err)
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping: URLs in errors keep
+// their '&' as Kratos writes them.
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

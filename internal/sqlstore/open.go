@@ -150,6 +150,9 @@ func parseDSN(dsn string) (Dialect, string, string, poolSettings, error) {
 		q.Set("parseTime", "true")
 		q.Set("loc", "UTC")
 		q.Set("multiStatements", "true")
+		// Report matched rather than changed rows, as SQLite and PostgreSQL
+		// do, so "UPDATE … WHERE id = ?" of an unchanged row is not "not found".
+		q.Set("clientFoundRows", "true")
 		if q.Get("charset") == "" {
 			q.Set("charset", "utf8mb4")
 		}
