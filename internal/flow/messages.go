@@ -129,6 +129,9 @@ func MsgRegistrationRetrySuccess() Message {
 func MsgLoginRefresh() Message {
 	return info(1010003, "Please confirm this action by verifying that it is you.")
 }
+func MsgLoginSecondFactor() Message {
+	return info(1010004, "Please complete the second authentication challenge.")
+}
 
 // Validation messages.
 

@@ -2,29 +2,215 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/courier"
+	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/settings"
+	"github.com/latchkey/latchkey/internal/sqlstore"
 )
+
+// components are the services the handlers share.
+type components struct {
+	identities *identity.Service
+	schemas    *identity.Schemas
+	hasher     *password.Hasher
+	policy     *password.Policy
+	sessions   *session.Manager
+	csrf       *flow.CSRF
+	flows      flow.Store
+	errors     *flow.Errors
+	returnTo   flow.ReturnToPolicy
+	queue      *courier.Queue
+	dispatcher *courier.Dispatcher
+	courier    courier.Store
+	codes      secret.Hasher
+	settings   *settings.Service
+}
 
 // wire builds every component and the two listeners' handlers.
 func (s *Server) wire(opts Options) error {
+	c, err := s.buildComponents(opts)
+	if err != nil {
+		return err
+	}
+	cfg := s.cfg
 	public := http.NewServeMux()
 	admin := http.NewServeMux()
 	s.registerOperational(public, false)
 	s.registerOperational(admin, true)
 
+	(&identity.Handler{Service: c.identities, PublicBaseURL: cfg.Serve.Public.BaseURL, AdminBaseURL: cfg.Serve.Admin.BaseURL}).Register(admin)
+	schemas := &identity.SchemaHandler{Schemas: c.schemas}
+	schemas.Register(public)
+	schemas.Register(admin)
+
+	sessions := &session.Handler{Manager: c.sessions, Errors: c.errors, ReturnTo: c.returnTo, CSRF: c.csrf}
+	sessions.RegisterPublic(public)
+	sessions.RegisterAdmin(admin)
+
+	courier.NewHandler(c.courier).Register(admin)
+	public.HandleFunc("GET /self-service/errors", c.errors.ServeError)
+	admin.HandleFunc("GET /self-service/errors", c.errors.ServeError)
+
+	if err := s.wireFlows(c, public, admin); err != nil {
+		return err
+	}
+
+	if cfg.Profiling.Enabled {
+		admin.HandleFunc("/debug/pprof/", pprof.Index)
+		admin.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		admin.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+
 	// Cross-listener redirects, as Kratos answers them.
-	public.Handle("/admin/", redirectTo(s.cfg.Serve.Admin.BaseURL))
-	admin.Handle("/self-service/", redirectTo(s.cfg.Serve.Public.BaseURL))
-	admin.Handle("/sessions/whoami", redirectTo(s.cfg.Serve.Public.BaseURL))
+	public.Handle("/admin/", redirectTo(cfg.Serve.Admin.BaseURL))
+	admin.Handle("/self-service/", redirectTo(cfg.Serve.Public.BaseURL))
+	admin.Handle("/sessions/whoami", redirectTo(cfg.Serve.Public.BaseURL))
 	public.HandleFunc("/", notFound)
 	admin.HandleFunc("/", notFound)
 
 	s.public = withBasics(s.log, true, public)
 	s.admin = withBasics(s.log, false, adminAliases(admin))
+
+	if !opts.NoCourier {
+		s.workers = append(s.workers, func(ctx context.Context) { c.dispatcher.Run(ctx) })
+	}
 	return nil
+}
+
+// buildComponents turns the typed configuration into services.
+func (s *Server) buildComponents(opts Options) (*components, error) {
+	cfg, db := s.cfg, s.db
+	c := &components{}
+
+	hashCfg := password.HashConfig{
+		Algorithm:  cfg.Hashers.Algorithm,
+		BcryptCost: cfg.Hashers.Bcrypt.Cost,
+		Argon2: password.Argon2Params{
+			Memory:      cfg.Hashers.Argon2.MemoryKiB(),
+			Iterations:  uint32(cfg.Hashers.Argon2.Iterations),
+			Parallelism: uint8(cfg.Hashers.Argon2.Parallelism),
+			SaltLength:  uint32(cfg.Hashers.Argon2.SaltLength),
+			KeyLength:   uint32(cfg.Hashers.Argon2.KeyLength),
+		},
+	}
+	var err error
+	if c.hasher, err = password.NewHasher(hashCfg, 0); err != nil {
+		return nil, fmt.Errorf("hashers: %w", err)
+	}
+	pw := cfg.SelfService.Methods.Password.Config
+	if c.policy, err = password.NewPolicy(password.PolicyConfig{
+		MinLength:                 pw.MinPasswordLength,
+		MaxLength:                 c.hasher.Config().MaxPasswordLength(),
+		IdentifierSimilarityCheck: pw.IdentifierSimilarityCheckEnabled,
+		BreachCheck:               pw.HaveIBeenPwnedEnabled,
+		MaxBreaches:               pw.MaxBreaches,
+	}); err != nil {
+		return nil, fmt.Errorf("selfservice.methods.password.config: %w", err)
+	}
+
+	var sources []identity.SchemaSource
+	for _, sc := range cfg.Identity.Schemas {
+		sources = append(sources, identity.SchemaSource{ID: sc.ID, URL: sc.URL})
+	}
+	if c.schemas, err = identity.NewSchemas(sources, cfg.Identity.DefaultSchemaID); err != nil {
+		return nil, fmt.Errorf("identity.schemas: %w", err)
+	}
+	c.identities = identity.NewService(sqlstore.NewIdentityStore(db), c.schemas, c.hasher, s.now)
+
+	tokens := secret.Hasher{Secrets: cfg.Secrets.DefaultKeys().VerificationSecrets()}
+	cookies := secret.Hasher{Secrets: cfg.Secrets.CookieKeys().VerificationSecrets()}
+	c.codes = tokens
+	ck := cfg.SessionCookie()
+	pub := cfg.PublicBaseURL()
+	c.sessions = &session.Manager{
+		Store:      sqlstore.NewSessionStore(db),
+		Identities: c.identities,
+		Config: session.Config{
+			Lifespan:               cfg.Session.Lifespan,
+			EarliestPossibleExtend: cfg.Session.EarliestPossibleExtend,
+			Cookie:                 session.CookieConfig{Name: ck.Name, Domain: ck.Domain, Path: ck.Path, SameSite: ck.SameSite, Persistent: ck.Persistent, Secure: ck.Secure},
+			WhoamiRequiredAAL:      cfg.Session.Whoami.RequiredAAL,
+			PublicBaseURL:          pub,
+			LogoutReturnURL:        firstNonEmpty(cfg.SelfService.Flows.Logout.After.DefaultBrowserReturnURL, cfg.DefaultReturnURL()),
+		},
+		Tokens:  tokens,
+		Cookies: cookies,
+		Now:     s.now,
+	}
+
+	c.csrf = flow.NewCSRF(cfg.Serve.Public.BaseURL, cfg.Cookies.Path, cfg.Cookies.Domain, cfg.SameSite(), cfg.CookieSecure())
+	flowStore := sqlstore.NewFlowStore(db)
+	c.flows = flowStore
+	c.errors = &flow.Errors{Store: flowStore, UIURL: cfg.UIURL("error"), Now: s.now}
+	c.returnTo = flow.ReturnToPolicy{Allowed: cfg.AllowedReturnURLs(), PublicBase: pub, DefaultReturn: mustParseURL(cfg.DefaultReturnURL())}
+
+	// Courier: templates are parsed now, so a broken override stops start-up.
+	overrides := map[string]courier.TemplateURIs{}
+	for _, t := range courier.TemplateTypes {
+		if tpl, ok := cfg.Courier.Templates.Lookup(string(t)); ok {
+			overrides[templateGroupKey(string(t))] = courier.TemplateURIs{Subject: tpl.Subject, BodyHTML: tpl.BodyHTML, BodyPlaintext: tpl.BodyPlaintext}
+		}
+	}
+	templates, err := courier.NewTemplates(courier.TemplatesConfig{OverridePath: cfg.Courier.TemplateOverridePath, Overrides: overrides})
+	if err != nil {
+		return nil, fmt.Errorf("courier templates: %w", err)
+	}
+	courierStore := sqlstore.NewCourierStore(db)
+	c.courier = courierStore
+	smtp := cfg.Courier.SMTP
+	sender, err := courier.NewSender(courier.SMTPConfig{
+		ConnectionURI: smtp.ConnectionURI, FromAddress: smtp.FromAddress, FromName: smtp.FromName,
+		Headers: smtp.Headers, LocalName: smtp.LocalName, ClientCertPath: smtp.ClientCertPath, ClientKeyPath: smtp.ClientKeyPath,
+	}, cfg.DevMailbox.Enabled, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("courier.smtp: %w", err)
+	}
+	metrics, err := courier.NewMetrics(s.metrics, courierStore, s.log)
+	if err != nil {
+		return nil, err
+	}
+	c.dispatcher, err = courier.NewDispatcher(courier.DispatcherConfig{
+		Store: courierStore, Templates: templates, Sender: sender, Logger: s.log, Metrics: metrics,
+		MessageRetries: cfg.Courier.MessageRetries, PullCount: cfg.Courier.Worker.PullCount, PullWait: cfg.Courier.Worker.PullWait,
+		Now: s.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.queue = courier.NewQueue(courierStore, templates, c.dispatcher.Wake)
+	c.queue.SetClock(s.now)
+	return c, nil
+}
+
+// templateGroupKey maps "recovery_code_valid" to "recovery_code.valid".
+func templateGroupKey(t string) string {
+	for _, suffix := range []string{"_valid", "_invalid"} {
+		if len(t) > len(suffix) && t[len(t)-len(suffix):] == suffix {
+			return t[:len(t)-len(suffix)] + "." + suffix[1:]
+		}
+	}
+	return t
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // RunCourier runs only the courier dispatcher (latchkey courier watch).

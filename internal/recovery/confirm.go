@@ -1,0 +1,69 @@
+package recovery
+
+import (
+	"html/template"
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/flow"
+)
+
+// The confirm page of a recovery link (departure 5). Opening a link only
+// shows this page; its form posts the token back, and that POST spends
+// it. Mail scanners that open links therefore burn nothing. The page is
+// self-contained (no scripts, no external assets) and never leaks the
+// token through a Referer header.
+var confirmPage = template.Must(template.New("confirm").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex">
+<title>Recover your account</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 28rem; margin: 4rem auto; padding: 0 1rem; color: #1f2328; line-height: 1.5; }
+h1 { font-size: 1.4rem; }
+button { font-size: 1rem; padding: .6rem 1.6rem; border: 0; border-radius: .4rem; background: #1f6feb; color: #fff; cursor: pointer; }
+small { color: #59636e; }
+</style>
+</head>
+<body>
+<h1>Recover your account</h1>
+{{range .Messages}}<p>{{.Text}}</p>
+{{end}}<form method="POST" action="{{.Action}}">
+{{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}{{range .Buttons}}<button type="submit" name="{{.Name}}" value="{{.Value}}">{{.Label}}</button>
+{{end}}</form>
+<p><small>If you did not ask to recover your account, close this page: nothing has changed.</small></p>
+</body>
+</html>
+`))
+
+type confirmField struct{ Name, Value, Label string }
+
+// writeConfirmPage renders the confirm form of f.UI as HTML.
+func writeConfirmPage(w http.ResponseWriter, f *Flow) {
+	data := struct {
+		Action          string
+		Messages        []flow.Message
+		Hidden, Buttons []confirmField
+	}{Action: f.UI.Action, Messages: f.UI.Messages}
+	for _, n := range f.UI.Nodes {
+		v, _ := n.Attributes.Value.(string)
+		field := confirmField{Name: n.Attributes.Name, Value: v}
+		switch n.Attributes.Type {
+		case "hidden":
+			data.Hidden = append(data.Hidden, field)
+		case "submit":
+			if n.Meta.Label != nil {
+				field.Label = n.Meta.Label.Text
+			}
+			data.Buttons = append(data.Buttons, field)
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(http.StatusOK)
+	_ = confirmPage.Execute(w, data)
+}

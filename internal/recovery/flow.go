@@ -1,0 +1,201 @@
+// Package recovery owns account recovery: the self-service recovery flow
+// (an emailed 6-digit code, or an emailed link) for browsers and native
+// apps, and the admin API that creates recovery codes and links for an
+// identity. A successful recovery issues a privileged session and starts a
+// settings flow in which the user sets a new password.
+//
+// Read it in this order: Flow (the flow object and its UI), Service (every
+// rule: creating flows, sending mail, checking codes and links, send
+// limits, success), Handler (the routes, one straight line each, and how
+// each kind of client is answered), admin.go (the admin endpoints).
+package recovery
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/flow"
+)
+
+// FlowKind is the flow.Record kind of recovery flows.
+const FlowKind = "recovery"
+
+// State is where a recovery flow is: choose_method → sent_email →
+// passed_challenge. Failures never move it back; some replace the flow.
+type State string
+
+// States of a recovery flow.
+const (
+	StateChooseMethod    State = "choose_method"
+	StateSentEmail       State = "sent_email"
+	StatePassedChallenge State = "passed_challenge"
+)
+
+// Flow is a recovery flow. Its JSON is Kratos's recovery flow object.
+type Flow struct {
+	ID         uuid.UUID
+	Type       flow.Type
+	ExpiresAt  time.Time
+	IssuedAt   time.Time
+	RequestURL string
+	// ReturnTo comes from the return_to query of the creating request; it
+	// is handed to the settings flow after recovery.
+	ReturnTo string
+	// Active is the node group in use: "code" or "link" (or "default"
+	// after a submission no method was found for).
+	Active string
+	UI     flow.Container
+	State  State
+	// ContinueWith and TransientPayload are only part of the response to a
+	// submission; they are not stored.
+	ContinueWith     []flow.ContinueWith
+	TransientPayload json.RawMessage
+
+	// AdminCreated marks flows made by the admin API: they skip CSRF
+	// checks and offer no resend.
+	AdminCreated bool
+	// csrf is the fingerprint of the CSRF token a browser flow was created
+	// with ("" for api and admin flows).
+	csrf string
+}
+
+// flowJSON is the wire form, in Kratos key order.
+type flowJSON struct {
+	ID               uuid.UUID           `json:"id"`
+	Type             flow.Type           `json:"type"`
+	ExpiresAt        time.Time           `json:"expires_at"`
+	IssuedAt         time.Time           `json:"issued_at"`
+	RequestURL       string              `json:"request_url"`
+	ReturnTo         string              `json:"return_to,omitempty"`
+	Active           string              `json:"active,omitempty"`
+	UI               flow.Container      `json:"ui"`
+	State            State               `json:"state"`
+	ContinueWith     []flow.ContinueWith `json:"continue_with,omitempty"`
+	TransientPayload json.RawMessage     `json:"transient_payload,omitempty"`
+}
+
+// MarshalJSON writes the Kratos recovery flow object.
+func (f *Flow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(flowJSON{
+		ID: f.ID, Type: f.Type, ExpiresAt: f.ExpiresAt, IssuedAt: f.IssuedAt, RequestURL: f.RequestURL,
+		ReturnTo: f.ReturnTo, Active: f.Active, UI: f.UI, State: f.State,
+		ContinueWith: f.ContinueWith, TransientPayload: f.TransientPayload,
+	})
+}
+
+// storedFlow is what Record.Data holds; ID, type, state, expiry and the
+// CSRF fingerprint live in the record's columns.
+type storedFlow struct {
+	IssuedAt     time.Time      `json:"issued_at"`
+	RequestURL   string         `json:"request_url"`
+	ReturnTo     string         `json:"return_to,omitempty"`
+	Active       string         `json:"active"`
+	UI           flow.Container `json:"ui"`
+	AdminCreated bool           `json:"admin_created,omitempty"`
+}
+
+func (f *Flow) record() (*flow.Record, error) {
+	data, err := json.Marshal(storedFlow{IssuedAt: f.IssuedAt, RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, Active: f.Active, UI: f.UI, AdminCreated: f.AdminCreated})
+	if err != nil {
+		return nil, err
+	}
+	return &flow.Record{ID: f.ID, Kind: FlowKind, Type: f.Type, State: string(f.State), CSRF: f.csrf, Data: data, ExpiresAt: f.ExpiresAt}, nil
+}
+
+func flowFromRecord(r *flow.Record) (*Flow, error) {
+	var s storedFlow
+	if err := json.Unmarshal(r.Data, &s); err != nil {
+		return nil, err
+	}
+	return &Flow{
+		ID: r.ID, Type: r.Type, ExpiresAt: r.ExpiresAt, IssuedAt: s.IssuedAt, RequestURL: s.RequestURL,
+		ReturnTo: s.ReturnTo, Active: s.Active, UI: s.UI, State: State(r.State),
+		AdminCreated: s.AdminCreated, csrf: r.CSRF,
+	}, nil
+}
+
+// Expired reports whether the flow can no longer be used at now.
+func (f *Flow) Expired(now time.Time) bool { return !now.Before(f.ExpiresAt) }
+
+// checksCSRF reports whether submissions must carry a valid csrf_token:
+// browser flows, except those the admin API created.
+func (f *Flow) checksCSRF() bool { return f.Type == flow.TypeBrowser && !f.AdminCreated }
+
+// method is the flow's recovery method (from its active group).
+func (f *Flow) method() Method {
+	if f.Active == string(MethodLink) {
+		return MethodLink
+	}
+	return MethodCode
+}
+
+// submittedEmail is the address the user typed last (kept as the value
+// of the email node), used to show it again.
+func (f *Flow) submittedEmail() string {
+	for _, n := range f.UI.Nodes {
+		if n.Attributes.Name == "email" {
+			if s, ok := n.Attributes.Value.(string); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// The UI of each state. The csrf_token node is stored empty; handlers put
+// a freshly masked token in it on every render.
+
+// chooseMethodNodes asks for the email address.
+func chooseMethodNodes(m Method) []flow.Node {
+	g := string(m)
+	return []flow.Node{
+		flow.CSRFNode(""),
+		flow.Input(g, "email", "email", flow.LabelEmail()).Required(),
+		flow.Input(g, "method", "submit", flow.LabelContinue()).WithValue(g),
+	}
+}
+
+// sentNodes is the UI after an email was accepted: the code form with a
+// resend button (code), or the email form again (link).
+func sentNodes(m Method, email string) []flow.Node {
+	if m == MethodLink {
+		return []flow.Node{
+			flow.CSRFNode(""),
+			flow.Input(flow.GroupLink, "email", "email", flow.LabelEmail()).WithValue(email).Required(),
+			flow.Input(flow.GroupLink, "method", "submit", flow.LabelContinue()).WithValue(flow.GroupLink),
+		}
+	}
+	return []flow.Node{
+		flow.CSRFNode(""),
+		codeNode(),
+		flow.Input(flow.GroupCode, "method", "hidden", nil).WithValue(flow.GroupCode),
+		flow.Input(flow.GroupCode, "method", "submit", flow.LabelContinue()).WithValue(flow.GroupCode),
+		flow.Input(flow.GroupCode, "email", "submit", flow.LabelResendCode()).WithValue(email),
+	}
+}
+
+// adminCodeNodes is the UI of an admin-created code flow: no CSRF token
+// and no resend (there is no address to resend to).
+func adminCodeNodes() []flow.Node {
+	return []flow.Node{
+		codeNode(),
+		flow.Input(flow.GroupCode, "method", "submit", flow.LabelContinue()).WithValue(flow.GroupCode),
+	}
+}
+
+func codeNode() flow.Node {
+	return flow.Input(flow.GroupCode, "code", "text", flow.LabelRecoveryCode()).Required().WithPattern("[0-9]+").WithMaxLength(codeLength)
+}
+
+// confirmLinkUI is the form of the link confirm page (departure 5): it
+// posts the token back, so only a deliberate click spends it.
+func confirmLinkUI(action, token string) flow.Container {
+	c := flow.Container{Action: action, Method: "POST", Nodes: []flow.Node{
+		flow.CSRFNode(""),
+		flow.Input(flow.GroupLink, "token", "hidden", nil).WithValue(token).Required(),
+		flow.Input(flow.GroupLink, "method", "submit", flow.LabelConfirmRecoveryOK()).WithValue(flow.GroupLink),
+	}}
+	c.AddMessage(flow.MsgConfirmRecoveryLink())
+	return c
+}

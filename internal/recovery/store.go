@@ -1,0 +1,61 @@
+package recovery
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Kind says who issued a code or link token.
+type Kind string
+
+// Kinds of codes and link tokens.
+const (
+	// KindSelf: sent by email after a self-service email submission. Using
+	// it proves control of the address, which is then marked verified.
+	KindSelf Kind = "self"
+	// KindAdmin: created by the admin API; proves nothing about an address.
+	KindAdmin Kind = "admin"
+)
+
+// Secret is a recovery code or link token as stored: only its keyed hash,
+// bound to one flow and one identity.
+type Secret struct {
+	ID         uuid.UUID
+	FlowID     uuid.UUID
+	IdentityID uuid.UUID
+	// AddressID is the recovery address the secret was mailed to (nil for
+	// admin-issued secrets, or once that address was removed).
+	AddressID *uuid.UUID
+	Hash      string
+	Kind      Kind
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	CreatedAt time.Time
+}
+
+// Store persists recovery codes, link tokens and send counters. Every
+// method joins the transaction carried by ctx. sqlstore.RecoveryStore
+// implements it.
+type Store interface {
+	CreateCode(ctx context.Context, c *Secret) error
+	// FlowCodes returns every code of a flow (used or not).
+	FlowCodes(ctx context.Context, flowID uuid.UUID) ([]Secret, error)
+	// DeleteFlowCodes removes a flow's codes (a resend supersedes them).
+	DeleteFlowCodes(ctx context.Context, flowID uuid.UUID) error
+	// UseCode marks a code used unless it already was; false means another
+	// submission used it first.
+	UseCode(ctx context.Context, id uuid.UUID, at time.Time) (bool, error)
+
+	CreateToken(ctx context.Context, t *Secret) error
+	// FlowTokens returns every link token of a flow (used or not).
+	FlowTokens(ctx context.Context, flowID uuid.UUID) ([]Secret, error)
+	// UseToken marks a token used unless it already was.
+	UseToken(ctx context.Context, id uuid.UUID, at time.Time) (bool, error)
+
+	// CountSend adds one to the counter of (scope, keyHash) in the window
+	// starting at windowStart and returns the new count. Counters of that
+	// key from earlier windows are dropped.
+	CountSend(ctx context.Context, scope, keyHash string, windowStart time.Time) (int, error)
+}

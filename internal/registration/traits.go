@@ -1,0 +1,113 @@
+package registration
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/identity"
+)
+
+// formTraits builds the traits object of an HTML form submission from its
+// traits.<path> fields: only the schema's traits are read, each typed after
+// the schema (numbers and booleans parsed when they parse), and empty
+// fields are left out, so a required trait left blank is reported missing.
+func formTraits(sch *identity.Schema, fields map[string]string) json.RawMessage {
+	traits := map[string]any{}
+	for _, p := range sch.Traits {
+		v, ok := fields[p.Name()]
+		if !ok || v == "" {
+			continue
+		}
+		setPath(traits, p.Path, typed(p, v))
+	}
+	b, _ := json.Marshal(traits)
+	return b
+}
+
+// typed converts a form value to the trait's JSON type when it can; a value
+// that does not convert stays a string and fails schema validation.
+func typed(p identity.TraitProperty, v string) any {
+	switch p.Type {
+	case "number", "integer":
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			return json.Number(strconv.FormatFloat(n, 'f', -1, 64))
+		}
+	case "boolean":
+		if v == "on" {
+			return true
+		}
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
+	}
+	return v
+}
+
+func setPath(m map[string]any, path string, v any) {
+	segs := strings.Split(path, ".")
+	for _, s := range segs[:len(segs)-1] {
+		next, ok := m[s].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[s] = next
+		}
+		m = next
+	}
+	m[segs[len(segs)-1]] = v
+}
+
+// decodeTraits reads a traits object; nil when it is not one.
+func decodeTraits(traits json.RawMessage) map[string]any {
+	dec := json.NewDecoder(bytes.NewReader(traits))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil
+	}
+	return m
+}
+
+// valueAt returns the value at a dotted path of a traits object.
+func valueAt(traits map[string]any, path string) (any, bool) {
+	var cur any = traits
+	for _, s := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[s]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// passwordIdentifiers returns the password identifiers the traits hold
+// (trimmed and lower-cased, as the identity stores them), for the
+// password policy's similarity check.
+func passwordIdentifiers(sch *identity.Schema, traits map[string]any) []string {
+	var out []string
+	add := func(v any) {
+		if s, ok := v.(string); ok {
+			if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	for _, p := range sch.Traits {
+		if !p.Extension.PasswordIdentifier {
+			continue
+		}
+		v, _ := valueAt(traits, p.Path)
+		if list, ok := v.([]any); ok && p.Items {
+			for _, e := range list {
+				add(e)
+			}
+			continue
+		}
+		add(v)
+	}
+	return out
+}

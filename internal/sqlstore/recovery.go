@@ -1,0 +1,146 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/recovery"
+)
+
+// RecoveryStore implements recovery.Store: the recovery_codes,
+// recovery_tokens and recovery_rate_limits tables.
+type RecoveryStore struct{ DB *DB }
+
+// NewRecoveryStore returns the recovery store of db.
+func NewRecoveryStore(db *DB) *RecoveryStore { return &RecoveryStore{DB: db} }
+
+var _ recovery.Store = (*RecoveryStore)(nil)
+
+// CreateCode inserts a recovery code.
+func (s *RecoveryStore) CreateCode(ctx context.Context, c *recovery.Secret) error {
+	return s.insert(ctx, "recovery_codes", "code_hash", c)
+}
+
+// FlowCodes lists the codes of a flow.
+func (s *RecoveryStore) FlowCodes(ctx context.Context, flowID uuid.UUID) ([]recovery.Secret, error) {
+	return s.list(ctx, `SELECT id, flow_id, identity_id, recovery_address_id, code_hash, kind, expires_at, used_at, created_at
+		FROM recovery_codes WHERE flow_id = ? ORDER BY created_at`, flowID)
+}
+
+// DeleteFlowCodes removes every code of a flow.
+func (s *RecoveryStore) DeleteFlowCodes(ctx context.Context, flowID uuid.UUID) error {
+	_, err := s.DB.Exec(ctx, `DELETE FROM recovery_codes WHERE flow_id = ?`, flowID.String())
+	return err
+}
+
+// UseCode marks a code used. Only one of several concurrent callers sees
+// true: the conditional UPDATE takes the row lock and re-checks used_at.
+func (s *RecoveryStore) UseCode(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+	return s.use(ctx, `UPDATE recovery_codes SET used_at = ? WHERE id = ? AND used_at IS NULL`, id, at)
+}
+
+// CreateToken inserts a link token.
+func (s *RecoveryStore) CreateToken(ctx context.Context, t *recovery.Secret) error {
+	return s.insert(ctx, "recovery_tokens", "token_hash", t)
+}
+
+// FlowTokens lists the link tokens of a flow.
+func (s *RecoveryStore) FlowTokens(ctx context.Context, flowID uuid.UUID) ([]recovery.Secret, error) {
+	return s.list(ctx, `SELECT id, flow_id, identity_id, recovery_address_id, token_hash, kind, expires_at, used_at, created_at
+		FROM recovery_tokens WHERE flow_id = ? ORDER BY created_at`, flowID)
+}
+
+// UseToken marks a link token used (exactly one concurrent caller wins).
+func (s *RecoveryStore) UseToken(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+	return s.use(ctx, `UPDATE recovery_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, id, at)
+}
+
+// CountSend increments a send counter and returns its new value. The
+// upsert holds the counter's row lock until the transaction ends, so
+// concurrent senders are counted one after another on every dialect.
+func (s *RecoveryStore) CountSend(ctx context.Context, scope, keyHash string, windowStart time.Time) (int, error) {
+	upsert := `INSERT INTO recovery_rate_limits (scope, key_hash, window_start, count) VALUES (?, ?, ?, 1)
+		ON CONFLICT (scope, key_hash, window_start) DO UPDATE SET count = recovery_rate_limits.count + 1`
+	if s.DB.Dialect == MySQL {
+		upsert = `INSERT INTO recovery_rate_limits (scope, key_hash, window_start, count) VALUES (?, ?, ?, 1)
+		ON DUPLICATE KEY UPDATE count = count + 1`
+	}
+	var n int
+	err := s.DB.InTx(ctx, func(ctx context.Context) error {
+		if _, err := s.DB.Exec(ctx, upsert, scope, keyHash, s.DB.T(windowStart)); err != nil {
+			return err
+		}
+		if _, err := s.DB.Exec(ctx, `DELETE FROM recovery_rate_limits WHERE scope = ? AND key_hash = ? AND window_start < ?`,
+			scope, keyHash, s.DB.T(windowStart)); err != nil {
+			return err
+		}
+		return ScanErr(s.DB.QueryRow(ctx, `SELECT count FROM recovery_rate_limits WHERE scope = ? AND key_hash = ? AND window_start = ?`,
+			scope, keyHash, s.DB.T(windowStart)).Scan(&n))
+	})
+	return n, err
+}
+
+// PruneSendCounters deletes counters of windows that started before
+// cutoff (keys that were never seen again). Run it now and then.
+func (s *RecoveryStore) PruneSendCounters(ctx context.Context, cutoff time.Time) error {
+	_, err := s.DB.Exec(ctx, `DELETE FROM recovery_rate_limits WHERE window_start < ?`, s.DB.T(cutoff))
+	return err
+}
+
+func (s *RecoveryStore) insert(ctx context.Context, table, hashColumn string, c *recovery.Secret) error {
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = s.DB.NowUTC()
+	}
+	var addr any
+	if c.AddressID != nil {
+		addr = c.AddressID.String()
+	}
+	_, err := s.DB.Exec(ctx, `INSERT INTO `+table+` (id, flow_id, identity_id, recovery_address_id, `+hashColumn+`, kind, expires_at, used_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
+		c.ID.String(), c.FlowID.String(), c.IdentityID.String(), addr, c.Hash, string(c.Kind), s.DB.T(c.ExpiresAt), s.DB.T(c.CreatedAt))
+	return err
+}
+
+func (s *RecoveryStore) list(ctx context.Context, q string, flowID uuid.UUID) ([]recovery.Secret, error) {
+	rows, err := s.DB.Query(ctx, q, flowID.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []recovery.Secret
+	for rows.Next() {
+		var (
+			c                     recovery.Secret
+			id, flow, ident, kind string
+			addr                  *string
+			used                  *time.Time
+		)
+		if err := rows.Scan(&id, &flow, &ident, &addr, &c.Hash, &kind, &c.ExpiresAt, &used, &c.CreatedAt); err != nil {
+			return nil, err
+		}
+		c.ID, c.FlowID, c.IdentityID = uuid.MustParse(id), uuid.MustParse(flow), uuid.MustParse(ident)
+		if addr != nil {
+			if a, err := uuid.Parse(*addr); err == nil {
+				c.AddressID = &a
+			}
+		}
+		c.Kind = recovery.Kind(kind)
+		c.ExpiresAt, c.CreatedAt = c.ExpiresAt.UTC(), c.CreatedAt.UTC()
+		if used != nil {
+			u := used.UTC()
+			c.UsedAt = &u
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (s *RecoveryStore) use(ctx context.Context, q string, id uuid.UUID, at time.Time) (bool, error) {
+	res, err := s.DB.Exec(ctx, q, s.DB.T(at), id.String())
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

@@ -1,0 +1,135 @@
+package sqlstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/recovery"
+	"github.com/latchkey/latchkey/internal/sqlstore"
+	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+)
+
+// mustRecoveryFlow stores an identity and a recovery flow for it.
+func mustRecoveryFlow(t *testing.T, db *sqlstore.DB) (identityID, flowID uuid.UUID) {
+	t.Helper()
+	ctx := context.Background()
+	i := &identity.Identity{ID: uuid.New(), SchemaID: "default", State: identity.StateActive, Traits: json.RawMessage(`{}`)}
+	if err := sqlstore.NewIdentityStore(db).CreateIdentity(ctx, i); err != nil {
+		t.Fatal(err)
+	}
+	f := &flow.Record{ID: uuid.New(), Kind: recovery.FlowKind, Type: flow.TypeAPI, State: "sent_email", Data: json.RawMessage(`{}`), ExpiresAt: time.Now().Add(time.Hour)}
+	if err := sqlstore.NewFlowStore(db).CreateFlow(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	return i.ID, f.ID
+}
+
+func TestRecoveryStore(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := sqlstore.NewRecoveryStore(db)
+		identityID, flowID := mustRecoveryFlow(t, db)
+		now := sqlstore.Time(time.Now())
+
+		t.Run("CodesRoundTripAndAreUsedOnce", func(t *testing.T) {
+			c := &recovery.Secret{ID: uuid.New(), FlowID: flowID, IdentityID: identityID, Hash: "h1", Kind: recovery.KindAdmin, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+			if err := s.CreateCode(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.FlowCodes(ctx, flowID)
+			if err != nil || len(got) != 1 || got[0].Hash != "h1" || got[0].AddressID != nil || !got[0].ExpiresAt.Equal(c.ExpiresAt) || got[0].UsedAt != nil {
+				t.Fatalf("FlowCodes = %+v, %v", got, err)
+			}
+			var wg sync.WaitGroup
+			wins := make(chan bool, 8)
+			for i := 0; i < 8; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var ok bool
+					err := db.InTx(ctx, func(ctx context.Context) error {
+						var err error
+						ok, err = s.UseCode(ctx, c.ID, now)
+						return err
+					})
+					if err != nil {
+						t.Error(err)
+					}
+					wins <- ok
+				}()
+			}
+			wg.Wait()
+			close(wins)
+			n := 0
+			for ok := range wins {
+				if ok {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("%d concurrent uses succeeded", n)
+			}
+			if err := s.DeleteFlowCodes(ctx, flowID); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := s.FlowCodes(ctx, flowID); len(got) != 0 {
+				t.Fatalf("codes left after delete: %d", len(got))
+			}
+		})
+
+		t.Run("TokensAreUsedOnce", func(t *testing.T) {
+			tok := &recovery.Secret{ID: uuid.New(), FlowID: flowID, IdentityID: identityID, Hash: "t1", Kind: recovery.KindSelf, ExpiresAt: now.Add(time.Hour)}
+			if err := s.CreateToken(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := s.UseToken(ctx, tok.ID, now); !ok || err != nil {
+				t.Fatalf("first use: %v %v", ok, err)
+			}
+			if ok, _ := s.UseToken(ctx, tok.ID, now); ok {
+				t.Fatal("second use succeeded")
+			}
+			got, _ := s.FlowTokens(ctx, flowID)
+			if len(got) != 1 || got[0].UsedAt == nil {
+				t.Fatalf("FlowTokens = %+v", got)
+			}
+		})
+
+		t.Run("SendCountersCountPerWindow", func(t *testing.T) {
+			w1 := now.Truncate(time.Hour)
+			for want := 1; want <= 3; want++ {
+				if n, err := s.CountSend(ctx, "recovery_address", "k", w1); n != want || err != nil {
+					t.Fatalf("count %d: %d %v", want, n, err)
+				}
+			}
+			if n, _ := s.CountSend(ctx, "recovery_ip", "k", w1); n != 1 {
+				t.Fatalf("other scope: %d", n)
+			}
+			if n, _ := s.CountSend(ctx, "recovery_address", "k", w1.Add(time.Hour)); n != 1 {
+				t.Fatalf("next window: %d", n)
+			}
+			var rows int
+			if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM recovery_rate_limits WHERE scope = 'recovery_address'`).Scan(&rows); err != nil || rows != 1 {
+				t.Fatalf("old windows kept: %d %v", rows, err)
+			}
+			if err := s.PruneSendCounters(ctx, w1.Add(2*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		})
+
+		t.Run("DeletingTheFlowDeletesItsSecrets", func(t *testing.T) {
+			if _, err := db.Exec(ctx, `DELETE FROM selfservice_flows WHERE id = ?`, flowID.String()); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := s.FlowTokens(ctx, flowID); len(got) != 0 {
+				t.Fatalf("tokens survived their flow: %d", len(got))
+			}
+		})
+	})
+}

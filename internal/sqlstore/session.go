@@ -1,0 +1,280 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/session"
+)
+
+// SessionStore implements session.Store on the sessions table. Tokens are
+// never seen here: only their keyed hashes.
+type SessionStore struct {
+	DB *DB
+
+	// byHash is the whoami lookup, prepared once: on SQLite, parsing the
+	// statement costs as much as running it.
+	prepareOnce sync.Once
+	byHash      *sql.Stmt
+	prepareErr  error
+}
+
+// NewSessionStore returns the session store of db.
+func NewSessionStore(db *DB) *SessionStore { return &SessionStore{DB: db} }
+
+var _ session.Store = (*SessionStore)(nil)
+
+// sessionColumns is what scanSession reads, in order.
+const sessionColumns = `id, identity_id, active, aal, authentication_methods, devices,
+	authenticated_at, issued_at, expires_at, created_at, updated_at`
+
+// sessionByOneHash is the whoami lookup with a single secret: one row
+// through the unique token_hash index.
+const sessionByOneHash = `SELECT ` + sessionColumns + ` FROM sessions WHERE token_hash = ?`
+
+// CreateSession inserts a session with the hash of its token.
+func (s *SessionStore) CreateSession(ctx context.Context, ss *session.Session, tokenHash string) error {
+	methods, devices, err := sessionJSONColumns(ss)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.Exec(ctx, `INSERT INTO sessions
+		(id, identity_id, token_hash, active, aal, authentication_methods, devices,
+		 authenticated_at, issued_at, expires_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ss.ID.String(), ss.IdentityID.String(), tokenHash, ss.Active, ss.AAL, methods, devices,
+		s.DB.T(ss.AuthenticatedAt), s.DB.T(ss.IssuedAt), s.DB.T(ss.ExpiresAt), s.DB.T(ss.CreatedAt), s.DB.T(ss.UpdatedAt))
+	return err
+}
+
+// SessionByTokenHash finds the session whose token hash is any of hashes.
+func (s *SessionStore) SessionByTokenHash(ctx context.Context, hashes []string) (*session.Session, error) {
+	switch len(hashes) {
+	case 0:
+		return nil, ErrNotFound
+	case 1:
+		return s.sessionByOneHash(ctx, hashes[0])
+	}
+	args := make([]any, len(hashes))
+	for i, h := range hashes {
+		args[i] = h
+	}
+	q := `SELECT ` + sessionColumns + ` FROM sessions WHERE token_hash IN (?` + strings.Repeat(", ?", len(hashes)-1) + `)`
+	return scanSession(s.DB.QueryRow(ctx, q, args...))
+}
+
+// sessionByOneHash runs the prepared lookup, inside the context's
+// transaction when there is one.
+func (s *SessionStore) sessionByOneHash(ctx context.Context, hash string) (*session.Session, error) {
+	s.prepareOnce.Do(func() {
+		s.byHash, s.prepareErr = s.DB.SQL.PrepareContext(context.Background(), s.DB.Rebind(sessionByOneHash))
+	})
+	if s.prepareErr != nil {
+		return scanSession(s.DB.QueryRow(ctx, sessionByOneHash, hash))
+	}
+	stmt := s.byHash
+	if tx, ok := s.DB.conn(ctx).(*sql.Tx); ok {
+		stmt = tx.StmtContext(ctx, stmt)
+		defer stmt.Close()
+	}
+	return scanSession(stmt.QueryRowContext(ctx, hash))
+}
+
+// GetSession loads a session by id.
+func (s *SessionStore) GetSession(ctx context.Context, id uuid.UUID) (*session.Session, error) {
+	return scanSession(s.DB.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id.String()))
+}
+
+// UpdateSession saves the mutable fields of a session.
+func (s *SessionStore) UpdateSession(ctx context.Context, ss *session.Session) error {
+	methods, devices, err := sessionJSONColumns(ss)
+	if err != nil {
+		return err
+	}
+	res, err := s.DB.Exec(ctx, `UPDATE sessions
+		SET active = ?, aal = ?, authentication_methods = ?, devices = ?,
+		    authenticated_at = ?, issued_at = ?, expires_at = ?, updated_at = ?
+		WHERE id = ?`,
+		ss.Active, ss.AAL, methods, devices,
+		s.DB.T(ss.AuthenticatedAt), s.DB.T(ss.IssuedAt), s.DB.T(ss.ExpiresAt), s.DB.T(ss.UpdatedAt), ss.ID.String())
+	if err != nil {
+		return err
+	}
+	return s.sessionChanged(ctx, res, `id = ?`, ss.ID.String())
+}
+
+// RevokeSession deactivates a session (of identityID, unless uuid.Nil).
+func (s *SessionStore) RevokeSession(ctx context.Context, identityID, id uuid.UUID, at time.Time) error {
+	where, args := `id = ?`, []any{id.String()}
+	if identityID != uuid.Nil {
+		where, args = `id = ? AND identity_id = ?`, []any{id.String(), identityID.String()}
+	}
+	res, err := s.DB.Exec(ctx, `UPDATE sessions SET active = ?, updated_at = ? WHERE `+where,
+		append([]any{false, s.DB.T(at)}, args...)...)
+	if err != nil {
+		return err
+	}
+	return s.sessionChanged(ctx, res, where, args...)
+}
+
+// RevokeIdentitySessions deactivates the identity's active sessions
+// except one and returns how many it deactivated.
+func (s *SessionStore) RevokeIdentitySessions(ctx context.Context, identityID, except uuid.UUID, at time.Time) (int, error) {
+	res, err := s.DB.Exec(ctx, `UPDATE sessions SET active = ?, updated_at = ?
+		WHERE identity_id = ? AND id <> ? AND active = ?`,
+		false, s.DB.T(at), identityID.String(), except.String(), true)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// DeleteIdentitySessions deletes the identity's sessions and returns how
+// many there were.
+func (s *SessionStore) DeleteIdentitySessions(ctx context.Context, identityID uuid.UUID) (int, error) {
+	res, err := s.DB.Exec(ctx, `DELETE FROM sessions WHERE identity_id = ?`, identityID.String())
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// ListIdentitySessions returns a page of an identity's sessions, newest
+// first, and how many match in total.
+func (s *SessionStore) ListIdentitySessions(ctx context.Context, q session.IdentityQuery) ([]*session.Session, int, error) {
+	where, args := `identity_id = ?`, []any{q.IdentityID.String()}
+	if q.Except != uuid.Nil {
+		where += ` AND id <> ?`
+		args = append(args, q.Except.String())
+	}
+	where, args = s.activeFilter(where, args, q.Active, q.Now)
+	var total int
+	if err := s.DB.QueryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	list, err := s.querySessions(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE `+where+`
+		ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	return list, total, err
+}
+
+// ListSessions returns up to q.Limit sessions, newest first, after q.After.
+func (s *SessionStore) ListSessions(ctx context.Context, q session.ListQuery) ([]*session.Session, error) {
+	where, args := `1 = 1`, []any{}
+	where, args = s.activeFilter(where, args, q.Active, q.Now)
+	if q.After != nil {
+		at := s.DB.T(q.After.CreatedAt)
+		where += ` AND (created_at < ? OR (created_at = ? AND id < ?))`
+		args = append(args, at, at, q.After.ID.String())
+	}
+	return s.querySessions(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE `+where+`
+		ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, q.Limit)...)
+}
+
+// activeFilter narrows a WHERE clause: active means the flag is set and
+// the session has not expired at now; inactive is everything else.
+func (s *SessionStore) activeFilter(where string, args []any, active *bool, now time.Time) (string, []any) {
+	switch {
+	case active == nil:
+		return where, args
+	case *active:
+		return where + ` AND active = ? AND expires_at > ?`, append(args, true, s.DB.T(now))
+	default:
+		return where + ` AND (active = ? OR expires_at <= ?)`, append(args, false, s.DB.T(now))
+	}
+}
+
+func (s *SessionStore) querySessions(ctx context.Context, q string, args ...any) ([]*session.Session, error) {
+	rows, err := s.DB.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []*session.Session{}
+	for rows.Next() {
+		ss, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, ss)
+	}
+	return list, rows.Err()
+}
+
+// sessionChanged turns "no row updated" into ErrNotFound. MySQL counts
+// only rows whose values changed, so a zero count is confirmed by looking
+// the row up before calling it missing.
+func (s *SessionStore) sessionChanged(ctx context.Context, res sql.Result, where string, args ...any) error {
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	var n int
+	if err := s.DB.QueryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE `+where, args...).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// rowScanner is what *sql.Row and *sql.Rows share.
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanSession(row rowScanner) (*session.Session, error) {
+	var (
+		ss               session.Session
+		id, identityID   string
+		methods, devices string
+	)
+	err := row.Scan(&id, &identityID, &ss.Active, &ss.AAL, &methods, &devices,
+		&ss.AuthenticatedAt, &ss.IssuedAt, &ss.ExpiresAt, &ss.CreatedAt, &ss.UpdatedAt)
+	if err != nil {
+		return nil, ScanErr(err)
+	}
+	if ss.ID, err = uuid.Parse(id); err != nil {
+		return nil, fmt.Errorf("session id %q: %w", id, err)
+	}
+	if ss.IdentityID, err = uuid.Parse(identityID); err != nil {
+		return nil, fmt.Errorf("session identity id %q: %w", identityID, err)
+	}
+	if err := json.Unmarshal([]byte(methods), &ss.AuthenticationMethods); err != nil {
+		return nil, fmt.Errorf("session %s authentication_methods: %w", id, err)
+	}
+	if err := json.Unmarshal([]byte(devices), &ss.Devices); err != nil {
+		return nil, fmt.Errorf("session %s devices: %w", id, err)
+	}
+	ss.AuthenticatedAt, ss.IssuedAt, ss.ExpiresAt = ss.AuthenticatedAt.UTC(), ss.IssuedAt.UTC(), ss.ExpiresAt.UTC()
+	ss.CreatedAt, ss.UpdatedAt = ss.CreatedAt.UTC(), ss.UpdatedAt.UTC()
+	for i := range ss.AuthenticationMethods {
+		ss.AuthenticationMethods[i].CompletedAt = ss.AuthenticationMethods[i].CompletedAt.UTC()
+	}
+	return &ss, nil
+}
+
+// sessionJSONColumns encodes the JSON columns; nil lists are stored as [].
+func sessionJSONColumns(ss *session.Session) (methods, devices string, err error) {
+	m, d := ss.AuthenticationMethods, ss.Devices
+	if m == nil {
+		m = []session.AuthMethod{}
+	}
+	if d == nil {
+		d = []session.Device{}
+	}
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return "", "", err
+	}
+	db, err := json.Marshal(d)
+	if err != nil {
+		return "", "", err
+	}
+	return string(mb), string(db), nil
+}
