@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/registration"
 	"github.com/latchkey/latchkey/internal/settings"
 	"github.com/latchkey/latchkey/internal/sqlstore"
+	"github.com/latchkey/latchkey/internal/webui"
 )
 
 // wireFlows builds the self-service flows (login, registration, recovery,
@@ -65,6 +66,23 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Passwords: c.hasher, Policy: c.policy, Tx: s.db, CSRF: c.csrf,
 	}
 	(&registration.Handler{Service: registrations, Sessions: c.sessions, CSRF: c.csrf, Errors: c.errors}).RegisterPublic(public)
+
+	// The built-in UI is a client of the public API, called in-process.
+	returnURLs := append([]string{}, cfg.SelfService.AllowedReturnURLs...)
+	returnURLs = append(returnURLs, cfg.DefaultReturnURL())
+	ui := &webui.Handler{
+		API:     public,
+		Mailbox: webui.CourierMailbox(c.courier),
+		Config: webui.Config{
+			PublicBaseURL: cfg.Serve.Public.BaseURL,
+			Mailbox:       cfg.DevMailbox.Enabled,
+			ProductName:   "Latchkey",
+			ReturnURLs:    returnURLs,
+			Now:           s.now,
+		},
+	}
+	public.Handle(webui.MountPath, ui)
+	public.Handle("GET /{$}", http.RedirectHandler(webui.MountPath, http.StatusFound))
 	return nil
 }
 

@@ -1,0 +1,183 @@
+package webui
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// flowKind is everything a flow page knows about its flow: which API
+// endpoints to call and the page's chrome. How the flow looks comes from
+// the flow's ui container alone.
+type flowKind struct {
+	// Name is the flow's name in the API paths and the page's path.
+	Name string
+	// Title is the page heading.
+	Title string
+	// Keep lists the query parameters passed on to the init endpoint.
+	Keep []string
+	// InitInProcess: start the flow with an in-process call rather than by
+	// sending the browser to the init endpoint, so that a disabled flow
+	// shows a friendly page instead of an error (verification).
+	InitInProcess bool
+	// Links are shown under the form.
+	Links []pageLink
+	// MailboxHint: point to the dev mailbox (flows that send email).
+	MailboxHint bool
+}
+
+// pageLink is a link to another UI page (Path relative to the UI's base).
+type pageLink struct {
+	Text string
+	Path string
+}
+
+var flowKinds = []flowKind{
+	{
+		Name: "registration", Title: "Create an account", Keep: []string{"return_to"},
+		Links: []pageLink{{"Already have an account? Sign in", "login"}},
+	},
+	{
+		Name: "login", Title: "Sign in", Keep: []string{"return_to", "refresh", "aal"},
+		Links: []pageLink{{"Forgot your password?", "recovery"}, {"Create an account", "registration"}},
+	},
+	{
+		Name: "recovery", Title: "Recover your account", Keep: []string{"return_to"},
+		Links:       []pageLink{{"Back to sign in", "login"}},
+		MailboxHint: true,
+	},
+	{
+		Name: "settings", Title: "Account settings", Keep: []string{"return_to"},
+		Links: []pageLink{{"Back to your account", pathWelcome}},
+	},
+	{
+		Name: "verification", Title: "Verify your email address", Keep: []string{"return_to"},
+		InitInProcess: true,
+		Links:         []pageLink{{"Back to your account", pathWelcome}},
+		MailboxHint:   true,
+	},
+}
+
+// flowPage serves /ui/<flow>: without ?flow= it starts a flow; with it, it
+// fetches the flow and renders its form. A flow that cannot be fetched
+// because it expired, is unknown, or is bound to another browser (CSRF
+// cookie) or session is replaced by a new one instead of a dead end.
+func (h *Handler) flowPage(k flowKind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := uuid.Parse(r.URL.Query().Get("flow"))
+		if err != nil {
+			h.startFlow(w, r, k)
+			return
+		}
+		res := h.call(w, r, "/self-service/"+k.Name+"/flows?id="+id.String())
+		if res.Status == http.StatusOK {
+			h.renderFlow(w, r, k, res)
+			return
+		}
+		e := res.errorOf()
+		if to := e.redirect(); safeRedirect(to) {
+			http.Redirect(w, r, to, http.StatusSeeOther)
+			return
+		}
+		switch {
+		case res.Status == http.StatusForbidden && e.Error.ID == "security_csrf_violation" && r.Header.Get("Cookie") == "":
+			// The browser sent no cookie at all, so a new flow would fail
+			// the same way: say so instead of redirecting in a loop.
+			h.render(w, r, http.StatusForbidden, "message", page{
+				Title:   "Cookies are needed",
+				Message: &messagePage{Heading: "Cookies are needed", Text: "This page protects your account with a cookie, and your browser did not send it. Allow cookies for this site and try again."},
+			})
+		case res.Status == http.StatusUnauthorized, res.Status == http.StatusForbidden, res.Status == http.StatusNotFound, res.Status == http.StatusGone:
+			h.startFlow(w, r, k)
+		default:
+			h.showAPIError(w, r, e)
+		}
+	}
+}
+
+// startFlow sends the browser to the flow's init endpoint, which creates
+// the flow and answers 303 back to this page with ?flow=<id> (the flows'
+// ui_urls default to these pages).
+func (h *Handler) startFlow(w http.ResponseWriter, r *http.Request, k flowKind) {
+	q := url.Values{}
+	for _, p := range k.Keep {
+		if v := r.URL.Query().Get(p); v != "" {
+			q.Set(p, v)
+		}
+	}
+	init := "self-service/" + k.Name + "/browser"
+	if len(q) > 0 {
+		init += "?" + q.Encode()
+	}
+	if !k.InitInProcess {
+		http.Redirect(w, r, h.publicURL(init), http.StatusSeeOther)
+		return
+	}
+	res := h.call(w, r, "/"+init)
+	var f struct {
+		ID string `json:"id"`
+	}
+	if res.Status == http.StatusOK && res.decode(&f) == nil && f.ID != "" {
+		http.Redirect(w, r, h.base+k.Name+"?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+		return
+	}
+	e := res.errorOf()
+	if to := e.redirect(); safeRedirect(to) {
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
+	switch res.Status {
+	case http.StatusBadRequest, http.StatusNotFound:
+		// The flow is turned off (or not built into this server).
+		h.render(w, r, http.StatusOK, "message", page{
+			Title: k.Title,
+			Message: &messagePage{
+				Heading: k.Title,
+				Text:    "This feature is not enabled on this server.",
+				Detail:  e.Error.Reason,
+			},
+		})
+	default:
+		h.showAPIError(w, r, e)
+	}
+}
+
+// renderFlow shows a fetched flow.
+func (h *Handler) renderFlow(w http.ResponseWriter, r *http.Request, k flowKind, res apiResponse) {
+	var f flowJSON
+	if err := res.decode(&f); err != nil {
+		h.showAPIError(w, r, apiError{Error: errorBody{Code: http.StatusBadGateway, Status: http.StatusText(http.StatusBadGateway), Message: "The flow could not be read."}})
+		return
+	}
+	p := page{Title: k.Title, Flow: buildFlowView(f.UI)}
+	for _, l := range k.Links {
+		p.Links = append(p.Links, link{Text: l.Text, Href: h.base + l.Path})
+	}
+	if k.MailboxHint && h.Config.Mailbox {
+		p.MailboxHint = true
+	}
+	h.render(w, r, http.StatusOK, "flow", p)
+}
+
+// showAPIError renders an error the API answered instead of a flow.
+func (h *Handler) showAPIError(w http.ResponseWriter, r *http.Request, e apiError) {
+	status := e.Error.Code
+	if status < 400 || status > 599 {
+		status = http.StatusBadGateway
+	}
+	h.render(w, r, status, "error", page{Title: "Something went wrong", Error: buildErrorView(e.Error)})
+}
+
+// safeRedirect accepts only http(s) URLs and absolute paths.
+func safeRedirect(to string) bool {
+	if to == "" {
+		return false
+	}
+	if strings.HasPrefix(to, "/") && !strings.HasPrefix(to, "//") {
+		return true
+	}
+	u, err := url.Parse(to)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}

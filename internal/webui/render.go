@@ -1,0 +1,292 @@
+package webui
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"strings"
+)
+
+// flowJSON is the part of any self-service flow the UI reads.
+type flowJSON struct {
+	ID string        `json:"id"`
+	UI containerJSON `json:"ui"`
+}
+
+// containerJSON is a flow's "ui": where the form posts and what it shows.
+type containerJSON struct {
+	Action   string        `json:"action"`
+	Method   string        `json:"method"`
+	Nodes    []nodeJSON    `json:"nodes"`
+	Messages []messageJSON `json:"messages"`
+}
+
+// nodeJSON is one UI node of any kind (input, text, a, img, script).
+type nodeJSON struct {
+	Type       string         `json:"type"`
+	Group      string         `json:"group"`
+	Attributes attributesJSON `json:"attributes"`
+	Messages   []messageJSON  `json:"messages"`
+	Meta       struct {
+		Label *messageJSON `json:"label"`
+	} `json:"meta"`
+}
+
+// attributesJSON is the union of the attributes of every node type.
+type attributesJSON struct {
+	Name         string       `json:"name"`
+	Type         string       `json:"type"`
+	Value        any          `json:"value"`
+	Required     bool         `json:"required"`
+	Autocomplete string       `json:"autocomplete"`
+	Pattern      string       `json:"pattern"`
+	Disabled     bool         `json:"disabled"`
+	MaxLength    int          `json:"maxlength"`
+	ID           string       `json:"id"`
+	Href         string       `json:"href"`
+	Title        *messageJSON `json:"title"`
+	Text         *messageJSON `json:"text"`
+	Src          string       `json:"src"`
+	Width        int          `json:"width"`
+	Height       int          `json:"height"`
+}
+
+// messageJSON is a UI message (flow, node or label).
+type messageJSON struct {
+	ID   json.Number `json:"id"`
+	Text string      `json:"text"`
+	Type string      `json:"type"`
+}
+
+// flowView is a flow's container laid out for the template: its flow
+// messages, then one form per node group.
+type flowView struct {
+	Messages []messageView
+	Forms    []formView
+}
+
+// formView is one HTML form: the nodes of one group plus every node of the
+// "default" group (the CSRF token and shared inputs such as the login
+// identifier), so each form submits on its own.
+type formView struct {
+	Legend string
+	Action string
+	Method string
+	Fields []fieldView
+}
+
+// fieldView is one node ready to render. Kind selects the markup: hidden,
+// input, checkbox, submit, text, link or image.
+type fieldView struct {
+	Kind         string
+	ID           string
+	Name         string
+	Type         string
+	Value        string
+	Checked      bool
+	Required     bool
+	Disabled     bool
+	Pattern      string
+	Autocomplete string
+	MaxLength    int
+	Label        string
+	Messages     []messageView
+	// NoValidate is set on a submit button that carries its own payload
+	// (e.g. "Resend code" = email=<address>): it must work while the
+	// form's other required inputs are empty.
+	NoValidate bool
+	Href       string
+	Src        template.URL
+	Width      int
+	Height     int
+}
+
+// HasError reports whether one of the field's messages is an error.
+func (f fieldView) HasError() bool {
+	for _, m := range f.Messages {
+		if m.Error() {
+			return true
+		}
+	}
+	return false
+}
+
+// messageView is a message with its type normalised to info, error or success.
+type messageView struct {
+	ID   string
+	Text string
+	Type string
+}
+
+// Error reports whether the message is an error (shown with role=alert).
+func (m messageView) Error() bool { return m.Type == "error" }
+
+// groupLegends names the node groups Latchkey and Kratos use; others are
+// shown with their name capitalised.
+var groupLegends = map[string]string{
+	"password":      "Password",
+	"profile":       "Profile",
+	"code":          "Email code",
+	"link":          "Email link",
+	"totp":          "Authenticator app",
+	"lookup_secret": "Backup codes",
+	"webauthn":      "Security key",
+	"passkey":       "Passkey",
+	"oidc":          "Social sign in",
+}
+
+// buildFlowView lays out any ui container.
+func buildFlowView(c containerJSON) *flowView {
+	v := &flowView{Messages: messageViews(c.Messages)}
+	var groups []string
+	seen := map[string]bool{}
+	for _, n := range c.Nodes {
+		if n.Group == "default" || n.Group == "" || seen[n.Group] {
+			continue
+		}
+		seen[n.Group] = true
+		groups = append(groups, n.Group)
+	}
+	if len(groups) == 0 {
+		groups = []string{"default"}
+	}
+	for i, g := range groups {
+		f := formView{Action: c.Action, Method: formMethod(c.Method), Legend: groupLegend(g)}
+		own := 0
+		for j, n := range c.Nodes {
+			isDefault := n.Group == "default" || n.Group == ""
+			if n.Group != g && !isDefault {
+				continue
+			}
+			fv, ok := buildField(n, fmt.Sprintf("f%d-n%d", i, j))
+			if !ok {
+				continue
+			}
+			f.Fields = append(f.Fields, fv)
+			if !isDefault || g == "default" {
+				own++
+			}
+		}
+		// A group whose every node is dropped (e.g. script-only) gets no form.
+		if own > 0 {
+			v.Forms = append(v.Forms, f)
+		}
+	}
+	// One form needs no legend: the page heading says what it is for.
+	if len(v.Forms) == 1 {
+		v.Forms[0].Legend = ""
+	}
+	return v
+}
+
+func groupLegend(g string) string {
+	if l, ok := groupLegends[g]; ok {
+		return l
+	}
+	s := strings.ReplaceAll(g, "_", " ")
+	if s == "" {
+		return ""
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// formMethod is the container's method as HTML knows it (GET or POST).
+func formMethod(m string) string {
+	if strings.EqualFold(m, "get") {
+		return "get"
+	}
+	return "post"
+}
+
+// buildField turns a node into a field; script and unknown nodes are
+// dropped (the pages run no JavaScript).
+func buildField(n nodeJSON, id string) (fieldView, bool) {
+	a := n.Attributes
+	f := fieldView{ID: id, Messages: messageViews(n.Messages)}
+	if n.Meta.Label != nil {
+		f.Label = n.Meta.Label.Text
+	}
+	switch n.Type {
+	case "input", "":
+	case "text":
+		f.Kind = "text"
+		if a.Text != nil {
+			f.Value = a.Text.Text
+		}
+		return f, true
+	case "a":
+		f.Kind, f.Href = "link", a.Href
+		if a.Title != nil {
+			f.Label = a.Title.Text
+		}
+		return f, true
+	case "img":
+		// html/template refuses data: URLs; an image one is harmless in <img>
+		// (a TOTP QR code comes that way).
+		if !strings.HasPrefix(a.Src, "data:image/") && !strings.HasPrefix(a.Src, "https://") && !strings.HasPrefix(a.Src, "http://") {
+			return f, false
+		}
+		f.Kind, f.Src, f.Width, f.Height = "image", template.URL(a.Src), a.Width, a.Height
+		return f, true
+	default:
+		return f, false
+	}
+	f.Name, f.Type, f.Value = a.Name, strings.ToLower(a.Type), valueString(a.Value)
+	f.Required, f.Disabled = a.Required, a.Disabled
+	f.Pattern, f.Autocomplete, f.MaxLength = a.Pattern, a.Autocomplete, a.MaxLength
+	switch f.Type {
+	case "hidden":
+		f.Kind = "hidden"
+	case "submit", "button":
+		f.Kind = "submit"
+		if f.Label == "" {
+			f.Label = f.Value
+		}
+		f.NoValidate = f.Name != "method"
+	case "checkbox":
+		f.Kind = "checkbox"
+		f.Checked = a.Value == true
+		f.Value = "true"
+	case "password":
+		// Never put a password back into a page.
+		f.Kind, f.Value = "input", ""
+	default:
+		f.Kind = "input"
+		if f.Type == "" {
+			f.Type = "text"
+		}
+	}
+	return f, true
+}
+
+// valueString renders an attribute value as the form would send it.
+func valueString(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case json.Number:
+		return t.String()
+	case bool:
+		if t {
+			return "true"
+		}
+		return "false"
+	default:
+		b, _ := json.Marshal(t)
+		return string(b)
+	}
+}
+
+func messageViews(ms []messageJSON) []messageView {
+	out := make([]messageView, 0, len(ms))
+	for _, m := range ms {
+		t := m.Type
+		if t != "error" && t != "success" {
+			t = "info"
+		}
+		out = append(out, messageView{ID: m.ID.String(), Text: m.Text, Type: t})
+	}
+	return out
+}
