@@ -36,6 +36,11 @@ func (e *Env) call(ctx context.Context, method, url string, body any, want int, 
 		return 0, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == want && out == nil {
+		// Nothing to decode: read the body without keeping it.
+		_, err := io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, err
+	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return resp.StatusCode, err

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/mail"
@@ -16,26 +15,27 @@ import (
 // recovery code out of each mail and hands it to the journey waiting for
 // that recipient.
 type mailSink struct {
+	srv     *smtp.Server
 	mu      sync.Mutex
 	waiting map[string]chan string
 }
 
 var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
 
-func startMailSink(ctx context.Context, addr string) (*mailSink, error) {
+// startMailSink serves SMTP on ln until close.
+func startMailSink(ln net.Listener) *mailSink {
 	sink := &mailSink{waiting: map[string]chan string{}}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
 	srv := smtp.NewServer(sink)
 	srv.Domain = "bench.local"
 	srv.AllowInsecureAuth = true
 	srv.MaxRecipients = 10
+	sink.srv = srv
 	go srv.Serve(ln)
-	go func() { <-ctx.Done(); srv.Close() }()
-	return sink, nil
+	return sink
 }
+
+// close stops the SMTP server (and its listener).
+func (s *mailSink) close() { _ = s.srv.Close() }
 
 // expect registers interest in the next code sent to recipient.
 func (s *mailSink) expect(recipient string) <-chan string {

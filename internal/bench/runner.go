@@ -33,7 +33,12 @@ type Env struct {
 	// mail is set by scenarios that read mail.
 	mailLatency []time.Duration
 	mu          sync.Mutex
+	// cleanups run when the scenario's run is over (servers it started).
+	cleanups []func()
 }
+
+// OnDone registers fn to run once the scenario's run is over.
+func (e *Env) OnDone(fn func()) { e.cleanups = append(e.cleanups, fn) }
 
 // NewEnv builds an environment with keep-alive connections for every worker.
 func NewEnv(public, admin string, concurrency int) *Env {
@@ -55,6 +60,12 @@ func (e *Env) recordMail(d time.Duration) {
 
 // Run executes the scenario with env.Concurrency workers for duration.
 func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Result, error) {
+	defer func() {
+		for i := len(env.cleanups) - 1; i >= 0; i-- {
+			env.cleanups[i]()
+		}
+		env.cleanups = nil
+	}()
 	op, err := s.Setup(ctx, env)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s setup: %w", s.Name(), err)
@@ -64,6 +75,8 @@ func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Res
 	type workerStats struct {
 		samples []time.Duration
 		errors  map[string]int
+		// first keeps the first error message of each status.
+		first map[string]string
 	}
 	stats := make([]workerStats, env.Concurrency)
 	var wg sync.WaitGroup
@@ -73,7 +86,7 @@ func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Res
 		go func(w int) {
 			defer wg.Done()
 			ws := &stats[w]
-			ws.errors = map[string]int{}
+			ws.errors, ws.first = map[string]int{}, map[string]string{}
 			for runCtx.Err() == nil {
 				t0 := time.Now()
 				status, err := op(runCtx, w)
@@ -82,29 +95,39 @@ func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Res
 				}
 				ws.samples = append(ws.samples, time.Since(t0))
 				if err != nil {
-					ws.errors[strconv.Itoa(status)]++
+					k := strconv.Itoa(status)
+					ws.errors[k]++
+					if _, ok := ws.first[k]; !ok {
+						ws.first[k] = err.Error()
+					}
 				}
 			}
 		}(w)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	res := Result{Scenario: s.Name(), Target: env.Public, Concurrency: env.Concurrency, Duration: elapsed, ErrorsBy: map[string]int{}, Notes: env.Notes}
+	res := Result{Scenario: s.Name(), Target: env.Public, Concurrency: env.Concurrency, Duration: elapsed,
+		ErrorsBy: map[string]int{}, ErrorSamples: map[string]string{}, Notes: env.Notes}
 	var all []time.Duration
 	for _, ws := range stats {
 		all = append(all, ws.samples...)
 		for k, v := range ws.errors {
 			res.ErrorsBy[k] += v
 			res.Errors += v
+			if _, ok := res.ErrorSamples[k]; !ok {
+				res.ErrorSamples[k] = ws.first[k]
+			}
 		}
 	}
 	res.Requests = len(all)
 	res.PerSecond = float64(len(all)) / elapsed.Seconds()
 	res.Latency = Summarize(all)
+	env.mu.Lock()
 	if len(env.mailLatency) > 0 {
 		p := Summarize(env.mailLatency)
 		res.MailLatency = &p
 	}
+	env.mu.Unlock()
 	return res, nil
 }
 
@@ -113,4 +136,47 @@ func trimSlash(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// Plan is one invocation of the driver: every scenario at every level of
+// concurrency, each for Duration.
+type Plan struct {
+	Public, Admin string
+	Scenarios     []string
+	Levels        []int
+	Duration      time.Duration
+	Options       Options
+}
+
+// RunPlan runs the plan level by level, the scenarios in the order given,
+// passing each result to report (if not nil) as soon as it is measured.
+// A ceiling measured earlier at the same level gives the results after it
+// their CeilingFraction.
+func RunPlan(ctx context.Context, p Plan, report func(Result)) ([]Result, error) {
+	for _, name := range p.Scenarios {
+		if _, err := New(name, p.Options); err != nil {
+			return nil, err
+		}
+	}
+	var results []Result
+	for _, level := range p.Levels {
+		var ceiling float64
+		for _, name := range p.Scenarios {
+			s, _ := New(name, p.Options)
+			res, err := Run(ctx, s, NewEnv(p.Public, p.Admin, level), p.Duration)
+			if err != nil {
+				return results, err
+			}
+			if res.Scenario == "ceiling" {
+				ceiling = res.PerSecond
+			} else if ceiling > 0 {
+				res.CeilingFraction = res.PerSecond / ceiling
+			}
+			results = append(results, res)
+			if report != nil {
+				report(res)
+			}
+		}
+	}
+	return results, nil
 }

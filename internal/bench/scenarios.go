@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
@@ -30,24 +33,58 @@ type Options struct {
 	// SMTPListen is where the recovery journey's SMTP server listens; the
 	// server under test must send its mail there.
 	SMTPListen string
+	// SMTPListener, when set, is used instead of listening on SMTPListen
+	// (tests open it first, to tell the server under test its address).
+	SMTPListener net.Listener
+	// CeilingCommand, when set, runs the ceiling's trivial handler in a
+	// child process (the command must serve it with ServeCeiling and print
+	// its base URL as the first line of its output), so that the ceiling
+	// pays for crossing a process boundary as every measured server does.
+	// Without it the handler runs inside the driver.
+	CeilingCommand []string
 }
 
 var registry = map[string]func(Options) Scenario{
-	"ceiling":          func(Options) Scenario { return &ceiling{} },
-	"whoami":           func(Options) Scenario { return &whoami{carrier: "token"} },
-	"whoami-bearer":    func(Options) Scenario { return &whoami{carrier: "bearer"} },
-	"whoami-cookie":    func(Options) Scenario { return &whoami{carrier: "cookie"} },
-	"recovery-flow":    func(Options) Scenario { return &recoveryFlow{} },
-	"admin-code":       func(Options) Scenario { return &adminCode{} },
-	"login":            func(Options) Scenario { return &login{} },
-	"recovery-journey": func(o Options) Scenario { return &journey{listen: o.SMTPListen} },
+	"ceiling":       func(o Options) Scenario { return &ceiling{command: o.CeilingCommand} },
+	"whoami":        func(Options) Scenario { return &whoami{carrier: "token"} },
+	"whoami-token":  func(Options) Scenario { return &whoami{carrier: "token"} },
+	"whoami-bearer": func(Options) Scenario { return &whoami{carrier: "bearer"} },
+	"whoami-cookie": func(Options) Scenario { return &whoami{carrier: "cookie"} },
+	"recovery-flow": func(Options) Scenario { return &recoveryFlow{} },
+	"admin-code":    func(Options) Scenario { return &adminCode{} },
+	"login":         func(Options) Scenario { return &login{} },
+	"recovery-journey": func(o Options) Scenario {
+		return &journey{listen: o.SMTPListen, listener: o.SMTPListener, settings: true}
+	},
+	"recovery-session": func(o Options) Scenario { return &journey{listen: o.SMTPListen, listener: o.SMTPListener} },
+}
+
+// All is the order "all" runs every scenario in: the ceiling first, so
+// that the others are given as a fraction of it.
+var All = []string{"ceiling", "whoami-token", "whoami-bearer", "whoami-cookie", "recovery-flow", "admin-code", "login", "recovery-session", "recovery-journey"}
+
+// Expand turns a comma-separated scenario list into names, "all" standing
+// for All.
+func Expand(list string) []string {
+	var out []string
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		switch name {
+		case "":
+		case "all":
+			out = append(out, All...)
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // New returns the named scenario.
 func New(name string, o Options) (Scenario, error) {
 	f, ok := registry[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(Scenarios(), ", "))
+		return nil, fmt.Errorf("unknown scenario %q (known: all, %s)", name, strings.Join(Scenarios(), ", "))
 	}
 	return f(o), nil
 }
@@ -62,34 +99,85 @@ func randomSuffix() string {
 // similar to the address).
 func strongPassword() string { return "Lk-" + randomSuffix() + "-" + randomSuffix() + "!" }
 
-// ceiling measures the machine, not Latchkey: a trivial in-process handler
-// that returns a fixed session JSON, as fast as Go's net/http can.
-type ceiling struct{}
+// ceiling measures the machine, not Latchkey: a trivial handler that
+// returns a fixed session JSON, as fast as Go's net/http can, in a child
+// process when a command is given (see Options.CeilingCommand).
+type ceiling struct{ command []string }
 
 func (ceiling) Name() string { return "ceiling" }
 
 // ceilingBody is a session of the size whoami returns.
 const ceilingBody = `{"id":"7d0471f7-b896-4218-808d-de22f32ac358","active":true,"expires_at":"2026-11-23T11:27:55.04604009Z","authenticated_at":"2026-11-22T11:27:55.04604009Z","authenticator_assurance_level":"aal1","authentication_methods":[{"method":"password","aal":"aal1","completed_at":"2026-11-22T11:27:55.046039038Z"}],"issued_at":"2026-11-22T11:27:55.04604009Z","identity":{"id":"1fca3827-e0ea-46b8-b9ef-1f95f531a723","schema_id":"default","schema_url":"http://127.0.0.1:4433/schemas/ZGVmYXVsdA","state":"active","traits":{"email":"user@example.test"},"metadata_public":null,"created_at":"2026-11-22T11:26:22.622801Z","updated_at":"2026-11-22T11:26:22.622801Z","organization_id":null},"devices":[{"id":"072dcd9c-7764-41c1-b35c-e8ed106ce618","ip_address":"127.0.0.1","user_agent":"bench","location":""}]}`
 
+// ceilingHandler is the trivial handler: the headers and body whoami
+// would send, no work.
+func ceilingHandler() http.Handler {
+	body := []byte(ceilingBody)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(body)
+	})
+}
+
+// ServeCeiling serves the ceiling's trivial handler on ln until ctx ends,
+// with the server settings of `latchkey serve`.
+func ServeCeiling(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: ceilingHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
 func (c *ceiling) Setup(ctx context.Context, env *Env) (Op, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	base, err := c.start(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		_, _ = w.Write([]byte(ceilingBody))
-	})}
-	go srv.Serve(ln)
-	go func() { <-ctx.Done(); srv.Close() }()
-	u := "http://" + ln.Addr().String() + "/sessions/whoami"
-	env.Public = "http://" + ln.Addr().String()
+	env.Public = base
+	u := base + "/sessions/whoami"
 	return func(ctx context.Context, _ int) (int, error) {
 		return env.call(ctx, http.MethodGet, u, nil, http.StatusOK, nil, "X-Session-Token", "ory_st_fixed")
 	}, nil
 }
 
-// whoami checks a session with the chosen carrier.
+// start runs the handler and returns its base URL.
+func (c *ceiling) start(ctx context.Context, env *Env) (string, error) {
+	if len(c.command) == 0 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		srvCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = ServeCeiling(srvCtx, ln); close(done) }()
+		env.OnDone(func() { stop(); <-done })
+		env.Notes["server"] = "in the driver's process"
+		return "http://" + ln.Addr().String(), nil
+	}
+	cmd := exec.CommandContext(ctx, c.command[0], c.command[1:]...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start the ceiling server: %w", err)
+	}
+	env.OnDone(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("ceiling server: no address: %w", err)
+	}
+	env.Notes["server"] = "child process"
+	return strings.TrimSpace(line), nil
+}
+
+// whoami checks a session with the chosen carrier: the X-Session-Token
+// header (token), "Authorization: Bearer" (bearer) or the session cookie
+// of a browser login (cookie). Every worker presents the same session, as
+// the many requests of one user's page do.
 type whoami struct{ carrier string }
 
 func (w *whoami) Name() string { return "whoami-" + w.carrier }
@@ -226,26 +314,40 @@ func (login) Setup(ctx context.Context, env *Env) (Op, error) {
 	}, nil
 }
 
-// journey is a full native recovery: flow → email → code from the mail →
-// settings with a new password. The driver runs the SMTP server the
-// server under test delivers to.
+// journey is a native recovery: flow → email → code from the mail →
+// code → session, and with settings a new password through the settings
+// flow the recovery leads to (recovery-journey). Without settings
+// (recovery-session) it stops at the recovered session, so it shows the
+// journey without the password hasher. The driver runs the SMTP server
+// the server under test delivers to.
 type journey struct {
-	listen string
-	mail   *mailSink
+	listen   string
+	listener net.Listener
+	settings bool
+	mail     *mailSink
 }
 
-func (j *journey) Name() string { return "recovery-journey" }
+func (j *journey) Name() string {
+	if j.settings {
+		return "recovery-journey"
+	}
+	return "recovery-session"
+}
 
 func (j *journey) Setup(ctx context.Context, env *Env) (Op, error) {
-	if j.listen == "" {
-		j.listen = "127.0.0.1:1025"
+	ln := j.listener
+	if ln == nil {
+		if j.listen == "" {
+			j.listen = "127.0.0.1:1025"
+		}
+		var err error
+		if ln, err = net.Listen("tcp", j.listen); err != nil {
+			return nil, fmt.Errorf("start SMTP server on %s: %w", j.listen, err)
+		}
 	}
-	sink, err := startMailSink(ctx, j.listen)
-	if err != nil {
-		return nil, fmt.Errorf("start SMTP server on %s: %w", j.listen, err)
-	}
-	j.mail = sink
-	env.Notes["smtp"] = j.listen
+	j.mail = startMailSink(ln)
+	env.OnDone(j.mail.close)
+	env.Notes["smtp"] = ln.Addr().String()
 	// One identity per worker, created before the clock starts (without a
 	// password: the journey sets one).
 	emails := make([]string, env.Concurrency)
@@ -307,6 +409,9 @@ func (j *journey) run(ctx context.Context, env *Env, email string) (int, error) 
 	}
 	if token == "" || settingsID == "" {
 		return http.StatusOK, fmt.Errorf("recovery answer lacks the session token or the settings flow")
+	}
+	if !j.settings {
+		return http.StatusOK, nil
 	}
 	return env.call(ctx, http.MethodPost, env.Public+"/self-service/settings?flow="+settingsID,
 		map[string]any{"method": "password", "password": strongPassword()}, http.StatusOK, nil, "X-Session-Token", token)

@@ -22,8 +22,10 @@ type Result struct {
 	Requests    int            `json:"requests"`
 	Errors      int            `json:"errors"`
 	ErrorsBy    map[string]int `json:"errors_by_status,omitempty"`
-	PerSecond   float64        `json:"per_second"`
-	Latency     Percentiles    `json:"latency"`
+	// ErrorSamples holds the first error message seen for each status.
+	ErrorSamples map[string]string `json:"error_samples,omitempty"`
+	PerSecond    float64           `json:"per_second"`
+	Latency      Percentiles       `json:"latency"`
 	// MailLatency is set by the recovery journey: from the email submission
 	// to the mail arriving at the driver's SMTP server.
 	MailLatency *Percentiles `json:"mail_latency,omitempty"`
@@ -61,29 +63,62 @@ func Summarize(samples []time.Duration) Percentiles {
 
 // WriteTable prints results as an aligned text table.
 func WriteTable(w io.Writer, results []Result) {
-	fmt.Fprintf(w, "%-22s %5s %9s %10s %9s %9s %9s %9s %7s  %s\n", "scenario", "conc", "requests", "req/s", "p50", "p90", "p99", "max", "errors", "notes")
+	WriteHeader(w)
 	for _, r := range results {
-		notes := []string{}
-		if r.CeilingFraction > 0 {
-			notes = append(notes, fmt.Sprintf("%.0f%% of ceiling", r.CeilingFraction*100))
-		}
-		if r.MailLatency != nil {
-			notes = append(notes, fmt.Sprintf("mail p50 %s p99 %s", ms(r.MailLatency.P50), ms(r.MailLatency.P99)))
-		}
-		keys := make([]string, 0, len(r.Notes))
-		for k := range r.Notes {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			notes = append(notes, k+"="+r.Notes[k])
-		}
-		for _, k := range sortedStatus(r.ErrorsBy) {
-			notes = append(notes, fmt.Sprintf("status %s ×%d", k, r.ErrorsBy[k]))
-		}
-		fmt.Fprintf(w, "%-22s %5d %9d %10.0f %9s %9s %9s %9s %7d  %s\n", r.Scenario, r.Concurrency, r.Requests, r.PerSecond,
-			ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max), r.Errors, strings.Join(notes, "; "))
+		WriteRow(w, r)
 	}
+}
+
+// WriteHeader prints the header of the text table.
+func WriteHeader(w io.Writer) {
+	fmt.Fprintf(w, "%-22s %5s %9s %10s %8s %9s %9s %9s %9s %7s  %s\n", "scenario", "conc", "requests", "req/s", "ceiling", "p50", "p90", "p99", "max", "errors", "notes")
+}
+
+// WriteRow prints one result as a line of the text table.
+func WriteRow(w io.Writer, r Result) {
+	fmt.Fprintf(w, "%-22s %5d %9d %10.0f %8s %9s %9s %9s %9s %7d  %s\n", r.Scenario, r.Concurrency, r.Requests, r.PerSecond, fraction(r),
+		ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max), r.Errors, strings.Join(notes(r), "; "))
+}
+
+// WriteMarkdown prints results as a Markdown table (docs/benchmarks.md).
+func WriteMarkdown(w io.Writer, results []Result) {
+	fmt.Fprintln(w, "| scenario | clients | requests | req/s | of ceiling | p50 | p90 | p99 | max | errors | notes |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+	for _, r := range results {
+		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %d | %s |\n", r.Scenario, r.Concurrency, r.Requests, r.PerSecond, fraction(r),
+			ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max), r.Errors, strings.Join(notes(r), "; "))
+	}
+}
+
+// fraction is the result as a share of the ceiling ("" when unknown).
+func fraction(r Result) string {
+	if r.Scenario == "ceiling" {
+		return "100%"
+	}
+	if r.CeilingFraction <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", r.CeilingFraction*100)
+}
+
+// notes are the facts worth printing beside the figures.
+func notes(r Result) []string {
+	out := []string{}
+	if r.MailLatency != nil {
+		out = append(out, fmt.Sprintf("mail p50 %s p99 %s max %s", ms(r.MailLatency.P50), ms(r.MailLatency.P99), ms(r.MailLatency.Max)))
+	}
+	keys := make([]string, 0, len(r.Notes))
+	for k := range r.Notes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, k+": "+r.Notes[k])
+	}
+	for _, k := range sortedStatus(r.ErrorsBy) {
+		out = append(out, fmt.Sprintf("status %s ×%d", k, r.ErrorsBy[k]))
+	}
+	return out
 }
 
 func sortedStatus(m map[string]int) []string {

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -70,7 +71,26 @@ func (c *CSRF) Rotate(w http.ResponseWriter) []byte {
 	return t
 }
 
+// Ensure gives a request without a usable CSRF cookie a new one, as
+// Kratos's CSRF middleware does on every public route it does not ignore
+// (recovery.md §10): the cookie goes on the response, and the returned
+// request carries the token so that Token, Check and MatchesFingerprint
+// see what the browser will hold. The request's Cookie header is left as
+// it was: CSRF errors explain what the browser actually sent.
+func (c *CSRF) Ensure(w http.ResponseWriter, r *http.Request) *http.Request {
+	if c.cookieToken(r) != nil {
+		return r
+	}
+	t := c.Rotate(w)
+	return r.WithContext(context.WithValue(r.Context(), ensuredTokenKey{}, t))
+}
+
+type ensuredTokenKey struct{}
+
 func (c *CSRF) cookieToken(r *http.Request) []byte {
+	if t, ok := r.Context().Value(ensuredTokenKey{}).([]byte); ok {
+		return t
+	}
 	ck, err := r.Cookie(c.CookieName)
 	if err != nil {
 		return nil

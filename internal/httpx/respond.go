@@ -24,8 +24,9 @@ func Logger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
-// NoCache marks a response as private and never cached (Kratos does this on
-// every flow and session response).
+// NoCache marks a response as private and never cached. Kratos does this
+// on every GET route (flows, sessions, errors) and on no other method, so
+// POST, DELETE and PATCH handlers do not call it.
 func NoCache(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "private, no-cache, no-store, must-revalidate")
 }

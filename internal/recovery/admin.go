@@ -74,7 +74,7 @@ func (s *Service) CreateAdminCode(ctx context.Context, in AdminRequest, caller A
 	if err != nil {
 		return nil, err
 	}
-	ident, err := s.Identities.Get(ctx, in.IdentityID)
+	ident, err := s.Identities.GetPublic(ctx, in.IdentityID)
 	if errors.Is(err, storeerr.ErrNotFound) {
 		return nil, httpx.ErrNotFound("could not find identity")
 	}
@@ -120,7 +120,7 @@ func (s *Service) CreateAdminLink(ctx context.Context, in AdminRequest, caller A
 	if err != nil {
 		return nil, err
 	}
-	ident, err := s.Identities.Get(ctx, in.IdentityID)
+	ident, err := s.Identities.GetPublic(ctx, in.IdentityID)
 	if errors.Is(err, storeerr.ErrNotFound) {
 		return nil, httpx.ErrBadRequest("The requested identity id does not exist.")
 	}

@@ -65,6 +65,8 @@ func TestSubmitValidation(t *testing.T) {
 			{"DisabledMethod", `{"method":"link","email":"a@example.test"}`, 404, func(b map[string]any) bool {
 				return dig(b, "error", "reason") == "This endpoint was disabled by system administrator. Please check your url or contact the system administrator to enable it."
 			}},
+			// Kratos made the flow the refused method's: the next answer says so.
+			{"ActiveAfterDisabledMethod", `{"method":`, 400, func(b map[string]any) bool { return b["active"] == "link" }},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				res, body := h.postJSON(nil, id, c.body, nil)
@@ -270,11 +272,24 @@ func TestReplayedCode(t *testing.T) {
 		if res.StatusCode != 303 || !strings.HasPrefix(loc, h.pub.URL+"/self-service/recovery/flows?id=") {
 			t.Fatalf("replay: %d %q", res.StatusCode, loc)
 		}
+		// A replacement flow comes with a new CSRF cookie (recovery.md §7.6).
+		if !setsCookie(res, h.handler.CSRF.CookieName) {
+			t.Fatalf("replay: no new CSRF cookie in %v", res.Header["Set-Cookie"])
+		}
 		_, nf := h.getJSON(nil, strings.TrimPrefix(loc, h.pub.URL), nil)
 		if dig(nf, "ui", "messages", 0, "text") != "The code was already used. Please request another code." {
 			t.Fatalf("new flow: %v", nf)
 		}
 	})
+}
+
+func setsCookie(res *http.Response, name string) bool {
+	for _, c := range res.Cookies() {
+		if c.Name == name && c.Value != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // TestConcurrentCodeSubmissions: of many simultaneous submissions of one

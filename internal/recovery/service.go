@@ -36,6 +36,9 @@ type Transactor interface {
 // Identities is what recovery needs from identity.Service.
 type Identities interface {
 	Get(ctx context.Context, id uuid.UUID) (*identity.Identity, error)
+	// GetPublic loads an identity without its credentials (the admin
+	// endpoints need only its id and recovery addresses).
+	GetPublic(ctx context.Context, id uuid.UUID) (*identity.Identity, error)
 	// FindRecoveryAddress looks a recovery address up by channel and
 	// (lower-cased) value; identity.ErrNotFound when there is none.
 	FindRecoveryAddress(ctx context.Context, via, value string) (*identity.RecoveryAddress, *identity.Identity, error)
@@ -228,6 +231,18 @@ func (s *Service) newFlow(t flow.Type, requestURL, returnTo string, req Requeste
 	return f
 }
 
+// replacementFlow is newFlow for a flow that takes over after a failure
+// (§7.6): like Kratos, it comes with a new anti-CSRF cookie, whatever the
+// flow's type. (An expired flow's successor keeps the cookie.)
+func (s *Service) replacementFlow(t flow.Type, requestURL, returnTo string, req Requester) *Flow {
+	fingerprint := req.RotateCSRF()
+	f := s.newFlow(t, requestURL, returnTo, nil)
+	if t == flow.TypeBrowser {
+		f.csrf = fingerprint
+	}
+	return f
+}
+
 func (s *Service) actionURL(id uuid.UUID) string {
 	return flow.WithQuery(s.Config.PublicBaseURL+"self-service/recovery", "flow", id.String())
 }
@@ -377,6 +392,12 @@ func (s *Service) submitEmail(ctx context.Context, f *Flow, in Submission, req R
 		return s.show(ctx, f, http.StatusBadRequest)
 	}
 	if !s.Config.methodEnabled(m) {
+		// Kratos makes the flow the method's before refusing it, so the
+		// next answer shows "active": "link" (e-errors-base, step 42).
+		f.Active = string(m)
+		if err := s.saveFlow(ctx, f); err != nil {
+			return nil, err
+		}
 		return nil, httpx.ErrMethodDisabled()
 	}
 	if in.Email == "" {
@@ -754,7 +775,7 @@ func (s *Service) replaceLink(ctx context.Context, old *Flow, msg flow.Message, 
 	if old != nil {
 		returnTo = old.ReturnTo
 	}
-	nf := s.newFlow(flow.TypeBrowser, req.URL(), returnTo, req)
+	nf := s.replacementFlow(flow.TypeBrowser, req.URL(), returnTo, req)
 	nf.UI.AddMessage(msg)
 	if err := s.createFlow(ctx, nf); err != nil {
 		return nil, err
@@ -770,7 +791,7 @@ func (s *Service) replaceLink(ctx context.Context, old *Flow, msg flow.Message, 
 // replace creates the flow that takes over from f (§7.6): state
 // choose_method, showing msg.
 func (s *Service) replace(ctx context.Context, f *Flow, t flow.Type, cause *httpx.Error, msg flow.Message, req Requester) (*Result, error) {
-	nf := s.newFlow(t, req.URL(), f.ReturnTo, req)
+	nf := s.replacementFlow(t, req.URL(), f.ReturnTo, req)
 	nf.UI.AddMessage(msg)
 	if err := s.createFlow(ctx, nf); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 )
 
@@ -42,9 +43,15 @@ func redirectTo(base string) http.Handler {
 }
 
 // adminAliases serves admin routes without their /admin prefix too, as
-// Kratos's admin listener does (e.g. GET /identities).
+// Kratos's admin listener does (e.g. GET /identities). Only paths the admin
+// mux does not route by itself are aliases: GET /sessions/whoami on the
+// admin port is the redirect to the public port, not session "whoami".
 func adminAliases(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "/" {
+			mux.ServeHTTP(w, r)
+			return
+		}
 		p := r.URL.Path
 		for _, prefix := range []string{"/identities", "/recovery/", "/sessions", "/courier/"} {
 			if p == prefix || strings.HasPrefix(p, prefix+"/") || (strings.HasSuffix(prefix, "/") && strings.HasPrefix(p, prefix)) {
@@ -62,4 +69,31 @@ func adminAliases(mux *http.ServeMux) http.Handler {
 // notFound is the Kratos 404 for unknown routes.
 func notFound(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteError(w, r, httpx.ErrRouteNotFound("The requested route does not exist."))
+}
+
+// ensureCSRFCookie gives a self-service request that has no CSRF cookie a
+// new one, as Kratos's CSRF middleware does on every public route it does
+// not ignore (recovery.md §10): flow creation, flow and error fetches. A
+// UI that fetches a flow without forwarding cookies gets one to pass on.
+func ensureCSRFCookie(csrf *flow.CSRF, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/self-service/") && !csrfIgnored(r.URL.Path) {
+			r = csrf.Ensure(w, r)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// csrfIgnored are the routes Kratos's CSRF middleware leaves alone: the
+// API-flow routes (/self-service/*/api, logout/api), which never set
+// cookies, and the submissions, whose handlers check per flow.
+func csrfIgnored(path string) bool {
+	if strings.HasSuffix(path, "/api") {
+		return true
+	}
+	switch path {
+	case "/self-service/login", "/self-service/registration", "/self-service/recovery", "/self-service/settings", "/self-service/verification":
+		return true
+	}
+	return false
 }

@@ -80,7 +80,7 @@ func (s *Server) wire(opts Options) error {
 	public.HandleFunc("/", notFound)
 	admin.HandleFunc("/", notFound)
 
-	s.public = withBasics(s.log, true, public)
+	s.public = withBasics(s.log, true, ensureCSRFCookie(c.csrf, public))
 	s.admin = withBasics(s.log, false, adminAliases(admin))
 
 	if !opts.NoCourier {

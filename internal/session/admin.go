@@ -136,7 +136,6 @@ func (h *Handler) adminDisable(w http.ResponseWriter, r *http.Request) {
 
 // adminExtend handles PATCH /admin/sessions/{id}/extend.
 func (h *Handler) adminExtend(w http.ResponseWriter, r *http.Request) {
-	httpx.NoCache(w)
 	m := h.Manager
 	id, err := pathUUID(r, "id")
 	if err != nil {

@@ -1,9 +1,11 @@
 package session
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
@@ -22,6 +24,9 @@ type Handler struct {
 	// CSRF, when set, gets a fresh token cookie after a browser logout, as
 	// in Kratos.
 	CSRF *flow.CSRF
+
+	// bodies remembers recent whoami bodies (see whoamiBody).
+	bodies bodyMemo
 }
 
 // whoamiMethods: /sessions/whoami answers any method. DELETE is included:
@@ -60,12 +65,12 @@ var (
 func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 	httpx.NoCache(w)
 	m := h.Manager
-	s, err := m.FromRequest(r.Context(), r)
+	s, secondFactor, err := m.whoamiSession(r.Context(), r)
 	if err != nil {
 		writeNoSession(w, r, err, errNoCredentials)
 		return
 	}
-	if !m.SatisfiesAAL(s, m.Config.WhoamiRequiredAAL) {
+	if !satisfiesAAL(s.AAL, true, secondFactor, m.Config.WhoamiRequiredAAL) {
 		httpx.WriteError(w, r, ErrAAL2Required(m.AAL2LoginURL()))
 		return
 	}
@@ -74,7 +79,76 @@ func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 		// The session was extended since the cookie was set.
 		m.SetCookie(w, r, s, s.token)
 	}
-	httpx.WriteJSON(w, http.StatusOK, m.render(s, everything, m.now()))
+	body, err := h.whoamiBody(s)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	// What httpx.WriteJSON sends, from bytes already encoded (handing it a
+	// json.RawMessage would re-scan them).
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// whoamiBody is the JSON whoami answers with for s (from whoamiSession).
+// The store hands out the same shared session until the session or its
+// identity changes, and the body is a function of it alone (whoami
+// answers only active sessions, so "active" is true), so the body is
+// encoded once per token and shared value, not once per request.
+func (h *Handler) whoamiBody(s *Session) ([]byte, error) {
+	m := h.Manager
+	if body := h.bodies.get(s.tokenHash, s.shared); body != nil {
+		return body, nil
+	}
+	// Encoded as httpx.WriteJSON does (no HTML escaping).
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m.render(s, everything, m.now())); err != nil {
+		return nil, err
+	}
+	body := buf.Bytes()
+	h.bodies.put(s.tokenHash, s.shared, body)
+	return body, nil
+}
+
+// bodyMemo maps a token (by hash) to the body encoded for the shared
+// session the store last gave for it. Bounded: it starts over when full.
+type bodyMemo struct {
+	mu sync.Mutex
+	m  map[string]memoBody
+}
+
+type memoBody struct {
+	shared *Session
+	body   []byte
+}
+
+const bodyMemoSize = 4096
+
+func (b *bodyMemo) get(key string, shared *Session) []byte {
+	if shared == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.m[key]; ok && e.shared == shared {
+		return e.body
+	}
+	return nil
+}
+
+func (b *bodyMemo) put(key string, shared *Session, body []byte) {
+	if shared == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil || len(b.m) >= bodyMemoSize {
+		b.m = make(map[string]memoBody)
+	}
+	b.m[key] = memoBody{shared, body}
 }
 
 // writeNoSession answers a failed FromRequest: the endpoint's 401 when
@@ -121,7 +195,6 @@ func (h *Handler) listMine(w http.ResponseWriter, r *http.Request) {
 
 // revokeMine handles DELETE /sessions: revoke all the caller's other sessions.
 func (h *Handler) revokeMine(w http.ResponseWriter, r *http.Request) {
-	httpx.NoCache(w)
 	m := h.Manager
 	s, err := m.FromRequest(r.Context(), r)
 	if err != nil {
@@ -141,7 +214,6 @@ func (h *Handler) revokeMine(w http.ResponseWriter, r *http.Request) {
 // revokeMineOne handles DELETE /sessions/{id}: revoke another session of
 // the caller (the current one must be ended through logout).
 func (h *Handler) revokeMineOne(w http.ResponseWriter, r *http.Request) {
-	httpx.NoCache(w)
 	m := h.Manager
 	s, err := m.FromRequest(r.Context(), r)
 	if err != nil {
@@ -254,7 +326,6 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 // {"session_token": "ory_st_…"}: revokes that session. An already revoked
 // session still answers 204; an unknown token 403.
 func (h *Handler) logoutAPI(w http.ResponseWriter, r *http.Request) {
-	httpx.NoCache(w)
 	body, err := httpx.ReadBody(r)
 	if err != nil {
 		httpx.WriteError(w, r, err)

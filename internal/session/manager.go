@@ -61,6 +61,13 @@ type Store interface {
 	// SessionByTokenHash returns the session whose token hash is any of
 	// hashes (one per secret of the rotation list), in one indexed lookup.
 	SessionByTokenHash(ctx context.Context, hashes []string) (*Session, error)
+	// SessionForWhoami is the whoami lookup: the session whose token hash
+	// is any of hashes with its Identity set to the identity's public part
+	// and addresses (no credentials), and whether that identity holds a
+	// credential of one of the secondFactors types. The answer may be
+	// shared with a short-lived cache that the store's own writes
+	// invalidate: callers must not modify it.
+	SessionForWhoami(ctx context.Context, hashes []string, secondFactors []identity.CredentialType) (*Session, bool, error)
 	// GetSession returns a session by id.
 	GetSession(ctx context.Context, id uuid.UUID) (*Session, error)
 	// UpdateSession saves Active, AAL, AuthenticationMethods, Devices,
@@ -255,6 +262,33 @@ func (m *Manager) FromRequest(ctx context.Context, r *http.Request) (*Session, e
 	return s, nil
 }
 
+// whoamiSession is FromRequest for /sessions/whoami, which shows the
+// identity but needs none of its credentials: one store lookup (often
+// answered from the store's cache) instead of the session and then the
+// whole identity. It returns whether the identity has a second factor,
+// for the aal check.
+func (m *Manager) whoamiSession(ctx context.Context, r *http.Request) (*Session, bool, error) {
+	token, carrier, cookieExpiry := m.tokenOf(r)
+	if token == "" || len(token) > maxTokenLength {
+		return nil, false, ErrNoActiveSession
+	}
+	hashes := m.Tokens.Candidates(token)
+	found, secondFactor, err := m.Store.SessionForWhoami(ctx, hashes, secondFactors)
+	if errors.Is(err, storeerr.ErrNotFound) {
+		return nil, false, ErrNoActiveSession
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("load session: %w", err)
+	}
+	if !found.Active || !found.ExpiresAt.After(m.now()) || found.Identity == nil || found.Identity.State != identity.StateActive {
+		return nil, false, ErrNoActiveSession
+	}
+	s := *found // the store's copy may be shared
+	s.token, s.carrier, s.cookieExpiry = token, carrier, cookieExpiry
+	s.shared, s.tokenHash = found, hashes[0]
+	return &s, secondFactor, nil
+}
+
 // tokenOf finds the token in the request, in Kratos's order of precedence.
 func (m *Manager) tokenOf(r *http.Request) (string, Carrier, int64) {
 	if t := r.Header.Get("X-Session-Token"); t != "" {
@@ -362,13 +396,19 @@ func (m *Manager) Privileged(s *Session, maxAge time.Duration) bool {
 // identity must be loaded for highest_available (FromRequest does it);
 // without it only an aal2 session passes.
 func (m *Manager) SatisfiesAAL(s *Session, required string) bool {
+	return satisfiesAAL(s.AAL, s.Identity != nil, s.Identity != nil && hasSecondFactor(s.Identity), required)
+}
+
+// satisfiesAAL is SatisfiesAAL on what it looks at: the session's aal,
+// whether its identity is known and whether that has a second factor.
+func satisfiesAAL(aal string, identityKnown, secondFactor bool, required string) bool {
 	if required == "" || required == HighestAvailable {
-		if aalRank(s.AAL) >= 2 {
+		if aalRank(aal) >= 2 {
 			return true
 		}
-		return s.Identity != nil && !hasSecondFactor(s.Identity) && aalRank(s.AAL) >= 1
+		return identityKnown && !secondFactor && aalRank(aal) >= 1
 	}
-	return aalRank(s.AAL) >= aalRank(required)
+	return aalRank(aal) >= aalRank(required)
 }
 
 // AAL2LoginURL is where a browser upgrades its session to aal2:

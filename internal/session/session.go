@@ -76,6 +76,11 @@ type Session struct {
 	carrier      Carrier
 	token        string
 	cookieExpiry int64
+	// shared is the store's value this session was copied from, and
+	// tokenHash the token's hash (set by Manager.whoamiSession only): they
+	// name the whoami body it can reuse.
+	shared    *Session
+	tokenHash string
 }
 
 // AuthMethod is one completed authentication step of a session.

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/storeerr"
@@ -30,11 +32,75 @@ const (
 )
 
 // DB is an open database with its dialect.
+//
+// On a SQLite file, SQL holds a single connection that every write and
+// every transaction goes through, and reads outside a transaction use a
+// separate pool: SQLite admits one writer at a time anyway, and queueing
+// writers in Go wakes the next one as soon as the connection is free,
+// where SQLite's own busy handler would make it sleep for 1, 2, 5, 10 …
+// ms between retries. On PostgreSQL and MySQL one pool serves everything.
 type DB struct {
 	SQL     *sql.DB
 	Dialect Dialect
 	// Now is the clock used for timestamps written by stores; tests replace it.
 	Now func() time.Time
+
+	// read is the SQLite read pool (nil: SQL serves reads too).
+	read *sql.DB
+	// stopCheckpoints stops SQLite's background checkpoints (see Open).
+	stopCheckpoints func()
+	// sessions caches whoami lookups; the session and identity stores'
+	// writes invalidate it (see sessionCache).
+	sessions *sessionCache
+	// stmts holds SQLite's prepared statements by pool and query text.
+	stmts statements
+}
+
+// statements caches prepared statements (SQLite only: parsing a
+// statement there costs as much as running it, while pgx already caches
+// them per connection). Stores write their SQL as constants, so the set
+// of texts is small; past maxStatements, queries simply run unprepared.
+type statements struct {
+	m sync.Map // stmtKey → *sql.Stmt
+	n atomic.Int32
+}
+
+type stmtKey struct {
+	pool  *sql.DB
+	query string
+}
+
+const maxStatements = 512
+
+// prepared returns the statement for q on pool, or nil when q should
+// run unprepared. A statement not prepared yet is prepared now, or, when
+// st is a transaction holding pool's connection (SQLite's writer has
+// only one), once the transaction ends.
+func (db *DB) prepared(ctx context.Context, pool *sql.DB, q string, st *txState) *sql.Stmt {
+	if db.Dialect != SQLite {
+		return nil
+	}
+	key := stmtKey{pool, q}
+	if s, ok := db.stmts.m.Load(key); ok {
+		return s.(*sql.Stmt)
+	}
+	if db.stmts.n.Load() >= maxStatements {
+		return nil
+	}
+	if st != nil {
+		st.afterCommit = append(st.afterCommit, func() { db.prepared(context.Background(), pool, q, nil) })
+		return nil
+	}
+	s, err := pool.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // the unprepared run reports the error
+	}
+	if prev, loaded := db.stmts.m.LoadOrStore(key, s); loaded {
+		_ = s.Close()
+		return prev.(*sql.Stmt)
+	}
+	db.stmts.n.Add(1)
+	return s
 }
 
 // ErrNotFound is returned by stores when a row does not exist. It is
@@ -61,12 +127,18 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// conn returns the transaction in ctx, or the pool.
-func (db *DB) conn(ctx context.Context) querier {
-	if st, ok := ctx.Value(txKey{}).(*txState); ok {
-		return st.tx
+// reader is the pool for reads outside a transaction.
+func (db *DB) reader() *sql.DB {
+	if db.read != nil {
+		return db.read
 	}
 	return db.SQL
+}
+
+// inTx reports whether ctx carries a transaction.
+func inTx(ctx context.Context) bool {
+	_, ok := ctx.Value(txKey{}).(*txState)
+	return ok
 }
 
 // AfterCommit runs fn once the context's transaction has committed (never
@@ -103,8 +175,30 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) erro
 	}
 }
 
+var dbgN, dbgWait, dbgBegin, dbgHold, dbgCommit atomic.Int64
+
+func init() {
+	go func() {
+		for range time.Tick(2 * time.Second) {
+			n := dbgN.Swap(0)
+			if n == 0 {
+				continue
+			}
+			println("DBGTX n", n, "wait+begin us", dbgWait.Swap(0)/n/1000, "begin", dbgBegin.Swap(0)/n/1000, "hold us", dbgHold.Swap(0)/n/1000, "commit us", dbgCommit.Swap(0)/n/1000)
+		}
+	}()
+}
+
 func (db *DB) inTxOnce(ctx context.Context, fn func(ctx context.Context) error) (err error) {
-	tx, err := db.SQL.BeginTx(ctx, nil)
+	t0 := time.Now()
+	conn, _ := db.SQL.Conn(ctx)
+	t1 := time.Now()
+	tx, err := conn.BeginTx(ctx, nil)
+	t2 := time.Now()
+	dbgWait.Add(int64(t2.Sub(t0)))
+	dbgBegin.Add(int64(t2.Sub(t1)))
+	dbgN.Add(1)
+	defer func() { dbgHold.Add(int64(time.Since(t2))); conn.Close() }()
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -121,9 +215,11 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(ctx context.Context) error) 
 	if err = fn(context.WithValue(ctx, txKey{}, st)); err != nil {
 		return err
 	}
+	tc := time.Now()
 	if err = tx.Commit(); err != nil {
 		return err
 	}
+	dbgCommit.Add(int64(time.Since(tc)))
 	for _, f := range st.afterCommit {
 		f()
 	}
@@ -162,19 +258,69 @@ func (db *DB) Rebind(q string) string {
 
 // Exec runs a statement in the context's transaction (or the pool).
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	res, err := db.conn(ctx).ExecContext(ctx, db.Rebind(q), args...)
+	res, err := db.stmtFor(ctx, db.SQL, db.Rebind(q)).ExecContext(ctx, args...)
 	return res, db.mapErr(err)
 }
 
-// Query runs a query in the context's transaction (or the pool).
+// Query runs a query in the context's transaction (or the read pool).
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	rows, err := db.conn(ctx).QueryContext(ctx, db.Rebind(q), args...)
+	rows, err := db.stmtFor(ctx, db.reader(), db.Rebind(q)).QueryContext(ctx, args...)
 	return rows, db.mapErr(err)
 }
 
-// QueryRow runs a single-row query in the context's transaction (or the pool).
+// QueryRow runs a single-row query in the context's transaction (or the
+// read pool).
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return db.conn(ctx).QueryRowContext(ctx, db.Rebind(q), args...)
+	return db.stmtFor(ctx, db.reader(), db.Rebind(q)).QueryRowContext(ctx, args...)
+}
+
+// runner is what a prepared statement and a query text on a pool or
+// transaction share.
+type runner interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
+}
+
+// stmtFor returns how to run q: in the context's transaction, or on pool
+// (the pool's own for writes, the read pool for reads), prepared when the
+// dialect gains from it.
+func (db *DB) stmtFor(ctx context.Context, pool *sql.DB, q string) runner {
+	st, inTx := ctx.Value(txKey{}).(*txState)
+	if inTx {
+		pool = db.SQL // transactions run on the writer
+	}
+	stmt := db.prepared(ctx, pool, q, st)
+	switch {
+	case stmt != nil && inTx:
+		// The transaction closes it when it ends; the statement stays
+		// prepared on the connection for the next transaction.
+		return st.tx.StmtContext(ctx, stmt)
+	case stmt != nil:
+		return stmt
+	case inTx:
+		return textRunner{st.tx, q}
+	default:
+		return textRunner{pool, q}
+	}
+}
+
+// textRunner runs an unprepared query text.
+type textRunner struct {
+	q     querier
+	query string
+}
+
+func (r textRunner) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return r.q.ExecContext(ctx, r.query, args...)
+}
+
+func (r textRunner) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return r.q.QueryContext(ctx, r.query, args...)
+}
+
+func (r textRunner) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return r.q.QueryRowContext(ctx, r.query, args...)
 }
 
 // ScanErr maps sql.ErrNoRows to ErrNotFound.
@@ -211,8 +357,21 @@ func (db *DB) NowUTC() time.Time {
 	return Time(time.Now())
 }
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.SQL.Close() }
+// Close closes the pools (and their prepared statements).
+func (db *DB) Close() error {
+	if db.stopCheckpoints != nil {
+		db.stopCheckpoints()
+		db.stopCheckpoints = nil
+	}
+	db.stmts.m.Range(func(_, s any) bool {
+		_ = s.(*sql.Stmt).Close()
+		return true
+	})
+	if db.read != nil {
+		_ = db.read.Close()
+	}
+	return db.SQL.Close()
+}
 
 // Ping checks the database is reachable (used by /health/ready).
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }

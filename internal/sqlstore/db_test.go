@@ -79,3 +79,40 @@ func TestStorage(t *testing.T) {
 		})
 	})
 }
+
+func TestConcurrentMigrations(t *testing.T) {
+	for _, d := range []sqlstore.Dialect{sqlstore.SQLite, sqlstore.Postgres, sqlstore.MySQL} {
+		t.Run(string(d), func(t *testing.T) {
+			dsn := sqltest.DSN(t, d)
+			errs := make(chan error, 3)
+			for i := 0; i < 3; i++ {
+				go func() {
+					db, err := sqlstore.Open(context.Background(), dsn)
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer db.Close()
+					_, err = db.Migrate(context.Background())
+					errs <- err
+				}()
+			}
+			for i := 0; i < 3; i++ {
+				if err := <-errs; err != nil {
+					t.Errorf("instance %d: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+func TestMemoryDSN(t *testing.T) {
+	db, err := sqlstore.Open(context.Background(), "memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

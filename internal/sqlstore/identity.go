@@ -15,6 +15,8 @@ import (
 // IdentityStore implements identity.Store over the identities,
 // identity_credentials, identity_credential_identifiers,
 // identity_recovery_addresses and identity_verifiable_addresses tables.
+// Every write that changes an existing identity tells the whoami cache
+// (see sessionCache).
 type IdentityStore struct{ DB *DB }
 
 // NewIdentityStore returns the identity store of db.
@@ -68,6 +70,7 @@ func (s *IdentityStore) UpdateIdentity(ctx context.Context, i *identity.Identity
 		if err := s.mustExist(ctx, i.ID); err != nil {
 			return err
 		}
+		s.DB.sessionsChanged(ctx, i.ID)
 		_, err := s.DB.Exec(ctx, `UPDATE identities
 			SET schema_id = ?, state = ?, state_changed_at = ?, traits = ?, metadata_public = ?, metadata_admin = ?, external_id = ?, updated_at = ?
 			WHERE id = ?`,
@@ -105,6 +108,7 @@ func (s *IdentityStore) DeleteIdentity(ctx context.Context, id uuid.UUID) error 
 	if err != nil {
 		return err
 	}
+	s.DB.sessionsChanged(ctx, id)
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
 	}
@@ -198,6 +202,7 @@ func (s *IdentityStore) MarkAddressVerified(ctx context.Context, identityID uuid
 		if err != nil {
 			return ScanErr(err)
 		}
+		s.DB.sessionsChanged(ctx, identityID)
 		_, err = s.DB.Exec(ctx, `UPDATE identity_verifiable_addresses
 			SET verified = ?, status = ?, verified_at = ?, updated_at = ? WHERE id = ?`,
 			true, identity.VerifiableStatusCompleted, s.DB.T(at), s.DB.T(at), addrID)
@@ -212,6 +217,7 @@ func (s *IdentityStore) SetCredentialConfig(ctx context.Context, identityID uuid
 		if err := s.mustExist(ctx, identityID); err != nil {
 			return err
 		}
+		s.DB.sessionsChanged(ctx, identityID)
 		var credID string
 		err := s.DB.QueryRow(ctx, `SELECT id FROM identity_credentials WHERE identity_id = ? AND type = ?`,
 			identityID.String(), string(ct)).Scan(&credID)

@@ -5,8 +5,10 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 // The migrations of each dialect live in migrations/<dialect>/NNNNN_name.sql.
@@ -21,20 +23,47 @@ func (db *DB) provider() (*goose.Provider, error) {
 		return nil, err
 	}
 	dialect := map[Dialect]goose.Dialect{SQLite: goose.DialectSQLite3, Postgres: goose.DialectPostgres, MySQL: goose.DialectMySQL}[db.Dialect]
-	return goose.NewProvider(dialect, db.SQL, sub,
+	opts := []goose.ProviderOption{
 		goose.WithAllowOutofOrder(true),
 		goose.WithTableName("latchkey_schema_migrations"),
-	)
+	}
+	// Several instances may start with --migrate against one empty database:
+	// a database lock makes them migrate one after the other. (SQLite's
+	// immediate transactions already serialise writers.)
+	switch db.Dialect {
+	case Postgres:
+		l, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(l))
+	case MySQL:
+		l, err := lock.NewMySQLTableLocker(lock.WithTableName("latchkey_migration_lock"), lock.WithTableLockTimeout(200*time.Millisecond, 1500))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithLocker(l))
+	}
+	return goose.NewProvider(dialect, db.SQL, sub, opts...)
 }
 
 // Migrate applies every pending migration. It is idempotent, and safe to run
-// from several instances at once on PostgreSQL/MySQL (goose locks).
+// from several instances at once: PostgreSQL and MySQL hold a migration lock.
 func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	p, err := db.provider()
 	if err != nil {
 		return 0, fmt.Errorf("load migrations: %w", err)
 	}
 	res, err := p.Up(ctx)
+	for attempt := 0; err != nil && db.Dialect == SQLite && attempt < 10; attempt++ {
+		// Another process migrated the same file between our version check
+		// and our transaction (each migration is atomic, so nothing half
+		// applied remains): look again.
+		time.Sleep(50 * time.Millisecond)
+		var more []*goose.MigrationResult
+		more, err = p.Up(ctx)
+		res = append(res, more...)
+	}
 	if err != nil {
 		return len(res), fmt.Errorf("apply migrations: %w", err)
 	}

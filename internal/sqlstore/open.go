@@ -22,7 +22,10 @@ import (
 // "postgres://", "postgresql://", "cockroach://" (PostgreSQL protocol) or
 // "mysql://user:pass@tcp(host:port)/db?...".
 // Pool settings come from the DSN query: max_conns, max_idle_conns,
-// max_conn_lifetime (Kratos names them the same way).
+// max_conn_lifetime (Kratos names them the same way); on a SQLite file
+// they size the read pool, writes always share one connection. The DSN may
+// also set session_cache_ttl (Latchkey only): how long a whoami lookup may
+// be reused, "0s" to never reuse one (default DefaultSessionCacheTTL).
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	dialect, driver, source, pool, err := parseDSN(dsn)
 	if err != nil {
@@ -32,20 +35,80 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	pool.apply(sqlDB)
-	db := &DB{SQL: sqlDB, Dialect: dialect}
+	db := &DB{SQL: sqlDB, Dialect: dialect, sessions: newSessionCache(pool.sessionCacheTTL)}
+	split := dialect == SQLite && pool.maxOpen != 1
+	if split {
+		// One writer connection, and a pool of readers beside it (see DB).
+		// The writer leaves checkpoints to the background (checkpoints).
+		_ = sqlDB.Close()
+		if sqlDB, err = sql.Open(driver, source+"&_pragma=wal_autocheckpoint("+strconv.Itoa(walSafetyCheckpoint)+")"); err != nil {
+			return nil, fmt.Errorf("open %s database: %w", dialect, err)
+		}
+		db.SQL = sqlDB
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		if db.read, err = sql.Open(driver, source+"&_pragma=query_only(1)"); err != nil {
+			_ = sqlDB.Close()
+			return nil, fmt.Errorf("open %s database: %w", dialect, err)
+		}
+		pool.apply(db.read)
+	} else {
+		pool.apply(sqlDB)
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pingCtx); err != nil {
-		_ = sqlDB.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
+	if split {
+		db.stopCheckpoints = db.checkpoints(walCheckpointInterval)
+	}
 	return db, nil
+}
+
+// SQLite's write-ahead log is copied back into the database file
+// (checkpointed) every walCheckpointInterval by a background goroutine, so
+// that requests do not do that work. Under a steady stream of writes the
+// log only starts over from its beginning when the writer checkpoints
+// itself, which it does once the log holds walSafetyCheckpoint pages
+// (about 40 MiB on disk); by then the background has copied almost every
+// page, so that checkpoint is short.
+const (
+	walCheckpointInterval = 200 * time.Millisecond
+	walSafetyCheckpoint   = 10000
+)
+
+// checkpoints runs passive checkpoints on a read connection until the
+// returned function is called (it waits for the goroutine to end).
+// A passive checkpoint never blocks readers or the writer.
+func (db *DB) checkpoints(every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				// Errors (SQLITE_BUSY while another checkpoint runs) only
+				// mean this round is skipped.
+				_, _ = db.read.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 type poolSettings struct {
 	maxOpen, maxIdle int
 	lifetime         time.Duration
+	// sessionCacheTTL bounds how long a whoami lookup is reused
+	// (session_cache_ttl; 0 turns the cache off). See sessionCache.
+	sessionCacheTTL time.Duration
 }
 
 func (p poolSettings) apply(db *sql.DB) {
@@ -60,10 +123,12 @@ func (p poolSettings) apply(db *sql.DB) {
 	}
 }
 
-// popPool removes Latchkey/Kratos pool keys from q and returns them.
+// popPool removes Latchkey/Kratos pool keys (and Latchkey's
+// session_cache_ttl) from q and returns them.
 func popPool(q url.Values, def poolSettings) (poolSettings, error) {
 	p := def
-	for _, k := range []string{"max_conns", "max_idle_conns", "max_conn_lifetime", "max_conn_idle_time"} {
+	p.sessionCacheTTL = DefaultSessionCacheTTL
+	for _, k := range []string{"max_conns", "max_idle_conns", "max_conn_lifetime", "max_conn_idle_time", "session_cache_ttl"} {
 		v := q.Get(k)
 		q.Del(k)
 		if v == "" {
@@ -80,12 +145,16 @@ func popPool(q url.Values, def poolSettings) (poolSettings, error) {
 			} else {
 				p.maxIdle = n
 			}
-		case "max_conn_lifetime":
+		case "max_conn_lifetime", "session_cache_ttl":
 			d, err := time.ParseDuration(v)
-			if err != nil {
+			if err != nil || d < 0 {
 				return p, fmt.Errorf("dsn: %s must be a duration, got %q", k, v)
 			}
-			p.lifetime = d
+			if k == "session_cache_ttl" {
+				p.sessionCacheTTL = d
+			} else {
+				p.lifetime = d
+			}
 		}
 	}
 	return p, nil
@@ -96,7 +165,7 @@ func parseDSN(dsn string) (Dialect, string, string, poolSettings, error) {
 	case dsn == "memory" || strings.HasPrefix(dsn, "memory?"):
 		// A private in-memory database shared by the pool's connections.
 		name := "memdb" + randomHex(8)
-		return SQLite, "sqlite", "file:" + name + "?mode=memory&cache=shared" + sqlitePragmas, poolSettings{maxOpen: 1}, nil
+		return SQLite, "sqlite", "file:" + name + "?mode=memory&cache=shared&" + sqlitePragmas[1:], poolSettings{maxOpen: 1, sessionCacheTTL: DefaultSessionCacheTTL}, nil
 	case strings.HasPrefix(dsn, "sqlite://"), strings.HasPrefix(dsn, "sqlite3://"), strings.HasPrefix(dsn, "file:"):
 		rest := dsn
 		for _, p := range []string{"sqlite://", "sqlite3://", "file:"} {
@@ -164,7 +233,7 @@ func parseDSN(dsn string) (Dialect, string, string, poolSettings, error) {
 // sqlitePragmas: WAL lets readers run beside the writer; a busy timeout
 // makes writers queue instead of failing; "immediate" transactions take the
 // write lock at BEGIN so they never fail half-way on a lock upgrade.
-const sqlitePragmas = "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+const sqlitePragmas = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
@@ -18,11 +19,10 @@ import (
 type SessionStore struct {
 	DB *DB
 
-	// byHash is the whoami lookup, prepared once: on SQLite, parsing the
-	// statement costs as much as running it.
-	prepareOnce sync.Once
-	byHash      *sql.Stmt
-	prepareErr  error
+	// The lookups of every request, prepared once: on SQLite, parsing a
+	// statement costs as much as running it; MySQL would otherwise prepare
+	// and close it on every call.
+	byHash, whoamiByHash, addresses prepared
 }
 
 // NewSessionStore returns the session store of db.
@@ -69,21 +69,145 @@ func (s *SessionStore) SessionByTokenHash(ctx context.Context, hashes []string) 
 	return scanSession(s.DB.QueryRow(ctx, q, args...))
 }
 
-// sessionByOneHash runs the prepared lookup, inside the context's
-// transaction when there is one.
+// sessionByOneHash runs the prepared lookup.
 func (s *SessionStore) sessionByOneHash(ctx context.Context, hash string) (*session.Session, error) {
-	s.prepareOnce.Do(func() {
-		s.byHash, s.prepareErr = s.DB.SQL.PrepareContext(context.Background(), s.DB.Rebind(sessionByOneHash))
-	})
-	if s.prepareErr != nil {
-		return scanSession(s.DB.QueryRow(ctx, sessionByOneHash, hash))
+	return scanSession(s.byHash.queryRow(ctx, s.DB, sessionByOneHash, hash))
+}
+
+// whoamiColumns are the session's columns (as sessionColumns), the
+// identity's, and whether the identity holds a second factor.
+const whoamiColumns = `s.id, s.identity_id, s.active, s.aal, s.authentication_methods, s.devices,
+	s.authenticated_at, s.issued_at, s.expires_at, s.created_at, s.updated_at,
+	i.schema_id, i.state, i.state_changed_at, i.traits, i.metadata_public, i.external_id, i.created_at, i.updated_at,
+	EXISTS (SELECT 1 FROM identity_credentials c WHERE c.identity_id = i.id AND c.type IN (%s))`
+
+// identityAddresses lists both kinds of addresses of an identity in one
+// round trip, each kind in the order loadChildren gives it. The
+// verifiable addresses come first: SQLite types a compound's columns
+// after its first SELECT, and only that one has every timestamp column.
+const identityAddresses = `SELECT 'v', id, via, value, verified, status, verified_at, created_at, updated_at
+	FROM identity_verifiable_addresses WHERE identity_id = ?
+	UNION ALL
+	SELECT 'r', id, via, value, NULL, NULL, NULL, created_at, updated_at
+	FROM identity_recovery_addresses WHERE identity_id = ?
+	ORDER BY 1, 8, 4`
+
+// SessionForWhoami is the whoami lookup: the session of a token hash
+// joined with its identity in one indexed query, then the identity's
+// addresses in a second. Outside a transaction the answer is kept for a
+// moment (see sessionCache) and shared: callers must not modify it.
+func (s *SessionStore) SessionForWhoami(ctx context.Context, hashes []string, secondFactors []identity.CredentialType) (*session.Session, bool, error) {
+	if len(hashes) == 0 {
+		return nil, false, ErrNotFound
 	}
-	stmt := s.byHash
-	if tx, ok := s.DB.conn(ctx).(*sql.Tx); ok {
-		stmt = tx.StmtContext(ctx, stmt)
-		defer stmt.Close()
+	cache := s.DB.sessions
+	if inTx(ctx) {
+		cache = nil // the transaction may see its own uncommitted writes
 	}
-	return scanSession(stmt.QueryRowContext(ctx, hash))
+	// The key is every candidate: the answer holds only while the
+	// secrets that could match stay the same.
+	key := hashes[0]
+	if len(hashes) > 1 {
+		key = strings.Join(hashes, ",")
+	}
+	if ss, secondFactor, ok := cache.get(key); ok {
+		return ss, secondFactor, nil
+	}
+	epoch, at := cache.start()
+	ss, secondFactor, err := s.loadForWhoami(ctx, hashes, secondFactors)
+	if err != nil {
+		return nil, false, err
+	}
+	cache.put(key, ss, secondFactor, epoch, at)
+	return ss, secondFactor, nil
+}
+
+func (s *SessionStore) loadForWhoami(ctx context.Context, hashes []string, secondFactors []identity.CredentialType) (*session.Session, bool, error) {
+	args := make([]any, 0, len(secondFactors)+len(hashes))
+	for _, t := range secondFactors {
+		args = append(args, string(t))
+	}
+	for _, h := range hashes {
+		args = append(args, h)
+	}
+	q := fmt.Sprintf(`SELECT `+whoamiColumns+` FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash`,
+		placeholders(len(secondFactors)))
+	var row *sql.Row
+	if len(hashes) == 1 {
+		// The query text depends only on the number of second factors,
+		// which is fixed for the life of the process.
+		row = s.whoamiByHash.queryRow(ctx, s.DB, q+` = ?`, args...)
+	} else {
+		row = s.DB.QueryRow(ctx, q+` IN (`+placeholders(len(hashes))+`)`, args...)
+	}
+	var (
+		ss               session.Session
+		ident            identity.Identity
+		id, identityID   string
+		methods, devices string
+		state, traits    string
+		stateChangedAt   sql.NullTime
+		metaPublic, ex   sql.NullString
+		secondFactor     bool
+	)
+	err := row.Scan(&id, &identityID, &ss.Active, &ss.AAL, &methods, &devices,
+		&ss.AuthenticatedAt, &ss.IssuedAt, &ss.ExpiresAt, &ss.CreatedAt, &ss.UpdatedAt,
+		&ident.SchemaID, &state, &stateChangedAt, &traits, &metaPublic, &ex, &ident.CreatedAt, &ident.UpdatedAt,
+		&secondFactor)
+	if err != nil {
+		return nil, false, ScanErr(err)
+	}
+	if err := fillSession(&ss, id, identityID, methods, devices); err != nil {
+		return nil, false, err
+	}
+	ident.ID = ss.IdentityID
+	ident.State = identity.State(state)
+	ident.StateChangedAt = utcTimePtr(stateChangedAt)
+	ident.Traits = json.RawMessage(traits)
+	if metaPublic.Valid {
+		ident.MetadataPublic = json.RawMessage(metaPublic.String)
+	}
+	ident.ExternalID = ex.String
+	ident.CreatedAt, ident.UpdatedAt = ident.CreatedAt.UTC(), ident.UpdatedAt.UTC()
+	if err := s.loadAddresses(ctx, &ident); err != nil {
+		return nil, false, err
+	}
+	ss.Identity = &ident
+	return &ss, secondFactor, nil
+}
+
+// loadAddresses fills the identity's verifiable and recovery addresses.
+func (s *SessionStore) loadAddresses(ctx context.Context, ident *identity.Identity) error {
+	rows, err := s.addresses.query(ctx, s.DB, identityAddresses, ident.ID.String(), ident.ID.String())
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			kind, id, via, value string
+			verified             sql.NullBool
+			status               sql.NullString
+			verifiedAt           sql.NullTime
+			createdAt, updatedAt time.Time
+		)
+		if err := rows.Scan(&kind, &id, &via, &value, &verified, &status, &verifiedAt, &createdAt, &updatedAt); err != nil {
+			return err
+		}
+		addrID, err := uuid.Parse(id)
+		if err != nil {
+			return fmt.Errorf("address id %q: %w", id, err)
+		}
+		if kind == "r" {
+			ident.RecoveryAddresses = append(ident.RecoveryAddresses, identity.RecoveryAddress{
+				ID: addrID, Via: via, Value: value, CreatedAt: createdAt.UTC(), UpdatedAt: updatedAt.UTC()})
+			continue
+		}
+		ident.VerifiableAddresses = append(ident.VerifiableAddresses, identity.VerifiableAddress{
+			ID: addrID, Via: via, Value: value, Verified: verified.Bool, Status: status.String,
+			VerifiedAt: utcTimePtr(verifiedAt), CreatedAt: createdAt.UTC(), UpdatedAt: updatedAt.UTC()})
+	}
+	return rows.Err()
 }
 
 // GetSession loads a session by id.
@@ -106,6 +230,7 @@ func (s *SessionStore) UpdateSession(ctx context.Context, ss *session.Session) e
 	if err != nil {
 		return err
 	}
+	s.DB.sessionsChanged(ctx, ss.ID)
 	return s.sessionChanged(ctx, res, `id = ?`, ss.ID.String())
 }
 
@@ -120,6 +245,7 @@ func (s *SessionStore) RevokeSession(ctx context.Context, identityID, id uuid.UU
 	if err != nil {
 		return err
 	}
+	s.DB.sessionsChanged(ctx, id)
 	return s.sessionChanged(ctx, res, where, args...)
 }
 
@@ -132,6 +258,7 @@ func (s *SessionStore) RevokeIdentitySessions(ctx context.Context, identityID, e
 	if err != nil {
 		return 0, err
 	}
+	s.DB.sessionsChanged(ctx, identityID)
 	n, err := res.RowsAffected()
 	return int(n), err
 }
@@ -143,6 +270,7 @@ func (s *SessionStore) DeleteIdentitySessions(ctx context.Context, identityID uu
 	if err != nil {
 		return 0, err
 	}
+	s.DB.sessionsChanged(ctx, identityID)
 	n, err := res.RowsAffected()
 	return int(n), err
 }
@@ -239,24 +367,33 @@ func scanSession(row rowScanner) (*session.Session, error) {
 	if err != nil {
 		return nil, ScanErr(err)
 	}
+	if err := fillSession(&ss, id, identityID, methods, devices); err != nil {
+		return nil, err
+	}
+	return &ss, nil
+}
+
+// fillSession completes a scanned session: ids, JSON columns, UTC times.
+func fillSession(ss *session.Session, id, identityID, methods, devices string) error {
+	var err error
 	if ss.ID, err = uuid.Parse(id); err != nil {
-		return nil, fmt.Errorf("session id %q: %w", id, err)
+		return fmt.Errorf("session id %q: %w", id, err)
 	}
 	if ss.IdentityID, err = uuid.Parse(identityID); err != nil {
-		return nil, fmt.Errorf("session identity id %q: %w", identityID, err)
+		return fmt.Errorf("session identity id %q: %w", identityID, err)
 	}
 	if err := json.Unmarshal([]byte(methods), &ss.AuthenticationMethods); err != nil {
-		return nil, fmt.Errorf("session %s authentication_methods: %w", id, err)
+		return fmt.Errorf("session %s authentication_methods: %w", id, err)
 	}
 	if err := json.Unmarshal([]byte(devices), &ss.Devices); err != nil {
-		return nil, fmt.Errorf("session %s devices: %w", id, err)
+		return fmt.Errorf("session %s devices: %w", id, err)
 	}
 	ss.AuthenticatedAt, ss.IssuedAt, ss.ExpiresAt = ss.AuthenticatedAt.UTC(), ss.IssuedAt.UTC(), ss.ExpiresAt.UTC()
 	ss.CreatedAt, ss.UpdatedAt = ss.CreatedAt.UTC(), ss.UpdatedAt.UTC()
 	for i := range ss.AuthenticationMethods {
 		ss.AuthenticationMethods[i].CompletedAt = ss.AuthenticationMethods[i].CompletedAt.UTC()
 	}
-	return &ss, nil
+	return nil
 }
 
 // sessionJSONColumns encodes the JSON columns; nil lists are stored as [].
@@ -277,4 +414,191 @@ func sessionJSONColumns(ss *session.Session) (methods, devices string, err error
 		return "", "", err
 	}
 	return string(mb), string(db), nil
+}
+
+// placeholders is "?, ?, …" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// prepared is a read statement prepared on first use on the read pool.
+// Inside a transaction the query runs unprepared on the transaction (on
+// SQLite the statement belongs to the other pool).
+type prepared struct {
+	once sync.Once
+	stmt *sql.Stmt
+	err  error
+	// text is the query the statement was prepared from.
+	text string
+}
+
+func (p *prepared) get(db *DB, q string) *sql.Stmt {
+	p.once.Do(func() {
+		p.text = q
+		p.stmt, p.err = db.reader().PrepareContext(context.Background(), db.Rebind(q))
+	})
+	if p.err != nil || p.text != q {
+		return nil
+	}
+	return p.stmt
+}
+
+func (p *prepared) queryRow(ctx context.Context, db *DB, q string, args ...any) *sql.Row {
+	if stmt := p.get(db, q); stmt != nil && !inTx(ctx) {
+		return stmt.QueryRowContext(ctx, args...)
+	}
+	return db.QueryRow(ctx, q, args...)
+}
+
+func (p *prepared) query(ctx context.Context, db *DB, q string, args ...any) (*sql.Rows, error) {
+	if stmt := p.get(db, q); stmt != nil && !inTx(ctx) {
+		return stmt.QueryContext(ctx, args...)
+	}
+	return db.Query(ctx, q, args...)
+}
+
+// DefaultSessionCacheTTL is how long a whoami lookup is reused unless the
+// DSN sets session_cache_ttl. It is how late another instance may see a
+// revocation or an identity change; this instance sees its own at once.
+const DefaultSessionCacheTTL = time.Second
+
+// sessionCacheSize bounds the cached lookups (a few MiB at most).
+const sessionCacheSize = 4096
+
+// sessionCache keeps whoami lookups (session, identity, second factor) by
+// token hash for at most ttl, so the sessions checked on every request of
+// every app cost one map lookup instead of two queries.
+//
+// It is correct on this instance: every write of the session and identity
+// stores names the sessions or identities it changed (sessionsChanged,
+// once its transaction commits), and a lookup is not reused after a
+// change of its session or identity. A lookup that raced with a change
+// (it read the database before the change committed, and is stored
+// after) is caught by the epoch: each change records the epoch it
+// happened in, each lookup the epoch it started in, and a lookup older
+// than a change of its session or identity is never served. Changes made
+// by other instances (or by hand in SQL) are seen once the entry expires.
+type sessionCache struct {
+	ttl time.Duration
+
+	mu      sync.Mutex
+	epoch   uint64
+	entries map[string]cachedLookup
+	// changed records, for a session or identity id, the epoch and time of
+	// its last change. A record older than ttl can go: every lookup it
+	// could reject has expired.
+	changed map[uuid.UUID]change
+}
+
+type cachedLookup struct {
+	session      *session.Session
+	secondFactor bool
+	epoch        uint64
+	at           time.Time
+}
+
+type change struct {
+	epoch uint64
+	at    time.Time
+}
+
+// newSessionCache returns a cache keeping lookups for ttl, or nil (no
+// caching) when ttl is 0.
+func newSessionCache(ttl time.Duration) *sessionCache {
+	if ttl <= 0 {
+		return nil
+	}
+	return &sessionCache{ttl: ttl, entries: map[string]cachedLookup{}, changed: map[uuid.UUID]change{}}
+}
+
+// get returns a fresh lookup of key, if there is one.
+func (c *sessionCache) get(key string) (*session.Session, bool, bool) {
+	if c == nil {
+		return nil, false, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	e, ok := c.entries[key]
+	if !ok {
+		return nil, false, false
+	}
+	if now.Sub(e.at) >= c.ttl || c.changedSince(e.session.ID, e.epoch) || c.changedSince(e.session.IdentityID, e.epoch) {
+		delete(c.entries, key)
+		return nil, false, false
+	}
+	return e.session, e.secondFactor, true
+}
+
+// start marks the beginning of a lookup (before the database is read).
+func (c *sessionCache) start() (uint64, time.Time) {
+	if c == nil {
+		return 0, time.Time{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch, time.Now()
+}
+
+// put keeps a lookup that started at (epoch, at), unless its session or
+// identity changed since.
+func (c *sessionCache) put(key string, s *session.Session, secondFactor bool, epoch uint64, at time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.changedSince(s.ID, epoch) || c.changedSince(s.IdentityID, epoch) {
+		return
+	}
+	if len(c.entries) >= sessionCacheSize {
+		now := time.Now()
+		for k, e := range c.entries {
+			if now.Sub(e.at) >= c.ttl {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= sessionCacheSize {
+			clear(c.entries)
+		}
+	}
+	c.entries[key] = cachedLookup{session: s, secondFactor: secondFactor, epoch: epoch, at: at}
+}
+
+func (c *sessionCache) changedSince(id uuid.UUID, epoch uint64) bool {
+	ch, ok := c.changed[id]
+	return ok && ch.epoch > epoch
+}
+
+// invalidate records a change of these sessions or identities.
+func (c *sessionCache) invalidate(ids ...uuid.UUID) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The time is taken under the lock, so a lookup that started before
+	// this change also started before its recorded time.
+	now := time.Now()
+	c.epoch++
+	if len(c.changed) >= 1024 {
+		for id, ch := range c.changed {
+			if now.Sub(ch.at) >= c.ttl {
+				delete(c.changed, id)
+			}
+		}
+	}
+	for _, id := range ids {
+		c.changed[id] = change{epoch: c.epoch, at: now}
+	}
+}
+
+// sessionsChanged tells the whoami cache that these sessions or
+// identities (or the sessions of these identities) changed, once the
+// context's transaction commits (at once without one).
+func (db *DB) sessionsChanged(ctx context.Context, ids ...uuid.UUID) {
+	if db.sessions == nil {
+		return
+	}
+	db.AfterCommit(ctx, func() { db.sessions.invalidate(ids...) })
 }

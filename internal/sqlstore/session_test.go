@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
@@ -308,4 +310,220 @@ func TestSessionStore(t *testing.T) {
 			})
 		}
 	})
+}
+
+// whoamiFactors are the second-factor credential types session passes.
+var whoamiFactors = []identity.CredentialType{"totp", "webauthn", "lookup_secret"}
+
+func publicJSON(t *testing.T, i *identity.Identity) string {
+	t.Helper()
+	b, err := json.Marshal(i.JSON(identity.PublicView, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestSessionForWhoami(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		st := sqlstore.NewSessionStore(db)
+		ids := sqlstore.NewIdentityStore(db)
+		now := time.Now()
+
+		// mustWhoami makes an identity with addresses and a session, and
+		// looks the session up once so that the cache holds it.
+		mustWhoami := func(t *testing.T) (*identity.Identity, *session.Session, string) {
+			t.Helper()
+			i := newTestIdentity("who-"+uuid.NewString()[:8]+"@example.test", identityT0)
+			i.VerifiableAddresses[0].Verified, i.VerifiableAddresses[0].Status, i.VerifiableAddresses[0].VerifiedAt = false, "pending", nil
+			i.RecoveryAddresses = append(i.RecoveryAddresses, identity.RecoveryAddress{ID: uuid.New(), Via: "email",
+				Value: "second-" + uuid.NewString()[:8] + "@example.test", CreatedAt: identityT0.Add(time.Second), UpdatedAt: identityT0})
+			if err := ids.CreateIdentity(ctx, i); err != nil {
+				t.Fatal(err)
+			}
+			s := newTestSession(i.ID, now)
+			hash := fmt.Sprintf("%064x", s.ID[:])
+			if err := st.CreateSession(ctx, s, hash); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.SessionForWhoami(ctx, []string{hash}, whoamiFactors); err != nil {
+				t.Fatal(err)
+			}
+			return i, s, hash
+		}
+		lookup := func(t *testing.T, hash string) (*session.Session, bool) {
+			t.Helper()
+			got, secondFactor, err := st.SessionForWhoami(ctx, []string{hash}, whoamiFactors)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got, secondFactor
+		}
+
+		t.Run("SessionWithThePublicIdentity", func(t *testing.T) {
+			i, s, hash := mustWhoami(t)
+			for name, hashes := range map[string][]string{"OneHash": {hash}, "HashList": {"nope", hash}} {
+				got, secondFactor, err := st.SessionForWhoami(ctx, hashes, whoamiFactors)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if got.ID != s.ID || !got.Active || !got.ExpiresAt.Equal(s.ExpiresAt) || len(got.Devices) != 1 || secondFactor {
+					t.Fatalf("%s: got %+v (second factor %v)", name, got, secondFactor)
+				}
+				want, err := ids.GetIdentity(ctx, i.ID, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a, b := publicJSON(t, want), publicJSON(t, got.Identity); a != b {
+					t.Fatalf("%s: identity\n got %s\nwant %s", name, b, a)
+				}
+				if got.Identity.Credentials != nil {
+					t.Fatalf("%s: credentials loaded", name)
+				}
+			}
+		})
+
+		t.Run("MissingIsNotFound", func(t *testing.T) {
+			for _, hashes := range [][]string{nil, {"unknown"}, {"unknown", "other"}} {
+				if _, _, err := st.SessionForWhoami(ctx, hashes, whoamiFactors); !errors.Is(err, sqlstore.ErrNotFound) {
+					t.Fatalf("%v: %v", hashes, err)
+				}
+			}
+		})
+
+		// Every write of the stores is seen by the next lookup, although
+		// the lookup before it was cached.
+		changes := map[string]struct {
+			change func(t *testing.T, i *identity.Identity, s *session.Session) error
+			seen   func(s *session.Session, secondFactor bool) bool
+		}{
+			"RevokeSession": {
+				func(t *testing.T, i *identity.Identity, s *session.Session) error {
+					return st.RevokeSession(ctx, uuid.Nil, s.ID, now)
+				},
+				func(s *session.Session, _ bool) bool { return !s.Active }},
+			"RevokeIdentitySessions": {
+				func(t *testing.T, i *identity.Identity, s *session.Session) error {
+					_, err := st.RevokeIdentitySessions(ctx, i.ID, uuid.Nil, now)
+					return err
+				},
+				func(s *session.Session, _ bool) bool { return !s.Active }},
+			"UpdateSession": {
+				func(t *testing.T, i *identity.Identity, s *session.Session) error {
+					s.AAL = "aal2"
+					return st.UpdateSession(ctx, s)
+				},
+				func(s *session.Session, _ bool) bool { return s.AAL == "aal2" }},
+			"UpdateIdentity": {
+				func(t *testing.T, i *identity.Identity, s *session.Session) error {
+					i.State = identity.StateInactive
+					return ids.UpdateIdentity(ctx, i)
+				},
+				func(s *session.Session, _ bool) bool { return s.Identity.State == identity.StateInactive }},
+			"MarkAddressVerified": {
+				func(t *testing.T, i *identity.Identity, s *session.Session) error {
+					return ids.MarkAddressVerified(ctx, i.ID, "email", i.VerifiableAddresses[0].Value, now)
+				},
+				func(s *session.Session, _ bool) bool { return s.Identity.VerifiableAddresses[0].Verified }},
+			"SetCredentialConfig": {
+				func(t *testing.T, i *identity.Identity, s *session.Session) error {
+					return ids.SetCredentialConfig(ctx, i.ID, "totp", json.RawMessage(`{}`), now)
+				},
+				func(_ *session.Session, secondFactor bool) bool { return secondFactor }},
+			"InATransaction": {
+				func(t *testing.T, i *identity.Identity, s *session.Session) error {
+					return db.InTx(ctx, func(ctx context.Context) error {
+						return st.RevokeSession(ctx, uuid.Nil, s.ID, now)
+					})
+				},
+				func(s *session.Session, _ bool) bool { return !s.Active }},
+		}
+		for name, c := range changes {
+			t.Run("SeesAtOnce"+name, func(t *testing.T) {
+				i, s, hash := mustWhoami(t)
+				if err := c.change(t, i, s); err != nil {
+					t.Fatal(err)
+				}
+				if got, secondFactor := lookup(t, hash); !c.seen(got, secondFactor) {
+					t.Fatalf("change not seen: %+v (second factor %v)", got, secondFactor)
+				}
+			})
+		}
+
+		t.Run("GoneAtOnce", func(t *testing.T) {
+			for name, remove := range map[string]func(i *identity.Identity) error{
+				"DeleteIdentitySessions": func(i *identity.Identity) error { _, err := st.DeleteIdentitySessions(ctx, i.ID); return err },
+				"DeleteIdentity":         func(i *identity.Identity) error { return ids.DeleteIdentity(ctx, i.ID) },
+			} {
+				i, _, hash := mustWhoami(t)
+				if err := remove(i); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := st.SessionForWhoami(ctx, []string{hash}, whoamiFactors); !errors.Is(err, sqlstore.ErrNotFound) {
+					t.Fatalf("%s: lookup after delete: %v", name, err)
+				}
+			}
+		})
+
+		t.Run("RolledBackChangeIsNotSeen", func(t *testing.T) {
+			_, s, hash := mustWhoami(t)
+			boom := errors.New("boom")
+			err := db.InTx(ctx, func(ctx context.Context) error {
+				if err := st.RevokeSession(ctx, uuid.Nil, s.ID, now); err != nil {
+					return err
+				}
+				// Inside the transaction the lookup sees its own write.
+				got, _, err := st.SessionForWhoami(ctx, []string{hash}, whoamiFactors)
+				if err != nil || got.Active {
+					t.Errorf("lookup in the transaction: %+v, %v", got, err)
+				}
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Fatal(err)
+			}
+			if got, _ := lookup(t, hash); !got.Active {
+				t.Fatal("rolled back revocation seen")
+			}
+		})
+	})
+}
+
+// A write the stores do not make (by hand, or by another instance) is
+// seen once the cache entry expires; session_cache_ttl=0s turns the cache
+// off.
+func TestSessionCacheTTL(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		ttl  string
+		wait time.Duration
+	}{{"0s", 0}, {"10ms", 20 * time.Millisecond}} {
+		t.Run(c.ttl, func(t *testing.T) {
+			db, err := sqlstore.Open(ctx, sqltest.DSN(t, sqlstore.SQLite)+"?session_cache_ttl="+c.ttl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st := sqlstore.NewSessionStore(db)
+			s := newTestSession(mustSessionIdentity(t, db), time.Now())
+			if err := st.CreateSession(ctx, s, "ttl-hash"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.SessionForWhoami(ctx, []string{"ttl-hash"}, whoamiFactors); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(ctx, `UPDATE sessions SET active = ? WHERE id = ?`, false, s.ID.String()); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(c.wait)
+			got, _, err := st.SessionForWhoami(ctx, []string{"ttl-hash"}, whoamiFactors)
+			if err != nil || got.Active {
+				t.Fatalf("after the TTL: %+v, %v", got, err)
+			}
+		})
+	}
 }

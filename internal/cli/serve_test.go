@@ -1,0 +1,229 @@
+package cli_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeDev is the README's promise: `latchkey serve --dev` in an empty
+// directory, with no file and no configuration, becomes ready, keeps what
+// the admin API creates, stops cleanly on SIGTERM and finds everything
+// again (identities and sessions) after a restart.
+func TestServeDev(t *testing.T) {
+	dir := t.TempDir()
+	p := freePorts(t)
+	const email, password = "ada@example.com", "correct-horse-battery-staple"
+
+	first := start(t, dir, p.env(), "serve", "--dev")
+	t.Logf("serve --dev ready after %s (first start: migrations, generated secrets)", first.waitReady(p.publicURL()))
+
+	t.Run("PrintsTheURLs", func(t *testing.T) {
+		out := first.stdout.String()
+		for _, want := range []string{"is ready", "public API: " + p.publicURL() + "/", "admin API:  " + p.adminURL() + "/"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("stdout lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("KeepsDatabaseAndSecretsInTheWorkingDirectory", func(t *testing.T) {
+		if _, err := os.Stat(filepath.Join(dir, "latchkey.sqlite")); err != nil {
+			t.Error(err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, "latchkey-secrets.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("secrets file mode %v, want 0600", fi.Mode().Perm())
+		}
+		if !strings.Contains(first.stderr.String(), "generated development secrets") {
+			t.Errorf("stderr lacks the generated-secrets warning:\n%s", first.stderr)
+		}
+	})
+
+	t.Run("VersionOnBothPorts", func(t *testing.T) {
+		for _, base := range []string{p.publicURL(), p.adminURL()} {
+			status, body := do(t, "GET", base+"/version", "", "")
+			if status != http.StatusOK || !strings.Contains(body, `"version":"`+testVersion+`"`) {
+				t.Errorf("%s/version: %d %s", base, status, body)
+			}
+		}
+	})
+
+	// What curl does in the README.
+	status, body := do(t, "POST", p.adminURL()+"/admin/identities", "application/json",
+		`{"schema_id":"default","traits":{"email":"`+email+`"},"credentials":{"password":{"config":{"password":"`+password+`"}}}}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create identity: %d %s", status, body)
+	}
+	var created struct{ ID string }
+	mustUnmarshal(t, body, &created)
+	token := nativeLogin(t, p.publicURL(), email, password)
+
+	if code := first.stop(); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d, want 0\n%s", code, first.stderr)
+	}
+	if !strings.Contains(first.stderr.String(), "shutting down") {
+		t.Errorf("stderr lacks the shutdown line:\n%s", first.stderr)
+	}
+
+	second := start(t, dir, p.env(), "serve", "--dev")
+	t.Logf("serve --dev ready after %s (restart)", second.waitReady(p.publicURL()))
+	if !strings.Contains(second.stderr.String(), "using development secrets from") {
+		t.Errorf("the restart did not reuse the development secrets:\n%s", second.stderr)
+	}
+
+	t.Run("IdentitySurvivesRestart", func(t *testing.T) {
+		status, body := do(t, "GET", p.adminURL()+"/admin/identities/"+created.ID, "", "")
+		if status != http.StatusOK || !strings.Contains(body, email) {
+			t.Fatalf("get identity after restart: %d %s", status, body)
+		}
+	})
+	t.Run("SessionSurvivesRestart", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", p.publicURL()+"/sessions/whoami", nil)
+		req.Header.Set("X-Session-Token", token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("whoami with a token from before the restart: %d", res.StatusCode)
+		}
+	})
+	if code := second.stop(); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d, want 0", code)
+	}
+}
+
+// TestServeDevDataDir: --data-dir holds the database and the secrets; the
+// working directory stays empty.
+func TestServeDevDataDir(t *testing.T) {
+	dir, data := t.TempDir(), filepath.Join(t.TempDir(), "state")
+	p := freePorts(t)
+	proc := start(t, dir, p.env(), "serve", "--dev", "--data-dir", data)
+	proc.waitReady(p.publicURL())
+	if code := proc.stop(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	for _, f := range []string{"latchkey.sqlite", "latchkey-secrets.json"} {
+		if _, err := os.Stat(filepath.Join(data, f)); err != nil {
+			t.Errorf("%s not in the data dir: %v", f, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("working directory not empty: %v", entries)
+	}
+}
+
+// TestServeShutdownFinishesInFlightRequest: SIGTERM closes the listeners at
+// once, but a request already being received is completed and answered
+// before the process exits 0.
+func TestServeShutdownFinishesInFlightRequest(t *testing.T) {
+	dir := t.TempDir()
+	p := freePorts(t)
+	proc := start(t, dir, p.env(), "serve", "--dev")
+	proc.waitReady(p.publicURL())
+
+	body := `{"schema_id":"default","traits":{"email":"in-flight@example.com"}}`
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(p.admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	half := len(body) / 2
+	fmt.Fprintf(conn, "POST /admin/identities HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body[:half])
+	time.Sleep(200 * time.Millisecond) // the handler is now waiting for the rest of the body
+
+	if err := proc.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	// Shutdown has begun once new connections are refused.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p.admin), time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the admin listener still accepts connections 10s after SIGINT")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if proc.exited() {
+		t.Fatalf("latchkey exited with a request in flight:\n%s", proc.stderr)
+	}
+
+	if _, err := conn.Write([]byte(body[half:])); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no response to the in-flight request: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("in-flight request answered %d, want 201", res.StatusCode)
+	}
+	if code := proc.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := run(t, t.TempDir(), nil, "", "version")
+	if r.code != 0 || r.stdout != "latchkey "+testVersion+"\n" {
+		t.Fatalf("version: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestUnknownFlagFails(t *testing.T) {
+	r := run(t, t.TempDir(), nil, "", "serve", "--no-such-flag")
+	if r.code == 0 || !strings.Contains(r.stderr, "unknown flag: --no-such-flag") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// nativeLogin logs in through the native (API) login flow and returns the
+// session token.
+func nativeLogin(t *testing.T, publicURL, identifier, password string) string {
+	t.Helper()
+	status, body := do(t, "GET", publicURL+"/self-service/login/api", "", "")
+	if status != http.StatusOK {
+		t.Fatalf("create login flow: %d %s", status, body)
+	}
+	var flow struct{ ID string }
+	mustUnmarshal(t, body, &flow)
+	status, body = do(t, "POST", publicURL+"/self-service/login?flow="+flow.ID, "application/json",
+		`{"method":"password","identifier":"`+identifier+`","password":"`+password+`"}`)
+	if status != http.StatusOK {
+		t.Fatalf("login: %d %s", status, body)
+	}
+	var ok struct {
+		SessionToken string `json:"session_token"`
+	}
+	mustUnmarshal(t, body, &ok)
+	if ok.SessionToken == "" {
+		t.Fatalf("no session token: %s", body)
+	}
+	return ok.SessionToken
+}
+
+func mustUnmarshal(t *testing.T, body string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("decode %q: %v", body, err)
+	}
+}
