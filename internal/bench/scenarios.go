@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,9 +34,6 @@ type Options struct {
 	// SMTPListen is where the recovery journey's SMTP server listens; the
 	// server under test must send its mail there.
 	SMTPListen string
-	// SMTPListener, when set, is used instead of listening on SMTPListen
-	// (tests open it first, to tell the server under test its address).
-	SMTPListener net.Listener
 	// CeilingCommand, when set, runs the ceiling's trivial handler in a
 	// child process (the command must serve it with ServeCeiling and print
 	// its base URL as the first line of its output), so that the ceiling
@@ -54,9 +52,9 @@ var registry = map[string]func(Options) Scenario{
 	"admin-code":    func(Options) Scenario { return &adminCode{} },
 	"login":         func(Options) Scenario { return &login{} },
 	"recovery-journey": func(o Options) Scenario {
-		return &journey{listen: o.SMTPListen, listener: o.SMTPListener, settings: true}
+		return &journey{listen: o.SMTPListen, settings: true}
 	},
-	"recovery-session": func(o Options) Scenario { return &journey{listen: o.SMTPListen, listener: o.SMTPListener} },
+	"recovery-session": func(o Options) Scenario { return &journey{listen: o.SMTPListen} },
 }
 
 // All is the order "all" runs every scenario in: the ceiling first, so
@@ -303,7 +301,8 @@ func (login) Setup(ctx context.Context, env *Env) (Op, error) {
 	if _, err := env.call(ctx, http.MethodGet, env.Admin+"/admin/identities/"+id+"?include_credential=password", nil, http.StatusOK, &ident); err == nil {
 		h := ident.Credentials["password"].Config.HashedPassword
 		if m := bcryptCost.FindStringSubmatch(h); m != nil {
-			env.Notes["hasher"] = "bcrypt cost " + m[1]
+			cost, _ := strconv.Atoi(m[1])
+			env.Notes["hasher"] = fmt.Sprintf("bcrypt cost %d", cost)
 		} else if strings.HasPrefix(h, "$argon2") {
 			env.Notes["hasher"] = strings.SplitN(h, "$", 5)[3]
 		}
@@ -322,7 +321,6 @@ func (login) Setup(ctx context.Context, env *Env) (Op, error) {
 // the server under test delivers to.
 type journey struct {
 	listen   string
-	listener net.Listener
 	settings bool
 	mail     *mailSink
 }
@@ -335,15 +333,12 @@ func (j *journey) Name() string {
 }
 
 func (j *journey) Setup(ctx context.Context, env *Env) (Op, error) {
-	ln := j.listener
-	if ln == nil {
-		if j.listen == "" {
-			j.listen = "127.0.0.1:1025"
-		}
-		var err error
-		if ln, err = net.Listen("tcp", j.listen); err != nil {
-			return nil, fmt.Errorf("start SMTP server on %s: %w", j.listen, err)
-		}
+	if j.listen == "" {
+		j.listen = "127.0.0.1:1025"
+	}
+	ln, err := net.Listen("tcp", j.listen)
+	if err != nil {
+		return nil, fmt.Errorf("start SMTP server on %s: %w", j.listen, err)
 	}
 	j.mail = startMailSink(ln)
 	env.OnDone(j.mail.close)

@@ -18,7 +18,7 @@ func newBench() *cobra.Command {
 	var (
 		public, admin, scenarios, concurrency, smtpListen, format string
 		duration                                                  time.Duration
-		asJSON, inProcessCeiling                                  bool
+		asJSON, inProcessCeiling, failOnError                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -73,7 +73,17 @@ func newBench() *cobra.Command {
 			case "markdown":
 				bench.WriteMarkdown(out, results)
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			if failOnError {
+				for _, r := range results {
+					if r.Errors > 0 {
+						return fmt.Errorf("%s at %d clients: %d errors", r.Scenario, r.Concurrency, r.Errors)
+					}
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&public, "public", "http://127.0.0.1:4433", "public API base URL")
@@ -84,6 +94,7 @@ func newBench() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON (same as --format json)")
 	cmd.Flags().StringVar(&format, "format", "text", "output: text (as results come), json or markdown (at the end)")
 	cmd.Flags().StringVar(&smtpListen, "smtp-listen", "127.0.0.1:1025", "address of the SMTP server the recovery-journey and recovery-session scenarios run")
+	cmd.Flags().BoolVar(&failOnError, "fail-on-error", false, "exit with an error when any request failed (CI smoke runs)")
 	cmd.Flags().BoolVar(&inProcessCeiling, "ceiling-in-process", false, "run the ceiling's handler inside the driver instead of a child process")
 	cmd.AddCommand(newCeilingServer())
 	return cmd

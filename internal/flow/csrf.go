@@ -53,6 +53,19 @@ func (c *CSRF) Token(w http.ResponseWriter, r *http.Request) []byte {
 	return c.Rotate(w)
 }
 
+// LazyToken returns a function giving the request's CSRF token on first
+// use, setting the cookie once when the request has none. Handlers pass it
+// down so that a cookie is only set where a token is really needed.
+func (c *CSRF) LazyToken(w http.ResponseWriter, r *http.Request) func() []byte {
+	var tok []byte
+	return func() []byte {
+		if tok == nil {
+			tok = c.Token(w, r)
+		}
+		return tok
+	}
+}
+
 // Rotate issues a new token cookie (after a successful recovery, or when a
 // session is issued for a different identity).
 func (c *CSRF) Rotate(w http.ResponseWriter) []byte {
@@ -147,6 +160,19 @@ func (c *CSRF) MatchesFingerprint(r *http.Request, fingerprint string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(Fingerprint(t)), []byte(fingerprint)) == 1
+}
+
+// FingerprintCheck returns the check made when a browser fetches a flow:
+// nil when the request's CSRF cookie is the one the flow was created with
+// (fingerprint), else the 403 security_csrf_violation.
+func (c *CSRF) FingerprintCheck(r *http.Request) func(fingerprint string) error {
+	return func(fingerprint string) error {
+		if c.MatchesFingerprint(r, fingerprint) {
+			return nil
+		}
+		_, cookieErr := r.Cookie(c.CookieName)
+		return CSRFError(r, cookieErr == nil, true)
+	}
 }
 
 // Check verifies a browser submission: the body's csrf_token must unmask to

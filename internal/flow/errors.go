@@ -20,9 +20,10 @@ type Errors struct {
 	Now   func() time.Time
 }
 
-// Forward answers err for client c.
+// Forward answers err for client c: JSON clients get it as JSON, browsers
+// are sent to the error UI. A nil *Errors answers every client with JSON.
 func (e *Errors) Forward(w http.ResponseWriter, r *http.Request, c Client, err error) {
-	if c.JSON() {
+	if e == nil || c.JSON() {
 		httpx.WriteError(w, r, err)
 		return
 	}

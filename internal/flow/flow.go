@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -47,8 +48,24 @@ func ClientOf(r *http.Request, t Type) Client {
 	return BrowserForm
 }
 
+// InitClient decides how to answer a request that starts a browser flow:
+// an SPA asks for JSON in its Accept header; anything else is a browser
+// that follows redirects.
+func InitClient(r *http.Request) Client {
+	if httpx.AcceptsJSON(r) {
+		return SPA
+	}
+	return BrowserForm
+}
+
 // JSON reports whether the client is answered with JSON.
 func (c Client) JSON() bool { return c != BrowserForm }
+
+// RedirectToUI sends a browser to the UI page showing flow id
+// (uiURL?flow=<id>, 303).
+func RedirectToUI(w http.ResponseWriter, r *http.Request, uiURL string, id uuid.UUID) {
+	httpx.Redirect(w, r, WithQuery(uiURL, "flow", id.String()), http.StatusSeeOther)
+}
 
 // ParseFlowID reads ?flow= (or ?id=) as a UUID. Kratos's error for a missing
 // or malformed id.
@@ -76,6 +93,18 @@ func RequestURL(r *http.Request) string {
 		host = h
 	}
 	return scheme + "://" + host + r.URL.RequestURI()
+}
+
+// Route joins a path to the public base URL (exactly one "/" between them).
+func Route(publicBaseURL, path string) string {
+	base := publicBaseURL
+	if base != "" && base[len(base)-1] != '/' {
+		base += "/"
+	}
+	if path != "" && path[0] == '/' {
+		path = path[1:]
+	}
+	return base + path
 }
 
 // ReturnToOf extracts return_to from a recorded request URL.
@@ -143,6 +172,39 @@ func ExpiredError(expiredAt, now time.Time, newFlowID uuid.UUID) *httpx.Error {
 			"use_flow_id": newFlowID,
 		},
 	}
+}
+
+// ExpiredBrowserFetchError is Kratos's 410 for fetching an expired browser
+// flow of kind ("login", "settings", ...): it names where to start again,
+// the flow's init endpoint initURL carrying the flow's return_to.
+func ExpiredBrowserFetchError(kind, initURL, returnTo string) *httpx.Error {
+	redirect := initURL
+	if returnTo != "" {
+		redirect = WithQuery(redirect, "return_to", returnTo)
+	}
+	return httpx.ErrGone(fmt.Sprintf("The %[1]s flow has expired. Redirect the user to the %[1]s flow init endpoint to initialize a new %[1]s flow.", kind)).
+		WithDetail("redirect_to", redirect).
+		WithDetail("return_to", returnTo)
+}
+
+// ExpiredAPIFetchError is Kratos's 410 for fetching an expired API flow of
+// login or registration: ExpiredError without a replacement flow, naming
+// the init endpoint apiURL instead.
+func ExpiredAPIFetchError(expiredAt, now time.Time, apiURL string) *httpx.Error {
+	e := ExpiredError(expiredAt, now, uuid.Nil)
+	e.Extra = nil
+	return e.WithDetail("api", apiURL)
+}
+
+// MsgFromBadRequest is the message 4000001 a flow shows for a 400-class
+// error, as Kratos shows them; ok is false for any other error, which the
+// flow cannot show.
+func MsgFromBadRequest(err error) (m Message, ok bool) {
+	var he *httpx.Error
+	if errors.As(err, &he) && he.Code == http.StatusBadRequest {
+		return MsgGeneric(he.Reason), true
+	}
+	return Message{}, false
 }
 
 // ErrSessionAlreadyAvailable is the answer to starting or submitting a flow

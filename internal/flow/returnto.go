@@ -59,6 +59,15 @@ func (p ReturnToPolicy) Validate(raw string) (string, error) {
 	return "", forbiddenReturnTo(raw)
 }
 
+// ValidOr returns the validated return_to, or fallback when raw is empty
+// or not allowed (where a browser that already has a session is sent).
+func (p ReturnToPolicy) ValidOr(raw, fallback string) string {
+	if to, err := p.Validate(raw); err == nil && to != "" {
+		return to
+	}
+	return fallback
+}
+
 func sameOrigin(a, u *url.URL) bool {
 	return strings.EqualFold(a.Scheme, u.Scheme) && strings.EqualFold(a.Host, u.Host)
 }

@@ -27,6 +27,15 @@ type Record struct {
 	UpdatedAt   time.Time
 }
 
+// Stored is what every self-service flow keeps in Record.Data; a flow
+// that keeps more embeds it (its keys stay first, in this order).
+type Stored struct {
+	IssuedAt   time.Time `json:"issued_at"`
+	RequestURL string    `json:"request_url"`
+	ReturnTo   string    `json:"return_to,omitempty"`
+	UI         Container `json:"ui"`
+}
+
 // Store persists flows and browser errors.
 type Store interface {
 	CreateFlow(ctx context.Context, r *Record) error

@@ -13,6 +13,15 @@ type Container struct {
 	Messages []Message `json:"messages,omitempty"`
 }
 
+// ForAPI returns the container as the API shows it: nodes is an array,
+// never null.
+func (c Container) ForAPI() Container {
+	if c.Nodes == nil {
+		c.Nodes = []Node{}
+	}
+	return c
+}
+
 // Node groups.
 const (
 	GroupDefault  = "default"

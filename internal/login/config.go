@@ -55,13 +55,4 @@ func (c Config) now() time.Time {
 }
 
 // route joins a path to the public base URL.
-func (c Config) route(path string) string {
-	base := c.PublicBaseURL
-	if base != "" && base[len(base)-1] != '/' {
-		base += "/"
-	}
-	if path != "" && path[0] == '/' {
-		path = path[1:]
-	}
-	return base + path
-}
+func (c Config) route(path string) string { return flow.Route(c.PublicBaseURL, path) }

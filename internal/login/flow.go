@@ -87,13 +87,9 @@ type wireFlow struct {
 
 // MarshalJSON writes the flow as Kratos does (organization_id is always null).
 func (f *Flow) MarshalJSON() ([]byte, error) {
-	ui := f.UI
-	if ui.Nodes == nil {
-		ui.Nodes = []flow.Node{}
-	}
 	return json.Marshal(wireFlow{
 		ID: f.ID, Type: f.Type, ExpiresAt: f.ExpiresAt, IssuedAt: f.IssuedAt,
-		RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: ui,
+		RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: f.UI.ForAPI(),
 		CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
 		Refresh: f.Refresh, RequestedAAL: f.RequestedAAL, State: f.State,
 	})
@@ -102,19 +98,16 @@ func (f *Flow) MarshalJSON() ([]byte, error) {
 // storedFlow is what a flow.Record keeps in Data; the record's own columns
 // hold the rest (type, state, identity, CSRF fingerprint, expiry).
 type storedFlow struct {
-	IssuedAt     time.Time      `json:"issued_at"`
-	RequestURL   string         `json:"request_url"`
-	ReturnTo     string         `json:"return_to,omitempty"`
-	UI           flow.Container `json:"ui"`
-	Refresh      bool           `json:"refresh"`
-	RequestedAAL string         `json:"requested_aal"`
+	flow.Stored
+	Refresh      bool   `json:"refresh"`
+	RequestedAAL string `json:"requested_aal"`
 }
 
 // record converts the flow for storage.
 func (f *Flow) record() (*flow.Record, error) {
 	data, err := json.Marshal(storedFlow{
-		IssuedAt: f.IssuedAt, RequestURL: f.RequestURL, ReturnTo: f.ReturnTo,
-		UI: f.UI, Refresh: f.Refresh, RequestedAAL: f.RequestedAAL,
+		Stored:  flow.Stored{IssuedAt: f.IssuedAt, RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: f.UI},
+		Refresh: f.Refresh, RequestedAAL: f.RequestedAAL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode login flow: %w", err)

@@ -43,16 +43,13 @@ func (h *Handler) RegisterPublic(mux *http.ServeMux) {
 // (or 400 session_already_available as JSON).
 func (h *Handler) initBrowser(w http.ResponseWriter, r *http.Request) {
 	httpx.NoCache(w)
-	client := flow.BrowserForm
-	if httpx.AcceptsJSON(r) {
-		client = flow.SPA
-	}
+	client := flow.InitClient(r)
 	sess, err := h.session(r)
 	if err != nil {
-		h.fail(w, r, client, err)
+		h.Errors.Forward(w, r, client, err)
 		return
 	}
-	csrf := h.csrfToken(w, r)
+	csrf := h.CSRF.LazyToken(w, r)
 	q := r.URL.Query()
 	f, err := h.Service.Start(r.Context(), StartRequest{
 		Type: flow.TypeBrowser, RequestURL: flow.RequestURL(r), ReturnTo: q.Get("return_to"),
@@ -62,11 +59,11 @@ func (h *Handler) initBrowser(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrAlreadyLoggedIn) && client == flow.BrowserForm:
 		httpx.Redirect(w, r, h.Service.BrowserReturnURL(q.Get("return_to")), http.StatusSeeOther)
 	case err != nil:
-		h.fail(w, r, client, err)
+		h.Errors.Forward(w, r, client, err)
 	case client == flow.SPA:
 		h.writeFlow(w, http.StatusOK, f, csrf)
 	default:
-		httpx.Redirect(w, r, flow.WithQuery(h.Service.Config.UIURL, "flow", f.ID.String()), http.StatusSeeOther)
+		flow.RedirectToUI(w, r, h.Service.Config.UIURL, f.ID)
 	}
 }
 
@@ -98,61 +95,51 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, httpx.ErrNotFound(""))
 		return
 	}
-	f, err := h.Service.Fetch(r.Context(), id, func(fingerprint string) error {
-		if h.CSRF.MatchesFingerprint(r, fingerprint) {
-			return nil
-		}
-		_, cookieErr := r.Cookie(h.CSRF.CookieName)
-		return flow.CSRFError(r, cookieErr == nil, true)
-	})
+	f, err := h.Service.Fetch(r.Context(), id, h.CSRF.FingerprintCheck(r))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	h.writeFlow(w, http.StatusOK, f, h.csrfToken(w, r))
+	h.writeFlow(w, http.StatusOK, f, h.CSRF.LazyToken(w, r))
 }
 
 // submit handles POST /self-service/login?flow=.
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
+	// Until the flow (and so its type) is known, answer as for a browser flow.
+	client := flow.ClientOf(r, flow.TypeBrowser)
 	id, err := flow.ParseFlowID(r, "flow")
 	if err != nil {
-		h.fail(w, r, guessClient(r), err)
+		h.Errors.Forward(w, r, client, err)
 		return
 	}
 	sess, err := h.session(r)
 	if err != nil {
-		h.fail(w, r, guessClient(r), err)
+		h.Errors.Forward(w, r, client, err)
 		return
 	}
-	csrf := h.csrfToken(w, r)
+	csrf := h.CSRF.LazyToken(w, r)
 	res, err := h.Service.Submit(r.Context(), Submission{
 		FlowID: id, Body: decodeBody(r), Session: sess, Request: r, CSRFToken: csrf,
 	})
-	client := guessClient(r)
 	if res != nil {
 		client = flow.ClientOf(r, res.Flow.Type)
 	}
 	if err != nil {
-		h.fail(w, r, client, err)
+		h.Errors.Forward(w, r, client, err)
 		return
 	}
-	switch res.Outcome {
-	case Succeeded:
+	switch {
+	case res.Outcome == Succeeded:
 		h.succeed(w, r, client, res)
-	case Rejected:
-		if client == flow.BrowserForm {
-			httpx.Redirect(w, r, flow.WithQuery(h.Service.Config.UIURL, "flow", res.Flow.ID.String()), http.StatusSeeOther)
-			return
-		}
-		h.writeFlow(w, http.StatusBadRequest, res.Flow, csrf)
-	case Replaced:
-		if client == flow.BrowserForm {
-			httpx.Redirect(w, r, flow.WithQuery(h.Service.Config.UIURL, "flow", res.Flow.ID.String()), http.StatusSeeOther)
-			return
-		}
-		httpx.WriteError(w, r, flow.ExpiredError(res.ExpiredAt, h.Service.Config.now(), res.Flow.ID))
-	case AlreadyLoggedIn:
+	case res.Outcome == AlreadyLoggedIn:
 		httpx.Redirect(w, r, res.ReturnTo, http.StatusSeeOther)
+	case client == flow.BrowserForm:
+		// Rejected, or Replaced: the UI shows the flow with its messages.
+		flow.RedirectToUI(w, r, h.Service.Config.UIURL, res.Flow.ID)
+	case res.Outcome == Rejected:
+		h.writeFlow(w, http.StatusBadRequest, res.Flow, csrf)
+	case res.Outcome == Replaced:
+		httpx.WriteError(w, r, flow.ExpiredError(res.ExpiredAt, h.Service.Config.now(), res.Flow.ID))
 	}
 }
 
@@ -189,16 +176,6 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, client flow.Cl
 	httpx.Redirect(w, r, res.ReturnTo, http.StatusSeeOther)
 }
 
-// fail answers an error: JSON clients get it as JSON, browsers are sent
-// to the error UI.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, client flow.Client, err error) {
-	if h.Errors == nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	h.Errors.Forward(w, r, client, err)
-}
-
 // writeFlow writes the flow; a browser flow's csrf_token input gets a
 // freshly masked copy of the browser's token.
 func (h *Handler) writeFlow(w http.ResponseWriter, status int, f *Flow, csrf func() []byte) {
@@ -215,26 +192,6 @@ func (h *Handler) session(r *http.Request) (*session.Session, error) {
 		return nil, nil
 	}
 	return s, err
-}
-
-// csrfToken returns the request's CSRF token on first use, setting the
-// cookie once when the request has none.
-func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request) func() []byte {
-	var tok []byte
-	return func() []byte {
-		if tok == nil {
-			tok = h.CSRF.Token(w, r)
-		}
-		return tok
-	}
-}
-
-// guessClient is how to answer before the flow (and so its type) is known.
-func guessClient(r *http.Request) flow.Client {
-	if httpx.IsJSONRequest(r) {
-		return flow.SPA
-	}
-	return flow.BrowserForm
 }
 
 // decodeBody reads a JSON or form submission.

@@ -74,20 +74,25 @@ func (s *Service) CreateAdminCode(ctx context.Context, in AdminRequest, caller A
 	if err != nil {
 		return nil, err
 	}
-	ident, err := s.Identities.GetPublic(ctx, in.IdentityID)
-	if errors.Is(err, storeerr.ErrNotFound) {
-		return nil, httpx.ErrNotFound("could not find identity")
-	}
-	if err != nil {
-		return nil, err
-	}
 	f := s.adminFlow(t, MethodCode, lifespan, caller.RequestURL, returnTo)
-	var code string
+	var (
+		code  string
+		ident *identity.Identity
+	)
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
+		// Read in the transaction: on SQLite it runs on the writer's
+		// connection, whose page cache the stream of writes never empties.
+		var err error
+		ident, err = s.Identities.GetPublic(ctx, in.IdentityID)
+		if errors.Is(err, storeerr.ErrNotFound) {
+			return httpx.ErrNotFound("could not find identity")
+		}
+		if err != nil {
+			return err
+		}
 		if err := s.createFlow(ctx, f); err != nil {
 			return err
 		}
-		var err error
 		code, _, _, err = s.issue(ctx, f, MethodCode, ident.ID, nil, KindAdmin, f.ExpiresAt)
 		if err != nil {
 			return err
@@ -120,20 +125,23 @@ func (s *Service) CreateAdminLink(ctx context.Context, in AdminRequest, caller A
 	if err != nil {
 		return nil, err
 	}
-	ident, err := s.Identities.GetPublic(ctx, in.IdentityID)
-	if errors.Is(err, storeerr.ErrNotFound) {
-		return nil, httpx.ErrBadRequest("The requested identity id does not exist.")
-	}
-	if err != nil {
-		return nil, err
-	}
 	f := s.adminFlow(flow.TypeBrowser, MethodLink, lifespan, caller.RequestURL, returnTo)
-	var link string
+	var (
+		link  string
+		ident *identity.Identity
+	)
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		ident, err = s.Identities.GetPublic(ctx, in.IdentityID) // in the transaction, as CreateAdminCode
+		if errors.Is(err, storeerr.ErrNotFound) {
+			return httpx.ErrBadRequest("The requested identity id does not exist.")
+		}
+		if err != nil {
+			return err
+		}
 		if err := s.createFlow(ctx, f); err != nil {
 			return err
 		}
-		var err error
 		_, link, _, err = s.issue(ctx, f, MethodLink, ident.ID, nil, KindAdmin, f.ExpiresAt)
 		if err != nil {
 			return err

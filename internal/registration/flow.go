@@ -70,28 +70,16 @@ type wireFlow struct {
 
 // MarshalJSON writes the flow as Kratos does (organization_id is always null).
 func (f *Flow) MarshalJSON() ([]byte, error) {
-	ui := f.UI
-	if ui.Nodes == nil {
-		ui.Nodes = []flow.Node{}
-	}
 	return json.Marshal(wireFlow{
 		ID: f.ID, Type: f.Type, ExpiresAt: f.ExpiresAt, IssuedAt: f.IssuedAt,
-		RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: ui, State: f.State,
+		RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: f.UI.ForAPI(), State: f.State,
 	})
 }
 
-// storedFlow is what a flow.Record keeps in Data; the record's own columns
-// hold the rest (type, state, CSRF fingerprint, expiry).
-type storedFlow struct {
-	IssuedAt   time.Time      `json:"issued_at"`
-	RequestURL string         `json:"request_url"`
-	ReturnTo   string         `json:"return_to,omitempty"`
-	UI         flow.Container `json:"ui"`
-}
-
-// record converts the flow for storage.
+// record converts the flow for storage: flow.Stored goes in Data, the
+// rest in the record's own columns.
 func (f *Flow) record() (*flow.Record, error) {
-	data, err := json.Marshal(storedFlow{IssuedAt: f.IssuedAt, RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: f.UI})
+	data, err := json.Marshal(flow.Stored{IssuedAt: f.IssuedAt, RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: f.UI})
 	if err != nil {
 		return nil, fmt.Errorf("encode registration flow: %w", err)
 	}
@@ -103,7 +91,7 @@ func (f *Flow) record() (*flow.Record, error) {
 
 // fromRecord rebuilds a flow from storage.
 func fromRecord(r *flow.Record) (*Flow, error) {
-	var d storedFlow
+	var d flow.Stored
 	if err := json.Unmarshal(r.Data, &d); err != nil {
 		return nil, fmt.Errorf("decode registration flow %s: %w", r.ID, err)
 	}

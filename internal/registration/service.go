@@ -126,10 +126,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Flow, error) {
 // BrowserReturnURL is where a browser that already has a session is
 // sent: its return_to when allowed, else the default browser return URL.
 func (s *Service) BrowserReturnURL(rawReturnTo string) string {
-	if to, err := s.Config.ReturnTo.Validate(rawReturnTo); err == nil && to != "" {
-		return to
-	}
-	return s.Config.DefaultBrowserReturnURL
+	return s.Config.ReturnTo.ValidOr(rawReturnTo, s.Config.DefaultBrowserReturnURL)
 }
 
 // newFlow builds, stores and returns a flow; msgs are shown on it.
@@ -189,27 +186,17 @@ func (s *Service) Fetch(ctx context.Context, id uuid.UUID, checkCSRF func(finger
 			return nil, err
 		}
 	}
-	if now := s.Config.now(); f.Expired(now) {
-		return nil, s.fetchExpiredError(f, now)
+	// An expired flow names where to start again: browser flows their init
+	// endpoint, api flows the init API endpoint.
+	now := s.Config.now()
+	switch {
+	case !f.Expired(now):
+		return f, nil
+	case f.Type == flow.TypeBrowser:
+		return nil, flow.ExpiredBrowserFetchError(Kind, s.Config.route("self-service/registration/browser"), f.ReturnTo)
+	default:
+		return nil, flow.ExpiredAPIFetchError(f.ExpiresAt, now, s.Config.route("self-service/registration/api"))
 	}
-	return f, nil
-}
-
-// fetchExpiredError is Kratos's 410 for fetching an expired flow: browser
-// flows name where to start again, api flows the init endpoint.
-func (s *Service) fetchExpiredError(f *Flow, now time.Time) error {
-	if f.Type == flow.TypeBrowser {
-		redirect := s.Config.route("self-service/registration/browser")
-		if f.ReturnTo != "" {
-			redirect = flow.WithQuery(redirect, "return_to", f.ReturnTo)
-		}
-		return httpx.ErrGone("The registration flow has expired. Redirect the user to the registration flow init endpoint to initialize a new registration flow.").
-			WithDetail("redirect_to", redirect).
-			WithDetail("return_to", f.ReturnTo)
-	}
-	e := flow.ExpiredError(f.ExpiresAt, now, uuid.Nil)
-	e.Extra = nil
-	return e.WithDetail("api", s.Config.route("self-service/registration/api"))
 }
 
 func (s *Service) load(ctx context.Context, id uuid.UUID) (*Flow, error) {

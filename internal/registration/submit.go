@@ -259,9 +259,8 @@ func (s *Service) reject(ctx context.Context, f *Flow, msgs ...flow.Message) (*R
 // rejectError shows a 400-class error on the flow as message 4000001, as
 // Kratos does; other errors are returned as they are.
 func (s *Service) rejectError(ctx context.Context, f *Flow, err error) (*Result, error) {
-	var he *httpx.Error
-	if errors.As(err, &he) && he.Code == http.StatusBadRequest {
-		return s.reject(ctx, f, flow.MsgGeneric(he.Reason))
+	if m, ok := flow.MsgFromBadRequest(err); ok {
+		return s.reject(ctx, f, m)
 	}
 	return nil, err
 }

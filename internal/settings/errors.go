@@ -27,9 +27,9 @@ var (
 	// errSubmitOtherIdentity: submitting a flow of another identity.
 	errSubmitOtherIdentity = httpx.ErrForbidden("The request was initiated by someone else and has been blocked for security reasons. Please go back and try again.").
 				WithID("security_identity_mismatch")
-	// errExpiredBrowser and errExpiredAPI answer fetching an expired flow.
-	errExpiredBrowser = httpx.ErrGone("The settings flow has expired. Redirect the user to the settings flow init endpoint to initialize a new settings flow.")
-	errExpiredAPI     = httpx.ErrGone("The settings flow has expired. Call the settings flow init API endpoint to initialize a new settings flow.")
+	// errExpiredAPI answers fetching an expired API flow (an expired
+	// browser flow gets flow.ExpiredBrowserFetchError).
+	errExpiredAPI = httpx.ErrGone("The settings flow has expired. Call the settings flow init API endpoint to initialize a new settings flow.")
 )
 
 // errRefreshRequired is the 403 session_refresh_required: the session

@@ -89,33 +89,21 @@ type wireFlow struct {
 // JSON returns the flow as the API shows it; schemaURL is the public URL
 // of the identity's schema.
 func (f *Flow) JSON(schemaURL string) any {
-	ui := f.UI
-	if ui.Nodes == nil {
-		ui.Nodes = []flow.Node{}
-	}
 	var ident any = map[string]any{}
 	if f.Identity != nil {
 		ident = f.Identity.JSON(identity.PublicView, schemaURL)
 	}
 	return wireFlow{
 		ID: f.ID, Type: f.Type, ExpiresAt: f.ExpiresAt, IssuedAt: f.IssuedAt,
-		RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: ui, Identity: ident,
+		RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: f.UI.ForAPI(), Identity: ident,
 		State: f.State, ContinueWith: f.ContinueWith, TransientPayload: f.TransientPayload,
 	}
 }
 
-// storedFlow is what a flow.Record keeps in Data; the record's columns
-// hold type, state, identity, CSRF fingerprint and expiry.
-type storedFlow struct {
-	IssuedAt   time.Time      `json:"issued_at"`
-	RequestURL string         `json:"request_url"`
-	ReturnTo   string         `json:"return_to,omitempty"`
-	UI         flow.Container `json:"ui"`
-}
-
-// record converts the flow for storage.
+// record converts the flow for storage: flow.Stored goes in Data, the
+// rest in the record's own columns.
 func (f *Flow) record() (*flow.Record, error) {
-	data, err := json.Marshal(storedFlow{IssuedAt: f.IssuedAt, RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: f.UI})
+	data, err := json.Marshal(flow.Stored{IssuedAt: f.IssuedAt, RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: f.UI})
 	if err != nil {
 		return nil, fmt.Errorf("encode settings flow: %w", err)
 	}
@@ -128,7 +116,7 @@ func (f *Flow) record() (*flow.Record, error) {
 
 // fromRecord rebuilds a flow from storage.
 func fromRecord(r *flow.Record) (*Flow, error) {
-	var d storedFlow
+	var d flow.Stored
 	if err := json.Unmarshal(r.Data, &d); err != nil {
 		return nil, fmt.Errorf("decode settings flow %s: %w", r.ID, err)
 	}

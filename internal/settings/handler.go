@@ -35,10 +35,7 @@ func (h *Handler) RegisterPublic(mux *http.ServeMux) {
 // flow, shown by the settings UI (303) or returned to an SPA (200).
 func (h *Handler) initBrowser(w http.ResponseWriter, r *http.Request) {
 	httpx.NoCache(w)
-	c := flow.BrowserForm
-	if httpx.AcceptsJSON(r) {
-		c = flow.SPA
-	}
+	c := flow.InitClient(r)
 	sess, err := h.Sessions.FromRequest(r.Context(), r)
 	if errors.Is(err, session.ErrNoActiveSession) {
 		h.CSRF.Token(w, r)
@@ -200,10 +197,6 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c flow.Client, er
 	var rd *browserRedirect
 	if c == flow.BrowserForm && errors.As(err, &rd) {
 		httpx.Redirect(w, r, rd.To, http.StatusSeeOther)
-		return
-	}
-	if c.JSON() || h.Errors == nil {
-		httpx.WriteError(w, r, err)
 		return
 	}
 	h.Errors.Forward(w, r, c, err)

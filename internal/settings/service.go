@@ -124,11 +124,7 @@ func (s *Service) Fetch(ctx context.Context, sess *session.Session, id uuid.UUID
 		if f.Type == flow.TypeAPI {
 			return nil, errExpiredAPI.WithDetail("api", s.Config.route("self-service/settings/api"))
 		}
-		redirect := s.Config.route("self-service/settings/browser")
-		if f.ReturnTo != "" {
-			redirect = flow.WithQuery(redirect, "return_to", f.ReturnTo)
-		}
-		return nil, errExpiredBrowser.WithDetail("redirect_to", redirect).WithDetail("return_to", f.ReturnTo)
+		return nil, flow.ExpiredBrowserFetchError(Kind, s.Config.route("self-service/settings/browser"), f.ReturnTo)
 	}
 	f.Identity = sess.Identity
 	return f, nil

@@ -175,30 +175,8 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) erro
 	}
 }
 
-var dbgN, dbgWait, dbgBegin, dbgHold, dbgCommit atomic.Int64
-
-func init() {
-	go func() {
-		for range time.Tick(2 * time.Second) {
-			n := dbgN.Swap(0)
-			if n == 0 {
-				continue
-			}
-			println("DBGTX n", n, "wait+begin us", dbgWait.Swap(0)/n/1000, "begin", dbgBegin.Swap(0)/n/1000, "hold us", dbgHold.Swap(0)/n/1000, "commit us", dbgCommit.Swap(0)/n/1000)
-		}
-	}()
-}
-
 func (db *DB) inTxOnce(ctx context.Context, fn func(ctx context.Context) error) (err error) {
-	t0 := time.Now()
-	conn, _ := db.SQL.Conn(ctx)
-	t1 := time.Now()
-	tx, err := conn.BeginTx(ctx, nil)
-	t2 := time.Now()
-	dbgWait.Add(int64(t2.Sub(t0)))
-	dbgBegin.Add(int64(t2.Sub(t1)))
-	dbgN.Add(1)
-	defer func() { dbgHold.Add(int64(time.Since(t2))); conn.Close() }()
+	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -215,11 +193,9 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(ctx context.Context) error) 
 	if err = fn(context.WithValue(ctx, txKey{}, st)); err != nil {
 		return err
 	}
-	tc := time.Now()
 	if err = tx.Commit(); err != nil {
 		return err
 	}
-	dbgCommit.Add(int64(time.Since(tc)))
 	for _, f := range st.afterCommit {
 		f()
 	}

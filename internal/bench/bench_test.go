@@ -1,0 +1,160 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/bench"
+	"github.com/latchkey/latchkey/internal/server/servertest"
+)
+
+// TestEveryScenarioAgainstLatchkey runs each scenario briefly against a
+// whole Latchkey in the test process: every one must work end to end
+// (requests counted, no errors). Nothing about speed is asserted.
+func TestEveryScenarioAgainstLatchkey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole server")
+	}
+	// The journeys' mail goes to the driver's SMTP server, on a port
+	// chosen now so the server can be told where it is.
+	smtpAddr := freeAddr(t)
+	srv := servertest.Start(t, servertest.Options{NoSMTP: true, Env: []string{
+		"COURIER_SMTP_CONNECTION_URI=smtp://" + smtpAddr + "/?disable_starttls=true",
+		"SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_IP_MAX=0",
+		"SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_ADDRESS_MAX=0",
+	}})
+	plan := bench.Plan{
+		Public: srv.Public.URL, Admin: srv.Admin.URL,
+		Scenarios: bench.Expand("all"), Levels: []int{2}, Duration: 400 * time.Millisecond,
+		Options: bench.Options{SMTPListen: smtpAddr},
+	}
+	results, err := bench.RunPlan(context.Background(), plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != len(bench.All) {
+		t.Fatalf("%d results for %d scenarios", len(results), len(bench.All))
+	}
+	for _, r := range results {
+		t.Run(r.Scenario, func(t *testing.T) {
+			if r.Requests == 0 || r.Errors != 0 {
+				t.Fatalf("%d requests, %d errors %v: %v", r.Requests, r.Errors, r.ErrorsBy, r.ErrorSamples)
+			}
+			if r.Scenario != "ceiling" && r.CeilingFraction <= 0 {
+				t.Fatal("no fraction of the ceiling")
+			}
+			switch r.Scenario {
+			case "login":
+				if r.Notes["hasher"] != "bcrypt cost 4" {
+					t.Fatalf("hasher note %q", r.Notes["hasher"])
+				}
+			case "recovery-journey", "recovery-session":
+				if r.MailLatency == nil || r.MailLatency.Max <= 0 {
+					t.Fatal("no mail latency")
+				}
+			}
+		})
+	}
+}
+
+// freeAddr returns a local address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Each run stops its mail server, so the next level can start one on the
+// same address.
+func TestJourneyAtSeveralLevels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole server")
+	}
+	addr := freeAddr(t)
+	srv := servertest.Start(t, servertest.Options{NoSMTP: true, Env: []string{
+		"COURIER_SMTP_CONNECTION_URI=smtp://" + addr + "/?disable_starttls=true",
+		"SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_IP_MAX=0",
+		"SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_ADDRESS_MAX=0",
+	}})
+	results, err := bench.RunPlan(context.Background(), bench.Plan{
+		Public: srv.Public.URL, Admin: srv.Admin.URL, Scenarios: []string{"recovery-session"},
+		Levels: []int{1, 2}, Duration: 300 * time.Millisecond, Options: bench.Options{SMTPListen: addr},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Requests == 0 || r.Errors != 0 {
+			t.Fatalf("level %d: %d requests, %d errors: %v", r.Concurrency, r.Requests, r.Errors, r.ErrorSamples)
+		}
+	}
+}
+
+// Errors are counted by status, with the first message of each kept.
+func TestErrorsByStatus(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{NoSMTP: true})
+	s, err := bench.New("recovery-flow", bench.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The admin port has no /self-service/recovery/api: 307 to the public port,
+	// which the driver does not follow.
+	res, err := bench.Run(context.Background(), s, bench.NewEnv(srv.Admin.URL, srv.Admin.URL, 1), 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors == 0 || res.Errors != res.ErrorsBy["307"] || !strings.Contains(res.ErrorSamples["307"], "status 307") {
+		t.Fatalf("errors %d by status %v samples %v", res.Errors, res.ErrorsBy, res.ErrorSamples)
+	}
+}
+
+// ceilingChildEnv makes the test binary act as the ceiling's child
+// process (TestCeilingChild), as `latchkey bench ceiling-server` does.
+const ceilingChildEnv = "LATCHKEY_BENCH_CEILING_CHILD"
+
+func TestCeilingChild(t *testing.T) {
+	if os.Getenv(ceilingChildEnv) == "" {
+		t.Skip("only as the child process of TestCeilingInAChildProcess")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("http://%s\n", ln.Addr())
+	_ = bench.ServeCeiling(context.Background(), ln) // until killed
+}
+
+func TestCeilingInAChildProcess(t *testing.T) {
+	s, err := bench.New("ceiling", bench.Options{CeilingCommand: []string{"env", ceilingChildEnv + "=1", os.Args[0], "-test.run=^TestCeilingChild$"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := bench.Run(context.Background(), s, bench.NewEnv("", "", 2), 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != 0 || res.Notes["server"] != "child process" {
+		t.Fatalf("unexpected result %+v", res)
+	}
+}
+
+func TestExpandAll(t *testing.T) {
+	got := bench.Expand(" ceiling, all ,whoami")
+	if len(got) != len(bench.All)+2 || got[0] != "ceiling" || got[len(got)-1] != "whoami" {
+		t.Fatalf("Expand = %v", got)
+	}
+	for _, name := range bench.All {
+		if _, err := bench.New(name, bench.Options{}); err != nil {
+			t.Fatalf("All lists %q: %v", name, err)
+		}
+	}
+}
