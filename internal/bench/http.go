@@ -1,13 +1,112 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"time"
 )
+
+// requestTimeout bounds one request of a worker.
+const requestTimeout = 30 * time.Second
+
+// workerKey carries a worker's connections in the context its operations
+// get (see Run).
+type workerKey struct{}
+
+// workerConns are one worker's keep-alive connections, one per host. A
+// worker sends one request at a time, as a browser tab or an app server
+// does; it writes the request and reads the answer itself, without the
+// goroutines of http.Transport, so the driver takes as little of the
+// machine it shares with the server as it can.
+type workerConns struct {
+	m map[string]*rawConn
+}
+
+type rawConn struct {
+	c  net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+func newWorkerConns() *workerConns { return &workerConns{m: map[string]*rawConn{}} }
+
+// roundTrip sends req on the worker's connection to its host (dialled on
+// first use) and reads the answer's head; the caller reads and closes the
+// body before the next request. A connection the server closed while it
+// was idle is replaced once.
+func (w *workerConns) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+	host := req.URL.Host
+	for attempt := 0; ; attempt++ {
+		rc, reused := w.m[host]
+		if !reused {
+			c, err := (&net.Dialer{}).DialContext(ctx, "tcp", host)
+			if err != nil {
+				return nil, err
+			}
+			rc = &rawConn{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10)}
+			w.m[host] = rc
+		}
+		deadline := time.Now().Add(requestTimeout)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		_ = rc.c.SetDeadline(deadline)
+		resp, err := rc.send(req)
+		if err == nil {
+			if resp.Close {
+				delete(w.m, host)
+				resp.Body = closingBody{resp.Body, rc.c}
+			}
+			return resp, nil
+		}
+		_ = rc.c.Close()
+		delete(w.m, host)
+		if !reused || attempt > 0 || ctx.Err() != nil || req.GetBody == nil && req.Body != nil {
+			return nil, err
+		}
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func (rc *rawConn) send(req *http.Request) (*http.Response, error) {
+	if err := req.Write(rc.bw); err != nil {
+		return nil, err
+	}
+	if err := rc.bw.Flush(); err != nil {
+		return nil, err
+	}
+	return http.ReadResponse(rc.br, req)
+}
+
+// close closes every connection.
+func (w *workerConns) close() {
+	for host, rc := range w.m {
+		_ = rc.c.Close()
+		delete(w.m, host)
+	}
+}
+
+// closingBody closes the connection with the body of its last answer.
+type closingBody struct {
+	io.ReadCloser
+	c net.Conn
+}
+
+func (b closingBody) Close() error {
+	err := b.ReadCloser.Close()
+	_ = b.c.Close()
+	return err
+}
 
 // call sends a JSON request and decodes a JSON answer into out (if not nil).
 // It returns the status; a status other than want is an error.
@@ -31,7 +130,12 @@ func (e *Env) call(ctx context.Context, method, url string, body any, want int, 
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := e.Client.Do(req)
+	var resp *http.Response
+	if wc, ok := ctx.Value(workerKey{}).(*workerConns); ok {
+		resp, err = wc.roundTrip(ctx, req)
+	} else {
+		resp, err = e.Client.Do(req)
+	}
 	if err != nil {
 		return 0, err
 	}

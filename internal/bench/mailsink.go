@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/mail"
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -34,8 +36,15 @@ func startMailSink(ln net.Listener) *mailSink {
 	return sink
 }
 
-// close stops the SMTP server (and its listener).
-func (s *mailSink) close() { _ = s.srv.Close() }
+// close stops the SMTP server (and its listener), letting the sessions
+// in progress end first for up to a second.
+func (s *mailSink) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		_ = s.srv.Close()
+	}
+}
 
 // expect registers interest in the next code sent to recipient.
 func (s *mailSink) expect(recipient string) <-chan string {

@@ -71,6 +71,11 @@ func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Res
 		return Result{}, fmt.Errorf("%s setup: %w", s.Name(), err)
 	}
 	runCtx, cancel := context.WithTimeout(ctx, duration)
+	end, _ := runCtx.Deadline()
+	// over reports whether the run is over. Connections time out at the
+	// run's deadline, a moment before runCtx reports it: an operation that
+	// fails then was cut off, it did not fail.
+	over := func() bool { return runCtx.Err() != nil || !time.Now().Before(end) }
 	defer cancel()
 	type workerStats struct {
 		samples []time.Duration
@@ -85,12 +90,15 @@ func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Res
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			conns := newWorkerConns()
+			defer conns.close()
+			wctx := context.WithValue(runCtx, workerKey{}, conns)
 			ws := &stats[w]
 			ws.errors, ws.first = map[string]int{}, map[string]string{}
-			for runCtx.Err() == nil {
+			for !over() {
 				t0 := time.Now()
-				status, err := op(runCtx, w)
-				if err != nil && runCtx.Err() != nil {
+				status, err := op(wctx, w)
+				if err != nil && over() {
 					return // cut off by the end of the run: not a failure
 				}
 				ws.samples = append(ws.samples, time.Since(t0))

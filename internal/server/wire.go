@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/courier"
@@ -106,7 +107,9 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 		},
 	}
 	var err error
-	if c.hasher, err = password.NewHasher(hashCfg, 0); err != nil {
+	// One core stays free of password hashing so a login flood cannot
+	// starve /sessions/whoami (docs/benchmarks.md).
+	if c.hasher, err = password.NewHasher(hashCfg, max(1, runtime.NumCPU()-1)); err != nil {
 		return nil, fmt.Errorf("hashers: %w", err)
 	}
 	pw := cfg.SelfService.Methods.Password.Config

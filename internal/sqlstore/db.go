@@ -154,6 +154,9 @@ func (db *DB) AfterCommit(ctx context.Context, fn func()) {
 
 // InTx runs fn in a transaction carried by the context passed to fn. Nested
 // calls join the outer transaction. fn's error rolls everything back.
+// Every store call inside fn must use the context fn is given: on SQLite
+// the transaction holds the only writer connection, so a write through
+// another context would wait for it forever.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return fn(ctx)

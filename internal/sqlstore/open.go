@@ -31,20 +31,20 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqlDB, err := sql.Open(driver, source)
+	// A SQLite file gets one writer connection and a pool of readers
+	// beside it (see DB); the writer leaves checkpoints to the background
+	// (see checkpoints).
+	split := dialect == SQLite && pool.maxOpen != 1
+	writer := source
+	if split {
+		writer += "&_pragma=wal_autocheckpoint(" + strconv.Itoa(walSafetyCheckpoint) + ")"
+	}
+	sqlDB, err := sql.Open(driver, writer)
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
 	db := &DB{SQL: sqlDB, Dialect: dialect, sessions: newSessionCache(pool.sessionCacheTTL)}
-	split := dialect == SQLite && pool.maxOpen != 1
 	if split {
-		// One writer connection, and a pool of readers beside it (see DB).
-		// The writer leaves checkpoints to the background (checkpoints).
-		_ = sqlDB.Close()
-		if sqlDB, err = sql.Open(driver, source+"&_pragma=wal_autocheckpoint("+strconv.Itoa(walSafetyCheckpoint)+")"); err != nil {
-			return nil, fmt.Errorf("open %s database: %w", dialect, err)
-		}
-		db.SQL = sqlDB
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
 		if db.read, err = sql.Open(driver, source+"&_pragma=query_only(1)"); err != nil {
