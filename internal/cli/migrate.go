@@ -47,6 +47,16 @@ func (f *migrateFlags) dsn(cmd *cobra.Command, args []string) (string, error) {
 	return cfg.DSN, nil
 }
 
+// open connects to the database the command names.
+func (f *migrateFlags) open(ctx context.Context, cmd *cobra.Command, args []string) (*sqlstore.DB, string, error) {
+	dsn, err := f.dsn(cmd, args)
+	if err != nil {
+		return nil, "", err
+	}
+	db, err := sqlstore.Open(ctx, dsn)
+	return db, dsn, err
+}
+
 func newMigrateSQL() *cobra.Command {
 	var f migrateFlags
 	cmd := &cobra.Command{
@@ -54,12 +64,8 @@ func newMigrateSQL() *cobra.Command {
 		Short: "Apply all pending SQL migrations",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dsn, err := f.dsn(cmd, args)
-			if err != nil {
-				return err
-			}
 			ctx := context.Background()
-			db, err := sqlstore.Open(ctx, dsn)
+			db, dsn, err := f.open(ctx, cmd, args)
 			if err != nil {
 				return err
 			}
@@ -96,12 +102,8 @@ func newMigrateStatus() *cobra.Command {
 		Short: "List migrations and whether they are applied",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dsn, err := f.dsn(cmd, args)
-			if err != nil {
-				return err
-			}
 			ctx := context.Background()
-			db, err := sqlstore.Open(ctx, dsn)
+			db, _, err := f.open(ctx, cmd, args)
 			if err != nil {
 				return err
 			}
