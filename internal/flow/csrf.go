@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
@@ -44,33 +43,20 @@ func NewCSRF(publicBaseURL string, path, domain string, sameSite http.SameSite, 
 	return &CSRF{CookieName: "csrf_token_" + hex.EncodeToString(sum[:]), Path: path, Domain: domain, SameSite: sameSite, Secure: secure}
 }
 
-// Token returns the request's CSRF token, setting a new cookie when the
-// request has none (or an unusable one).
-func (c *CSRF) Token(w http.ResponseWriter, r *http.Request) []byte {
-	if t := c.cookieToken(r); t != nil {
-		return t
-	}
-	return c.Rotate(w)
-}
-
-// LazyToken returns a function giving the request's CSRF token on first
-// use, setting the cookie once when the request has none. Handlers pass it
-// down so that a cookie is only set where a token is really needed.
-func (c *CSRF) LazyToken(w http.ResponseWriter, r *http.Request) func() []byte {
-	var tok []byte
-	return func() []byte {
-		if tok == nil {
-			tok = c.Token(w, r)
-		}
-		return tok
-	}
-}
-
-// Rotate issues a new token cookie (after a successful recovery, or when a
-// session is issued for a different identity).
+// Rotate issues a new token cookie (after a session is issued or ended).
 func (c *CSRF) Rotate(w http.ResponseWriter) []byte {
+	t := newCSRFToken()
+	c.setCookie(w, t)
+	return t
+}
+
+func newCSRFToken() []byte {
 	t := make([]byte, csrfTokenLen)
 	_, _ = rand.Read(t)
+	return t
+}
+
+func (c *CSRF) setCookie(w http.ResponseWriter, t []byte) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     c.CookieName,
 		Value:    base64.StdEncoding.EncodeToString(t),
@@ -81,7 +67,6 @@ func (c *CSRF) Rotate(w http.ResponseWriter) []byte {
 		Secure:   c.Secure,
 		SameSite: c.SameSite,
 	})
-	return t
 }
 
 // Ensure gives a request without a usable CSRF cookie a new one, as
@@ -152,54 +137,20 @@ func Fingerprint(token []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// MatchesFingerprint reports whether the request's CSRF cookie is the one
-// a flow was created with (checked when a browser fetches a flow).
-func (c *CSRF) MatchesFingerprint(r *http.Request, fingerprint string) bool {
-	t := c.cookieToken(r)
-	if t == nil {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(Fingerprint(t)), []byte(fingerprint)) == 1
-}
-
-// FingerprintCheck returns the check made when a browser fetches a flow:
-// nil when the request's CSRF cookie is the one the flow was created with
-// (fingerprint), else the 403 security_csrf_violation.
-func (c *CSRF) FingerprintCheck(r *http.Request) func(fingerprint string) error {
-	return func(fingerprint string) error {
-		if c.MatchesFingerprint(r, fingerprint) {
-			return nil
-		}
-		_, cookieErr := r.Cookie(c.CookieName)
-		return CSRFError(r, cookieErr == nil, true)
-	}
-}
-
-// Check verifies a browser submission: the body's csrf_token must unmask to
-// the cookie's token. The error carries Kratos's reject reasons.
-func (c *CSRF) Check(r *http.Request, formToken string) error {
-	cookieTok := c.cookieToken(r)
-	sent := unmask(formToken)
-	if cookieTok != nil && sent != nil && subtle.ConstantTimeCompare(cookieTok, sent) == 1 {
-		return nil
-	}
-	return CSRFError(r, cookieTok != nil, formToken != "")
-}
-
-// CSRFError builds the 403 security_csrf_violation with Kratos's details.
-func CSRFError(r *http.Request, hasCookie, tokenSent bool) *httpx.Error {
-	ajax := r.Header.Get("Sec-Fetch-Mode") == "cors" || r.Header.Get("Sec-Fetch-Mode") == "same-origin"
+// csrfError builds the 403 security_csrf_violation with Kratos's details,
+// explaining what the browser sent.
+func csrfError(s *CSRFState, hasCookie, tokenSent bool) *httpx.Error {
 	hint := "We detected a regular browser or server-side call. To debug browser calls check your Browser's Network Tab to see what cookies are included or excluded. If you are calling from a server ensure that the appropriate cookies are being forwarded and that the SDK method is called correctly."
-	if ajax {
+	if s.ajax {
 		hint = "We detected an AJAX call, please ensure that CORS is enabled and configured correctly, and that your AJAX code sends cookies and has credentials enabled. For further debugging, check your Browser's Network Tab to see what cookies are included or excluded."
 	}
 	details := map[string]any{"docs": "https://www.ory.sh/kratos/docs/debug/csrf", "hint": hint}
 	switch {
-	case r.Header.Get("Cookie") == "":
+	case !s.cookieHeader:
 		details["reject_reason"] = "The HTTP Cookie Header is empty or not set."
 	case !hasCookie:
 		details["reject_reason"] = "The HTTP Cookie Header was set but did not include the anti-CSRF cookie."
-	case !tokenSent && !httpx.IsJSONContent(r):
+	case !tokenSent && !s.jsonBody:
 		details["hint"] = "The anti-CSRF cookie was found but the CSRF token was not included in the HTTP request body (csrf_token) nor in the HTTP Header (X-CSRF-Token)."
 	default:
 		details["reject_reason"] = "The HTTP Cookie Header was set and a CSRF token was sent but they do not match. We recommend deleting all cookies for this domain and retrying the flow."

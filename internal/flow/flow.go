@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -36,28 +35,6 @@ const (
 	Native
 )
 
-// ClientOf decides how to answer a submission to a flow of type t. This is
-// the one place that makes that choice.
-func ClientOf(r *http.Request, t Type) Client {
-	if t == TypeAPI {
-		return Native
-	}
-	if httpx.IsJSONRequest(r) {
-		return SPA
-	}
-	return BrowserForm
-}
-
-// InitClient decides how to answer a request that starts a browser flow:
-// an SPA asks for JSON in its Accept header; anything else is a browser
-// that follows redirects.
-func InitClient(r *http.Request) Client {
-	if httpx.AcceptsJSON(r) {
-		return SPA
-	}
-	return BrowserForm
-}
-
 // JSON reports whether the client is answered with JSON.
 func (c Client) JSON() bool { return c != BrowserForm }
 
@@ -76,23 +53,6 @@ func ParseFlowID(r *http.Request, param string) (uuid.UUID, error) {
 		return uuid.Nil, httpx.ErrBadRequest("The flow query parameter is missing or malformed.")
 	}
 	return id, nil
-}
-
-// RequestURL rebuilds the full URL of the request as the client saw it
-// (X-Forwarded-Proto/Host respected), as flows record it.
-func RequestURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
-		scheme = p
-	}
-	host := r.Host
-	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
-		host = h
-	}
-	return scheme + "://" + host + r.URL.RequestURI()
 }
 
 // Route joins a path to the public base URL (exactly one "/" between them).
@@ -132,29 +92,6 @@ func WithQuery(base string, kv ...string) string {
 		sep = "&"
 	}
 	return b.String()
-}
-
-// CheckNativeRequest rejects API-flow requests that carry browser signals
-// (cookies or an Origin header): they would let a browser page drive a flow
-// without CSRF protection.
-func CheckNativeRequest(r *http.Request) error {
-	var found []string
-	for _, c := range r.Cookies() {
-		n := c.Name
-		if strings.HasPrefix(n, "__cf") || strings.HasPrefix(n, "_cf") || strings.HasPrefix(n, "cf_") {
-			continue // Cloudflare's own cookies are added by the edge, not by a browser page
-		}
-		found = append(found, n)
-	}
-	if len(found) > 0 {
-		sort.Strings(found)
-		return httpx.ErrBadRequest("The HTTP Request Header included the \"Cookie\" key, indicating that this request was made by a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation.").
-			WithDetail("found cookies", found)
-	}
-	if r.Header.Get("Origin") != "" {
-		return httpx.ErrBadRequest("The HTTP Request Header included the \"Origin\" key, indicating that this request was made as part of an AJAX request in a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation.")
-	}
-	return nil
 }
 
 // ExpiredError is the JSON answer to a submission on an expired flow: 410

@@ -50,3 +50,10 @@ type Store interface {
 	CreateError(ctx context.Context, id uuid.UUID, body json.RawMessage, at time.Time) error
 	GetError(ctx context.Context, id uuid.UUID) (body json.RawMessage, createdAt time.Time, err error)
 }
+
+// Transactor runs fn in one database transaction carried by ctx; nested
+// calls join it (sqlstore.DB implements it). Everything one submission
+// changes commits together: flow, codes, mail, identity, session.
+type Transactor interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+}

@@ -4,78 +4,51 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/session"
-	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
-// Store persists login flows. flow.Store (sqlstore.FlowStore) implements it.
-type Store interface {
-	CreateFlow(ctx context.Context, r *flow.Record) error
-	// GetFlow returns storeerr.ErrNotFound for an unknown flow.
-	GetFlow(ctx context.Context, kind string, id uuid.UUID) (*flow.Record, error)
-	UpdateFlow(ctx context.Context, r *flow.Record) error
+// Method is one way to sign in. Each lives in its own file (password.go);
+// the service dispatches a submission on its "method" field.
+type Method interface {
+	flow.Method
+	// Nodes are the method's inputs on a new flow; with refresh set, sess
+	// signs in again and only its own identity may.
+	Nodes(ctx context.Context, f *Flow, sess *session.Session) ([]flow.Node, error)
+	// Authenticate checks a submission. A nil result without error means
+	// the method rejected it and put its messages on f.
+	Authenticate(ctx context.Context, f *Flow, body *httpx.FormBody) (*Authenticated, error)
 }
 
-// Identities is what login needs of identity.Service.
-type Identities interface {
-	// FindByIdentifier returns the identity (with credentials) owning a
-	// password identifier, or an error matching storeerr.ErrNotFound.
-	FindByIdentifier(ctx context.Context, ct identity.CredentialType, identifier string) (*identity.Identity, error)
-	// SetPassword replaces the identity's password hash (re-hash on login).
-	SetPassword(ctx context.Context, id uuid.UUID, hashedPassword string) error
-	// Get loads an identity with its credentials (the identifier shown
-	// in a refresh flow).
-	Get(ctx context.Context, id uuid.UUID) (*identity.Identity, error)
-}
-
-// Schemas gives the identity schema whose identifier trait labels the
-// identifier input. identity.Schemas implements it.
-type Schemas interface {
-	Get(id string) (*identity.Schema, error)
+// Authenticated is an identity that proved itself with a method.
+type Authenticated struct {
+	Identity *identity.Identity
+	// Commit, when set, runs in the transaction that signs the identity
+	// in (storing a re-hashed password, say).
+	Commit func(ctx context.Context) error
 }
 
 // Sessions is what login needs of session.Manager.
 type Sessions interface {
-	Issue(ctx context.Context, ident *identity.Identity, method string, r *http.Request) (*session.Session, string, error)
+	Issue(ctx context.Context, ident *identity.Identity, method string, caller httpx.Caller) (*session.Session, string, error)
 	Reauthenticate(ctx context.Context, s *session.Session, method string) error
-}
-
-// Passwords checks and (re)hashes passwords; password.Hasher implements
-// it. Compare and CompareDummy do the same work, so a login for an unknown
-// identifier costs what a wrong password costs.
-type Passwords interface {
-	Hash(ctx context.Context, plain []byte) (string, error)
-	// Compare is (false, nil) for a wrong password.
-	Compare(ctx context.Context, plain []byte, encoded string) (bool, error)
-	CompareDummy(ctx context.Context, plain []byte) (bool, error)
-	NeedsRehash(encoded string) bool
-}
-
-// Transactor runs fn in one database transaction carried by ctx
-// (sqlstore.DB implements it).
-type Transactor interface {
-	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// JSON is the session object of API responses.
+	JSON(s *session.Session) any
 }
 
 // Service holds the rules of the login flow. Its fields are set once by
 // the server.
 type Service struct {
-	Config     Config
-	Flows      Store
-	Identities Identities
-	Schemas    Schemas
-	Sessions   Sessions
-	Passwords  Passwords
-	Tx         Transactor
-	// CSRF checks the csrf_token of browser submissions.
-	CSRF *flow.CSRF
+	Config   Config
+	Flows    flow.Store
+	Sessions Sessions
+	Tx       flow.Transactor
+	// Methods are the login methods, in the order their nodes appear.
+	Methods []Method
 }
 
 // Errors of the login flow.
@@ -95,53 +68,30 @@ var (
 	ErrFlowNotFound = httpx.ErrRouteNotFound("The login request could not be found. Please restart the flow.")
 )
 
-// StartRequest is what a new login flow is made from.
-type StartRequest struct {
-	Type flow.Type
-	// RequestURL is the full URL the client called (flow.RequestURL).
-	RequestURL string
-	// ReturnTo, Refresh and AAL are the query parameters return_to,
-	// refresh and aal, unchecked.
-	ReturnTo string
-	Refresh  bool
-	AAL      string
-	// Session is the request's active session, or nil.
-	Session *session.Session
-	// CSRFToken returns the browser's CSRF token, setting its cookie when
-	// the request has none (browser flows only).
-	CSRFToken func() []byte
-}
-
-// Start creates a login flow. It fails with ErrAlreadyLoggedIn when the
-// request holds a session and neither refresh nor a higher AAL is asked
-// for, and with a 400 self_service_flow_return_to_forbidden error for a
-// return_to that is not allowed.
-func (s *Service) Start(ctx context.Context, req StartRequest) (*Flow, error) {
-	returnTo, err := s.Config.ReturnTo.Validate(req.ReturnTo)
+// Start creates a login flow of type t (the query names return_to,
+// refresh and aal). A browser that holds a session and asks for neither
+// refresh nor a higher AAL is sent to its return URL.
+func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess *session.Session) (*flow.Result, error) {
+	rawReturnTo, refresh := q.Query.Get("return_to"), q.Query.Get("refresh") == "true"
+	returnTo, err := s.Config.ReturnTo.Validate(rawReturnTo)
 	if err != nil {
 		return nil, err
 	}
-	aal, err := parseAAL(req.AAL)
+	aal, err := parseAAL(q.Query.Get("aal"))
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSession(req.Session, req.Refresh, aal); err != nil {
+	if err := checkSession(sess, refresh, aal); err != nil {
+		if errors.Is(err, ErrAlreadyLoggedIn) {
+			err = flow.BrowserRedirect(err, s.Config.ReturnTo.ValidOr(rawReturnTo, s.Config.DefaultBrowserReturnURL))
+		}
 		return nil, err
 	}
-	f, err := s.newFlow(ctx, flowSpec{
-		Type: req.Type, RequestURL: req.RequestURL, ReturnTo: returnTo,
-		Refresh: req.Refresh, AAL: aal, Session: req.Session, CSRFToken: req.CSRFToken,
-	})
+	f, err := s.newFlow(ctx, q, t, q.URL, returnTo, refresh, aal, sess)
 	if err != nil {
 		return nil, err
 	}
-	return f, nil
-}
-
-// BrowserReturnURL is where a browser that already has a session is
-// sent: its return_to when allowed, else the default browser return URL.
-func (s *Service) BrowserReturnURL(rawReturnTo string) string {
-	return s.Config.ReturnTo.ValidOr(rawReturnTo, s.Config.DefaultBrowserReturnURL)
+	return s.show(f, 0), nil
 }
 
 // parseAAL reads the aal query parameter ("" means aal1).
@@ -187,156 +137,66 @@ func aalRank(aal string) int {
 	return 0
 }
 
-// flowSpec describes a flow to create.
-type flowSpec struct {
-	Type       flow.Type
-	RequestURL string
-	ReturnTo   string
-	Refresh    bool
-	AAL        string
-	Session    *session.Session
-	CSRFToken  func() []byte
-	// Messages are added to the new flow (e.g. "the last flow expired").
-	Messages []flow.Message
-}
-
-// newFlow builds, stores and returns a flow.
-func (s *Service) newFlow(ctx context.Context, spec flowSpec) (*Flow, error) {
+// newFlow builds, stores and returns a flow; msgs are shown on it.
+func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, requestURL, returnTo string, refresh bool, aal string, sess *session.Session, msgs ...flow.Message) (*Flow, error) {
 	now := s.Config.now().Truncate(time.Microsecond)
 	f := &Flow{
-		ID:           uuid.New(),
-		Type:         spec.Type,
-		IssuedAt:     now,
-		ExpiresAt:    now.Add(s.Config.Lifespan),
-		RequestURL:   spec.RequestURL,
-		ReturnTo:     spec.ReturnTo,
-		Refresh:      spec.Refresh,
-		RequestedAAL: spec.AAL,
-		State:        StateChooseMethod,
+		Base:    flow.NewBase(t, now, s.Config.Lifespan, requestURL, returnTo, s.Config.route("self-service/login")),
+		Refresh: refresh, RequestedAAL: aal, State: StateChooseMethod,
 	}
-	f.UI = flow.Container{
-		Action: flow.WithQuery(s.Config.route("self-service/login"), "flow", f.ID.String()),
-		Method: http.MethodPost,
-		Nodes:  []flow.Node{flow.CSRFNode("")},
+	f.UI.Nodes = []flow.Node{flow.CSRFNode("")}
+	if t == flow.TypeBrowser {
+		f.CSRF = q.CSRF.Fingerprint()
 	}
-	if spec.Type == flow.TypeBrowser && spec.CSRFToken != nil {
-		f.CSRF = flow.Fingerprint(spec.CSRFToken())
-	}
-	if spec.Refresh {
+	if refresh {
 		f.UI.AddMessage(flow.MsgLoginRefresh())
 	}
-	switch {
-	case spec.AAL == AAL2:
-		// Latchkey has no second factor: the flow can only say what it asks for.
+	if aal == AAL2 {
+		// No second factor is enabled: the flow can only say what it asks for.
 		f.UI.AddMessage(flow.MsgLoginSecondFactor())
-	case !s.Config.PasswordEnabled:
-	case spec.Refresh && spec.Session != nil:
-		f.IdentityID = &spec.Session.IdentityID
-		nodes, err := s.refreshNodesFor(ctx, spec.Session)
-		if err != nil {
-			return nil, err
+	} else {
+		for _, m := range s.Methods {
+			if !m.Enabled() {
+				continue
+			}
+			if refresh && sess != nil {
+				f.IdentityID = &sess.IdentityID
+			}
+			nodes, err := m.Nodes(ctx, f, sess)
+			if err != nil {
+				return nil, err
+			}
+			f.UI.Nodes = append(f.UI.Nodes, nodes...)
 		}
-		f.UI.Nodes = append(f.UI.Nodes, nodes...)
-	default:
-		f.UI.Nodes = append(f.UI.Nodes, firstFactorNodes(s.identifierLabel())...)
 	}
-	for _, m := range spec.Messages {
+	for _, m := range msgs {
 		f.UI.AddMessage(m)
 	}
-	rec, err := f.record()
+	return f, flow.Create(ctx, s.Flows, f)
+}
+
+// Fetch returns flow id for GET /self-service/login/flows: a browser flow
+// only to the browser it was created for.
+func (s *Service) Fetch(ctx context.Context, q *flow.Request, id string, _ *session.Session) (*flow.Result, error) {
+	f, err := s.load(ctx, id, httpx.ErrNotFound(""))
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Flows.CreateFlow(ctx, rec); err != nil {
-		return nil, fmt.Errorf("create login flow: %w", err)
-	}
-	f.CreatedAt, f.UpdatedAt = rec.CreatedAt, rec.UpdatedAt
-	return f, nil
-}
-
-// refreshNodesFor shows the session's identity its fixed identifier.
-// Identities without a password get no password inputs (they cannot
-// re-authenticate with one).
-func (s *Service) refreshNodesFor(ctx context.Context, sess *session.Session) ([]flow.Node, error) {
-	ident := sess.Identity
-	if ident == nil || ident.Credentials == nil {
-		var err error
-		if ident, err = s.Identities.Get(ctx, sess.IdentityID); err != nil {
-			return nil, fmt.Errorf("load session identity: %w", err)
-		}
-	}
-	ids := ident.PasswordIdentifiers()
-	if ident.HashedPassword() == "" || len(ids) == 0 {
-		return nil, nil
-	}
-	return refreshNodes(ids[0]), nil
-}
-
-// identifierLabel is the label of the identifier input: the title of the
-// schema's password identifier trait when exactly one such trait has a
-// title (1070002), "ID" (1070004) otherwise.
-func (s *Service) identifierLabel() *flow.Message {
-	sch, err := s.Schemas.Get(s.Config.SchemaID)
-	if err != nil {
-		return flow.LabelID()
-	}
-	var found []identity.TraitProperty
-	for _, p := range sch.Traits {
-		if p.Extension.PasswordIdentifier && p.Title != "" {
-			found = append(found, p)
-		}
-	}
-	if len(found) != 1 {
-		return flow.LabelID()
-	}
-	return flow.LabelTrait(found[0].Title, found[0].Name())
-}
-
-// Fetch returns a flow for GET /self-service/login/flows. checkCSRF
-// verifies that the request's CSRF cookie is the one a browser flow was
-// created with (a 403 security_csrf_violation otherwise).
-func (s *Service) Fetch(ctx context.Context, id uuid.UUID, checkCSRF func(fingerprint string) error) (*Flow, error) {
-	f, err := s.load(ctx, id)
-	if errors.Is(err, storeerr.ErrNotFound) {
-		return nil, httpx.ErrNotFound("")
-	}
-	if err != nil {
+	if err := f.CheckFetch(q, s.Config.now(), Kind, s.Config.route("self-service/login/browser"), s.Config.route("self-service/login/api"), true, true); err != nil {
 		return nil, err
 	}
-	if f.Type == flow.TypeBrowser {
-		if err := checkCSRF(f.CSRF); err != nil {
-			return nil, err
-		}
-	}
-	// An expired flow names where to start again: browser flows their init
-	// endpoint, api flows the init API endpoint.
-	now := s.Config.now()
-	switch {
-	case !f.Expired(now):
-		return f, nil
-	case f.Type == flow.TypeBrowser:
-		return nil, flow.ExpiredBrowserFetchError(Kind, s.Config.route("self-service/login/browser"), f.ReturnTo)
-	default:
-		return nil, flow.ExpiredAPIFetchError(f.ExpiresAt, now, s.Config.route("self-service/login/api"))
-	}
+	return s.show(f, 0), nil
 }
 
-func (s *Service) load(ctx context.Context, id uuid.UUID) (*Flow, error) {
-	rec, err := s.Flows.GetFlow(ctx, Kind, id)
+// load reads flow rawID; notFound answers an unknown or malformed id.
+func (s *Service) load(ctx context.Context, rawID string, notFound error) (*Flow, error) {
+	rec, err := flow.Load(ctx, s.Flows, Kind, rawID, notFound)
 	if err != nil {
 		return nil, err
 	}
 	return fromRecord(rec)
 }
 
-func (s *Service) save(ctx context.Context, f *Flow) error {
-	rec, err := f.record()
-	if err != nil {
-		return err
-	}
-	if err := s.Flows.UpdateFlow(ctx, rec); err != nil {
-		return fmt.Errorf("update login flow: %w", err)
-	}
-	f.UpdatedAt = rec.UpdatedAt
-	return nil
+func (s *Service) show(f *Flow, status int) *flow.Result {
+	return flow.ShowFlow(f, status, s.Config.UIURL)
 }

@@ -90,7 +90,7 @@ func (s *Service) CreateAdminCode(ctx context.Context, in AdminRequest, caller A
 		if err != nil {
 			return err
 		}
-		if err := s.createFlow(ctx, f); err != nil {
+		if err := flow.Create(ctx, s.Flows, f); err != nil {
 			return err
 		}
 		code, _, _, err = s.issue(ctx, f, MethodCode, ident.ID, nil, KindAdmin, f.ExpiresAt)
@@ -139,7 +139,7 @@ func (s *Service) CreateAdminLink(ctx context.Context, in AdminRequest, caller A
 		if err != nil {
 			return err
 		}
-		if err := s.createFlow(ctx, f); err != nil {
+		if err := flow.Create(ctx, s.Flows, f); err != nil {
 			return err
 		}
 		_, link, _, err = s.issue(ctx, f, MethodLink, ident.ID, nil, KindAdmin, f.ExpiresAt)
@@ -181,16 +181,14 @@ func (s *Service) adminLifespan(raw string, def time.Duration, m Method) (time.D
 // after the requested lifespan. A code flow waits for its code; a link
 // flow shows the email form (as Kratos does).
 func (s *Service) adminFlow(t flow.Type, m Method, lifespan time.Duration, requestURL, returnTo string) *Flow {
-	now := s.now()
 	f := &Flow{
-		ID: uuid.New(), Type: t, IssuedAt: now, ExpiresAt: now.Add(lifespan), RequestURL: requestURL,
-		ReturnTo: returnTo, Active: string(m), State: StateChooseMethod, AdminCreated: true,
+		Base:   flow.NewBase(t, s.now(), lifespan, requestURL, returnTo, s.Config.route("self-service/recovery")),
+		Active: string(m), State: StateChooseMethod, AdminCreated: true,
 	}
-	nodes := chooseMethodNodes(MethodLink)
+	f.UI.Nodes = chooseMethodNodes(MethodLink)
 	if m == MethodCode {
-		f.State, nodes = StateSentEmail, adminCodeNodes()
+		f.State, f.UI.Nodes = StateSentEmail, adminCodeNodes()
 	}
-	f.UI = flow.Container{Action: s.actionURL(f.ID), Method: "POST", Nodes: nodes}
 	return f
 }
 
@@ -249,7 +247,7 @@ func (h *Handler) adminCreateCode(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	res, err := h.Service.CreateAdminCode(r.Context(), in, h.adminCaller(r))
+	res, err := h.Service.CreateAdminCode(r.Context(), in, adminCaller(r))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -269,7 +267,7 @@ func (h *Handler) adminCreateLink(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	res, err := h.Service.CreateAdminLink(r.Context(), in, h.adminCaller(r))
+	res, err := h.Service.CreateAdminLink(r.Context(), in, adminCaller(r))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -304,7 +302,8 @@ func parseIdentityID(raw string) (uuid.UUID, error) {
 	return uuid.Nil, httpx.ErrBadRequest("Unable to decode JSON payload: " + reason)
 }
 
-func (h *Handler) adminCaller(r *http.Request) AdminCaller {
-	q := h.request(nil, r, "")
-	return AdminCaller{RequestURL: flow.RequestURL(r), IP: q.ClientIP(), RemoteAddr: r.RemoteAddr}
+// adminCaller reads the AdminCaller of r; its IP is the one client IP
+// every limit counts (httpx.ClientIP).
+func adminCaller(r *http.Request) AdminCaller {
+	return AdminCaller{RequestURL: flow.RequestURL(r), IP: httpx.ClientIP(r), RemoteAddr: r.RemoteAddr}
 }

@@ -18,8 +18,12 @@ const (
 
 // Config is everything the recovery flow reads from the configuration.
 // internal/server maps config.Config onto it; the keys are named on each
-// field.
+// field, and their defaults live in internal/config/defaults.go.
+//
+// Site's DefaultBrowserReturnURL is where a browser that already has a
+// session is sent; its Now is the clock tests move.
 type Config struct {
+	flow.Site
 	// Enabled is selfservice.flows.recovery.enabled (Latchkey default true).
 	Enabled bool
 	// Use is selfservice.flows.recovery.use: the method of new flows.
@@ -54,8 +58,6 @@ type Config struct {
 	// RateLimit is selfservice.flows.recovery.rate_limit (Latchkey only).
 	RateLimit RateLimits
 
-	// PublicBaseURL is serve.public.base_url, ending in "/".
-	PublicBaseURL string
 	// LinkBaseURL is where emailed links point (selfservice.methods.link.
 	// config.base_url, else the public base URL), ending in "/".
 	LinkBaseURL string
@@ -64,18 +66,10 @@ type Config struct {
 	RecoveryUIURL string
 	SettingsUIURL string
 	ErrorUIURL    string
-	// DefaultBrowserReturnURL is selfservice.default_browser_return_url
-	// (where a browser that already has a session is sent).
-	DefaultBrowserReturnURL string
 	// AfterDefaultReturnURL is
 	// selfservice.flows.recovery.after.default_browser_return_url: the
 	// settings flow's return_to when the recovery flow had none.
 	AfterDefaultReturnURL string
-	// ReturnTo validates return_to (selfservice.allowed_return_urls).
-	ReturnTo flow.ReturnToPolicy
-
-	// Now is the clock (time.Now when nil).
-	Now func() time.Time
 }
 
 // RateLimits bounds how many recovery emails are sent (departure 4).
@@ -92,32 +86,9 @@ type RateLimit struct {
 	Window time.Duration
 }
 
-// DefaultConfig is Latchkey's defaults; URLs must still be filled in.
-func DefaultConfig() Config {
-	return Config{
-		Enabled:                 true,
-		Use:                     MethodCode,
-		CodeEnabled:             true,
-		FlowLifespan:            time.Hour,
-		CodeLifespan:            time.Hour,
-		LinkLifespan:            time.Hour,
-		MaxSubmissions:          5,
-		RevokeOtherSessions:     true,
-		ContinueWithTransitions: true,
-		RequireConfirmation:     true,
-		RateLimit: RateLimits{
-			PerAddress: RateLimit{Max: 5, Window: time.Hour},
-			PerIP:      RateLimit{Max: 100, Window: time.Hour},
-		},
-	}
-}
+func (c Config) now() time.Time { return c.Time() }
 
-func (c Config) now() time.Time {
-	if c.Now != nil {
-		return c.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (c Config) route(path string) string { return c.Route(path) }
 
 func (c Config) methodEnabled(m Method) bool {
 	switch m {

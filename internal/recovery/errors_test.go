@@ -2,6 +2,7 @@ package recovery_test
 
 import (
 	"context"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"net/http"
 	"net/url"
 	"strings"
@@ -273,7 +274,7 @@ func TestReplayedCode(t *testing.T) {
 			t.Fatalf("replay: %d %q", res.StatusCode, loc)
 		}
 		// A replacement flow comes with a new CSRF cookie (recovery.md §7.6).
-		if !setsCookie(res, h.handler.CSRF.CookieName) {
+		if !setsCookie(res, h.csrf.CookieName) {
 			t.Fatalf("replay: no new CSRF cookie in %v", res.Header["Set-Cookie"])
 		}
 		_, nf := h.getJSON(nil, strings.TrimPrefix(loc, h.pub.URL), nil)
@@ -385,7 +386,7 @@ func TestSessionAlreadyAvailable(t *testing.T) {
 		h := newHarness(t, db)
 		email := uniqueEmail("has-session")
 		ident := h.MustIdentity(email)
-		_, token, err := h.sessions.Issue(context.Background(), ident, "password", httptestRequest())
+		_, token, err := h.sessions.Issue(context.Background(), ident, "password", httpx.CallerOf(httptestRequest()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,17 +4,17 @@
 // identity. A successful recovery issues a privileged session and starts a
 // settings flow in which the user sets a new password.
 //
-// Read it in this order: Flow (the flow object and its UI), Service (every
-// rule: creating flows, sending mail, checking codes and links, send
-// limits, success), Handler (the routes, one straight line each, and how
-// each kind of client is answered), admin.go (the admin endpoints).
+// The four routes every flow has are flow.Handler's; Service holds the
+// rules. Read it in this order: Flow (the flow object and its UI),
+// service.go (starting, fetching and dispatching submissions, replacing
+// flows), send.go (an email submission: send limits and mail), code.go
+// and link.go (one method each), success.go (completing a flow),
+// handler.go (the link route), admin.go (the admin endpoints).
 package recovery
 
 import (
 	"encoding/json"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
 )
 
@@ -32,20 +32,14 @@ const (
 	StatePassedChallenge State = "passed_challenge"
 )
 
-// Flow is a recovery flow. Its JSON is Kratos's recovery flow object.
+// Flow is a recovery flow. Its JSON is Kratos's recovery flow object. Its
+// base's ReturnTo comes from the return_to query of the creating request;
+// it is handed to the settings flow after recovery.
 type Flow struct {
-	ID         uuid.UUID
-	Type       flow.Type
-	ExpiresAt  time.Time
-	IssuedAt   time.Time
-	RequestURL string
-	// ReturnTo comes from the return_to query of the creating request; it
-	// is handed to the settings flow after recovery.
-	ReturnTo string
+	flow.Base
 	// Active is the node group in use: "code" or "link" (or "default"
 	// after a submission no method was found for).
 	Active string
-	UI     flow.Container
 	State  State
 	// ContinueWith and TransientPayload are only part of the response to a
 	// submission; they are not stored.
@@ -55,18 +49,11 @@ type Flow struct {
 	// AdminCreated marks flows made by the admin API: they skip CSRF
 	// checks and offer no resend.
 	AdminCreated bool
-	// csrf is the fingerprint of the CSRF token a browser flow was created
-	// with ("" for api and admin flows).
-	csrf string
 }
 
 // flowJSON is the wire form, in Kratos key order.
 type flowJSON struct {
-	ID               uuid.UUID           `json:"id"`
-	Type             flow.Type           `json:"type"`
-	ExpiresAt        time.Time           `json:"expires_at"`
-	IssuedAt         time.Time           `json:"issued_at"`
-	RequestURL       string              `json:"request_url"`
+	flow.Head
 	ReturnTo         string              `json:"return_to,omitempty"`
 	Active           string              `json:"active,omitempty"`
 	UI               flow.Container      `json:"ui"`
@@ -78,8 +65,7 @@ type flowJSON struct {
 // MarshalJSON writes the Kratos recovery flow object.
 func (f *Flow) MarshalJSON() ([]byte, error) {
 	return json.Marshal(flowJSON{
-		ID: f.ID, Type: f.Type, ExpiresAt: f.ExpiresAt, IssuedAt: f.IssuedAt, RequestURL: f.RequestURL,
-		ReturnTo: f.ReturnTo, Active: f.Active, UI: f.UI, State: f.State,
+		Head: f.Head(), ReturnTo: f.ReturnTo, Active: f.Active, UI: f.UI, State: f.State,
 		ContinueWith: f.ContinueWith, TransientPayload: f.TransientPayload,
 	})
 }
@@ -87,39 +73,27 @@ func (f *Flow) MarshalJSON() ([]byte, error) {
 // storedFlow is what Record.Data holds; ID, type, state, expiry and the
 // CSRF fingerprint live in the record's columns.
 type storedFlow struct {
-	IssuedAt     time.Time      `json:"issued_at"`
-	RequestURL   string         `json:"request_url"`
-	ReturnTo     string         `json:"return_to,omitempty"`
-	Active       string         `json:"active"`
-	UI           flow.Container `json:"ui"`
-	AdminCreated bool           `json:"admin_created,omitempty"`
+	flow.Stored
+	Active       string `json:"active"`
+	AdminCreated bool   `json:"admin_created,omitempty"`
 }
 
-func (f *Flow) record() (*flow.Record, error) {
-	data, err := json.Marshal(storedFlow{IssuedAt: f.IssuedAt, RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, Active: f.Active, UI: f.UI, AdminCreated: f.AdminCreated})
-	if err != nil {
+// Record converts the flow for storage.
+func (f *Flow) Record() (*flow.Record, error) {
+	return f.Base.Record(FlowKind, string(f.State), nil, storedFlow{Stored: f.Stored(), Active: f.Active, AdminCreated: f.AdminCreated})
+}
+
+// fromRecord rebuilds a flow from storage.
+func fromRecord(r *flow.Record) (*Flow, error) {
+	var d storedFlow
+	if err := flow.Decode(r, &d); err != nil {
 		return nil, err
 	}
-	return &flow.Record{ID: f.ID, Kind: FlowKind, Type: f.Type, State: string(f.State), CSRF: f.csrf, Data: data, ExpiresAt: f.ExpiresAt}, nil
+	return &Flow{Base: flow.BaseOf(r, d.Stored), Active: d.Active, State: State(r.State), AdminCreated: d.AdminCreated}, nil
 }
 
-func flowFromRecord(r *flow.Record) (*Flow, error) {
-	var s storedFlow
-	if err := json.Unmarshal(r.Data, &s); err != nil {
-		return nil, err
-	}
-	return &Flow{
-		ID: r.ID, Type: r.Type, ExpiresAt: r.ExpiresAt, IssuedAt: s.IssuedAt, RequestURL: s.RequestURL,
-		ReturnTo: s.ReturnTo, Active: s.Active, UI: s.UI, State: State(r.State),
-		AdminCreated: s.AdminCreated, csrf: r.CSRF,
-	}, nil
-}
-
-// Expired reports whether the flow can no longer be used at now.
-func (f *Flow) Expired(now time.Time) bool { return !now.Before(f.ExpiresAt) }
-
-// checksCSRF reports whether submissions must carry a valid csrf_token:
-// browser flows, except those the admin API created.
+// checksCSRF reports whether requests must carry the browser's anti-CSRF
+// token: browser flows, except those the admin API created.
 func (f *Flow) checksCSRF() bool { return f.Type == flow.TypeBrowser && !f.AdminCreated }
 
 // method is the flow's recovery method (from its active group).
@@ -130,21 +104,8 @@ func (f *Flow) method() Method {
 	return MethodCode
 }
 
-// submittedEmail is the address the user typed last (kept as the value
-// of the email node), used to show it again.
-func (f *Flow) submittedEmail() string {
-	for _, n := range f.UI.Nodes {
-		if n.Attributes.Name == "email" {
-			if s, ok := n.Attributes.Value.(string); ok {
-				return s
-			}
-		}
-	}
-	return ""
-}
-
-// The UI of each state. The csrf_token node is stored empty; handlers put
-// a freshly masked token in it on every render.
+// The UI of each state. The csrf_token node is stored empty; the
+// responder puts a freshly masked token in it on every render.
 
 // chooseMethodNodes asks for the email address.
 func chooseMethodNodes(m Method) []flow.Node {

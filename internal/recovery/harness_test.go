@@ -3,6 +3,7 @@ package recovery_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -77,6 +78,8 @@ type harness struct {
 	mail       *smtptest.Server
 	pub, adm   *httptest.Server
 	logs       *logBuffer
+	csrf       *flow.CSRF
+	errs       *flow.Errors
 }
 
 // option changes the recovery config before the handler is built.
@@ -101,6 +104,9 @@ func newHarness(t *testing.T, db *sqlstore.DB, opts ...option) *harness {
 	pubMux, admMux := http.NewServeMux(), http.NewServeMux()
 	withLog := func(mux http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if ip := r.Header.Get("X-Test-Client-IP"); ip != "" {
+				r.RemoteAddr = ip + ":1234"
+			}
 			mux.ServeHTTP(w, r.WithContext(httpx.WithLogger(r.Context(), logger)))
 		})
 	}
@@ -149,45 +155,52 @@ func newHarness(t *testing.T, db *sqlstore.DB, opts ...option) *harness {
 	queue := courier.NewQueue(h.courier, templates, dispatcher.Wake)
 
 	flows := sqlstore.NewFlowStore(db)
-	cfg := recovery.DefaultConfig()
-	cfg.PublicBaseURL = pubBase
+	site := flow.Site{PublicBaseURL: pubBase, DefaultBrowserReturnURL: "http://ui.example.test/", Now: now,
+		ReturnTo: flow.ReturnToPolicy{Allowed: []*url.URL{mustURL("https://app.example.com/")}, PublicBase: mustURL(pubBase), DefaultReturn: mustURL("http://ui.example.test/")}}
+	cfg := recovery.Config{Site: site, Enabled: true, Use: recovery.MethodCode, CodeEnabled: true,
+		FlowLifespan: time.Hour, CodeLifespan: time.Hour, LinkLifespan: time.Hour, MaxSubmissions: 5,
+		RevokeOtherSessions: true, ContinueWithTransitions: true, RequireConfirmation: true,
+		RateLimit: recovery.RateLimits{PerAddress: recovery.RateLimit{Max: 5, Window: time.Hour}, PerIP: recovery.RateLimit{Max: 100, Window: time.Hour}}}
 	cfg.RecoveryUIURL = "http://ui.example.test/recovery"
 	cfg.SettingsUIURL = "http://ui.example.test/settings"
 	cfg.ErrorUIURL = "http://ui.example.test/error"
-	cfg.DefaultBrowserReturnURL = "http://ui.example.test/"
-	cfg.ReturnTo = flow.ReturnToPolicy{Allowed: []*url.URL{mustURL("https://app.example.com/")}, PublicBase: mustURL(pubBase), DefaultReturn: mustURL("http://ui.example.test/")}
-	cfg.Now = now
 	for _, o := range opts {
 		o(&cfg)
 	}
 	h.cfg = cfg
 	csrf := flow.NewCSRF(pubBase, "/", "", http.SameSiteLaxMode, false)
+	h.csrf = csrf
 	errs := &flow.Errors{Store: flows, UIURL: cfg.ErrorUIURL, Now: now}
+	h.errs = errs
+	respond := &flow.Responder{CSRF: csrf, Errors: errs, SetSessionCookie: func(w http.ResponseWriter, g *flow.SessionGrant) { h.sessions.WriteCookie(w, g.Token, g.ExpiresAt) }}
+	sessionOf := func(ctx context.Context, r *http.Request) (*session.Session, error) {
+		sess, err := h.sessions.FromRequest(ctx, r)
+		if errors.Is(err, session.ErrNoActiveSession) {
+			return nil, nil
+		}
+		return sess, err
+	}
+	common := func(kind string, svc flow.Service[*session.Session]) *flow.Handler[*session.Session] {
+		return &flow.Handler[*session.Session]{Kind: kind, Service: svc, Session: sessionOf, Respond: respond}
+	}
 
-	// The real settings flow (where the recovered user sets a password)
-	// and login flow (to sign in with it).
 	policy, err := password.NewPolicy(password.DefaultPolicyConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	scfg := settings.DefaultConfig()
-	scfg.PublicBaseURL, scfg.SettingsUIURL, scfg.LoginUIURL, scfg.ErrorUIURL = pubBase, cfg.SettingsUIURL, "http://ui.example.test/login", cfg.ErrorUIURL
-	scfg.ReturnTo, scfg.Now = cfg.ReturnTo, now
+	scfg := settings.Config{Site: site, FlowLifespan: time.Hour, PrivilegedSessionMaxAge: time.Hour, RevokeOtherSessions: true, PasswordEnabled: true, ProfileEnabled: true,
+		SettingsUIURL: cfg.SettingsUIURL, LoginUIURL: "http://ui.example.test/login", ErrorUIURL: cfg.ErrorUIURL}
 	h.settings = &settings.Service{
 		Config: scfg, Flows: flows, Identities: h.identities, Schemas: schemas,
 		Sessions: h.sessions, Passwords: hasher, Policy: policy, Tx: db,
 	}
-	(&settings.Handler{Service: h.settings, Sessions: h.sessions, CSRF: csrf, Errors: errs}).RegisterPublic(pubMux)
-	lcfg := login.DefaultConfig()
-	lcfg.PublicBaseURL, lcfg.UIURL, lcfg.Now = pubBase, "http://ui.example.test/login", now
-	lcfg.DefaultBrowserReturnURL, lcfg.AfterReturnURL, lcfg.ReturnTo = cfg.DefaultBrowserReturnURL, cfg.DefaultBrowserReturnURL, cfg.ReturnTo
-	(&login.Handler{
-		Service: &login.Service{
-			Config: lcfg, Flows: flows, Identities: h.identities, Schemas: schemas,
-			Sessions: h.sessions, Passwords: hasher, Tx: db, CSRF: csrf,
-		},
-		Sessions: h.sessions, CSRF: csrf, Errors: errs,
-	}).RegisterPublic(pubMux)
+	(&settings.Handler{Service: h.settings, Common: common("settings", h.settings)}).RegisterPublic(pubMux)
+	logins := &login.Service{
+		Config: login.Config{Site: site, Lifespan: time.Hour, UIURL: "http://ui.example.test/login", AfterReturnURL: "http://ui.example.test/"},
+		Flows:  flows, Sessions: h.sessions, Tx: db,
+		Methods: []login.Method{&login.Password{On: true, SchemaID: "default", Identities: h.identities, Schemas: schemas, Passwords: hasher}},
+	}
+	common("login", logins).Register(pubMux)
 
 	h.service = &recovery.Service{
 		Config: cfg, Tx: db, Flows: flows, Store: sqlstore.NewRecoveryStore(db),
@@ -195,21 +208,10 @@ func newHarness(t *testing.T, db *sqlstore.DB, opts ...option) *harness {
 		Mail: queue, Hasher: testSecret,
 		SchemaURL: func(id string) string { return identity.SchemaURL(pubBase, id) },
 	}
-	h.handler = &recovery.Handler{
-		Service:  h.service,
-		CSRF:     csrf,
-		Sessions: h.sessions,
-		Errors:   errs,
-		ClientIP: func(r *http.Request) string {
-			if ip := r.Header.Get("X-Test-Client-IP"); ip != "" {
-				return ip
-			}
-			return "127.0.0.1"
-		},
-	}
+	h.handler = &recovery.Handler{Service: h.service, Common: common("recovery", h.service)}
 	h.handler.Register(pubMux, admMux)
 	(&session.Handler{Manager: h.sessions}).RegisterPublic(pubMux)
-	pubMux.HandleFunc("GET /self-service/errors", h.handler.Errors.ServeError)
+	pubMux.HandleFunc("GET /self-service/errors", errs.ServeError)
 	return h
 }
 
@@ -495,7 +497,7 @@ func cookieNamed(res *http.Response, name string) *http.Cookie {
 	return nil
 }
 
-func (h *harness) csrfCookieName() string { return h.handler.CSRF.CookieName }
+func (h *harness) csrfCookieName() string { return h.csrf.CookieName }
 
 func mustUUID(s string) uuid.UUID { return uuid.MustParse(s) }
 

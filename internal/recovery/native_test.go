@@ -2,6 +2,7 @@ package recovery_test
 
 import (
 	"context"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"net/http"
 	"testing"
 
@@ -23,7 +24,7 @@ func TestNativeCodeRecovery(t *testing.T) {
 		ctx := context.Background()
 		api := h.Native()
 		// A session from before the recovery (e.g. the attacker's).
-		_, oldToken, err := h.sessions.Issue(ctx, ident, session.MethodPassword, httptestRequest())
+		_, oldToken, err := h.sessions.Issue(ctx, ident, session.MethodPassword, httpx.CallerOf(httptestRequest()))
 		if err != nil {
 			t.Fatal(err)
 		}

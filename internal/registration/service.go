@@ -5,25 +5,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
-	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
-// Store persists registration flows. flow.Store (sqlstore.FlowStore)
-// implements it.
-type Store interface {
-	CreateFlow(ctx context.Context, r *flow.Record) error
-	// GetFlow returns storeerr.ErrNotFound for an unknown flow.
-	GetFlow(ctx context.Context, kind string, id uuid.UUID) (*flow.Record, error)
-	UpdateFlow(ctx context.Context, r *flow.Record) error
+// Method is one way to sign up. Each lives in its own file (password.go);
+// the service dispatches a submission on its "method" field.
+type Method interface {
+	flow.Method
+	// Nodes are the method's inputs on a new flow, made from the schema.
+	Nodes(sch *identity.Schema) []flow.Node
+	// Register turns a submission into the identity to create. A nil input
+	// without error means the method rejected it and put its messages on f.
+	Register(ctx context.Context, f *Flow, sch *identity.Schema, body *httpx.FormBody) (*identity.CreateInput, error)
 }
 
 // Identities is what registration needs of identity.Service.
@@ -44,39 +44,22 @@ type Schemas interface {
 // Sessions issues the session of a new identity; session.Manager
 // implements it.
 type Sessions interface {
-	Issue(ctx context.Context, ident *identity.Identity, method string, r *http.Request) (*session.Session, string, error)
-}
-
-// Passwords hashes new passwords; password.Hasher implements it.
-type Passwords interface {
-	Hash(ctx context.Context, plain []byte) (string, error)
-}
-
-// Policy decides whether a new password is acceptable; password.Policy
-// implements it.
-type Policy interface {
-	Validate(identifiers []string, password string) *password.Violation
-}
-
-// Transactor runs fn in one database transaction carried by ctx
-// (sqlstore.DB implements it).
-type Transactor interface {
-	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	Issue(ctx context.Context, ident *identity.Identity, method string, caller httpx.Caller) (*session.Session, string, error)
+	// JSON is the session object of API responses.
+	JSON(s *session.Session) any
 }
 
 // Service holds the rules of the registration flow. Its fields are set
 // once by the server.
 type Service struct {
 	Config     Config
-	Flows      Store
+	Flows      flow.Store
 	Identities Identities
 	Schemas    Schemas
 	Sessions   Sessions
-	Passwords  Passwords
-	Policy     Policy
-	Tx         Transactor
-	// CSRF checks the csrf_token of browser submissions.
-	CSRF *flow.CSRF
+	Tx         flow.Transactor
+	// Methods are the registration methods, in the order their nodes appear.
+	Methods []Method
 }
 
 // Errors of the registration flow.
@@ -91,130 +74,222 @@ var (
 	ErrFlowNotFound = httpx.ErrRouteNotFound("The registration request could not be found. Please restart the flow.")
 )
 
-// StartRequest is what a new registration flow is made from.
-type StartRequest struct {
-	Type flow.Type
-	// RequestURL is the full URL the client called (flow.RequestURL).
-	RequestURL string
-	// ReturnTo is the return_to query parameter, unchecked.
-	ReturnTo string
-	// HasSession tells whether the request holds an active session.
-	HasSession bool
-	// CSRFToken returns the browser's CSRF token, setting its cookie when
-	// the request has none (browser flows only).
-	CSRFToken func() []byte
-}
-
-// Start creates a registration flow. It fails with ErrDisabled, with
-// ErrAlreadyLoggedIn when the request holds a session, and with a 400
-// self_service_flow_return_to_forbidden error for a return_to that is not
-// allowed.
-func (s *Service) Start(ctx context.Context, req StartRequest) (*Flow, error) {
+// Start creates a registration flow of type t. A browser that holds a
+// session is sent to its return URL.
+func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess *session.Session) (*flow.Result, error) {
 	if !s.Config.Enabled {
 		return nil, ErrDisabled
 	}
-	returnTo, err := s.Config.ReturnTo.Validate(req.ReturnTo)
+	rawReturnTo := q.Query.Get("return_to")
+	returnTo, err := s.Config.ReturnTo.Validate(rawReturnTo)
 	if err != nil {
 		return nil, err
 	}
-	if req.HasSession {
-		return nil, ErrAlreadyLoggedIn
+	if sess != nil {
+		return nil, flow.BrowserRedirect(ErrAlreadyLoggedIn, s.Config.ReturnTo.ValidOr(rawReturnTo, s.Config.DefaultBrowserReturnURL))
 	}
-	return s.newFlow(ctx, req.Type, req.RequestURL, returnTo, req.CSRFToken)
-}
-
-// BrowserReturnURL is where a browser that already has a session is
-// sent: its return_to when allowed, else the default browser return URL.
-func (s *Service) BrowserReturnURL(rawReturnTo string) string {
-	return s.Config.ReturnTo.ValidOr(rawReturnTo, s.Config.DefaultBrowserReturnURL)
+	f, err := s.newFlow(ctx, q, t, q.URL, returnTo)
+	if err != nil {
+		return nil, err
+	}
+	return s.show(f, 0), nil
 }
 
 // newFlow builds, stores and returns a flow; msgs are shown on it.
-func (s *Service) newFlow(ctx context.Context, typ flow.Type, requestURL, returnTo string, csrfToken func() []byte, msgs ...flow.Message) (*Flow, error) {
+func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, requestURL, returnTo string, msgs ...flow.Message) (*Flow, error) {
 	now := s.Config.now().Truncate(time.Microsecond)
-	f := &Flow{
-		ID:         uuid.New(),
-		Type:       typ,
-		IssuedAt:   now,
-		ExpiresAt:  now.Add(s.Config.Lifespan),
-		RequestURL: requestURL,
-		ReturnTo:   returnTo,
-		State:      StateChooseMethod,
+	f := &Flow{Base: flow.NewBase(t, now, s.Config.Lifespan, requestURL, returnTo, s.Config.route("self-service/registration")), State: StateChooseMethod}
+	f.UI.Nodes = []flow.Node{flow.CSRFNode("")}
+	if t == flow.TypeBrowser {
+		f.CSRF = q.CSRF.Fingerprint()
 	}
-	f.UI = flow.Container{
-		Action: flow.WithQuery(s.Config.route("self-service/registration"), "flow", f.ID.String()),
-		Method: http.MethodPost,
-		Nodes:  []flow.Node{flow.CSRFNode("")},
-	}
-	if typ == flow.TypeBrowser && csrfToken != nil {
-		f.CSRF = flow.Fingerprint(csrfToken())
-	}
-	if s.Config.PasswordEnabled {
-		sch, err := s.Schemas.Get(s.Config.SchemaID)
-		if err != nil {
-			return nil, fmt.Errorf("registration schema %q: %w", s.Config.SchemaID, err)
+	for _, m := range s.Methods {
+		if !m.Enabled() {
+			continue
 		}
-		f.UI.Nodes = append(f.UI.Nodes, passwordMethodNodes(sch)...)
+		sch, err := s.schema()
+		if err != nil {
+			return nil, err
+		}
+		f.UI.Nodes = append(f.UI.Nodes, m.Nodes(sch)...)
 	}
 	for _, m := range msgs {
 		f.UI.AddMessage(m)
 	}
-	rec, err := f.record()
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Flows.CreateFlow(ctx, rec); err != nil {
-		return nil, fmt.Errorf("create registration flow: %w", err)
-	}
-	f.CreatedAt, f.UpdatedAt = rec.CreatedAt, rec.UpdatedAt
-	return f, nil
+	return f, flow.Create(ctx, s.Flows, f)
 }
 
-// Fetch returns a flow for GET /self-service/registration/flows. checkCSRF
-// verifies that the request's CSRF cookie is the one a browser flow was
-// created with (a 403 security_csrf_violation otherwise).
-func (s *Service) Fetch(ctx context.Context, id uuid.UUID, checkCSRF func(fingerprint string) error) (*Flow, error) {
-	f, err := s.load(ctx, id)
-	if errors.Is(err, storeerr.ErrNotFound) {
-		return nil, httpx.ErrNotFound("")
+func (s *Service) schema() (*identity.Schema, error) {
+	sch, err := s.Schemas.Get(s.Config.SchemaID)
+	if err != nil {
+		return nil, fmt.Errorf("registration schema %q: %w", s.Config.SchemaID, err)
 	}
+	return sch, nil
+}
+
+// Fetch returns flow id for GET /self-service/registration/flows: a
+// browser flow only to the browser it was created for.
+func (s *Service) Fetch(ctx context.Context, q *flow.Request, id string, _ *session.Session) (*flow.Result, error) {
+	f, err := s.load(ctx, id, httpx.ErrNotFound(""))
 	if err != nil {
 		return nil, err
 	}
-	if f.Type == flow.TypeBrowser {
-		if err := checkCSRF(f.CSRF); err != nil {
+	if err := f.CheckFetch(q, s.Config.now(), Kind, s.Config.route("self-service/registration/browser"), s.Config.route("self-service/registration/api"), true, true); err != nil {
+		return nil, err
+	}
+	return s.show(f, 0), nil
+}
+
+// Submit runs one registration submission. Failures the user can fix
+// (schema violations, a weak password, a taken identifier) come back as a
+// flow showing messages (400); errors are for what the flow cannot show.
+// Checks run in Kratos's order.
+func (s *Service) Submit(ctx context.Context, q *flow.Request, id uuid.UUID, body *httpx.FormBody, bodyErr error, sess *session.Session) (*flow.Result, error) {
+	if !s.Config.Enabled {
+		return nil, ErrDisabled
+	}
+	f, err := s.load(ctx, id.String(), ErrFlowNotFound)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.submit(ctx, q, f, body, bodyErr, sess)
+	return flow.OfType(f.Type, res, err)
+}
+
+func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *httpx.FormBody, bodyErr error, sess *session.Session) (*flow.Result, error) {
+	now := s.Config.now()
+	f.UI.ResetMessages()
+	if sess != nil {
+		if q.ClientFor(f.Type) == flow.BrowserForm {
+			return nil, flow.BrowserRedirect(ErrAlreadyLoggedIn, s.Config.DefaultBrowserReturnURL)
+		}
+		return s.reject(ctx, f, flow.MsgGeneric(ErrAlreadyLoggedIn.Reason))
+	}
+	if f.Expired(now) {
+		nf, err := s.newFlow(ctx, q, f.Type, f.RequestURL, f.ReturnTo, flow.MsgRegistrationExpired(f.ExpiresAt, now))
+		if err != nil {
 			return nil, err
 		}
+		return flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
 	}
-	// An expired flow names where to start again: browser flows their init
-	// endpoint, api flows the init API endpoint.
-	now := s.Config.now()
+	if f.State == StatePassedChallenge {
+		return s.reject(ctx, f, flow.MsgRegistrationRetrySuccess())
+	}
+	if q.CSRF.Submitted == "" {
+		q.CSRF.Submitted = q.HeaderCSRFToken
+	}
+	m, res, err := flow.Gate(ctx, s.Flows, f, s.Config.UIURL, q, s.Methods, body, bodyErr, flow.MsgRegistrationNoStrategy())
+	if m == nil {
+		return res, err
+	}
+	sch, err := s.schema()
+	if err != nil {
+		return nil, err
+	}
+	in, err := m.Register(ctx, f, sch, body)
+	if err != nil {
+		return nil, err
+	}
+	if in == nil {
+		return s.reject(ctx, f)
+	}
+	return s.create(ctx, q, f, in, m.ID())
+}
+
+// create stores the new identity and, with the session hook, signs it in,
+// in one transaction. A taken identifier rolls everything back and shows
+// Kratos's duplicate message.
+func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *identity.CreateInput, method string) (*flow.Result, error) {
+	var (
+		ident *identity.Identity
+		sess  *session.Session
+		token string
+	)
+	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if ident, err = s.Identities.Create(ctx, *in); err != nil {
+			return err
+		}
+		if s.Config.SessionAfterRegistration {
+			if sess, token, err = s.Sessions.Issue(ctx, ident, method, q.Caller); err != nil {
+				return err
+			}
+		}
+		f.State = StatePassedChallenge
+		return flow.Save(ctx, s.Flows, f)
+	})
+	var ve *identity.ValidationError
 	switch {
-	case !f.Expired(now):
-		return f, nil
-	case f.Type == flow.TypeBrowser:
-		return nil, flow.ExpiredBrowserFetchError(Kind, s.Config.route("self-service/registration/browser"), f.ReturnTo)
-	default:
-		return nil, flow.ExpiredAPIFetchError(f.ExpiresAt, now, s.Config.route("self-service/registration/api"))
+	case errors.Is(err, storeerr.ErrConflict):
+		return s.reject(ctx, f, flow.MsgDuplicateIdentifier())
+	case errors.As(err, &ve):
+		showFieldErrors(f, ve.Fields)
+		return s.reject(ctx, f)
+	case err != nil:
+		return nil, err
+	}
+	return s.succeeded(q, f, ident, sess, token), nil
+}
+
+// registrationResponse is successfulNativeRegistration.
+type registrationResponse struct {
+	SessionToken string              `json:"session_token,omitempty"`
+	Session      any                 `json:"session,omitempty"`
+	Identity     any                 `json:"identity"`
+	ContinueWith []flow.ContinueWith `json:"continue_with"`
+}
+
+// succeeded answers a registration: native clients get the new identity
+// (and, with the session hook, the session and its token); browsers get
+// the session cookie and go on to the return URL.
+func (s *Service) succeeded(q *flow.Request, f *Flow, ident *identity.Identity, sess *session.Session, token string) *flow.Result {
+	returnTo := f.ReturnTo
+	if returnTo == "" {
+		returnTo = s.Config.AfterReturnURL
+	}
+	body := registrationResponse{Identity: ident.JSON(identity.PublicView, identity.SchemaURL(s.Config.PublicBaseURL, ident.SchemaID))}
+	if sess != nil {
+		body.Session = s.Sessions.JSON(sess)
+	}
+	res := &flow.Result{Outcome: flow.Done, RedirectTo: returnTo}
+	if q.ClientFor(f.Type) == flow.Native {
+		if sess != nil {
+			body.SessionToken = token
+			body.ContinueWith = []flow.ContinueWith{flow.SetSessionToken(token)}
+		}
+		res.Body = body
+		return res
+	}
+	if sess != nil {
+		// A new session gets a new CSRF token, so a token planted before
+		// sign-up is useless afterwards.
+		q.CSRF.Rotate()
+		res.Session = &flow.SessionGrant{Token: token, ExpiresAt: sess.ExpiresAt}
+	}
+	body.ContinueWith = []flow.ContinueWith{flow.RedirectBrowserTo(returnTo)}
+	res.Body = body
+	return res
+}
+
+// showFieldErrors puts schema violations on their inputs.
+func showFieldErrors(f *Flow, errs []identity.FieldError) {
+	for _, fe := range errs {
+		f.UI.AddNodeMessage(fe.Field, flow.Message{ID: fe.MessageID, Text: fe.Text, Type: flow.MessageError, Context: fe.Context})
 	}
 }
 
-func (s *Service) load(ctx context.Context, id uuid.UUID) (*Flow, error) {
-	rec, err := s.Flows.GetFlow(ctx, Kind, id)
+func (s *Service) load(ctx context.Context, rawID string, notFound error) (*Flow, error) {
+	rec, err := flow.Load(ctx, s.Flows, Kind, rawID, notFound)
 	if err != nil {
 		return nil, err
 	}
 	return fromRecord(rec)
 }
 
-func (s *Service) save(ctx context.Context, f *Flow) error {
-	rec, err := f.record()
-	if err != nil {
-		return err
-	}
-	if err := s.Flows.UpdateFlow(ctx, rec); err != nil {
-		return fmt.Errorf("update registration flow: %w", err)
-	}
-	f.UpdatedAt = rec.UpdatedAt
-	return nil
+func (s *Service) show(f *Flow, status int) *flow.Result {
+	return flow.ShowFlow(f, status, s.Config.UIURL)
+}
+
+func (s *Service) reject(ctx context.Context, f *Flow, msgs ...flow.Message) (*flow.Result, error) {
+	return flow.Reject(ctx, s.Flows, f, s.Config.UIURL, msgs...)
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/identity"
 )
 
@@ -110,4 +111,69 @@ func passwordIdentifiers(sch *identity.Schema, traits map[string]any) []string {
 		add(v)
 	}
 	return out
+}
+
+// traitNode is the input of one trait: its type follows the JSON type and
+// format, its label the schema title.
+func traitNode(p identity.TraitProperty) flow.Node {
+	typ, autocomplete := "text", ""
+	switch p.Type {
+	case "number", "integer":
+		typ = "number"
+	case "boolean":
+		typ = "checkbox"
+	}
+	switch p.Format {
+	case "email":
+		typ, autocomplete = "email", "email"
+	case "tel":
+		typ, autocomplete = "tel", "tel"
+	case "uri":
+		typ, autocomplete = "url", "url"
+	case "date":
+		typ = "date"
+	case "date-time":
+		typ = "datetime-local"
+	}
+	var label *flow.Message
+	if p.Title != "" {
+		label = flow.LabelTrait(p.Title, p.Name())
+	}
+	n := flow.Input(flow.GroupDefault, p.Name(), typ, label)
+	if p.Required {
+		n = n.Required()
+	}
+	if autocomplete != "" {
+		n = n.WithAutocomplete(autocomplete)
+	}
+	if p.Pattern != "" {
+		n = n.WithPattern(p.Pattern)
+	}
+	return n
+}
+
+// showTraits puts the submitted trait values back into the form, so the
+// user does not type them again (the password never is).
+func showTraits(f *Flow, sch *identity.Schema, traits map[string]any) {
+	for i := range f.UI.Nodes {
+		n := &f.UI.Nodes[i]
+		path, ok := traitPath(n.Attributes.Name)
+		if !ok {
+			continue
+		}
+		if _, known := sch.Trait(path); !known {
+			continue
+		}
+		if v, ok := valueAt(traits, path); ok {
+			n.Attributes.Value = v
+		}
+	}
+}
+
+func traitPath(name string) (string, bool) {
+	const prefix = "traits."
+	if len(name) <= len(prefix) || name[:len(prefix)] != prefix {
+		return "", false
+	}
+	return name[len(prefix):], true
 }

@@ -1,14 +1,18 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/login"
 	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/registration"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/settings"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/webui"
@@ -18,8 +22,25 @@ import (
 // settings) and the built-in UI.
 func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	cfg := s.cfg
+	respond := &flow.Responder{
+		CSRF:             c.csrf,
+		Errors:           c.errors,
+		SetSessionCookie: func(w http.ResponseWriter, g *flow.SessionGrant) { c.sessions.WriteCookie(w, g.Token, g.ExpiresAt) },
+	}
+	sessionOf := func(ctx context.Context, r *http.Request) (*session.Session, error) {
+		sess, err := c.sessions.FromRequest(ctx, r)
+		if errors.Is(err, session.ErrNoActiveSession) {
+			return nil, nil
+		}
+		return sess, err
+	}
+	site := flow.Site{PublicBaseURL: cfg.Serve.Public.BaseURL, DefaultBrowserReturnURL: cfg.DefaultReturnURL(), ReturnTo: c.returnTo, Now: s.now}
+	common := func(kind string, svc flow.Service[*session.Session]) *flow.Handler[*session.Session] {
+		return &flow.Handler[*session.Session]{Kind: kind, Service: svc, Session: sessionOf, Respond: respond}
+	}
+
 	c.settings = &settings.Service{
-		Config:     settingsConfig(cfg, c, s),
+		Config:     settingsConfig(cfg, site),
 		Flows:      c.flows,
 		Identities: c.identities,
 		Schemas:    c.schemas,
@@ -28,10 +49,10 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Policy:     c.policy,
 		Tx:         s.db,
 	}
-	(&settings.Handler{Service: c.settings, Sessions: c.sessions, CSRF: c.csrf, Errors: c.errors}).RegisterPublic(public)
+	(&settings.Handler{Service: c.settings, Common: common("settings", c.settings)}).RegisterPublic(public)
 
 	recoveries := &recovery.Service{
-		Config:     recoveryConfig(cfg, c, s),
+		Config:     recoveryConfig(cfg, site),
 		Tx:         s.db,
 		Flows:      c.flows,
 		Store:      sqlstore.NewRecoveryStore(s.db),
@@ -42,30 +63,34 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Hasher:     c.codes,
 		SchemaURL:  func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
 	}
-	(&recovery.Handler{Service: recoveries, CSRF: c.csrf, Sessions: c.sessions, Errors: c.errors}).Register(public, admin)
+	(&recovery.Handler{Service: recoveries, Common: common("recovery", recoveries)}).Register(public, admin)
 
 	pw := cfg.SelfService.Methods.Password.Enabled
 	logins := &login.Service{
 		Config: login.Config{
-			Lifespan: cfg.SelfService.Flows.Login.Lifespan, PasswordEnabled: pw, SchemaID: cfg.Identity.DefaultSchemaID,
-			PublicBaseURL: cfg.Serve.Public.BaseURL, UIURL: cfg.UIURL("login"), DefaultBrowserReturnURL: cfg.DefaultReturnURL(),
-			AfterReturnURL: cfg.AfterReturnURL("login", "password"), ReturnTo: c.returnTo, Now: s.now,
+			Site: site, Lifespan: cfg.SelfService.Flows.Login.Lifespan,
+			UIURL: cfg.UIURL("login"), AfterReturnURL: cfg.AfterReturnURL("login", "password"),
 		},
-		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Passwords: c.hasher, Tx: s.db, CSRF: c.csrf,
+		Flows: c.flows, Sessions: c.sessions, Tx: s.db,
+		Methods: []login.Method{
+			&login.Password{On: pw, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher},
+		},
 	}
-	(&login.Handler{Service: logins, Sessions: c.sessions, CSRF: c.csrf, Errors: c.errors}).RegisterPublic(public)
+	common("login", logins).Register(public)
 
 	reg := cfg.SelfService.Flows.Registration
 	registrations := &registration.Service{
 		Config: registration.Config{
-			Enabled: reg.Enabled, Lifespan: reg.Lifespan, PasswordEnabled: pw, SchemaID: cfg.Identity.DefaultSchemaID,
+			Site: site, Enabled: reg.Enabled, Lifespan: reg.Lifespan, SchemaID: cfg.Identity.DefaultSchemaID,
 			SessionAfterRegistration: config.HasHook(reg.After.Password.Hooks, config.HookSession) || config.HasHook(reg.After.Hooks, config.HookSession),
-			PublicBaseURL:            cfg.Serve.Public.BaseURL, UIURL: cfg.UIURL("registration"), DefaultBrowserReturnURL: cfg.DefaultReturnURL(),
-			AfterReturnURL: cfg.AfterReturnURL("registration", "password"), ReturnTo: c.returnTo, Now: s.now,
+			UIURL:                    cfg.UIURL("registration"), AfterReturnURL: cfg.AfterReturnURL("registration", "password"),
 		},
-		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Passwords: c.hasher, Policy: c.policy, Tx: s.db, CSRF: c.csrf,
+		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Tx: s.db,
+		Methods: []registration.Method{
+			&registration.Password{On: pw, Identities: c.identities, Passwords: c.hasher, Policy: c.policy},
+		},
 	}
-	(&registration.Handler{Service: registrations, Sessions: c.sessions, CSRF: c.csrf, Errors: c.errors}).RegisterPublic(public)
+	common("registration", registrations).Register(public)
 
 	// The built-in UI is a client of the public API, called in-process.
 	returnURLs := append([]string{}, cfg.SelfService.AllowedReturnURLs...)
@@ -86,9 +111,10 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	return nil
 }
 
-func recoveryConfig(cfg *config.Config, c *components, s *Server) recovery.Config {
+func recoveryConfig(cfg *config.Config, site flow.Site) recovery.Config {
 	f, m := cfg.SelfService.Flows.Recovery, cfg.SelfService.Methods
 	return recovery.Config{
+		Site:                    site,
 		Enabled:                 f.Enabled,
 		Use:                     recovery.Method(f.Use),
 		CodeEnabled:             m.Code.Enabled,
@@ -105,21 +131,18 @@ func recoveryConfig(cfg *config.Config, c *components, s *Server) recovery.Confi
 			PerAddress: recovery.RateLimit{Max: f.RateLimit.PerAddress.Max, Window: f.RateLimit.PerAddress.Window},
 			PerIP:      recovery.RateLimit{Max: f.RateLimit.PerIP.Max, Window: f.RateLimit.PerIP.Window},
 		},
-		PublicBaseURL:           cfg.Serve.Public.BaseURL,
-		LinkBaseURL:             cfg.LinkBaseURL(),
-		RecoveryUIURL:           cfg.UIURL("recovery"),
-		SettingsUIURL:           cfg.UIURL("settings"),
-		ErrorUIURL:              cfg.UIURL("error"),
-		DefaultBrowserReturnURL: cfg.DefaultReturnURL(),
-		AfterDefaultReturnURL:   resolve(cfg, f.After.DefaultBrowserReturnURL),
-		ReturnTo:                c.returnTo,
-		Now:                     s.now,
+		LinkBaseURL:           cfg.LinkBaseURL(),
+		RecoveryUIURL:         cfg.UIURL("recovery"),
+		SettingsUIURL:         cfg.UIURL("settings"),
+		ErrorUIURL:            cfg.UIURL("error"),
+		AfterDefaultReturnURL: resolve(cfg, f.After.DefaultBrowserReturnURL),
 	}
 }
 
-func settingsConfig(cfg *config.Config, c *components, s *Server) settings.Config {
+func settingsConfig(cfg *config.Config, site flow.Site) settings.Config {
 	f := cfg.SelfService.Flows.Settings
 	return settings.Config{
+		Site:                    site,
 		FlowLifespan:            f.Lifespan,
 		PrivilegedSessionMaxAge: f.PrivilegedSessionMaxAge,
 		RequiredAAL:             f.RequiredAAL,
@@ -129,12 +152,9 @@ func settingsConfig(cfg *config.Config, c *components, s *Server) settings.Confi
 		AfterPasswordReturnURL:  resolve(cfg, f.After.Password.DefaultBrowserReturnURL),
 		AfterProfileReturnURL:   resolve(cfg, f.After.Profile.DefaultBrowserReturnURL),
 		AfterDefaultReturnURL:   resolve(cfg, f.After.DefaultBrowserReturnURL),
-		PublicBaseURL:           cfg.Serve.Public.BaseURL,
 		SettingsUIURL:           cfg.UIURL("settings"),
 		LoginUIURL:              cfg.UIURL("login"),
 		ErrorUIURL:              cfg.UIURL("error"),
-		ReturnTo:                c.returnTo,
-		Now:                     s.now,
 	}
 }
 

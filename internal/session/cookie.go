@@ -22,10 +22,16 @@ const DefaultCookieName = "ory_kratos_session"
 // SetCookie sets the session cookie carrying token for s. With a
 // persistent cookie, Expires and Max-Age follow the session's expires_at.
 func (m *Manager) SetCookie(w http.ResponseWriter, r *http.Request, s *Session, token string) {
-	c := m.cookie(m.encodeCookie(token, s.ExpiresAt))
+	m.WriteCookie(w, token, s.ExpiresAt)
+}
+
+// WriteCookie sets the session cookie carrying token for a session that
+// expires at expiresAt.
+func (m *Manager) WriteCookie(w http.ResponseWriter, token string, expiresAt time.Time) {
+	c := m.cookie(m.encodeCookie(token, expiresAt))
 	if m.Config.Cookie.Persistent {
-		c.Expires = s.ExpiresAt
-		c.MaxAge = int(s.ExpiresAt.Sub(m.now()).Seconds())
+		c.Expires = expiresAt
+		c.MaxAge = int(expiresAt.Sub(m.now()).Seconds())
 		if c.MaxAge <= 0 {
 			// MaxAge 0 would mean "no Max-Age"; an expired session's
 			// cookie is deleted instead.

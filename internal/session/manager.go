@@ -193,10 +193,10 @@ func (m *Manager) now() time.Time {
 }
 
 // Issue creates a session for ident after it authenticated with method,
-// recording the device of r, and returns it with its token (the only time
+// recording the device of caller, and returns it with its token (the only time
 // the token exists outside the client). The session is stored through
 // ctx, so it joins a transaction the caller started.
-func (m *Manager) Issue(ctx context.Context, ident *identity.Identity, method string, r *http.Request) (*Session, string, error) {
+func (m *Manager) Issue(ctx context.Context, ident *identity.Identity, method string, caller httpx.Caller) (*Session, string, error) {
 	if ident.State != identity.StateActive {
 		return nil, "", ErrIdentityDisabled(ident.ID)
 	}
@@ -211,7 +211,7 @@ func (m *Manager) Issue(ctx context.Context, ident *identity.Identity, method st
 		IssuedAt:              now,
 		AAL:                   ComputeAAL(methods),
 		AuthenticationMethods: methods,
-		Devices:               []Device{deviceOf(r)},
+		Devices:               []Device{deviceOf(caller)},
 		Identity:              ident,
 		CreatedAt:             now,
 		UpdatedAt:             now,
@@ -445,35 +445,15 @@ func (m *Manager) publicURL(path string) string {
 
 // deviceOf records where a session is created from. Kratos stores the
 // client address as seen (with the port when no proxy header names the
-// client); the proxy headers are taken at face value because the record
-// is informational only and never used for a security decision.
-func deviceOf(r *http.Request) Device {
-	d := Device{ID: uuid.New(), Location: new(string)}
-	if r == nil {
-		return d
+// client); the record is informational only and never used for a
+// security decision.
+func deviceOf(c httpx.Caller) Device {
+	d := Device{ID: uuid.New(), Location: &c.Location}
+	if c.Address != "" {
+		d.IPAddress = &c.Address
 	}
-	ip := strings.TrimSpace(r.Header.Get("True-Client-IP"))
-	if ip == "" {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			ip = strings.TrimSpace(first)
-		}
+	if c.UserAgent != "" {
+		d.UserAgent = &c.UserAgent
 	}
-	if ip == "" {
-		ip = r.RemoteAddr
-	}
-	if ip != "" {
-		d.IPAddress = &ip
-	}
-	if ua := r.UserAgent(); ua != "" {
-		d.UserAgent = &ua
-	}
-	var loc []string
-	for _, h := range []string{"Cf-Ipcity", "Cf-Ipcountry"} {
-		if v := strings.TrimSpace(r.Header.Get(h)); v != "" {
-			loc = append(loc, v)
-		}
-	}
-	*d.Location = strings.Join(loc, ", ")
 	return d
 }

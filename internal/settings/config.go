@@ -1,7 +1,6 @@
 package settings
 
 import (
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/flow"
@@ -11,6 +10,7 @@ import (
 // internal/server maps config.Config onto it; the keys are named on each
 // field.
 type Config struct {
+	flow.Site
 	// FlowLifespan is selfservice.flows.settings.lifespan (1h).
 	FlowLifespan time.Duration
 	// PrivilegedSessionMaxAge is
@@ -42,46 +42,19 @@ type Config struct {
 	AfterProfileReturnURL  string
 	AfterDefaultReturnURL  string
 
-	// PublicBaseURL is serve.public.base_url.
-	PublicBaseURL string
 	// SettingsUIURL, LoginUIURL and ErrorUIURL are the resolved
 	// selfservice.flows.{settings,login,error}.ui_url.
 	SettingsUIURL string
 	LoginUIURL    string
 	ErrorUIURL    string
-	// ReturnTo validates return_to (selfservice.allowed_return_urls).
-	ReturnTo flow.ReturnToPolicy
-
-	// Now is the clock (time.Now when nil).
-	Now func() time.Time
-}
-
-// DefaultConfig is Latchkey's defaults; URLs must still be filled in.
-func DefaultConfig() Config {
-	return Config{
-		FlowLifespan:            time.Hour,
-		PrivilegedSessionMaxAge: time.Hour,
-		RequiredAAL:             "highest_available",
-		RevokeOtherSessions:     true,
-		PasswordEnabled:         true,
-		ProfileEnabled:          true,
-	}
 }
 
 // now is the clock at the precision the databases keep, so a flow
 // answered at creation is identical to the one read back later.
-func (c Config) now() time.Time {
-	t := time.Now()
-	if c.Now != nil {
-		t = c.Now()
-	}
-	return t.UTC().Truncate(time.Microsecond)
-}
+func (c Config) now() time.Time { return c.Time().Truncate(time.Microsecond) }
 
 // route joins a path to the public base URL.
-func (c Config) route(path string) string {
-	return strings.TrimRight(c.PublicBaseURL, "/") + "/" + strings.TrimLeft(path, "/")
-}
+func (c Config) route(path string) string { return c.Route(path) }
 
 // actionURL is where a flow's form posts: PUB/self-service/settings?flow=<id>.
 func (c Config) actionURL(id string) string {

@@ -44,16 +44,3 @@ func errRefreshRequired(loginURL string) *httpx.Error {
 		Extra:   map[string]any{"redirect_browser_to": loginURL},
 	}
 }
-
-// browserRedirect is an error that an HTML-form client answers with a 303
-// to To instead of the error UI (JSON clients still get the error).
-type browserRedirect struct {
-	err error
-	To  string
-}
-
-func (e *browserRedirect) Error() string { return e.err.Error() }
-func (e *browserRedirect) Unwrap() error { return e.err }
-
-// redirectingError wraps err so that browsers are sent to to.
-func redirectingError(err error, to string) error { return &browserRedirect{err: err, To: to} }

@@ -13,8 +13,6 @@ package settings
 
 import (
 	"encoding/json"
-	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
@@ -44,15 +42,8 @@ const (
 
 // Flow is one settings flow of one identity.
 type Flow struct {
-	ID         uuid.UUID
-	Type       flow.Type
-	ExpiresAt  time.Time
-	IssuedAt   time.Time
-	RequestURL string
-	// ReturnTo is the validated return_to the flow was created with.
-	ReturnTo string
-	UI       flow.Container
-	State    State
+	flow.Base
+	State State
 	// IdentityID is the identity the flow belongs to; only a session of
 	// that identity may fetch or submit it.
 	IdentityID uuid.UUID
@@ -63,21 +54,14 @@ type Flow struct {
 	ContinueWith []flow.ContinueWith
 	// TransientPayload is echoed back after a JSON submission that sent one.
 	TransientPayload json.RawMessage
-	// CSRF is the fingerprint of the CSRF token a browser flow was created
-	// with (informational: fetching a settings flow does not check it).
-	CSRF string
+	// schemaURL is the public URL of the identity's schema, shown in the
+	// flow JSON (set when the flow is answered).
+	schemaURL string
 }
-
-// Expired reports whether the flow can no longer be submitted.
-func (f *Flow) Expired(now time.Time) bool { return !now.Before(f.ExpiresAt) }
 
 // wireFlow is the settingsFlow of the Kratos API, in Kratos key order.
 type wireFlow struct {
-	ID               uuid.UUID           `json:"id"`
-	Type             flow.Type           `json:"type"`
-	ExpiresAt        time.Time           `json:"expires_at"`
-	IssuedAt         time.Time           `json:"issued_at"`
-	RequestURL       string              `json:"request_url"`
+	flow.Head
 	ReturnTo         string              `json:"return_to,omitempty"`
 	UI               flow.Container      `json:"ui"`
 	Identity         any                 `json:"identity"`
@@ -86,44 +70,32 @@ type wireFlow struct {
 	TransientPayload json.RawMessage     `json:"transient_payload,omitempty"`
 }
 
-// JSON returns the flow as the API shows it; schemaURL is the public URL
-// of the identity's schema.
-func (f *Flow) JSON(schemaURL string) any {
+// MarshalJSON writes the flow as the API shows it.
+func (f *Flow) MarshalJSON() ([]byte, error) {
 	var ident any = map[string]any{}
 	if f.Identity != nil {
-		ident = f.Identity.JSON(identity.PublicView, schemaURL)
+		ident = f.Identity.JSON(identity.PublicView, f.schemaURL)
 	}
-	return wireFlow{
-		ID: f.ID, Type: f.Type, ExpiresAt: f.ExpiresAt, IssuedAt: f.IssuedAt,
-		RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: f.UI.ForAPI(), Identity: ident,
+	return json.Marshal(wireFlow{
+		Head: f.Head(), ReturnTo: f.ReturnTo, UI: f.UI.ForAPI(), Identity: ident,
 		State: f.State, ContinueWith: f.ContinueWith, TransientPayload: f.TransientPayload,
-	}
+	})
 }
 
-// record converts the flow for storage: flow.Stored goes in Data, the
+// Record converts the flow for storage: flow.Stored goes in Data, the
 // rest in the record's own columns.
-func (f *Flow) record() (*flow.Record, error) {
-	data, err := json.Marshal(flow.Stored{IssuedAt: f.IssuedAt, RequestURL: f.RequestURL, ReturnTo: f.ReturnTo, UI: f.UI})
-	if err != nil {
-		return nil, fmt.Errorf("encode settings flow: %w", err)
-	}
+func (f *Flow) Record() (*flow.Record, error) {
 	id := f.IdentityID
-	return &flow.Record{
-		ID: f.ID, Kind: Kind, Type: f.Type, State: string(f.State), IdentityID: &id,
-		CSRF: f.CSRF, Data: data, ExpiresAt: f.ExpiresAt,
-	}, nil
+	return f.Base.Record(Kind, string(f.State), &id, f.Stored())
 }
 
 // fromRecord rebuilds a flow from storage.
 func fromRecord(r *flow.Record) (*Flow, error) {
 	var d flow.Stored
-	if err := json.Unmarshal(r.Data, &d); err != nil {
-		return nil, fmt.Errorf("decode settings flow %s: %w", r.ID, err)
+	if err := flow.Decode(r, &d); err != nil {
+		return nil, err
 	}
-	f := &Flow{
-		ID: r.ID, Type: r.Type, ExpiresAt: r.ExpiresAt, IssuedAt: d.IssuedAt,
-		RequestURL: d.RequestURL, ReturnTo: d.ReturnTo, UI: d.UI, State: State(r.State), CSRF: r.CSRF,
-	}
+	f := &Flow{Base: flow.BaseOf(r, d), State: State(r.State)}
 	if r.IdentityID != nil {
 		f.IdentityID = *r.IdentityID
 	}

@@ -15,11 +15,11 @@ const (
 	nodeMethod   = "method"
 )
 
-// container builds the form of a settings flow: the CSRF input, the
+// nodes are the form of a settings flow: the CSRF input, the
 // profile group (one input per trait, in the schema's path order, then
 // its Save button) and the password group. The CSRF value is left empty:
 // browser flows get a freshly masked token each time they are rendered.
-func (c Config) container(id string, sch *identity.Schema, traits json.RawMessage) flow.Container {
+func (c Config) nodes(sch *identity.Schema, traits json.RawMessage) []flow.Node {
 	nodes := []flow.Node{flow.CSRFNode("")}
 	if c.ProfileEnabled {
 		values := traitValues(traits)
@@ -35,7 +35,7 @@ func (c Config) container(id string, sch *identity.Schema, traits json.RawMessag
 			flow.Input(flow.GroupPassword, nodeMethod, "submit", flow.LabelSave()).WithValue(MethodPassword),
 		)
 	}
-	return flow.Container{Action: c.actionURL(id), Method: "POST", Nodes: nodes}
+	return nodes
 }
 
 // traitNode is the input of one trait property, showing values[path].

@@ -26,28 +26,28 @@ type PasswordHasher interface {
 // updatePassword is the password method: a new password for the session's
 // identity. The privileged window is checked before the password itself,
 // so an old session learns nothing about the policy.
-func (s *Service) updatePassword(ctx context.Context, f *Flow, sub Submission, res *Result) (*Result, error) {
-	pw := sub.Body.Get("password")
+func (s *Service) updatePassword(ctx context.Context, f *Flow, sub submission) (*flow.Result, error) {
+	pw := sub.body.Get("password")
 	if pw == "" {
 		f.UI.AddNodeMessage(nodePassword, flow.MsgMissingProperty("password"))
-		return s.reject(ctx, f, res)
+		return s.reject(ctx, f)
 	}
-	if r, err := s.checkOrigin(ctx, f, sub, res); r != nil || err != nil {
+	if r, err := s.checkOrigin(ctx, f, sub); r != nil || err != nil {
 		return r, err
 	}
-	sess := sub.Session
+	sess := sub.session
 	if err := s.checkPrivileged(sess, f); err != nil {
-		return res, err
+		return nil, err
 	}
 	ident := sess.Identity
 	identifiers := ident.PasswordIdentifiers()
 	if len(identifiers) == 0 {
 		f.UI.AddMessage(flow.MsgNoIdentifiers())
-		return s.reject(ctx, f, res)
+		return s.reject(ctx, f)
 	}
 	if v := s.Policy.Validate(identifiers, pw); v != nil {
 		f.UI.AddNodeMessage(nodePassword, flow.MsgFromPolicy(v.ID, v.Text, v.Context))
-		return s.reject(ctx, f, res)
+		return s.reject(ctx, f)
 	}
 	hashed, same, err := s.hashUnlessSame(ctx, ident.HashedPassword(), pw)
 	if errors.Is(err, password.ErrPasswordTooLong) {
@@ -55,15 +55,16 @@ func (s *Service) updatePassword(ctx context.Context, f *Flow, sub Submission, r
 		f.UI.AddNodeMessage(nodePassword, flow.MsgFromPolicy(4000033,
 			fmt.Sprintf("The password must be at most %d characters long, but got %d.", password.BcryptMaxLength, len(pw)),
 			map[string]any{"max_length": password.BcryptMaxLength, "actual_length": len(pw)}))
-		return s.reject(ctx, f, res)
+		return s.reject(ctx, f)
 	}
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	if same {
 		f.UI.AddNodeMessage(nodePassword, flow.MsgPasswordSameAsOld())
-		return s.reject(ctx, f, res)
+		return s.reject(ctx, f)
 	}
+	var res *flow.Result
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
 		if err := s.Identities.SetPassword(ctx, ident.ID, hashed); err != nil {
 			return err
@@ -77,10 +78,11 @@ func (s *Service) updatePassword(ctx context.Context, f *Flow, sub Submission, r
 		if err != nil {
 			return err
 		}
-		return s.succeed(ctx, f, updated, MethodPassword, res)
+		res, err = s.succeed(ctx, sub, f, updated, MethodPassword)
+		return err
 	})
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	return res, nil
 }

@@ -26,39 +26,41 @@ const msgNoChanges = "Did not receive any value changes."
 // verifiable address (anything the "ory.sh/kratos" schema extension
 // marks). Changing such a trait can hand the account to someone else; a
 // display name cannot.
-func (s *Service) updateProfile(ctx context.Context, f *Flow, sub Submission, res *Result) (*Result, error) {
-	ident := sub.Session.Identity
+func (s *Service) updateProfile(ctx context.Context, f *Flow, sub submission) (*flow.Result, error) {
+	ident := sub.session.Identity
 	sch, err := s.Schemas.Get(ident.SchemaID)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	traits, err := submittedTraits(sub.Body, sch)
+	traits, err := submittedTraits(sub.body, sch)
 	if err != nil {
 		f.UI.AddMessage(flow.MsgGeneric(httpx.AsError(err).Reason))
-		return s.reject(ctx, f, res)
+		return s.reject(ctx, f)
 	}
 	if len(traits) == 0 {
 		f.UI.AddMessage(flow.MsgGeneric(msgNoChanges))
-		return s.reject(ctx, f, res)
+		return s.reject(ctx, f)
 	}
-	if r, err := s.checkOrigin(ctx, f, sub, res); r != nil || err != nil {
+	if r, err := s.checkOrigin(ctx, f, sub); r != nil || err != nil {
 		return r, err
 	}
 	if touchesProtected(sch, ident.Traits, traits) {
-		if err := s.checkPrivileged(sub.Session, f); err != nil {
-			return res, err
+		if err := s.checkPrivileged(sub.session, f); err != nil {
+			return nil, err
 		}
 	}
 	raw, err := json.Marshal(traits)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
+	var res *flow.Result
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
 		updated, err := s.Identities.UpdateTraits(ctx, ident.ID, raw)
 		if err != nil {
 			return err
 		}
-		return s.succeed(ctx, f, updated, MethodProfile, res)
+		res, err = s.succeed(ctx, sub, f, updated, MethodProfile)
+		return err
 	})
 	var ve *identity.ValidationError
 	switch {
@@ -73,10 +75,10 @@ func (s *Service) updateProfile(ctx context.Context, f *Flow, sub Submission, re
 	case httpx.AsError(err).Code == 400:
 		f.UI.AddMessage(flow.MsgGeneric(httpx.AsError(err).Reason))
 	default:
-		return res, err
+		return nil, err
 	}
 	setTraitValues(&f.UI, traits)
-	return s.reject(ctx, f, res)
+	return s.reject(ctx, f)
 }
 
 // touchesProtected reports whether next changes a trait the schema marks

@@ -33,11 +33,6 @@ type Schemas interface {
 
 // Sessions is the part of session.Manager the settings flow uses.
 type Sessions interface {
-	// FromRequest returns the request's active session with its identity,
-	// or session.ErrNoActiveSession.
-	FromRequest(ctx context.Context, r *http.Request) (*session.Session, error)
-	// SetCookie (re-)issues the session cookie.
-	SetCookie(w http.ResponseWriter, r *http.Request, s *session.Session, token string)
 	// SatisfiesAAL checks the session against required_aal.
 	SatisfiesAAL(s *session.Session, required string) bool
 	// Privileged reports whether s authenticated within maxAge.
@@ -46,12 +41,6 @@ type Sessions interface {
 	RevokeOthers(ctx context.Context, identityID, keep uuid.UUID) (int, error)
 	// AAL2LoginURL is PUB/self-service/login/browser?aal=aal2.
 	AAL2LoginURL() string
-}
-
-// Transactor runs fn in one database transaction carried by ctx
-// (sqlstore.DB.InTx); nested calls join it.
-type Transactor interface {
-	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // Service holds the rules of the settings flow. Its fields are set once
@@ -64,28 +53,41 @@ type Service struct {
 	Sessions   Sessions
 	Passwords  PasswordHasher
 	Policy     PasswordPolicy
-	Tx         Transactor
+	Tx         flow.Transactor
 }
 
-// Start creates a settings flow of type t for the session's identity.
-// requestURL is the URL of the request that asked for it; returnTo its
-// return_to query parameter (validated here).
-func (s *Service) Start(ctx context.Context, sess *session.Session, t flow.Type, requestURL, returnTo string) (*Flow, error) {
-	if err := s.checkAAL(sess, requestURL); err != nil {
+// Start creates a settings flow of type t for the session's identity
+// (GET /self-service/settings/{browser,api}). Without a session a browser
+// is sent to sign in first.
+func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess *session.Session) (*flow.Result, error) {
+	if t == flow.TypeBrowser {
+		q.CSRF.Token() // a browser gets its anti-CSRF cookie, signed in or not
+	}
+	if sess == nil && t == flow.TypeAPI {
+		return nil, errNoSessionAPIInit
+	}
+	if sess == nil {
+		to := s.Config.route("self-service/login/browser")
+		if rt := q.Query.Get("return_to"); rt != "" {
+			to = flow.WithQuery(to, "return_to", rt)
+		}
+		return nil, flow.BrowserRedirect(errNoSessionBrowserInit, to)
+	}
+	if err := s.checkAAL(sess, q.URL); err != nil {
 		return nil, err
 	}
-	rt, err := s.Config.ReturnTo.Validate(returnTo)
+	rt, err := s.Config.ReturnTo.Validate(q.Query.Get("return_to"))
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.newFlow(sess.Identity, t, requestURL, rt)
+	f, err := s.newFlow(sess.Identity, t, q.URL, rt)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.create(ctx, f); err != nil {
+	if err := flow.Create(ctx, s.Flows, f); err != nil {
 		return nil, err
 	}
-	return f, nil
+	return flow.ShowFlow(s.view(f), 0, s.Config.SettingsUIURL), nil
 }
 
 // StartAfterRecovery creates the settings flow a successful recovery hands
@@ -101,17 +103,21 @@ func (s *Service) StartAfterRecovery(ctx context.Context, ident *identity.Identi
 	}
 	until := sess.AuthenticatedAt.Add(s.Config.PrivilegedSessionMaxAge)
 	f.UI.AddMessage(flow.MsgRecoverySuccessful(until, s.Config.now()))
-	if err := s.create(ctx, f); err != nil {
+	if err := flow.Create(ctx, s.Flows, f); err != nil {
 		return uuid.Nil, err
 	}
 	return f.ID, nil
 }
 
 // Fetch returns flow id for the session's identity
-// (GET /self-service/settings/flows).
-func (s *Service) Fetch(ctx context.Context, sess *session.Session, id uuid.UUID) (*Flow, error) {
+// (GET /self-service/settings/flows); a malformed id is an unknown flow.
+func (s *Service) Fetch(ctx context.Context, q *flow.Request, rawID string, sess *session.Session) (*flow.Result, error) {
+	if sess == nil {
+		return nil, s.noSession()
+	}
+	id, _ := uuid.Parse(rawID)
 	if err := s.checkAAL(sess, s.Config.actionURL(id.String())); err != nil {
-		return nil, err
+		return nil, errors.Unwrap(err) // a fetch answers JSON, even to a browser
 	}
 	f, err := s.load(ctx, id)
 	if err != nil {
@@ -127,15 +133,22 @@ func (s *Service) Fetch(ctx context.Context, sess *session.Session, id uuid.UUID
 		return nil, flow.ExpiredBrowserFetchError(Kind, s.Config.route("self-service/settings/browser"), f.ReturnTo)
 	}
 	f.Identity = sess.Identity
-	return f, nil
+	return flow.ShowFlow(s.view(f), 0, s.Config.SettingsUIURL), nil
 }
 
-// SchemaURL is the public URL of the schema of the flow's identity.
-func (s *Service) SchemaURL(f *Flow) string {
-	if f.Identity == nil {
-		return ""
+// noSession answers a request without a session: JSON clients get the
+// 401, browsers go to sign in.
+func (s *Service) noSession() error {
+	return &flow.RedirectError{Err: errNoSession, To: s.Config.LoginUIURL, Code: http.StatusFound}
+}
+
+// view prepares f to be answered: its JSON shows the identity with the
+// public URL of its schema.
+func (s *Service) view(f *Flow) *Flow {
+	if f.Identity != nil {
+		f.schemaURL = identity.SchemaURL(s.Config.PublicBaseURL, f.Identity.SchemaID)
 	}
-	return identity.SchemaURL(s.Config.PublicBaseURL, f.Identity.SchemaID)
+	return f
 }
 
 // newFlow builds (without storing) a flow showing ident's current traits.
@@ -144,30 +157,12 @@ func (s *Service) newFlow(ident *identity.Identity, t flow.Type, requestURL, ret
 	if err != nil {
 		return nil, fmt.Errorf("settings flow for identity %s: %w", ident.ID, err)
 	}
-	now := s.Config.now()
-	id := uuid.New()
-	return &Flow{
-		ID: id, Type: t, IssuedAt: now, ExpiresAt: now.Add(s.Config.FlowLifespan),
-		RequestURL: requestURL, ReturnTo: returnTo,
-		UI:    s.Config.container(id.String(), sch, ident.Traits),
+	f := &Flow{
+		Base:  flow.NewBase(t, s.Config.now(), s.Config.FlowLifespan, requestURL, returnTo, s.Config.route("self-service/settings")),
 		State: StateShowForm, IdentityID: ident.ID, Identity: ident,
-	}, nil
-}
-
-func (s *Service) create(ctx context.Context, f *Flow) error {
-	rec, err := f.record()
-	if err != nil {
-		return err
 	}
-	return s.Flows.CreateFlow(ctx, rec)
-}
-
-func (s *Service) save(ctx context.Context, f *Flow) error {
-	rec, err := f.record()
-	if err != nil {
-		return err
-	}
-	return s.Flows.UpdateFlow(ctx, rec)
+	f.UI.Nodes = s.Config.nodes(sch, ident.Traits)
+	return f, nil
 }
 
 func (s *Service) load(ctx context.Context, id uuid.UUID) (*Flow, error) {
@@ -188,7 +183,7 @@ func (s *Service) checkAAL(sess *session.Session, returnTo string) error {
 		return nil
 	}
 	to := flow.WithQuery(s.Sessions.AAL2LoginURL(), "return_to", returnTo)
-	return redirectingError(session.ErrAAL2Required(to), to)
+	return flow.BrowserRedirect(session.ErrAAL2Required(to), to)
 }
 
 // checkPrivileged enforces the privileged-session window for flow f.
@@ -198,23 +193,7 @@ func (s *Service) checkPrivileged(sess *session.Session, f *Flow) error {
 	}
 	to := flow.WithQuery(s.Config.route("self-service/login/browser"),
 		"refresh", "true", "return_to", s.Config.actionURL(f.ID.String()))
-	return redirectingError(errRefreshRequired(to), to)
-}
-
-// replaceExpired answers a submission of an expired flow: a new flow of
-// the same type and request URL that says how long ago the old one
-// expired. JSON clients get a 410 naming it, browsers are sent to it.
-func (s *Service) replaceExpired(ctx context.Context, old *Flow, ident *identity.Identity) error {
-	f, err := s.newFlow(ident, old.Type, old.RequestURL, old.ReturnTo)
-	if err != nil {
-		return err
-	}
-	now := s.Config.now()
-	f.UI.AddMessage(flow.MsgSettingsExpired(old.ExpiresAt, now))
-	if err := s.create(ctx, f); err != nil {
-		return err
-	}
-	return redirectingError(flow.ExpiredError(old.ExpiresAt, now, f.ID), s.Config.uiURL(f.ID.String()))
+	return flow.BrowserRedirect(errRefreshRequired(to), to)
 }
 
 // errIsConflict reports whether err says an identifier or address is taken.

@@ -11,121 +11,122 @@ import (
 	"github.com/latchkey/latchkey/internal/session"
 )
 
-// Submission is one POST /self-service/settings, decoded by the handler.
-type Submission struct {
-	FlowID  uuid.UUID
-	Session *session.Session
-	Body    *httpx.FormBody
-	// CSRF is the verdict on the body's csrf_token (nil: it matches the
-	// cookie). Only browser flows need a valid one.
-	CSRF error
-	// BrowserSignals is flow.CheckNativeRequest's verdict (nil: the
-	// request carries no cookie or Origin). Only api flows need it nil.
-	BrowserSignals error
+// submission is one POST /self-service/settings on its way through the
+// checks and a method.
+type submission struct {
+	q       *flow.Request
+	session *session.Session
+	body    *httpx.FormBody
 }
 
-// Result is what a submission led to.
-type Result struct {
-	// Type is the type of the submitted flow; set whenever the flow could
-	// be loaded, even when Submit also returns an error, so the handler
-	// knows how to answer.
-	Type flow.Type
-	// Flow is the flow to show: saved (state success) or with the
-	// validation messages of a rejected submission.
-	Flow *Flow
-	// Status is 200 for a saved change, 400 for a rejected one.
-	Status int
-	// Succeeded reports a saved change.
-	Succeeded bool
-	// RedirectTo is where a browser goes next: the return URL after a
-	// success, the flow's UI after a rejection.
-	RedirectTo string
-}
-
-// Submit applies a settings submission. Checks run in this order: the
-// flow exists; the session's assurance level; the flow belongs to the
+// Submit applies a settings submission (POST /self-service/settings).
+// Checks run in this order: a session; the body decodes; the flow
+// exists; the session's assurance level; the flow belongs to the
 // session's identity; it has not expired; the method; the method's
-// required fields; CSRF (browser) or the absence of browser signals (api);
-// the privileged-session window; then the method's own rules.
-func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
-	f, err := s.load(ctx, sub.FlowID)
+// required fields; CSRF (browser) or the absence of browser signals
+// (api); the privileged-session window; then the method's own rules.
+func (s *Service) Submit(ctx context.Context, q *flow.Request, id uuid.UUID, body *httpx.FormBody, bodyErr error, sess *session.Session) (*flow.Result, error) {
+	if sess == nil {
+		return nil, s.noSession()
+	}
+	if bodyErr != nil {
+		return nil, bodyErr
+	}
+	f, err := s.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Type: f.Type}
-	sess := sub.Session
+	res, err := s.submit(ctx, f, submission{q: q, session: sess, body: body})
+	return flow.OfType(f.Type, res, err)
+}
+
+func (s *Service) submit(ctx context.Context, f *Flow, sub submission) (*flow.Result, error) {
+	sess := sub.session
 	if err := s.checkAAL(sess, s.Config.actionURL(f.ID.String())); err != nil {
-		return res, err
+		return nil, err
 	}
 	if f.IdentityID != sess.IdentityID {
-		return res, errSubmitOtherIdentity
+		return nil, errSubmitOtherIdentity
 	}
-	if f.Expired(s.Config.now()) {
-		return res, s.replaceExpired(ctx, f, sess.Identity)
+	now := s.Config.now()
+	if f.Expired(now) {
+		nf, err := s.newFlow(sess.Identity, f.Type, f.RequestURL, f.ReturnTo)
+		if err != nil {
+			return nil, err
+		}
+		nf.UI.AddMessage(flow.MsgSettingsExpired(f.ExpiresAt, now))
+		if err := flow.Create(ctx, s.Flows, nf); err != nil {
+			return nil, err
+		}
+		return flow.ExpiredReplacement(s.view(nf), f.ExpiresAt, now, s.Config.SettingsUIURL), nil
 	}
 	f.Identity = sess.Identity
 	f.UI.ResetMessages()
-	if tp, ok := sub.Body.Raw["transient_payload"]; ok && sub.Body.JSON {
+	if tp, ok := sub.body.Raw["transient_payload"]; ok && sub.body.JSON {
 		f.TransientPayload = tp
 	}
-	switch method := sub.Body.Get("method"); {
+	switch method := sub.body.Get("method"); {
 	case method == MethodPassword && s.Config.PasswordEnabled:
-		return s.updatePassword(ctx, f, sub, res)
+		return s.updatePassword(ctx, f, sub)
 	case method == MethodProfile && s.Config.ProfileEnabled:
-		return s.updateProfile(ctx, f, sub, res)
+		return s.updateProfile(ctx, f, sub)
 	case method == MethodPassword, method == MethodProfile:
-		return res, httpx.ErrMethodDisabled()
+		return nil, httpx.ErrMethodDisabled()
 	}
 	f.UI.AddMessage(flow.MsgSettingsNoStrategy())
-	return s.reject(ctx, f, res)
+	return s.reject(ctx, f)
 }
 
 // checkOrigin applies the flow type's protection against cross-site
 // requests. A failed CSRF check is an error (403); browser signals on an
 // api flow reject the submission with a message on the flow (400).
 // It returns (nil, nil) when the request may go on.
-func (s *Service) checkOrigin(ctx context.Context, f *Flow, sub Submission, res *Result) (*Result, error) {
-	if f.Type == flow.TypeBrowser && sub.CSRF != nil {
-		return res, sub.CSRF
+func (s *Service) checkOrigin(ctx context.Context, f *Flow, sub submission) (*flow.Result, error) {
+	err := f.CheckOrigin(sub.q, true)
+	switch {
+	case err == nil:
+		return nil, nil
+	case f.Type == flow.TypeBrowser:
+		return nil, err
 	}
-	if f.Type == flow.TypeAPI && sub.BrowserSignals != nil {
-		f.UI.AddMessage(flow.MsgGeneric(httpx.AsError(sub.BrowserSignals).Reason))
-		return s.reject(ctx, f, res)
-	}
-	return nil, nil
+	f.UI.AddMessage(flow.MsgGeneric(httpx.AsError(err).Reason))
+	return s.reject(ctx, f)
 }
 
 // reject saves f with the messages of a rejected submission and answers 400.
-func (s *Service) reject(ctx context.Context, f *Flow, res *Result) (*Result, error) {
+func (s *Service) reject(ctx context.Context, f *Flow) (*flow.Result, error) {
 	f.State = StateShowForm
-	if err := s.save(ctx, f); err != nil {
-		return res, err
-	}
-	res.Flow, res.Status, res.RedirectTo = f, http.StatusBadRequest, s.Config.uiURL(f.ID.String())
-	return res, nil
+	return flow.Reject(ctx, s.Flows, s.view(f), s.Config.SettingsUIURL)
 }
 
 // succeed marks f saved. Like Kratos, the answer keeps f's id but shows
 // the form of a fresh flow (whose action names the fresh flow) with
-// message 1050001, and the updated identity.
-func (s *Service) succeed(ctx context.Context, f *Flow, ident *identity.Identity, method string, res *Result) error {
+// message 1050001, and the updated identity. A browser goes on to the
+// return URL; an SPA is told to; a browser flow driven by a session
+// cookie gets the cookie again.
+func (s *Service) succeed(ctx context.Context, sub submission, f *Flow, ident *identity.Identity, method string) (*flow.Result, error) {
 	fresh, err := s.newFlow(ident, f.Type, f.RequestURL, f.ReturnTo)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.create(ctx, fresh); err != nil {
-		return err
+	if err := flow.Create(ctx, s.Flows, fresh); err != nil {
+		return nil, err
 	}
 	f.UI = fresh.UI
 	f.UI.AddMessage(flow.MsgSettingsSaved())
 	f.State = StateSuccess
 	f.Identity = ident
-	if err := s.save(ctx, f); err != nil {
-		return err
+	if err := flow.Save(ctx, s.Flows, f); err != nil {
+		return nil, err
 	}
-	res.Flow, res.Status, res.Succeeded = f, http.StatusOK, true
-	res.RedirectTo = s.returnTarget(f, method)
-	return nil
+	res := &flow.Result{Outcome: flow.Done, Flow: s.view(f), Status: http.StatusOK, RedirectTo: s.returnTarget(f, method)}
+	if sub.q.ClientFor(f.Type) == flow.SPA {
+		f.ContinueWith = []flow.ContinueWith{flow.RedirectBrowserTo(res.RedirectTo)}
+	}
+	if sess := sub.session; f.Type == flow.TypeBrowser && sess.Carrier() == session.CarrierCookie {
+		res.Session = &flow.SessionGrant{Token: sess.RequestToken(), ExpiresAt: sess.ExpiresAt}
+	}
+	return res, nil
 }
 
 // returnTarget is where a browser goes after a successful submission: the

@@ -1,0 +1,235 @@
+package recovery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/courier"
+	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/storeerr"
+)
+
+// codeLength and tokenLength are Kratos's formats: 6 digits, 32 alphanumerics.
+const (
+	codeLength  = 6
+	tokenLength = 32
+)
+
+// submitEmail handles an email submission (§7.2): send or resend, within
+// the send limits.
+func (s *Service) submitEmail(ctx context.Context, q *flow.Request, f *Flow, in submission, sess *session.Session) (*flow.Result, error) {
+	if sess != nil {
+		return nil, s.sessionAvailable()
+	}
+	m := Method(in.Method)
+	if m != MethodCode && m != MethodLink {
+		f.Active = flow.GroupDefault
+		return s.reject(ctx, f, flow.MsgRecoveryNoStrategy())
+	}
+	if !s.Config.methodEnabled(m) {
+		// Kratos makes the flow the method's before refusing it, so the
+		// next answer shows "active": "link" (e-errors-base, step 42).
+		f.Active = string(m)
+		if err := flow.Save(ctx, s.Flows, f); err != nil {
+			return nil, err
+		}
+		return nil, httpx.ErrMethodDisabled()
+	}
+	if in.Email == "" {
+		return s.rejectInput(ctx, f, "email", flow.MsgMissingProperty("email"))
+	}
+	if f.State == StatePassedChallenge {
+		return s.replace(ctx, q, f, f.Type, httpx.ErrBadRequest(reasonDoneBefore), flow.MsgRecoveryRetrySuccess())
+	}
+	payload, err := transientPayload(in.TransientPayload)
+	if err != nil {
+		return s.reject(ctx, f, flow.MsgGeneric(err.Error()))
+	}
+
+	var identityID uuid.UUID
+	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.countSend(ctx, in.Email, q.Caller.IP); err != nil {
+			return err
+		}
+		var err error
+		identityID, err = s.sendEmail(ctx, f, m, in.Email, payload)
+		if err != nil {
+			return err
+		}
+		f.Active, f.State = string(m), StateSentEmail
+		f.UI.Nodes = sentNodes(m, in.Email)
+		f.UI.ResetMessages()
+		if m == MethodLink {
+			f.UI.AddMessage(flow.MsgRecoveryLinkSent())
+		} else {
+			f.UI.AddMessage(flow.MsgRecoveryCodeSent())
+		}
+		return flow.Save(ctx, s.Flows, f)
+	})
+	var limited *limitError
+	if errors.As(err, &limited) {
+		httpx.Logger(ctx).Warn("recovery send limit hit", "flow_id", f.ID, "limit", limited.scope, "retry_after_seconds", int(limited.retryAfter.Seconds()))
+		f.UI.ResetMessages()
+		f.UI.AddMessage(flow.MsgRateLimited(limited.retryAfter))
+		res, err := s.saveAndShow(ctx, f, http.StatusTooManyRequests)
+		if res != nil {
+			res.RetryAfter = limited.retryAfter
+		}
+		return res, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	event := "recovery code sent"
+	if m == MethodLink {
+		event = "recovery link sent"
+	}
+	// Whether the address is known is logged (operators need it), the
+	// address itself never is.
+	log := httpx.Logger(ctx).With("flow_id", f.ID, "recipient_known", identityID != uuid.Nil)
+	if identityID != uuid.Nil {
+		log = log.With("identity_id", identityID)
+	}
+	log.Info(event)
+	return s.accepted(f, in.TransientPayload), nil
+}
+
+// sendEmail creates a code or link for the address if it belongs to an
+// identity and queues the mail; unknown addresses get the "invalid" mail
+// when notify_unknown_recipients is on. The response does not depend on
+// which case happened.
+//
+// It returns the identity the address belongs to (uuid.Nil if none).
+func (s *Service) sendEmail(ctx context.Context, f *Flow, m Method, email string, payload map[string]any) (uuid.UUID, error) {
+	if m == MethodCode {
+		// A resend supersedes every earlier code of the flow.
+		if err := s.Store.DeleteFlowCodes(ctx, f.ID); err != nil {
+			return uuid.Nil, err
+		}
+	}
+	addr, ident, err := s.Identities.FindRecoveryAddress(ctx, identity.ViaEmail, normalizeEmail(email))
+	if errors.Is(err, storeerr.ErrNotFound) {
+		// Do the work a known address costs, so timing tells nothing.
+		_ = s.Hasher.Hash(secret.RandomDigits(codeLength))
+		if !s.Config.NotifyUnknownRecipients {
+			return uuid.Nil, nil
+		}
+		tmpl := courier.TemplateRecoveryCodeInvalid
+		if m == MethodLink {
+			tmpl = courier.TemplateRecoveryInvalid
+		}
+		_, err := s.Mail.Enqueue(ctx, courier.Email{To: email, Template: tmpl, Data: courier.TemplateData{
+			To: email, RequestURL: f.RequestURL, TransientPayload: payload,
+		}})
+		return uuid.Nil, err
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return ident.ID, s.issueAndMail(ctx, f, m, ident, &addr.ID, addr.Value, KindSelf, f.ExpiresAt, payload)
+}
+
+// issueAndMail creates a code or link token for ident and queues the
+// "valid" mail to address.
+func (s *Service) issueAndMail(ctx context.Context, f *Flow, m Method, ident *identity.Identity, addressID *uuid.UUID, address string, kind Kind, notAfter time.Time, payload map[string]any) error {
+	code, link, lifespan, err := s.issue(ctx, f, m, ident.ID, addressID, kind, notAfter)
+	if err != nil {
+		return err
+	}
+	return s.mailValid(ctx, f, ident, address, code, link, lifespan, payload)
+}
+
+// mailValid queues the recovery_code_valid (code) or recovery_valid
+// (link) mail.
+func (s *Service) mailValid(ctx context.Context, f *Flow, ident *identity.Identity, address, code, link string, lifespan time.Duration, payload map[string]any) error {
+	data := courier.TemplateData{
+		To: address, RecoveryCode: code, RecoveryURL: link, Identity: s.identityData(ident),
+		RequestURL: f.RequestURL, TransientPayload: payload, ExpiresInMinutes: int(lifespan.Minutes()),
+	}
+	tmpl := courier.TemplateRecoveryCodeValid
+	if link != "" {
+		tmpl = courier.TemplateRecoveryValid
+	}
+	_, err := s.Mail.Enqueue(ctx, courier.Email{To: address, Template: tmpl, Data: data})
+	return err
+}
+
+// issue stores a new code or link token for the flow and returns it in
+// clear (the only time it exists outside the mail or the admin response).
+// It expires after the method's lifespan, and never after notAfter.
+func (s *Service) issue(ctx context.Context, f *Flow, m Method, identityID uuid.UUID, addressID *uuid.UUID, kind Kind, notAfter time.Time) (code, link string, lifespan time.Duration, err error) {
+	now := s.now()
+	lifespan = s.Config.CodeLifespan
+	if m == MethodLink {
+		lifespan = s.Config.LinkLifespan
+	}
+	expires := now.Add(lifespan)
+	if kind == KindAdmin {
+		// expires_in sets both the flow's and the secret's lifetime.
+		expires, lifespan = notAfter, notAfter.Sub(now)
+	}
+	row := &Secret{ID: uuid.New(), FlowID: f.ID, IdentityID: identityID, AddressID: addressID, Kind: kind, ExpiresAt: expires, CreatedAt: now}
+	if m == MethodLink {
+		token := secret.RandomAlphanumeric(tokenLength)
+		row.Hash = s.Hasher.Hash(token)
+		link = flow.WithQuery(flow.Route(s.linkBase(), "self-service/recovery"), "flow", f.ID.String(), "token", token)
+		return "", link, lifespan, s.Store.CreateToken(ctx, row)
+	}
+	code = secret.RandomDigits(codeLength)
+	row.Hash = s.Hasher.Hash(code)
+	return code, "", lifespan, s.Store.CreateCode(ctx, row)
+}
+
+func (s *Service) linkBase() string {
+	if s.Config.LinkBaseURL != "" {
+		return s.Config.LinkBaseURL
+	}
+	return s.Config.PublicBaseURL
+}
+
+// identityData is the identity as email templates see it (public view).
+func (s *Service) identityData(ident *identity.Identity) map[string]any {
+	schemaURL := ""
+	if s.SchemaURL != nil {
+		schemaURL = s.SchemaURL(ident.SchemaID)
+	}
+	b, err := json.Marshal(ident.JSON(identity.PublicView, schemaURL))
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+// validEmail is the JSON schema "email" format Kratos applies: a bare
+// address, nothing around it (leading or trailing spaces fail).
+func validEmail(v string) bool {
+	a, err := mail.ParseAddress(v)
+	return err == nil && a.Address == v
+}
+
+// normalizeEmail is how recovery addresses are stored and looked up.
+func normalizeEmail(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
+
+// transientPayload decodes the transient_payload object for templates.
+func transientPayload(raw json.RawMessage) (map[string]any, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, errors.New("transient_payload must be a JSON object.")
+	}
+	return m, nil
+}

@@ -1,0 +1,122 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/session"
+)
+
+// matching returns the secret whose keyed hash matches value. Every
+// candidate is compared, in constant time, whatever matched before.
+func matching(h secret.Hasher, secrets []Secret, value string) *Secret {
+	var found *Secret
+	for i := range secrets {
+		if h.Matches(value, secrets[i].Hash) && found == nil {
+			found = &secrets[i]
+		}
+	}
+	return found
+}
+
+var errAlreadyUsed = errors.New("recovery: code or token already used")
+
+// succeed completes the flow (§7.4) in one transaction: the secret is
+// spent with use (exactly one concurrent caller wins, the others get
+// errAlreadyUsed), the flow passes, a self-service address is verified,
+// other sessions are revoked, a session is issued and a settings flow
+// started.
+//
+// Browsers are sent to the settings flow. JSON clients get the flow with
+// continue_with, or Kratos's 422 naming the settings UI when continue_with
+// transitions are off. Browser flows, and every link recovery, hand the
+// session over as a cookie; a native code recovery gets its token in
+// continue_with.
+func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Secret, m Method, use func(context.Context, uuid.UUID, time.Time) (bool, error)) (*flow.Result, error) {
+	browserSession := f.Type == flow.TypeBrowser || m == MethodLink
+	var (
+		sess           *session.Session
+		token          string
+		settingsFlowID uuid.UUID
+		revoked        int
+	)
+	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+		ok, err := use(ctx, sec.ID, s.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errAlreadyUsed
+		}
+		ident, err := s.Identities.Get(ctx, sec.IdentityID)
+		if err != nil {
+			return err
+		}
+		if ident.State != identity.StateActive {
+			return session.ErrIdentityDisabled(ident.ID)
+		}
+		if sec.Kind == KindSelf && sec.AddressID != nil {
+			for _, a := range ident.RecoveryAddresses {
+				if a.ID == *sec.AddressID {
+					if err := s.Identities.MarkVerified(ctx, ident.ID, a.Via, a.Value); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if s.Config.RevokeOtherSessions {
+			// Before the new session exists, so it survives.
+			if revoked, err = s.Sessions.RevokeAll(ctx, ident.ID); err != nil {
+				return err
+			}
+		}
+		method := session.MethodCodeRecovery
+		if m == MethodLink {
+			method = session.MethodLinkRecovery
+		}
+		if sess, token, err = s.Sessions.Issue(ctx, ident, method, q.Caller); err != nil {
+			return err
+		}
+		settingsType := f.Type
+		if browserSession {
+			settingsType = flow.TypeBrowser
+			// A token planted in the browser before is useless afterwards.
+			f.CSRF = q.CSRF.Rotate()
+		}
+		returnTo := f.ReturnTo
+		if returnTo == "" {
+			returnTo = s.Config.AfterDefaultReturnURL
+		}
+		if settingsFlowID, err = s.Settings.StartAfterRecovery(ctx, ident, sess, settingsType, q.URL, returnTo); err != nil {
+			return err
+		}
+		f.State = StatePassedChallenge
+		f.UI.ResetMessages()
+		return flow.Save(ctx, s.Flows, f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	settingsURL := flow.WithQuery(s.Config.SettingsUIURL, "flow", settingsFlowID.String())
+	res := &flow.Result{Outcome: flow.Done, FlowType: f.Type, RedirectTo: settingsURL}
+	if browserSession {
+		res.Session = &flow.SessionGrant{Token: token, ExpiresAt: sess.ExpiresAt}
+	} else {
+		f.ContinueWith = append(f.ContinueWith, flow.SetSessionToken(token))
+	}
+	f.ContinueWith = append(f.ContinueWith, flow.ShowSettingsUI(settingsFlowID, settingsURL))
+	if s.Config.ContinueWithTransitions {
+		res.Flow = f
+	} else {
+		res.Err = flow.BrowserLocationChangeRequired(settingsURL)
+	}
+	httpx.Logger(ctx).Info("recovery succeeded", "flow_id", f.ID, "identity_id", sec.IdentityID, "session_id", sess.ID,
+		"method", string(m), "issued_by", string(sec.Kind), "revoked_sessions", revoked, "settings_flow_id", settingsFlowID)
+	return res, nil
+}
