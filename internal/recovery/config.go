@@ -61,11 +61,10 @@ type Config struct {
 	// LinkBaseURL is where emailed links point (selfservice.methods.link.
 	// config.base_url, else the public base URL), ending in "/".
 	LinkBaseURL string
-	// RecoveryUIURL, SettingsUIURL and ErrorUIURL are the resolved
-	// selfservice.flows.{recovery,settings,error}.ui_url.
+	// RecoveryUIURL and SettingsUIURL are the resolved
+	// selfservice.flows.{recovery,settings}.ui_url.
 	RecoveryUIURL string
 	SettingsUIURL string
-	ErrorUIURL    string
 	// AfterDefaultReturnURL is
 	// selfservice.flows.recovery.after.default_browser_return_url: the
 	// settings flow's return_to when the recovery flow had none.

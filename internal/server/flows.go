@@ -134,7 +134,6 @@ func recoveryConfig(cfg *config.Config, site flow.Site) recovery.Config {
 		LinkBaseURL:           cfg.LinkBaseURL(),
 		RecoveryUIURL:         cfg.UIURL("recovery"),
 		SettingsUIURL:         cfg.UIURL("settings"),
-		ErrorUIURL:            cfg.UIURL("error"),
 		AfterDefaultReturnURL: resolve(cfg, f.After.DefaultBrowserReturnURL),
 	}
 }
@@ -154,7 +153,6 @@ func settingsConfig(cfg *config.Config, site flow.Site) settings.Config {
 		AfterDefaultReturnURL:   resolve(cfg, f.After.DefaultBrowserReturnURL),
 		SettingsUIURL:           cfg.UIURL("settings"),
 		LoginUIURL:              cfg.UIURL("login"),
-		ErrorUIURL:              cfg.UIURL("error"),
 	}
 }
 

@@ -42,11 +42,10 @@ type Config struct {
 	AfterProfileReturnURL  string
 	AfterDefaultReturnURL  string
 
-	// SettingsUIURL, LoginUIURL and ErrorUIURL are the resolved
-	// selfservice.flows.{settings,login,error}.ui_url.
+	// SettingsUIURL and LoginUIURL are the resolved
+	// selfservice.flows.{settings,login}.ui_url.
 	SettingsUIURL string
 	LoginUIURL    string
-	ErrorUIURL    string
 }
 
 // now is the clock at the precision the databases keep, so a flow
