@@ -67,3 +67,11 @@ func ExpiredReplacement(nf View, expiredAt, now time.Time, uiURL string) *Result
 	res.Outcome, res.Err = Replaced, ExpiredError(expiredAt, now, nf.Common().ID)
 	return res
 }
+
+// Switch is a method's on/off switch in the configuration
+// (selfservice.methods.<method>.enabled); methods embed it to implement
+// Method.Enabled.
+type Switch struct{ On bool }
+
+// Enabled reports whether the method is switched on.
+func (s Switch) Enabled() bool { return s.On }

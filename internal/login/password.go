@@ -54,8 +54,7 @@ type Passwords interface {
 
 // Password signs in with an identifier and a password.
 type Password struct {
-	// On is selfservice.methods.password.enabled.
-	On bool
+	flow.Switch // selfservice.methods.password.enabled
 	// SchemaID is identity.default_schema_id: its password identifier
 	// trait names the identifier input ("E-Mail" rather than "ID").
 	SchemaID   string
@@ -66,9 +65,6 @@ type Password struct {
 
 // ID implements Method.
 func (p *Password) ID() string { return MethodPassword }
-
-// Enabled implements Method.
-func (p *Password) Enabled() bool { return p.On }
 
 // Nodes implements Method: identifier, password and the "Sign in with
 // password" button; a refresh fixes the session's identifier. An identity

@@ -91,7 +91,7 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 	if err != nil {
 		return nil, err
 	}
-	return s.show(f, 0), nil
+	return s.flows().Show(f, 0), nil
 }
 
 // parseAAL reads the aal query parameter ("" means aal1).
@@ -178,25 +178,10 @@ func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, req
 // Fetch returns flow id for GET /self-service/login/flows: a browser flow
 // only to the browser it was created for.
 func (s *Service) Fetch(ctx context.Context, q *flow.Request, id string, _ *session.Session) (*flow.Result, error) {
-	f, err := s.load(ctx, id, httpx.ErrNotFound(""))
-	if err != nil {
-		return nil, err
-	}
-	if err := f.CheckFetch(q, s.Config.now(), Kind, s.Config.route("self-service/login/browser"), s.Config.route("self-service/login/api"), true, true); err != nil {
-		return nil, err
-	}
-	return s.show(f, 0), nil
+	return s.flows().Fetch(ctx, q, id, s.Config.now())
 }
 
-// load reads flow rawID; notFound answers an unknown or malformed id.
-func (s *Service) load(ctx context.Context, rawID string, notFound error) (*Flow, error) {
-	rec, err := flow.Load(ctx, s.Flows, Kind, rawID, notFound)
-	if err != nil {
-		return nil, err
-	}
-	return fromRecord(rec)
-}
-
-func (s *Service) show(f *Flow, status int) *flow.Result {
-	return flow.ShowFlow(f, status, s.Config.UIURL)
+// flows is the login kind for the shared flow machinery.
+func (s *Service) flows() flow.Kind[*Flow] {
+	return flow.Kind[*Flow]{Name: Kind, Store: s.Flows, Decode: fromRecord, UIURL: s.Config.UIURL, PublicBaseURL: s.Config.PublicBaseURL}
 }

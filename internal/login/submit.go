@@ -15,12 +15,9 @@ import (
 // show (unknown flow, CSRF violation, disabled identity, storage
 // failures). Checks run in Kratos's order.
 func (s *Service) Submit(ctx context.Context, q *flow.Request, id uuid.UUID, body *httpx.FormBody, bodyErr error, sess *session.Session) (*flow.Result, error) {
-	f, err := s.load(ctx, id.String(), ErrFlowNotFound)
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.submit(ctx, q, f, body, bodyErr, sess)
-	return flow.OfType(f.Type, res, err)
+	return s.flows().Submit(ctx, id, ErrFlowNotFound, func(f *Flow) (*flow.Result, error) {
+		return s.submit(ctx, q, f, body, bodyErr, sess)
+	})
 }
 
 func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *httpx.FormBody, bodyErr error, sess *session.Session) (*flow.Result, error) {
@@ -30,7 +27,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		if q.ClientFor(f.Type) == flow.BrowserForm {
 			return nil, flow.BrowserRedirect(ErrAlreadyLoggedIn, s.Config.DefaultBrowserReturnURL)
 		}
-		return s.reject(ctx, f, flow.MsgGeneric(ErrAlreadyLoggedIn.Reason))
+		return s.flows().Reject(ctx, f, flow.MsgGeneric(ErrAlreadyLoggedIn.Reason))
 	}
 	if f.Expired(now) {
 		nf, err := s.newFlow(ctx, q, f.Type, f.RequestURL, f.ReturnTo, f.Refresh, f.RequestedAAL, sess, flow.MsgLoginExpired(f.ExpiresAt, now))
@@ -40,7 +37,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		return flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
 	}
 	if f.State == StatePassedChallenge {
-		return s.reject(ctx, f, flow.MsgLoginRetrySuccess())
+		return s.flows().Reject(ctx, f, flow.MsgLoginRetrySuccess())
 	}
 	methods := s.Methods
 	if f.RequestedAAL != AAL1 {
@@ -58,7 +55,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		return nil, err
 	}
 	if auth == nil {
-		return s.reject(ctx, f)
+		return s.flows().Reject(ctx, f)
 	}
 	return s.signIn(ctx, q, f, auth, m.ID(), sess)
 }
@@ -126,8 +123,4 @@ type loginResponse struct {
 	SessionToken string              `json:"session_token,omitempty"`
 	Session      any                 `json:"session"`
 	ContinueWith []flow.ContinueWith `json:"continue_with"`
-}
-
-func (s *Service) reject(ctx context.Context, f *Flow, msgs ...flow.Message) (*flow.Result, error) {
-	return flow.Reject(ctx, s.Flows, f, s.Config.UIURL, msgs...)
 }

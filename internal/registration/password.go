@@ -33,18 +33,14 @@ type Policy interface {
 
 // Password signs up with the schema's traits and a password.
 type Password struct {
-	// On is selfservice.methods.password.enabled.
-	On         bool
-	Identities Identities
-	Passwords  Passwords
-	Policy     Policy
+	flow.Switch // selfservice.methods.password.enabled
+	Identities  Identities
+	Passwords   Passwords
+	Policy      Policy
 }
 
 // ID implements Method.
 func (p *Password) ID() string { return MethodPassword }
-
-// Enabled implements Method.
-func (p *Password) Enabled() bool { return p.On }
 
 // Nodes implements Method: one input per trait of the schema (group
 // default, in schema path order), the new password and the "Sign up"

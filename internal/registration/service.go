@@ -3,7 +3,6 @@ package registration
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,19 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/session"
-	"github.com/latchkey/latchkey/internal/storeerr"
 )
-
-// Method is one way to sign up. Each lives in its own file (password.go);
-// the service dispatches a submission on its "method" field.
-type Method interface {
-	flow.Method
-	// Nodes are the method's inputs on a new flow, made from the schema.
-	Nodes(sch *identity.Schema) []flow.Node
-	// Register turns a submission into the identity to create. A nil input
-	// without error means the method rejected it and put its messages on f.
-	Register(ctx context.Context, f *Flow, sch *identity.Schema, body *httpx.FormBody) (*identity.CreateInput, error)
-}
 
 // Identities is what registration needs of identity.Service.
 type Identities interface {
@@ -47,6 +34,17 @@ type Sessions interface {
 	Issue(ctx context.Context, ident *identity.Identity, method string, caller httpx.Caller) (*session.Session, string, error)
 	// JSON is the session object of API responses.
 	JSON(s *session.Session) any
+}
+
+// Method is one way to sign up. Each lives in its own file (password.go);
+// the service dispatches a submission on its "method" field.
+type Method interface {
+	flow.Method
+	// Nodes are the method's inputs on a new flow, made from the schema.
+	Nodes(sch *identity.Schema) []flow.Node
+	// Register turns a submission into the identity to create. A nil input
+	// without error means the method rejected it and put its messages on f.
+	Register(ctx context.Context, f *Flow, sch *identity.Schema, body *httpx.FormBody) (*identity.CreateInput, error)
 }
 
 // Service holds the rules of the registration flow. Its fields are set
@@ -92,7 +90,7 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 	if err != nil {
 		return nil, err
 	}
-	return s.show(f, 0), nil
+	return s.flows().Show(f, 0), nil
 }
 
 // newFlow builds, stores and returns a flow; msgs are shown on it.
@@ -130,14 +128,12 @@ func (s *Service) schema() (*identity.Schema, error) {
 // Fetch returns flow id for GET /self-service/registration/flows: a
 // browser flow only to the browser it was created for.
 func (s *Service) Fetch(ctx context.Context, q *flow.Request, id string, _ *session.Session) (*flow.Result, error) {
-	f, err := s.load(ctx, id, httpx.ErrNotFound(""))
-	if err != nil {
-		return nil, err
-	}
-	if err := f.CheckFetch(q, s.Config.now(), Kind, s.Config.route("self-service/registration/browser"), s.Config.route("self-service/registration/api"), true, true); err != nil {
-		return nil, err
-	}
-	return s.show(f, 0), nil
+	return s.flows().Fetch(ctx, q, id, s.Config.now())
+}
+
+// flows is the registration kind for the shared flow machinery.
+func (s *Service) flows() flow.Kind[*Flow] {
+	return flow.Kind[*Flow]{Name: Kind, Store: s.Flows, Decode: fromRecord, UIURL: s.Config.UIURL, PublicBaseURL: s.Config.PublicBaseURL}
 }
 
 // Submit runs one registration submission. Failures the user can fix
@@ -148,12 +144,9 @@ func (s *Service) Submit(ctx context.Context, q *flow.Request, id uuid.UUID, bod
 	if !s.Config.Enabled {
 		return nil, ErrDisabled
 	}
-	f, err := s.load(ctx, id.String(), ErrFlowNotFound)
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.submit(ctx, q, f, body, bodyErr, sess)
-	return flow.OfType(f.Type, res, err)
+	return s.flows().Submit(ctx, id, ErrFlowNotFound, func(f *Flow) (*flow.Result, error) {
+		return s.submit(ctx, q, f, body, bodyErr, sess)
+	})
 }
 
 func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *httpx.FormBody, bodyErr error, sess *session.Session) (*flow.Result, error) {
@@ -163,7 +156,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		if q.ClientFor(f.Type) == flow.BrowserForm {
 			return nil, flow.BrowserRedirect(ErrAlreadyLoggedIn, s.Config.DefaultBrowserReturnURL)
 		}
-		return s.reject(ctx, f, flow.MsgGeneric(ErrAlreadyLoggedIn.Reason))
+		return s.flows().Reject(ctx, f, flow.MsgGeneric(ErrAlreadyLoggedIn.Reason))
 	}
 	if f.Expired(now) {
 		nf, err := s.newFlow(ctx, q, f.Type, f.RequestURL, f.ReturnTo, flow.MsgRegistrationExpired(f.ExpiresAt, now))
@@ -173,7 +166,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		return flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
 	}
 	if f.State == StatePassedChallenge {
-		return s.reject(ctx, f, flow.MsgRegistrationRetrySuccess())
+		return s.flows().Reject(ctx, f, flow.MsgRegistrationRetrySuccess())
 	}
 	if q.CSRF.Submitted == "" {
 		q.CSRF.Submitted = q.HeaderCSRFToken
@@ -191,105 +184,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		return nil, err
 	}
 	if in == nil {
-		return s.reject(ctx, f)
+		return s.flows().Reject(ctx, f)
 	}
 	return s.create(ctx, q, f, in, m.ID())
-}
-
-// create stores the new identity and, with the session hook, signs it in,
-// in one transaction. A taken identifier rolls everything back and shows
-// Kratos's duplicate message.
-func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *identity.CreateInput, method string) (*flow.Result, error) {
-	var (
-		ident *identity.Identity
-		sess  *session.Session
-		token string
-	)
-	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
-		var err error
-		if ident, err = s.Identities.Create(ctx, *in); err != nil {
-			return err
-		}
-		if s.Config.SessionAfterRegistration {
-			if sess, token, err = s.Sessions.Issue(ctx, ident, method, q.Caller); err != nil {
-				return err
-			}
-		}
-		f.State = StatePassedChallenge
-		return flow.Save(ctx, s.Flows, f)
-	})
-	var ve *identity.ValidationError
-	switch {
-	case errors.Is(err, storeerr.ErrConflict):
-		return s.reject(ctx, f, flow.MsgDuplicateIdentifier())
-	case errors.As(err, &ve):
-		showFieldErrors(f, ve.Fields)
-		return s.reject(ctx, f)
-	case err != nil:
-		return nil, err
-	}
-	return s.succeeded(q, f, ident, sess, token), nil
-}
-
-// registrationResponse is successfulNativeRegistration.
-type registrationResponse struct {
-	SessionToken string              `json:"session_token,omitempty"`
-	Session      any                 `json:"session,omitempty"`
-	Identity     any                 `json:"identity"`
-	ContinueWith []flow.ContinueWith `json:"continue_with"`
-}
-
-// succeeded answers a registration: native clients get the new identity
-// (and, with the session hook, the session and its token); browsers get
-// the session cookie and go on to the return URL.
-func (s *Service) succeeded(q *flow.Request, f *Flow, ident *identity.Identity, sess *session.Session, token string) *flow.Result {
-	returnTo := f.ReturnTo
-	if returnTo == "" {
-		returnTo = s.Config.AfterReturnURL
-	}
-	body := registrationResponse{Identity: ident.JSON(identity.PublicView, identity.SchemaURL(s.Config.PublicBaseURL, ident.SchemaID))}
-	if sess != nil {
-		body.Session = s.Sessions.JSON(sess)
-	}
-	res := &flow.Result{Outcome: flow.Done, RedirectTo: returnTo}
-	if q.ClientFor(f.Type) == flow.Native {
-		if sess != nil {
-			body.SessionToken = token
-			body.ContinueWith = []flow.ContinueWith{flow.SetSessionToken(token)}
-		}
-		res.Body = body
-		return res
-	}
-	if sess != nil {
-		// A new session gets a new CSRF token, so a token planted before
-		// sign-up is useless afterwards.
-		q.CSRF.Rotate()
-		res.Session = &flow.SessionGrant{Token: token, ExpiresAt: sess.ExpiresAt}
-	}
-	body.ContinueWith = []flow.ContinueWith{flow.RedirectBrowserTo(returnTo)}
-	res.Body = body
-	return res
-}
-
-// showFieldErrors puts schema violations on their inputs.
-func showFieldErrors(f *Flow, errs []identity.FieldError) {
-	for _, fe := range errs {
-		f.UI.AddNodeMessage(fe.Field, flow.Message{ID: fe.MessageID, Text: fe.Text, Type: flow.MessageError, Context: fe.Context})
-	}
-}
-
-func (s *Service) load(ctx context.Context, rawID string, notFound error) (*Flow, error) {
-	rec, err := flow.Load(ctx, s.Flows, Kind, rawID, notFound)
-	if err != nil {
-		return nil, err
-	}
-	return fromRecord(rec)
-}
-
-func (s *Service) show(f *Flow, status int) *flow.Result {
-	return flow.ShowFlow(f, status, s.Config.UIURL)
-}
-
-func (s *Service) reject(ctx context.Context, f *Flow, msgs ...flow.Message) (*flow.Result, error) {
-	return flow.Reject(ctx, s.Flows, f, s.Config.UIURL, msgs...)
 }

@@ -74,7 +74,7 @@ func TestTraitInputsFollowTheSchema(t *testing.T) {
 		label                            string
 	}
 	var got []want
-	for _, n := range passwordMethodNodes(sch) {
+	for _, n := range (&Password{}).Nodes(sch) {
 		w := want{n.Attributes.Name, n.Attributes.Type, n.Attributes.Autocomplete, n.Attributes.Pattern, n.Attributes.Required, ""}
 		if n.Meta.Label != nil {
 			w.label = n.Meta.Label.Text

@@ -73,7 +73,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		},
 		Flows: c.flows, Sessions: c.sessions, Tx: s.db,
 		Methods: []login.Method{
-			&login.Password{On: pw, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher},
+			&login.Password{Switch: flow.Switch{On: pw}, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher},
 		},
 	}
 	common("login", logins).Register(public)
@@ -87,7 +87,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		},
 		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Tx: s.db,
 		Methods: []registration.Method{
-			&registration.Password{On: pw, Identities: c.identities, Passwords: c.hasher, Policy: c.policy},
+			&registration.Password{Switch: flow.Switch{On: pw}, Identities: c.identities, Passwords: c.hasher, Policy: c.policy},
 		},
 	}
 	common("registration", registrations).Register(public)

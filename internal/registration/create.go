@@ -1,0 +1,93 @@
+package registration
+
+import (
+	"context"
+	"errors"
+
+	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/storeerr"
+)
+
+// create stores the new identity and, with the session hook, signs it in,
+// in one transaction. A taken identifier rolls everything back and shows
+// Kratos's duplicate message.
+func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *identity.CreateInput, method string) (*flow.Result, error) {
+	var (
+		ident *identity.Identity
+		sess  *session.Session
+		token string
+	)
+	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if ident, err = s.Identities.Create(ctx, *in); err != nil {
+			return err
+		}
+		if s.Config.SessionAfterRegistration {
+			if sess, token, err = s.Sessions.Issue(ctx, ident, method, q.Caller); err != nil {
+				return err
+			}
+		}
+		f.State = StatePassedChallenge
+		return flow.Save(ctx, s.Flows, f)
+	})
+	var ve *identity.ValidationError
+	switch {
+	case errors.Is(err, storeerr.ErrConflict):
+		return s.flows().Reject(ctx, f, flow.MsgDuplicateIdentifier())
+	case errors.As(err, &ve):
+		showFieldErrors(f, ve.Fields)
+		return s.flows().Reject(ctx, f)
+	case err != nil:
+		return nil, err
+	}
+	return s.succeeded(q, f, ident, sess, token), nil
+}
+
+// registrationResponse is successfulNativeRegistration.
+type registrationResponse struct {
+	SessionToken string              `json:"session_token,omitempty"`
+	Session      any                 `json:"session,omitempty"`
+	Identity     any                 `json:"identity"`
+	ContinueWith []flow.ContinueWith `json:"continue_with"`
+}
+
+// succeeded answers a registration: native clients get the new identity
+// (and, with the session hook, the session and its token); browsers get
+// the session cookie and go on to the return URL.
+func (s *Service) succeeded(q *flow.Request, f *Flow, ident *identity.Identity, sess *session.Session, token string) *flow.Result {
+	returnTo := f.ReturnTo
+	if returnTo == "" {
+		returnTo = s.Config.AfterReturnURL
+	}
+	body := registrationResponse{Identity: ident.JSON(identity.PublicView, identity.SchemaURL(s.Config.PublicBaseURL, ident.SchemaID))}
+	if sess != nil {
+		body.Session = s.Sessions.JSON(sess)
+	}
+	res := &flow.Result{Outcome: flow.Done, RedirectTo: returnTo}
+	if q.ClientFor(f.Type) == flow.Native {
+		if sess != nil {
+			body.SessionToken = token
+			body.ContinueWith = []flow.ContinueWith{flow.SetSessionToken(token)}
+		}
+		res.Body = body
+		return res
+	}
+	if sess != nil {
+		// A new session gets a new CSRF token, so a token planted before
+		// sign-up is useless afterwards.
+		q.CSRF.Rotate()
+		res.Session = &flow.SessionGrant{Token: token, ExpiresAt: sess.ExpiresAt}
+	}
+	body.ContinueWith = []flow.ContinueWith{flow.RedirectBrowserTo(returnTo)}
+	res.Body = body
+	return res
+}
+
+// showFieldErrors puts schema violations on their inputs.
+func showFieldErrors(f *Flow, errs []identity.FieldError) {
+	for _, fe := range errs {
+		f.UI.AddNodeMessage(fe.Field, flow.Message{ID: fe.MessageID, Text: fe.Text, Type: flow.MessageError, Context: fe.Context})
+	}
+}
