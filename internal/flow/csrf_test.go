@@ -94,6 +94,23 @@ func TestCSRFState(t *testing.T) {
 		})
 	}
 
+	t.Run("HeaderIsNeverTheToken", func(t *testing.T) {
+		// Kratos reads the token from the body only; the X-CSRF-Token header
+		// just changes how the rejection is explained.
+		r := withCookie()
+		st := csrf.State(r)
+		r.Header.Set("X-CSRF-Token", csrf.Mask(st.Token()))
+		st = csrf.State(r)
+		var he *httpx.Error
+		if err := st.Check(); !errors.As(err, &he) || he.Details["reject_reason"] != "The HTTP Cookie Header was set and a CSRF token was sent but they do not match. We recommend deleting all cookies for this domain and retrying the flow." {
+			t.Fatalf("header token: %#v", err)
+		}
+		st = csrf.State(withCookie())
+		if err := st.Check(); !errors.As(err, &he) || he.Details["hint"] != "The anti-CSRF cookie was found but the CSRF token was not included in the HTTP request body (csrf_token) nor in the HTTP Header (X-CSRF-Token)." {
+			t.Fatalf("no token: %#v", err)
+		}
+	})
+
 	t.Run("RotateSetsOneNewCookie", func(t *testing.T) {
 		st := csrf.State(withCookie())
 		old := st.Fingerprint()

@@ -18,8 +18,14 @@ type CSRFState struct {
 	token []byte
 	// issued: token is new and the answer must set it as the cookie.
 	issued bool
-	// Submitted is the csrf_token the request sent (form field or JSON key).
+	// Submitted is the csrf_token the request sent: the form field or JSON
+	// key only, as Kratos reads it. The X-CSRF-Token header is never
+	// accepted as the token (Kratos exempts every flow route from the
+	// middleware that would read it).
 	Submitted string
+	// header is the X-CSRF-Token header; it only changes how a rejection
+	// is explained, as in Kratos.
+	header string
 
 	// What the request carried, for the error that explains a rejection.
 	cookieHeader bool // any Cookie header
@@ -36,6 +42,7 @@ func (c *CSRF) State(r *http.Request) *CSRFState {
 	return &CSRFState{
 		sent:         t,
 		token:        t,
+		header:       r.Header.Get("X-CSRF-Token"),
 		cookieHeader: r.Header.Get("Cookie") != "",
 		hasCookie:    cookieErr == nil,
 		ajax:         mode == "cors" || mode == "same-origin",
@@ -70,7 +77,7 @@ func (s *CSRFState) Check() error {
 	if s.sent != nil && submitted != nil && subtle.ConstantTimeCompare(s.sent, submitted) == 1 {
 		return nil
 	}
-	return csrfError(s, s.sent != nil, s.Submitted != "")
+	return csrfError(s, s.sent != nil, s.Submitted != "" || s.header != "")
 }
 
 // CheckFingerprint verifies that the browser's cookie is the one a flow

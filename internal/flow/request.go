@@ -33,21 +33,18 @@ type Request struct {
 	// CSRF is the anti-CSRF state: the cookie's token, the submitted one,
 	// and a token to set with the answer.
 	CSRF *CSRFState
-	// HeaderCSRFToken is the X-CSRF-Token header.
-	HeaderCSRFToken string
 }
 
 // ReadRequest turns r into a Request: the one HTTP adapter of every flow.
 func (c *CSRF) ReadRequest(r *http.Request) *Request {
 	return &Request{
-		URL:             RequestURL(r),
-		Query:           r.URL.Query(),
-		JSON:            httpx.IsJSONRequest(r),
-		AcceptsJSON:     httpx.AcceptsJSON(r),
-		Caller:          httpx.CallerOf(r),
-		BrowserSignals:  browserSignals(r),
-		CSRF:            c.State(r),
-		HeaderCSRFToken: r.Header.Get("X-CSRF-Token"),
+		URL:            RequestURL(r),
+		Query:          r.URL.Query(),
+		JSON:           httpx.IsJSONRequest(r),
+		AcceptsJSON:    httpx.AcceptsJSON(r),
+		Caller:         httpx.CallerOf(r),
+		BrowserSignals: browserSignals(r),
+		CSRF:           c.State(r),
 	}
 }
 

@@ -43,9 +43,6 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 	if f.RequestedAAL != AAL1 {
 		methods = nil // no method offers a second factor
 	}
-	if q.CSRF.Submitted == "" {
-		q.CSRF.Submitted = q.HeaderCSRFToken
-	}
 	m, res, err := flow.Gate(ctx, s.Flows, f, s.Config.UIURL, q, methods, body, bodyErr, flow.MsgLoginNoStrategy())
 	if m == nil {
 		return res, err

@@ -168,9 +168,6 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 	if f.State == StatePassedChallenge {
 		return s.flows().Reject(ctx, f, flow.MsgRegistrationRetrySuccess())
 	}
-	if q.CSRF.Submitted == "" {
-		q.CSRF.Submitted = q.HeaderCSRFToken
-	}
 	m, res, err := flow.Gate(ctx, s.Flows, f, s.Config.UIURL, q, s.Methods, body, bodyErr, flow.MsgRegistrationNoStrategy())
 	if m == nil {
 		return res, err
