@@ -49,9 +49,9 @@ type DB struct {
 	read *sql.DB
 	// stopCheckpoints stops SQLite's background checkpoints (see Open).
 	stopCheckpoints func()
-	// sessions caches whoami lookups; the session and identity stores'
-	// writes invalidate it (see sessionCache).
-	sessions *sessionCache
+	// whoami caches whoami lookups; the session and identity stores'
+	// writes invalidate it (see whoamiCache).
+	whoami *whoamiCache
 	// stmts holds SQLite's prepared statements by pool and query text.
 	stmts statements
 }

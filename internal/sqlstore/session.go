@@ -95,12 +95,12 @@ const identityAddresses = `SELECT 'v', id, via, value, verified, status, verifie
 // SessionForWhoami is the whoami lookup: the session of a token hash
 // joined with its identity in one indexed query, then the identity's
 // addresses in a second. Outside a transaction the answer is kept for a
-// moment (see sessionCache) and shared: callers must not modify it.
+// moment (see whoamiCache) and shared: callers must not modify it.
 func (s *SessionStore) SessionForWhoami(ctx context.Context, hashes []string, secondFactors []identity.CredentialType) (*session.Session, bool, error) {
 	if len(hashes) == 0 {
 		return nil, false, ErrNotFound
 	}
-	cache := s.DB.sessions
+	cache := s.DB.whoami
 	if inTx(ctx) {
 		cache = nil // the transaction may see its own uncommitted writes
 	}
@@ -455,150 +455,4 @@ func (p *prepared) query(ctx context.Context, db *DB, q string, args ...any) (*s
 		return stmt.QueryContext(ctx, args...)
 	}
 	return db.Query(ctx, q, args...)
-}
-
-// DefaultSessionCacheTTL is how long a whoami lookup is reused unless the
-// DSN sets session_cache_ttl. It is how late another instance may see a
-// revocation or an identity change; this instance sees its own at once.
-const DefaultSessionCacheTTL = time.Second
-
-// sessionCacheSize bounds the cached lookups (a few MiB at most).
-const sessionCacheSize = 4096
-
-// sessionCache keeps whoami lookups (session, identity, second factor) by
-// token hash for at most ttl, so the sessions checked on every request of
-// every app cost one map lookup instead of two queries.
-//
-// It is correct on this instance: every write of the session and identity
-// stores names the sessions or identities it changed (sessionsChanged,
-// once its transaction commits), and a lookup is not reused after a
-// change of its session or identity. A lookup that raced with a change
-// (it read the database before the change committed, and is stored
-// after) is caught by the epoch: each change records the epoch it
-// happened in, each lookup the epoch it started in, and a lookup older
-// than a change of its session or identity is never served. Changes made
-// by other instances (or by hand in SQL) are seen once the entry expires.
-type sessionCache struct {
-	ttl time.Duration
-
-	mu      sync.Mutex
-	epoch   uint64
-	entries map[string]cachedLookup
-	// changed records, for a session or identity id, the epoch and time of
-	// its last change. A record older than ttl can go: every lookup it
-	// could reject has expired.
-	changed map[uuid.UUID]change
-}
-
-type cachedLookup struct {
-	session      *session.Session
-	secondFactor bool
-	epoch        uint64
-	at           time.Time
-}
-
-type change struct {
-	epoch uint64
-	at    time.Time
-}
-
-// newSessionCache returns a cache keeping lookups for ttl, or nil (no
-// caching) when ttl is 0.
-func newSessionCache(ttl time.Duration) *sessionCache {
-	if ttl <= 0 {
-		return nil
-	}
-	return &sessionCache{ttl: ttl, entries: map[string]cachedLookup{}, changed: map[uuid.UUID]change{}}
-}
-
-// get returns a fresh lookup of key, if there is one.
-func (c *sessionCache) get(key string) (*session.Session, bool, bool) {
-	if c == nil {
-		return nil, false, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	e, ok := c.entries[key]
-	if !ok {
-		return nil, false, false
-	}
-	if now.Sub(e.at) >= c.ttl || c.changedSince(e.session.ID, e.epoch) || c.changedSince(e.session.IdentityID, e.epoch) {
-		delete(c.entries, key)
-		return nil, false, false
-	}
-	return e.session, e.secondFactor, true
-}
-
-// start marks the beginning of a lookup (before the database is read).
-func (c *sessionCache) start() (uint64, time.Time) {
-	if c == nil {
-		return 0, time.Time{}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.epoch, time.Now()
-}
-
-// put keeps a lookup that started at (epoch, at), unless its session or
-// identity changed since.
-func (c *sessionCache) put(key string, s *session.Session, secondFactor bool, epoch uint64, at time.Time) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.changedSince(s.ID, epoch) || c.changedSince(s.IdentityID, epoch) {
-		return
-	}
-	if len(c.entries) >= sessionCacheSize {
-		now := time.Now()
-		for k, e := range c.entries {
-			if now.Sub(e.at) >= c.ttl {
-				delete(c.entries, k)
-			}
-		}
-		if len(c.entries) >= sessionCacheSize {
-			clear(c.entries)
-		}
-	}
-	c.entries[key] = cachedLookup{session: s, secondFactor: secondFactor, epoch: epoch, at: at}
-}
-
-func (c *sessionCache) changedSince(id uuid.UUID, epoch uint64) bool {
-	ch, ok := c.changed[id]
-	return ok && ch.epoch > epoch
-}
-
-// invalidate records a change of these sessions or identities.
-func (c *sessionCache) invalidate(ids ...uuid.UUID) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// The time is taken under the lock, so a lookup that started before
-	// this change also started before its recorded time.
-	now := time.Now()
-	c.epoch++
-	if len(c.changed) >= 1024 {
-		for id, ch := range c.changed {
-			if now.Sub(ch.at) >= c.ttl {
-				delete(c.changed, id)
-			}
-		}
-	}
-	for _, id := range ids {
-		c.changed[id] = change{epoch: c.epoch, at: now}
-	}
-}
-
-// sessionsChanged tells the whoami cache that these sessions or
-// identities (or the sessions of these identities) changed, once the
-// context's transaction commits (at once without one).
-func (db *DB) sessionsChanged(ctx context.Context, ids ...uuid.UUID) {
-	if db.sessions == nil {
-		return
-	}
-	db.AfterCommit(ctx, func() { db.sessions.invalidate(ids...) })
 }
