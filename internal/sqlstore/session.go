@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,11 +17,6 @@ import (
 // never seen here: only their keyed hashes.
 type SessionStore struct {
 	DB *DB
-
-	// The lookups of every request, prepared once: on SQLite, parsing a
-	// statement costs as much as running it; MySQL would otherwise prepare
-	// and close it on every call.
-	byHash, whoamiByHash, addresses prepared
 }
 
 // NewSessionStore returns the session store of db.
@@ -33,10 +27,6 @@ var _ session.Store = (*SessionStore)(nil)
 // sessionColumns is what scanSession reads, in order.
 const sessionColumns = `id, identity_id, active, aal, authentication_methods, devices,
 	authenticated_at, issued_at, expires_at, created_at, updated_at`
-
-// sessionByOneHash is the whoami lookup with a single secret: one row
-// through the unique token_hash index.
-const sessionByOneHash = `SELECT ` + sessionColumns + ` FROM sessions WHERE token_hash = ?`
 
 // CreateSession inserts a session with the hash of its token.
 func (s *SessionStore) CreateSession(ctx context.Context, ss *session.Session, tokenHash string) error {
@@ -55,23 +45,14 @@ func (s *SessionStore) CreateSession(ctx context.Context, ss *session.Session, t
 
 // SessionByTokenHash finds the session whose token hash is any of hashes.
 func (s *SessionStore) SessionByTokenHash(ctx context.Context, hashes []string) (*session.Session, error) {
-	switch len(hashes) {
-	case 0:
+	if len(hashes) == 0 {
 		return nil, ErrNotFound
-	case 1:
-		return s.sessionByOneHash(ctx, hashes[0])
 	}
 	args := make([]any, len(hashes))
 	for i, h := range hashes {
 		args[i] = h
 	}
-	q := `SELECT ` + sessionColumns + ` FROM sessions WHERE token_hash IN (?` + strings.Repeat(", ?", len(hashes)-1) + `)`
-	return scanSession(s.DB.QueryRow(ctx, q, args...))
-}
-
-// sessionByOneHash runs the prepared lookup.
-func (s *SessionStore) sessionByOneHash(ctx context.Context, hash string) (*session.Session, error) {
-	return scanSession(s.byHash.queryRow(ctx, s.DB, sessionByOneHash, hash))
+	return scanSession(s.DB.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE token_hash`+oneOf(len(hashes)), args...))
 }
 
 // whoamiColumns are the session's columns (as sessionColumns), the
@@ -130,16 +111,12 @@ func (s *SessionStore) loadForWhoami(ctx context.Context, hashes []string, secon
 	for _, h := range hashes {
 		args = append(args, h)
 	}
+	// With one token hash the query text depends only on the number of
+	// second factors, fixed for the life of the process: the DB prepares
+	// it once where that pays.
 	q := fmt.Sprintf(`SELECT `+whoamiColumns+` FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash`,
-		placeholders(len(secondFactors)))
-	var row *sql.Row
-	if len(hashes) == 1 {
-		// The query text depends only on the number of second factors,
-		// which is fixed for the life of the process.
-		row = s.whoamiByHash.queryRow(ctx, s.DB, q+` = ?`, args...)
-	} else {
-		row = s.DB.QueryRow(ctx, q+` IN (`+placeholders(len(hashes))+`)`, args...)
-	}
+		placeholders(len(secondFactors))) + oneOf(len(hashes))
+	row := s.DB.QueryRow(ctx, q, args...)
 	var (
 		ss               session.Session
 		ident            identity.Identity
@@ -178,7 +155,7 @@ func (s *SessionStore) loadForWhoami(ctx context.Context, hashes []string, secon
 
 // loadAddresses fills the identity's verifiable and recovery addresses.
 func (s *SessionStore) loadAddresses(ctx context.Context, ident *identity.Identity) error {
-	rows, err := s.addresses.query(ctx, s.DB, identityAddresses, ident.ID.String(), ident.ID.String())
+	rows, err := s.DB.Query(ctx, identityAddresses, ident.ID.String(), ident.ID.String())
 	if err != nil {
 		return err
 	}
@@ -421,38 +398,11 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// prepared is a read statement prepared on first use on the read pool.
-// Inside a transaction the query runs unprepared on the transaction (on
-// SQLite the statement belongs to the other pool).
-type prepared struct {
-	once sync.Once
-	stmt *sql.Stmt
-	err  error
-	// text is the query the statement was prepared from.
-	text string
-}
-
-func (p *prepared) get(db *DB, q string) *sql.Stmt {
-	p.once.Do(func() {
-		p.text = q
-		p.stmt, p.err = db.reader().PrepareContext(context.Background(), db.Rebind(q))
-	})
-	if p.err != nil || p.text != q {
-		return nil
+// oneOf is the condition "equals one of n values": " = ?" for one, so the
+// common lookup keeps one query text, else " IN (?, …)".
+func oneOf(n int) string {
+	if n == 1 {
+		return ` = ?`
 	}
-	return p.stmt
-}
-
-func (p *prepared) queryRow(ctx context.Context, db *DB, q string, args ...any) *sql.Row {
-	if stmt := p.get(db, q); stmt != nil && !inTx(ctx) {
-		return stmt.QueryRowContext(ctx, args...)
-	}
-	return db.QueryRow(ctx, q, args...)
-}
-
-func (p *prepared) query(ctx context.Context, db *DB, q string, args ...any) (*sql.Rows, error) {
-	if stmt := p.get(db, q); stmt != nil && !inTx(ctx) {
-		return stmt.QueryContext(ctx, args...)
-	}
-	return db.Query(ctx, q, args...)
+	return ` IN (` + placeholders(n) + `)`
 }
