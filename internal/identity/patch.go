@@ -61,13 +61,8 @@ func (s *Service) Patch(ctx context.Context, id uuid.UUID, ops []PatchOperation)
 			return nil, err
 		}
 	}
-	var out *Identity
-	err := s.Store.InTx(ctx, func(ctx context.Context) error {
-		cur, err := s.Store.GetIdentity(ctx, id, true)
-		if err != nil {
-			return storeError(err)
-		}
-		doc, err := patchDocument(cur)
+	return s.change(ctx, id, pwConfig, func(next *Identity) error {
+		doc, err := patchDocument(next)
 		if err != nil {
 			return err
 		}
@@ -75,23 +70,8 @@ func (s *Service) Patch(ctx context.Context, id uuid.UUID, ops []PatchOperation)
 		if err != nil {
 			return badRequest("%s", err.Error())
 		}
-		next, err := fromPatchDocument(cur, patched)
-		if err != nil {
-			return err
-		}
-		if pwConfig != nil {
-			next.setCredentialConfig(CredentialPassword, pwConfig, s.now())
-		}
-		if err := s.save(ctx, cur, next); err != nil {
-			return err
-		}
-		out = next
-		return nil
+		return readPatchDocument(next, patched)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // patchDocument is the identity as a patch sees it: its admin JSON, with an
@@ -121,20 +101,20 @@ func patchDocument(i *Identity) (any, error) {
 	return doc, nil
 }
 
-// fromPatchDocument reads the patchable fields back from a patched document.
-func fromPatchDocument(cur *Identity, patched any) (*Identity, error) {
+// readPatchDocument sets the patchable fields of next from a patched
+// document.
+func readPatchDocument(next *Identity, patched any) error {
 	doc, ok := patched.(map[string]any)
 	if !ok {
-		return nil, badRequest("the patched identity must be a JSON object")
+		return badRequest("the patched identity must be a JSON object")
 	}
-	next := cur.clone()
 	schemaID, ok := doc["schema_id"].(string)
 	if !ok {
-		return nil, badRequest("schema_id must be a string")
+		return badRequest("schema_id must be a string")
 	}
 	state, ok := doc["state"].(string)
 	if !ok {
-		return nil, ErrInvalidState
+		return ErrInvalidState
 	}
 	next.SchemaID, next.State = schemaID, State(state)
 	switch ext := doc["external_id"].(type) {
@@ -143,19 +123,17 @@ func fromPatchDocument(cur *Identity, patched any) (*Identity, error) {
 	case string:
 		next.ExternalID = strings.TrimSpace(ext)
 	default:
-		return nil, badRequest("external_id must be a string")
+		return badRequest("external_id must be a string")
 	}
 	var err error
 	if next.Traits, err = marshalField(doc, "traits"); err != nil {
-		return nil, err
+		return err
 	}
 	if next.MetadataPublic, err = marshalField(doc, "metadata_public"); err != nil {
-		return nil, err
+		return err
 	}
-	if next.MetadataAdmin, err = marshalField(doc, "metadata_admin"); err != nil {
-		return nil, err
-	}
-	return next, nil
+	next.MetadataAdmin, err = marshalField(doc, "metadata_admin")
+	return err
 }
 
 func marshalField(doc map[string]any, key string) (json.RawMessage, error) {

@@ -199,13 +199,7 @@ func (s *Service) Replace(ctx context.Context, id uuid.UUID, in UpdateInput) (*I
 	if err != nil {
 		return nil, err
 	}
-	var out *Identity
-	err = s.Store.InTx(ctx, func(ctx context.Context) error {
-		cur, err := s.Store.GetIdentity(ctx, id, true)
-		if err != nil {
-			return storeError(err)
-		}
-		next := cur.clone()
+	return s.change(ctx, id, pwConfig, func(next *Identity) error {
 		if in.SchemaID != "" {
 			next.SchemaID = in.SchemaID
 		}
@@ -217,24 +211,23 @@ func (s *Service) Replace(ctx context.Context, id uuid.UUID, in UpdateInput) (*I
 		if in.ExternalID != nil {
 			next.ExternalID = strings.TrimSpace(*in.ExternalID)
 		}
-		if pwConfig != nil {
-			next.setCredentialConfig(CredentialPassword, pwConfig, s.now())
-		}
-		if err := s.save(ctx, cur, next); err != nil {
-			return err
-		}
-		out = next
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // UpdateTraits replaces the traits (settings "profile"), validating them
 // and re-deriving identifiers and addresses.
 func (s *Service) UpdateTraits(ctx context.Context, id uuid.UUID, traits json.RawMessage) (*Identity, error) {
+	return s.change(ctx, id, nil, func(next *Identity) error {
+		next.Traits = traits
+		return nil
+	})
+}
+
+// change loads the identity in a transaction, lets edit change a copy of
+// it, sets the password config when one is given, and saves the copy over
+// the stored identity (validated, identifiers and addresses re-derived).
+func (s *Service) change(ctx context.Context, id uuid.UUID, pwConfig json.RawMessage, edit func(next *Identity) error) (*Identity, error) {
 	var out *Identity
 	err := s.Store.InTx(ctx, func(ctx context.Context) error {
 		cur, err := s.Store.GetIdentity(ctx, id, true)
@@ -242,7 +235,12 @@ func (s *Service) UpdateTraits(ctx context.Context, id uuid.UUID, traits json.Ra
 			return storeError(err)
 		}
 		next := cur.clone()
-		next.Traits = traits
+		if err := edit(next); err != nil {
+			return err
+		}
+		if pwConfig != nil {
+			next.setCredentialConfig(CredentialPassword, pwConfig, s.now())
+		}
 		if err := s.save(ctx, cur, next); err != nil {
 			return err
 		}
