@@ -209,7 +209,8 @@ type Cookies struct {
 	Domain   string `key:"domain"`
 	Path     string `key:"path"`
 	SameSite string `key:"same_site"` // Lax, Strict or None
-	Secure   *bool  `key:"secure"`    // nil: secure unless Dev
+	// Secure: after Load, set; when not configured, true unless Dev.
+	Secure *bool `key:"secure"`
 }
 
 // SelfService configures the self-service flows and methods.
@@ -581,7 +582,7 @@ func (c *Config) UIURL(flow string) string {
 		configured = f.Verification.UIURL
 	}
 	if configured == "" {
-		return c.PublicURL("ui/" + flow)
+		return c.PublicURL(builtinUIPath + flow)
 	}
 	return c.resolvePublic(configured)
 }
@@ -590,7 +591,7 @@ func (c *Config) UIURL(flow string) string {
 // against the public base URL; when unset, the built-in UI's home PUB/ui/.
 func (c *Config) DefaultReturnURL() string {
 	if c.SelfService.DefaultBrowserReturnURL == "" {
-		return c.PublicURL("ui/")
+		return c.PublicURL(builtinUIPath)
 	}
 	return c.resolvePublic(c.SelfService.DefaultBrowserReturnURL)
 }
@@ -657,12 +658,10 @@ func (c *Config) LinkBaseURL() string {
 }
 
 // CookieSecure reports whether cookies.* cookies get the Secure attribute:
-// cookies.secure when configured, else true unless in development mode.
+// cookies.secure, which Load sets when it is not configured (see derive).
+// A Config assembled by hand without it gets secure cookies.
 func (c *Config) CookieSecure() bool {
-	if c.Cookies.Secure != nil {
-		return *c.Cookies.Secure
-	}
-	return !c.Dev
+	return c.Cookies.Secure == nil || *c.Cookies.Secure
 }
 
 // SameSite is cookies.same_site as an http.SameSite.
@@ -685,7 +684,7 @@ func (c *Config) SessionCookie() CookieSettings {
 	out := CookieSettings{
 		Name:       sc.Name,
 		Domain:     firstNonEmpty(sc.Domain, c.Cookies.Domain),
-		Path:       firstNonEmpty(sc.Path, c.Cookies.Path, "/"),
+		Path:       firstNonEmpty(sc.Path, c.Cookies.Path, defaultCookiePath),
 		SameSite:   sameSite(firstNonEmpty(sc.SameSite, c.Cookies.SameSite)),
 		Secure:     c.CookieSecure(),
 		Persistent: sc.Persistent,
