@@ -146,7 +146,7 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 			Cookie:                 session.CookieConfig{Name: ck.Name, Domain: ck.Domain, Path: ck.Path, SameSite: ck.SameSite, Persistent: ck.Persistent, Secure: ck.Secure},
 			WhoamiRequiredAAL:      cfg.Session.Whoami.RequiredAAL,
 			PublicBaseURL:          pub,
-			LogoutReturnURL:        firstNonEmpty(cfg.SelfService.Flows.Logout.After.DefaultBrowserReturnURL, cfg.DefaultReturnURL()),
+			LogoutReturnURL:        cfg.ReturnURLs().Logout,
 		},
 		Tokens:  tokens,
 		Cookies: cookies,
@@ -156,7 +156,7 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	c.csrf = flow.NewCSRF(cfg.Serve.Public.BaseURL, cfg.Cookies.Path, cfg.Cookies.Domain, cfg.SameSite(), cfg.CookieSecure())
 	flowStore := sqlstore.NewFlowStore(db)
 	c.flows = flowStore
-	c.errors = &flow.Errors{Store: flowStore, UIURL: cfg.UIURL("error"), Now: s.now}
+	c.errors = &flow.Errors{Store: flowStore, UIURL: cfg.UIURLs().Error, Now: s.now}
 	c.returnTo = flow.ReturnToPolicy{Allowed: cfg.AllowedReturnURLs(), PublicBase: pub, DefaultReturn: mustParseURL(cfg.DefaultReturnURL())}
 
 	// Courier: templates are parsed now, so a broken override stops start-up.
@@ -205,15 +205,6 @@ func templateGroupKey(t string) string {
 		}
 	}
 	return t
-}
-
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // RunCourier runs only the courier dispatcher (latchkey courier watch).
