@@ -11,7 +11,6 @@ package config
 
 import (
 	"log/slog"
-	"strings"
 	"time"
 )
 
@@ -474,6 +473,9 @@ type CourierWorker struct {
 
 // CourierTemplates is courier.templates: per-template URIs (file://,
 // base64://, http(s)://) overriding the built-in email templates.
+// internal/server hands each to the courier under its template type;
+// login_code and registration_code are accepted for Kratos configurations
+// but Latchkey sends no such mail.
 type CourierTemplates struct {
 	Recovery         TemplatePair `key:"recovery"`
 	RecoveryCode     TemplatePair `key:"recovery_code"`
@@ -481,32 +483,6 @@ type CourierTemplates struct {
 	VerificationCode TemplatePair `key:"verification_code"`
 	LoginCode        ValidOnly    `key:"login_code"`
 	RegistrationCode ValidOnly    `key:"registration_code"`
-}
-
-// Lookup returns the override for a template id such as
-// "recovery_code_valid" or "recovery_invalid"; ok is false for unknown ids.
-// Empty fields of the result mean "use the built-in template".
-func (t CourierTemplates) Lookup(id string) (tpl EmailTemplate, ok bool) {
-	pairs := map[string]TemplatePair{
-		"recovery":          t.Recovery,
-		"recovery_code":     t.RecoveryCode,
-		"verification":      t.Verification,
-		"verification_code": t.VerificationCode,
-		"login_code":        {Valid: t.LoginCode.Valid},
-		"registration_code": {Valid: t.RegistrationCode.Valid},
-	}
-	if base, found := strings.CutSuffix(id, "_invalid"); found {
-		p, ok := pairs[base]
-		if ok && (base == "login_code" || base == "registration_code") {
-			return EmailTemplate{}, false
-		}
-		return p.Invalid, ok
-	}
-	if base, found := strings.CutSuffix(id, "_valid"); found {
-		p, ok := pairs[base]
-		return p.Valid, ok
-	}
-	return EmailTemplate{}, false
 }
 
 // TemplatePair holds the valid and invalid variants of a template.

@@ -292,9 +292,7 @@ selfservice: {flows: {recovery: {use: code}}, methods: {link: {enabled: true}}}
 			})
 		}},
 		{"COURIER_TEMPLATES_RECOVERY_CODE_VALID_EMAIL_BODY_HTML", "COURIER_TEMPLATES_RECOVERY_CODE_VALID_EMAIL_BODY_HTML=base64://PGI+aGk8L2I+", func(t *testing.T, c *Config) {
-			tpl, ok := c.Courier.Templates.Lookup("recovery_code_valid")
-			check(t, "found", ok, true)
-			check(t, "html", tpl.BodyHTML, "base64://PGI+aGk8L2I+")
+			check(t, "html", c.Courier.Templates.RecoveryCode.Valid.BodyHTML, "base64://PGI+aGk8L2I+")
 		}},
 		{"unrelated and empty variables ignored", "PATH=/usr/bin\x00HOME=/root\x00SERVE=1\x00SERVE_PUBLIC=x\x00DSN=\x00LOG_LEVEL_X=bad", func(t *testing.T, c *Config) {
 			check(t, "dsn from file", c.DSN, "memory")

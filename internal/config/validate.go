@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -392,21 +393,13 @@ func (l *loader) validateCourier(c *Config) {
 			l.fail("courier.template_override_path", "not a readable directory: %q", p)
 		}
 	}
-	t := co.Templates
-	for _, tt := range []struct {
-		name string
-		tpl  EmailTemplate
-	}{
-		{"recovery.valid", t.Recovery.Valid}, {"recovery.invalid", t.Recovery.Invalid},
-		{"recovery_code.valid", t.RecoveryCode.Valid}, {"recovery_code.invalid", t.RecoveryCode.Invalid},
-		{"verification.valid", t.Verification.Valid}, {"verification.invalid", t.Verification.Invalid},
-		{"verification_code.valid", t.VerificationCode.Valid}, {"verification_code.invalid", t.VerificationCode.Invalid},
-		{"login_code.valid", t.LoginCode.Valid}, {"registration_code.valid", t.RegistrationCode.Valid},
-	} {
-		key, tpl := "courier.templates."+tt.name+".email.", tt.tpl
-		l.templateURI(key+"subject", tpl.Subject)
-		l.templateURI(key+"body.html", tpl.BodyHTML)
-		l.templateURI(key+"body.plaintext", tpl.BodyPlaintext)
+	// Every part of every template, by its key: the key tags of
+	// CourierTemplates are the only list of templates.
+	root := reflect.ValueOf(c).Elem()
+	for _, lf := range keys().leaves {
+		if strings.HasPrefix(lf.path, "courier.templates.") {
+			l.templateURI(lf.path, root.FieldByIndex(lf.index).String())
+		}
 	}
 }
 

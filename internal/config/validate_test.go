@@ -342,33 +342,6 @@ func TestParseByteSize(t *testing.T) {
 	}
 }
 
-func TestTemplatesLookup(t *testing.T) {
-	tpls := CourierTemplates{
-		RecoveryCode: TemplatePair{Valid: EmailTemplate{Subject: "base64://YQ=="}, Invalid: EmailTemplate{Subject: "base64://Yg=="}},
-		LoginCode:    ValidOnly{Valid: EmailTemplate{BodyHTML: "file:///x"}},
-	}
-	tests := []struct {
-		id     string
-		want   EmailTemplate
-		wantOK bool
-	}{
-		{"recovery_code_valid", EmailTemplate{Subject: "base64://YQ=="}, true},
-		{"recovery_code_invalid", EmailTemplate{Subject: "base64://Yg=="}, true},
-		{"recovery_valid", EmailTemplate{}, true},
-		{"verification_code_invalid", EmailTemplate{}, true},
-		{"login_code_valid", EmailTemplate{BodyHTML: "file:///x"}, true},
-		{"login_code_invalid", EmailTemplate{}, false},
-		{"nonsense_valid", EmailTemplate{}, false},
-		{"recovery", EmailTemplate{}, false},
-	}
-	for _, tt := range tests {
-		got, ok := tpls.Lookup(tt.id)
-		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("Lookup(%q) = %+v, %v; want %+v, %v", tt.id, got, ok, tt.want, tt.wantOK)
-		}
-	}
-}
-
 func TestHooks(t *testing.T) {
 	hooks := []Hook{{Hook: "web_hook"}, {Hook: "revoke_active_sessions"}}
 	check(t, "has", HasHook(hooks, HookRevokeActiveSessions), true)

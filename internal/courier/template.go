@@ -12,7 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	texttemplate "text/template"
 	"unicode"
@@ -43,8 +43,10 @@ var TemplateTypes = []TemplateType{
 	TemplateVerificationValid, TemplateVerificationInvalid,
 }
 
-// key is the override key of the type: "<group>.<valid|invalid>", also the
-// directory "<group>/<valid|invalid>" under the override path.
+// key names the type's templates: the directory "<group>/<valid|invalid>"
+// of the built-in and override templates, and the config key
+// courier.templates.<group>.<valid|invalid> ("recovery_code_valid" is
+// recovery_code.valid). It is the one place that maps the two names.
 func (t TemplateType) key() (group, validity string) {
 	s := string(t)
 	if g, ok := strings.CutSuffix(s, "_invalid"); ok {
@@ -97,9 +99,10 @@ type TemplatesConfig struct {
 	// email.subject.gotmpl, email.body.gotmpl (HTML) and
 	// email.body.plaintext.gotmpl; any part may be missing.
 	OverridePath string
-	// Overrides maps "<group>.<valid|invalid>" (e.g. "recovery_code.valid")
-	// to per-part template URIs; they win over OverridePath.
-	Overrides map[string]TemplateURIs
+	// Overrides are per-part template URIs (config key
+	// courier.templates.<group>.<valid|invalid>) by template type; they win
+	// over OverridePath.
+	Overrides map[TemplateType]TemplateURIs
 }
 
 // TemplateURIs are the per-part template sources of one template type:
@@ -154,14 +157,9 @@ var (
 // NewTemplates parses the built-in templates and every override. The error
 // of a broken template names the file or URI and the line.
 func NewTemplates(cfg TemplatesConfig) (*Templates, error) {
-	valid := map[string]bool{}
-	for _, tt := range TemplateTypes {
-		g, v := tt.key()
-		valid[g+"."+v] = true
-	}
-	for k := range cfg.Overrides {
-		if !valid[k] {
-			return nil, fmt.Errorf("courier.templates: unknown template %q (known: %s)", k, strings.Join(sortedKeys(valid), ", "))
+	for tt := range cfg.Overrides {
+		if !slices.Contains(TemplateTypes, tt) {
+			return nil, fmt.Errorf("courier.templates: unknown template type %q", tt)
 		}
 	}
 	if cfg.OverridePath != "" {
@@ -175,7 +173,7 @@ func NewTemplates(cfg TemplatesConfig) (*Templates, error) {
 	t := &Templates{sets: map[TemplateType]*templateSet{}}
 	for _, tt := range TemplateTypes {
 		g, v := tt.key()
-		uris := cfg.Overrides[g+"."+v]
+		uris := cfg.Overrides[tt]
 		set := &templateSet{}
 		var err error
 		if set.subject, err = loadText(cfg.OverridePath, g, v, partSubject, uris.Subject); err != nil {
@@ -512,15 +510,6 @@ func isEmpty(v any) bool {
 		return rv.IsNil()
 	}
 	return rv.IsZero()
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // redact replaces every secret in s.
