@@ -304,20 +304,7 @@ func loadText(overridePath, group, validity string, p part, uri string) (*textte
 	if err != nil {
 		return nil, err
 	}
-	var root *texttemplate.Template
-	for _, s := range srcs {
-		var t *texttemplate.Template
-		if root == nil {
-			root = texttemplate.New(s.name).Funcs(textFuncs)
-			t = root
-		} else {
-			t = root.New(s.name)
-		}
-		if _, err := t.Parse(s.text); err != nil {
-			return nil, fmt.Errorf("courier: parse template %s: %w", s.name, err)
-		}
-	}
-	return root, nil
+	return parseSources(texttemplate.New(srcs[0].name).Funcs(textFuncs), srcs)
 }
 
 func loadHTML(overridePath, group, validity, uri string) (*htmltemplate.Template, error) {
@@ -325,17 +312,24 @@ func loadHTML(overridePath, group, validity, uri string) (*htmltemplate.Template
 	if err != nil {
 		return nil, err
 	}
-	var root *htmltemplate.Template
-	for _, s := range srcs {
-		var t *htmltemplate.Template
-		if root == nil {
-			root = htmltemplate.New(s.name).Funcs(htmltemplate.FuncMap(textFuncs))
-			t = root
-		} else {
+	return parseSources(htmltemplate.New(srcs[0].name).Funcs(htmltemplate.FuncMap(textFuncs)), srcs)
+}
+
+// parseSources parses the main file (srcs[0]) into root, named after it,
+// and each sibling into a template of its own name associated with root,
+// for text/template and html/template alike.
+func parseSources[T interface {
+	New(name string) T
+	Parse(text string) (T, error)
+}](root T, srcs []source) (T, error) {
+	for i, s := range srcs {
+		t := root
+		if i > 0 {
 			t = root.New(s.name)
 		}
 		if _, err := t.Parse(s.text); err != nil {
-			return nil, fmt.Errorf("courier: parse template %s: %w", s.name, err)
+			var none T
+			return none, fmt.Errorf("courier: parse template %s: %w", s.name, err)
 		}
 	}
 	return root, nil
@@ -397,24 +391,20 @@ func (s *templateSet) renderHTML(d TemplateData) (string, error) {
 
 // Render renders subject, plaintext and HTML body of a template type.
 func (t *Templates) Render(tt TemplateType, d TemplateData) (Rendered, error) {
-	set, err := t.set(tt)
-	if err != nil {
-		return Rendered{}, err
-	}
-	r, err := set.render(d, true)
-	if err != nil {
-		return Rendered{}, fmt.Errorf("courier: render %s: %w", tt, err)
-	}
-	return r, nil
+	return t.render(tt, d, true)
 }
 
 // renderStored renders what is stored with a message: subject and plaintext.
 func (t *Templates) renderStored(tt TemplateType, d TemplateData) (Rendered, error) {
+	return t.render(tt, d, false)
+}
+
+func (t *Templates) render(tt TemplateType, d TemplateData, withHTML bool) (Rendered, error) {
 	set, err := t.set(tt)
 	if err != nil {
 		return Rendered{}, err
 	}
-	r, err := set.render(d, false)
+	r, err := set.render(d, withHTML)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("courier: render %s: %w", tt, err)
 	}
