@@ -34,7 +34,8 @@ func newServe() *cobra.Command {
 			return srv.Run(ctx, func() {
 				fmt.Fprintf(cmd.OutOrStdout(), "Latchkey %s is ready.\n  public API: %s\n  admin API:  %s\n", Version, cfg.Serve.Public.BaseURL, cfg.Serve.Admin.BaseURL)
 				if cfg.Dev {
-					fmt.Fprintf(cmd.OutOrStdout(), "  sign up:    %sui/registration\n  mailbox:    %sui/mail\n", cfg.Serve.Public.BaseURL, cfg.Serve.Public.BaseURL)
+					ui := cfg.UIURLs()
+					fmt.Fprintf(cmd.OutOrStdout(), "  sign up:    %s\n  mailbox:    %smail\n", ui.Registration, ui.BuiltIn)
 				}
 			})
 		},

@@ -11,9 +11,6 @@ package config
 
 import (
 	"log/slog"
-	"net/http"
-	"net/url"
-	"strings"
 	"time"
 )
 
@@ -209,7 +206,8 @@ type Cookies struct {
 	Domain   string `key:"domain"`
 	Path     string `key:"path"`
 	SameSite string `key:"same_site"` // Lax, Strict or None
-	Secure   *bool  `key:"secure"`    // nil: secure unless Dev
+	// Secure: after Load, set; when not configured, true unless Dev.
+	Secure *bool `key:"secure"`
 }
 
 // SelfService configures the self-service flows and methods.
@@ -475,6 +473,9 @@ type CourierWorker struct {
 
 // CourierTemplates is courier.templates: per-template URIs (file://,
 // base64://, http(s)://) overriding the built-in email templates.
+// internal/server hands each to the courier under its template type;
+// login_code and registration_code are accepted for Kratos configurations
+// but Latchkey sends no such mail.
 type CourierTemplates struct {
 	Recovery         TemplatePair `key:"recovery"`
 	RecoveryCode     TemplatePair `key:"recovery_code"`
@@ -482,32 +483,6 @@ type CourierTemplates struct {
 	VerificationCode TemplatePair `key:"verification_code"`
 	LoginCode        ValidOnly    `key:"login_code"`
 	RegistrationCode ValidOnly    `key:"registration_code"`
-}
-
-// Lookup returns the override for a template id such as
-// "recovery_code_valid" or "recovery_invalid"; ok is false for unknown ids.
-// Empty fields of the result mean "use the built-in template".
-func (t CourierTemplates) Lookup(id string) (tpl EmailTemplate, ok bool) {
-	pairs := map[string]TemplatePair{
-		"recovery":          t.Recovery,
-		"recovery_code":     t.RecoveryCode,
-		"verification":      t.Verification,
-		"verification_code": t.VerificationCode,
-		"login_code":        {Valid: t.LoginCode.Valid},
-		"registration_code": {Valid: t.RegistrationCode.Valid},
-	}
-	if base, found := strings.CutSuffix(id, "_invalid"); found {
-		p, ok := pairs[base]
-		if ok && (base == "login_code" || base == "registration_code") {
-			return EmailTemplate{}, false
-		}
-		return p.Invalid, ok
-	}
-	if base, found := strings.CutSuffix(id, "_valid"); found {
-		p, ok := pairs[base]
-		return p.Valid, ok
-	}
-	return EmailTemplate{}, false
 }
 
 // TemplatePair holds the valid and invalid variants of a template.
@@ -545,191 +520,4 @@ type DevMailbox struct {
 // Profiling (Latchkey only) serves net/http/pprof on the admin listener.
 type Profiling struct {
 	Enabled bool `key:"enabled"`
-}
-
-// PublicBaseURL is serve.public.base_url, parsed (a fresh copy each call).
-func (c *Config) PublicBaseURL() *url.URL { return mustParse(c.Serve.Public.BaseURL) }
-
-// AdminBaseURL is serve.admin.base_url, parsed (a fresh copy each call).
-func (c *Config) AdminBaseURL() *url.URL { return mustParse(c.Serve.Admin.BaseURL) }
-
-// PublicURL is the public base URL joined with a relative path such as
-// "self-service/recovery/browser".
-func (c *Config) PublicURL(path string) string {
-	return c.Serve.Public.BaseURL + strings.TrimPrefix(path, "/")
-}
-
-// UIURL is the UI URL of a flow: error, login, registration, recovery,
-// settings or verification. When the flow's ui_url is not configured it
-// is the built-in UI at PUB/ui/<flow> (Latchkey departure 8). A relative
-// ui_url is resolved against the public base URL.
-func (c *Config) UIURL(flow string) string {
-	f := c.SelfService.Flows
-	var configured string
-	switch flow {
-	case "error":
-		configured = f.Error.UIURL
-	case "login":
-		configured = f.Login.UIURL
-	case "registration":
-		configured = f.Registration.UIURL
-	case "recovery":
-		configured = f.Recovery.UIURL
-	case "settings":
-		configured = f.Settings.UIURL
-	case "verification":
-		configured = f.Verification.UIURL
-	}
-	if configured == "" {
-		return c.PublicURL("ui/" + flow)
-	}
-	return c.resolvePublic(configured)
-}
-
-// DefaultReturnURL is selfservice.default_browser_return_url, resolved
-// against the public base URL; when unset, the built-in UI's home PUB/ui/.
-func (c *Config) DefaultReturnURL() string {
-	if c.SelfService.DefaultBrowserReturnURL == "" {
-		return c.PublicURL("ui/")
-	}
-	return c.resolvePublic(c.SelfService.DefaultBrowserReturnURL)
-}
-
-// AfterReturnURL is where a browser goes after finishing flow (login,
-// registration, recovery, settings, logout) with method (e.g. "password";
-// may be empty): the most specific configured default_browser_return_url
-// (flows.<flow>.after.<method>, then flows.<flow>.after, then
-// selfservice.default_browser_return_url).
-func (c *Config) AfterReturnURL(flow, method string) string {
-	f := c.SelfService.Flows
-	var candidates []string
-	switch flow {
-	case "login":
-		if method == "password" {
-			candidates = append(candidates, f.Login.After.Password.DefaultBrowserReturnURL)
-		}
-		candidates = append(candidates, f.Login.After.DefaultBrowserReturnURL)
-	case "registration":
-		if method == "password" {
-			candidates = append(candidates, f.Registration.After.Password.DefaultBrowserReturnURL)
-		}
-		candidates = append(candidates, f.Registration.After.DefaultBrowserReturnURL)
-	case "recovery":
-		candidates = append(candidates, f.Recovery.After.DefaultBrowserReturnURL)
-	case "settings":
-		switch method {
-		case "password":
-			candidates = append(candidates, f.Settings.After.Password.DefaultBrowserReturnURL)
-		case "profile":
-			candidates = append(candidates, f.Settings.After.Profile.DefaultBrowserReturnURL)
-		}
-		candidates = append(candidates, f.Settings.After.DefaultBrowserReturnURL)
-	case "logout":
-		candidates = append(candidates, f.Logout.After.DefaultBrowserReturnURL)
-	}
-	for _, u := range candidates {
-		if u != "" {
-			return c.resolvePublic(u)
-		}
-	}
-	return c.DefaultReturnURL()
-}
-
-// AllowedReturnURLs is selfservice.allowed_return_urls, parsed.
-func (c *Config) AllowedReturnURLs() []*url.URL {
-	out := make([]*url.URL, 0, len(c.SelfService.AllowedReturnURLs))
-	for _, s := range c.SelfService.AllowedReturnURLs {
-		if u, err := url.Parse(s); err == nil {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-// LinkBaseURL is the base URL of emailed recovery/verification links:
-// selfservice.methods.link.config.base_url, else the public base URL.
-// It always ends with "/".
-func (c *Config) LinkBaseURL() string {
-	if c.SelfService.Methods.Link.Config.BaseURL != "" {
-		return c.SelfService.Methods.Link.Config.BaseURL
-	}
-	return c.Serve.Public.BaseURL
-}
-
-// CookieSecure reports whether cookies.* cookies get the Secure attribute:
-// cookies.secure when configured, else true unless in development mode.
-func (c *Config) CookieSecure() bool {
-	if c.Cookies.Secure != nil {
-		return *c.Cookies.Secure
-	}
-	return !c.Dev
-}
-
-// SameSite is cookies.same_site as an http.SameSite.
-func (c *Config) SameSite() http.SameSite { return sameSite(c.Cookies.SameSite) }
-
-// CookieSettings are resolved cookie attributes.
-type CookieSettings struct {
-	Name       string
-	Domain     string
-	Path       string
-	SameSite   http.SameSite
-	Secure     bool
-	Persistent bool
-}
-
-// SessionCookie is the session cookie's attributes with session.cookie.*
-// falling back to cookies.*.
-func (c *Config) SessionCookie() CookieSettings {
-	sc := c.Session.Cookie
-	out := CookieSettings{
-		Name:       sc.Name,
-		Domain:     firstNonEmpty(sc.Domain, c.Cookies.Domain),
-		Path:       firstNonEmpty(sc.Path, c.Cookies.Path, "/"),
-		SameSite:   sameSite(firstNonEmpty(sc.SameSite, c.Cookies.SameSite)),
-		Secure:     c.CookieSecure(),
-		Persistent: sc.Persistent,
-	}
-	if sc.Secure != nil {
-		out.Secure = *sc.Secure
-	}
-	return out
-}
-
-func sameSite(s string) http.SameSite {
-	switch strings.ToLower(s) {
-	case "strict":
-		return http.SameSiteStrictMode
-	case "none":
-		return http.SameSiteNoneMode
-	}
-	return http.SameSiteLaxMode
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
-// resolvePublic resolves a possibly relative URL against the public base.
-func (c *Config) resolvePublic(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.IsAbs() {
-		return s
-	}
-	return c.PublicBaseURL().ResolveReference(u).String()
-}
-
-// mustParse parses a URL validated by Load; a Config assembled by hand
-// with a broken URL yields an empty URL rather than a panic.
-func mustParse(s string) *url.URL {
-	u, err := url.Parse(s)
-	if err != nil {
-		return &url.URL{}
-	}
-	return u
 }

@@ -179,13 +179,13 @@ func TestLoadKratosConfig(t *testing.T) {
 			{"link enabled", ss.Methods.Link.Enabled, true},
 			{"link base", c.LinkBaseURL(), "https://links.example.com/"},
 			{"link require_confirmation keeps default", ss.Methods.Link.Config.RequireConfirmation, true},
-			{"recovery ui", c.UIURL("recovery"), "https://app.example.com/recovery"},
+			{"recovery ui", c.UIURLs().Recovery, "https://app.example.com/recovery"},
 			{"notify_unknown_recipients", ss.Flows.Recovery.NotifyUnknownRecipients, true},
 			{"recovery hooks", ss.Flows.Recovery.After.Hooks, []Hook{{Hook: "revoke_active_sessions"}}},
 			{"settings privileged", ss.Flows.Settings.PrivilegedSessionMaxAge, 15 * time.Minute},
-			{"settings profile return", c.AfterReturnURL("settings", "profile"), "https://app.example.com/profile-saved"},
-			{"settings password return", c.AfterReturnURL("settings", "password"), "https://app.example.com/"},
-			{"logout return", c.AfterReturnURL("logout", ""), "https://app.example.com/login"},
+			{"settings profile return", c.ReturnURLs().SettingsProfile, "https://app.example.com/profile-saved"},
+			{"settings password return", c.ReturnURLs().SettingsPassword, "https://app.example.com/"},
+			{"logout return", c.ReturnURLs().Logout, "https://app.example.com/login"},
 			{"registration hooks", ss.Flows.Registration.After.Password.Hooks, []Hook{{Hook: "session"}, {Hook: "show_verification_ui"}}},
 			{"verification", ss.Flows.Verification, VerificationFlow{Enabled: true, UIURL: "https://app.example.com/verification"}},
 			{"login lifespan", ss.Flows.Login.Lifespan, 10 * time.Minute},
@@ -235,7 +235,7 @@ selfservice: {flows: {recovery: {use: code}}, methods: {link: {enabled: true}}}
 	}{
 		{"SERVE_PUBLIC_BASE_URL", "SERVE_PUBLIC_BASE_URL=https://id.example.com/base", func(t *testing.T, c *Config) {
 			check(t, "base", c.Serve.Public.BaseURL, "https://id.example.com/base/")
-			check(t, "ui", c.UIURL("recovery"), "https://id.example.com/base/ui/recovery")
+			check(t, "ui", c.UIURLs().Recovery, "https://id.example.com/base/ui/recovery")
 		}},
 		{"SERVE_PUBLIC_PORT", "SERVE_PUBLIC_PORT=4455", func(t *testing.T, c *Config) {
 			check(t, "port", c.Serve.Public.Port, 4455)
@@ -292,9 +292,7 @@ selfservice: {flows: {recovery: {use: code}}, methods: {link: {enabled: true}}}
 			})
 		}},
 		{"COURIER_TEMPLATES_RECOVERY_CODE_VALID_EMAIL_BODY_HTML", "COURIER_TEMPLATES_RECOVERY_CODE_VALID_EMAIL_BODY_HTML=base64://PGI+aGk8L2I+", func(t *testing.T, c *Config) {
-			tpl, ok := c.Courier.Templates.Lookup("recovery_code_valid")
-			check(t, "found", ok, true)
-			check(t, "html", tpl.BodyHTML, "base64://PGI+aGk8L2I+")
+			check(t, "html", c.Courier.Templates.RecoveryCode.Valid.BodyHTML, "base64://PGI+aGk8L2I+")
 		}},
 		{"unrelated and empty variables ignored", "PATH=/usr/bin\x00HOME=/root\x00SERVE=1\x00SERVE_PUBLIC=x\x00DSN=\x00LOG_LEVEL_X=bad", func(t *testing.T, c *Config) {
 			check(t, "dsn from file", c.DSN, "memory")

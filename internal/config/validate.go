@@ -4,79 +4,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
 	"os"
-	"path/filepath"
+	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
-
-// derive fills in values that depend on other keys or on the options.
-func (l *loader) derive(c *Config, opts LoadOptions) {
-	l.baseURL("serve.public", &c.Serve.Public, c.Dev)
-	l.baseURL("serve.admin", &c.Serve.Admin, c.Dev)
-	if !l.set["session.earliest_possible_extend"] {
-		c.Session.EarliestPossibleExtend = c.Session.Lifespan
-	}
-	if !l.set["dev_mailbox.enabled"] {
-		c.DevMailbox.Enabled = c.Dev
-	}
-	if c.DSN == "" && c.Dev {
-		c.DSN = "sqlite://" + filepath.Join(dataDir(opts), "latchkey.sqlite") + "?_fk=true"
-	}
-	if link := &c.SelfService.Methods.Link.Config; link.BaseURL != "" {
-		if u, ok := l.absoluteURL("selfservice.methods.link.config.base_url", link.BaseURL); ok {
-			link.BaseURL = withSlash(u).String()
-		}
-	}
-}
-
-// baseURL derives an empty base_url from host and port and normalises a
-// configured one to end with "/".
-func (l *loader) baseURL(key string, ln *Listener, dev bool) {
-	if ln.BaseURL == "" {
-		host := ln.Host
-		switch host {
-		case "", "0.0.0.0", "::":
-			if !dev {
-				l.warn(key+".base_url", "not set and %s.host listens on all interfaces; links will use 127.0.0.1, set base_url to the URL clients use", key)
-			}
-			host = "127.0.0.1"
-		}
-		ln.BaseURL = "http://" + joinHostPort(host, ln.Port) + "/"
-		return
-	}
-	if u, ok := l.absoluteURL(key+".base_url", ln.BaseURL); ok {
-		ln.BaseURL = withSlash(u).String()
-	}
-}
-
-func joinHostPort(host string, port int) string {
-	return net.JoinHostPort(host, strconv.Itoa(port))
-}
-
-func withSlash(u *url.URL) *url.URL {
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-		if u.RawPath != "" {
-			u.RawPath += "/"
-		}
-	}
-	return u
-}
-
-func dataDir(opts LoadOptions) string {
-	if opts.DataDir == "" {
-		return "."
-	}
-	return opts.DataDir
-}
 
 // validate checks every value; it reports all problems, not the first.
 func (l *loader) validate(c *Config) {
@@ -456,21 +393,13 @@ func (l *loader) validateCourier(c *Config) {
 			l.fail("courier.template_override_path", "not a readable directory: %q", p)
 		}
 	}
-	t := co.Templates
-	for _, tt := range []struct {
-		name string
-		tpl  EmailTemplate
-	}{
-		{"recovery.valid", t.Recovery.Valid}, {"recovery.invalid", t.Recovery.Invalid},
-		{"recovery_code.valid", t.RecoveryCode.Valid}, {"recovery_code.invalid", t.RecoveryCode.Invalid},
-		{"verification.valid", t.Verification.Valid}, {"verification.invalid", t.Verification.Invalid},
-		{"verification_code.valid", t.VerificationCode.Valid}, {"verification_code.invalid", t.VerificationCode.Invalid},
-		{"login_code.valid", t.LoginCode.Valid}, {"registration_code.valid", t.RegistrationCode.Valid},
-	} {
-		key, tpl := "courier.templates."+tt.name+".email.", tt.tpl
-		l.templateURI(key+"subject", tpl.Subject)
-		l.templateURI(key+"body.html", tpl.BodyHTML)
-		l.templateURI(key+"body.plaintext", tpl.BodyPlaintext)
+	// Every part of every template, by its key: the key tags of
+	// CourierTemplates are the only list of templates.
+	root := reflect.ValueOf(c).Elem()
+	for _, lf := range keys().leaves {
+		if strings.HasPrefix(lf.path, "courier.templates.") {
+			l.templateURI(lf.path, root.FieldByIndex(lf.index).String())
+		}
 	}
 }
 

@@ -196,7 +196,7 @@ func TestDevDSN(t *testing.T) {
 	}
 }
 
-func TestUIURL(t *testing.T) {
+func TestUIURLs(t *testing.T) {
 	def, _ := MustLoad(t, LoadOptions{Env: prodEnv})
 	f := MustWriteFile(t, "k.yml", `
 serve: {public: {base_url: "https://id.example.com/auth"}}
@@ -207,33 +207,28 @@ selfservice:
 `)
 	custom, _ := MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
 
-	tests := []struct {
-		cfg  *Config
-		flow string
-		want string
-	}{
-		{def, "recovery", "http://127.0.0.1:4433/ui/recovery"},
-		{def, "error", "http://127.0.0.1:4433/ui/error"},
-		{def, "login", "http://127.0.0.1:4433/ui/login"},
-		{def, "settings", "http://127.0.0.1:4433/ui/settings"},
-		{def, "registration", "http://127.0.0.1:4433/ui/registration"},
-		{def, "verification", "http://127.0.0.1:4433/ui/verification"},
-		{custom, "recovery", "https://id.example.com/auth/ui/recovery"},
-		{custom, "login", "https://app.example.com/login"},
-		{custom, "settings", "https://id.example.com/account/settings"},
-	}
-	for _, tt := range tests {
-		if got := tt.cfg.UIURL(tt.flow); got != tt.want {
-			t.Errorf("UIURL(%q) = %q, want %q", tt.flow, got, tt.want)
-		}
-	}
+	check(t, "default", def.UIURLs(), UIURLs{
+		Error:        "http://127.0.0.1:4433/ui/error",
+		Login:        "http://127.0.0.1:4433/ui/login",
+		Registration: "http://127.0.0.1:4433/ui/registration",
+		Recovery:     "http://127.0.0.1:4433/ui/recovery",
+		Settings:     "http://127.0.0.1:4433/ui/settings",
+		Verification: "http://127.0.0.1:4433/ui/verification",
+		BuiltIn:      "http://127.0.0.1:4433/ui/",
+	})
+	got := custom.UIURLs()
+	check(t, "built-in below the base path", got.Recovery, "https://id.example.com/auth/ui/recovery")
+	check(t, "absolute", got.Login, "https://app.example.com/login")
+	check(t, "relative resolved", got.Settings, "https://id.example.com/account/settings")
+	check(t, "built-in home", got.BuiltIn, "https://id.example.com/auth/ui/")
+
 	check(t, "public URL", custom.PublicURL("/self-service/recovery/api"), "https://id.example.com/auth/self-service/recovery/api")
 	check(t, "PublicBaseURL", custom.PublicBaseURL().String(), "https://id.example.com/auth/")
 	custom.PublicBaseURL().Path = "/mutated"
 	check(t, "PublicBaseURL is a copy", custom.PublicBaseURL().Path, "/auth/")
 }
 
-func TestAfterReturnURL(t *testing.T) {
+func TestReturnURLs(t *testing.T) {
 	f := MustWriteFile(t, "k.yml", `
 selfservice:
   default_browser_return_url: https://app.example/
@@ -242,19 +237,22 @@ selfservice:
     recovery: {after: {default_browser_return_url: https://app.example/recovered}}
 `)
 	c, _ := MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
-	tests := []struct{ flow, method, want string }{
-		{"login", "password", "http://127.0.0.1:4433/pw"},
-		{"login", "", "https://app.example/home"},
-		{"recovery", "code", "https://app.example/recovered"},
-		{"settings", "password", "https://app.example/"},
-		{"registration", "password", "https://app.example/"},
-		{"logout", "", "https://app.example/"},
-	}
-	for _, tt := range tests {
-		if got := c.AfterReturnURL(tt.flow, tt.method); got != tt.want {
-			t.Errorf("AfterReturnURL(%q, %q) = %q, want %q", tt.flow, tt.method, got, tt.want)
-		}
-	}
+	check(t, "return URLs", c.ReturnURLs(), ReturnURLs{
+		LoginPassword:        "http://127.0.0.1:4433/pw",
+		RegistrationPassword: "https://app.example/",
+		Recovery:             "https://app.example/recovered",
+		SettingsPassword:     "https://app.example/",
+		SettingsProfile:      "https://app.example/",
+		Logout:               "https://app.example/",
+	})
+
+	// A relative logout URL is passed on as configured (see ReturnURLs).
+	f = MustWriteFile(t, "k.yml", `
+selfservice: {flows: {logout: {after: {default_browser_return_url: /bye}}}}
+`)
+	c, _ = MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
+	check(t, "logout", c.ReturnURLs().Logout, "/bye")
+	check(t, "login falls back to the built-in UI", c.ReturnURLs().LoginPassword, "http://127.0.0.1:4433/ui/")
 }
 
 func TestCookies(t *testing.T) {
@@ -340,33 +338,6 @@ func TestParseByteSize(t *testing.T) {
 		got, err := parseByteSize(tt.in)
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("parseByteSize(%#v) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
-}
-
-func TestTemplatesLookup(t *testing.T) {
-	tpls := CourierTemplates{
-		RecoveryCode: TemplatePair{Valid: EmailTemplate{Subject: "base64://YQ=="}, Invalid: EmailTemplate{Subject: "base64://Yg=="}},
-		LoginCode:    ValidOnly{Valid: EmailTemplate{BodyHTML: "file:///x"}},
-	}
-	tests := []struct {
-		id     string
-		want   EmailTemplate
-		wantOK bool
-	}{
-		{"recovery_code_valid", EmailTemplate{Subject: "base64://YQ=="}, true},
-		{"recovery_code_invalid", EmailTemplate{Subject: "base64://Yg=="}, true},
-		{"recovery_valid", EmailTemplate{}, true},
-		{"verification_code_invalid", EmailTemplate{}, true},
-		{"login_code_valid", EmailTemplate{BodyHTML: "file:///x"}, true},
-		{"login_code_invalid", EmailTemplate{}, false},
-		{"nonsense_valid", EmailTemplate{}, false},
-		{"recovery", EmailTemplate{}, false},
-	}
-	for _, tt := range tests {
-		got, ok := tpls.Lookup(tt.id)
-		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("Lookup(%q) = %+v, %v; want %+v, %v", tt.id, got, ok, tt.want, tt.wantOK)
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	texttemplate "text/template"
 	"unicode"
@@ -43,8 +43,10 @@ var TemplateTypes = []TemplateType{
 	TemplateVerificationValid, TemplateVerificationInvalid,
 }
 
-// key is the override key of the type: "<group>.<valid|invalid>", also the
-// directory "<group>/<valid|invalid>" under the override path.
+// key names the type's templates: the directory "<group>/<valid|invalid>"
+// of the built-in and override templates, and the config key
+// courier.templates.<group>.<valid|invalid> ("recovery_code_valid" is
+// recovery_code.valid). It is the one place that maps the two names.
 func (t TemplateType) key() (group, validity string) {
 	s := string(t)
 	if g, ok := strings.CutSuffix(s, "_invalid"); ok {
@@ -97,9 +99,10 @@ type TemplatesConfig struct {
 	// email.subject.gotmpl, email.body.gotmpl (HTML) and
 	// email.body.plaintext.gotmpl; any part may be missing.
 	OverridePath string
-	// Overrides maps "<group>.<valid|invalid>" (e.g. "recovery_code.valid")
-	// to per-part template URIs; they win over OverridePath.
-	Overrides map[string]TemplateURIs
+	// Overrides are per-part template URIs (config key
+	// courier.templates.<group>.<valid|invalid>) by template type; they win
+	// over OverridePath.
+	Overrides map[TemplateType]TemplateURIs
 }
 
 // TemplateURIs are the per-part template sources of one template type:
@@ -154,14 +157,9 @@ var (
 // NewTemplates parses the built-in templates and every override. The error
 // of a broken template names the file or URI and the line.
 func NewTemplates(cfg TemplatesConfig) (*Templates, error) {
-	valid := map[string]bool{}
-	for _, tt := range TemplateTypes {
-		g, v := tt.key()
-		valid[g+"."+v] = true
-	}
-	for k := range cfg.Overrides {
-		if !valid[k] {
-			return nil, fmt.Errorf("courier.templates: unknown template %q (known: %s)", k, strings.Join(sortedKeys(valid), ", "))
+	for tt := range cfg.Overrides {
+		if !slices.Contains(TemplateTypes, tt) {
+			return nil, fmt.Errorf("courier.templates: unknown template type %q", tt)
 		}
 	}
 	if cfg.OverridePath != "" {
@@ -175,7 +173,7 @@ func NewTemplates(cfg TemplatesConfig) (*Templates, error) {
 	t := &Templates{sets: map[TemplateType]*templateSet{}}
 	for _, tt := range TemplateTypes {
 		g, v := tt.key()
-		uris := cfg.Overrides[g+"."+v]
+		uris := cfg.Overrides[tt]
 		set := &templateSet{}
 		var err error
 		if set.subject, err = loadText(cfg.OverridePath, g, v, partSubject, uris.Subject); err != nil {
@@ -306,20 +304,7 @@ func loadText(overridePath, group, validity string, p part, uri string) (*textte
 	if err != nil {
 		return nil, err
 	}
-	var root *texttemplate.Template
-	for _, s := range srcs {
-		var t *texttemplate.Template
-		if root == nil {
-			root = texttemplate.New(s.name).Funcs(textFuncs)
-			t = root
-		} else {
-			t = root.New(s.name)
-		}
-		if _, err := t.Parse(s.text); err != nil {
-			return nil, fmt.Errorf("courier: parse template %s: %w", s.name, err)
-		}
-	}
-	return root, nil
+	return parseSources(texttemplate.New(srcs[0].name).Funcs(textFuncs), srcs)
 }
 
 func loadHTML(overridePath, group, validity, uri string) (*htmltemplate.Template, error) {
@@ -327,17 +312,24 @@ func loadHTML(overridePath, group, validity, uri string) (*htmltemplate.Template
 	if err != nil {
 		return nil, err
 	}
-	var root *htmltemplate.Template
-	for _, s := range srcs {
-		var t *htmltemplate.Template
-		if root == nil {
-			root = htmltemplate.New(s.name).Funcs(htmltemplate.FuncMap(textFuncs))
-			t = root
-		} else {
+	return parseSources(htmltemplate.New(srcs[0].name).Funcs(htmltemplate.FuncMap(textFuncs)), srcs)
+}
+
+// parseSources parses the main file (srcs[0]) into root, named after it,
+// and each sibling into a template of its own name associated with root,
+// for text/template and html/template alike.
+func parseSources[T interface {
+	New(name string) T
+	Parse(text string) (T, error)
+}](root T, srcs []source) (T, error) {
+	for i, s := range srcs {
+		t := root
+		if i > 0 {
 			t = root.New(s.name)
 		}
 		if _, err := t.Parse(s.text); err != nil {
-			return nil, fmt.Errorf("courier: parse template %s: %w", s.name, err)
+			var none T
+			return none, fmt.Errorf("courier: parse template %s: %w", s.name, err)
 		}
 	}
 	return root, nil
@@ -399,24 +391,20 @@ func (s *templateSet) renderHTML(d TemplateData) (string, error) {
 
 // Render renders subject, plaintext and HTML body of a template type.
 func (t *Templates) Render(tt TemplateType, d TemplateData) (Rendered, error) {
-	set, err := t.set(tt)
-	if err != nil {
-		return Rendered{}, err
-	}
-	r, err := set.render(d, true)
-	if err != nil {
-		return Rendered{}, fmt.Errorf("courier: render %s: %w", tt, err)
-	}
-	return r, nil
+	return t.render(tt, d, true)
 }
 
 // renderStored renders what is stored with a message: subject and plaintext.
 func (t *Templates) renderStored(tt TemplateType, d TemplateData) (Rendered, error) {
+	return t.render(tt, d, false)
+}
+
+func (t *Templates) render(tt TemplateType, d TemplateData, withHTML bool) (Rendered, error) {
 	set, err := t.set(tt)
 	if err != nil {
 		return Rendered{}, err
 	}
-	r, err := set.render(d, false)
+	r, err := set.render(d, withHTML)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("courier: render %s: %w", tt, err)
 	}
@@ -512,15 +500,6 @@ func isEmpty(v any) bool {
 		return rv.IsNil()
 	}
 	return rv.IsZero()
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // redact replaces every secret in s.

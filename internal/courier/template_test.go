@@ -116,7 +116,7 @@ func TestTemplates(t *testing.T) {
 		writeFile(t, file, "plain {{ .RecoveryCode }}")
 		tpl, err := courier.NewTemplates(courier.TemplatesConfig{
 			OverridePath: dir,
-			Overrides: map[string]courier.TemplateURIs{"recovery_code.valid": {
+			Overrides: map[courier.TemplateType]courier.TemplateURIs{courier.TemplateRecoveryCodeValid: {
 				Subject:       b64("from base64 {{ .RecoveryCode }}"),
 				BodyHTML:      b64(`<a href="{{ .RequestURL }}">x</a>`),
 				BodyPlaintext: "file://" + file,
@@ -148,8 +148,8 @@ func TestTemplates(t *testing.T) {
 	})
 
 	t.Run("BrokenBase64TemplateNamesKeyAndLine", func(t *testing.T) {
-		_, err := courier.NewTemplates(courier.TemplatesConfig{Overrides: map[string]courier.TemplateURIs{
-			"verification_code.valid": {BodyHTML: b64("<p>\n{{ if .To }}unterminated")},
+		_, err := courier.NewTemplates(courier.TemplatesConfig{Overrides: map[courier.TemplateType]courier.TemplateURIs{
+			courier.TemplateVerificationCodeValid: {BodyHTML: b64("<p>\n{{ if .To }}unterminated")},
 		}})
 		if err == nil {
 			t.Fatal("broken template accepted")
@@ -160,8 +160,8 @@ func TestTemplates(t *testing.T) {
 	})
 
 	t.Run("UnknownFieldFailsAtConstruction", func(t *testing.T) {
-		_, err := courier.NewTemplates(courier.TemplatesConfig{Overrides: map[string]courier.TemplateURIs{
-			"recovery_code.valid": {Subject: b64("Code {{ .RecoveryCod }}")},
+		_, err := courier.NewTemplates(courier.TemplatesConfig{Overrides: map[courier.TemplateType]courier.TemplateURIs{
+			courier.TemplateRecoveryCodeValid: {Subject: b64("Code {{ .RecoveryCod }}")},
 		}})
 		if err == nil || !strings.Contains(err.Error(), "RecoveryCod") {
 			t.Fatalf("err = %v", err)
@@ -169,8 +169,8 @@ func TestTemplates(t *testing.T) {
 	})
 
 	t.Run("UnknownFunctionFailsAtConstruction", func(t *testing.T) {
-		_, err := courier.NewTemplates(courier.TemplatesConfig{Overrides: map[string]courier.TemplateURIs{
-			"recovery.valid": {Subject: b64(`{{ env "HOME" }}`)},
+		_, err := courier.NewTemplates(courier.TemplatesConfig{Overrides: map[courier.TemplateType]courier.TemplateURIs{
+			courier.TemplateRecoveryValid: {Subject: b64(`{{ env "HOME" }}`)},
 		}})
 		if err == nil || !strings.Contains(err.Error(), `function "env" not defined`) {
 			t.Fatalf("err = %v", err)
@@ -179,12 +179,12 @@ func TestTemplates(t *testing.T) {
 
 	t.Run("BadConfigurationIsRejected", func(t *testing.T) {
 		for name, cfg := range map[string]courier.TemplatesConfig{
-			"unknown key":  {Overrides: map[string]courier.TemplateURIs{"recovery_code.maybe": {Subject: b64("x")}}},
-			"https scheme": {Overrides: map[string]courier.TemplateURIs{"recovery.valid": {Subject: "https://example.com/t"}}},
-			"not base64":   {Overrides: map[string]courier.TemplateURIs{"recovery.valid": {Subject: "base64://%%%"}}},
-			"missing file": {Overrides: map[string]courier.TemplateURIs{"recovery.valid": {Subject: "file:///does/not/exist"}}},
+			"unknown type": {Overrides: map[courier.TemplateType]courier.TemplateURIs{"recovery_code_maybe": {Subject: b64("x")}}},
+			"https scheme": {Overrides: map[courier.TemplateType]courier.TemplateURIs{courier.TemplateRecoveryValid: {Subject: "https://example.com/t"}}},
+			"not base64":   {Overrides: map[courier.TemplateType]courier.TemplateURIs{courier.TemplateRecoveryValid: {Subject: "base64://%%%"}}},
+			"missing file": {Overrides: map[courier.TemplateType]courier.TemplateURIs{courier.TemplateRecoveryValid: {Subject: "file:///does/not/exist"}}},
 			"missing dir":  {OverridePath: filepath.Join(t.TempDir(), "nope")},
-			"not a uri":    {Overrides: map[string]courier.TemplateURIs{"recovery.valid": {Subject: "Hello"}}},
+			"not a uri":    {Overrides: map[courier.TemplateType]courier.TemplateURIs{courier.TemplateRecoveryValid: {Subject: "Hello"}}},
 		} {
 			if _, err := courier.NewTemplates(cfg); err == nil {
 				t.Errorf("%s: accepted", name)

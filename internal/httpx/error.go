@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 )
 
@@ -59,25 +60,24 @@ func (e *Error) WithReason(format string, args ...any) *Error {
 // WithDetail returns a copy of e with one more detail.
 func (e *Error) WithDetail(key string, value any) *Error {
 	c := e.clone()
-	d := make(map[string]any, len(c.Details)+1)
-	for k, v := range c.Details {
-		d[k] = v
-	}
-	d[key] = value
-	c.Details = d
+	c.Details = with(c.Details, key, value)
 	return c
 }
 
 // WithExtra returns a copy of e with one more top-level key.
 func (e *Error) WithExtra(key string, value any) *Error {
 	c := e.clone()
-	x := make(map[string]any, len(c.Extra)+1)
-	for k, v := range c.Extra {
-		x[k] = v
-	}
-	x[key] = value
-	c.Extra = x
+	c.Extra = with(c.Extra, key, value)
 	return c
+}
+
+// with returns a copy of m with key set: errors are shared values (the
+// package's variables), so their maps are never written in place.
+func with(m map[string]any, key string, value any) map[string]any {
+	out := make(map[string]any, len(m)+1)
+	maps.Copy(out, m)
+	out[key] = value
+	return out
 }
 
 // WithCause returns a copy of e carrying an internal cause for the log.

@@ -170,29 +170,7 @@ func md5CryptSum(password, salt []byte) []byte {
 			d.Write(password[:1])
 		}
 	}
-	sum := d.Sum(nil)
-
-	for i := range 1000 {
-		d := md5.New()
-		if i&1 != 0 {
-			d.Write(password)
-		} else {
-			d.Write(sum)
-		}
-		if i%3 != 0 {
-			d.Write(salt)
-		}
-		if i%7 != 0 {
-			d.Write(password)
-		}
-		if i&1 != 0 {
-			d.Write(sum)
-		} else {
-			d.Write(password)
-		}
-		sum = d.Sum(nil)
-	}
-	return sum
+	return cryptRounds(md5.New, d.Sum(nil), password, salt, 1000)
 }
 
 // shaCryptSum is the SHA-crypt digest of password with salt and rounds.
@@ -224,13 +202,19 @@ func shaCryptSum(newHash func() hash.Hash, password, salt []byte, rounds int) []
 	}
 	s := repeatTo(ds.Sum(nil), len(salt))
 
-	c := a
+	return cryptRounds(newHash, a, p, s, rounds)
+}
+
+// cryptRounds is the stretching loop MD5-crypt and SHA-crypt share: each
+// round hashes the previous sum with the password (p) and salt (s) bytes
+// in an order set by the round number.
+func cryptRounds(newHash func() hash.Hash, sum, p, s []byte, rounds int) []byte {
 	for i := range rounds {
 		d := newHash()
 		if i&1 != 0 {
 			d.Write(p)
 		} else {
-			d.Write(c)
+			d.Write(sum)
 		}
 		if i%3 != 0 {
 			d.Write(s)
@@ -239,13 +223,13 @@ func shaCryptSum(newHash func() hash.Hash, password, salt []byte, rounds int) []
 			d.Write(p)
 		}
 		if i&1 != 0 {
-			d.Write(c)
+			d.Write(sum)
 		} else {
 			d.Write(p)
 		}
-		c = d.Sum(nil)
+		sum = d.Sum(nil)
 	}
-	return c
+	return sum
 }
 
 // digest hashes the concatenation of parts.

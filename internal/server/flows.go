@@ -69,7 +69,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	logins := &login.Service{
 		Config: login.Config{
 			Site: site, Lifespan: cfg.SelfService.Flows.Login.Lifespan,
-			UIURL: cfg.UIURL("login"), AfterReturnURL: cfg.AfterReturnURL("login", "password"),
+			UIURL: cfg.UIURLs().Login, AfterReturnURL: cfg.ReturnURLs().LoginPassword,
 		},
 		Flows: c.flows, Sessions: c.sessions, Tx: s.db,
 		Methods: []login.Method{
@@ -83,7 +83,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Config: registration.Config{
 			Site: site, Enabled: reg.Enabled, Lifespan: reg.Lifespan, SchemaID: cfg.Identity.DefaultSchemaID,
 			SessionAfterRegistration: config.HasHook(reg.After.Password.Hooks, config.HookSession) || config.HasHook(reg.After.Hooks, config.HookSession),
-			UIURL:                    cfg.UIURL("registration"), AfterReturnURL: cfg.AfterReturnURL("registration", "password"),
+			UIURL:                    cfg.UIURLs().Registration, AfterReturnURL: cfg.ReturnURLs().RegistrationPassword,
 		},
 		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Tx: s.db,
 		Methods: []registration.Method{
@@ -132,8 +132,8 @@ func recoveryConfig(cfg *config.Config, site flow.Site) recovery.Config {
 			PerIP:      recovery.RateLimit{Max: f.RateLimit.PerIP.Max, Window: f.RateLimit.PerIP.Window},
 		},
 		LinkBaseURL:           cfg.LinkBaseURL(),
-		RecoveryUIURL:         cfg.UIURL("recovery"),
-		SettingsUIURL:         cfg.UIURL("settings"),
+		RecoveryUIURL:         cfg.UIURLs().Recovery,
+		SettingsUIURL:         cfg.UIURLs().Settings,
 		AfterDefaultReturnURL: resolve(cfg, f.After.DefaultBrowserReturnURL),
 	}
 }
@@ -151,8 +151,8 @@ func settingsConfig(cfg *config.Config, site flow.Site) settings.Config {
 		AfterPasswordReturnURL:  resolve(cfg, f.After.Password.DefaultBrowserReturnURL),
 		AfterProfileReturnURL:   resolve(cfg, f.After.Profile.DefaultBrowserReturnURL),
 		AfterDefaultReturnURL:   resolve(cfg, f.After.DefaultBrowserReturnURL),
-		SettingsUIURL:           cfg.UIURL("settings"),
-		LoginUIURL:              cfg.UIURL("login"),
+		SettingsUIURL:           cfg.UIURLs().Settings,
+		LoginUIURL:              cfg.UIURLs().Login,
 	}
 }
 

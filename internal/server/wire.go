@@ -146,7 +146,7 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 			Cookie:                 session.CookieConfig{Name: ck.Name, Domain: ck.Domain, Path: ck.Path, SameSite: ck.SameSite, Persistent: ck.Persistent, Secure: ck.Secure},
 			WhoamiRequiredAAL:      cfg.Session.Whoami.RequiredAAL,
 			PublicBaseURL:          pub,
-			LogoutReturnURL:        firstNonEmpty(cfg.SelfService.Flows.Logout.After.DefaultBrowserReturnURL, cfg.DefaultReturnURL()),
+			LogoutReturnURL:        cfg.ReturnURLs().Logout,
 		},
 		Tokens:  tokens,
 		Cookies: cookies,
@@ -156,17 +156,14 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	c.csrf = flow.NewCSRF(cfg.Serve.Public.BaseURL, cfg.Cookies.Path, cfg.Cookies.Domain, cfg.SameSite(), cfg.CookieSecure())
 	flowStore := sqlstore.NewFlowStore(db)
 	c.flows = flowStore
-	c.errors = &flow.Errors{Store: flowStore, UIURL: cfg.UIURL("error"), Now: s.now}
+	c.errors = &flow.Errors{Store: flowStore, UIURL: cfg.UIURLs().Error, Now: s.now}
 	c.returnTo = flow.ReturnToPolicy{Allowed: cfg.AllowedReturnURLs(), PublicBase: pub, DefaultReturn: mustParseURL(cfg.DefaultReturnURL())}
 
 	// Courier: templates are parsed now, so a broken override stops start-up.
-	overrides := map[string]courier.TemplateURIs{}
-	for _, t := range courier.TemplateTypes {
-		if tpl, ok := cfg.Courier.Templates.Lookup(string(t)); ok {
-			overrides[templateGroupKey(string(t))] = courier.TemplateURIs{Subject: tpl.Subject, BodyHTML: tpl.BodyHTML, BodyPlaintext: tpl.BodyPlaintext}
-		}
-	}
-	templates, err := courier.NewTemplates(courier.TemplatesConfig{OverridePath: cfg.Courier.TemplateOverridePath, Overrides: overrides})
+	templates, err := courier.NewTemplates(courier.TemplatesConfig{
+		OverridePath: cfg.Courier.TemplateOverridePath,
+		Overrides:    templateOverrides(cfg.Courier.Templates),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("courier templates: %w", err)
 	}
@@ -197,23 +194,23 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	return c, nil
 }
 
-// templateGroupKey maps "recovery_code_valid" to "recovery_code.valid".
-func templateGroupKey(t string) string {
-	for _, suffix := range []string{"_valid", "_invalid"} {
-		if len(t) > len(suffix) && t[len(t)-len(suffix):] == suffix {
-			return t[:len(t)-len(suffix)] + "." + suffix[1:]
-		}
+// templateOverrides hands each courier.templates entry to the courier
+// under its template type. The login_code and registration_code entries
+// are left out: Latchkey sends no such mail.
+func templateOverrides(t config.CourierTemplates) map[courier.TemplateType]courier.TemplateURIs {
+	uris := func(e config.EmailTemplate) courier.TemplateURIs {
+		return courier.TemplateURIs{Subject: e.Subject, BodyHTML: e.BodyHTML, BodyPlaintext: e.BodyPlaintext}
 	}
-	return t
-}
-
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
+	return map[courier.TemplateType]courier.TemplateURIs{
+		courier.TemplateRecoveryValid:           uris(t.Recovery.Valid),
+		courier.TemplateRecoveryInvalid:         uris(t.Recovery.Invalid),
+		courier.TemplateRecoveryCodeValid:       uris(t.RecoveryCode.Valid),
+		courier.TemplateRecoveryCodeInvalid:     uris(t.RecoveryCode.Invalid),
+		courier.TemplateVerificationValid:       uris(t.Verification.Valid),
+		courier.TemplateVerificationInvalid:     uris(t.Verification.Invalid),
+		courier.TemplateVerificationCodeValid:   uris(t.VerificationCode.Valid),
+		courier.TemplateVerificationCodeInvalid: uris(t.VerificationCode.Invalid),
 	}
-	return ""
 }
 
 // RunCourier runs only the courier dispatcher (latchkey courier watch).

@@ -95,7 +95,6 @@ func (h *Handler) adminList(w http.ResponseWriter, r *http.Request) {
 // adminGet handles GET /admin/sessions/{id}.
 func (h *Handler) adminGet(w http.ResponseWriter, r *http.Request) {
 	httpx.NoCache(w)
-	m := h.Manager
 	id, err := pathUUID(r, "id")
 	if err != nil {
 		httpx.WriteError(w, r, err)
@@ -106,18 +105,12 @@ func (h *Handler) adminGet(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	s, err := m.Get(r.Context(), id)
+	s, err := h.Manager.Get(r.Context(), id)
 	if err != nil {
 		writeStoreError(w, r, err)
 		return
 	}
-	if opts.identity != noIdentity {
-		if err := h.loadIdentities(r.Context(), []*Session{s}); err != nil {
-			httpx.WriteError(w, r, err)
-			return
-		}
-	}
-	httpx.WriteJSON(w, http.StatusOK, m.render(s, opts, m.now()))
+	h.writeAdminSession(w, r, s, opts)
 }
 
 // adminDisable handles DELETE /admin/sessions/{id}: deactivate, keep the row.
@@ -136,22 +129,29 @@ func (h *Handler) adminDisable(w http.ResponseWriter, r *http.Request) {
 
 // adminExtend handles PATCH /admin/sessions/{id}/extend.
 func (h *Handler) adminExtend(w http.ResponseWriter, r *http.Request) {
-	m := h.Manager
 	id, err := pathUUID(r, "id")
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	s, err := m.Extend(r.Context(), id)
+	s, err := h.Manager.Extend(r.Context(), id)
 	if err != nil {
 		writeStoreError(w, r, err)
 		return
 	}
-	if err := h.loadIdentities(r.Context(), []*Session{s}); err != nil {
-		httpx.WriteError(w, r, err)
-		return
+	h.writeAdminSession(w, r, s, everything)
+}
+
+// writeAdminSession answers with one session as opts render it, its
+// identity loaded when opts show it.
+func (h *Handler) writeAdminSession(w http.ResponseWriter, r *http.Request, s *Session, opts renderOptions) {
+	if opts.identity != noIdentity {
+		if err := h.loadIdentities(r.Context(), []*Session{s}); err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, m.render(s, everything, m.now()))
+	httpx.WriteJSON(w, http.StatusOK, h.Manager.render(s, opts, h.Manager.now()))
 }
 
 // adminListIdentity handles GET /admin/identities/{id}/sessions: the

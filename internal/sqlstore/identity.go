@@ -16,7 +16,7 @@ import (
 // identity_credentials, identity_credential_identifiers,
 // identity_recovery_addresses and identity_verifiable_addresses tables.
 // Every write that changes an existing identity tells the whoami cache
-// (see sessionCache).
+// (see whoamiCache).
 type IdentityStore struct{ DB *DB }
 
 // NewIdentityStore returns the identity store of db.

@@ -43,7 +43,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	db := &DB{SQL: sqlDB, Dialect: dialect, sessions: newSessionCache(pool.sessionCacheTTL)}
+	db := &DB{SQL: sqlDB, Dialect: dialect, whoami: newWhoamiCache(pool.sessionCacheTTL)}
 	if split {
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
@@ -107,7 +107,7 @@ type poolSettings struct {
 	maxOpen, maxIdle int
 	lifetime         time.Duration
 	// sessionCacheTTL bounds how long a whoami lookup is reused
-	// (session_cache_ttl; 0 turns the cache off). See sessionCache.
+	// (session_cache_ttl; 0 turns the cache off). See whoamiCache.
 	sessionCacheTTL time.Duration
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,11 +17,6 @@ import (
 // never seen here: only their keyed hashes.
 type SessionStore struct {
 	DB *DB
-
-	// The lookups of every request, prepared once: on SQLite, parsing a
-	// statement costs as much as running it; MySQL would otherwise prepare
-	// and close it on every call.
-	byHash, whoamiByHash, addresses prepared
 }
 
 // NewSessionStore returns the session store of db.
@@ -33,10 +27,6 @@ var _ session.Store = (*SessionStore)(nil)
 // sessionColumns is what scanSession reads, in order.
 const sessionColumns = `id, identity_id, active, aal, authentication_methods, devices,
 	authenticated_at, issued_at, expires_at, created_at, updated_at`
-
-// sessionByOneHash is the whoami lookup with a single secret: one row
-// through the unique token_hash index.
-const sessionByOneHash = `SELECT ` + sessionColumns + ` FROM sessions WHERE token_hash = ?`
 
 // CreateSession inserts a session with the hash of its token.
 func (s *SessionStore) CreateSession(ctx context.Context, ss *session.Session, tokenHash string) error {
@@ -55,23 +45,14 @@ func (s *SessionStore) CreateSession(ctx context.Context, ss *session.Session, t
 
 // SessionByTokenHash finds the session whose token hash is any of hashes.
 func (s *SessionStore) SessionByTokenHash(ctx context.Context, hashes []string) (*session.Session, error) {
-	switch len(hashes) {
-	case 0:
+	if len(hashes) == 0 {
 		return nil, ErrNotFound
-	case 1:
-		return s.sessionByOneHash(ctx, hashes[0])
 	}
 	args := make([]any, len(hashes))
 	for i, h := range hashes {
 		args[i] = h
 	}
-	q := `SELECT ` + sessionColumns + ` FROM sessions WHERE token_hash IN (?` + strings.Repeat(", ?", len(hashes)-1) + `)`
-	return scanSession(s.DB.QueryRow(ctx, q, args...))
-}
-
-// sessionByOneHash runs the prepared lookup.
-func (s *SessionStore) sessionByOneHash(ctx context.Context, hash string) (*session.Session, error) {
-	return scanSession(s.byHash.queryRow(ctx, s.DB, sessionByOneHash, hash))
+	return scanSession(s.DB.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE token_hash`+oneOf(len(hashes)), args...))
 }
 
 // whoamiColumns are the session's columns (as sessionColumns), the
@@ -95,12 +76,12 @@ const identityAddresses = `SELECT 'v', id, via, value, verified, status, verifie
 // SessionForWhoami is the whoami lookup: the session of a token hash
 // joined with its identity in one indexed query, then the identity's
 // addresses in a second. Outside a transaction the answer is kept for a
-// moment (see sessionCache) and shared: callers must not modify it.
+// moment (see whoamiCache) and shared: callers must not modify it.
 func (s *SessionStore) SessionForWhoami(ctx context.Context, hashes []string, secondFactors []identity.CredentialType) (*session.Session, bool, error) {
 	if len(hashes) == 0 {
 		return nil, false, ErrNotFound
 	}
-	cache := s.DB.sessions
+	cache := s.DB.whoami
 	if inTx(ctx) {
 		cache = nil // the transaction may see its own uncommitted writes
 	}
@@ -130,16 +111,12 @@ func (s *SessionStore) loadForWhoami(ctx context.Context, hashes []string, secon
 	for _, h := range hashes {
 		args = append(args, h)
 	}
+	// With one token hash the query text depends only on the number of
+	// second factors, fixed for the life of the process: the DB prepares
+	// it once where that pays.
 	q := fmt.Sprintf(`SELECT `+whoamiColumns+` FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash`,
-		placeholders(len(secondFactors)))
-	var row *sql.Row
-	if len(hashes) == 1 {
-		// The query text depends only on the number of second factors,
-		// which is fixed for the life of the process.
-		row = s.whoamiByHash.queryRow(ctx, s.DB, q+` = ?`, args...)
-	} else {
-		row = s.DB.QueryRow(ctx, q+` IN (`+placeholders(len(hashes))+`)`, args...)
-	}
+		placeholders(len(secondFactors))) + oneOf(len(hashes))
+	row := s.DB.QueryRow(ctx, q, args...)
 	var (
 		ss               session.Session
 		ident            identity.Identity
@@ -178,7 +155,7 @@ func (s *SessionStore) loadForWhoami(ctx context.Context, hashes []string, secon
 
 // loadAddresses fills the identity's verifiable and recovery addresses.
 func (s *SessionStore) loadAddresses(ctx context.Context, ident *identity.Identity) error {
-	rows, err := s.addresses.query(ctx, s.DB, identityAddresses, ident.ID.String(), ident.ID.String())
+	rows, err := s.DB.Query(ctx, identityAddresses, ident.ID.String(), ident.ID.String())
 	if err != nil {
 		return err
 	}
@@ -421,184 +398,11 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// prepared is a read statement prepared on first use on the read pool.
-// Inside a transaction the query runs unprepared on the transaction (on
-// SQLite the statement belongs to the other pool).
-type prepared struct {
-	once sync.Once
-	stmt *sql.Stmt
-	err  error
-	// text is the query the statement was prepared from.
-	text string
-}
-
-func (p *prepared) get(db *DB, q string) *sql.Stmt {
-	p.once.Do(func() {
-		p.text = q
-		p.stmt, p.err = db.reader().PrepareContext(context.Background(), db.Rebind(q))
-	})
-	if p.err != nil || p.text != q {
-		return nil
+// oneOf is the condition "equals one of n values": " = ?" for one, so the
+// common lookup keeps one query text, else " IN (?, …)".
+func oneOf(n int) string {
+	if n == 1 {
+		return ` = ?`
 	}
-	return p.stmt
-}
-
-func (p *prepared) queryRow(ctx context.Context, db *DB, q string, args ...any) *sql.Row {
-	if stmt := p.get(db, q); stmt != nil && !inTx(ctx) {
-		return stmt.QueryRowContext(ctx, args...)
-	}
-	return db.QueryRow(ctx, q, args...)
-}
-
-func (p *prepared) query(ctx context.Context, db *DB, q string, args ...any) (*sql.Rows, error) {
-	if stmt := p.get(db, q); stmt != nil && !inTx(ctx) {
-		return stmt.QueryContext(ctx, args...)
-	}
-	return db.Query(ctx, q, args...)
-}
-
-// DefaultSessionCacheTTL is how long a whoami lookup is reused unless the
-// DSN sets session_cache_ttl. It is how late another instance may see a
-// revocation or an identity change; this instance sees its own at once.
-const DefaultSessionCacheTTL = time.Second
-
-// sessionCacheSize bounds the cached lookups (a few MiB at most).
-const sessionCacheSize = 4096
-
-// sessionCache keeps whoami lookups (session, identity, second factor) by
-// token hash for at most ttl, so the sessions checked on every request of
-// every app cost one map lookup instead of two queries.
-//
-// It is correct on this instance: every write of the session and identity
-// stores names the sessions or identities it changed (sessionsChanged,
-// once its transaction commits), and a lookup is not reused after a
-// change of its session or identity. A lookup that raced with a change
-// (it read the database before the change committed, and is stored
-// after) is caught by the epoch: each change records the epoch it
-// happened in, each lookup the epoch it started in, and a lookup older
-// than a change of its session or identity is never served. Changes made
-// by other instances (or by hand in SQL) are seen once the entry expires.
-type sessionCache struct {
-	ttl time.Duration
-
-	mu      sync.Mutex
-	epoch   uint64
-	entries map[string]cachedLookup
-	// changed records, for a session or identity id, the epoch and time of
-	// its last change. A record older than ttl can go: every lookup it
-	// could reject has expired.
-	changed map[uuid.UUID]change
-}
-
-type cachedLookup struct {
-	session      *session.Session
-	secondFactor bool
-	epoch        uint64
-	at           time.Time
-}
-
-type change struct {
-	epoch uint64
-	at    time.Time
-}
-
-// newSessionCache returns a cache keeping lookups for ttl, or nil (no
-// caching) when ttl is 0.
-func newSessionCache(ttl time.Duration) *sessionCache {
-	if ttl <= 0 {
-		return nil
-	}
-	return &sessionCache{ttl: ttl, entries: map[string]cachedLookup{}, changed: map[uuid.UUID]change{}}
-}
-
-// get returns a fresh lookup of key, if there is one.
-func (c *sessionCache) get(key string) (*session.Session, bool, bool) {
-	if c == nil {
-		return nil, false, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	e, ok := c.entries[key]
-	if !ok {
-		return nil, false, false
-	}
-	if now.Sub(e.at) >= c.ttl || c.changedSince(e.session.ID, e.epoch) || c.changedSince(e.session.IdentityID, e.epoch) {
-		delete(c.entries, key)
-		return nil, false, false
-	}
-	return e.session, e.secondFactor, true
-}
-
-// start marks the beginning of a lookup (before the database is read).
-func (c *sessionCache) start() (uint64, time.Time) {
-	if c == nil {
-		return 0, time.Time{}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.epoch, time.Now()
-}
-
-// put keeps a lookup that started at (epoch, at), unless its session or
-// identity changed since.
-func (c *sessionCache) put(key string, s *session.Session, secondFactor bool, epoch uint64, at time.Time) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.changedSince(s.ID, epoch) || c.changedSince(s.IdentityID, epoch) {
-		return
-	}
-	if len(c.entries) >= sessionCacheSize {
-		now := time.Now()
-		for k, e := range c.entries {
-			if now.Sub(e.at) >= c.ttl {
-				delete(c.entries, k)
-			}
-		}
-		if len(c.entries) >= sessionCacheSize {
-			clear(c.entries)
-		}
-	}
-	c.entries[key] = cachedLookup{session: s, secondFactor: secondFactor, epoch: epoch, at: at}
-}
-
-func (c *sessionCache) changedSince(id uuid.UUID, epoch uint64) bool {
-	ch, ok := c.changed[id]
-	return ok && ch.epoch > epoch
-}
-
-// invalidate records a change of these sessions or identities.
-func (c *sessionCache) invalidate(ids ...uuid.UUID) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// The time is taken under the lock, so a lookup that started before
-	// this change also started before its recorded time.
-	now := time.Now()
-	c.epoch++
-	if len(c.changed) >= 1024 {
-		for id, ch := range c.changed {
-			if now.Sub(ch.at) >= c.ttl {
-				delete(c.changed, id)
-			}
-		}
-	}
-	for _, id := range ids {
-		c.changed[id] = change{epoch: c.epoch, at: now}
-	}
-}
-
-// sessionsChanged tells the whoami cache that these sessions or
-// identities (or the sessions of these identities) changed, once the
-// context's transaction commits (at once without one).
-func (db *DB) sessionsChanged(ctx context.Context, ids ...uuid.UUID) {
-	if db.sessions == nil {
-		return
-	}
-	db.AfterCommit(ctx, func() { db.sessions.invalidate(ids...) })
+	return ` IN (` + placeholders(n) + `)`
 }

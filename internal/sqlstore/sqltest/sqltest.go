@@ -49,50 +49,12 @@ func DSN(t testing.TB, d sqlstore.Dialect) string {
 	case sqlstore.SQLite:
 		return "sqlite://" + filepath.Join(t.TempDir(), "test.sqlite")
 	case sqlstore.Postgres:
-		base := os.Getenv(PostgresEnv)
-		if base == "" {
-			skip(t, PostgresEnv)
-		}
-		name := "lk_" + randomHex(6)
-		admin, err := sqlstore.Open(context.Background(), base)
-		if err != nil {
-			t.Fatalf("connect %s: %v", PostgresEnv, err)
-		}
-		defer admin.Close()
-		if _, err := admin.SQL.Exec("CREATE DATABASE " + name); err != nil {
-			t.Fatalf("create database: %v", err)
-		}
-		t.Cleanup(func() {
-			a, err := sqlstore.Open(context.Background(), base)
-			if err == nil {
-				_, _ = a.SQL.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-				a.Close()
-			}
-		})
+		base, name := createDatabase(t, PostgresEnv, " WITH (FORCE)")
 		u, _ := url.Parse(base)
 		u.Path = "/" + name
 		return u.String()
 	case sqlstore.MySQL:
-		base := os.Getenv(MySQLEnv)
-		if base == "" {
-			skip(t, MySQLEnv)
-		}
-		name := "lk_" + randomHex(6)
-		admin, err := sqlstore.Open(context.Background(), base)
-		if err != nil {
-			t.Fatalf("connect %s: %v", MySQLEnv, err)
-		}
-		defer admin.Close()
-		if _, err := admin.SQL.Exec("CREATE DATABASE " + name); err != nil {
-			t.Fatalf("create database: %v", err)
-		}
-		t.Cleanup(func() {
-			a, err := sqlstore.Open(context.Background(), base)
-			if err == nil {
-				_, _ = a.SQL.Exec("DROP DATABASE IF EXISTS " + name)
-				a.Close()
-			}
-		})
+		base, name := createDatabase(t, MySQLEnv, "")
 		// mysql://user:pass@tcp(host:port)/db?params
 		pre, rest, _ := strings.Cut(base, ")/")
 		_, query, _ := strings.Cut(rest, "?")
@@ -104,6 +66,35 @@ func DSN(t testing.TB, d sqlstore.Dialect) string {
 	}
 	t.Fatalf("unknown dialect %q", d)
 	return ""
+}
+
+// createDatabase creates a database with a fresh name on the server the
+// env variable names (skipping the test when it is not set) and drops it
+// at cleanup, with dropOptions after the DROP DATABASE statement. It
+// returns the server's DSN and the new database's name.
+func createDatabase(t testing.TB, env, dropOptions string) (base, name string) {
+	t.Helper()
+	base = os.Getenv(env)
+	if base == "" {
+		skip(t, env)
+	}
+	name = "lk_" + randomHex(6)
+	admin, err := sqlstore.Open(context.Background(), base)
+	if err != nil {
+		t.Fatalf("connect %s: %v", env, err)
+	}
+	defer admin.Close()
+	if _, err := admin.SQL.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		a, err := sqlstore.Open(context.Background(), base)
+		if err == nil {
+			_, _ = a.SQL.Exec("DROP DATABASE IF EXISTS " + name + dropOptions)
+			a.Close()
+		}
+	})
+	return base, name
 }
 
 // Open returns a fresh migrated database of the dialect, closed at cleanup.

@@ -11,11 +11,11 @@ import (
 
 // The cache's own rules, without a database: what a lookup that raced
 // with a change may and may not leave behind.
-func TestSessionCache(t *testing.T) {
+func TestWhoamiCache(t *testing.T) {
 	newSession := func() *session.Session { return &session.Session{ID: uuid.New(), IdentityID: uuid.New()} }
 
 	t.Run("ServesWhatWasPut", func(t *testing.T) {
-		c := newSessionCache(time.Hour)
+		c := newWhoamiCache(time.Hour)
 		s := newSession()
 		epoch, at := c.start()
 		c.put("k", s, true, epoch, at)
@@ -30,7 +30,7 @@ func TestSessionCache(t *testing.T) {
 			"Session":  func(s *session.Session) uuid.UUID { return s.ID },
 			"Identity": func(s *session.Session) uuid.UUID { return s.IdentityID },
 		} {
-			c := newSessionCache(time.Hour)
+			c := newWhoamiCache(time.Hour)
 			s := newSession()
 			epoch, at := c.start()          // the lookup reads the database …
 			c.invalidate(changed(s))        // … a change commits …
@@ -42,7 +42,7 @@ func TestSessionCache(t *testing.T) {
 	})
 
 	t.Run("ChangeDropsWhatWasCached", func(t *testing.T) {
-		c := newSessionCache(time.Hour)
+		c := newWhoamiCache(time.Hour)
 		s := newSession()
 		epoch, at := c.start()
 		c.put("k", s, false, epoch, at)
@@ -58,7 +58,7 @@ func TestSessionCache(t *testing.T) {
 	})
 
 	t.Run("OtherChangesDoNotDropIt", func(t *testing.T) {
-		c := newSessionCache(time.Hour)
+		c := newWhoamiCache(time.Hour)
 		s := newSession()
 		epoch, at := c.start()
 		c.invalidate(uuid.New())
@@ -69,7 +69,7 @@ func TestSessionCache(t *testing.T) {
 	})
 
 	t.Run("Expires", func(t *testing.T) {
-		c := newSessionCache(time.Hour)
+		c := newWhoamiCache(time.Hour)
 		s := newSession()
 		epoch, at := c.start()
 		c.put("k", s, false, epoch, at.Add(-time.Hour))
@@ -79,18 +79,18 @@ func TestSessionCache(t *testing.T) {
 	})
 
 	t.Run("Bounded", func(t *testing.T) {
-		c := newSessionCache(time.Hour)
-		for i := 0; i < 3*sessionCacheSize; i++ {
+		c := newWhoamiCache(time.Hour)
+		for i := 0; i < 3*whoamiCacheSize; i++ {
 			epoch, at := c.start()
 			c.put(uuid.NewString(), newSession(), false, epoch, at)
 		}
-		if n := len(c.entries); n > sessionCacheSize {
+		if n := len(c.entries); n > whoamiCacheSize {
 			t.Fatalf("%d entries", n)
 		}
 	})
 
 	t.Run("OffWithoutTTL", func(t *testing.T) {
-		c := newSessionCache(0)
+		c := newWhoamiCache(0)
 		epoch, at := c.start()
 		c.put("k", newSession(), false, epoch, at)
 		c.invalidate(uuid.New())
