@@ -18,8 +18,7 @@ type Config struct {
 	// AfterReturnURL is where a browser goes after logging in when the
 	// flow has no return_to: selfservice.flows.login.after.password.
 	// default_browser_return_url, else …login.after.default_browser_return_url,
-	// else the default browser return URL (config.Config.AfterReturnURL
-	// ("login", "password")).
+	// else the default browser return URL (config.ReturnURLs.LoginPassword).
 	AfterReturnURL string
 }
 

@@ -26,8 +26,7 @@ type Config struct {
 	// UIURL is the resolved selfservice.flows.registration.ui_url.
 	UIURL string
 	// AfterReturnURL is where a browser goes after signing up when the flow
-	// has no return_to (config.Config.AfterReturnURL("registration",
-	// "password")).
+	// has no return_to (config.ReturnURLs.RegistrationPassword).
 	AfterReturnURL string
 }
 
