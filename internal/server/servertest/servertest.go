@@ -111,12 +111,19 @@ var Dialects = []sqlstore.Dialect{sqlstore.SQLite, sqlstore.Postgres, sqlstore.M
 // server started with opts on a fresh database of that dialect.
 func Each(t *testing.T, opts Options, fn func(t *testing.T, srv *Server)) {
 	t.Helper()
+	EachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
+		o := opts
+		o.Dialect = d
+		fn(t, Start(t, o))
+	})
+}
+
+// EachDialect runs fn once per dialect, as a subtest named after it, for
+// tests that start their servers themselves.
+func EachDialect(t *testing.T, fn func(t *testing.T, d sqlstore.Dialect)) {
+	t.Helper()
 	for _, d := range Dialects {
-		t.Run(string(d), func(t *testing.T) {
-			o := opts
-			o.Dialect = d
-			fn(t, Start(t, o))
-		})
+		t.Run(string(d), func(t *testing.T) { fn(t, d) })
 	}
 }
 
@@ -181,6 +188,15 @@ func Start(t testing.TB, opts Options) *Server {
 		app.Close()
 	})
 	return s
+}
+
+// StartSharingDB starts another server, configured by opts, on s's
+// database: a second instance of a cluster, or the same data under
+// another configuration.
+func (s *Server) StartSharingDB(t testing.TB, opts Options) *Server {
+	t.Helper()
+	opts.DSN = s.Config.DSN
+	return Start(t, opts)
 }
 
 func listen(t testing.TB) net.Listener {
@@ -284,4 +300,17 @@ func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// UIAt points every flow's UI (error, login, registration, recovery,
+// settings, verification) at base followed by the flow's name, e.g.
+// base "http://ui.example.test/" puts the login UI at
+// http://ui.example.test/login. Nothing serves it: tests read the
+// redirects to it. The result goes into Options.Env.
+func UIAt(base string) []string {
+	var env []string
+	for _, flow := range []string{"error", "login", "registration", "recovery", "settings", "verification"} {
+		env = append(env, "SELFSERVICE_FLOWS_"+strings.ToUpper(flow)+"_UI_URL="+base+flow)
+	}
+	return env
 }
