@@ -45,7 +45,7 @@ func (s *Server) MustLogin(t testing.TB, identifier, pw string) Session {
 	if err != nil {
 		t.Fatalf("login %s: %v %s", identifier, err, ErrorText(err))
 	}
-	return s.browserSession(t, res)
+	return s.SessionOf(t, res)
 }
 
 // MustNativeLogin signs in with a password as a native app does and
@@ -110,7 +110,7 @@ func (s *Server) MustRecover(t testing.TB, identityID, flowType, returnTo string
 		}
 	}
 	if flowType == "browser" {
-		r.Session = s.browserSession(t, res)
+		r.Session = s.SessionOf(t, res)
 	} else {
 		r.ID = s.sessionID(t, r.Token)
 	}
@@ -147,8 +147,9 @@ func (s *Server) SessionActive(t testing.TB, token string) bool {
 	return res.StatusCode == http.StatusOK
 }
 
-// browserSession reads the session a response set as a cookie.
-func (s *Server) browserSession(t testing.TB, res *http.Response) Session {
+// SessionOf is the session a response (a browser's login, registration
+// or recovery) set as a cookie.
+func (s *Server) SessionOf(t testing.TB, res *http.Response) Session {
 	t.Helper()
 	name := s.Config.Session.Cookie.Name
 	for _, c := range res.Cookies() {
