@@ -136,7 +136,7 @@ func TestAdminRecoveryErrors(t *testing.T) {
 			}
 		}
 		// The link endpoint's errors, from an instance with links enabled on the same database.
-		h2 := srv.StartSharingDB(t, options(withLink))
+		links := srv.StartSharingDB(t, options(withLink))
 		for _, c := range []struct {
 			body   string
 			status int
@@ -147,7 +147,7 @@ func TestAdminRecoveryErrors(t *testing.T) {
 			{`{"identity_id":"` + id + `","expires_in":"-1h"}`, 400, `Value from "expires_in" must be result to a future time: -1h`},
 			{`{"identity_id":"` + id + `","flow_type":"api"}`, 400, `Unable to decode JSON payload: json: unknown field "flow_type"`},
 		} {
-			res, body := adminPost(t, h2, "/admin/recovery/link", c.body)
+			res, body := adminPost(t, links, "/admin/recovery/link", c.body)
 			if res.StatusCode != c.status || dig(body, "error", "reason") != c.reason {
 				t.Errorf("link %s: %d %v", c.body, res.StatusCode, body)
 			}
