@@ -28,26 +28,6 @@ type Session struct {
 	Cookie *http.Cookie
 }
 
-// MustLogin signs in with a password as a browser does (an SPA posting
-// JSON) and returns the session with its cookie.
-func (s *Server) MustLogin(t testing.TB, identifier, pw string) Session {
-	t.Helper()
-	ctx := context.Background()
-	sdk := s.SDK(true)
-	f, _, err := sdk.FrontendAPI.CreateBrowserLoginFlow(ctx).Execute()
-	if err != nil {
-		t.Fatalf("create login flow: %v %s", err, ErrorText(err))
-	}
-	body := ory.NewUpdateLoginFlowWithPasswordMethod(identifier, "password", pw)
-	body.SetCsrfToken(CSRFToken(f.Ui.Nodes))
-	_, res, err := sdk.FrontendAPI.UpdateLoginFlow(ctx).Flow(f.Id).
-		UpdateLoginFlowBody(ory.UpdateLoginFlowWithPasswordMethodAsUpdateLoginFlowBody(body)).Execute()
-	if err != nil {
-		t.Fatalf("login %s: %v %s", identifier, err, ErrorText(err))
-	}
-	return s.SessionOf(t, res)
-}
-
 // MustNativeLogin signs in with a password as a native app does and
 // returns the session token.
 func (s *Server) MustNativeLogin(t testing.TB, identifier, pw string) string {
