@@ -5,77 +5,37 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	ory "github.com/ory/client-go"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
 )
 
-// bcryptHasher is a real (cost 4) PasswordHasher for tests.
-type bcryptHasher struct{}
+// The admin API is tested through the whole server (servertest): the
+// identity handler as Latchkey mounts it, on a real database.
 
-func (bcryptHasher) Hash(_ context.Context, pw []byte) (string, error) {
-	h, err := bcrypt.GenerateFromPassword(pw, 4)
-	return string(h), err
+// adminServer is what the admin identity tests use: the server, its
+// clock stopped (the tests compare exact times and need equal
+// timestamps), and an SDK client.
+type adminServer struct {
+	t   *testing.T
+	srv *servertest.Server
+	sdk *ory.APIClient
 }
 
-func (bcryptHasher) IsKnownFormat(h string) bool {
-	_, err := bcrypt.Cost([]byte(h))
-	return err == nil
-}
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// fixture is an admin API served over HTTP on one database.
-type fixture struct {
-	t     *testing.T
-	db    *sqlstore.DB
-	svc   *identity.Service
-	clock *clock
-	srv   *httptest.Server
-	sdk   *ory.APIClient
-}
-
-const (
-	pubBase = "http://pub.example.test/"
-	admBase = "http://adm.example.test/"
-)
-
-func newFixture(t *testing.T, db *sqlstore.DB) *fixture {
+func newAdminServer(t *testing.T, opts servertest.Options) *adminServer {
 	t.Helper()
-	schemas := identity.MustDefaultSchemas()
-	c := &clock{t: time.Date(2026, 11, 22, 11, 26, 22, 621266483, time.UTC)}
-	svc := identity.NewService(sqlstore.NewIdentityStore(db), schemas, bcryptHasher{}, c.Now)
-	mux := http.NewServeMux()
-	(&identity.Handler{Service: svc, PublicBaseURL: pubBase, AdminBaseURL: admBase}).Register(mux)
-	(&identity.SchemaHandler{Schemas: schemas}).Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	cfg := ory.NewConfiguration()
-	cfg.Servers = ory.ServerConfigurations{{URL: srv.URL}}
-	cfg.HTTPClient = srv.Client()
-	return &fixture{t: t, db: db, svc: svc, clock: c, srv: srv, sdk: ory.NewAPIClient(cfg)}
+	opts.NoSMTP = true
+	srv := servertest.Start(t, opts)
+	srv.Clock.Freeze()
+	return &adminServer{t: t, srv: srv, sdk: srv.SDK(false)}
 }
 
 var identityTables = []string{
@@ -84,47 +44,31 @@ var identityTables = []string{
 }
 
 // counts returns the row count of every identity table.
-func (f *fixture) counts() map[string]int {
+func (f *adminServer) counts() map[string]int {
 	f.t.Helper()
 	out := map[string]int{}
 	for _, table := range identityTables {
-		var n int
-		if err := f.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
-			f.t.Fatalf("count %s: %v", table, err)
-		}
-		out[table] = n
+		out[table] = f.srv.CountRows(f.t, table)
 	}
 	return out
 }
 
-func (f *fixture) mustCreate(email, password string) *ory.Identity {
+func (f *adminServer) mustCreate(email, password string) *ory.Identity {
 	f.t.Helper()
-	body := ory.CreateIdentityBody{SchemaId: "default", Traits: map[string]any{"email": email}}
-	if password != "" {
-		body.Credentials = &ory.IdentityWithCredentials{Password: &ory.IdentityWithCredentialsPassword{
-			Config: &ory.IdentityWithCredentialsPasswordConfig{Password: ory.PtrString(password)}}}
-	}
-	i, resp, err := f.sdk.IdentityAPI.CreateIdentity(context.Background()).CreateIdentityBody(body).Execute()
-	if err != nil {
-		f.t.Fatalf("create %s: %v (%s)", email, err, errBody(err))
-	}
-	if resp.StatusCode != http.StatusCreated {
-		f.t.Fatalf("create status %d", resp.StatusCode)
-	}
-	return i
+	return f.srv.MustCreateIdentity(f.t, email, password)
 }
 
-// do sends a raw request and returns the status and body.
-func (f *fixture) do(method, path, contentType, body string) (int, string) {
+// do sends a raw request to the admin API and returns the status and body.
+func (f *adminServer) do(method, path, contentType, body string) (int, string) {
 	f.t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, f.srv.Admin.URL+path, strings.NewReader(body))
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := f.srv.Client().Do(req)
+	resp, err := f.srv.HTTPClient(false).Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -167,11 +111,13 @@ func hashedPassword(t *testing.T, i *ory.Identity) string {
 }
 
 func TestAdminIdentities(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	servertest.EachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		ctx := context.Background()
+		// One server for the subtests, as they shared one database before.
+		shared := newAdminServer(t, servertest.Options{Dialect: d})
 
 		t.Run("Lifecycle", func(t *testing.T) {
-			f := newFixture(t, db)
+			f := &adminServer{t: t, srv: shared.srv, sdk: shared.sdk}
 			before := f.counts()
 
 			// Create: mixed-case email, plain password, metadata, external id.
@@ -188,10 +134,10 @@ func TestAdminIdentities(t *testing.T) {
 			if err != nil {
 				t.Fatalf("create: %v %s", err, errBody(err))
 			}
-			if resp.StatusCode != 201 || resp.Header.Get("Location") != admBase+"identities/"+created.Id {
+			if resp.StatusCode != 201 || resp.Header.Get("Location") != f.srv.Config.Serve.Admin.BaseURL+"identities/"+created.Id {
 				t.Fatalf("status %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 			}
-			if created.SchemaUrl != pubBase+"schemas/ZGVmYXVsdA" || created.GetState() != "active" || created.StateChangedAt == nil {
+			if created.SchemaUrl != f.srv.Config.PublicURL("schemas/ZGVmYXVsdA") || created.GetState() != "active" || created.StateChangedAt == nil {
 				t.Errorf("schema_url %q, state %q, state_changed_at %v", created.SchemaUrl, created.GetState(), created.StateChangedAt)
 			}
 			pw := (*created.Credentials)["password"]
@@ -247,7 +193,7 @@ func TestAdminIdentities(t *testing.T) {
 			}
 
 			// Full update: a new email replaces identifiers and addresses.
-			f.clock.Advance(time.Minute)
+			f.srv.Clock.Advance(time.Minute)
 			upd, _, err := f.sdk.IdentityAPI.UpdateIdentity(ctx, created.Id).UpdateIdentityBody(ory.UpdateIdentityBody{
 				SchemaId: "default", State: "active",
 				Traits:        map[string]any{"email": "ada.lovelace@example.test", "name": "Ada"},
@@ -274,7 +220,7 @@ func TestAdminIdentities(t *testing.T) {
 			}
 
 			// JSON Patch: name, state and a new password.
-			f.clock.Advance(time.Minute)
+			f.srv.Clock.Advance(time.Minute)
 			patched, _, err := f.sdk.IdentityAPI.PatchIdentity(ctx, created.Id).JsonPatch([]ory.JsonPatch{
 				{Op: "replace", Path: "/traits/name", Value: "Countess"},
 				{Op: "replace", Path: "/state", Value: "inactive"},
@@ -287,8 +233,8 @@ func TestAdminIdentities(t *testing.T) {
 			if patched.GetState() != "inactive" || patched.Traits.(map[string]any)["name"] != "Countess" || patched.MetadataPublic["tier"] != float64(2) {
 				t.Errorf("patched = %+v", patched)
 			}
-			if !patched.StateChangedAt.Equal(f.clock.Now().Truncate(time.Microsecond)) {
-				t.Errorf("state_changed_at = %v, want %v", patched.StateChangedAt, f.clock.Now())
+			if !patched.StateChangedAt.Equal(f.srv.Clock.Now().Truncate(time.Microsecond)) {
+				t.Errorf("state_changed_at = %v, want %v", patched.StateChangedAt, f.srv.Clock.Now())
 			}
 			stored, _, _ = f.sdk.IdentityAPI.GetIdentity(ctx, created.Id).IncludeCredential([]string{"password"}).Execute()
 			if bcrypt.CompareHashAndPassword([]byte(hashedPassword(t, stored)), []byte("New-Passw0rd!")) != nil {
@@ -317,7 +263,7 @@ func TestAdminIdentities(t *testing.T) {
 		})
 
 		t.Run("ImportedBcryptHash", func(t *testing.T) {
-			f := newFixture(t, db)
+			f := &adminServer{t: t, srv: shared.srv, sdk: shared.sdk}
 			hash, _ := bcrypt.GenerateFromPassword([]byte("imported-secret"), 4)
 			created, _, err := f.sdk.IdentityAPI.CreateIdentity(ctx).CreateIdentityBody(ory.CreateIdentityBody{
 				SchemaId: "default", Traits: map[string]any{"email": "imported@example.test"},
@@ -334,7 +280,7 @@ func TestAdminIdentities(t *testing.T) {
 		})
 
 		t.Run("ImportedVerificationStatus", func(t *testing.T) {
-			f := newFixture(t, db)
+			f := &adminServer{t: t, srv: shared.srv, sdk: shared.sdk}
 			verifiedAt := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 			created, _, err := f.sdk.IdentityAPI.CreateIdentity(ctx).CreateIdentityBody(ory.CreateIdentityBody{
 				SchemaId: "default", Traits: map[string]any{"email": "Verified@Example.test"},
@@ -355,14 +301,16 @@ func TestAdminIdentities(t *testing.T) {
 				t.Errorf("recovery_addresses = %+v (only trait-backed ones survive)", ra)
 			}
 			// A later trait update keeps the imported status.
-			upd, err := f.svc.UpdateTraits(ctx, uuidOf(t, created.Id), json.RawMessage(`{"email":"verified@example.test","name":"V"}`))
-			if err != nil || !upd.VerifiableAddresses[0].Verified || upd.VerifiableAddresses[0].ID.String() != *va[0].Id {
-				t.Errorf("after UpdateTraits: %+v, %v", upd.VerifiableAddresses, err)
+			upd, _, err := f.sdk.IdentityAPI.PatchIdentity(ctx, created.Id).JsonPatch([]ory.JsonPatch{
+				{Op: "replace", Path: "/traits", Value: map[string]any{"email": "verified@example.test", "name": "V"}},
+			}).Execute()
+			if err != nil || !upd.VerifiableAddresses[0].Verified || *upd.VerifiableAddresses[0].Id != *va[0].Id {
+				t.Errorf("after a traits update: %+v, %v %s", upd, err, errBody(err))
 			}
 		})
 
 		t.Run("DuplicateIsConflict", func(t *testing.T) {
-			f := newFixture(t, db)
+			f := &adminServer{t: t, srv: shared.srv, sdk: shared.sdk}
 			f.mustCreate("dup@example.test", "")
 			before := f.counts()
 			for _, email := range []string{"dup@example.test", "DUP@Example.Test"} {
@@ -388,7 +336,7 @@ func TestAdminIdentities(t *testing.T) {
 		})
 
 		t.Run("BadInputWritesNothing", func(t *testing.T) {
-			f := newFixture(t, db)
+			f := &adminServer{t: t, srv: shared.srv, sdk: shared.sdk}
 			existing := f.mustCreate("taken@example.test", "pw-1234567")
 			big := `{"schema_id":"default","traits":{"email":"big@example.test"},"metadata_admin":"` + strings.Repeat("x", 1<<20) + `"}`
 			tests := []struct {
@@ -462,12 +410,12 @@ func TestAdminIdentities(t *testing.T) {
 		})
 
 		t.Run("Pagination", func(t *testing.T) {
-			f := newFixture(t, sqltest.Open(t, db.Dialect)) // an empty database
+			f := newAdminServer(t, servertest.Options{Dialect: d}) // an empty database
 			want := map[string]bool{}
 			for n := range 5 {
 				// Two identities share each timestamp: ties are broken by id.
 				if n%2 == 0 {
-					f.clock.Advance(time.Second)
+					f.srv.Clock.Advance(time.Second)
 				}
 				want[f.mustCreate("page"+string(rune('a'+n))+"@example.test", "").Id] = true
 			}
@@ -522,7 +470,7 @@ func TestAdminIdentities(t *testing.T) {
 		})
 
 		t.Run("Schemas", func(t *testing.T) {
-			f := newFixture(t, db)
+			f := &adminServer{t: t, srv: shared.srv, sdk: shared.sdk}
 			list, _, err := f.sdk.IdentityAPI.ListIdentitySchemas(ctx).Execute()
 			if err != nil || len(list) != 1 || list[0].Id != "default" {
 				t.Fatalf("list schemas = %+v, %v", list, err)

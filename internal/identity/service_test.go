@@ -12,18 +12,21 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
-func uuidOf(t *testing.T, s string) uuid.UUID {
+// hasher is the real password hasher, at the cheapest bcrypt cost.
+func hasher(t *testing.T) *password.Hasher {
 	t.Helper()
-	id, err := uuid.Parse(s)
+	h, err := password.NewHasher(password.HashConfig{BcryptCost: 4}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id
+	return h
 }
 
 // mustCreate creates an identity through the service.
@@ -40,8 +43,9 @@ func mustCreate(t *testing.T, svc *identity.Service, traits string) *identity.Id
 func TestIdentityService(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		c := &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
-		svc := identity.NewService(sqlstore.NewIdentityStore(db), identity.MustDefaultSchemas(), bcryptHasher{}, c.Now)
+		c := &servertest.Clock{}
+		c.Freeze()
+		svc := identity.NewService(sqlstore.NewIdentityStore(db), identity.MustDefaultSchemas(), hasher(t), c.Now)
 
 		t.Run("UpdateTraitsKeepsAddressIDsAndStatus", func(t *testing.T) {
 			i := mustCreate(t, svc, `{"email":"keep@example.test"}`)
@@ -145,7 +149,7 @@ func TestIdentityService(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, _ := svc.Get(ctx, i.ID)
-			if got.HashedPassword() != i.HashedPassword() || got.State != identity.StateInactive || !got.StateChangedAt.Equal(c.Now()) {
+			if got.HashedPassword() != i.HashedPassword() || got.State != identity.StateInactive || !got.StateChangedAt.Equal(c.Now().Truncate(time.Microsecond)) {
 				t.Errorf("after Update: %+v", got)
 			}
 		})
@@ -195,7 +199,7 @@ func TestIdentityWithoutIdentifierTrait(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := sqltest.OpenSQLite(t)
-	svc := identity.NewService(sqlstore.NewIdentityStore(db), schemas, bcryptHasher{}, nil)
+	svc := identity.NewService(sqlstore.NewIdentityStore(db), schemas, hasher(t), nil)
 	i, err := svc.Create(context.Background(), identity.CreateInput{Traits: json.RawMessage(`{"nick":"n"}`)})
 	if err != nil {
 		t.Fatal(err)

@@ -5,30 +5,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/login/logintest"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 // BenchmarkLogin measures a native password login end to end over HTTP
-// (create the flow, submit it, get a session token) on SQLite, with the
-// default bcrypt cost of 12: the figure is dominated by that one bcrypt
-// comparison, which is the point of the cost. Parallel runs 4 clients per
-// CPU to show the hashing pool queueing work instead of oversubscribing.
+// (create the flow, submit it, get a session token) against the whole
+// server on SQLite, with the default bcrypt cost of 12: the figure is
+// dominated by that one bcrypt comparison, which is the point of the
+// cost. Parallel runs 4 clients per CPU to show the hashing pool queueing
+// work instead of oversubscribing.
 func BenchmarkLogin(b *testing.B) {
-	db := sqltest.OpenSQLite(b)
-	env := logintest.New(b, db, logintest.Options{BcryptCost: 12})
-	env.MustCreateIdentity(b, "bench@example.test", pw)
+	srv := servertest.Start(b, options("HASHERS_BCRYPT_COST=12"))
+	srv.MustCreateIdentity(b, "bench@example.test", pw)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 	// login reports failures with Errorf: it also runs on RunParallel's
 	// goroutines, where Fatal is not allowed.
 	login := func(b *testing.B) {
-		res, body := logintest.Do(b, client, "GET", env.URL("self-service/login/api"), nil, nil)
+		res, body := servertest.Do(b, client, "GET", srv.Config.PublicURL("self-service/login/api"), nil, nil)
 		if res.StatusCode != 200 {
 			b.Errorf("create flow: %d", res.StatusCode)
 			return
 		}
-		res, body = logintest.Do(b, client, "POST", env.URL("self-service/login?flow="+body["id"].(string)),
+		res, body = servertest.Do(b, client, "POST", srv.Config.PublicURL("self-service/login?flow="+body["id"].(string)),
 			map[string]any{"method": "password", "identifier": "bench@example.test", "password": pw}, nil)
 		if res.StatusCode != 200 || body["session_token"] == nil {
 			b.Errorf("login: %d %v", res.StatusCode, body)

@@ -3,7 +3,6 @@ package login_test
 import (
 	"context"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,9 +10,7 @@ import (
 
 	ory "github.com/ory/client-go"
 
-	"github.com/latchkey/latchkey/internal/login/logintest"
-	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 func passwordBodyCSRF(identifier, password, csrf string) ory.UpdateLoginFlowBody {
@@ -22,25 +19,19 @@ func passwordBodyCSRF(identifier, password, csrf string) ory.UpdateLoginFlowBody
 	return ory.UpdateLoginFlowWithPasswordMethodAsUpdateLoginFlowBody(b)
 }
 
-// browserSDK is an SDK client with a cookie jar, as an SPA has.
-func browserSDK(env *logintest.Env) *ory.APIClient {
-	jar, _ := cookiejar.New(nil)
-	return env.SDK(&http.Client{Jar: jar})
-}
-
 var htmlAccept = http.Header{"Accept": {"text/html,application/xhtml+xml,*/*;q=0.8"}}
 
 // startFormFlow starts a browser flow as an HTML page would and returns
 // the flow id and its csrf token (read as a UI server would).
-func startFormFlow(t *testing.T, env *logintest.Env, b *http.Client, query string) (string, string) {
+func startFormFlow(t *testing.T, srv *servertest.Server, b *http.Client, query string) (string, string) {
 	t.Helper()
-	res, _ := logintest.Do(t, b, "GET", env.URL("self-service/login/browser"+query), nil, htmlAccept)
+	res, _ := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/browser"+query), nil, htmlAccept)
 	loc := res.Header.Get("Location")
-	if res.StatusCode != 303 || !strings.HasPrefix(loc, logintest.LoginUI+"?flow=") {
+	if res.StatusCode != 303 || !strings.HasPrefix(loc, loginUI+"?flow=") {
 		t.Fatalf("init: %d %q", res.StatusCode, loc)
 	}
-	id := strings.TrimPrefix(loc, logintest.LoginUI+"?flow=")
-	res, body := logintest.Do(t, b, "GET", env.URL("self-service/login/flows?id="+id), nil, nil)
+	id := strings.TrimPrefix(loc, loginUI+"?flow=")
+	res, body := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/flows?id="+id), nil, nil)
 	if res.StatusCode != 200 {
 		t.Fatalf("fetch: %d %v", res.StatusCode, body)
 	}
@@ -55,22 +46,21 @@ func startFormFlow(t *testing.T, env *logintest.Env, b *http.Client, query strin
 }
 
 func TestLoginBrowser(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		env := logintest.New(t, db, logintest.Options{})
+	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
-		env.MustCreateIdentity(t, "carol@example.test", pw)
+		srv.MustCreateIdentity(t, "carol@example.test", pw)
 
 		t.Run("SPALoginSetsCookieAndSaysWhereToGo", func(t *testing.T) {
-			sdk := browserSDK(env)
-			f, _, err := sdk.FrontendAPI.CreateBrowserLoginFlow(ctx).ReturnTo(logintest.AllowedReturn + "home").Execute()
+			sdk := srv.SDK(true)
+			f, _, err := sdk.FrontendAPI.CreateBrowserLoginFlow(ctx).ReturnTo(allowedReturn + "home").Execute()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.Type != "browser" || f.GetReturnTo() != logintest.AllowedReturn+"home" || logintest.CSRFToken(f.Ui.Nodes) == "" {
+			if f.Type != "browser" || f.GetReturnTo() != allowedReturn+"home" || servertest.CSRFToken(f.Ui.Nodes) == "" {
 				t.Fatalf("flow %+v", f)
 			}
 			ok, res, err := sdk.FrontendAPI.UpdateLoginFlow(ctx).Flow(f.Id).
-				UpdateLoginFlowBody(passwordBodyCSRF("carol@example.test", pw, logintest.CSRFToken(f.Ui.Nodes))).Execute()
+				UpdateLoginFlowBody(passwordBodyCSRF("carol@example.test", pw, servertest.CSRFToken(f.Ui.Nodes))).Execute()
 			if err != nil {
 				t.Fatalf("%v %s", err, errBody(err))
 			}
@@ -78,7 +68,7 @@ func TestLoginBrowser(t *testing.T) {
 				t.Fatal("browsers must not get the session token")
 			}
 			if len(ok.ContinueWith) != 1 || ok.ContinueWith[0].ContinueWithRedirectBrowserTo == nil ||
-				ok.ContinueWith[0].ContinueWithRedirectBrowserTo.RedirectBrowserTo != logintest.AllowedReturn+"home" {
+				ok.ContinueWith[0].ContinueWithRedirectBrowserTo.RedirectBrowserTo != allowedReturn+"home" {
 				t.Fatalf("continue_with %+v", ok.ContinueWith)
 			}
 			if !hasCookie(res, "ory_kratos_session") {
@@ -90,56 +80,56 @@ func TestLoginBrowser(t *testing.T) {
 			}
 			// Holding the session, a new flow is refused.
 			_, _, err = sdk.FrontendAPI.CreateBrowserLoginFlow(ctx).Execute()
-			if e := logintest.ErrorBody(t, err)["error"].(map[string]any); e["id"] != "session_already_available" {
+			if e := servertest.ErrorBody(t, err)["error"].(map[string]any); e["id"] != "session_already_available" {
 				t.Fatalf("error %v", e)
 			}
 		})
 
 		t.Run("FormLoginRedirectsWithCookie", func(t *testing.T) {
-			b := env.Browser()
-			id, csrf := startFormFlow(t, env, b, "?return_to="+url.QueryEscape(logintest.AllowedReturn+"after"))
-			res, _ := logintest.Do(t, b, "POST", env.URL("self-service/login?flow="+id),
+			b := srv.HTTPClient(true)
+			id, csrf := startFormFlow(t, srv, b, "?return_to="+url.QueryEscape(allowedReturn+"after"))
+			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"password"}, "identifier": {"carol@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != logintest.AllowedReturn+"after" || !hasCookie(res, "ory_kratos_session") {
+			if res.StatusCode != 303 || res.Header.Get("Location") != allowedReturn+"after" || !hasCookie(res, "ory_kratos_session") {
 				t.Fatalf("submit: %d %q %v", res.StatusCode, res.Header.Get("Location"), res.Header["Set-Cookie"])
 			}
-			res, body := logintest.Do(t, b, "GET", env.URL("sessions/whoami"), nil, nil)
+			res, body := servertest.Do(t, b, "GET", srv.Config.PublicURL("sessions/whoami"), nil, nil)
 			if res.StatusCode != 200 || body["active"] != true {
 				t.Fatalf("whoami %d %v", res.StatusCode, body)
 			}
 			// With the session, the browser endpoint sends the user home.
-			res, _ = logintest.Do(t, b, "GET", env.URL("self-service/login/browser"), nil, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != logintest.DefaultReturn {
+			res, _ = servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/browser"), nil, htmlAccept)
+			if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn {
 				t.Fatalf("init with session: %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 		})
 
 		t.Run("FormLoginWithoutReturnToGoesToTheDefault", func(t *testing.T) {
-			b := env.Browser()
-			id, csrf := startFormFlow(t, env, b, "")
-			res, _ := logintest.Do(t, b, "POST", env.URL("self-service/login?flow="+id),
+			b := srv.HTTPClient(true)
+			id, csrf := startFormFlow(t, srv, b, "")
+			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"password"}, "identifier": {"carol@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != logintest.DefaultReturn {
+			if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn {
 				t.Fatalf("submit: %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 		})
 
 		t.Run("FormWrongPasswordGoesBackToTheUI", func(t *testing.T) {
-			b := env.Browser()
-			id, csrf := startFormFlow(t, env, b, "")
-			res, _ := logintest.Do(t, b, "POST", env.URL("self-service/login?flow="+id),
+			b := srv.HTTPClient(true)
+			id, csrf := startFormFlow(t, srv, b, "")
+			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"password"}, "identifier": {"carol@example.test"}, "password": {"wrong-password-1"}, "csrf_token": {csrf}}, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != logintest.LoginUI+"?flow="+id {
+			if res.StatusCode != 303 || res.Header.Get("Location") != loginUI+"?flow="+id {
 				t.Fatalf("submit: %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
-			_, body := logintest.Do(t, b, "GET", env.URL("self-service/login/flows?id="+id), nil, nil)
+			_, body := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/flows?id="+id), nil, nil)
 			if messageIDs(body) != "4000006" {
 				t.Fatalf("flow %v", body["ui"])
 			}
 		})
 
 		t.Run("CSRFMissingOrWrongIsRefusedAndTheFlowStaysUsable", func(t *testing.T) {
-			sdk := browserSDK(env)
+			sdk := srv.SDK(true)
 			f, _, err := sdk.FrontendAPI.CreateBrowserLoginFlow(ctx).Execute()
 			if err != nil {
 				t.Fatal(err)
@@ -147,60 +137,60 @@ func TestLoginBrowser(t *testing.T) {
 			for name, tok := range map[string]string{"Missing": "", "Wrong": "d3Jvbmc="} {
 				_, res, err := sdk.FrontendAPI.UpdateLoginFlow(ctx).Flow(f.Id).
 					UpdateLoginFlowBody(passwordBodyCSRF("carol@example.test", pw, tok)).Execute()
-				e := logintest.ErrorBody(t, err)["error"].(map[string]any)
+				e := servertest.ErrorBody(t, err)["error"].(map[string]any)
 				if res.StatusCode != 403 || e["id"] != "security_csrf_violation" {
 					t.Fatalf("%s: %d %v", name, res.StatusCode, e)
 				}
 			}
 			// Departure 6: the cookie was not rotated, so the right token still works.
 			if _, _, err := sdk.FrontendAPI.UpdateLoginFlow(ctx).Flow(f.Id).
-				UpdateLoginFlowBody(passwordBodyCSRF("carol@example.test", pw, logintest.CSRFToken(f.Ui.Nodes))).Execute(); err != nil {
+				UpdateLoginFlowBody(passwordBodyCSRF("carol@example.test", pw, servertest.CSRFToken(f.Ui.Nodes))).Execute(); err != nil {
 				t.Fatalf("retry: %v %s", err, errBody(err))
 			}
 		})
 
 		t.Run("CSRFFailureOfAFormGoesToTheErrorUI", func(t *testing.T) {
-			b := env.Browser()
-			id, _ := startFormFlow(t, env, b, "")
-			res, _ := logintest.Do(t, b, "POST", env.URL("self-service/login?flow="+id),
+			b := srv.HTTPClient(true)
+			id, _ := startFormFlow(t, srv, b, "")
+			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"password"}, "identifier": {"carol@example.test"}, "password": {pw}}, htmlAccept)
 			loc := res.Header.Get("Location")
-			if res.StatusCode != 303 || !strings.HasPrefix(loc, logintest.ErrorUI+"?id=") {
+			if res.StatusCode != 303 || !strings.HasPrefix(loc, errorUI+"?id=") {
 				t.Fatalf("submit: %d %q", res.StatusCode, loc)
 			}
-			_, body := logintest.Do(t, http.DefaultClient, "GET", env.URL("self-service/errors?id="+strings.TrimPrefix(loc, logintest.ErrorUI+"?id=")), nil, nil)
+			_, body := servertest.Do(t, http.DefaultClient, "GET", srv.Config.PublicURL("self-service/errors?id="+strings.TrimPrefix(loc, errorUI+"?id=")), nil, nil)
 			if e := body["error"].(map[string]any); e["id"] != "security_csrf_violation" || e["code"] != float64(403) {
 				t.Fatalf("stored error %v", body)
 			}
 		})
 
 		t.Run("FetchingABrowserFlowNeedsItsCSRFCookie", func(t *testing.T) {
-			b := env.Browser()
-			id, _ := startFormFlow(t, env, b, "")
-			res, body := logintest.Do(t, http.DefaultClient, "GET", env.URL("self-service/login/flows?id="+id), nil, nil)
+			b := srv.HTTPClient(true)
+			id, _ := startFormFlow(t, srv, b, "")
+			res, body := servertest.Do(t, http.DefaultClient, "GET", srv.Config.PublicURL("self-service/login/flows?id="+id), nil, nil)
 			if res.StatusCode != 403 || body["error"].(map[string]any)["id"] != "security_csrf_violation" {
 				t.Fatalf("fetch without cookie: %d %v", res.StatusCode, body)
 			}
 		})
 
 		t.Run("ExpiredFormFlowIsReplaced", func(t *testing.T) {
-			b := env.Browser()
-			id, csrf := startFormFlow(t, env, b, "")
-			env.Clock.Advance(61 * time.Minute)
-			res, _ := logintest.Do(t, b, "POST", env.URL("self-service/login?flow="+id),
+			b := srv.HTTPClient(true)
+			id, csrf := startFormFlow(t, srv, b, "")
+			srv.Clock.Advance(61 * time.Minute)
+			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"password"}, "identifier": {"carol@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
 			loc := res.Header.Get("Location")
-			if res.StatusCode != 303 || !strings.HasPrefix(loc, logintest.LoginUI+"?flow=") || strings.HasSuffix(loc, id) {
+			if res.StatusCode != 303 || !strings.HasPrefix(loc, loginUI+"?flow=") || strings.HasSuffix(loc, id) {
 				t.Fatalf("submit: %d %q", res.StatusCode, loc)
 			}
-			res, body := logintest.Do(t, b, "GET", env.URL("self-service/login/flows?id="+strings.TrimPrefix(loc, logintest.LoginUI+"?flow=")), nil, nil)
+			res, body := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/flows?id="+strings.TrimPrefix(loc, loginUI+"?flow=")), nil, nil)
 			if res.StatusCode != 200 || messageIDs(body) != "4010001" {
 				t.Fatalf("replacement: %d %v", res.StatusCode, body)
 			}
 			// The old flow, fetched, is gone with where to start again.
-			res, body = logintest.Do(t, b, "GET", env.URL("self-service/login/flows?id="+id), nil, nil)
+			res, body = servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/flows?id="+id), nil, nil)
 			e := body["error"].(map[string]any)
-			if res.StatusCode != 410 || e["details"].(map[string]any)["redirect_to"] != env.URL("self-service/login/browser") {
+			if res.StatusCode != 410 || e["details"].(map[string]any)["redirect_to"] != srv.Config.PublicURL("self-service/login/browser") {
 				t.Fatalf("fetch expired: %d %v", res.StatusCode, body)
 			}
 		})

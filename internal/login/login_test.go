@@ -12,9 +12,7 @@ import (
 
 	ory "github.com/ory/client-go"
 
-	"github.com/latchkey/latchkey/internal/login/logintest"
-	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 const pw = "correct-Horse-battery-77"
@@ -24,9 +22,9 @@ func passwordBody(identifier, password string) ory.UpdateLoginFlowBody {
 }
 
 // mustNativeLogin signs in through a native flow and returns the token.
-func mustNativeLogin(t *testing.T, env *logintest.Env, email, password string) (string, *ory.Session) {
+func mustNativeLogin(t *testing.T, srv *servertest.Server, email, password string) (string, *ory.Session) {
 	t.Helper()
-	sdk := env.SDK(nil)
+	sdk := srv.SDK(false)
 	f, _, err := sdk.FrontendAPI.CreateNativeLoginFlow(context.Background()).Execute()
 	if err != nil {
 		t.Fatal(err)
@@ -46,20 +44,19 @@ func errBody(err error) string {
 }
 
 func TestLogin(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		env := logintest.New(t, db, logintest.Options{})
+	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
-		sdk := env.SDK(nil)
-		alice := env.MustCreateIdentity(t, "alice@example.test", pw)
+		sdk := srv.SDK(false)
+		alice := srv.MustCreateIdentity(t, "alice@example.test", pw)
 
 		t.Run("NativeFlowLooksLikeKratos", func(t *testing.T) {
-			res, raw := logintest.DoRaw(t, http.DefaultClient, "GET", env.URL("self-service/login/api"), nil, nil)
+			res, raw := servertest.DoRaw(t, http.DefaultClient, "GET", srv.Config.PublicURL("self-service/login/api"), nil, nil)
 			if res.StatusCode != 200 || res.Header.Get("Cache-Control") != "private, no-cache, no-store, must-revalidate" {
 				t.Fatalf("status %d, headers %v", res.StatusCode, res.Header)
 			}
 			var body map[string]any
 			_ = json.Unmarshal(raw, &body)
-			keys := logintest.Keys(t, raw)
+			keys := servertest.Keys(t, raw)
 			want := []string{"id", "organization_id", "type", "expires_at", "issued_at", "request_url", "ui", "created_at", "updated_at", "refresh", "requested_aal", "state"}
 			if !reflect.DeepEqual(keys, want) {
 				t.Fatalf("keys %v, want %v", keys, want)
@@ -67,11 +64,11 @@ func TestLogin(t *testing.T) {
 			if body["organization_id"] != nil || body["type"] != "api" || body["refresh"] != false || body["requested_aal"] != "aal1" || body["state"] != "choose_method" {
 				t.Fatalf("flow %v", body)
 			}
-			if body["request_url"] != env.URL("self-service/login/api") {
+			if body["request_url"] != srv.Config.PublicURL("self-service/login/api") {
 				t.Fatalf("request_url %v", body["request_url"])
 			}
 			ui := body["ui"].(map[string]any)
-			if ui["action"] != env.URL("self-service/login?flow="+body["id"].(string)) || ui["method"] != "POST" {
+			if ui["action"] != srv.Config.PublicURL("self-service/login?flow="+body["id"].(string)) || ui["method"] != "POST" {
 				t.Fatalf("ui %v", ui)
 			}
 			var rawUI struct {
@@ -95,14 +92,14 @@ func TestLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, raw := logintest.DoRaw(t, http.DefaultClient, "POST", env.URL("self-service/login?flow="+f.Id),
+			res, raw := servertest.DoRaw(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/login?flow="+f.Id),
 				map[string]any{"method": "password", "identifier": "ALICE@example.test ", "password": pw}, nil)
 			var body map[string]any
 			_ = json.Unmarshal(raw, &body)
 			if res.StatusCode != 200 {
 				t.Fatalf("status %d: %s", res.StatusCode, raw)
 			}
-			if keys := logintest.Keys(t, raw); !reflect.DeepEqual(keys, []string{"session_token", "session", "continue_with"}) {
+			if keys := servertest.Keys(t, raw); !reflect.DeepEqual(keys, []string{"session_token", "session", "continue_with"}) {
 				t.Fatalf("keys %v", keys)
 			}
 			if body["continue_with"] != nil {
@@ -114,7 +111,7 @@ func TestLogin(t *testing.T) {
 			}
 			sess := body["session"].(map[string]any)
 			methods := sess["authentication_methods"].([]any)
-			if sess["active"] != true || methods[0].(map[string]any)["method"] != "password" || sess["identity"].(map[string]any)["id"] != alice.ID.String() {
+			if sess["active"] != true || methods[0].(map[string]any)["method"] != "password" || sess["identity"].(map[string]any)["id"] != alice.Id {
 				t.Fatalf("session %v", sess)
 			}
 			who, _, err := sdk.FrontendAPI.ToSession(ctx).XSessionToken(token).Execute()
@@ -124,7 +121,7 @@ func TestLogin(t *testing.T) {
 			// The flow is spent.
 			_, _, err = sdk.FrontendAPI.UpdateLoginFlow(ctx).Flow(f.Id).UpdateLoginFlowBody(passwordBody("alice@example.test", pw)).Execute()
 			lf := rejectedFlow(t, err)
-			if ids := logintest.MessageIDs(lf.Ui.Messages); !reflect.DeepEqual(ids, []int64{4010007}) {
+			if ids := servertest.MessageIDs(lf.Ui.Messages); !reflect.DeepEqual(ids, []int64{4010007}) {
 				t.Fatalf("messages %v", ids)
 			}
 		})
@@ -135,7 +132,7 @@ func TestLogin(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				res, body := logintest.Do(t, http.DefaultClient, "POST", env.URL("self-service/login?flow="+f.Id),
+				res, body := servertest.Do(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/login?flow="+f.Id),
 					map[string]any{"method": "password", "identifier": identifier, "password": "not-the-password-1"}, nil)
 				return res.StatusCode, body
 			}
@@ -159,17 +156,17 @@ func TestLogin(t *testing.T) {
 			f, _, _ := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
 			_, _, err := sdk.FrontendAPI.UpdateLoginFlow(ctx).Flow(f.Id).UpdateLoginFlowBody(passwordBody("", "")).Execute()
 			lf := rejectedFlow(t, err)
-			if ids := logintest.NodeMessageIDs(lf.Ui.Nodes, "identifier"); !reflect.DeepEqual(ids, []int64{4000002}) {
+			if ids := servertest.NodeMessageIDs(lf.Ui.Nodes, "identifier"); !reflect.DeepEqual(ids, []int64{4000002}) {
 				t.Fatalf("identifier messages %v", ids)
 			}
-			if ids := logintest.NodeMessageIDs(lf.Ui.Nodes, "password"); !reflect.DeepEqual(ids, []int64{4000002}) {
+			if ids := servertest.NodeMessageIDs(lf.Ui.Nodes, "password"); !reflect.DeepEqual(ids, []int64{4000002}) {
 				t.Fatalf("password messages %v", ids)
 			}
 		})
 
 		t.Run("LegacyPasswordIdentifierIsAccepted", func(t *testing.T) {
 			f, _, _ := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
-			res, body := logintest.Do(t, http.DefaultClient, "POST", env.URL("self-service/login?flow="+f.Id),
+			res, body := servertest.Do(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/login?flow="+f.Id),
 				map[string]any{"method": "password", "password_identifier": "alice@example.test", "password": pw}, nil)
 			if res.StatusCode != 200 || body["session_token"] == nil {
 				t.Fatalf("status %d: %v", res.StatusCode, body)
@@ -178,7 +175,7 @@ func TestLogin(t *testing.T) {
 
 		t.Run("UnknownMethodHasNoStrategy", func(t *testing.T) {
 			f, _, _ := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
-			res, body := logintest.Do(t, http.DefaultClient, "POST", env.URL("self-service/login?flow="+f.Id),
+			res, body := servertest.Do(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/login?flow="+f.Id),
 				map[string]any{"method": "totp", "totp_code": "123456"}, nil)
 			if res.StatusCode != 400 || messageIDs(body) != "4010002" {
 				t.Fatalf("status %d: %v", res.StatusCode, body)
@@ -187,7 +184,7 @@ func TestLogin(t *testing.T) {
 
 		t.Run("NativeFlowRejectsBrowserCookies", func(t *testing.T) {
 			f, _, _ := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
-			res, body := logintest.Do(t, http.DefaultClient, "POST", env.URL("self-service/login?flow="+f.Id),
+			res, body := servertest.Do(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/login?flow="+f.Id),
 				map[string]any{"method": "password", "identifier": "alice@example.test", "password": pw},
 				http.Header{"Cookie": {"some_cookie=1"}})
 			if res.StatusCode != 400 || messageIDs(body) != "4000001" {
@@ -196,13 +193,12 @@ func TestLogin(t *testing.T) {
 		})
 
 		t.Run("InactiveIdentityIsRefusedAfterThePassword", func(t *testing.T) {
-			bob := env.MustCreateIdentity(t, "bob@example.test", pw)
-			bob.State = "inactive"
-			if err := env.Identities.Update(ctx, bob); err != nil {
-				t.Fatal(err)
+			bob := srv.MustCreateIdentity(t, "bob@example.test", pw)
+			if _, _, err := sdk.IdentityAPI.PatchIdentity(ctx, bob.Id).JsonPatch([]ory.JsonPatch{{Op: "replace", Path: "/state", Value: "inactive"}}).Execute(); err != nil {
+				t.Fatalf("deactivate: %v %s", err, errBody(err))
 			}
 			f, _, _ := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
-			res, body := logintest.Do(t, http.DefaultClient, "POST", env.URL("self-service/login?flow="+f.Id),
+			res, body := servertest.Do(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/login?flow="+f.Id),
 				map[string]any{"method": "password", "identifier": "bob@example.test", "password": pw}, nil)
 			e := body["error"].(map[string]any)
 			if res.StatusCode != 401 || e["reason"] != "This account was disabled." || e["message"] != "identity is disabled" {
@@ -211,9 +207,9 @@ func TestLogin(t *testing.T) {
 		})
 
 		t.Run("NativeInitWithSessionIsAlreadyAvailable", func(t *testing.T) {
-			token, _ := mustNativeLogin(t, env, "alice@example.test", pw)
+			token, _ := mustNativeLogin(t, srv, "alice@example.test", pw)
 			_, _, err := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).XSessionToken(token).Execute()
-			e := logintest.ErrorBody(t, err)["error"].(map[string]any)
+			e := servertest.ErrorBody(t, err)["error"].(map[string]any)
 			if e["id"] != "session_already_available" || e["code"] != float64(400) ||
 				e["reason"] != "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" ||
 				e["message"] != "you are already logged in" {
@@ -223,27 +219,27 @@ func TestLogin(t *testing.T) {
 
 		t.Run("AAL2WithoutSessionNeedsAAL1", func(t *testing.T) {
 			_, _, err := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).Aal("aal2").Execute()
-			e := logintest.ErrorBody(t, err)["error"].(map[string]any)
+			e := servertest.ErrorBody(t, err)["error"].(map[string]any)
 			if e["id"] != "session_aal1_required" || e["code"] != float64(401) {
 				t.Fatalf("error %v", e)
 			}
 		})
 
 		t.Run("AAL2WithoutSecondFactorsOffersNoMethod", func(t *testing.T) {
-			token, _ := mustNativeLogin(t, env, "alice@example.test", pw)
+			token, _ := mustNativeLogin(t, srv, "alice@example.test", pw)
 			f, _, err := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).Aal("aal2").XSessionToken(token).Execute()
 			if err != nil {
 				t.Fatalf("%v %s", err, errBody(err))
 			}
-			if f.GetRequestedAal() != "aal2" || len(f.Ui.Nodes) != 1 || !reflect.DeepEqual(logintest.MessageIDs(f.Ui.Messages), []int64{1010004}) {
+			if f.GetRequestedAal() != "aal2" || len(f.Ui.Nodes) != 1 || !reflect.DeepEqual(servertest.MessageIDs(f.Ui.Messages), []int64{1010004}) {
 				t.Fatalf("flow %+v", f.Ui)
 			}
 		})
 
 		t.Run("ExpiredNativeFlowIsGoneWithAReplacement", func(t *testing.T) {
 			f, _, _ := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
-			env.Clock.Advance(time.Hour + time.Minute)
-			res, body := logintest.Do(t, http.DefaultClient, "POST", env.URL("self-service/login?flow="+f.Id),
+			srv.Clock.Advance(time.Hour + time.Minute)
+			res, body := servertest.Do(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/login?flow="+f.Id),
 				map[string]any{"method": "password", "identifier": "alice@example.test", "password": pw}, nil)
 			e, _ := body["error"].(map[string]any)
 			if res.StatusCode != 410 || e["id"] != "self_service_flow_expired" || body["use_flow_id"] == nil {
@@ -256,7 +252,7 @@ func TestLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ids := logintest.MessageIDs(nf.Ui.Messages); !reflect.DeepEqual(ids, []int64{4010001}) {
+			if ids := servertest.MessageIDs(nf.Ui.Messages); !reflect.DeepEqual(ids, []int64{4010001}) {
 				t.Fatalf("replacement messages %v", ids)
 			}
 			// The replacement works.
@@ -265,19 +261,19 @@ func TestLogin(t *testing.T) {
 			}
 			// Fetching the expired flow is 410 as well.
 			_, _, err = sdk.FrontendAPI.GetLoginFlow(ctx).Id(f.Id).Execute()
-			ge := logintest.ErrorBody(t, err)["error"].(map[string]any)
-			if ge["code"] != float64(410) || ge["details"].(map[string]any)["api"] != env.URL("self-service/login/api") {
+			ge := servertest.ErrorBody(t, err)["error"].(map[string]any)
+			if ge["code"] != float64(410) || ge["details"].(map[string]any)["api"] != srv.Config.PublicURL("self-service/login/api") {
 				t.Fatalf("fetch expired: %v", ge)
 			}
 		})
 
 		t.Run("UnknownFlowIsNotFound", func(t *testing.T) {
-			res, body := logintest.Do(t, http.DefaultClient, "POST", env.URL("self-service/login?flow=00000000-0000-0000-0000-000000000001"),
+			res, body := servertest.Do(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/login?flow=00000000-0000-0000-0000-000000000001"),
 				map[string]any{"method": "password"}, nil)
 			if res.StatusCode != 404 || body["error"].(map[string]any)["reason"] != "The login request could not be found. Please restart the flow." {
 				t.Fatalf("status %d: %v", res.StatusCode, body)
 			}
-			res, _ = logintest.Do(t, http.DefaultClient, "GET", env.URL("self-service/login/flows?id=nope"), nil, nil)
+			res, _ = servertest.Do(t, http.DefaultClient, "GET", srv.Config.PublicURL("self-service/login/flows?id=nope"), nil, nil)
 			if res.StatusCode != 404 {
 				t.Fatalf("fetch status %d", res.StatusCode)
 			}
@@ -285,13 +281,13 @@ func TestLogin(t *testing.T) {
 
 		t.Run("ReturnToOfAnotherHostIsForbidden", func(t *testing.T) {
 			_, _, err := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).ReturnTo("https://evil.test/steal").Execute()
-			e := logintest.ErrorBody(t, err)["error"].(map[string]any)
+			e := servertest.ErrorBody(t, err)["error"].(map[string]any)
 			if e["id"] != "self_service_flow_return_to_forbidden" || e["code"] != float64(400) {
 				t.Fatalf("error %v", e)
 			}
-			b := env.Browser()
-			res, _ := logintest.Do(t, b, "GET", env.URL("self-service/login/browser?return_to=https%3A%2F%2Fevil.test%2F"), nil, http.Header{"Accept": {"text/html"}})
-			if res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), logintest.ErrorUI+"?id=") {
+			b := srv.HTTPClient(true)
+			res, _ := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/browser?return_to=https%3A%2F%2Fevil.test%2F"), nil, http.Header{"Accept": {"text/html"}})
+			if res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), errorUI+"?id=") {
 				t.Fatalf("browser: %d %s", res.StatusCode, res.Header.Get("Location"))
 			}
 		})

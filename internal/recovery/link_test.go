@@ -10,28 +10,26 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/latchkey/latchkey/internal/session"
-	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 var browserAccept = map[string]string{"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
 // sendLink starts a browser (SPA) flow, submits email with method link
 // and returns the flow id and the mailed link.
-func (h *harness) sendLink(email string) (string, string) {
-	h.t.Helper()
+func sendLink(t *testing.T, srv *servertest.Server, email string) (string, string) {
+	t.Helper()
 	ctx := context.Background()
-	api, _ := h.Browser()
+	api, _ := browser(srv)
 	f, _, err := api.FrontendAPI.CreateBrowserRecoveryFlow(ctx).Execute()
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	f, _, err = api.FrontendAPI.UpdateRecoveryFlow(ctx).Flow(f.Id).UpdateRecoveryFlowBody(linkBody(email, csrfOf(f))).Execute()
 	if err != nil || f.State != "sent_email" || messageIDs(f)[0] != 1060002 {
-		h.t.Fatalf("send link: %v %+v", err, f)
+		t.Fatalf("send link: %v %+v", err, f)
 	}
-	return f.Id, h.MustReadLink(email)
+	return f.Id, mustReadLink(t, srv, email)
 }
 
 var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
@@ -59,12 +57,11 @@ func newJar() *http.Client {
 // a confirm page (a mail scanner opening it burns nothing), the page's
 // POST spends the token.
 func TestLinkRecovery(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db, withLink)
+	servertest.Each(t, options(withLink), func(t *testing.T, srv *servertest.Server) {
 		email := uniqueEmail("link")
-		ident := h.MustIdentity(email)
-		flowID, link := h.sendLink(email)
-		if !strings.HasPrefix(link, h.pub.URL+"/self-service/recovery?flow="+flowID+"&token=") {
+		ident := mustIdentity(t, srv, email)
+		flowID, link := sendLink(t, srv, email)
+		if !strings.HasPrefix(link, srv.Public.URL+"/self-service/recovery?flow="+flowID+"&token=") {
 			t.Fatalf("link = %q", link)
 		}
 
@@ -80,21 +77,21 @@ func TestLinkRecovery(t *testing.T) {
 			t.Fatalf("user GET: %d %v", res.StatusCode, res.Header)
 		}
 		// A JSON client gets the same confirm form as a flow.
-		jres, jf := h.getJSON(nil, strings.TrimPrefix(link, h.pub.URL), nil)
+		jres, jf := getJSON(t, srv, nil, strings.TrimPrefix(link, srv.Public.URL), nil)
 		if jres.StatusCode != 200 || dig(jf, "id") != flowID || dig(jf, "ui", "nodes", 1, "attributes", "name") != "token" || dig(jf, "ui", "messages", 0, "id") != float64(1060100) {
 			t.Fatalf("JSON GET: %d %v", jres.StatusCode, jf)
 		}
 		action, values := confirmForm(t, string(page))
 		res, _ = do(t, user, "POST", action, map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Accept": browserAccept["Accept"]}, values.Encode())
-		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), h.cfg.SettingsUIURL+"?flow=") {
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), settingsUI+"?flow=") {
 			t.Fatalf("confirm POST: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
-		if cookieNamed(res, session.DefaultCookieName) == nil {
+		if cookieNamed(res, servertest.SessionCookieName) == nil {
 			t.Fatal("no session cookie")
 		}
-		api := h.sdkWith(h.pub.URL, user)
+		api := srv.SDKWith(user)
 		sess, _, err := api.FrontendAPI.ToSession(context.Background()).Execute()
-		if err != nil || sess.Identity.Id != ident.ID.String() || sess.AuthenticationMethods[0].GetMethod() != "link_recovery" {
+		if err != nil || sess.Identity.Id != ident.Id || sess.AuthenticationMethods[0].GetMethod() != "link_recovery" {
 			t.Fatalf("whoami: %v %+v", err, sess)
 		}
 
@@ -108,10 +105,10 @@ func TestLinkRecovery(t *testing.T) {
 		} {
 			res = replay()
 			loc := res.Header.Get("Location")
-			if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, h.cfg.RecoveryUIURL+"?flow=") {
+			if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, recoveryUI+"?flow=") {
 				t.Fatalf("replay: %d %q", res.StatusCode, loc)
 			}
-			nf, _, err := api.FrontendAPI.GetRecoveryFlow(context.Background()).Id(strings.TrimPrefix(loc, h.cfg.RecoveryUIURL+"?flow=")).Execute()
+			nf, _, err := api.FrontendAPI.GetRecoveryFlow(context.Background()).Id(strings.TrimPrefix(loc, recoveryUI+"?flow=")).Execute()
 			if err != nil || len(messageIDs(nf)) != 1 || messageIDs(nf)[0] != 4060004 || nf.GetActive() != "link" {
 				t.Fatalf("replacement flow: %v %+v", err, nf)
 			}
@@ -122,18 +119,17 @@ func TestLinkRecovery(t *testing.T) {
 // TestLinkRecoveryWithoutConfirmation: require_confirmation: false is
 // Kratos's behaviour, the GET spends the token.
 func TestLinkRecoveryWithoutConfirmation(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db, withLink, withoutConfirmation)
+	servertest.Each(t, options(withLink, withoutConfirmation), func(t *testing.T, srv *servertest.Server) {
 		email := uniqueEmail("link-get")
-		h.MustIdentity(email)
-		_, link := h.sendLink(email)
+		mustIdentity(t, srv, email)
+		_, link := sendLink(t, srv, email)
 		res, _ := do(t, newJar(), "GET", link, browserAccept, "")
-		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), h.cfg.SettingsUIURL+"?flow=") || cookieNamed(res, session.DefaultCookieName) == nil {
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), settingsUI+"?flow=") || cookieNamed(res, servertest.SessionCookieName) == nil {
 			t.Fatalf("GET: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
 		// Even with Accept: application/json a replay is a redirect.
 		res, _ = do(t, nil, "GET", link, map[string]string{"Accept": "application/json"}, "")
-		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), h.cfg.RecoveryUIURL+"?flow=") {
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), recoveryUI+"?flow=") {
 			t.Fatalf("replay: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
 	})
@@ -141,36 +137,38 @@ func TestLinkRecoveryWithoutConfirmation(t *testing.T) {
 
 // TestLinkRecoveryBadLinks: unknown token, unknown flow, expired link.
 func TestLinkRecoveryBadLinks(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db, withLink)
+	servertest.Each(t, options(withLink), func(t *testing.T, srv *servertest.Server) {
 		email := uniqueEmail("link-bad")
-		h.MustIdentity(email)
-		flowID, link := h.sendLink(email)
-		api := h.Native()
+		mustIdentity(t, srv, email)
+		flowID, link := sendLink(t, srv, email)
+		api := srv.SDK(false)
 		check := func(u string, wantMsg int64) {
 			t.Helper()
 			res, _ := do(t, nil, "GET", u, browserAccept, "")
 			loc := res.Header.Get("Location")
-			if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, h.cfg.RecoveryUIURL+"?flow=") {
+			if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, recoveryUI+"?flow=") {
 				t.Fatalf("%s: %d %q", u, res.StatusCode, loc)
 			}
-			nf, _, err := api.FrontendAPI.GetRecoveryFlow(context.Background()).Id(strings.TrimPrefix(loc, h.cfg.RecoveryUIURL+"?flow=")).Execute()
+			nf, _, err := api.FrontendAPI.GetRecoveryFlow(context.Background()).Id(strings.TrimPrefix(loc, recoveryUI+"?flow=")).Execute()
 			if err == nil {
 				t.Fatalf("a browser flow was readable without its cookie")
 			}
 			_ = nf
-			rec, err := sqlstore.NewFlowStore(db).GetFlow(context.Background(), "recovery", mustUUID(strings.TrimPrefix(loc, h.cfg.RecoveryUIURL+"?flow=")))
-			if err != nil || !strings.Contains(string(rec.Data), `"id":`+itoa(wantMsg)) {
-				t.Fatalf("%s: new flow %v %s", u, err, rec.Data)
+			// The UI would show the flow's message; read it from the database.
+			var data string
+			err = srv.DB.QueryRow(context.Background(), `SELECT data FROM selfservice_flows WHERE kind = 'recovery' AND id = ?`,
+				strings.TrimPrefix(loc, recoveryUI+"?flow=")).Scan(&data)
+			if err != nil || !strings.Contains(data, `"id":`+itoa(wantMsg)) {
+				t.Fatalf("%s: new flow %v %s", u, err, data)
 			}
 		}
-		check(h.pub.URL+"/self-service/recovery?flow="+flowID+"&token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 4060004)
-		check(h.pub.URL+"/self-service/recovery?flow=00000000-0000-0000-0000-000000000001&token=x", 4060004)
-		h.clock.Advance(2 * h.cfg.LinkLifespan)
+		check(srv.Public.URL+"/self-service/recovery?flow="+flowID+"&token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 4060004)
+		check(srv.Public.URL+"/self-service/recovery?flow=00000000-0000-0000-0000-000000000001&token=x", 4060004)
+		srv.Clock.Advance(2 * srv.Config.SelfService.Methods.Link.Config.Lifespan)
 		check(link, 4060005)
 		// No flow at all: the error UI.
-		res, _ := do(t, nil, "GET", h.pub.URL+"/self-service/recovery", browserAccept, "")
-		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), h.cfg.ErrorUIURL+"?id=") {
+		res, _ := do(t, nil, "GET", srv.Public.URL+"/self-service/recovery", browserAccept, "")
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), errorUI+"?id=") {
 			t.Fatalf("no flow: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
 	})

@@ -2,32 +2,24 @@ package recovery_test
 
 import (
 	"context"
-	"github.com/latchkey/latchkey/internal/httpx"
 	"net/http"
 	"testing"
 
 	ory "github.com/ory/client-go"
 
-	"github.com/latchkey/latchkey/internal/identity"
-	"github.com/latchkey/latchkey/internal/session"
-	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 // TestNativeCodeRecovery is journey a with Latchkey's default
 // use_continue_with_transitions: true.
 func TestNativeCodeRecovery(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db)
+	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
 		email := uniqueEmail("native")
-		ident := h.MustIdentity(email)
+		ident := mustIdentity(t, srv, email)
 		ctx := context.Background()
-		api := h.Native()
+		api := srv.SDK(false)
 		// A session from before the recovery (e.g. the attacker's).
-		_, oldToken, err := h.sessions.Issue(ctx, ident, session.MethodPassword, httpx.CallerOf(httptestRequest()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		oldToken := srv.MustNativeLogin(t, email, oldPassword)
 
 		f, res, err := api.FrontendAPI.CreateNativeRecoveryFlow(ctx).Execute()
 		if err != nil || res.StatusCode != 200 {
@@ -46,7 +38,7 @@ func TestNativeCodeRecovery(t *testing.T) {
 		if f.State != "sent_email" || len(messageIDs(f)) != 1 || messageIDs(f)[0] != 1060003 {
 			t.Fatalf("after email: %+v", f)
 		}
-		code := h.MustReadCode(email)
+		code := mustReadCode(t, srv, email)
 		f, res, err = api.FrontendAPI.UpdateRecoveryFlow(ctx).Flow(f.Id).UpdateRecoveryFlowBody(codeBody("", code, "")).Execute()
 		if err != nil {
 			t.Fatalf("submit code: %v", err)
@@ -59,25 +51,22 @@ func TestNativeCodeRecovery(t *testing.T) {
 		if tok == nil || settings == nil {
 			t.Fatalf("continue_with = %+v", f.ContinueWith)
 		}
-		if want := h.cfg.SettingsUIURL + "?flow=" + settings.Flow.Id; settings.Flow.GetUrl() != want {
+		if want := settingsUI + "?flow=" + settings.Flow.Id; settings.Flow.GetUrl() != want {
 			t.Errorf("settings url = %q, want %q", settings.Flow.GetUrl(), want)
 		}
-		if cookieNamed(res, session.DefaultCookieName) != nil {
+		if cookieNamed(res, servertest.SessionCookieName) != nil {
 			t.Error("a native client got a session cookie")
 		}
 		sess, _, err := api.FrontendAPI.ToSession(ctx).XSessionToken(tok.OrySessionToken).Execute()
 		if err != nil {
 			t.Fatalf("whoami: %v", err)
 		}
-		if sess.Identity.Id != ident.ID.String() || sess.AuthenticationMethods[0].GetMethod() != "code_recovery" || sess.GetAuthenticatorAssuranceLevel() != "aal1" {
+		if sess.Identity.Id != ident.Id || sess.AuthenticationMethods[0].GetMethod() != "code_recovery" || sess.GetAuthenticatorAssuranceLevel() != "aal1" {
 			t.Fatalf("session = %+v", sess)
 		}
 		// The recovery address is verified, other sessions are revoked.
-		got, err := h.identities.Get(ctx, ident.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got.VerifiableAddresses) != 1 || !got.VerifiableAddresses[0].Verified || got.VerifiableAddresses[0].Status != identity.VerifiableStatusCompleted {
+		got := srv.MustGetIdentity(t, ident.Id)
+		if len(got.VerifiableAddresses) != 1 || !got.VerifiableAddresses[0].Verified || got.VerifiableAddresses[0].Status != "completed" {
 			t.Errorf("verifiable addresses = %+v", got.VerifiableAddresses)
 		}
 		if _, _, err := api.FrontendAPI.ToSession(ctx).XSessionToken(oldToken).Execute(); err == nil {
@@ -85,7 +74,7 @@ func TestNativeCodeRecovery(t *testing.T) {
 		}
 		// The settings flow: message 1060001, then a new password.
 		sf, _, err := api.FrontendAPI.GetSettingsFlow(ctx).Id(settings.Flow.Id).XSessionToken(tok.OrySessionToken).Execute()
-		if err != nil || sf.Type != "api" || len(sf.Ui.Messages) == 0 || sf.Ui.Messages[0].Id != 1060001 || sf.RequestUrl != h.pub.URL+"/self-service/recovery?flow="+f.Id {
+		if err != nil || sf.Type != "api" || len(sf.Ui.Messages) == 0 || sf.Ui.Messages[0].Id != 1060001 || sf.RequestUrl != srv.Public.URL+"/self-service/recovery?flow="+f.Id {
 			t.Fatalf("settings flow: %v %+v", err, sf)
 		}
 		const newPassword = "N3w-Recovered-Passw0rd-Latchkey!"
@@ -120,12 +109,11 @@ func TestNativeCodeRecovery(t *testing.T) {
 // TestNativeCodeRecoveryKratosTransitions: with the flag off a native
 // client gets Kratos's 422 and no session token (documented pain point).
 func TestNativeCodeRecoveryKratosTransitions(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db, withKratosTransitions)
+	servertest.Each(t, options(withKratosTransitions), func(t *testing.T, srv *servertest.Server) {
 		email := uniqueEmail("native-off")
-		h.MustIdentity(email)
+		mustIdentity(t, srv, email)
 		ctx := context.Background()
-		api := h.Native()
+		api := srv.SDK(false)
 		f, _, err := api.FrontendAPI.CreateNativeRecoveryFlow(ctx).Execute()
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +121,7 @@ func TestNativeCodeRecoveryKratosTransitions(t *testing.T) {
 		if _, _, err := api.FrontendAPI.UpdateRecoveryFlow(ctx).Flow(f.Id).UpdateRecoveryFlowBody(codeBody(email, "", "")).Execute(); err != nil {
 			t.Fatal(err)
 		}
-		code := h.MustReadCode(email)
+		code := mustReadCode(t, srv, email)
 		_, res, err := api.FrontendAPI.UpdateRecoveryFlow(ctx).Flow(f.Id).UpdateRecoveryFlowBody(codeBody("", code, "")).Execute()
 		status, body := sdkError(t, res, err)
 		if status != http.StatusUnprocessableEntity || dig(body, "error", "id") != "browser_location_change_required" {
@@ -144,11 +132,4 @@ func TestNativeCodeRecoveryKratosTransitions(t *testing.T) {
 			t.Fatalf("body = %v", body)
 		}
 	})
-}
-
-func httptestRequest() *http.Request {
-	r, _ := http.NewRequest("GET", "http://127.0.0.1/", nil)
-	r.RemoteAddr = "192.0.2.1:1234"
-	r.Header.Set("User-Agent", "test")
-	return r
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 // The wire shapes below are copied from the recorded Kratos transcripts
@@ -48,11 +48,11 @@ func compact(t *testing.T, raw json.RawMessage) string {
 }
 
 func TestWireShapes(t *testing.T) {
-	h := newHarness(t, sqltest.OpenSQLite(t))
+	srv := servertest.Start(t, options())
 	email := uniqueEmail("shape")
-	ident := h.MustIdentity(email)
+	ident := mustIdentity(t, srv, email)
 
-	res, body := do(t, nil, "GET", h.pub.URL+"/self-service/recovery/api", nil, "")
+	res, body := do(t, nil, "GET", srv.Public.URL+"/self-service/recovery/api", nil, "")
 	if res.Header.Get("Content-Type") != "application/json; charset=utf-8" {
 		t.Errorf("Content-Type = %q", res.Header.Get("Content-Type"))
 	}
@@ -71,11 +71,11 @@ func TestWireShapes(t *testing.T) {
 	if got := compact(t, f.UI.Nodes); got != chooseMethodNodes {
 		t.Errorf("choose_method nodes:\n%s\nwant\n%s", got, chooseMethodNodes)
 	}
-	if f.UI.Action != h.pub.URL+"/self-service/recovery?flow="+f.ID {
+	if f.UI.Action != srv.Public.URL+"/self-service/recovery?flow="+f.ID {
 		t.Errorf("action = %q", f.UI.Action)
 	}
 
-	res, body = do(t, nil, "POST", h.pub.URL+"/self-service/recovery?flow="+f.ID, map[string]string{"Content-Type": "application/json"}, `{"method":"code","email":"`+email+`"}`)
+	res, body = do(t, nil, "POST", srv.Public.URL+"/self-service/recovery?flow="+f.ID, map[string]string{"Content-Type": "application/json"}, `{"method":"code","email":"`+email+`"}`)
 	_ = json.Unmarshal(body, &f)
 	if got := strings.Join(flowKeys(t, body), ","); got != "id,type,expires_at,issued_at,request_url,active,ui,state,transient_payload" {
 		t.Errorf("keys after email = %s", got)
@@ -87,14 +87,14 @@ func TestWireShapes(t *testing.T) {
 		t.Errorf("messages = %s", got)
 	}
 
-	_, body = do(t, nil, "POST", h.adm.URL+"/admin/recovery/code", map[string]string{"Content-Type": "application/json"}, `{"identity_id":"`+ident.ID.String()+`"}`)
+	_, body = do(t, nil, "POST", srv.Admin.URL+"/admin/recovery/code", map[string]string{"Content-Type": "application/json"}, `{"identity_id":"`+ident.Id+`"}`)
 	var ac map[string]any
 	_ = json.Unmarshal(body, &ac)
 	if got := strings.Join(flowKeys(t, body), ","); got != "recovery_link,recovery_code,expires_at" {
 		t.Errorf("admin code keys = %s", got)
 	}
-	id := strings.TrimPrefix(ac["recovery_link"].(string), h.cfg.RecoveryUIURL+"?flow=")
-	_, body = do(t, nil, "GET", h.pub.URL+"/self-service/recovery/flows?id="+id, nil, "")
+	id := strings.TrimPrefix(ac["recovery_link"].(string), recoveryUI+"?flow=")
+	_, body = do(t, nil, "GET", srv.Public.URL+"/self-service/recovery/flows?id="+id, nil, "")
 	_ = json.Unmarshal(body, &f)
 	if got := compact(t, f.UI.Nodes); got != adminCodeNodes {
 		t.Errorf("admin code nodes:\n%s\nwant\n%s", got, adminCodeNodes)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -14,10 +13,8 @@ import (
 
 	ory "github.com/ory/client-go"
 
-	"github.com/latchkey/latchkey/internal/login/logintest"
 	"github.com/latchkey/latchkey/internal/password"
-	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 const pw = "Lantern-ferry-4821"
@@ -61,26 +58,20 @@ func rejectedFlow(t *testing.T, err error) *ory.RegistrationFlow {
 	return &f
 }
 
-func browserSDK(env *logintest.Env) *ory.APIClient {
-	jar, _ := cookiejar.New(nil)
-	return env.SDK(&http.Client{Jar: jar})
-}
-
 var htmlAccept = http.Header{"Accept": {"text/html,application/xhtml+xml,*/*;q=0.8"}}
 
 func TestRegistration(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		env := logintest.New(t, db, logintest.Options{})
+	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
-		sdk := env.SDK(nil)
+		sdk := srv.SDK(false)
 
 		t.Run("NativeFlowLooksLikeKratos", func(t *testing.T) {
-			res, raw := logintest.DoRaw(t, http.DefaultClient, "GET", env.URL("self-service/registration/api"), nil, nil)
+			res, raw := servertest.DoRaw(t, http.DefaultClient, "GET", srv.Config.PublicURL("self-service/registration/api"), nil, nil)
 			if res.StatusCode != 200 || res.Header.Get("Cache-Control") != "private, no-cache, no-store, must-revalidate" {
 				t.Fatalf("status %d: %s", res.StatusCode, raw)
 			}
 			want := []string{"id", "organization_id", "type", "expires_at", "issued_at", "request_url", "ui", "state"}
-			if keys := logintest.Keys(t, raw); !reflect.DeepEqual(keys, want) {
+			if keys := servertest.Keys(t, raw); !reflect.DeepEqual(keys, want) {
 				t.Fatalf("keys %v, want %v", keys, want)
 			}
 			var f struct {
@@ -92,7 +83,7 @@ func TestRegistration(t *testing.T) {
 				} `json:"ui"`
 			}
 			_ = json.Unmarshal(raw, &f)
-			if f.State != "choose_method" || f.UI.Action != env.URL("self-service/registration?flow="+f.ID) {
+			if f.State != "choose_method" || f.UI.Action != srv.Config.PublicURL("self-service/registration?flow="+f.ID) {
 				t.Fatalf("flow %s", raw)
 			}
 			wantNodes := `[{"type":"input","group":"default","attributes":{"name":"csrf_token","type":"hidden","value":"","required":true,"disabled":false,"node_type":"input"},"messages":[],"meta":{}},` +
@@ -110,12 +101,12 @@ func TestRegistration(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, raw := logintest.DoRaw(t, http.DefaultClient, "POST", env.URL("self-service/registration?flow="+f.Id),
+			res, raw := servertest.DoRaw(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/registration?flow="+f.Id),
 				map[string]any{"method": "password", "password": pw, "traits": map[string]any{"email": "Ivy@Example.test", "name": "Ivy"}}, nil)
 			if res.StatusCode != 200 {
 				t.Fatalf("register %d: %s", res.StatusCode, raw)
 			}
-			if keys := logintest.Keys(t, raw); !reflect.DeepEqual(keys, []string{"session_token", "session", "identity", "continue_with"}) {
+			if keys := servertest.Keys(t, raw); !reflect.DeepEqual(keys, []string{"session_token", "session", "identity", "continue_with"}) {
 				t.Fatalf("keys %v", keys)
 			}
 			var ok ory.SuccessfulNativeRegistration
@@ -134,7 +125,7 @@ func TestRegistration(t *testing.T) {
 				t.Fatalf("credentials leaked: %s", raw)
 			}
 			if ok.Identity.Traits.(map[string]any)["email"] != "Ivy@Example.test" || len(ok.Identity.RecoveryAddresses) != 1 ||
-				ok.Identity.SchemaUrl != env.URL("schemas/ZGVmYXVsdA") {
+				ok.Identity.SchemaUrl != srv.Config.PublicURL("schemas/ZGVmYXVsdA") {
 				t.Fatalf("identity %+v", ok.Identity)
 			}
 
@@ -162,18 +153,18 @@ func TestRegistration(t *testing.T) {
 		})
 
 		t.Run("SPARegisterWhoamiLogoutLogin", func(t *testing.T) {
-			b := browserSDK(env)
-			f, _, err := b.FrontendAPI.CreateBrowserRegistrationFlow(ctx).ReturnTo(logintest.AllowedReturn + "welcome").Execute()
+			b := srv.SDK(true)
+			f, _, err := b.FrontendAPI.CreateBrowserRegistrationFlow(ctx).ReturnTo(allowedReturn + "welcome").Execute()
 			if err != nil {
 				t.Fatal(err)
 			}
 			ok, res, err := b.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(f.Id).
-				UpdateRegistrationFlowBody(regBody(email("jack@example.test"), pw, logintest.CSRFToken(f.Ui.Nodes))).Execute()
+				UpdateRegistrationFlowBody(regBody(email("jack@example.test"), pw, servertest.CSRFToken(f.Ui.Nodes))).Execute()
 			if err != nil {
 				t.Fatalf("%v %s", err, errBody(err))
 			}
 			if ok.SessionToken != nil || ok.Session == nil || len(ok.ContinueWith) != 1 ||
-				ok.ContinueWith[0].ContinueWithRedirectBrowserTo.RedirectBrowserTo != logintest.AllowedReturn+"welcome" {
+				ok.ContinueWith[0].ContinueWithRedirectBrowserTo.RedirectBrowserTo != allowedReturn+"welcome" {
 				t.Fatalf("answer %+v", ok)
 			}
 			if !setsCookie(res, "ory_kratos_session") {
@@ -197,7 +188,7 @@ func TestRegistration(t *testing.T) {
 				t.Fatal(err)
 			}
 			if _, _, err := b.FrontendAPI.UpdateLoginFlow(ctx).Flow(lf.Id).
-				UpdateLoginFlowBody(loginBody("jack@example.test", pw, logintest.CSRFToken(lf.Ui.Nodes))).Execute(); err != nil {
+				UpdateLoginFlowBody(loginBody("jack@example.test", pw, servertest.CSRFToken(lf.Ui.Nodes))).Execute(); err != nil {
 				t.Fatalf("login %v %s", err, errBody(err))
 			}
 			if who, _, err := b.FrontendAPI.ToSession(ctx).Execute(); err != nil || who.Identity.Id != ok.Identity.Id {
@@ -206,24 +197,24 @@ func TestRegistration(t *testing.T) {
 		})
 
 		t.Run("FormRegisterRedirectsWithCookie", func(t *testing.T) {
-			c := env.Browser()
-			id, csrf := startForm(t, env, c)
-			res, _ := logintest.Do(t, c, "POST", env.URL("self-service/registration?flow="+id),
+			c := srv.HTTPClient(true)
+			id, csrf := startForm(t, srv, c)
+			res, _ := servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/registration?flow="+id),
 				url.Values{"method": {"password"}, "traits.email": {"kate@example.test"}, "traits.name": {"Kate"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != logintest.DefaultReturn || !setsCookie(res, "ory_kratos_session") {
+			if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn || !setsCookie(res, "ory_kratos_session") {
 				t.Fatalf("submit %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
-			res, body := logintest.Do(t, c, "GET", env.URL("sessions/whoami"), nil, nil)
+			res, body := servertest.Do(t, c, "GET", srv.Config.PublicURL("sessions/whoami"), nil, nil)
 			traits := body["identity"].(map[string]any)["traits"].(map[string]any)
 			if res.StatusCode != 200 || traits["email"] != "kate@example.test" || traits["name"] != "Kate" {
 				t.Fatalf("whoami %d %v", res.StatusCode, body)
 			}
 			// A browser holding a session is sent home.
-			res, _ = logintest.Do(t, c, "GET", env.URL("self-service/registration/browser"), nil, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != logintest.DefaultReturn {
+			res, _ = servertest.Do(t, c, "GET", srv.Config.PublicURL("self-service/registration/browser"), nil, htmlAccept)
+			if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn {
 				t.Fatalf("init with session %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
-			res, body = logintest.Do(t, c, "GET", env.URL("self-service/registration/browser"), nil, http.Header{"Accept": {"application/json"}})
+			res, body = servertest.Do(t, c, "GET", srv.Config.PublicURL("self-service/registration/browser"), nil, http.Header{"Accept": {"application/json"}})
 			if e := body["error"].(map[string]any); res.StatusCode != 400 || e["id"] != "session_already_available" ||
 				e["reason"] != "A valid session was detected and thus registration is not possible." {
 				t.Fatalf("SPA init with session %d %v", res.StatusCode, body)
@@ -231,30 +222,30 @@ func TestRegistration(t *testing.T) {
 		})
 
 		t.Run("FormErrorsKeepTheTraitsButNotThePassword", func(t *testing.T) {
-			c := env.Browser()
-			id, csrf := startForm(t, env, c)
-			res, _ := logintest.Do(t, c, "POST", env.URL("self-service/registration?flow="+id),
+			c := srv.HTTPClient(true)
+			id, csrf := startForm(t, srv, c)
+			res, _ := servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/registration?flow="+id),
 				url.Values{"method": {"password"}, "traits.email": {"not-an-email"}, "traits.name": {"Lou"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != logintest.RegistrationUI+"?flow="+id {
+			if res.StatusCode != 303 || res.Header.Get("Location") != registrationUI+"?flow="+id {
 				t.Fatalf("submit %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
-			f, _, err := env.SDK(c).FrontendAPI.GetRegistrationFlow(ctx).Id(id).Execute()
+			f, _, err := srv.SDKWith(c).FrontendAPI.GetRegistrationFlow(ctx).Id(id).Execute()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ids := logintest.NodeMessageIDs(f.Ui.Nodes, "traits.email"); !reflect.DeepEqual(ids, []int64{4000040}) {
+			if ids := servertest.NodeMessageIDs(f.Ui.Nodes, "traits.email"); !reflect.DeepEqual(ids, []int64{4000040}) {
 				t.Fatalf("email messages %v", ids)
 			}
-			if v := logintest.Input(f.Ui.Nodes, "traits.name").Value; v != "Lou" {
+			if v := servertest.Input(f.Ui.Nodes, "traits.name").Value; v != "Lou" {
 				t.Fatalf("name value %v", v)
 			}
-			if v := logintest.Input(f.Ui.Nodes, "password").Value; v != nil {
+			if v := servertest.Input(f.Ui.Nodes, "password").Value; v != nil {
 				t.Fatalf("password echoed: %v", v)
 			}
 		})
 
 		t.Run("CSRFMissingOrWrongIsRefusedAndTheFlowStaysUsable", func(t *testing.T) {
-			b := browserSDK(env)
+			b := srv.SDK(true)
 			f, _, err := b.FrontendAPI.CreateBrowserRegistrationFlow(ctx).Execute()
 			if err != nil {
 				t.Fatal(err)
@@ -262,46 +253,46 @@ func TestRegistration(t *testing.T) {
 			for name, tok := range map[string]string{"Missing": "", "Wrong": "d3Jvbmc="} {
 				_, res, err := b.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(f.Id).
 					UpdateRegistrationFlowBody(regBody(email("mia@example.test"), pw, tok)).Execute()
-				if e := logintest.ErrorBody(t, err)["error"].(map[string]any); res.StatusCode != 403 || e["id"] != "security_csrf_violation" {
+				if e := servertest.ErrorBody(t, err)["error"].(map[string]any); res.StatusCode != 403 || e["id"] != "security_csrf_violation" {
 					t.Fatalf("%s: %d %v", name, res.StatusCode, e)
 				}
 			}
 			if _, _, err := b.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(f.Id).
-				UpdateRegistrationFlowBody(regBody(email("mia@example.test"), pw, logintest.CSRFToken(f.Ui.Nodes))).Execute(); err != nil {
+				UpdateRegistrationFlowBody(regBody(email("mia@example.test"), pw, servertest.CSRFToken(f.Ui.Nodes))).Execute(); err != nil {
 				t.Fatalf("retry %v %s", err, errBody(err))
 			}
 		})
 
 		t.Run("CSRFFailureOfAFormGoesToTheErrorUI", func(t *testing.T) {
-			c := env.Browser()
-			id, _ := startForm(t, env, c)
-			res, _ := logintest.Do(t, c, "POST", env.URL("self-service/registration?flow="+id),
+			c := srv.HTTPClient(true)
+			id, _ := startForm(t, srv, c)
+			res, _ := servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/registration?flow="+id),
 				url.Values{"method": {"password"}, "traits.email": {"ned@example.test"}, "password": {pw}, "csrf_token": {"d3Jvbmc="}}, htmlAccept)
 			loc := res.Header.Get("Location")
-			if res.StatusCode != 303 || !strings.HasPrefix(loc, logintest.ErrorUI+"?id=") {
+			if res.StatusCode != 303 || !strings.HasPrefix(loc, errorUI+"?id=") {
 				t.Fatalf("submit %d %q", res.StatusCode, loc)
 			}
-			_, body := logintest.Do(t, http.DefaultClient, "GET", env.URL("self-service/errors?id="+strings.TrimPrefix(loc, logintest.ErrorUI+"?id=")), nil, nil)
+			_, body := servertest.Do(t, http.DefaultClient, "GET", srv.Config.PublicURL("self-service/errors?id="+strings.TrimPrefix(loc, errorUI+"?id=")), nil, nil)
 			if e := body["error"].(map[string]any); e["id"] != "security_csrf_violation" {
 				t.Fatalf("stored error %v", body)
 			}
 		})
 
 		t.Run("DuplicateIdentifierIsAMessageAndWritesNothing", func(t *testing.T) {
-			register(t, env, "olga@example.test", pw)
-			identities, sessions := env.Count(t, "identities"), env.Count(t, "sessions")
+			register(t, srv, "olga@example.test", pw)
+			identities, sessions := srv.CountRows(t, "identities"), srv.CountRows(t, "sessions")
 			f, _, _ := sdk.FrontendAPI.CreateNativeRegistrationFlow(ctx).Execute()
 			_, res, err := sdk.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(f.Id).
 				UpdateRegistrationFlowBody(regBody(email("OLGA@example.test"), "Another-pass-9931", "")).Execute()
 			rf := rejectedFlow(t, err)
-			if res.StatusCode != 400 || !reflect.DeepEqual(logintest.MessageIDs(rf.Ui.Messages), []int64{4000007}) ||
+			if res.StatusCode != 400 || !reflect.DeepEqual(servertest.MessageIDs(rf.Ui.Messages), []int64{4000007}) ||
 				rf.Ui.Messages[0].Text != "An account with the same identifier (email, phone, username, ...) exists already." {
 				t.Fatalf("%d %s", res.StatusCode, errBody(err))
 			}
-			if v := logintest.Input(rf.Ui.Nodes, "traits.email").Value; v != "OLGA@example.test" {
+			if v := servertest.Input(rf.Ui.Nodes, "traits.email").Value; v != "OLGA@example.test" {
 				t.Fatalf("email value %v", v)
 			}
-			if env.Count(t, "identities") != identities || env.Count(t, "sessions") != sessions {
+			if srv.CountRows(t, "identities") != identities || srv.CountRows(t, "sessions") != sessions {
 				t.Fatal("a rejected registration wrote rows")
 			}
 		})
@@ -322,13 +313,13 @@ func TestRegistration(t *testing.T) {
 					_, _, err := sdk.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(f.Id).
 						UpdateRegistrationFlowBody(regBody(email(c.email), c.password, "")).Execute()
 					rf := rejectedFlow(t, err)
-					if ids := logintest.NodeMessageIDs(rf.Ui.Nodes, "password"); !reflect.DeepEqual(ids, []int64{c.id}) {
+					if ids := servertest.NodeMessageIDs(rf.Ui.Nodes, "password"); !reflect.DeepEqual(ids, []int64{c.id}) {
 						t.Fatalf("password messages %v, want %d", ids, c.id)
 					}
 				})
 			}
-			if _, err := env.Identities.FindByIdentifier(ctx, "password", "pat@example.test"); err == nil {
-				t.Fatal("an identity was created with a weak password")
+			if found, _, err := sdk.IdentityAPI.ListIdentities(ctx).CredentialsIdentifier("pat@example.test").Execute(); err != nil || len(found) != 0 {
+				t.Fatalf("an identity was created with a weak password (%v)", err)
 			}
 		})
 
@@ -346,7 +337,7 @@ func TestRegistration(t *testing.T) {
 					_, _, err := sdk.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(f.Id).
 						UpdateRegistrationFlowBody(regBody(c.traits, pw, "")).Execute()
 					rf := rejectedFlow(t, err)
-					if ids := logintest.NodeMessageIDs(rf.Ui.Nodes, "traits.email"); !reflect.DeepEqual(ids, []int64{c.id}) {
+					if ids := servertest.NodeMessageIDs(rf.Ui.Nodes, "traits.email"); !reflect.DeepEqual(ids, []int64{c.id}) {
 						t.Fatalf("email messages %v, want %d", ids, c.id)
 					}
 				})
@@ -358,14 +349,14 @@ func TestRegistration(t *testing.T) {
 			_, _, err := sdk.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(f.Id).
 				UpdateRegistrationFlowBody(regBody(email("rita@example.test"), "", "")).Execute()
 			rf := rejectedFlow(t, err)
-			if ids := logintest.NodeMessageIDs(rf.Ui.Nodes, "password"); !reflect.DeepEqual(ids, []int64{4000002}) {
+			if ids := servertest.NodeMessageIDs(rf.Ui.Nodes, "password"); !reflect.DeepEqual(ids, []int64{4000002}) {
 				t.Fatalf("password messages %v", ids)
 			}
 		})
 
 		t.Run("UnknownMethodHasNoStrategy", func(t *testing.T) {
 			f, _, _ := sdk.FrontendAPI.CreateNativeRegistrationFlow(ctx).Execute()
-			res, body := logintest.Do(t, http.DefaultClient, "POST", env.URL("self-service/registration?flow="+f.Id),
+			res, body := servertest.Do(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/registration?flow="+f.Id),
 				map[string]any{"method": "oidc", "provider": "x"}, nil)
 			msgs := body["ui"].(map[string]any)["messages"].([]any)
 			if res.StatusCode != 400 || msgs[0].(map[string]any)["id"] != float64(4010003) {
@@ -375,37 +366,37 @@ func TestRegistration(t *testing.T) {
 
 		t.Run("ExpiredFlowIsReplaced", func(t *testing.T) {
 			f, _, _ := sdk.FrontendAPI.CreateNativeRegistrationFlow(ctx).Execute()
-			env.Clock.Advance(61 * time.Minute)
-			res, body := logintest.Do(t, http.DefaultClient, "POST", env.URL("self-service/registration?flow="+f.Id),
+			srv.Clock.Advance(61 * time.Minute)
+			res, body := servertest.Do(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/registration?flow="+f.Id),
 				map[string]any{"method": "password", "password": pw, "traits": email("sam@example.test")}, nil)
 			if res.StatusCode != 410 || body["error"].(map[string]any)["id"] != "self_service_flow_expired" {
 				t.Fatalf("%d %v", res.StatusCode, body)
 			}
 			nf, _, err := sdk.FrontendAPI.GetRegistrationFlow(ctx).Id(body["use_flow_id"].(string)).Execute()
-			if err != nil || !reflect.DeepEqual(logintest.MessageIDs(nf.Ui.Messages), []int64{4040001}) {
+			if err != nil || !reflect.DeepEqual(servertest.MessageIDs(nf.Ui.Messages), []int64{4040001}) {
 				t.Fatalf("replacement %+v %v", nf, err)
 			}
 
-			c := env.Browser()
-			id, csrf := startForm(t, env, c)
-			env.Clock.Advance(61 * time.Minute)
-			res, _ = logintest.Do(t, c, "POST", env.URL("self-service/registration?flow="+id),
+			c := srv.HTTPClient(true)
+			id, csrf := startForm(t, srv, c)
+			srv.Clock.Advance(61 * time.Minute)
+			res, _ = servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/registration?flow="+id),
 				url.Values{"method": {"password"}, "traits.email": {"sam@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
 			loc := res.Header.Get("Location")
-			if res.StatusCode != 303 || !strings.HasPrefix(loc, logintest.RegistrationUI+"?flow=") || strings.HasSuffix(loc, id) {
+			if res.StatusCode != 303 || !strings.HasPrefix(loc, registrationUI+"?flow=") || strings.HasSuffix(loc, id) {
 				t.Fatalf("form %d %q", res.StatusCode, loc)
 			}
 		})
 
 		t.Run("ReturnToOfAnotherHostIsForbidden", func(t *testing.T) {
-			b := browserSDK(env)
+			b := srv.SDK(true)
 			_, _, err := b.FrontendAPI.CreateBrowserRegistrationFlow(ctx).ReturnTo("https://evil.test/").Execute()
-			if e := logintest.ErrorBody(t, err)["error"].(map[string]any); e["id"] != "self_service_flow_return_to_forbidden" || e["code"] != float64(400) {
+			if e := servertest.ErrorBody(t, err)["error"].(map[string]any); e["id"] != "self_service_flow_return_to_forbidden" || e["code"] != float64(400) {
 				t.Fatalf("error %v", e)
 			}
-			c := env.Browser()
-			res, _ := logintest.Do(t, c, "GET", env.URL("self-service/registration/browser?return_to=https%3A%2F%2Fevil.test%2F"), nil, htmlAccept)
-			if res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), logintest.ErrorUI+"?id=") {
+			c := srv.HTTPClient(true)
+			res, _ := servertest.Do(t, c, "GET", srv.Config.PublicURL("self-service/registration/browser?return_to=https%3A%2F%2Fevil.test%2F"), nil, htmlAccept)
+			if res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), errorUI+"?id=") {
 				t.Fatalf("form %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 		})
@@ -413,36 +404,36 @@ func TestRegistration(t *testing.T) {
 }
 
 func TestRegistrationWithoutSessionHook(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		env := logintest.New(t, db, logintest.Options{NoSessionAfterRegistration: true})
+	// No session hook after a password registration (Latchkey's default has one).
+	servertest.Each(t, options("SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS=[]"), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
-		sdk := env.SDK(nil)
+		sdk := srv.SDK(false)
 		f, _, _ := sdk.FrontendAPI.CreateNativeRegistrationFlow(ctx).Execute()
-		res, raw := logintest.DoRaw(t, http.DefaultClient, "POST", env.URL("self-service/registration?flow="+f.Id),
+		res, raw := servertest.DoRaw(t, http.DefaultClient, "POST", srv.Config.PublicURL("self-service/registration?flow="+f.Id),
 			map[string]any{"method": "password", "password": pw, "traits": email("tom@example.test")}, nil)
 		if res.StatusCode != 200 {
 			t.Fatalf("%d %s", res.StatusCode, raw)
 		}
-		if keys := logintest.Keys(t, raw); !reflect.DeepEqual(keys, []string{"identity", "continue_with"}) {
+		if keys := servertest.Keys(t, raw); !reflect.DeepEqual(keys, []string{"identity", "continue_with"}) {
 			t.Fatalf("keys %v: %s", keys, raw)
 		}
-		if env.Count(t, "sessions") != 0 {
+		if srv.CountRows(t, "sessions") != 0 {
 			t.Fatal("a session was issued without the session hook")
 		}
-		c := env.Browser()
-		id, csrf := startForm(t, env, c)
-		res, _ = logintest.Do(t, c, "POST", env.URL("self-service/registration?flow="+id),
+		c := srv.HTTPClient(true)
+		id, csrf := startForm(t, srv, c)
+		res, _ = servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/registration?flow="+id),
 			url.Values{"method": {"password"}, "traits.email": {"uma@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
-		if res.StatusCode != 303 || res.Header.Get("Location") != logintest.DefaultReturn || setsCookie(res, "ory_kratos_session") {
+		if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn || setsCookie(res, "ory_kratos_session") {
 			t.Fatalf("form %d %q %v", res.StatusCode, res.Header.Get("Location"), res.Header["Set-Cookie"])
 		}
 	})
 }
 
 // register signs an identity up through a native flow.
-func register(t *testing.T, env *logintest.Env, addr, password string) *ory.SuccessfulNativeRegistration {
+func register(t *testing.T, srv *servertest.Server, addr, password string) *ory.SuccessfulNativeRegistration {
 	t.Helper()
-	sdk := env.SDK(nil)
+	sdk := srv.SDK(false)
 	f, _, err := sdk.FrontendAPI.CreateNativeRegistrationFlow(context.Background()).Execute()
 	if err != nil {
 		t.Fatal(err)
@@ -457,19 +448,19 @@ func register(t *testing.T, env *logintest.Env, addr, password string) *ory.Succ
 
 // startForm starts a browser flow as an HTML page would; it returns the
 // flow id and the csrf token a UI server reads from the flow.
-func startForm(t *testing.T, env *logintest.Env, c *http.Client) (string, string) {
+func startForm(t *testing.T, srv *servertest.Server, c *http.Client) (string, string) {
 	t.Helper()
-	res, _ := logintest.Do(t, c, "GET", env.URL("self-service/registration/browser"), nil, htmlAccept)
+	res, _ := servertest.Do(t, c, "GET", srv.Config.PublicURL("self-service/registration/browser"), nil, htmlAccept)
 	loc := res.Header.Get("Location")
-	if res.StatusCode != 303 || !strings.HasPrefix(loc, logintest.RegistrationUI+"?flow=") {
+	if res.StatusCode != 303 || !strings.HasPrefix(loc, registrationUI+"?flow=") {
 		t.Fatalf("init %d %q", res.StatusCode, loc)
 	}
-	id := strings.TrimPrefix(loc, logintest.RegistrationUI+"?flow=")
-	f, _, err := env.SDK(c).FrontendAPI.GetRegistrationFlow(context.Background()).Id(id).Execute()
+	id := strings.TrimPrefix(loc, registrationUI+"?flow=")
+	f, _, err := srv.SDKWith(c).FrontendAPI.GetRegistrationFlow(context.Background()).Id(id).Execute()
 	if err != nil {
 		t.Fatalf("fetch %v %s", err, errBody(err))
 	}
-	return id, logintest.CSRFToken(f.Ui.Nodes)
+	return id, servertest.CSRFToken(f.Ui.Nodes)
 }
 
 func setsCookie(res *http.Response, name string) bool {

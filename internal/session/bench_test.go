@@ -9,22 +9,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/session"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 // whoamiClients is the number of concurrent clients of BenchmarkWhoami.
 const whoamiClients = 64
 
-// benchEnv is a SQLite-backed server holding 2 000 sessions besides the
-// one the benchmark presents, so the lookup goes through a populated index.
-func benchEnv(b *testing.B) (*env, string) {
-	db := sqltest.OpenSQLite(b)
-	e := newEnv(b, db)
-	ident := MustIdentity(b, db, identityOpts{})
-	err := db.InTx(context.Background(), func(ctx context.Context) error {
+// benchServer is a SQLite-backed server holding 2 000 sessions besides
+// the one the benchmark presents, so the lookup goes through a populated
+// index.
+func benchServer(b *testing.B) (*servertest.Server, string) {
+	srv := servertest.Start(b, options())
+	_, email := mustIdentity(b, srv, identityOpts{})
+	s, _ := login(b, srv, email, curl)
+	// Copies of that session under other ids and token hashes.
+	err := srv.DB.InTx(context.Background(), func(ctx context.Context) error {
 		for i := 0; i < 2000; i++ {
-			if _, _, err := e.m.Issue(ctx, ident, session.MethodPassword, nil); err != nil {
+			if _, err := srv.DB.Exec(ctx, `INSERT INTO sessions
+				(id, identity_id, token_hash, active, aal, authentication_methods, devices, authenticated_at, issued_at, expires_at, created_at, updated_at)
+				SELECT ?, identity_id, ?, active, aal, authentication_methods, devices, authenticated_at, issued_at, expires_at, created_at, updated_at
+				FROM sessions WHERE id = ?`, uuid.NewString(), uuid.NewString(), s.ID); err != nil {
 				return err
 			}
 		}
@@ -33,22 +39,21 @@ func benchEnv(b *testing.B) (*env, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, token := e.MustSession(b, ident)
-	return e, token
+	return srv, s.Token
 }
 
 // BenchmarkWhoami measures GET /sessions/whoami end to end over HTTP with
 // 64 concurrent clients (keep-alive connections) against real SQLite. It
 // reports requests per second; allocations include the client's.
 func BenchmarkWhoami(b *testing.B) {
-	e, token := benchEnv(b)
-	benchHTTP(b, e, token)
+	srv, token := benchServer(b)
+	benchHTTP(b, srv, token)
 }
 
 // benchHTTP drives whoami over HTTP with whoamiClients concurrent clients.
-func benchHTTP(b *testing.B, e *env, token string) {
+func benchHTTP(b *testing.B, srv *servertest.Server, token string) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: whoamiClients, MaxIdleConnsPerHost: whoamiClients}}
-	url := e.pub.URL + "/sessions/whoami"
+	url := srv.Public.URL + "/sessions/whoami"
 	b.SetParallelism((whoamiClients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -74,18 +79,18 @@ func benchHTTP(b *testing.B, e *env, token string) {
 }
 
 // BenchmarkWhoamiHandler measures the server side alone (no sockets):
-// the handler with its SQLite lookups, identity load and JSON encoding.
+// the public handler with its SQLite lookups, identity load and JSON
+// encoding.
 func BenchmarkWhoamiHandler(b *testing.B) {
-	e, token := benchEnv(b)
-	mux := http.NewServeMux()
-	e.h.RegisterPublic(mux)
+	srv, token := benchServer(b)
+	handler := srv.App.Public()
 	req := httptest.NewRequest(http.MethodGet, "/sessions/whoami", nil)
 	req.Header.Set("X-Session-Token", token)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, req)
+		handler.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
 		}

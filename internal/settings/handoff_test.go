@@ -2,64 +2,65 @@ package settings_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"testing"
 
-	"github.com/latchkey/latchkey/internal/flow"
-	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	ory "github.com/ory/client-go"
+
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 // TestStartAfterRecovery: the flow recovery hands over is written in the
-// caller's transaction (gone if it rolls back), carries the given
+// recovery's transaction (gone if it rolls back), carries the recovery's
 // request_url and return_to, and is usable by the recovery session.
 func TestStartAfterRecovery(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db)
+	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
-		ident := h.MustIdentity("handoff@example.test")
-		sess, tok := h.MustSession(ident)
+		ident := mustIdentity(t, srv, "handoff@example.test")
 
-		errRollback := errors.New("rollback")
-		var rolledBack string
-		err := db.InTx(ctx, func(ctx context.Context) error {
-			id, err := h.service.StartAfterRecovery(ctx, ident, sess, flow.TypeAPI, h.pub+"self-service/recovery?flow=a", "")
-			rolledBack = id.String()
-			if err != nil {
-				return err
-			}
-			return errRollback
-		})
-		if !errors.Is(err, errRollback) {
-			t.Fatal(err)
-		}
-		if r := h.Do(http.MethodGet, "/self-service/settings/flows?id="+rolledBack, nil, "X-Session-Token", tok); r.Status != http.StatusNotFound {
-			t.Fatalf("rolled back flow = %d", r.Status)
-		}
-
-		var id string
-		err = db.InTx(ctx, func(ctx context.Context) error {
-			u, err := h.service.StartAfterRecovery(ctx, ident, sess, flow.TypeBrowser, h.pub+"self-service/recovery?flow=b&return_to=https%3A%2F%2Fapp.example.com%2Fhome", "https://app.example.com/home")
-			id = u.String()
-			return err
-		})
+		// The last write of the recovery fails, after the settings flow
+		// was started: no flow is left behind.
+		code, _, err := srv.SDK(false).IdentityAPI.CreateRecoveryCodeForIdentity(ctx).CreateRecoveryCodeForIdentityBody(
+			ory.CreateRecoveryCodeForIdentityBody{IdentityId: ident.Id, FlowType: ory.PtrString("api")}).Execute()
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := h.NewBrowser(tok)
-		r := b.Do(http.MethodGet, "/self-service/settings/flows?id="+id, nil)
+		submit := func() response {
+			return do(t, srv, http.MethodPost, "/self-service/recovery?flow="+flowIDOf(t, code.RecoveryLink), `{"method":"code","code":"`+code.RecoveryCode+`"}`)
+		}
+		settingsFlows := func() int {
+			var n int
+			if err := srv.DB.QueryRow(ctx, `SELECT COUNT(*) FROM selfservice_flows WHERE kind = 'settings' AND identity_id = ?`, ident.Id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		lift := srv.FailRecoveryCompletion(t)
+		r := submit()
+		lift()
+		if r.Status != http.StatusInternalServerError || settingsFlows() != 0 {
+			t.Fatalf("rolled back recovery = %d %s, left %d settings flows", r.Status, r.Body, settingsFlows())
+		}
+		// Nothing of it was kept: the code is still good, and now starts one flow.
+		if r := submit(); r.Status != http.StatusOK || settingsFlows() != 1 {
+			t.Fatalf("recovery after the fault = %d %s, %d settings flows", r.Status, r.Body, settingsFlows())
+		}
+
+		rec := srv.MustRecover(t, ident.Id, "browser", "https://app.example.com/home")
+		b := newBrowser(t, srv, rec.Session)
+		r = b.Do(http.MethodGet, "/self-service/settings/flows?id="+rec.SettingsFlowID, nil)
 		m := r.JSON(t)
 		if r.Status != http.StatusOK || m["type"] != "browser" || m["return_to"] != "https://app.example.com/home" ||
-			m["request_url"] != h.pub+"self-service/recovery?flow=b&return_to=https%3A%2F%2Fapp.example.com%2Fhome" {
+			m["request_url"] != srv.Config.PublicURL("self-service/recovery?flow="+rec.RecoveryFlowID) {
 			t.Fatalf("flow = %d %s", r.Status, r.Body)
 		}
-		if b.Cookie(csrfCookieName(h)) == "" {
+		if b.Cookie(srv.CSRFCookieName()) == "" {
 			t.Fatal("fetching a browser flow did not set the CSRF cookie")
 		}
 
 		// SPA without the token: 403, and (departure 6) the flow still
 		// works afterwards in the same browser.
+		id := rec.SettingsFlowID
 		r = b.Do(http.MethodPost, "/self-service/settings?flow="+id, `{"method":"password","password":"`+newPassword+`"}`, "Accept", acceptJSON)
 		body := r.JSON(t)
 		if r.Status != http.StatusForbidden || errorID(body) != "security_csrf_violation" {
@@ -78,9 +79,4 @@ func TestStartAfterRecovery(t *testing.T) {
 			t.Fatalf("continue_with = %s", cw)
 		}
 	})
-}
-
-// csrfCookieName is the harness's CSRF cookie name.
-func csrfCookieName(h *harness) string {
-	return flow.NewCSRF(h.pub, "/", "", http.SameSiteLaxMode, false).CookieName
 }

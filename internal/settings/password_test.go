@@ -9,10 +9,7 @@ import (
 
 	ory "github.com/ory/client-go"
 
-	"github.com/latchkey/latchkey/internal/flow"
-	"github.com/latchkey/latchkey/internal/settings"
-	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 const newPassword = "N3w-Recovered-Passw0rd-Anchor!"
@@ -22,22 +19,18 @@ const newPassword = "N3w-Recovered-Passw0rd-Anchor!"
 // and an HTML form. The old password stops working, the new one works,
 // the session that made the change stays, every other one is revoked.
 func TestSetPasswordAfterRecovery(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db)
+	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 
 		t.Run("Native", func(t *testing.T) {
-			ident := h.MustIdentity("native@example.test")
-			_, otherTok := h.MustSession(ident)
-			sess, tok := h.MustSession(ident)
-			recoveryURL := h.pub + "self-service/recovery?flow=9886c252-e300-4df1-b9cb-33f0ec024c79"
-			id, err := h.service.StartAfterRecovery(ctx, ident, sess, flow.TypeAPI, recoveryURL, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := h.Native()
+			ident := mustIdentity(t, srv, "native@example.test")
+			otherTok := mustSession(t, srv, ident.Id).Token
+			rec := srv.MustRecover(t, ident.Id, "api", "")
+			tok, id := rec.Token, rec.SettingsFlowID
+			recoveryURL := srv.Config.PublicURL("self-service/recovery?flow=" + rec.RecoveryFlowID)
+			c := srv.SDK(false)
 
-			f, _, err := c.FrontendAPI.GetSettingsFlow(ctx).Id(id.String()).XSessionToken(tok).Execute()
+			f, _, err := c.FrontendAPI.GetSettingsFlow(ctx).Id(id).XSessionToken(tok).Execute()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,73 +42,71 @@ func TestSetPasswordAfterRecovery(t *testing.T) {
 				t.Fatalf("api flow csrf_token = %q, want empty", csrf)
 			}
 
-			up, resp, err := c.FrontendAPI.UpdateSettingsFlow(ctx).Flow(id.String()).XSessionToken(tok).
+			up, resp, err := c.FrontendAPI.UpdateSettingsFlow(ctx).Flow(id).XSessionToken(tok).
 				UpdateSettingsFlowBody(passwordBody(newPassword, "")).Execute()
 			if err != nil {
 				t.Fatalf("update: %v %s", err, body(err))
 			}
-			if resp.StatusCode != http.StatusOK || up.Id != id.String() || up.State != "success" {
+			if resp.StatusCode != http.StatusOK || up.Id != id || up.State != "success" {
 				t.Fatalf("update = %d %s %s", resp.StatusCode, up.Id, up.State)
 			}
 			wantIDs(t, "success", up.Ui.Messages, 1050001)
-			if next := flowIDOf(t, up.Ui.Action); next == "" || next == id.String() {
+			if next := flowIDOf(t, up.Ui.Action); next == "" || next == id {
 				t.Fatalf("success ui.action %q must name a fresh flow", up.Ui.Action)
 			}
 			if len(up.ContinueWith) != 0 {
 				t.Fatalf("native success has continue_with %+v", up.ContinueWith)
 			}
-			if !h.PasswordIs(ident.ID, newPassword) || h.PasswordIs(ident.ID, oldPassword) {
+			if !srv.PasswordIs(t, ident.Id, newPassword) || srv.PasswordIs(t, ident.Id, oldPassword) {
 				t.Fatal("the stored password was not replaced")
 			}
-			if !h.SessionActive(tok) {
+			if !srv.SessionActive(t, tok) {
 				t.Fatal("the session that changed the password was revoked")
 			}
-			if h.SessionActive(otherTok) {
+			if srv.SessionActive(t, otherTok) {
 				t.Fatal("another session survived the password change")
 			}
-			if _, status := h.Login("native@example.test", newPassword); status != http.StatusOK {
+			if _, status := login(t, srv, "native@example.test", newPassword); status != http.StatusOK {
 				t.Fatalf("login with the new password = %d", status)
 			}
-			if _, status := h.Login("native@example.test", oldPassword); status != http.StatusBadRequest {
+			if _, status := login(t, srv, "native@example.test", oldPassword); status != http.StatusBadRequest {
 				t.Fatalf("login with the old password = %d", status)
 			}
 		})
 
 		t.Run("NativeOwnFlow", func(t *testing.T) {
-			ident := h.MustIdentity("native-own@example.test")
-			_, tok := h.MustSession(ident)
-			c := h.Native()
+			ident := mustIdentity(t, srv, "native-own@example.test")
+			tok := mustSession(t, srv, ident.Id).Token
+			c := srv.SDK(false)
 			f, resp, err := c.FrontendAPI.CreateNativeSettingsFlow(ctx).XSessionToken(tok).Execute()
 			if err != nil || resp.StatusCode != http.StatusOK {
 				t.Fatalf("create: %v", err)
 			}
-			if f.RequestUrl != h.pub+"self-service/settings/api" || len(f.Ui.Messages) != 0 {
+			if f.RequestUrl != srv.Config.PublicURL("self-service/settings/api") || len(f.Ui.Messages) != 0 {
 				t.Fatalf("flow = %s %+v", f.RequestUrl, f.Ui.Messages)
 			}
 			if got := resp.Header.Get("Cache-Control"); got != "private, no-cache, no-store, must-revalidate" {
 				t.Fatalf("Cache-Control = %q", got)
 			}
 			// Authorization: Bearer carries the token as well as X-Session-Token.
-			r := h.Do(http.MethodPost, "/self-service/settings?flow="+f.Id, `{"method":"password","password":"`+newPassword+`"}`,
+			r := do(t, srv, http.MethodPost, "/self-service/settings?flow="+f.Id, `{"method":"password","password":"`+newPassword+`"}`,
 				"Authorization", "Bearer "+tok)
 			if r.Status != http.StatusOK || r.JSON(t)["state"] != "success" {
 				t.Fatalf("bearer update = %d %s", r.Status, r.Body)
 			}
-			if !h.PasswordIs(ident.ID, newPassword) {
+			if !srv.PasswordIs(t, ident.Id, newPassword) {
 				t.Fatal("password not changed")
 			}
 		})
 
 		t.Run("SPA", func(t *testing.T) {
-			ident := h.MustIdentity("spa@example.test")
-			_, otherTok := h.MustSession(ident)
-			sess, tok := h.MustSession(ident)
-			id, err := h.service.StartAfterRecovery(ctx, ident, sess, flow.TypeBrowser, h.pub+"self-service/recovery?flow=x", "https://app.example.com/welcome")
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, b := h.Browser(tok)
-			f, _, err := c.FrontendAPI.GetSettingsFlow(ctx).Id(id.String()).Execute()
+			ident := mustIdentity(t, srv, "spa@example.test")
+			otherTok := mustSession(t, srv, ident.Id).Token
+			rec := srv.MustRecover(t, ident.Id, "browser", "https://app.example.com/welcome")
+			tok, id := rec.Token, rec.SettingsFlowID
+			b := newBrowser(t, srv, rec.Session)
+			c := b.SDK()
+			f, _, err := c.FrontendAPI.GetSettingsFlow(ctx).Id(id).Execute()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +118,7 @@ func TestSetPasswordAfterRecovery(t *testing.T) {
 				t.Fatal("browser flow without csrf_token")
 			}
 			cookieBefore := b.Cookie("ory_kratos_session")
-			up, resp, err := c.FrontendAPI.UpdateSettingsFlow(ctx).Flow(id.String()).
+			up, resp, err := c.FrontendAPI.UpdateSettingsFlow(ctx).Flow(id).
 				UpdateSettingsFlowBody(passwordBody(newPassword, csrf)).Execute()
 			if err != nil {
 				t.Fatalf("update: %v %s", err, body(err))
@@ -142,22 +133,23 @@ func TestSetPasswordAfterRecovery(t *testing.T) {
 			if b.Cookie("ory_kratos_session") == "" || cookieBefore == "" {
 				t.Fatal("session cookie lost")
 			}
-			if !h.PasswordIs(ident.ID, newPassword) || h.PasswordIs(ident.ID, oldPassword) {
+			if !srv.PasswordIs(t, ident.Id, newPassword) || srv.PasswordIs(t, ident.Id, oldPassword) {
 				t.Fatal("password not replaced")
 			}
-			if !h.SessionActive(tok) || h.SessionActive(otherTok) {
+			if !srv.SessionActive(t, tok) || srv.SessionActive(t, otherTok) {
 				t.Fatal("wrong sessions revoked")
 			}
-			if _, status := h.Login("spa@example.test", newPassword); status != http.StatusOK {
+			if _, status := login(t, srv, "spa@example.test", newPassword); status != http.StatusOK {
 				t.Fatalf("login with the new password = %d", status)
 			}
 		})
 
 		t.Run("BrowserForm", func(t *testing.T) {
-			ident := h.MustIdentity("form@example.test")
-			_, otherTok := h.MustSession(ident)
-			_, tok := h.MustSession(ident)
-			b := h.NewBrowser(tok)
+			ident := mustIdentity(t, srv, "form@example.test")
+			otherTok := mustSession(t, srv, ident.Id).Token
+			sess := mustSession(t, srv, ident.Id)
+			tok := sess.Token
+			b := newBrowser(t, srv, sess)
 			r := b.Do(http.MethodGet, "/self-service/settings/browser", nil, "Accept", acceptHTML)
 			loc := r.Header.Get("Location")
 			if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, settingsUI+"?flow=") {
@@ -180,7 +172,7 @@ func TestSetPasswordAfterRecovery(t *testing.T) {
 			if ee, _ := e.JSON(t)["error"].(map[string]any); ee["id"] != "security_csrf_violation" {
 				t.Fatalf("stored error = %s", e.Body)
 			}
-			if h.PasswordIs(ident.ID, newPassword) {
+			if srv.PasswordIs(t, ident.Id, newPassword) {
 				t.Fatal("password changed without CSRF token")
 			}
 
@@ -196,28 +188,27 @@ func TestSetPasswordAfterRecovery(t *testing.T) {
 			if r.JSON(t)["state"] != "success" {
 				t.Fatalf("flow after success: %s", r.Body)
 			}
-			if !h.PasswordIs(ident.ID, newPassword) || h.PasswordIs(ident.ID, oldPassword) {
+			if !srv.PasswordIs(t, ident.Id, newPassword) || srv.PasswordIs(t, ident.Id, oldPassword) {
 				t.Fatal("password not replaced")
 			}
-			if !h.SessionActive(tok) || h.SessionActive(otherTok) {
+			if !srv.SessionActive(t, tok) || srv.SessionActive(t, otherTok) {
 				t.Fatal("wrong sessions revoked")
 			}
-			if _, status := h.Login("form@example.test", newPassword); status != http.StatusOK {
+			if _, status := login(t, srv, "form@example.test", newPassword); status != http.StatusOK {
 				t.Fatalf("login with the new password = %d", status)
 			}
-			if _, status := h.Login("form@example.test", oldPassword); status != http.StatusBadRequest {
+			if _, status := login(t, srv, "form@example.test", oldPassword); status != http.StatusBadRequest {
 				t.Fatalf("login with the old password = %d", status)
 			}
 		})
 
 		t.Run("AfterPasswordReturnURL", func(t *testing.T) {
-			h := newHarness(t, db, func(c *settings.Config) {
-				c.AfterDefaultReturnURL = "https://app.example.com/after"
-				c.AfterPasswordReturnURL = "https://app.example.com/after-password"
-			})
-			ident := h.MustIdentity("form-after@example.test")
-			_, tok := h.MustSession(ident)
-			b := h.NewBrowser(tok)
+			srv := srv.StartSharingDB(t, options(
+				"SELFSERVICE_FLOWS_SETTINGS_AFTER_DEFAULT_BROWSER_RETURN_URL=https://app.example.com/after",
+				"SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD_DEFAULT_BROWSER_RETURN_URL=https://app.example.com/after-password",
+			))
+			ident := mustIdentity(t, srv, "form-after@example.test")
+			b := newBrowser(t, srv, mustSession(t, srv, ident.Id))
 			r := b.Do(http.MethodGet, "/self-service/settings/browser", nil, "Accept", acceptJSON)
 			m := r.JSON(t)
 			r = b.Do(http.MethodPost, "/self-service/settings?flow="+m["id"].(string),
@@ -228,11 +219,11 @@ func TestSetPasswordAfterRecovery(t *testing.T) {
 		})
 
 		t.Run("KeepOtherSessionsWhenConfigured", func(t *testing.T) {
-			h := newHarness(t, db, func(c *settings.Config) { c.RevokeOtherSessions = false })
-			ident := h.MustIdentity("keep@example.test")
-			_, otherTok := h.MustSession(ident)
-			_, tok := h.MustSession(ident)
-			c := h.Native()
+			srv := srv.StartSharingDB(t, options("SELFSERVICE_FLOWS_SETTINGS_REVOKE_OTHER_SESSIONS=false"))
+			ident := mustIdentity(t, srv, "keep@example.test")
+			otherTok := mustSession(t, srv, ident.Id).Token
+			tok := mustSession(t, srv, ident.Id).Token
+			c := srv.SDK(false)
 			f, _, err := c.FrontendAPI.CreateNativeSettingsFlow(ctx).XSessionToken(tok).Execute()
 			if err != nil {
 				t.Fatal(err)
@@ -241,7 +232,7 @@ func TestSetPasswordAfterRecovery(t *testing.T) {
 				UpdateSettingsFlowBody(passwordBody(newPassword, "")).Execute(); err != nil {
 				t.Fatal(err)
 			}
-			if !h.SessionActive(otherTok) {
+			if !srv.SessionActive(t, otherTok) {
 				t.Fatal("revoke_other_sessions: false still revoked the other session")
 			}
 		})

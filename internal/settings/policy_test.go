@@ -2,14 +2,13 @@ package settings_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/latchkey/latchkey/internal/identity"
-	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	ory "github.com/ory/client-go"
+
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 // TestPasswordPolicy: every reason to refuse a new password is a 400
@@ -17,12 +16,11 @@ import (
 // without identifiers, on the flow); the password is never echoed and
 // nothing is stored.
 func TestPasswordPolicy(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db)
+	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
-		ident := h.MustIdentity("policy-user@example.test")
-		_, tok := h.MustSession(ident)
-		c := h.Native()
+		ident := mustIdentity(t, srv, "policy-user@example.test")
+		tok := mustSession(t, srv, ident.Id).Token
+		c := srv.SDK(false)
 		f, _, err := c.FrontendAPI.CreateNativeSettingsFlow(ctx).XSessionToken(tok).Execute()
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +68,7 @@ func TestPasswordPolicy(t *testing.T) {
 				}
 			})
 		}
-		if !h.PasswordIs(ident.ID, oldPassword) {
+		if !srv.PasswordIs(t, ident.Id, oldPassword) {
 			t.Fatal("a refused password was stored")
 		}
 
@@ -85,11 +83,8 @@ func TestPasswordPolicy(t *testing.T) {
 		})
 
 		t.Run("NoIdentifiers", func(t *testing.T) {
-			i, err := h.identities.Create(ctx, identity.CreateInput{SchemaID: "no-identifier", Traits: json.RawMessage(`{"nickname":"nick"}`)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, tk := h.MustSession(i)
+			i := srv.MustCreateIdentityBody(t, ory.CreateIdentityBody{SchemaId: "no-identifier", Traits: map[string]any{"nickname": "nick"}})
+			tk := mustSession(t, srv, i.Id).Token
 			nf, _, err := c.FrontendAPI.CreateNativeSettingsFlow(ctx).XSessionToken(tk).Execute()
 			if err != nil {
 				t.Fatal(err)

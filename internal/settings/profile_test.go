@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/identity"
-	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	ory "github.com/ory/client-go"
+
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 // TestProfile: trait updates are validated against the identity schema,
@@ -19,17 +19,16 @@ import (
 // protected trait (identifier, recovery or verification address) needs
 // the privileged window.
 func TestProfile(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db, func(c *settingsConfig) {
-			c.PrivilegedSessionMaxAge = 15 * time.Minute
-			c.FlowLifespan = 2 * time.Hour
-		})
+	servertest.Each(t, options(
+		"SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE=15m",
+		"SELFSERVICE_FLOWS_SETTINGS_LIFESPAN=2h",
+	), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 
 		t.Run("SchemaViolations", func(t *testing.T) {
-			ident := h.MustIdentity("schema@example.test")
-			_, tok := h.MustSession(ident)
-			c := h.Native()
+			ident := mustIdentity(t, srv, "schema@example.test")
+			tok := mustSession(t, srv, ident.Id).Token
+			c := srv.SDK(false)
 			f, _, err := c.FrontendAPI.CreateNativeSettingsFlow(ctx).XSessionToken(tok).Execute()
 			if err != nil {
 				t.Fatal(err)
@@ -64,16 +63,17 @@ func TestProfile(t *testing.T) {
 					}
 				})
 			}
-			if i, _ := h.identities.Get(ctx, ident.ID); string(i.Traits) != `{"email":"schema@example.test"}` {
-				t.Fatalf("traits changed: %s", i.Traits)
+			if traits := traitsOf(t, srv, ident.Id); traits != `{"email":"schema@example.test"}` {
+				t.Fatalf("traits changed: %s", traits)
 			}
 		})
 
 		t.Run("NoChanges", func(t *testing.T) {
-			_, tok := h.MustSession(h.MustIdentity("empty@example.test"))
-			f := createFlow(t, h, "api", tok)
+			sess := mustSession(t, srv, mustIdentity(t, srv, "empty@example.test").Id)
+			tok := sess.Token
+			f := createFlow(t, srv, "api", sess)
 			for _, b := range []string{`{"method":"profile"}`, `{"method":"profile","traits":{}}`} {
-				r := h.Do(http.MethodPost, "/self-service/settings?flow="+f, b, "X-Session-Token", tok)
+				r := do(t, srv, http.MethodPost, "/self-service/settings?flow="+f, b, "X-Session-Token", tok)
 				if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `{"id":4000001,"text":"Did not receive any value changes.","type":"error","context":{"reason":"Did not receive any value changes."}}`) {
 					t.Fatalf("%s = %d %s", b, r.Status, r.Body)
 				}
@@ -81,75 +81,75 @@ func TestProfile(t *testing.T) {
 		})
 
 		t.Run("ProtectedChangeInsideWindow", func(t *testing.T) {
-			ident := h.MustIdentity("before@example.test")
-			_, tok := h.MustSession(ident)
-			f := createFlow(t, h, "api", tok)
-			r := h.Do(http.MethodPost, "/self-service/settings?flow="+f, `{"method":"profile","traits":{"email":"after@example.test","name":"After"}}`, "X-Session-Token", tok)
+			ident := mustIdentity(t, srv, "before@example.test")
+			sess := mustSession(t, srv, ident.Id)
+			tok := sess.Token
+			f := createFlow(t, srv, "api", sess)
+			r := do(t, srv, http.MethodPost, "/self-service/settings?flow="+f, `{"method":"profile","traits":{"email":"after@example.test","name":"After"}}`, "X-Session-Token", tok)
 			if r.Status != http.StatusOK {
 				t.Fatalf("update = %d %s", r.Status, r.Body)
 			}
 			if !strings.Contains(mustJSON(r.JSON(t)["ui"]), `"value":"after@example.test"`) {
 				t.Fatalf("success form does not show the new email: %s", r.Body)
 			}
-			i, err := h.identities.Get(ctx, ident.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			i := srv.MustGetIdentity(t, ident.Id)
+			identifiers := (*i.Credentials)["password"].Identifiers
 			if len(i.RecoveryAddresses) != 1 || i.RecoveryAddresses[0].Value != "after@example.test" ||
 				len(i.VerifiableAddresses) != 1 || i.VerifiableAddresses[0].Value != "after@example.test" ||
-				strings.Join(i.PasswordIdentifiers(), ",") != "after@example.test" {
-				t.Fatalf("addresses not re-derived: %+v %+v %v", i.RecoveryAddresses, i.VerifiableAddresses, i.PasswordIdentifiers())
+				strings.Join(identifiers, ",") != "after@example.test" {
+				t.Fatalf("addresses not re-derived: %+v %+v %v", i.RecoveryAddresses, i.VerifiableAddresses, identifiers)
 			}
-			if found, err := h.identities.FindByIdentifier(ctx, identity.CredentialPassword, "after@example.test"); err != nil || found.ID != ident.ID {
+			if found, _, err := srv.SDK(false).IdentityAPI.ListIdentities(ctx).CredentialsIdentifier("after@example.test").Execute(); err != nil || len(found) != 1 || found[0].Id != ident.Id {
 				t.Fatalf("new identifier not found: %v", err)
 			}
 		})
 
 		t.Run("Duplicate", func(t *testing.T) {
-			h.MustIdentity("taken@example.test")
-			_, tok := h.MustSession(h.MustIdentity("wants-taken@example.test"))
-			f := createFlow(t, h, "api", tok)
-			r := h.Do(http.MethodPost, "/self-service/settings?flow="+f, `{"method":"profile","traits":{"email":"taken@example.test"}}`, "X-Session-Token", tok)
+			mustIdentity(t, srv, "taken@example.test")
+			sess := mustSession(t, srv, mustIdentity(t, srv, "wants-taken@example.test").Id)
+			tok := sess.Token
+			f := createFlow(t, srv, "api", sess)
+			r := do(t, srv, http.MethodPost, "/self-service/settings?flow="+f, `{"method":"profile","traits":{"email":"taken@example.test"}}`, "X-Session-Token", tok)
 			if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"id":4000007`) {
 				t.Fatalf("duplicate = %d %s", r.Status, r.Body)
 			}
 		})
 
 		t.Run("OutsideWindow", func(t *testing.T) {
-			ident := h.MustIdentity("old-session@example.test")
-			_, tok := h.MustSession(ident)
-			f := createFlow(t, h, "api", tok)
-			h.clock.Advance(20 * time.Minute)
+			ident := mustIdentity(t, srv, "old-session@example.test")
+			sess := mustSession(t, srv, ident.Id)
+			tok := sess.Token
+			f := createFlow(t, srv, "api", sess)
+			srv.Clock.Advance(20 * time.Minute)
 
 			// A harmless trait (name) may change: Latchkey departs from
 			// Kratos here, which would answer 403.
-			r := h.Do(http.MethodPost, "/self-service/settings?flow="+f, `{"method":"profile","traits":{"email":"old-session@example.test","name":"Renamed"}}`, "X-Session-Token", tok)
+			r := do(t, srv, http.MethodPost, "/self-service/settings?flow="+f, `{"method":"profile","traits":{"email":"old-session@example.test","name":"Renamed"}}`, "X-Session-Token", tok)
 			if r.Status != http.StatusOK {
 				t.Fatalf("harmless change = %d %s", r.Status, r.Body)
 			}
-			if i, _ := h.identities.Get(ctx, ident.ID); !strings.Contains(string(i.Traits), `"name":"Renamed"`) {
-				t.Fatalf("traits = %s", i.Traits)
+			if traits := traitsOf(t, srv, ident.Id); !strings.Contains(traits, `"name":"Renamed"`) {
+				t.Fatalf("traits = %s", traits)
 			}
 
 			// The email is identifier, recovery and verification address.
-			r = h.Do(http.MethodPost, "/self-service/settings?flow="+f, `{"method":"profile","traits":{"email":"attacker@example.test","name":"Renamed"}}`, "X-Session-Token", tok)
+			r = do(t, srv, http.MethodPost, "/self-service/settings?flow="+f, `{"method":"profile","traits":{"email":"attacker@example.test","name":"Renamed"}}`, "X-Session-Token", tok)
 			if r.Status != http.StatusForbidden || errorID(r.JSON(t)) != "session_refresh_required" {
 				t.Fatalf("protected change = %d %s", r.Status, r.Body)
 			}
 			// Dropping it counts as a change too.
-			r = h.Do(http.MethodPost, "/self-service/settings?flow="+f, `{"method":"profile","traits":{"name":"Renamed"}}`, "X-Session-Token", tok)
+			r = do(t, srv, http.MethodPost, "/self-service/settings?flow="+f, `{"method":"profile","traits":{"name":"Renamed"}}`, "X-Session-Token", tok)
 			if r.Status != http.StatusForbidden {
 				t.Fatalf("removing the email = %d %s", r.Status, r.Body)
 			}
-			if i, _ := h.identities.Get(ctx, ident.ID); i.RecoveryAddresses[0].Value != "old-session@example.test" {
+			if i := srv.MustGetIdentity(t, ident.Id); i.RecoveryAddresses[0].Value != "old-session@example.test" {
 				t.Fatalf("recovery address changed: %+v", i.RecoveryAddresses)
 			}
 		})
 
 		t.Run("BrowserForm", func(t *testing.T) {
-			ident := h.MustIdentity("form-profile@example.test")
-			_, tok := h.MustSession(ident)
-			b := h.NewBrowser(tok)
+			ident := mustIdentity(t, srv, "form-profile@example.test")
+			b := newBrowser(t, srv, mustSession(t, srv, ident.Id))
 			m := b.Do(http.MethodGet, "/self-service/settings/browser", nil, "Accept", acceptJSON).JSON(t)
 			id, csrf := m["id"].(string), csrfValue(t, m)
 
@@ -161,18 +161,14 @@ func TestProfile(t *testing.T) {
 			r = b.Do(http.MethodPost, "/self-service/settings?flow="+id,
 				url.Values{"method": {"profile"}, "traits.email": {"form-profile@example.test"}, "traits.name": {"Form Name"}, "csrf_token": {csrf}}, "Accept", acceptHTML)
 			wantRedirect(t, r, http.StatusSeeOther, settingsUI+"?flow="+id)
-			if i, _ := h.identities.Get(ctx, ident.ID); string(i.Traits) != `{"email":"form-profile@example.test","name":"Form Name"}` {
-				t.Fatalf("traits = %s", i.Traits)
+			if traits := traitsOf(t, srv, ident.Id); traits != `{"email":"form-profile@example.test","name":"Form Name"}` {
+				t.Fatalf("traits = %s", traits)
 			}
 		})
 
 		t.Run("FormValuesTakeSchemaTypes", func(t *testing.T) {
-			i, err := h.identities.Create(ctx, identity.CreateInput{SchemaID: "no-identifier", Traits: json.RawMessage(`{"nickname":"nick"}`)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, tok := h.MustSession(i)
-			b := h.NewBrowser(tok)
+			i := srv.MustCreateIdentityBody(t, ory.CreateIdentityBody{SchemaId: "no-identifier", Traits: map[string]any{"nickname": "nick"}})
+			b := newBrowser(t, srv, mustSession(t, srv, i.Id))
 			init := b.Do(http.MethodGet, "/self-service/settings/browser", nil, "Accept", acceptJSON)
 			m, nodes := init.JSON(t), string(init.Body)
 			for _, want := range []string{
@@ -189,11 +185,10 @@ func TestProfile(t *testing.T) {
 			if r.Status != http.StatusSeeOther || strings.HasPrefix(r.Header.Get("Location"), errorUI) {
 				t.Fatalf("update = %d %s", r.Status, r.Header.Get("Location"))
 			}
-			got, _ := h.identities.Get(ctx, i.ID)
 			var traits map[string]any
-			_ = json.Unmarshal(got.Traits, &traits)
+			_ = json.Unmarshal([]byte(traitsOf(t, srv, i.Id)), &traits)
 			if traits["age"] != float64(42) || traits["newsletter"] != true || traits["nickname"] != "nick2" {
-				t.Fatalf("traits = %s", got.Traits)
+				t.Fatalf("traits = %v", traits)
 			}
 		})
 	})

@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/flow"
-	"github.com/latchkey/latchkey/internal/sqlstore"
-	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 // TestWireShape compares a flow with the recorded Kratos transcript
@@ -20,17 +18,17 @@ import (
 // 1060001 message of a flow started by recovery. The golden file holds
 // the transcript's nodes with the email replaced by EMAIL.
 func TestWireShape(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db, func(c *settingsConfig) { c.PrivilegedSessionMaxAge = 15 * time.Minute })
+	servertest.Each(t, options("SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE=15m"), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		const email = "shape@example.test"
-		ident := h.MustIdentity(email)
-		sess, tok := h.MustSession(ident)
-		id, err := h.service.StartAfterRecovery(ctx, ident, sess, flow.TypeAPI, h.pub+"self-service/recovery?flow=x", "")
+		ident := mustIdentity(t, srv, email)
+		rec := srv.MustRecover(t, ident.Id, "api", "")
+		tok, id := rec.Token, rec.SettingsFlowID
+		sess, _, err := srv.SDK(false).FrontendAPI.ToSession(ctx).XSessionToken(tok).Execute()
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := h.Do(http.MethodGet, "/self-service/settings/flows?id="+id.String(), nil, "X-Session-Token", tok, "Accept", acceptJSON)
+		r := do(t, srv, http.MethodGet, "/self-service/settings/flows?id="+id, nil, "X-Session-Token", tok, "Accept", acceptJSON)
 		if r.Status != http.StatusOK {
 			t.Fatalf("fetch = %d %s", r.Status, r.Body)
 		}
@@ -62,7 +60,7 @@ func TestWireShape(t *testing.T) {
 		if string(f.UI.Nodes) != want.String() {
 			t.Fatalf("nodes differ from the transcript\ngot  %s\nwant %s", f.UI.Nodes, want.String())
 		}
-		if f.UI.Action != h.pub+"self-service/settings?flow="+id.String() || f.UI.Method != "POST" {
+		if f.UI.Action != srv.Config.PublicURL("self-service/settings?flow="+id) || f.UI.Method != "POST" {
 			t.Fatalf("action %s %s", f.UI.Action, f.UI.Method)
 		}
 		until := sess.AuthenticatedAt.Add(15 * time.Minute)
@@ -72,7 +70,7 @@ func TestWireShape(t *testing.T) {
 		if string(f.UI.Messages) != wantMsg {
 			t.Fatalf("messages\ngot  %s\nwant %s", f.UI.Messages, wantMsg)
 		}
-		if f.Identity.SchemaURL != h.pub+"schemas/ZGVmYXVsdA" {
+		if f.Identity.SchemaURL != srv.Config.PublicURL("schemas/ZGVmYXVsdA") {
 			t.Fatalf("schema_url = %s", f.Identity.SchemaURL)
 		}
 		if strings.Contains(string(r.Body), `"credentials"`) || strings.Contains(string(r.Body), "hashed_password") {
@@ -80,7 +78,7 @@ func TestWireShape(t *testing.T) {
 		}
 
 		// The success answer: same id, a fresh form, the spec's key order.
-		r = h.Do(http.MethodPost, "/self-service/settings?flow="+id.String(), `{"method":"password","password":"`+newPassword+`","transient_payload":{"k":"v"}}`, "X-Session-Token", tok)
+		r = do(t, srv, http.MethodPost, "/self-service/settings?flow="+id, `{"method":"password","password":"`+newPassword+`","transient_payload":{"k":"v"}}`, "X-Session-Token", tok)
 		if got, want := topLevelKeys(t, r.Body), "id type expires_at issued_at request_url ui identity state transient_payload"; got != want {
 			t.Fatalf("success keys %q, want %q (%s)", got, want, r.Body)
 		}
