@@ -15,7 +15,7 @@ import (
 // cost. Parallel runs 4 clients per CPU to show the hashing pool queueing
 // work instead of oversubscribing.
 func BenchmarkLogin(b *testing.B) {
-	srv := servertest.Start(b, options("HASHERS_BCRYPT_COST=12"))
+	srv := servertest.Start(b, servertest.EntryOptions("HASHERS_BCRYPT_COST=12"))
 	srv.MustCreateIdentity(b, "bench@example.test", pw)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 

@@ -27,10 +27,10 @@ func startFormFlow(t *testing.T, srv *servertest.Server, b *http.Client, query s
 	t.Helper()
 	res, _ := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/browser"+query), nil, htmlAccept)
 	loc := res.Header.Get("Location")
-	if res.StatusCode != 303 || !strings.HasPrefix(loc, loginUI+"?flow=") {
+	if res.StatusCode != 303 || !strings.HasPrefix(loc, servertest.EntryLoginUI+"?flow=") {
 		t.Fatalf("init: %d %q", res.StatusCode, loc)
 	}
-	id := strings.TrimPrefix(loc, loginUI+"?flow=")
+	id := strings.TrimPrefix(loc, servertest.EntryLoginUI+"?flow=")
 	res, body := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/flows?id="+id), nil, nil)
 	if res.StatusCode != 200 {
 		t.Fatalf("fetch: %d %v", res.StatusCode, body)
@@ -46,17 +46,17 @@ func startFormFlow(t *testing.T, srv *servertest.Server, b *http.Client, query s
 }
 
 func TestLoginBrowser(t *testing.T) {
-	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, servertest.EntryOptions(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		srv.MustCreateIdentity(t, "carol@example.test", pw)
 
 		t.Run("SPALoginSetsCookieAndSaysWhereToGo", func(t *testing.T) {
 			sdk := srv.SDK(true)
-			f, _, err := sdk.FrontendAPI.CreateBrowserLoginFlow(ctx).ReturnTo(allowedReturn + "home").Execute()
+			f, _, err := sdk.FrontendAPI.CreateBrowserLoginFlow(ctx).ReturnTo(servertest.EntryAllowedReturn + "home").Execute()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.Type != "browser" || f.GetReturnTo() != allowedReturn+"home" || servertest.CSRFToken(f.Ui.Nodes) == "" {
+			if f.Type != "browser" || f.GetReturnTo() != servertest.EntryAllowedReturn+"home" || servertest.CSRFToken(f.Ui.Nodes) == "" {
 				t.Fatalf("flow %+v", f)
 			}
 			ok, res, err := sdk.FrontendAPI.UpdateLoginFlow(ctx).Flow(f.Id).
@@ -68,7 +68,7 @@ func TestLoginBrowser(t *testing.T) {
 				t.Fatal("browsers must not get the session token")
 			}
 			if len(ok.ContinueWith) != 1 || ok.ContinueWith[0].ContinueWithRedirectBrowserTo == nil ||
-				ok.ContinueWith[0].ContinueWithRedirectBrowserTo.RedirectBrowserTo != allowedReturn+"home" {
+				ok.ContinueWith[0].ContinueWithRedirectBrowserTo.RedirectBrowserTo != servertest.EntryAllowedReturn+"home" {
 				t.Fatalf("continue_with %+v", ok.ContinueWith)
 			}
 			if !hasCookie(res, "ory_kratos_session") {
@@ -87,10 +87,10 @@ func TestLoginBrowser(t *testing.T) {
 
 		t.Run("FormLoginRedirectsWithCookie", func(t *testing.T) {
 			b := srv.HTTPClient(true)
-			id, csrf := startFormFlow(t, srv, b, "?return_to="+url.QueryEscape(allowedReturn+"after"))
+			id, csrf := startFormFlow(t, srv, b, "?return_to="+url.QueryEscape(servertest.EntryAllowedReturn+"after"))
 			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"password"}, "identifier": {"carol@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != allowedReturn+"after" || !hasCookie(res, "ory_kratos_session") {
+			if res.StatusCode != 303 || res.Header.Get("Location") != servertest.EntryAllowedReturn+"after" || !hasCookie(res, "ory_kratos_session") {
 				t.Fatalf("submit: %d %q %v", res.StatusCode, res.Header.Get("Location"), res.Header["Set-Cookie"])
 			}
 			res, body := servertest.Do(t, b, "GET", srv.Config.PublicURL("sessions/whoami"), nil, nil)
@@ -99,7 +99,7 @@ func TestLoginBrowser(t *testing.T) {
 			}
 			// With the session, the browser endpoint sends the user home.
 			res, _ = servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/browser"), nil, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn {
+			if res.StatusCode != 303 || res.Header.Get("Location") != servertest.EntryDefaultReturn {
 				t.Fatalf("init with session: %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 		})
@@ -109,7 +109,7 @@ func TestLoginBrowser(t *testing.T) {
 			id, csrf := startFormFlow(t, srv, b, "")
 			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"password"}, "identifier": {"carol@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn {
+			if res.StatusCode != 303 || res.Header.Get("Location") != servertest.EntryDefaultReturn {
 				t.Fatalf("submit: %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 		})
@@ -119,7 +119,7 @@ func TestLoginBrowser(t *testing.T) {
 			id, csrf := startFormFlow(t, srv, b, "")
 			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"password"}, "identifier": {"carol@example.test"}, "password": {"wrong-password-1"}, "csrf_token": {csrf}}, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != loginUI+"?flow="+id {
+			if res.StatusCode != 303 || res.Header.Get("Location") != servertest.EntryLoginUI+"?flow="+id {
 				t.Fatalf("submit: %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 			_, body := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/flows?id="+id), nil, nil)
@@ -155,10 +155,10 @@ func TestLoginBrowser(t *testing.T) {
 			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"password"}, "identifier": {"carol@example.test"}, "password": {pw}}, htmlAccept)
 			loc := res.Header.Get("Location")
-			if res.StatusCode != 303 || !strings.HasPrefix(loc, errorUI+"?id=") {
+			if res.StatusCode != 303 || !strings.HasPrefix(loc, servertest.EntryErrorUI+"?id=") {
 				t.Fatalf("submit: %d %q", res.StatusCode, loc)
 			}
-			_, body := servertest.Do(t, http.DefaultClient, "GET", srv.Config.PublicURL("self-service/errors?id="+strings.TrimPrefix(loc, errorUI+"?id=")), nil, nil)
+			_, body := servertest.Do(t, http.DefaultClient, "GET", srv.Config.PublicURL("self-service/errors?id="+strings.TrimPrefix(loc, servertest.EntryErrorUI+"?id=")), nil, nil)
 			if e := body["error"].(map[string]any); e["id"] != "security_csrf_violation" || e["code"] != float64(403) {
 				t.Fatalf("stored error %v", body)
 			}
@@ -180,10 +180,10 @@ func TestLoginBrowser(t *testing.T) {
 			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"password"}, "identifier": {"carol@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
 			loc := res.Header.Get("Location")
-			if res.StatusCode != 303 || !strings.HasPrefix(loc, loginUI+"?flow=") || strings.HasSuffix(loc, id) {
+			if res.StatusCode != 303 || !strings.HasPrefix(loc, servertest.EntryLoginUI+"?flow=") || strings.HasSuffix(loc, id) {
 				t.Fatalf("submit: %d %q", res.StatusCode, loc)
 			}
-			res, body := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/flows?id="+strings.TrimPrefix(loc, loginUI+"?flow=")), nil, nil)
+			res, body := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/flows?id="+strings.TrimPrefix(loc, servertest.EntryLoginUI+"?flow=")), nil, nil)
 			if res.StatusCode != 200 || messageIDs(body) != "4010001" {
 				t.Fatalf("replacement: %d %v", res.StatusCode, body)
 			}

@@ -44,7 +44,7 @@ func errBody(err error) string {
 }
 
 func TestLogin(t *testing.T) {
-	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, servertest.EntryOptions(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		sdk := srv.SDK(false)
 		alice := srv.MustCreateIdentity(t, "alice@example.test", pw)
@@ -287,7 +287,7 @@ func TestLogin(t *testing.T) {
 			}
 			b := srv.HTTPClient(true)
 			res, _ := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/browser?return_to=https%3A%2F%2Fevil.test%2F"), nil, http.Header{"Accept": {"text/html"}})
-			if res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), errorUI+"?id=") {
+			if res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), servertest.EntryErrorUI+"?id=") {
 				t.Fatalf("browser: %d %s", res.StatusCode, res.Header.Get("Location"))
 			}
 		})

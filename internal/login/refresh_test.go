@@ -15,7 +15,7 @@ import (
 )
 
 func TestLoginRefresh(t *testing.T) {
-	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, servertest.EntryOptions(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		sdk := srv.SDK(false)
 		srv.MustCreateIdentity(t, "dave@example.test", pw)
@@ -88,7 +88,7 @@ func TestLoginRefresh(t *testing.T) {
 			id, csrf = startFormFlow(t, srv, b, "?refresh=true")
 			res, _ = servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				formLogin("dave@example.test", pw, csrf), htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn {
+			if res.StatusCode != 303 || res.Header.Get("Location") != servertest.EntryDefaultReturn {
 				t.Fatalf("refresh %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 			_, after := servertest.Do(t, b, "GET", srv.Config.PublicURL("sessions/whoami"), nil, nil)
@@ -145,7 +145,7 @@ func privileged(t *testing.T, srv *servertest.Server, token string) bool {
 // TestLoginRehash: a hash made with other parameters than the configured
 // ones is replaced on the next successful login, and only then.
 func TestLoginRehash(t *testing.T) {
-	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, servertest.EntryOptions(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		// Identities are created at cost 4; the instance people sign in
 		// through hashes at cost 5.
@@ -185,7 +185,7 @@ func TestLoginRehash(t *testing.T) {
 // alike. (Each costs one password comparison, a dummy one when there is
 // no hash to compare with; the server offers no way to count them.)
 func TestLoginDoesTheSameWorkForUnknownIdentifiers(t *testing.T) {
-	srv := servertest.Start(t, options())
+	srv := servertest.Start(t, servertest.EntryOptions())
 	ctx := context.Background()
 	sdk := srv.SDK(false)
 	srv.MustCreateIdentity(t, "gina@example.test", pw)

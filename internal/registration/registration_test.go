@@ -61,7 +61,7 @@ func rejectedFlow(t *testing.T, err error) *ory.RegistrationFlow {
 var htmlAccept = http.Header{"Accept": {"text/html,application/xhtml+xml,*/*;q=0.8"}}
 
 func TestRegistration(t *testing.T) {
-	servertest.Each(t, options(), func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, servertest.EntryOptions(), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		sdk := srv.SDK(false)
 
@@ -154,7 +154,7 @@ func TestRegistration(t *testing.T) {
 
 		t.Run("SPARegisterWhoamiLogoutLogin", func(t *testing.T) {
 			b := srv.SDK(true)
-			f, _, err := b.FrontendAPI.CreateBrowserRegistrationFlow(ctx).ReturnTo(allowedReturn + "welcome").Execute()
+			f, _, err := b.FrontendAPI.CreateBrowserRegistrationFlow(ctx).ReturnTo(servertest.EntryAllowedReturn + "welcome").Execute()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +164,7 @@ func TestRegistration(t *testing.T) {
 				t.Fatalf("%v %s", err, errBody(err))
 			}
 			if ok.SessionToken != nil || ok.Session == nil || len(ok.ContinueWith) != 1 ||
-				ok.ContinueWith[0].ContinueWithRedirectBrowserTo.RedirectBrowserTo != allowedReturn+"welcome" {
+				ok.ContinueWith[0].ContinueWithRedirectBrowserTo.RedirectBrowserTo != servertest.EntryAllowedReturn+"welcome" {
 				t.Fatalf("answer %+v", ok)
 			}
 			if !setsCookie(res, "ory_kratos_session") {
@@ -201,7 +201,7 @@ func TestRegistration(t *testing.T) {
 			id, csrf := startForm(t, srv, c)
 			res, _ := servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/registration?flow="+id),
 				url.Values{"method": {"password"}, "traits.email": {"kate@example.test"}, "traits.name": {"Kate"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn || !setsCookie(res, "ory_kratos_session") {
+			if res.StatusCode != 303 || res.Header.Get("Location") != servertest.EntryDefaultReturn || !setsCookie(res, "ory_kratos_session") {
 				t.Fatalf("submit %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 			res, body := servertest.Do(t, c, "GET", srv.Config.PublicURL("sessions/whoami"), nil, nil)
@@ -211,7 +211,7 @@ func TestRegistration(t *testing.T) {
 			}
 			// A browser holding a session is sent home.
 			res, _ = servertest.Do(t, c, "GET", srv.Config.PublicURL("self-service/registration/browser"), nil, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn {
+			if res.StatusCode != 303 || res.Header.Get("Location") != servertest.EntryDefaultReturn {
 				t.Fatalf("init with session %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 			res, body = servertest.Do(t, c, "GET", srv.Config.PublicURL("self-service/registration/browser"), nil, http.Header{"Accept": {"application/json"}})
@@ -226,7 +226,7 @@ func TestRegistration(t *testing.T) {
 			id, csrf := startForm(t, srv, c)
 			res, _ := servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/registration?flow="+id),
 				url.Values{"method": {"password"}, "traits.email": {"not-an-email"}, "traits.name": {"Lou"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
-			if res.StatusCode != 303 || res.Header.Get("Location") != registrationUI+"?flow="+id {
+			if res.StatusCode != 303 || res.Header.Get("Location") != servertest.EntryRegisterUI+"?flow="+id {
 				t.Fatalf("submit %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 			f, _, err := srv.SDKWith(c).FrontendAPI.GetRegistrationFlow(ctx).Id(id).Execute()
@@ -269,10 +269,10 @@ func TestRegistration(t *testing.T) {
 			res, _ := servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/registration?flow="+id),
 				url.Values{"method": {"password"}, "traits.email": {"ned@example.test"}, "password": {pw}, "csrf_token": {"d3Jvbmc="}}, htmlAccept)
 			loc := res.Header.Get("Location")
-			if res.StatusCode != 303 || !strings.HasPrefix(loc, errorUI+"?id=") {
+			if res.StatusCode != 303 || !strings.HasPrefix(loc, servertest.EntryErrorUI+"?id=") {
 				t.Fatalf("submit %d %q", res.StatusCode, loc)
 			}
-			_, body := servertest.Do(t, http.DefaultClient, "GET", srv.Config.PublicURL("self-service/errors?id="+strings.TrimPrefix(loc, errorUI+"?id=")), nil, nil)
+			_, body := servertest.Do(t, http.DefaultClient, "GET", srv.Config.PublicURL("self-service/errors?id="+strings.TrimPrefix(loc, servertest.EntryErrorUI+"?id=")), nil, nil)
 			if e := body["error"].(map[string]any); e["id"] != "security_csrf_violation" {
 				t.Fatalf("stored error %v", body)
 			}
@@ -383,7 +383,7 @@ func TestRegistration(t *testing.T) {
 			res, _ = servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/registration?flow="+id),
 				url.Values{"method": {"password"}, "traits.email": {"sam@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
 			loc := res.Header.Get("Location")
-			if res.StatusCode != 303 || !strings.HasPrefix(loc, registrationUI+"?flow=") || strings.HasSuffix(loc, id) {
+			if res.StatusCode != 303 || !strings.HasPrefix(loc, servertest.EntryRegisterUI+"?flow=") || strings.HasSuffix(loc, id) {
 				t.Fatalf("form %d %q", res.StatusCode, loc)
 			}
 		})
@@ -396,7 +396,7 @@ func TestRegistration(t *testing.T) {
 			}
 			c := srv.HTTPClient(true)
 			res, _ := servertest.Do(t, c, "GET", srv.Config.PublicURL("self-service/registration/browser?return_to=https%3A%2F%2Fevil.test%2F"), nil, htmlAccept)
-			if res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), errorUI+"?id=") {
+			if res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), servertest.EntryErrorUI+"?id=") {
 				t.Fatalf("form %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 		})
@@ -405,7 +405,7 @@ func TestRegistration(t *testing.T) {
 
 func TestRegistrationWithoutSessionHook(t *testing.T) {
 	// No session hook after a password registration (Latchkey's default has one).
-	servertest.Each(t, options("SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS=[]"), func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, servertest.EntryOptions("SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS=[]"), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		sdk := srv.SDK(false)
 		f, _, _ := sdk.FrontendAPI.CreateNativeRegistrationFlow(ctx).Execute()
@@ -424,7 +424,7 @@ func TestRegistrationWithoutSessionHook(t *testing.T) {
 		id, csrf := startForm(t, srv, c)
 		res, _ = servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/registration?flow="+id),
 			url.Values{"method": {"password"}, "traits.email": {"uma@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
-		if res.StatusCode != 303 || res.Header.Get("Location") != defaultReturn || setsCookie(res, "ory_kratos_session") {
+		if res.StatusCode != 303 || res.Header.Get("Location") != servertest.EntryDefaultReturn || setsCookie(res, "ory_kratos_session") {
 			t.Fatalf("form %d %q %v", res.StatusCode, res.Header.Get("Location"), res.Header["Set-Cookie"])
 		}
 	})
@@ -452,10 +452,10 @@ func startForm(t *testing.T, srv *servertest.Server, c *http.Client) (string, st
 	t.Helper()
 	res, _ := servertest.Do(t, c, "GET", srv.Config.PublicURL("self-service/registration/browser"), nil, htmlAccept)
 	loc := res.Header.Get("Location")
-	if res.StatusCode != 303 || !strings.HasPrefix(loc, registrationUI+"?flow=") {
+	if res.StatusCode != 303 || !strings.HasPrefix(loc, servertest.EntryRegisterUI+"?flow=") {
 		t.Fatalf("init %d %q", res.StatusCode, loc)
 	}
-	id := strings.TrimPrefix(loc, registrationUI+"?flow=")
+	id := strings.TrimPrefix(loc, servertest.EntryRegisterUI+"?flow=")
 	f, _, err := srv.SDKWith(c).FrontendAPI.GetRegistrationFlow(context.Background()).Id(id).Execute()
 	if err != nil {
 		t.Fatalf("fetch %v %s", err, errBody(err))
