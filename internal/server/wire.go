@@ -87,6 +87,9 @@ func (s *Server) wire(opts Options) error {
 	if !opts.NoCourier {
 		s.workers = append(s.workers, func(ctx context.Context) { c.dispatcher.Run(ctx) })
 	}
+	if cfg.Database.Cleanup.Enabled {
+		s.workers = append(s.workers, s.runCleanup)
+	}
 	return nil
 }
 

@@ -74,7 +74,8 @@ type CleanupOptions struct {
 
 // CleanupCount is how many rows of one kind a run deleted.
 type CleanupCount struct {
-	Kind    string
+	Kind    string // "recovery codes"
+	Table   string // "recovery_codes"
 	Deleted int64
 }
 
@@ -96,7 +97,7 @@ func (db *DB) Cleanup(ctx context.Context, opts CleanupOptions) ([]CleanupCount,
 	now := db.NowUTC()
 	counts := make([]CleanupCount, len(cleanupRules))
 	for i, r := range cleanupRules {
-		counts[i].Kind = r.Kind
+		counts[i].Kind, counts[i].Table = r.Kind, r.Table
 	}
 	for i, r := range cleanupRules {
 		cutoff := now.Add(-opts.KeepLast)
