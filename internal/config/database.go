@@ -48,3 +48,7 @@ func (l *loader) validateDatabase(c *Config) {
 	l.atLeast("database.cleanup.batch_size", dc.BatchSize, 1)
 	l.positive("database.cleanup.interval", dc.Interval)
 }
+
+// DefaultDatabaseCleanup is the built-in database.cleanup, for commands
+// that run without a configuration file.
+func DefaultDatabaseCleanup() DatabaseCleanup { return defaults().Database.Cleanup }
