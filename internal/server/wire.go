@@ -88,7 +88,11 @@ func (s *Server) wire(opts Options) error {
 		s.workers = append(s.workers, func(ctx context.Context) { c.dispatcher.Run(ctx) })
 	}
 	if cfg.Database.Cleanup.Enabled {
-		s.workers = append(s.workers, s.runCleanup)
+		m, err := newCleanupMetrics(s.metrics)
+		if err != nil {
+			return err
+		}
+		s.workers = append(s.workers, func(ctx context.Context) { s.runCleanup(ctx, m) })
 	}
 	return nil
 }
