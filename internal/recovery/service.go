@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"net/http"
 	"time"
 
@@ -61,8 +62,9 @@ type Service struct {
 	Sessions   Sessions
 	Settings   SettingsStarter
 	Mail       Mailer
-	// Hasher makes the keyed hashes of codes, link tokens and rate-limit
-	// keys (secrets.default; every secret of the list verifies).
+	// Limits counts recovery emails against the send limits.
+	Limits *ratelimit.Counter
+	// Hasher makes the keyed hashes of codes and link tokens (secrets.default; every secret of the list verifies).
 	Hasher secret.Hasher
 	// SchemaURL returns the public URL of an identity schema (identity
 	// JSON in email templates); nil leaves it empty.
