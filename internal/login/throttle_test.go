@@ -192,6 +192,34 @@ func TestLoginThrottle(t *testing.T) {
 			if ids := (attempt{body: f}).messageIDs(); !reflect.DeepEqual(ids, []float64{4010100}) {
 				t.Fatalf("flow after refusal: %v", f)
 			}
+			// An SPA gets the flow itself with 429.
+			res, spa := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
+				map[string]any{"method": "password", "identifier": "alice@example.test", "password": pw, "csrf_token": csrf}, nil)
+			mustBeThrottled(t, attempt{status: res.StatusCode, retryAfter: res.Header.Get("Retry-After"), body: spa}, window)
+		})
+
+		t.Run("BuiltInUIShowsTheMessage", func(t *testing.T) {
+			ui := servertest.Start(t, servertest.Options{NoSMTP: true, DSN: srv.Config.DSN})
+			b := ui.HTTPClientFrom("127.0.0.20", true)
+			res, _ := servertest.Do(t, b, "GET", ui.Config.PublicURL("self-service/login/browser"), nil, htmlAccept)
+			loc, _ := url.Parse(res.Header.Get("Location"))
+			id := loc.Query().Get("flow")
+			_, f := servertest.Do(t, b, "GET", ui.Config.PublicURL("self-service/login/flows?id="+id), nil, nil)
+			csrf := ""
+			for _, n := range f["ui"].(map[string]any)["nodes"].([]any) {
+				if a := n.(map[string]any)["attributes"].(map[string]any); a["name"] == "csrf_token" {
+					csrf = a["value"].(string)
+				}
+			}
+			res, _ = servertest.Do(t, b, "POST", ui.Config.PublicURL("self-service/login?flow="+id),
+				url.Values{"method": {"password"}, "identifier": {"alice@example.test"}, "password": {pw}, "csrf_token": {csrf}}, htmlAccept)
+			if res.StatusCode != 303 {
+				t.Fatalf("form: %d", res.StatusCode)
+			}
+			res, page := servertest.DoRaw(t, b, "GET", res.Header.Get("Location"), nil, htmlAccept)
+			if res.StatusCode != 200 || !strings.Contains(string(page), "Too many failed sign-in attempts.") {
+				t.Fatalf("login page after refusal: %d\n%s", res.StatusCode, page)
+			}
 		})
 
 		t.Run("AfterTheWindowLoginWorksAgain", func(t *testing.T) {
