@@ -1,10 +1,10 @@
 package recovery
 
 import (
-	"github.com/latchkey/latchkey/internal/ratelimit"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 )
 
 // Method names a recovery method: the node group of its UI and the value

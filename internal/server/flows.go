@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"github.com/latchkey/latchkey/internal/ratelimit"
 	"net/http"
 	"net/url"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/login"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/registration"
 	"github.com/latchkey/latchkey/internal/session"

@@ -2,12 +2,12 @@ package server
 
 import (
 	"fmt"
-	"github.com/latchkey/latchkey/internal/config"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 )
