@@ -74,7 +74,7 @@ func cleanupReport(flows, sessions int, keepLast string) string {
 		"self-service flows       " + strconv.Itoa(flows),
 		"self-service errors      0",
 		"sessions                 " + strconv.Itoa(sessions),
-		"recovery send counters   0",
+		"rate-limit counters      0",
 		"courier messages         0",
 		"Deleted " + strconv.Itoa(flows+sessions) + " expired row(s); kept those of the last " + keepLast + ".",
 	}

@@ -10,7 +10,10 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -51,6 +54,30 @@ type Listener struct {
 	// BaseURL is the URL clients reach this listener at. After Load it is
 	// never empty (derived from host and port) and always ends with "/".
 	BaseURL string `key:"base_url"`
+	// TrustedProxies (Latchkey only, default none) are the IP addresses
+	// and CIDR ranges of reverse proxies whose X-Forwarded-For and
+	// True-Client-IP headers name the client; see TrustedProxyRanges.
+	TrustedProxies []string `key:"trusted_proxies"`
+}
+
+// TrustedProxyRanges parses TrustedProxies: a bare address is a range of
+// one. Load has validated them, so only an unloaded Config errs.
+func (l Listener) TrustedProxyRanges() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range l.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR range", s)
+		}
+		ip = ip.Unmap()
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out, nil
 }
 
 // Addr is the host:port to listen on.
@@ -239,10 +266,17 @@ type ErrorFlow struct {
 
 // LoginFlow is selfservice.flows.login.
 type LoginFlow struct {
-	UIURL    string        `key:"ui_url"`
-	Lifespan time.Duration `key:"lifespan"`
-	Before   HookSet       `key:"before"`
-	After    MethodsAfter  `key:"after"`
+	UIURL     string         `key:"ui_url"`
+	Lifespan  time.Duration  `key:"lifespan"`
+	RateLimit LoginRateLimit `key:"rate_limit"`
+	Before    HookSet        `key:"before"`
+	After     MethodsAfter   `key:"after"`
+}
+
+// LoginRateLimit (Latchkey only) limits failed password logins.
+type LoginRateLimit struct {
+	PerIdentifier RateLimit `key:"per_identifier"`
+	PerIP         RateLimit `key:"per_ip"`
 }
 
 // RegistrationFlow is selfservice.flows.registration.

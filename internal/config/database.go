@@ -40,7 +40,8 @@ type CleanupSleep struct {
 // limit: a counter is needed that long after its window started.
 func (c *Config) LongestRateLimitWindow() time.Duration {
 	rl := c.SelfService.Flows.Recovery.RateLimit
-	return max(rl.PerAddress.Window, rl.PerIP.Window)
+	ll := c.SelfService.Flows.Login.RateLimit
+	return max(rl.PerAddress.Window, rl.PerIP.Window, ll.PerIdentifier.Window, ll.PerIP.Window)
 }
 
 func (l *loader) validateDatabase(c *Config) {

@@ -62,7 +62,10 @@ func defaults() *Config {
 		Cookies: Cookies{Path: defaultCookiePath, SameSite: "Lax"},
 		SelfService: SelfService{
 			Flows: Flows{
-				Login: LoginFlow{Lifespan: time.Hour},
+				Login: LoginFlow{Lifespan: time.Hour, RateLimit: LoginRateLimit{
+					PerIdentifier: RateLimit{Max: 10, Window: 15 * time.Minute},
+					PerIP:         RateLimit{Max: 100, Window: 15 * time.Minute},
+				}},
 				Registration: RegistrationFlow{
 					Enabled:  true,
 					Lifespan: time.Hour,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -97,6 +98,9 @@ func TestLoadDefaults(t *testing.T) {
 		{"registration.enabled", c.SelfService.Flows.Registration.Enabled, true},
 		{"registration.after.password.hooks", c.SelfService.Flows.Registration.After.Password.Hooks, []Hook{{Hook: "session"}}},
 		{"login.lifespan", c.SelfService.Flows.Login.Lifespan, time.Hour},
+		{"login.rate_limit.per_identifier", c.SelfService.Flows.Login.RateLimit.PerIdentifier, RateLimit{Max: 10, Window: 15 * time.Minute}},
+		{"login.rate_limit.per_ip", c.SelfService.Flows.Login.RateLimit.PerIP, RateLimit{Max: 100, Window: 15 * time.Minute}},
+		{"public trusted_proxies", c.Serve.Public.TrustedProxies, []string(nil)},
 		{"verification.enabled", c.SelfService.Flows.Verification.Enabled, false},
 		{"password.enabled", c.SelfService.Methods.Password.Enabled, true},
 		{"password policy", c.SelfService.Methods.Password.Config, PasswordPolicy{
@@ -121,6 +125,17 @@ func TestLoadDefaults(t *testing.T) {
 	for _, tt := range tests {
 		check(t, tt.name, tt.got, tt.want)
 	}
+
+	t.Run("TrustedProxyRanges", func(t *testing.T) {
+		c, _ := MustLoad(t, LoadOptions{Dev: true, DataDir: t.TempDir(), Env: []string{`SERVE_PUBLIC_TRUSTED_PROXIES=["10.1.2.3/8", " 192.0.2.7 ", "2001:db8::/32", "::ffff:198.51.100.1"]`}})
+		got, err := c.Serve.Public.TrustedProxyRanges()
+		want := []netip.Prefix{
+			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"),
+			netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("198.51.100.1/32"),
+		}
+		check(t, "error", err, nil)
+		check(t, "ranges", got, want)
+	})
 
 	t.Run("OutsideDev", func(t *testing.T) {
 		c, warns := MustLoad(t, LoadOptions{Env: prodEnv})

@@ -20,6 +20,12 @@ func (l *loader) validate(c *Config) {
 	l.validateDSN(c)
 	l.port("serve.public.port", c.Serve.Public.Port)
 	l.port("serve.admin.port", c.Serve.Admin.Port)
+	if _, err := c.Serve.Public.TrustedProxyRanges(); err != nil {
+		l.fail("serve.public.trusted_proxies", "%v", err)
+	}
+	if _, err := c.Serve.Admin.TrustedProxyRanges(); err != nil {
+		l.fail("serve.admin.trusted_proxies", "%v", err)
+	}
 
 	if level, ok := logLevels[strings.ToLower(c.Log.Level)]; ok {
 		c.Log.Level = level
@@ -273,6 +279,8 @@ func (l *loader) validateSelfService(c *Config) {
 			l.warn(fl+"recovery.use", "%q but selfservice.methods.%s.enabled is false: recovery flows cannot start", r.Use, r.Use)
 		}
 	}
+	l.rateLimit(fl+"login.rate_limit.per_identifier", f.Login.RateLimit.PerIdentifier)
+	l.rateLimit(fl+"login.rate_limit.per_ip", f.Login.RateLimit.PerIP)
 	l.rateLimit(fl+"recovery.rate_limit.per_address", r.RateLimit.PerAddress)
 	l.rateLimit(fl+"recovery.rate_limit.per_ip", r.RateLimit.PerIP)
 	l.hooks(fl+"recovery.before.hooks", r.Before.Hooks)

@@ -126,6 +126,15 @@ func MsgRegistrationExpired(expiredAt, now time.Time) Message {
 func MsgRegistrationRetrySuccess() Message {
 	return fail(4040002, "The request was already completed successfully and can not be retried.")
 }
+
+// MsgLoginRateLimited is Latchkey's message when a login is refused
+// because too many attempts failed (no Kratos equivalent, so an id in
+// Latchkey's own range). It does not say which budget was spent.
+func MsgLoginRateLimited(retryAfter time.Duration) Message {
+	m := fail(4010100, fmt.Sprintf("Too many failed sign-in attempts. Please wait %s and try again.", humanDuration(retryAfter)))
+	m.Context = map[string]any{"retry_after_seconds": int(retryAfter.Seconds())}
+	return m
+}
 func MsgLoginRefresh() Message {
 	return info(1010003, "Please confirm this action by verifying that it is you.")
 }

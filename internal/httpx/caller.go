@@ -1,7 +1,6 @@
 package httpx
 
 import (
-	"net"
 	"net/http"
 	"strings"
 )
@@ -13,8 +12,8 @@ type Caller struct {
 	// (ClientIP).
 	IP string
 	// Address is the client address as a session's device record shows
-	// it: a proxy header's value, else the socket address with its port,
-	// as Kratos records it. It is informational only.
+	// it: the forwarded client address behind a trusted proxy, else the
+	// socket address with its port, as Kratos records it.
 	Address string
 	// UserAgent is the User-Agent header.
 	UserAgent string
@@ -23,18 +22,12 @@ type Caller struct {
 	Location string
 }
 
-// CallerOf reads the Caller of r.
+// CallerOf reads the Caller of r. Forwarding headers count only from
+// trusted proxies (ClientIPs).
 func CallerOf(r *http.Request) Caller {
-	c := Caller{IP: ClientIP(r), UserAgent: r.UserAgent()}
-	c.Address = strings.TrimSpace(r.Header.Get("True-Client-IP"))
-	if c.Address == "" {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			c.Address = strings.TrimSpace(first)
-		}
-	}
-	if c.Address == "" {
-		c.Address = r.RemoteAddr
+	c := Caller{IP: ClientIP(r), UserAgent: r.UserAgent(), Address: r.RemoteAddr}
+	if fwd, ok := r.Context().Value(clientKey{}).(client); ok && fwd.forwarded {
+		c.Address = fwd.ip
 	}
 	var loc []string
 	for _, h := range []string{"Cf-Ipcity", "Cf-Ipcountry"} {
@@ -44,15 +37,4 @@ func CallerOf(r *http.Request) Caller {
 	}
 	c.Location = strings.Join(loc, ", ")
 	return c
-}
-
-// ClientIP is the one function that says which IP address sent r: the
-// socket peer's. Forwarding headers are not trusted here, so a client
-// cannot pick the address a limit counts.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -50,7 +50,7 @@ func derive(sch *Schema, i *Identity, prevRecovery []RecoveryAddress, prevVerifi
 				continue
 			}
 			if p.Extension.PasswordIdentifier {
-				if id := normaliseIdentifier(v); !slices.Contains(identifiers, id) {
+				if id := NormaliseIdentifier(v); !slices.Contains(identifiers, id) {
 					identifiers = append(identifiers, id)
 				}
 			}

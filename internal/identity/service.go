@@ -299,7 +299,7 @@ func (s *Service) List(ctx context.Context, p ListParams) ([]*Identity, string, 
 	}
 	q := ListQuery{Limit: size + 1, WithCredentials: p.IncludeCredentials}
 	if p.CredentialsIdentifier != "" {
-		q.Identifier = normaliseIdentifier(p.CredentialsIdentifier)
+		q.Identifier = NormaliseIdentifier(p.CredentialsIdentifier)
 	}
 	if p.IDs != nil {
 		if len(p.IDs) > MaxPageSize {
@@ -330,7 +330,7 @@ func (s *Service) List(ctx context.Context, p ListParams) ([]*Identity, string, 
 // FindByIdentifier loads the identity (with credentials) whose credential
 // of type ct has the identifier (compared trimmed and lower-cased).
 func (s *Service) FindByIdentifier(ctx context.Context, ct CredentialType, identifier string) (*Identity, error) {
-	identifier = normaliseIdentifier(identifier)
+	identifier = NormaliseIdentifier(identifier)
 	if identifier == "" {
 		return nil, ErrNotFound
 	}
@@ -540,7 +540,9 @@ func validateImportedAddresses(v []VerifiableAddress, r []RecoveryAddress) error
 	return nil
 }
 
-func normaliseIdentifier(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// NormaliseIdentifier is how password identifiers are stored and looked
+// up: trimmed and lower-cased (login budgets count by it too).
+func NormaliseIdentifier(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // normaliseAddress is how addresses are stored: email trimmed and
 // lower-cased, other channels trimmed.

@@ -61,6 +61,8 @@ type Password struct {
 	Identities Identities
 	Schemas    Schemas
 	Passwords  Passwords
+	// Throttle refuses attempts once too many failed (nil: no limits).
+	Throttle *Throttle
 }
 
 // ID implements Method.
@@ -122,8 +124,10 @@ func (p *Password) identifierLabel() *flow.Message {
 
 // Authenticate implements Method. An unknown identifier, an identity
 // without a password and a wrong password give the same message and cost
-// the same hashing work.
-func (p *Password) Authenticate(ctx context.Context, f *Flow, body *httpx.FormBody) (*Authenticated, error) {
+// the same hashing work, and count against the same failed-login
+// budgets; over budget it returns a *ratelimit.ExceededError before any
+// comparison.
+func (p *Password) Authenticate(ctx context.Context, f *Flow, body *httpx.FormBody, caller httpx.Caller) (*Authenticated, error) {
 	identifier, password := body.Get(nodeIdentifier), body.Get(nodePassword)
 	if identifier == "" {
 		identifier = body.Get("password_identifier") // the deprecated name
@@ -140,6 +144,9 @@ func (p *Password) Authenticate(ctx context.Context, f *Flow, body *httpx.FormBo
 		}
 		return nil, nil
 	}
+	if err := p.Throttle.take(ctx, identifier, caller.IP); err != nil {
+		return nil, err
+	}
 	ident, hash, err := p.verify(ctx, identifier, password)
 	if err != nil {
 		return nil, err
@@ -152,16 +159,19 @@ func (p *Password) Authenticate(ctx context.Context, f *Flow, body *httpx.FormBo
 	if ident.State != identity.StateActive {
 		return nil, session.ErrIdentityDisabled(ident.ID)
 	}
-	auth := &Authenticated{Identity: ident}
-	if rehashed := p.rehash(ctx, hash, password); rehashed != "" {
-		auth.Commit = func(ctx context.Context) error {
-			if err := p.Identities.SetPassword(ctx, ident.ID, rehashed); err != nil {
-				return fmt.Errorf("store re-hashed password: %w", err)
-			}
+	rehashed := p.rehash(ctx, hash, password)
+	return &Authenticated{Identity: ident, Commit: func(ctx context.Context) error {
+		if err := p.Throttle.succeeded(ctx, identifier, caller.IP); err != nil {
+			return fmt.Errorf("reset failed-login budget: %w", err)
+		}
+		if rehashed == "" {
 			return nil
 		}
-	}
-	return auth, nil
+		if err := p.Identities.SetPassword(ctx, ident.ID, rehashed); err != nil {
+			return fmt.Errorf("store re-hashed password: %w", err)
+		}
+		return nil
+	}}, nil
 }
 
 // verify finds the identity of identifier and checks password against its

@@ -19,9 +19,10 @@ type Method interface {
 	// Nodes are the method's inputs on a new flow; with refresh set, sess
 	// signs in again and only its own identity may.
 	Nodes(ctx context.Context, f *Flow, sess *session.Session) ([]flow.Node, error)
-	// Authenticate checks a submission. A nil result without error means
-	// the method rejected it and put its messages on f.
-	Authenticate(ctx context.Context, f *Flow, body *httpx.FormBody) (*Authenticated, error)
+	// Authenticate checks a submission from caller. A nil result without
+	// error means the method rejected it and put its messages on f; a
+	// *ratelimit.ExceededError means it refused to check it.
+	Authenticate(ctx context.Context, f *Flow, body *httpx.FormBody, caller httpx.Caller) (*Authenticated, error)
 }
 
 // Authenticated is an identity that proved itself with a method.

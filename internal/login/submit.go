@@ -47,9 +47,9 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 	if m == nil {
 		return res, err
 	}
-	auth, err := m.Authenticate(ctx, f, body)
+	auth, err := m.Authenticate(ctx, f, body, q.Caller)
 	if err != nil {
-		return nil, err
+		return s.throttled(ctx, f, err)
 	}
 	if auth == nil {
 		return s.flows().Reject(ctx, f)

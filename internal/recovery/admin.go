@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
@@ -34,7 +35,8 @@ type AdminCaller struct {
 	RequestURL string
 	// IP is counted by the per-IP send limit when Send is set.
 	IP string
-	// RemoteAddr is logged with the event.
+	// RemoteAddr is logged with the event: the client address as a
+	// session's device records it (httpx.Caller.Address).
 	RemoteAddr string
 }
 
@@ -206,11 +208,11 @@ func (s *Service) adminSend(ctx context.Context, f *Flow, ident *identity.Identi
 		return httpx.ErrBadRequest("The identity has no recovery email address, so Latchkey cannot send it anything. Create the code or link without \"send\" and hand it over yourself.")
 	}
 	if err := s.countSend(ctx, address, caller.IP); err != nil {
-		var limited *limitError
+		var limited *ratelimit.ExceededError
 		if errors.As(err, &limited) {
-			httpx.Logger(ctx).Warn("recovery send limit hit", "identity_id", ident.ID, "limit", limited.scope,
-				"retry_after_seconds", int(limited.retryAfter.Seconds()), "remote_addr", caller.RemoteAddr)
-			secs := int(limited.retryAfter.Seconds())
+			httpx.Logger(ctx).Warn("recovery send limit hit", "identity_id", ident.ID, "limit", limited.Scope,
+				"retry_after_seconds", int(limited.RetryAfter.Seconds()), "remote_addr", caller.RemoteAddr)
+			secs := int(limited.RetryAfter.Seconds())
 			return httpx.ErrTooManyRequests(fmt.Sprintf("Too many recovery emails were sent to this address or from this client. Retry in %d seconds.", secs)).
 				WithDetail("retry_after_seconds", secs)
 		}
@@ -305,5 +307,6 @@ func parseIdentityID(raw string) (uuid.UUID, error) {
 // adminCaller reads the AdminCaller of r; its IP is the one client IP
 // every limit counts (httpx.ClientIP).
 func adminCaller(r *http.Request) AdminCaller {
-	return AdminCaller{RequestURL: flow.RequestURL(r), IP: httpx.ClientIP(r), RemoteAddr: r.RemoteAddr}
+	c := httpx.CallerOf(r)
+	return AdminCaller{RequestURL: flow.RequestURL(r), IP: c.IP, RemoteAddr: c.Address}
 }

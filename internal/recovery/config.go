@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 )
 
 // Method names a recovery method: the node group of its UI and the value
@@ -74,15 +75,9 @@ type Config struct {
 // RateLimits bounds how many recovery emails are sent (departure 4).
 type RateLimits struct {
 	// PerAddress counts by recipient address string (default 5 per hour).
-	PerAddress RateLimit
+	PerAddress ratelimit.Limit
 	// PerIP counts by client IP (default 100 per hour).
-	PerIP RateLimit
-}
-
-// RateLimit allows Max sends per Window; Max 0 disables it.
-type RateLimit struct {
-	Max    int
-	Window time.Duration
+	PerIP ratelimit.Limit
 }
 
 func (c Config) now() time.Time { return c.Time() }

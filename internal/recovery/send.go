@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/storeerr"
@@ -76,14 +77,14 @@ func (s *Service) submitEmail(ctx context.Context, q *flow.Request, f *Flow, in 
 		}
 		return flow.Save(ctx, s.Flows, f)
 	})
-	var limited *limitError
+	var limited *ratelimit.ExceededError
 	if errors.As(err, &limited) {
-		httpx.Logger(ctx).Warn("recovery send limit hit", "flow_id", f.ID, "limit", limited.scope, "retry_after_seconds", int(limited.retryAfter.Seconds()))
+		httpx.Logger(ctx).Warn("recovery send limit hit", "flow_id", f.ID, "limit", limited.Scope, "retry_after_seconds", int(limited.RetryAfter.Seconds()))
 		f.UI.ResetMessages()
-		f.UI.AddMessage(flow.MsgRateLimited(limited.retryAfter))
+		f.UI.AddMessage(flow.MsgRateLimited(limited.RetryAfter))
 		res, err := s.saveAndShow(ctx, f, http.StatusTooManyRequests)
 		if res != nil {
-			res.RetryAfter = limited.retryAfter
+			res.RetryAfter = limited.RetryAfter
 		}
 		return res, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
 )
@@ -61,8 +62,9 @@ type Service struct {
 	Sessions   Sessions
 	Settings   SettingsStarter
 	Mail       Mailer
-	// Hasher makes the keyed hashes of codes, link tokens and rate-limit
-	// keys (secrets.default; every secret of the list verifies).
+	// Limits counts recovery emails against the send limits.
+	Limits *ratelimit.Counter
+	// Hasher makes the keyed hashes of codes and link tokens (secrets.default; every secret of the list verifies).
 	Hasher secret.Hasher
 	// SchemaURL returns the public URL of an identity schema (identity
 	// JSON in email templates); nil leaves it empty.

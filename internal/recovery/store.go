@@ -35,7 +35,7 @@ type Secret struct {
 	CreatedAt time.Time
 }
 
-// Store persists recovery codes, link tokens and send counters. Every
+// Store persists recovery codes and link tokens. Every
 // method joins the transaction carried by ctx. sqlstore.RecoveryStore
 // implements it.
 type Store interface {
@@ -53,9 +53,4 @@ type Store interface {
 	FlowTokens(ctx context.Context, flowID uuid.UUID) ([]Secret, error)
 	// UseToken marks a token used unless it already was.
 	UseToken(ctx context.Context, id uuid.UUID, at time.Time) (bool, error)
-
-	// CountSend adds one to the counter of (scope, keyHash) in the window
-	// starting at windowStart and returns the new count. Counters of that
-	// key from earlier windows are dropped.
-	CountSend(ctx context.Context, scope, keyHash string, windowStart time.Time) (int, error)
 }

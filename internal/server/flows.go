@@ -10,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/login"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/registration"
 	"github.com/latchkey/latchkey/internal/session"
@@ -51,6 +52,8 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	}
 	(&settings.Handler{Service: c.settings, Common: common("settings", c.settings)}).RegisterPublic(public)
 
+	// One counter store for every limit, so all replicas count together.
+	limits := &ratelimit.Counter{Store: sqlstore.NewRateLimitStore(s.db), Hasher: c.codes, Now: s.now}
 	recoveries := &recovery.Service{
 		Config:     recoveryConfig(cfg, site),
 		Tx:         s.db,
@@ -60,12 +63,15 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Sessions:   c.sessions,
 		Settings:   c.settings,
 		Mail:       c.queue,
+		Limits:     limits,
 		Hasher:     c.codes,
 		SchemaURL:  func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
 	}
 	(&recovery.Handler{Service: recoveries, Common: common("recovery", recoveries)}).Register(public, admin)
 
 	pw := cfg.SelfService.Methods.Password.Enabled
+	loginLimits := cfg.SelfService.Flows.Login.RateLimit
+	throttle := &login.Throttle{Counter: limits, Tx: s.db, PerIdentifier: limit(loginLimits.PerIdentifier), PerIP: limit(loginLimits.PerIP)}
 	logins := &login.Service{
 		Config: login.Config{
 			Site: site, Lifespan: cfg.SelfService.Flows.Login.Lifespan,
@@ -73,7 +79,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		},
 		Flows: c.flows, Sessions: c.sessions, Tx: s.db,
 		Methods: []login.Method{
-			&login.Password{Switch: flow.Switch{On: pw}, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher},
+			&login.Password{Switch: flow.Switch{On: pw}, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher, Throttle: throttle},
 		},
 	}
 	common("login", logins).Register(public)
@@ -128,8 +134,8 @@ func recoveryConfig(cfg *config.Config, site flow.Site) recovery.Config {
 		ContinueWithTransitions: cfg.FeatureFlags.UseContinueWithTransitions,
 		RequireConfirmation:     m.Link.Config.RequireConfirmation,
 		RateLimit: recovery.RateLimits{
-			PerAddress: recovery.RateLimit{Max: f.RateLimit.PerAddress.Max, Window: f.RateLimit.PerAddress.Window},
-			PerIP:      recovery.RateLimit{Max: f.RateLimit.PerIP.Max, Window: f.RateLimit.PerIP.Window},
+			PerAddress: limit(f.RateLimit.PerAddress),
+			PerIP:      limit(f.RateLimit.PerIP),
 		},
 		LinkBaseURL:           cfg.LinkBaseURL(),
 		RecoveryUIURL:         cfg.UIURLs().Recovery,
@@ -175,4 +181,9 @@ func mustParseURL(raw string) *url.URL {
 		return nil
 	}
 	return u
+}
+
+// limit is a configured rate limit as internal/ratelimit counts it.
+func limit(l config.RateLimit) ratelimit.Limit {
+	return ratelimit.Limit{Max: l.Max, Window: l.Window}
 }

@@ -7,14 +7,17 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 )
 
-// withBasics wraps a listener's handler: the request logger in the context,
-// a recovered panic answered as a Kratos 500 (and logged with its stack).
+// withBasics wraps a listener's handler: the request logger in the context
+// (naming the client IP), a recovered panic answered as a Kratos 500 (and
+// logged with its stack).
 func withBasics(log *slog.Logger, public bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log := log.With("client_ip", httpx.ClientIP(r))
 		r = r.WithContext(httpx.WithLogger(r.Context(), log))
 		if public {
 			w.Header().Set("Vary", "Cookie")
@@ -30,6 +33,16 @@ func withBasics(log *slog.Logger, public bool, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// clientIPs is the client-address resolver of a listener: forwarding
+// headers count only from its trusted_proxies.
+func clientIPs(l config.Listener) (*httpx.ClientIPs, error) {
+	trusted, err := l.TrustedProxyRanges()
+	if err != nil {
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
+	return httpx.NewClientIPs(trusted), nil
 }
 
 // redirectTo answers with a 307 to the same path and query on another

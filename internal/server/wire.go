@@ -81,8 +81,16 @@ func (s *Server) wire(opts Options) error {
 	public.HandleFunc("/", notFound)
 	admin.HandleFunc("/", notFound)
 
-	s.public = withBasics(s.log, true, ensureCSRFCookie(c.csrf, public))
-	s.admin = withBasics(s.log, false, adminAliases(admin))
+	publicIPs, err := clientIPs(cfg.Serve.Public)
+	if err != nil {
+		return err
+	}
+	adminIPs, err := clientIPs(cfg.Serve.Admin)
+	if err != nil {
+		return err
+	}
+	s.public = publicIPs.Wrap(withBasics(s.log, true, ensureCSRFCookie(c.csrf, public)))
+	s.admin = adminIPs.Wrap(withBasics(s.log, false, adminAliases(admin)))
 
 	if !opts.NoCourier {
 		s.workers = append(s.workers, func(ctx context.Context) { c.dispatcher.Run(ctx) })

@@ -132,14 +132,15 @@ func testIssue(t *testing.T, srv *servertest.Server) {
 		}
 	})
 
-	t.Run("DeviceFromProxyHeaders", func(t *testing.T) {
+	t.Run("ProxyHeadersFromAnUntrustedClientAreIgnored", func(t *testing.T) {
+		// No trusted proxy is configured: the device is the socket peer.
 		// An empty User-Agent makes the client send none.
-		sess, _ := login(t, srv, email, http.Header{
-			"X-Forwarded-For": {"203.0.113.7, 10.0.0.1"}, "Cf-Ipcity": {"Berlin"}, "Cf-Ipcountry": {"DE"}, "User-Agent": {""},
+		sess, addr := login(t, srv, email, http.Header{
+			"X-Forwarded-For": {"203.0.113.7, 10.0.0.1"}, "True-Client-Ip": {"203.0.113.8"}, "Cf-Ipcity": {"Berlin"}, "Cf-Ipcountry": {"DE"}, "User-Agent": {""},
 		})
 		d := whoami(t, srv, sess.Token).Devices[0]
-		if d.GetIpAddress() != "203.0.113.7" || d.UserAgent != nil || d.GetLocation() != "Berlin, DE" {
-			t.Fatalf("device ip=%v ua=%v loc=%v", d.GetIpAddress(), d.UserAgent, d.GetLocation())
+		if d.GetIpAddress() != addr || d.UserAgent != nil || d.GetLocation() != "Berlin, DE" {
+			t.Fatalf("device ip=%v (socket %s) ua=%v loc=%v", d.GetIpAddress(), addr, d.UserAgent, d.GetLocation())
 		}
 	})
 
@@ -159,6 +160,18 @@ func testIssue(t *testing.T, srv *servertest.Server) {
 		var n int
 		if err := srv.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM sessions WHERE identity_id = ?`, inactive.Id).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("%d sessions issued for an inactive identity (%v)", n, err)
+		}
+	})
+}
+
+// TestDeviceBehindTrustedProxies: behind trusted proxies the device
+// records the client the right-most untrusted X-Forwarded-For entry names.
+func TestDeviceBehindTrustedProxies(t *testing.T) {
+	servertest.Each(t, options(`SERVE_PUBLIC_TRUSTED_PROXIES=["127.0.0.1", "10.0.0.0/8"]`), func(t *testing.T, srv *servertest.Server) {
+		_, email := mustIdentity(t, srv, identityOpts{})
+		sess, _ := login(t, srv, email, http.Header{"X-Forwarded-For": {"198.51.100.1, 203.0.113.7, 10.0.0.1"}})
+		if d := whoami(t, srv, sess.Token).Devices[0]; d.GetIpAddress() != "203.0.113.7" {
+			t.Fatalf("device ip=%v", d.GetIpAddress())
 		}
 	})
 }

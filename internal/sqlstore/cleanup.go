@@ -30,7 +30,7 @@ var cleanupRules = []cleanupRule{
 	{Kind: "sessions", Table: "sessions", Key: "id", Column: "expires_at"},
 	// A counter still counts until its window ends: deleting it earlier
 	// would reset a send limit.
-	{Kind: "recovery send counters", Table: "recovery_rate_limits", Key: "scope, key_hash, window_start", Column: "window_start",
+	{Kind: "rate-limit counters", Table: "rate_limits", Key: "scope, key_hash, window_start", Column: "window_start",
 		Retention: func(o CleanupOptions) time.Duration { return o.CounterWindow }},
 	// Delivered or abandoned mail, with its dispatches (ON DELETE CASCADE);
 	// never a message still waiting to be sent.

@@ -97,7 +97,7 @@ func (f *cleanupFixture) mustSession(expires time.Time, active bool) string {
 func (f *cleanupFixture) mustCounter(start time.Time) string {
 	f.t.Helper()
 	key := uuid.NewString()
-	if _, err := sqlstore.NewRecoveryStore(f.db).CountSend(context.Background(), "address", key, start); err != nil {
+	if _, err := sqlstore.NewRateLimitStore(f.db).Increment(context.Background(), "address", key, start); err != nil {
 		f.t.Fatal(err)
 	}
 	return key
@@ -213,7 +213,7 @@ func TestCleanup(t *testing.T) {
 			}
 			want := map[string]int64{
 				"recovery codes": 2, "recovery link tokens": 2, "self-service flows": 1, "self-service errors": 1,
-				"sessions": 2, "recovery send counters": 1, "courier messages": 2,
+				"sessions": 2, "rate-limit counters": 1, "courier messages": 2,
 			}
 			if got := deletedByKind(counts); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("deleted %v, want %v", got, want)
@@ -227,7 +227,7 @@ func TestCleanup(t *testing.T) {
 				{"recovery_tokens", "id", sorted(liveToken)},
 				{"selfservice_errors", "id", sorted(recentError)},
 				{"sessions", "id", sorted(recentSession, liveSession, revokedLiveSession)},
-				{"recovery_rate_limits", "key_hash", sorted(endedRecently, current)},
+				{"rate_limits", "key_hash", sorted(endedRecently, current)},
 				{"courier_messages", "id", sorted(oldQueued, oldProcessing, recentSent)},
 				// The deleted messages' dispatches went with them.
 				{"courier_message_dispatches", "message_id", sorted(recentSent)},

@@ -8,8 +8,8 @@ import (
 	"github.com/latchkey/latchkey/internal/recovery"
 )
 
-// RecoveryStore implements recovery.Store: the recovery_codes,
-// recovery_tokens and recovery_rate_limits tables.
+// RecoveryStore implements recovery.Store: the recovery_codes and
+// recovery_tokens tables (send counters are in RateLimitStore).
 type RecoveryStore struct{ DB *DB }
 
 // NewRecoveryStore returns the recovery store of db.
@@ -54,38 +54,6 @@ func (s *RecoveryStore) FlowTokens(ctx context.Context, flowID uuid.UUID) ([]rec
 // UseToken marks a link token used (exactly one concurrent caller wins).
 func (s *RecoveryStore) UseToken(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
 	return s.use(ctx, `UPDATE recovery_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, id, at)
-}
-
-// CountSend increments a send counter and returns its new value. The
-// upsert holds the counter's row lock until the transaction ends, so
-// concurrent senders are counted one after another on every dialect.
-func (s *RecoveryStore) CountSend(ctx context.Context, scope, keyHash string, windowStart time.Time) (int, error) {
-	upsert := `INSERT INTO recovery_rate_limits (scope, key_hash, window_start, count) VALUES (?, ?, ?, 1)
-		ON CONFLICT (scope, key_hash, window_start) DO UPDATE SET count = recovery_rate_limits.count + 1`
-	if s.DB.Dialect == MySQL {
-		upsert = `INSERT INTO recovery_rate_limits (scope, key_hash, window_start, count) VALUES (?, ?, ?, 1)
-		ON DUPLICATE KEY UPDATE count = count + 1`
-	}
-	var n int
-	err := s.DB.InTx(ctx, func(ctx context.Context) error {
-		if _, err := s.DB.Exec(ctx, upsert, scope, keyHash, s.DB.T(windowStart)); err != nil {
-			return err
-		}
-		if _, err := s.DB.Exec(ctx, `DELETE FROM recovery_rate_limits WHERE scope = ? AND key_hash = ? AND window_start < ?`,
-			scope, keyHash, s.DB.T(windowStart)); err != nil {
-			return err
-		}
-		return ScanErr(s.DB.QueryRow(ctx, `SELECT count FROM recovery_rate_limits WHERE scope = ? AND key_hash = ? AND window_start = ?`,
-			scope, keyHash, s.DB.T(windowStart)).Scan(&n))
-	})
-	return n, err
-}
-
-// PruneSendCounters deletes counters of windows that started before
-// cutoff (keys that were never seen again). Run it now and then.
-func (s *RecoveryStore) PruneSendCounters(ctx context.Context, cutoff time.Time) error {
-	_, err := s.DB.Exec(ctx, `DELETE FROM recovery_rate_limits WHERE window_start < ?`, s.DB.T(cutoff))
-	return err
 }
 
 func (s *RecoveryStore) insert(ctx context.Context, table, hashColumn string, c *recovery.Secret) error {

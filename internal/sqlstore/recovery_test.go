@@ -101,28 +101,6 @@ func TestRecoveryStore(t *testing.T) {
 			}
 		})
 
-		t.Run("SendCountersCountPerWindow", func(t *testing.T) {
-			w1 := now.Truncate(time.Hour)
-			for want := 1; want <= 3; want++ {
-				if n, err := s.CountSend(ctx, "recovery_address", "k", w1); n != want || err != nil {
-					t.Fatalf("count %d: %d %v", want, n, err)
-				}
-			}
-			if n, _ := s.CountSend(ctx, "recovery_ip", "k", w1); n != 1 {
-				t.Fatalf("other scope: %d", n)
-			}
-			if n, _ := s.CountSend(ctx, "recovery_address", "k", w1.Add(time.Hour)); n != 1 {
-				t.Fatalf("next window: %d", n)
-			}
-			var rows int
-			if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM recovery_rate_limits WHERE scope = 'recovery_address'`).Scan(&rows); err != nil || rows != 1 {
-				t.Fatalf("old windows kept: %d %v", rows, err)
-			}
-			if err := s.PruneSendCounters(ctx, w1.Add(2*time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-		})
-
 		t.Run("DeletingTheFlowDeletesItsSecrets", func(t *testing.T) {
 			if _, err := db.Exec(ctx, `DELETE FROM selfservice_flows WHERE id = ?`, flowID.String()); err != nil {
 				t.Fatal(err)

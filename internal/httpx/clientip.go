@@ -1,0 +1,135 @@
+package httpx
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// ClientIPs says which address sent a request: the socket peer, unless
+// the peer is a trusted proxy (serve.public.trusted_proxies). Behind
+// trusted proxies the client is the right-most X-Forwarded-For entry that
+// is not itself a trusted proxy: each proxy appends the address it was
+// reached from, so entries left of the first untrusted one are whatever
+// the client chose to send and are never believed.
+type ClientIPs struct {
+	trusted []netip.Prefix
+}
+
+// NewClientIPs returns the resolver trusting forwarding headers from
+// peers in trusted (none: the socket peer is always the client).
+func NewClientIPs(trusted []netip.Prefix) *ClientIPs {
+	return &ClientIPs{trusted: trusted}
+}
+
+// client is a resolved client address.
+type client struct {
+	ip string
+	// forwarded: ip came from a trusted proxy's header, not the socket.
+	forwarded bool
+}
+
+type clientKey struct{}
+
+// Wrap resolves each request's client address once and keeps it in the
+// request context, where ClientIP and CallerOf read it.
+func (c *ClientIPs) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), clientKey{}, c.resolve(r))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// resolve applies the trusted-proxy rule to r. X-Forwarded-For is
+// walked from the right; True-Client-IP (set by some CDNs) counts only
+// from a trusted peer that sent no X-Forwarded-For.
+func (c *ClientIPs) resolve(r *http.Request) client {
+	peer, ok := parseIP(r.RemoteAddr)
+	if !ok {
+		return client{ip: peerHost(r.RemoteAddr)}
+	}
+	if !c.isTrusted(peer) {
+		return client{ip: peer.String()}
+	}
+	if hops := forwardedFor(r.Header); len(hops) > 0 {
+		// All hops trusted: the left-most is the furthest anyone knows.
+		res := client{ip: peer.String()}
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, ok := parseIP(hops[i])
+			if !ok {
+				break // garbage the trusted chain did not write
+			}
+			res = client{ip: hop.String(), forwarded: true}
+			if !c.isTrusted(hop) {
+				break
+			}
+		}
+		return res
+	}
+	if tc, ok := parseIP(strings.TrimSpace(r.Header.Get("True-Client-IP"))); ok {
+		return client{ip: tc.String(), forwarded: true}
+	}
+	return client{ip: peer.String()}
+}
+
+func (c *ClientIPs) isTrusted(ip netip.Addr) bool {
+	for _, p := range c.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedFor lists the X-Forwarded-For entries of every such header,
+// in order.
+func forwardedFor(h http.Header) []string {
+	var hops []string
+	for _, v := range h.Values("X-Forwarded-For") {
+		for _, hop := range strings.Split(v, ",") {
+			hops = append(hops, strings.TrimSpace(hop))
+		}
+	}
+	return hops
+}
+
+// parseIP reads an address as proxies write it: a bare IP, or host:port
+// ("[v6]:port" for IPv6). IPv4-mapped IPv6 addresses become IPv4, and
+// zones are dropped, so one client has one spelling.
+func parseIP(s string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		ip = ap.Addr()
+	}
+	return ip.Unmap().WithZone(""), true
+}
+
+// ClientIP is the one function that says which IP address sent r: the
+// address ClientIPs resolved for it (behind trusted proxies, the
+// forwarded client), else the socket peer's. Limits count by it, session
+// devices record it and request logs name it.
+func ClientIP(r *http.Request) string {
+	if c, ok := r.Context().Value(clientKey{}).(client); ok {
+		return c.ip
+	}
+	if ip, ok := parseIP(r.RemoteAddr); ok {
+		return ip.String()
+	}
+	return peerHost(r.RemoteAddr)
+}
+
+// peerHost is the host part of a socket address that parseIP could not
+// read (a Unix socket, a test's "pipe").
+func peerHost(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}

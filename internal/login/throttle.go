@@ -1,0 +1,92 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/ratelimit"
+)
+
+// Failed-login budgets (departure 4): per identifier, counted by the
+// identifier string as typed (normalised as lookups are), so an unknown
+// identifier is counted exactly like a known one and a refusal says
+// nothing about accounts; and per client IP, across identifiers.
+//
+// An attempt is taken from both budgets before the password is checked,
+// in its own committed transaction: the counter's row lock orders
+// concurrent guesses, so no more than Max comparisons happen per window
+// however many arrive at once, and an attempt over budget is refused
+// without any hash comparison. A refused attempt is rolled back (it costs
+// the attacker nothing more, and the window end does not move). A
+// successful login gives its attempt back to the IP budget and resets
+// the identifier's budget: the user who finally typed the right password
+// is not held back later, and knowing one account's password buys no
+// guesses on another account.
+
+// Scopes of the login counters.
+const (
+	scopeIdentifier = "login_identifier"
+	scopeIP         = "login_ip"
+)
+
+// Throttle holds the failed-login budgets of the password method. A nil
+// Throttle throttles nothing.
+type Throttle struct {
+	Counter *ratelimit.Counter
+	Tx      flow.Transactor
+	// PerIdentifier is selfservice.flows.login.rate_limit.per_identifier
+	// (default 10 per 15 minutes).
+	PerIdentifier ratelimit.Limit
+	// PerIP is selfservice.flows.login.rate_limit.per_ip (default 100
+	// per 15 minutes).
+	PerIP ratelimit.Limit
+}
+
+// take counts one attempt against both budgets, or returns a
+// *ratelimit.ExceededError (counting nothing) when either is spent.
+func (t *Throttle) take(ctx context.Context, identifier, ip string) error {
+	if t == nil {
+		return nil
+	}
+	return t.Tx.InTx(ctx, func(ctx context.Context) error {
+		if err := t.Counter.Take(ctx, scopeIP, ip, t.PerIP); err != nil {
+			return err
+		}
+		return t.Counter.Take(ctx, scopeIdentifier, identity.NormaliseIdentifier(identifier), t.PerIdentifier)
+	})
+}
+
+// succeeded undoes what a successful attempt counted, in the transaction
+// that signs the identity in.
+func (t *Throttle) succeeded(ctx context.Context, identifier, ip string) error {
+	if t == nil {
+		return nil
+	}
+	if err := t.Counter.Give(ctx, scopeIP, ip, t.PerIP); err != nil {
+		return err
+	}
+	return t.Counter.Reset(ctx, scopeIdentifier, identity.NormaliseIdentifier(identifier))
+}
+
+// throttled answers an attempt refused by a budget: the flow with the
+// message, 429 and Retry-After (browsers are sent to the flow's page).
+func (s *Service) throttled(ctx context.Context, f *Flow, err error) (*flow.Result, error) {
+	var limited *ratelimit.ExceededError
+	if !errors.As(err, &limited) {
+		return nil, err
+	}
+	httpx.Logger(ctx).Warn("login attempt refused: failed-login budget spent", "flow_id", f.ID, "limit", limited.Scope,
+		"retry_after_seconds", int(limited.RetryAfter.Seconds()))
+	f.UI.ResetMessages()
+	f.UI.AddMessage(flow.MsgLoginRateLimited(limited.RetryAfter))
+	if err := flow.Save(ctx, s.Flows, f); err != nil {
+		return nil, err
+	}
+	res := s.flows().Show(f, http.StatusTooManyRequests)
+	res.RetryAfter = limited.RetryAfter
+	return res, nil
+}
