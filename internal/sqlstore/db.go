@@ -309,31 +309,29 @@ func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *Row {
 	q = db.Rebind(q)
 	r := &Row{row: db.stmtFor(ctx, db.reader(), q).QueryRowContext(ctx, args...)}
 	if !inTx(ctx) {
-		r.retry = func(err error) *sql.Row {
-			if !db.lostConnection(ctx, err) {
-				return nil
-			}
-			return db.stmtFor(ctx, db.reader(), q).QueryRowContext(ctx, args...)
-		}
+		r.db, r.ctx, r.query, r.args = db, ctx, q, args
 	}
 	return r
 }
 
-// Row is the result of QueryRow: sql.Row that retries a query whose
-// connection was lost.
+// Row is the result of QueryRow: a sql.Row whose query runs again when
+// its connection was lost.
 type Row struct {
-	row   *sql.Row
-	retry func(err error) *sql.Row // nil: not retried
+	row *sql.Row
+	// db is set when the query may run again, with what it needs.
+	db    *DB
+	ctx   context.Context
+	query string
+	args  []any
 }
 
 // Scan copies the row's columns into dest, as sql.Row.Scan does.
 func (r *Row) Scan(dest ...any) error {
 	err := r.row.Scan(dest...)
-	if err != nil && r.retry != nil {
-		if again := r.retry(err); again != nil {
-			r.row, r.retry = again, nil
-			err = again.Scan(dest...)
-		}
+	if err != nil && r.db != nil && r.db.lostConnection(r.ctx, err) {
+		r.row = r.db.stmtFor(r.ctx, r.db.reader(), r.query).QueryRowContext(r.ctx, r.args...)
+		r.db = nil
+		err = r.row.Scan(dest...)
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -151,15 +152,15 @@ func (f *invalidationFeed) read(ctx context.Context) (complete bool, err error) 
 		// Start from the counter's current number. Lookups made before
 		// (this instance served without a feed) could have missed changes
 		// below it: drop them all.
-		if err := f.db.SQL.QueryRowContext(ctx, `SELECT last_seq FROM session_cache_counter WHERE id = 1`).Scan(&f.cursor); err != nil {
+		if err := f.db.QueryRow(ctx, `SELECT last_seq FROM session_cache_counter WHERE id = 1`).Scan(&f.cursor); err != nil {
 			return false, fmt.Errorf("read session cache counter: %w", err)
 		}
 		f.cache.invalidateAll()
 		f.started = true
 		return true, nil
 	}
-	rows, err := f.db.SQL.QueryContext(ctx, f.db.Rebind(`SELECT seq, target_id FROM session_cache_invalidations
-		WHERE seq > ? ORDER BY seq LIMIT ?`), f.cursor, feedBatch)
+	rows, err := f.db.Query(ctx, `SELECT seq, target_id FROM session_cache_invalidations
+		WHERE seq > ? ORDER BY seq LIMIT ?`, f.cursor, feedBatch)
 	if err != nil {
 		return false, fmt.Errorf("read session cache invalidations: %w", err)
 	}
@@ -196,7 +197,9 @@ func (f *invalidationFeed) read(ctx context.Context) (complete bool, err error) 
 	}
 	// Rows past a hole are applied now too (an early invalidation is
 	// harmless) and read again once it closes.
-	f.cache.invalidate(ids...)
+	if len(ids) > 0 {
+		f.cache.invalidate(ids...)
+	}
 	if hole {
 		through = f.skipHole(through, last)
 	} else {
@@ -224,15 +227,16 @@ func (f *invalidationFeed) skipHole(through, last int64) int64 {
 }
 
 // appendInvalidations writes the transaction's changed ids to the feed
-// under the next number. It runs last in the transaction, just before
-// COMMIT, so the counter's row lock is held for no more than the commit.
+// under the next number; ctx carries the transaction. It runs last in the
+// transaction, just before COMMIT, so the counter's row lock is held for
+// no more than the commit.
 func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
 	ids := uniqueIDs(st.invalidated)
 	var seq int64
 	switch db.Dialect {
 	case MySQL:
 		// LAST_INSERT_ID(expr) hands the new value back in the reply.
-		res, err := st.tx.ExecContext(ctx, `UPDATE session_cache_counter SET last_seq = LAST_INSERT_ID(last_seq + 1) WHERE id = 1`)
+		res, err := db.Exec(ctx, `UPDATE session_cache_counter SET last_seq = LAST_INSERT_ID(last_seq + 1) WHERE id = 1`)
 		if err != nil {
 			return fmt.Errorf("number session cache invalidation: %w", err)
 		}
@@ -240,7 +244,7 @@ func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
 			return fmt.Errorf("number session cache invalidation: %w", err)
 		}
 	default:
-		if err := st.tx.QueryRowContext(ctx, `UPDATE session_cache_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq`).Scan(&seq); err != nil {
+		if err := db.QueryRow(ctx, `UPDATE session_cache_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq`).Scan(&seq); err != nil {
 			return fmt.Errorf("number session cache invalidation: %w", err)
 		}
 	}
@@ -253,7 +257,7 @@ func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
 	}
 	q := `INSERT INTO session_cache_invalidations (seq, target_id, created_at) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(ids)), ", ")
-	if _, err := st.tx.ExecContext(ctx, db.Rebind(q), args...); err != nil {
+	if _, err := db.Exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("record session cache invalidation: %w", err)
 	}
 	return nil
@@ -276,9 +280,9 @@ func (db *DB) waitForReplicas(ctx context.Context) {
 // PruneCacheInvalidations deletes the session cache invalidations
 // recorded before before, at most limit rows (all when limit <= 0), and
 // returns how many it deleted. Every running instance reads a row within
-// a poll interval (25 ms by default), so rows older than a minute are
-// safe to delete; an instance that was cut off longer than that clears its
-// cache rather than miss them.
+// a poll interval (25 ms by default), so rows older than a minute (and
+// than session_cache_ttl) are safe to delete; an instance that was cut
+// off longer than that clears its cache rather than miss them.
 func (db *DB) PruneCacheInvalidations(ctx context.Context, before time.Time, limit int) (int, error) {
 	q, args := `DELETE FROM session_cache_invalidations WHERE created_at < ?`, []any{db.T(before)}
 	if limit > 0 {
@@ -302,6 +306,6 @@ func (db *DB) PruneCacheInvalidations(ctx context.Context, before time.Time, lim
 // uniqueIDs returns ids without repeats, in a stable order.
 func uniqueIDs(ids []uuid.UUID) []uuid.UUID {
 	out := slices.Clone(ids)
-	slices.SortFunc(out, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(out, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	return slices.Compact(out)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -255,5 +256,53 @@ func TestInvalidationFeedOffOnSQLite(t *testing.T) {
 	}
 	if n := countInvalidations(t, db); n != 0 {
 		t.Fatalf("%d invalidation rows on SQLite", n)
+	}
+}
+
+// Without a cache (session_cache_ttl=0s) nothing is recorded for other
+// instances, whose lookups then always read the database.
+func TestInvalidationFeedOffWithoutCache(t *testing.T) {
+	for _, d := range serverDialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			dsn := sqltest.DSN(t, d)
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			db, err := sqlstore.Open(ctx, dsn+sep+"session_cache_ttl=0s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st := sqlstore.NewSessionStore(db)
+			s := newTestSession(mustSessionIdentity(t, db), time.Now())
+			if err := st.CreateSession(ctx, s, "no-cache-hash"); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.RevokeSession(ctx, uuid.Nil, s.ID, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if n := countInvalidations(t, db); n != 0 {
+				t.Fatalf("%d invalidation rows without a cache", n)
+			}
+		})
+	}
+}
+
+// The feed's timing comes from the DSN, and a lease no longer than the
+// poll interval is refused (the cache would never serve).
+func TestSessionCacheFeedDSN(t *testing.T) {
+	ctx := context.Background()
+	for _, q := range []string{"session_cache_poll=100ms&session_cache_lease=100ms", "session_cache_poll=0s", "session_cache_lease=soon"} {
+		if db, err := sqlstore.Open(ctx, "postgres://nobody@127.0.0.1:1/none?"+q); err == nil {
+			db.Close()
+			t.Errorf("%s accepted", q)
+		} else if !strings.Contains(err.Error(), "session_cache_") {
+			t.Errorf("%s: %v", q, err)
+		}
 	}
 }

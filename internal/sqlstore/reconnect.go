@@ -91,9 +91,13 @@ func isLostConnection(err error) bool {
 // pgAlive is the PostgreSQL pool's check before it reuses a connection:
 // an idle connection's socket has nothing to read unless the server has
 // closed it (or sent a FATAL error first, as pg_terminate_backend does).
-// One non-blocking read, no round trip.
-func pgAlive(_ context.Context, c *pgx.Conn) error {
-	if !socketIdle(c.PgConn().Conn()) {
+// One non-blocking read, no round trip. pgx may still be reading the
+// socket in the background after a slow write; SyncConn waits for that
+// (costing a ping only then), so that the read here cannot block or steal
+// its bytes.
+func pgAlive(ctx context.Context, c *pgx.Conn) error {
+	pc := c.PgConn()
+	if err := pc.SyncConn(ctx); err != nil || !socketIdle(pc.Conn()) {
 		return driver.ErrBadConn
 	}
 	return nil
