@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/sqlstore"
 )
 
 // whoamiClients is the number of concurrent clients of BenchmarkWhoami.
@@ -20,8 +21,12 @@ const whoamiClients = 64
 // benchServer is a SQLite-backed server holding 2 000 sessions besides
 // the one the benchmark presents, so the lookup goes through a populated
 // index.
-func benchServer(b *testing.B) (*servertest.Server, string) {
-	srv := servertest.Start(b, options())
+func benchServer(b *testing.B, dialects ...sqlstore.Dialect) (*servertest.Server, string) {
+	opts := options()
+	if len(dialects) > 0 {
+		opts.Dialect = dialects[0]
+	}
+	srv := servertest.Start(b, opts)
 	_, email := mustIdentity(b, srv, identityOpts{})
 	s, _ := login(b, srv, email, curl)
 	// Copies of that session under other ids and token hashes.
@@ -83,6 +88,18 @@ func benchHTTP(b *testing.B, srv *servertest.Server, token string) {
 // encoding.
 func BenchmarkWhoamiHandler(b *testing.B) {
 	srv, token := benchServer(b)
+	benchHandler(b, srv, token)
+}
+
+// BenchmarkWhoamiHandlerPostgres is BenchmarkWhoamiHandler on
+// PostgreSQL, where the cache serves only within the lease of the
+// invalidation feed (sqlstore/invalidations.go).
+func BenchmarkWhoamiHandlerPostgres(b *testing.B) {
+	srv, token := benchServer(b, sqlstore.Postgres)
+	benchHandler(b, srv, token)
+}
+
+func benchHandler(b *testing.B, srv *servertest.Server, token string) {
 	handler := srv.App.Public()
 	req := httptest.NewRequest(http.MethodGet, "/sessions/whoami", nil)
 	req.Header.Set("X-Session-Token", token)

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
@@ -52,6 +54,13 @@ type DB struct {
 	// whoami caches whoami lookups; the session and identity stores'
 	// writes invalidate it (see whoamiCache).
 	whoami *whoamiCache
+	// feed carries those invalidations between instances (nil on SQLite
+	// and without a cache; see invalidations.go).
+	feed *invalidationFeed
+	// idleConns is the pool's idle connection limit, restored after
+	// dropIdleConns.
+	idleConns int
+	reconnect sync.Mutex
 	// stmts holds prepared statements by pool and query text (see
 	// statements).
 	stmts statements
@@ -124,6 +133,12 @@ type txKey struct{}
 type txState struct {
 	tx          *sql.Tx
 	afterCommit []func()
+	// invalidated are the sessions and identities the transaction
+	// changed, for the other instances' caches (see invalidations.go).
+	invalidated []uuid.UUID
+	// committing is set once COMMIT is sent: a failure from then on is
+	// ambiguous (the transaction may have committed).
+	committing bool
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -163,28 +178,44 @@ func (db *DB) AfterCommit(ctx context.Context, fn func()) {
 // Every store call inside fn must use the context fn is given: on SQLite
 // the transaction holds the only writer connection, so a write through
 // another context would wait for it forever.
+//
+// A transaction that fails on a lost connection before its COMMIT was
+// sent is run once more from the start on a fresh connection: the server
+// rolled it back when the connection went. One whose COMMIT fails is not
+// (it may have committed). So fn may run more than once and must have no
+// effect outside the transaction (AfterCommit is for those).
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return fn(ctx)
 	}
+	reconnected := false
 	for attempt := 0; ; attempt++ {
-		err := db.inTxOnce(ctx, fn)
+		st := &txState{}
+		err := db.inTxOnce(ctx, st, fn)
+		switch {
+		case err == nil:
+			if len(st.invalidated) > 0 && db.feed != nil {
+				db.waitForReplicas(ctx)
+			}
+			return nil
 		// SQLite may refuse to upgrade a read transaction to a write one
 		// (SQLITE_BUSY_SNAPSHOT / "database is locked"); such a transaction is
 		// safe to run again from the start.
-		if err != nil && db.Dialect == SQLite && attempt < 5 && isBusy(err) {
+		case db.Dialect == SQLite && attempt < 5 && isBusy(err):
 			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 			continue
-		}
 		// PostgreSQL and MySQL report deadlocks/serialization failures the same way.
-		if err != nil && db.Dialect != SQLite && attempt < 3 && isRetryable(err) {
+		case db.Dialect != SQLite && attempt < 3 && isRetryable(err):
+			continue
+		case !reconnected && !st.committing && db.lostConnection(ctx, err):
+			reconnected = true
 			continue
 		}
 		return err
 	}
 }
 
-func (db *DB) inTxOnce(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+func (db *DB) inTxOnce(ctx context.Context, st *txState, fn func(ctx context.Context) error) (err error) {
 	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -198,10 +229,17 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(ctx context.Context) error) 
 			_ = tx.Rollback()
 		}
 	}()
-	st := &txState{tx: tx}
-	if err = fn(context.WithValue(ctx, txKey{}, st)); err != nil {
+	st.tx = tx
+	txCtx := context.WithValue(ctx, txKey{}, st)
+	if err = fn(txCtx); err != nil {
 		return err
 	}
+	if len(st.invalidated) > 0 && db.feed != nil {
+		if err = db.appendInvalidations(txCtx, st); err != nil {
+			return err
+		}
+	}
+	st.committing = true
 	if err = tx.Commit(); err != nil {
 		return err
 	}
@@ -242,22 +280,64 @@ func (db *DB) Rebind(q string) string {
 }
 
 // Exec runs a statement in the context's transaction (or the pool).
+// Outside a transaction a statement that fails on a lost connection is not
+// run again: it may have been applied (see InTx for what is retried).
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	res, err := db.stmtFor(ctx, db.SQL, db.Rebind(q)).ExecContext(ctx, args...)
+	if err != nil && !inTx(ctx) {
+		db.lostConnection(ctx, err) // so the next statement gets a fresh connection
+	}
 	return res, db.mapErr(err)
 }
 
 // Query runs a query in the context's transaction (or the read pool).
+// Outside a transaction a query that fails on a lost connection is run
+// once more on a fresh one.
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	rows, err := db.stmtFor(ctx, db.reader(), db.Rebind(q)).QueryContext(ctx, args...)
+	q = db.Rebind(q)
+	rows, err := db.stmtFor(ctx, db.reader(), q).QueryContext(ctx, args...)
+	if err != nil && !inTx(ctx) && db.lostConnection(ctx, err) {
+		rows, err = db.stmtFor(ctx, db.reader(), q).QueryContext(ctx, args...)
+	}
 	return rows, db.mapErr(err)
 }
 
 // QueryRow runs a single-row query in the context's transaction (or the
-// read pool).
-func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return db.stmtFor(ctx, db.reader(), db.Rebind(q)).QueryRowContext(ctx, args...)
+// read pool). Outside a transaction a query that fails on a lost
+// connection is run once more on a fresh one (when Scan is called).
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *Row {
+	q = db.Rebind(q)
+	r := &Row{row: db.stmtFor(ctx, db.reader(), q).QueryRowContext(ctx, args...)}
+	if !inTx(ctx) {
+		r.db, r.ctx, r.query, r.args = db, ctx, q, args
+	}
+	return r
 }
+
+// Row is the result of QueryRow: a sql.Row whose query runs again when
+// its connection was lost.
+type Row struct {
+	row *sql.Row
+	// db is set when the query may run again, with what it needs.
+	db    *DB
+	ctx   context.Context
+	query string
+	args  []any
+}
+
+// Scan copies the row's columns into dest, as sql.Row.Scan does.
+func (r *Row) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if err != nil && r.db != nil && r.db.lostConnection(r.ctx, err) {
+		r.row = r.db.stmtFor(r.ctx, r.db.reader(), r.query).QueryRowContext(r.ctx, r.args...)
+		r.db = nil
+		err = r.row.Scan(dest...)
+	}
+	return err
+}
+
+// Err reports the query's error, as sql.Row.Err does.
+func (r *Row) Err() error { return r.row.Err() }
 
 // runner is what a prepared statement and a query text on a pool or
 // transaction share.
@@ -344,6 +424,7 @@ func (db *DB) NowUTC() time.Time {
 
 // Close closes the pools (and their prepared statements).
 func (db *DB) Close() error {
+	db.feed.stop()
 	if db.stopCheckpoints != nil {
 		db.stopCheckpoints()
 		db.stopCheckpoints = nil

@@ -104,15 +104,17 @@ func (s *IdentityStore) GetIdentity(ctx context.Context, id uuid.UUID, withCrede
 
 // DeleteIdentity deletes an identity; its rows in other tables cascade.
 func (s *IdentityStore) DeleteIdentity(ctx context.Context, id uuid.UUID) error {
-	res, err := s.DB.Exec(ctx, `DELETE FROM identities WHERE id = ?`, id.String())
-	if err != nil {
-		return err
-	}
-	s.DB.sessionsChanged(ctx, id)
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.DB.InTx(ctx, func(ctx context.Context) error {
+		res, err := s.DB.Exec(ctx, `DELETE FROM identities WHERE id = ?`, id.String())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		s.DB.sessionsChanged(ctx, id)
+		return nil
+	})
 }
 
 // ListIdentities returns a page of identities in (created_at, id) order.

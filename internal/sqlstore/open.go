@@ -13,7 +13,8 @@ import (
 
 	// The three drivers Latchkey speaks.
 	_ "github.com/go-sql-driver/mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 )
 
@@ -25,7 +26,10 @@ import (
 // max_conn_lifetime (Kratos names them the same way); on a SQLite file
 // they size the read pool, writes always share one connection. The DSN may
 // also set session_cache_ttl (Latchkey only): how long a whoami lookup may
-// be reused, "0s" to never reuse one (default DefaultSessionCacheTTL).
+// be reused, "0s" to never reuse one (default DefaultSessionCacheTTL), and,
+// on PostgreSQL and MySQL, session_cache_poll and session_cache_lease: how
+// often an instance reads the other instances' changes, and for how long
+// one read lets it serve from its cache (see invalidations.go).
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	dialect, driver, source, pool, err := parseDSN(dsn)
 	if err != nil {
@@ -39,11 +43,15 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if split {
 		writer += "&_pragma=wal_autocheckpoint(" + strconv.Itoa(walSafetyCheckpoint) + ")"
 	}
-	sqlDB, err := sql.Open(driver, writer)
+	sqlDB, err := openPool(driver, writer)
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	db := &DB{SQL: sqlDB, Dialect: dialect, whoami: newWhoamiCache(pool.sessionCacheTTL)}
+	db := &DB{SQL: sqlDB, Dialect: dialect, whoami: newWhoamiCache(pool.sessionCacheTTL), idleConns: pool.idleConns()}
+	if dialect != SQLite && db.whoami != nil {
+		db.whoami.lease = pool.sessionCacheLease
+		db.feed = newInvalidationFeed(db, db.whoami, pool.sessionCachePoll)
+	}
 	if split {
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
@@ -103,12 +111,37 @@ func (db *DB) checkpoints(every time.Duration) (stop func()) {
 	return func() { close(done); <-stopped }
 }
 
+// openPool opens a pool of driver on source. PostgreSQL connections are
+// checked before reuse (pgAlive; go-sql-driver/mysql checks its own).
+func openPool(driver, source string) (*sql.DB, error) {
+	if driver != "pgx" {
+		return sql.Open(driver, source)
+	}
+	cfg, err := pgx.ParseConfig(source)
+	if err != nil {
+		return nil, err
+	}
+	return stdlib.OpenDB(*cfg, stdlib.OptionResetSession(pgAlive)), nil
+}
+
 type poolSettings struct {
 	maxOpen, maxIdle int
 	lifetime         time.Duration
 	// sessionCacheTTL bounds how long a whoami lookup is reused
 	// (session_cache_ttl; 0 turns the cache off). See whoamiCache.
 	sessionCacheTTL time.Duration
+	// sessionCachePoll and sessionCacheLease time the invalidation feed
+	// (session_cache_poll, session_cache_lease). See invalidations.go.
+	sessionCachePoll, sessionCacheLease time.Duration
+}
+
+// idleConns is the idle connection limit apply sets (database/sql keeps
+// 2 unless told).
+func (p poolSettings) idleConns() int {
+	if p.maxIdle > 0 {
+		return p.maxIdle
+	}
+	return 2
 }
 
 func (p poolSettings) apply(db *sql.DB) {
@@ -128,7 +161,8 @@ func (p poolSettings) apply(db *sql.DB) {
 func popPool(q url.Values, def poolSettings) (poolSettings, error) {
 	p := def
 	p.sessionCacheTTL = DefaultSessionCacheTTL
-	for _, k := range []string{"max_conns", "max_idle_conns", "max_conn_lifetime", "max_conn_idle_time", "session_cache_ttl"} {
+	p.sessionCachePoll, p.sessionCacheLease = DefaultSessionCachePoll, DefaultSessionCacheLease
+	for _, k := range []string{"max_conns", "max_idle_conns", "max_conn_lifetime", "max_conn_idle_time", "session_cache_ttl", "session_cache_poll", "session_cache_lease"} {
 		v := q.Get(k)
 		q.Del(k)
 		if v == "" {
@@ -145,17 +179,25 @@ func popPool(q url.Values, def poolSettings) (poolSettings, error) {
 			} else {
 				p.maxIdle = n
 			}
-		case "max_conn_lifetime", "session_cache_ttl":
+		case "max_conn_lifetime", "session_cache_ttl", "session_cache_poll", "session_cache_lease":
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {
 				return p, fmt.Errorf("dsn: %s must be a duration, got %q", k, v)
 			}
-			if k == "session_cache_ttl" {
+			switch k {
+			case "session_cache_ttl":
 				p.sessionCacheTTL = d
-			} else {
+			case "session_cache_poll":
+				p.sessionCachePoll = d
+			case "session_cache_lease":
+				p.sessionCacheLease = d
+			default:
 				p.lifetime = d
 			}
 		}
+	}
+	if p.sessionCachePoll <= 0 || p.sessionCacheLease <= p.sessionCachePoll {
+		return p, fmt.Errorf("dsn: session_cache_lease (%s) must be longer than session_cache_poll (%s), which must be positive", p.sessionCacheLease, p.sessionCachePoll)
 	}
 	return p, nil
 }

@@ -85,6 +85,9 @@ func (s *SessionStore) SessionForWhoami(ctx context.Context, hashes []string, se
 	if inTx(ctx) {
 		cache = nil // the transaction may see its own uncommitted writes
 	}
+	if cache != nil {
+		s.DB.feed.start() // the other instances' changes (see invalidations.go)
+	}
 	// The key is every candidate: the answer holds only while the
 	// secrets that could match stay the same.
 	key := hashes[0]
@@ -198,17 +201,19 @@ func (s *SessionStore) UpdateSession(ctx context.Context, ss *session.Session) e
 	if err != nil {
 		return err
 	}
-	res, err := s.DB.Exec(ctx, `UPDATE sessions
-		SET active = ?, aal = ?, authentication_methods = ?, devices = ?,
-		    authenticated_at = ?, issued_at = ?, expires_at = ?, updated_at = ?
-		WHERE id = ?`,
-		ss.Active, ss.AAL, methods, devices,
-		s.DB.T(ss.AuthenticatedAt), s.DB.T(ss.IssuedAt), s.DB.T(ss.ExpiresAt), s.DB.T(ss.UpdatedAt), ss.ID.String())
-	if err != nil {
-		return err
-	}
-	s.DB.sessionsChanged(ctx, ss.ID)
-	return s.sessionChanged(ctx, res, `id = ?`, ss.ID.String())
+	return s.DB.InTx(ctx, func(ctx context.Context) error {
+		res, err := s.DB.Exec(ctx, `UPDATE sessions
+			SET active = ?, aal = ?, authentication_methods = ?, devices = ?,
+			    authenticated_at = ?, issued_at = ?, expires_at = ?, updated_at = ?
+			WHERE id = ?`,
+			ss.Active, ss.AAL, methods, devices,
+			s.DB.T(ss.AuthenticatedAt), s.DB.T(ss.IssuedAt), s.DB.T(ss.ExpiresAt), s.DB.T(ss.UpdatedAt), ss.ID.String())
+		if err != nil {
+			return err
+		}
+		s.DB.sessionsChanged(ctx, ss.ID)
+		return s.sessionChanged(ctx, res, `id = ?`, ss.ID.String())
+	})
 }
 
 // RevokeSession deactivates a session (of identityID, unless uuid.Nil).
@@ -217,38 +222,48 @@ func (s *SessionStore) RevokeSession(ctx context.Context, identityID, id uuid.UU
 	if identityID != uuid.Nil {
 		where, args = `id = ? AND identity_id = ?`, []any{id.String(), identityID.String()}
 	}
-	res, err := s.DB.Exec(ctx, `UPDATE sessions SET active = ?, updated_at = ? WHERE `+where,
-		append([]any{false, s.DB.T(at)}, args...)...)
-	if err != nil {
-		return err
-	}
-	s.DB.sessionsChanged(ctx, id)
-	return s.sessionChanged(ctx, res, where, args...)
+	return s.DB.InTx(ctx, func(ctx context.Context) error {
+		res, err := s.DB.Exec(ctx, `UPDATE sessions SET active = ?, updated_at = ? WHERE `+where,
+			append([]any{false, s.DB.T(at)}, args...)...)
+		if err != nil {
+			return err
+		}
+		s.DB.sessionsChanged(ctx, id)
+		return s.sessionChanged(ctx, res, where, args...)
+	})
 }
 
 // RevokeIdentitySessions deactivates the identity's active sessions
 // except one and returns how many it deactivated.
 func (s *SessionStore) RevokeIdentitySessions(ctx context.Context, identityID, except uuid.UUID, at time.Time) (int, error) {
-	res, err := s.DB.Exec(ctx, `UPDATE sessions SET active = ?, updated_at = ?
-		WHERE identity_id = ? AND id <> ? AND active = ?`,
-		false, s.DB.T(at), identityID.String(), except.String(), true)
-	if err != nil {
-		return 0, err
-	}
-	s.DB.sessionsChanged(ctx, identityID)
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.DB.InTx(ctx, func(ctx context.Context) error {
+		res, err := s.DB.Exec(ctx, `UPDATE sessions SET active = ?, updated_at = ?
+			WHERE identity_id = ? AND id <> ? AND active = ?`,
+			false, s.DB.T(at), identityID.String(), except.String(), true)
+		if err != nil {
+			return err
+		}
+		s.DB.sessionsChanged(ctx, identityID)
+		n, err = res.RowsAffected()
+		return err
+	})
 	return int(n), err
 }
 
 // DeleteIdentitySessions deletes the identity's sessions and returns how
 // many there were.
 func (s *SessionStore) DeleteIdentitySessions(ctx context.Context, identityID uuid.UUID) (int, error) {
-	res, err := s.DB.Exec(ctx, `DELETE FROM sessions WHERE identity_id = ?`, identityID.String())
-	if err != nil {
-		return 0, err
-	}
-	s.DB.sessionsChanged(ctx, identityID)
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.DB.InTx(ctx, func(ctx context.Context) error {
+		res, err := s.DB.Exec(ctx, `DELETE FROM sessions WHERE identity_id = ?`, identityID.String())
+		if err != nil {
+			return err
+		}
+		s.DB.sessionsChanged(ctx, identityID)
+		n, err = res.RowsAffected()
+		return err
+	})
 	return int(n), err
 }
 

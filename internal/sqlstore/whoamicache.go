@@ -10,8 +10,9 @@ import (
 )
 
 // DefaultSessionCacheTTL is how long a whoami lookup is reused unless the
-// DSN sets session_cache_ttl. It is how late another instance may see a
-// revocation or an identity change; this instance sees its own at once.
+// DSN sets session_cache_ttl. Changes made through Latchkey's stores are
+// seen at once by every instance (see invalidations.go); the TTL bounds
+// how late a change made by hand in SQL is seen.
 const DefaultSessionCacheTTL = time.Second
 
 // whoamiCacheSize bounds the cached lookups (a few MiB at most).
@@ -29,14 +30,27 @@ const whoamiCacheSize = 4096
 // (it read the database before the change committed, and is stored
 // after) is caught by the epoch: each change records the epoch it
 // happened in, each lookup the epoch it started in, and a lookup older
-// than a change of its session or identity is never served. Changes made
-// by other instances (or by hand in SQL) are seen once the entry expires.
+// than a change of its session or identity is never served.
+//
+// Changes made by other instances reach it through the invalidation feed
+// (invalidations.go), which calls invalidate for them and renews a lease:
+// with a lease set, nothing is served unless the feed's last complete
+// read of the database started less than lease ago. Changes made by hand
+// in SQL are seen once the entry expires.
 type whoamiCache struct {
 	ttl time.Duration
+	// lease is how long one read of the invalidation feed lets the cache
+	// serve (0: no feed, one instance: SQLite).
+	lease time.Duration
 
 	mu      sync.Mutex
 	epoch   uint64
 	entries map[string]cachedLookup
+	// leaseFrom is when the feed's last complete read started.
+	leaseFrom time.Time
+	// allChanged is the epoch of the last invalidateAll: a lookup that
+	// started before it is never served.
+	allChanged uint64
 	// changed records, for a session or identity id, the epoch and time of
 	// its last change. A record older than ttl can go: every lookup it
 	// could reject has expired.
@@ -72,11 +86,14 @@ func (c *whoamiCache) get(key string) (*session.Session, bool, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
+	if c.lease > 0 && now.Sub(c.leaseFrom) >= c.lease {
+		return nil, false, false // the feed may have missed a change: ask the database
+	}
 	e, ok := c.entries[key]
 	if !ok {
 		return nil, false, false
 	}
-	if now.Sub(e.at) >= c.ttl || c.changedSince(e.session.ID, e.epoch) || c.changedSince(e.session.IdentityID, e.epoch) {
+	if now.Sub(e.at) >= c.ttl || e.epoch < c.allChanged || c.changedSince(e.session.ID, e.epoch) || c.changedSince(e.session.IdentityID, e.epoch) {
 		delete(c.entries, key)
 		return nil, false, false
 	}
@@ -101,7 +118,7 @@ func (c *whoamiCache) put(key string, s *session.Session, secondFactor bool, epo
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.changedSince(s.ID, epoch) || c.changedSince(s.IdentityID, epoch) {
+	if epoch < c.allChanged || c.changedSince(s.ID, epoch) || c.changedSince(s.IdentityID, epoch) {
 		return
 	}
 	if len(c.entries) >= whoamiCacheSize {
@@ -146,12 +163,49 @@ func (c *whoamiCache) invalidate(ids ...uuid.UUID) {
 	}
 }
 
+// invalidateAll records a change of everything: no lookup that started
+// before it is served or kept.
+func (c *whoamiCache) invalidateAll() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	c.allChanged = c.epoch
+	clear(c.entries)
+}
+
+// renewLease lets the cache serve until lease after from, the moment the
+// feed's latest complete read started (never moving backwards).
+func (c *whoamiCache) renewLease(from time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if from.After(c.leaseFrom) {
+		c.leaseFrom = from
+	}
+}
+
 // sessionsChanged tells the whoami cache that these sessions or
 // identities (or the sessions of these identities) changed, once the
-// context's transaction commits (at once without one).
+// context's transaction commits, and, on a database several instances
+// share, writes the change to the invalidation feed in that transaction
+// (invalidations.go). Stores call it inside InTx; without a transaction
+// the change is recorded in one of its own.
 func (db *DB) sessionsChanged(ctx context.Context, ids ...uuid.UUID) {
 	if db.whoami == nil {
 		return
 	}
-	db.AfterCommit(ctx, func() { db.whoami.invalidate(ids...) })
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok {
+		_ = db.InTx(ctx, func(ctx context.Context) error {
+			db.sessionsChanged(ctx, ids...)
+			return nil
+		})
+		return
+	}
+	st.afterCommit = append(st.afterCommit, func() { db.whoami.invalidate(ids...) })
+	if db.feed != nil {
+		st.invalidated = append(st.invalidated, ids...)
+	}
 }

@@ -98,4 +98,48 @@ func TestWhoamiCache(t *testing.T) {
 			t.Fatal("a cache with TTL 0 served a lookup")
 		}
 	})
+	// With a feed (several instances), the cache serves only while the
+	// feed's last complete read is younger than the lease.
+	t.Run("ServesOnlyWithinTheLease", func(t *testing.T) {
+		c := newWhoamiCache(time.Hour)
+		c.lease = time.Hour
+		s := newSession()
+		epoch, at := c.start()
+		c.put("k", s, false, epoch, at)
+		if _, _, ok := c.get("k"); ok {
+			t.Fatal("served before the feed was ever read")
+		}
+		c.renewLease(time.Now())
+		if _, _, ok := c.get("k"); !ok {
+			t.Fatal("not served within the lease")
+		}
+		c.renewLease(time.Now().Add(-2 * time.Hour)) // an older read does not move it back
+		if _, _, ok := c.get("k"); !ok {
+			t.Fatal("lease moved backwards")
+		}
+		c.leaseFrom = time.Now().Add(-time.Hour)
+		if _, _, ok := c.get("k"); ok {
+			t.Fatal("served after the lease lapsed")
+		}
+	})
+
+	t.Run("InvalidateAllDropsEveryEarlierLookup", func(t *testing.T) {
+		c := newWhoamiCache(time.Hour)
+		cached, racing := newSession(), newSession()
+		epoch, at := c.start()
+		c.put("cached", cached, false, epoch, at)
+		epoch, at = c.start() // a lookup reading the database …
+		c.invalidateAll()     // … when the feed gives up on what it missed
+		c.put("racing", racing, false, epoch, at)
+		for _, k := range []string{"cached", "racing"} {
+			if _, _, ok := c.get(k); ok {
+				t.Fatalf("%s served after invalidateAll", k)
+			}
+		}
+		epoch, at = c.start()
+		c.put("later", cached, false, epoch, at)
+		if _, _, ok := c.get("later"); !ok {
+			t.Fatal("a lookup after invalidateAll is not kept")
+		}
+	})
 }

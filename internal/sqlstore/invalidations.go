@@ -1,0 +1,311 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Several instances on one PostgreSQL or MySQL database each keep a whoami
+// cache (whoamiCache). A revocation made on instance A must answer 401 on
+// instance B as soon as A has answered the revoking request. The
+// invalidation feed guarantees it, on each instance's own monotonic clock
+// and without trusting notifications to arrive in time:
+//
+//  1. Every transaction that changes sessions or identities takes the next
+//     number from session_cache_counter just before it commits and writes
+//     one row per changed id into session_cache_invalidations. The counter
+//     row stays locked until the transaction ends, so these transactions
+//     commit in number order, and a rolled-back one gives its number back:
+//     the numbers seen in the table have no holes. (Another transaction
+//     waits for the lock for the length of one commit, and only
+//     transactions that change sessions or identities take it.)
+//  2. Each instance reads the rows past the last number it has applied
+//     every poll interval and invalidates their ids in its cache. A read
+//     that finds a hole (a later number visible before an earlier one)
+//     stops short of it.
+//  3. An instance serves a cached lookup only while its last complete read
+//     (all rows, no hole) started less than lease ago.
+//  4. The revoking request returns only once lease (or the cache TTL, if
+//     shorter) has passed since its commit.
+//
+// So when the client, having its answer, asks B: if B serves from its
+// cache, B's last complete read started less than lease ago, hence after
+// the commit, and it saw the row (hole-free reads see every earlier
+// number); the entry was invalidated, or was read after the commit. If B's
+// reads fail or lag, its lease lapses and whoami reads the database, which
+// is correct too. The only cost is the revoking request's wait.
+//
+// PostgreSQL's LISTEN/NOTIFY would wake B sooner, but it cannot replace the
+// lease (a notification may arrive after the client's next request) and
+// with the lease it would not shorten the wait, so it is not used.
+
+// Default feed timing (DSN session_cache_poll, session_cache_lease): a
+// poll is one indexed query returning nothing most of the time, and a
+// lease of four polls tolerates a few slow ones before whoami falls back
+// to the database.
+const (
+	DefaultSessionCachePoll  = 25 * time.Millisecond
+	DefaultSessionCacheLease = 100 * time.Millisecond
+)
+
+// feedBatch bounds the rows one poll reads; a full batch is followed at
+// once by another read.
+const feedBatch = 1000
+
+// feedHoleTimeout is how long a hole in the numbers may last before the
+// feed gives up on it: holes close within one commit, unless the rows
+// were pruned before this instance read them (it was stopped or cut off
+// from the database). Giving up clears the whole cache, which is always
+// correct.
+const feedHoleTimeout = 2 * time.Second
+
+// invalidationFeed reads session_cache_invalidations into a whoamiCache.
+type invalidationFeed struct {
+	db    *DB
+	cache *whoamiCache
+	poll  time.Duration
+
+	startOnce sync.Once
+	stopOnce  sync.Once
+	done      chan struct{}
+	stopped   chan struct{}
+
+	// Owned by the polling goroutine.
+	cursor    int64 // every number up to cursor is applied
+	started   bool  // cursor has been read from the counter
+	holeSince time.Time
+}
+
+func newInvalidationFeed(db *DB, cache *whoamiCache, poll time.Duration) *invalidationFeed {
+	return &invalidationFeed{db: db, cache: cache, poll: poll, done: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+// start runs the feed in the background (once; on the first whoami
+// lookup, so that commands which never serve do not poll).
+func (f *invalidationFeed) start() {
+	if f == nil {
+		return
+	}
+	f.startOnce.Do(func() { go f.run() })
+}
+
+// stop ends the feed and waits for it.
+func (f *invalidationFeed) stop() {
+	if f == nil {
+		return
+	}
+	f.stopOnce.Do(func() {
+		f.startOnce.Do(func() { close(f.stopped) }) // never started
+		close(f.done)
+	})
+	<-f.stopped
+}
+
+func (f *invalidationFeed) run() {
+	defer close(f.stopped)
+	t := time.NewTicker(f.poll)
+	defer t.Stop()
+	for {
+		// A failed read leaves the lease to lapse: whoami then reads the
+		// database until a read succeeds again.
+		_ = f.readOnce()
+		select {
+		case <-f.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// readOnce reads the feed until it is complete (or fails), renewing the
+// cache's lease from the start of each complete read.
+func (f *invalidationFeed) readOnce() error {
+	for {
+		began := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		complete, err := f.read(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if complete {
+			f.cache.renewLease(began)
+			return nil
+		}
+		if !f.holeSince.IsZero() {
+			return nil // wait for the hole to close
+		}
+	}
+}
+
+// read applies the rows past the cursor and reports whether it saw all
+// of them: no hole, and fewer than a batch.
+func (f *invalidationFeed) read(ctx context.Context) (complete bool, err error) {
+	if !f.started {
+		// Start from the counter's current number. Lookups made before
+		// (this instance served without a feed) could have missed changes
+		// below it: drop them all.
+		if err := f.db.QueryRow(ctx, `SELECT last_seq FROM session_cache_counter WHERE id = 1`).Scan(&f.cursor); err != nil {
+			return false, fmt.Errorf("read session cache counter: %w", err)
+		}
+		f.cache.invalidateAll()
+		f.started = true
+		return true, nil
+	}
+	rows, err := f.db.Query(ctx, `SELECT seq, target_id FROM session_cache_invalidations
+		WHERE seq > ? ORDER BY seq LIMIT ?`, f.cursor, feedBatch)
+	if err != nil {
+		return false, fmt.Errorf("read session cache invalidations: %w", err)
+	}
+	defer rows.Close()
+	var (
+		ids     []uuid.UUID
+		n       int
+		last    int64 // highest number seen
+		through = f.cursor
+		hole    bool
+	)
+	for rows.Next() {
+		var (
+			seq    int64
+			target string
+		)
+		if err := rows.Scan(&seq, &target); err != nil {
+			return false, err
+		}
+		n++
+		last = seq
+		switch {
+		case seq == through+1:
+			through = seq
+		case seq > through:
+			hole = true
+		}
+		if id, err := uuid.Parse(target); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	// Rows past a hole are applied now too (an early invalidation is
+	// harmless) and read again once it closes.
+	if len(ids) > 0 {
+		f.cache.invalidate(ids...)
+	}
+	if hole {
+		through = f.skipHole(through, last)
+	} else {
+		f.holeSince = time.Time{}
+	}
+	f.cursor = through
+	return !hole && n < feedBatch, nil
+}
+
+// skipHole decides what to do about a hole after number through: wait
+// for it to close, or, once it has lasted feedHoleTimeout, clear the
+// cache and carry on past the highest number seen.
+func (f *invalidationFeed) skipHole(through, last int64) int64 {
+	now := time.Now()
+	if f.holeSince.IsZero() {
+		f.holeSince = now
+		return through
+	}
+	if now.Sub(f.holeSince) < feedHoleTimeout {
+		return through
+	}
+	f.cache.invalidateAll()
+	f.holeSince = time.Time{}
+	return last
+}
+
+// appendInvalidations writes the transaction's changed ids to the feed
+// under the next number; ctx carries the transaction. It runs last in the
+// transaction, just before COMMIT, so the counter's row lock is held for
+// no more than the commit.
+func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
+	ids := uniqueIDs(st.invalidated)
+	var seq int64
+	switch db.Dialect {
+	case MySQL:
+		// LAST_INSERT_ID(expr) hands the new value back in the reply.
+		res, err := db.Exec(ctx, `UPDATE session_cache_counter SET last_seq = LAST_INSERT_ID(last_seq + 1) WHERE id = 1`)
+		if err != nil {
+			return fmt.Errorf("number session cache invalidation: %w", err)
+		}
+		if seq, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("number session cache invalidation: %w", err)
+		}
+	default:
+		if err := db.QueryRow(ctx, `UPDATE session_cache_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq`).Scan(&seq); err != nil {
+			return fmt.Errorf("number session cache invalidation: %w", err)
+		}
+	}
+	// Wall-clock time, not the store clock tests move: it only tells
+	// PruneCacheInvalidations what is old.
+	at := db.T(time.Now())
+	args := make([]any, 0, 3*len(ids))
+	for _, id := range ids {
+		args = append(args, seq, id.String(), at)
+	}
+	q := `INSERT INTO session_cache_invalidations (seq, target_id, created_at) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(ids)), ", ")
+	if _, err := db.Exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("record session cache invalidation: %w", err)
+	}
+	return nil
+}
+
+// waitForReplicas holds a transaction that changed sessions or identities
+// until every other instance has either read its invalidation or stopped
+// serving from its cache (step 4 above): the lease, or the cache TTL when
+// shorter, since every cached entry is older than that by then.
+func (db *DB) waitForReplicas(ctx context.Context) {
+	wait := min(db.whoami.lease, db.whoami.ttl)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done(): // nobody is waiting for the answer any more
+	}
+}
+
+// PruneCacheInvalidations deletes the session cache invalidations
+// recorded before before, at most limit rows (all when limit <= 0), and
+// returns how many it deleted. Every running instance reads a row within
+// a poll interval (25 ms by default), so rows older than a minute (and
+// than session_cache_ttl) are safe to delete; an instance that was cut
+// off longer than that clears its cache rather than miss them.
+func (db *DB) PruneCacheInvalidations(ctx context.Context, before time.Time, limit int) (int, error) {
+	q, args := `DELETE FROM session_cache_invalidations WHERE created_at < ?`, []any{db.T(before)}
+	if limit > 0 {
+		switch db.Dialect {
+		case MySQL:
+			q += ` ORDER BY seq LIMIT ?`
+		default:
+			q = `DELETE FROM session_cache_invalidations WHERE seq IN
+				(SELECT seq FROM session_cache_invalidations WHERE created_at < ? ORDER BY seq LIMIT ?)`
+		}
+		args = append(args, limit)
+	}
+	res, err := db.SQL.ExecContext(ctx, db.Rebind(q), args...)
+	if err != nil {
+		return 0, fmt.Errorf("prune session cache invalidations: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// uniqueIDs returns ids without repeats, in a stable order.
+func uniqueIDs(ids []uuid.UUID) []uuid.UUID {
+	out := slices.Clone(ids)
+	slices.SortFunc(out, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	return slices.Compact(out)
+}
