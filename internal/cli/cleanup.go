@@ -144,8 +144,12 @@ func (f *cleanupFlags) dsnFrom(cfg *config.Config, args []string) (string, error
 // printCleanup writes one line per kind of row, then the total.
 func printCleanup(w io.Writer, counts []sqlstore.CleanupCount, keepLast time.Duration) {
 	var total int64
+	width := 0
 	for _, c := range counts {
-		fmt.Fprintf(w, "%-24s %d\n", c.Kind, c.Deleted)
+		width = max(width, len(c.Kind))
+	}
+	for _, c := range counts {
+		fmt.Fprintf(w, "%-*s  %d\n", width, c.Kind, c.Deleted)
 		total += c.Deleted
 	}
 	fmt.Fprintf(w, "Deleted %d expired row(s); kept those of the last %s.\n", total, keepLast)

@@ -69,13 +69,14 @@ func countRows(t *testing.T, dsn, table string) int {
 // cleanupReport is the output of a cleanup that deleted flows and sessions.
 func cleanupReport(flows, sessions int, keepLast string) string {
 	lines := []string{
-		"recovery codes           0",
-		"recovery link tokens     0",
-		"self-service flows       " + strconv.Itoa(flows),
-		"self-service errors      0",
-		"sessions                 " + strconv.Itoa(sessions),
-		"rate-limit counters      0",
-		"courier messages         0",
+		"recovery codes               0",
+		"recovery link tokens         0",
+		"self-service flows           " + strconv.Itoa(flows),
+		"self-service errors          0",
+		"sessions                     " + strconv.Itoa(sessions),
+		"rate-limit counters          0",
+		"session cache invalidations  0",
+		"courier messages             0",
 		"Deleted " + strconv.Itoa(flows+sessions) + " expired row(s); kept those of the last " + keepLast + ".",
 	}
 	return strings.Join(lines, "\n") + "\n"

@@ -32,6 +32,10 @@ var cleanupRules = []cleanupRule{
 	// would reset a send limit.
 	{Kind: "rate-limit counters", Table: "rate_limits", Key: "scope, key_hash, window_start", Column: "window_start",
 		Retention: func(o CleanupOptions) time.Duration { return o.CounterWindow }},
+	// Every instance reads the whoami cache invalidations within
+	// milliseconds; a minute on top of keep-last spares one that fell
+	// behind even when keep-last is 0 (see invalidations.go).
+	{Kind: "session cache invalidations", Table: "session_cache_invalidations", Key: "seq", Column: "created_at", Retention: keepFor(time.Minute)},
 	// Delivered or abandoned mail, with its dispatches (ON DELETE CASCADE);
 	// never a message still waiting to be sent.
 	{Kind: "courier messages", Table: "courier_messages", Key: "id", Column: "created_at", Where: "status IN ('sent', 'abandoned')"},

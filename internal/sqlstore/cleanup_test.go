@@ -214,6 +214,7 @@ func TestCleanup(t *testing.T) {
 			want := map[string]int64{
 				"recovery codes": 2, "recovery link tokens": 2, "self-service flows": 1, "self-service errors": 1,
 				"sessions": 2, "rate-limit counters": 1, "courier messages": 2,
+				"session cache invalidations": 0, // fresh: the rule keeps a minute on top
 			}
 			if got := deletedByKind(counts); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("deleted %v, want %v", got, want)

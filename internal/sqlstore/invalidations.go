@@ -248,8 +248,9 @@ func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
 			return fmt.Errorf("number session cache invalidation: %w", err)
 		}
 	}
-	// Wall-clock time, not the store clock tests move: it only tells
-	// PruneCacheInvalidations what is old.
+	// It only tells the cleanup (cleanup.go) what is old; every instance
+	// reads a row within a poll interval, and one cut off for longer
+	// clears its cache rather than miss a deleted row.
 	at := db.T(time.Now())
 	args := make([]any, 0, 3*len(ids))
 	for _, id := range ids {
@@ -275,32 +276,6 @@ func (db *DB) waitForReplicas(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done(): // nobody is waiting for the answer any more
 	}
-}
-
-// PruneCacheInvalidations deletes the session cache invalidations
-// recorded before before, at most limit rows (all when limit <= 0), and
-// returns how many it deleted. Every running instance reads a row within
-// a poll interval (25 ms by default), so rows older than a minute (and
-// than session_cache_ttl) are safe to delete; an instance that was cut
-// off longer than that clears its cache rather than miss them.
-func (db *DB) PruneCacheInvalidations(ctx context.Context, before time.Time, limit int) (int, error) {
-	q, args := `DELETE FROM session_cache_invalidations WHERE created_at < ?`, []any{db.T(before)}
-	if limit > 0 {
-		switch db.Dialect {
-		case MySQL:
-			q += ` ORDER BY seq LIMIT ?`
-		default:
-			q = `DELETE FROM session_cache_invalidations WHERE seq IN
-				(SELECT seq FROM session_cache_invalidations WHERE created_at < ? ORDER BY seq LIMIT ?)`
-		}
-		args = append(args, limit)
-	}
-	res, err := db.SQL.ExecContext(ctx, db.Rebind(q), args...)
-	if err != nil {
-		return 0, fmt.Errorf("prune session cache invalidations: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
 }
 
 // uniqueIDs returns ids without repeats, in a stable order.

@@ -191,7 +191,7 @@ func TestInvalidationFeed(t *testing.T) {
 				}
 			})
 
-			t.Run("PruneCacheInvalidations", func(t *testing.T) {
+			t.Run("CleanupPrunesOldRows", func(t *testing.T) {
 				i := newTestIdentity("prune-"+uuid.NewString()[:8]+"@example.test", identityT0)
 				if err := idsOnA.CreateIdentity(ctx, i); err != nil {
 					t.Fatal(err)
@@ -200,15 +200,26 @@ func TestInvalidationFeed(t *testing.T) {
 					t.Fatal(err)
 				}
 				total := countInvalidations(t, a)
-				if n, err := a.PruneCacheInvalidations(ctx, time.Now().Add(-time.Hour), 0); err != nil || n != 0 {
-					t.Fatalf("pruned %d recent rows, %v", n, err)
+				prune := func(keepLast time.Duration) int64 {
+					t.Helper()
+					counts, err := a.Cleanup(ctx, sqlstore.CleanupOptions{KeepLast: keepLast, BatchSize: 1})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, c := range counts {
+						if c.Table == "session_cache_invalidations" {
+							return c.Deleted
+						}
+					}
+					t.Fatal("the cleanup has no rule for session_cache_invalidations")
+					return 0
 				}
-				n, err := a.PruneCacheInvalidations(ctx, time.Now().Add(time.Minute), 1)
-				if err != nil || n != 1 {
-					t.Fatalf("pruned %d with a limit of 1, %v", n, err)
+				if n := prune(0); n != 0 {
+					t.Fatalf("pruned %d rows younger than a minute", n)
 				}
-				if n, err := a.PruneCacheInvalidations(ctx, time.Now().Add(time.Minute), 0); err != nil || n != total-1 {
-					t.Fatalf("pruned %d of %d, %v", n, total-1, err)
+				// A keep-last in the future makes every row old enough.
+				if n := prune(-2 * time.Minute); n != int64(total) {
+					t.Fatalf("pruned %d of %d", n, total)
 				}
 				// A change after pruning still reaches the other instance.
 				i2, s, hash := cachedOnB(t)
