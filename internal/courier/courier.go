@@ -107,6 +107,13 @@ type Message struct {
 	// processing message.
 	ClaimedAt time.Time `json:"-"`
 	ClaimedBy string    `json:"-"`
+	// ExpiresAt is when the message stops being useful (its code or link
+	// expires): failed deliveries are retried until then, not after.
+	ExpiresAt time.Time `json:"-"`
+	// ContentError is set by a Store that could not decrypt the stored
+	// subject, body and template data (a secrets.cipher key was removed);
+	// they are then empty and the message cannot be delivered.
+	ContentError error `json:"-"`
 }
 
 // Dispatch records one delivery attempt of a message.
@@ -167,6 +174,11 @@ type Outcome struct {
 	// Release gives an unattempted message back: the send count the claim
 	// added is taken back.
 	Release bool
+	// KeptSubject and KeptBody are what a sent or abandoned message keeps:
+	// the Store replaces subject and body with them ("[redacted]" when
+	// empty) and drops the template data, in the same transaction as the
+	// status change, so no code or link outlives its delivery.
+	KeptSubject, KeptBody string
 	// Now stamps updated_at.
 	Now time.Time
 }
@@ -211,8 +223,15 @@ type Store interface {
 	FinishMessage(ctx context.Context, o Outcome) error
 	// GetMessage returns a message with its dispatches, or ErrMessageNotFound.
 	GetMessage(ctx context.Context, id uuid.UUID) (Message, error)
+	// ExtendClaim moves claimed_at of the processing messages held by
+	// token to now: the dispatcher's heartbeat, which keeps a live claim
+	// from being taken for a stale one.
+	ExtendClaim(ctx context.Context, token string, now time.Time) error
 	// CountQueued counts messages waiting for delivery.
 	CountQueued(ctx context.Context) (int, error)
+	// OldestPendingSince is the creation time of the oldest queued or
+	// processing message, or the zero time when there is none.
+	OldestPendingSince(ctx context.Context) (time.Time, error)
 	// AfterCommit runs fn once the transaction in ctx commits (at once
 	// without a transaction).
 	AfterCommit(ctx context.Context, fn func())

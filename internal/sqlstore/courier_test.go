@@ -31,7 +31,7 @@ func mustInsertMessage(t *testing.T, s *sqlstore.CourierStore, to string, at tim
 func TestCourierStore(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		s := sqlstore.NewCourierStore(db)
+		s := sqltest.CourierStore(t, db)
 		base := time.Date(2026, 5, 1, 8, 0, 0, 123456000, time.UTC)
 
 		t.Run("ConcurrentClaimsAreDisjoint", func(t *testing.T) {
