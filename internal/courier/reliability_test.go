@@ -184,17 +184,28 @@ func TestNoMailLost(t *testing.T) {
 			slowCfg := fastConfig(t, store, slowSender{Sender: MustSMTPSender(t, srv.URI()), delay: time.Second})
 			slowCfg.Concurrency = 1
 			slowCfg.ProcessingTimeout, slowCfg.HeartbeatInterval = 300*time.Millisecond, 30*time.Millisecond
-			slow := RunDispatcher(t, slowCfg)
-			q := courier.NewQueue(store, slowCfg.Templates, slow.Wake)
+			slow, err := courier.NewDispatcher(slowCfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := courier.NewQueue(store, slowCfg.Templates, nil)
 			a := MustEnqueueRecoveryCode(t, q, "slow-a@example.test", "818181")
 			b := MustEnqueueRecoveryCode(t, q, "slow-b@example.test", "818182")
+			batchDone := make(chan struct{})
+			go func() {
+				defer close(batchDone)
+				if n, _, err := slow.DispatchBatch(ctx); n != 2 || err != nil {
+					t.Errorf("slow batch: %d, %v", n, err)
+				}
+			}()
 			WaitForStatus(t, store, b, courier.StatusProcessing, 5*time.Second)
 
 			// A second dispatcher polls all the while the first one holds
-			// the claim for more than twice the stale threshold.
+			// the claim for more than six times the stale threshold.
 			otherCfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
 			otherCfg.ProcessingTimeout = 300 * time.Millisecond
 			RunDispatcher(t, otherCfg)
+			<-batchDone
 			WaitForStatus(t, store, a, courier.StatusSent, 5*time.Second)
 			WaitForStatus(t, store, b, courier.StatusSent, 5*time.Second)
 			for _, to := range []string{"slow-a@example.test", "slow-b@example.test"} {
