@@ -171,3 +171,25 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestMessageRetriesWhenConfigured: courier.message_retries: n, when set,
+// allows n+1 attempts, as in Kratos (unset, a message is retried until it
+// expires).
+func TestMessageRetriesWhenConfigured(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{Env: []string{"COURIER_MESSAGE_RETRIES=1"}})
+	srv.SMTP.RejectAll(true)
+	email := fmt.Sprintf("retries-%d@example.test", time.Now().UnixNano())
+	ident := srv.MustCreateIdentity(t, email, "")
+	adminSend(t, srv, "/admin/recovery/code", ident.Id)
+	var msg map[string]any
+	waitFor(t, "abandoned", func() bool {
+		list := adminJSON[[]map[string]any](t, srv, "/admin/courier/messages?status=abandoned&recipient="+url.QueryEscape(email))
+		if len(list) == 1 {
+			msg = list[0]
+		}
+		return msg != nil
+	})
+	if d, _ := msg["dispatches"].([]any); msg["send_count"] != float64(2) || len(d) != 2 || srv.SMTP.Attempts() != 2 {
+		t.Errorf("abandoned after send_count %v, %d dispatches, %d SMTP attempts; want 2", msg["send_count"], len(d), srv.SMTP.Attempts())
+	}
+}
