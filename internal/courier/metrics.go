@@ -37,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer, store Store, logger *slog.Logger) (*M
 		}),
 		abandoned: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "latchkey", Subsystem: "courier", Name: "messages_abandoned_total",
-			Help: "Messages given up after courier.message_retries attempts.",
+			Help: "Messages given up: expired before delivery, or out of courier.message_retries attempts.",
 		}),
 	}
 	depth := &cachedValue{logger: logger, ttl: time.Second, what: "queued messages", read: func(ctx context.Context) (float64, error) {
