@@ -1,7 +1,7 @@
 // Package cli holds the cobra commands of the latchkey binary: serve,
-// migrate, courier watch, bench and version. Commands parse flags, load
-// the configuration and hand over to internal/server; they hold no logic
-// of their own.
+// migrate, cleanup sql, courier watch, bench and version. Commands parse
+// flags, load the configuration and hand over to internal/server (or
+// internal/sqlstore); they hold no logic of their own.
 package cli
 
 import (
@@ -41,7 +41,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(), newMigrate(), newCourier(), newBench(), newVersion())
+	root.AddCommand(newServe(), newMigrate(), newCleanup(), newCourier(), newBench(), newVersion())
 	return root
 }
 

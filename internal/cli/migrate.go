@@ -32,10 +32,7 @@ func (f *migrateFlags) dsn(cmd *cobra.Command, args []string) (string, error) {
 		return args[0], nil
 	}
 	if f.fromEnv {
-		if d := os.Getenv("DSN"); d != "" {
-			return d, nil
-		}
-		return "", errors.New("-e given but the DSN environment variable is empty")
+		return f.envDSN()
 	}
 	cfg, err := f.load(cmd)
 	if err != nil {
@@ -45,6 +42,14 @@ func (f *migrateFlags) dsn(cmd *cobra.Command, args []string) (string, error) {
 		return "", errors.New("no database given: pass a DSN, use -e with DSN set, or a config file with dsn")
 	}
 	return cfg.DSN, nil
+}
+
+// envDSN is the DSN environment variable, which -e names.
+func (f *migrateFlags) envDSN() (string, error) {
+	if d := os.Getenv("DSN"); d != "" {
+		return d, nil
+	}
+	return "", errors.New("-e given but the DSN environment variable is empty")
 }
 
 // open connects to the database the command names.

@@ -35,6 +35,7 @@ type Config struct {
 	FeatureFlags FeatureFlags `key:"feature_flags"`
 	DevMailbox   DevMailbox   `key:"dev_mailbox"`
 	Profiling    Profiling    `key:"profiling"`
+	Database     Database     `key:"database"`
 }
 
 // Serve holds the two listeners.

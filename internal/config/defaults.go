@@ -120,6 +120,13 @@ func defaults() *Config {
 			DeliveryStrategy: "smtp",
 		},
 		FeatureFlags: FeatureFlags{UseContinueWithTransitions: true},
+		Database: Database{Cleanup: DatabaseCleanup{
+			Enabled:   true,
+			Interval:  time.Hour,
+			BatchSize: 100,
+			Sleep:     CleanupSleep{Tables: 100 * time.Millisecond},
+			OlderThan: 24 * time.Hour,
+		}},
 	}
 }
 

@@ -190,7 +190,7 @@ var unsupported = map[string]string{
 	"clients":                               "HTTP client settings are not supported; ignored",
 	"organizations":                         "organizations are not supported; ignored",
 	"preview":                               "preview features are not supported; ignored",
-	"database":                              "database settings other than dsn are not supported; ignored",
+	"database":                              "only database.cleanup is supported; ignored",
 	"serve.public.cors":                     "CORS is not supported (serve the UI from the same site or put a proxy in front); ignored",
 	"serve.public.tls":                      "TLS termination is not supported (use a reverse proxy); ignored",
 	"serve.admin.tls":                       "TLS termination is not supported (use a reverse proxy); ignored",

@@ -34,6 +34,7 @@ func (l *loader) validate(c *Config) {
 	l.validateSession(c)
 	l.validateSelfService(c)
 	l.validateCourier(c)
+	l.validateDatabase(c)
 }
 
 // logLevels maps accepted log levels, Kratos's included, onto slog's.

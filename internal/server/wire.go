@@ -88,6 +88,13 @@ func (s *Server) wire(opts Options) error {
 	if !opts.NoCourier {
 		s.workers = append(s.workers, func(ctx context.Context) { c.dispatcher.Run(ctx) })
 	}
+	if cfg.Database.Cleanup.Enabled {
+		m, err := newCleanupMetrics(s.metrics)
+		if err != nil {
+			return err
+		}
+		s.workers = append(s.workers, func(ctx context.Context) { s.runCleanup(ctx, m) })
+	}
 	return nil
 }
 

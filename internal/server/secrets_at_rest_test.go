@@ -1,0 +1,260 @@
+package server_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	ory "github.com/ory/client-go"
+
+	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/sqlstore"
+)
+
+// TestNoUsableSecretAtRest is the promise to someone who can read the
+// database (a backup, a replica, a leaked dump): every journey is run,
+// each code, link token, session token, cookie value and password that
+// crossed the wire is collected, and then every column of every table is
+// searched for each of them. None may appear: the database keeps keyed
+// hashes, password hashes and ciphertext only.
+func TestNoUsableSecretAtRest(t *testing.T) {
+	servertest.Each(t, servertest.Options{Env: []string{"SELFSERVICE_METHODS_LINK_ENABLED=true"}}, func(t *testing.T, srv *servertest.Server) {
+		ctx := context.Background()
+		secrets := map[string]string{} // value -> what it is
+		keep := func(what, value string) {
+			t.Helper()
+			if len(value) < 6 {
+				t.Fatalf("%s %q is too short to search for", what, value)
+			}
+			secrets[value] = what
+		}
+		sdk := srv.SDK(false)
+		const email, firstPassword, newPassword = "at-rest@example.test", "First-Passw0rd-At-Rest!", "Second-Passw0rd-At-Rest!"
+		keep("registration password", firstPassword)
+		keep("settings password", newPassword)
+
+		// Registration (native) signs in: a session token.
+		reg, _, err := sdk.FrontendAPI.CreateNativeRegistrationFlow(ctx).Execute()
+		if err != nil {
+			t.Fatal(err)
+		}
+		registered, _, err := sdk.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(reg.Id).UpdateRegistrationFlowBody(
+			ory.UpdateRegistrationFlowWithPasswordMethodAsUpdateRegistrationFlowBody(
+				ory.NewUpdateRegistrationFlowWithPasswordMethod("password", firstPassword, map[string]any{"email": email}))).Execute()
+		if err != nil {
+			t.Fatalf("registration: %v %s", err, servertest.ErrorText(err))
+		}
+		keep("registration session token", registered.GetSessionToken())
+		identityID := registered.Identity.Id
+
+		// Login, native and browser: a token, a session cookie, a CSRF cookie.
+		token := srv.MustNativeLogin(t, email, firstPassword)
+		keep("login session token", token)
+		browser := srv.HTTPClient(true)
+		jsonAccept := http.Header{"Accept": {"application/json"}}
+		res, lf := servertest.Do(t, browser, http.MethodGet, srv.Public.URL+"/self-service/login/browser", nil, jsonAccept)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("browser login flow: %d %v", res.StatusCode, lf)
+		}
+		res, done := servertest.Do(t, browser, http.MethodPost, srv.Public.URL+"/self-service/login?flow="+lf["id"].(string),
+			map[string]any{"method": "password", "identifier": email, "password": firstPassword, "csrf_token": csrfOf(lf)}, jsonAccept)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("browser login: %d %v", res.StatusCode, done)
+		}
+		keepCookies(t, srv, browser, keep)
+
+		// Settings: a new password, with the native session.
+		settings := srv.SDK(false)
+		sf, _, err := settings.FrontendAPI.CreateNativeSettingsFlow(ctx).XSessionToken(token).Execute()
+		if err != nil {
+			t.Fatalf("settings flow: %v %s", err, servertest.ErrorText(err))
+		}
+		if _, _, err := settings.FrontendAPI.UpdateSettingsFlow(ctx).Flow(sf.Id).XSessionToken(token).UpdateSettingsFlowBody(
+			ory.UpdateSettingsFlowWithPasswordMethodAsUpdateSettingsFlowBody(ory.NewUpdateSettingsFlowWithPasswordMethod("password", newPassword))).Execute(); err != nil {
+			t.Fatalf("settings: %v %s", err, servertest.ErrorText(err))
+		}
+
+		// Recovery by code (native): the code and the recovery session token.
+		rf, _, err := sdk.FrontendAPI.CreateNativeRecoveryFlow(ctx).Execute()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := sdk.FrontendAPI.UpdateRecoveryFlow(ctx).Flow(rf.Id).UpdateRecoveryFlowBody(
+			ory.UpdateRecoveryFlowWithCodeMethodAsUpdateRecoveryFlowBody(&ory.UpdateRecoveryFlowWithCodeMethod{Method: "code", Email: ory.PtrString(email)})).Execute(); err != nil {
+			t.Fatalf("recovery email: %v %s", err, servertest.ErrorText(err))
+		}
+		code := srv.RecoveryCode(t, email)
+		keep("recovery code", code)
+		recovered, _, err := sdk.FrontendAPI.UpdateRecoveryFlow(ctx).Flow(rf.Id).UpdateRecoveryFlowBody(
+			ory.UpdateRecoveryFlowWithCodeMethodAsUpdateRecoveryFlowBody(&ory.UpdateRecoveryFlowWithCodeMethod{Method: "code", Code: ory.PtrString(code)})).Execute()
+		if err != nil || len(recovered.ContinueWith) == 0 {
+			t.Fatalf("recovery code: %v %s", err, servertest.ErrorText(err))
+		}
+		keep("recovery session token", recovered.ContinueWith[0].ContinueWithSetOrySessionToken.OrySessionToken)
+
+		// Recovery by link (browser): the link token and the session cookie.
+		linkBrowser := srv.HTTPClient(true)
+		res, lrf := servertest.Do(t, linkBrowser, http.MethodGet, srv.Public.URL+"/self-service/recovery/browser", nil, jsonAccept)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("browser recovery flow: %d %v", res.StatusCode, lrf)
+		}
+		res, sent := servertest.Do(t, linkBrowser, http.MethodPost, srv.Public.URL+"/self-service/recovery?flow="+lrf["id"].(string),
+			map[string]any{"method": "link", "email": email, "csrf_token": csrfOf(lrf)}, jsonAccept)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("recovery link email: %d %v", res.StatusCode, sent)
+		}
+		keepLinkToken(t, srv.RecoveryLink(t, email), "recovery link token", keep)
+		// The link is left unused: a pending link is what a database reader
+		// would want most.
+
+		// Admin recovery, mailed by Latchkey (send: true), unused.
+		admin := srv.HTTPClient(false)
+		res, ac := servertest.Do(t, admin, http.MethodPost, srv.Admin.URL+"/admin/recovery/code",
+			map[string]any{"identity_id": identityID, "send": true}, nil)
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("admin code: %d %v", res.StatusCode, ac)
+		}
+		keep("admin recovery code", ac["recovery_code"].(string))
+		res, al := servertest.Do(t, admin, http.MethodPost, srv.Admin.URL+"/admin/recovery/link",
+			map[string]any{"identity_id": identityID, "send": true}, nil)
+		if res.StatusCode != http.StatusOK { // Kratos answers 200 here, 201 for a code
+			t.Fatalf("admin link: %d %v", res.StatusCode, al)
+		}
+		keepLinkToken(t, al["recovery_link"].(string), "admin recovery link token", keep)
+		// While the admin mails may still be queued, and after delivery.
+		scanForSecrets(t, srv.DB, secrets)
+		srv.SMTP.WaitFor(t, email, 10*time.Second)
+		srv.SMTP.WaitFor(t, email, 10*time.Second)
+		scanForSecrets(t, srv.DB, secrets)
+	})
+}
+
+func csrfOf(f map[string]any) string {
+	nodes, _ := f["ui"].(map[string]any)["nodes"].([]any)
+	for _, n := range nodes {
+		a, _ := n.(map[string]any)["attributes"].(map[string]any)
+		if a["name"] == "csrf_token" {
+			v, _ := a["value"].(string)
+			return v
+		}
+	}
+	return ""
+}
+
+// keepCookies keeps every cookie the browser holds for the public URL.
+func keepCookies(t *testing.T, srv *servertest.Server, browser *http.Client, keep func(what, value string)) {
+	t.Helper()
+	u, _ := url.Parse(srv.Public.URL)
+	cookies := browser.Jar.Cookies(u)
+	if len(cookies) < 2 {
+		t.Fatalf("expected a session and a CSRF cookie, got %v", cookies)
+	}
+	for _, c := range cookies {
+		keep("cookie "+c.Name, c.Value)
+	}
+}
+
+func keepLinkToken(t *testing.T, link, what string, keep func(what, value string)) {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil || u.Query().Get("token") == "" {
+		t.Fatalf("%s: no token in %q", what, link)
+	}
+	keep(what, u.Query().Get("token"))
+}
+
+// scanForSecrets reads every column of every table and fails for each
+// secret found in one.
+func scanForSecrets(t *testing.T, db *sqlstore.DB, secrets map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	var tablesQuery string
+	switch db.Dialect {
+	case sqlstore.SQLite:
+		tablesQuery = `SELECT name FROM sqlite_master WHERE type = 'table'`
+	case sqlstore.Postgres:
+		tablesQuery = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
+	default:
+		tablesQuery = `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'`
+	}
+	rows, err := db.SQL.QueryContext(ctx, tablesQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if len(tables) < 8 {
+		t.Fatalf("found only tables %v", tables)
+	}
+	cells := 0
+	for _, table := range tables {
+		cells += scanTable(t, db.SQL, table, secrets)
+	}
+	if cells == 0 {
+		t.Fatal("no cell was read")
+	}
+}
+
+func scanTable(t *testing.T, db *sql.DB, table string, secrets map[string]string) int {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), "SELECT * FROM "+table)
+	if err != nil {
+		t.Fatalf("read %s: %v", table, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := 0
+	for rows.Next() {
+		values := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range values {
+			ptrs[i] = &values[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("scan %s: %v", table, err)
+		}
+		for i, v := range values {
+			var text string
+			switch v := v.(type) {
+			case nil:
+				continue
+			case time.Time:
+				continue // a timestamp's digits could match a 6-digit code by chance
+			case []byte:
+				text = string(v)
+			case string:
+				text = v
+			default:
+				text = fmt.Sprint(v)
+			}
+			if _, err := time.Parse("2006-01-02 15:04:05.999999999-07:00", text); err == nil {
+				continue
+			}
+			cells++
+			for value, what := range secrets {
+				if strings.Contains(text, value) {
+					t.Errorf("%s found at rest in %s.%s", what, table, cols[i])
+				}
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cells
+}
