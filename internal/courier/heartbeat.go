@@ -25,7 +25,8 @@ func (d *Dispatcher) startHeartbeat(ctx context.Context, token string) (stop fun
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				hctx, hcancel := context.WithTimeout(ctx, d.cfg.HeartbeatInterval)
+				// A renewal later than the stale threshold is of no use.
+				hctx, hcancel := context.WithTimeout(ctx, d.cfg.ProcessingTimeout)
 				if err := d.cfg.Store.ExtendClaim(hctx, token, d.cfg.Now().UTC()); err != nil && ctx.Err() == nil {
 					d.log.Warn("courier: renew claim failed; another dispatcher may take the batch over", "error", err)
 				}

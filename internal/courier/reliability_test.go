@@ -181,9 +181,9 @@ func TestNoMailLost(t *testing.T) {
 		t.Run("LiveClaimIsNotTakenOver", func(t *testing.T) {
 			store := newStore(t, db)
 			srv := smtptest.Start(t)
-			slowCfg := fastConfig(t, store, slowSender{Sender: MustSMTPSender(t, srv.URI()), delay: time.Second})
+			slowCfg := fastConfig(t, store, slowSender{Sender: MustSMTPSender(t, srv.URI()), delay: 2500 * time.Millisecond})
 			slowCfg.Concurrency = 1
-			slowCfg.ProcessingTimeout, slowCfg.HeartbeatInterval = 300*time.Millisecond, 30*time.Millisecond
+			slowCfg.ProcessingTimeout, slowCfg.HeartbeatInterval = time.Second, 100*time.Millisecond
 			slow, err := courier.NewDispatcher(slowCfg)
 			if err != nil {
 				t.Fatal(err)
@@ -201,9 +201,9 @@ func TestNoMailLost(t *testing.T) {
 			WaitForStatus(t, store, b, courier.StatusProcessing, 5*time.Second)
 
 			// A second dispatcher polls all the while the first one holds
-			// the claim for more than six times the stale threshold.
+			// the claim for more than twice the stale threshold.
 			otherCfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
-			otherCfg.ProcessingTimeout = 300 * time.Millisecond
+			otherCfg.ProcessingTimeout = time.Second
 			RunDispatcher(t, otherCfg)
 			<-batchDone
 			WaitForStatus(t, store, a, courier.StatusSent, 5*time.Second)
