@@ -477,8 +477,12 @@ type LinkConfig struct {
 
 // Courier configures outgoing email.
 type Courier struct {
-	SMTP           SMTP          `key:"smtp"`
-	MessageRetries int           `key:"message_retries"`
+	SMTP SMTP `key:"smtp"`
+	// MessageRetries, when set, caps delivery at 1 + MessageRetries
+	// attempts (as in Kratos; 0 is a single attempt). Unset (nil, the
+	// default), a failing message is retried until its code or link
+	// expires.
+	MessageRetries *int          `key:"message_retries"`
 	Worker         CourierWorker `key:"worker"`
 	// DeliveryStrategy is smtp (http is accepted with a warning and not used).
 	DeliveryStrategy     string           `key:"delivery_strategy"`

@@ -119,7 +119,6 @@ func defaults() *Config {
 				LocalName:   "localhost",
 				Headers:     map[string]string{},
 			},
-			MessageRetries:   5,
 			Worker:           CourierWorker{PullCount: 10, PullWait: time.Second},
 			DeliveryStrategy: "smtp",
 		},

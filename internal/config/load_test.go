@@ -113,7 +113,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"link base", c.LinkBaseURL(), "http://127.0.0.1:4433/"},
 		{"smtp.from_address", c.Courier.SMTP.FromAddress, "no-reply@ory.kratos.sh"},
 		{"smtp.local_name", c.Courier.SMTP.LocalName, "localhost"},
-		{"courier.message_retries", c.Courier.MessageRetries, 5},
+		{"courier.message_retries", c.Courier.MessageRetries, (*int)(nil)},
 		{"courier.worker", c.Courier.Worker, CourierWorker{PullCount: 10, PullWait: time.Second}},
 		{"courier.delivery_strategy", c.Courier.DeliveryStrategy, "smtp"},
 		{"use_continue_with_transitions", c.FeatureFlags.UseContinueWithTransitions, true},
@@ -218,7 +218,7 @@ func TestLoadKratosConfig(t *testing.T) {
 			{"smtp uri", c.Courier.SMTP.ConnectionURI, "smtps://mailer:p%40ss@smtp.example.com:465/"},
 			{"smtp from", c.Courier.SMTP.FromName, "Example Accounts"},
 			{"smtp headers", c.Courier.SMTP.Headers, map[string]string{"X-SES-CONFIGURATION-SET": "latchkey"}},
-			{"retries", c.Courier.MessageRetries, 3},
+			{"retries", *c.Courier.MessageRetries, 3},
 			{"template", c.Courier.Templates.RecoveryCode.Valid, EmailTemplate{
 				Subject:       "base64://WW91ciByZWNvdmVyeSBjb2Rl",
 				BodyHTML:      "file://./testdata/recovery_code_valid.body.html.gotmpl",

@@ -391,7 +391,9 @@ func (l *loader) validateCourier(c *Config) {
 	if (co.SMTP.ClientCertPath == "") != (co.SMTP.ClientKeyPath == "") {
 		l.fail("courier.smtp.client_cert_path", "client_cert_path and client_key_path must be set together")
 	}
-	l.atLeast("courier.message_retries", co.MessageRetries, 0)
+	if co.MessageRetries != nil {
+		l.atLeast("courier.message_retries", *co.MessageRetries, 0)
+	}
 	l.atLeast("courier.worker.pull_count", co.Worker.PullCount, 1)
 	l.positive("courier.worker.pull_wait", co.Worker.PullWait)
 	if l.oneOf("courier.delivery_strategy", co.DeliveryStrategy, "smtp", "http") && co.DeliveryStrategy == "http" {

@@ -6,27 +6,29 @@
 // # Life of a message
 //
 // A flow calls Queue.Enqueue inside its own transaction. The subject and the
-// plaintext body are rendered at once and stored with the template data; the
-// message is inserted with status "queued" and the dispatcher is woken when
-// the transaction commits. The Dispatcher claims due messages in batches
+// plaintext body are rendered at once and stored with the template data (the
+// Store encrypts all three at rest) and an expiry (when the code or link dies);
+// the message is inserted with status "queued" and the dispatcher is woken
+// when the transaction commits. The Dispatcher claims due messages in batches
 // (several Latchkey instances may share one database: claims use
 // FOR UPDATE SKIP LOCKED on PostgreSQL and MySQL and a conditional update on
-// SQLite), renders the HTML body from the stored template data and hands the
-// mail to a Sender. Every attempt leaves a dispatch record. A failed attempt
-// puts the message back to "queued" with an exponential backoff; after
-// courier.message_retries attempts it is "abandoned", keeping the last
-// error. A message left in "processing" by a crashed instance is claimed
-// again once its claim is older than the processing timeout.
+// SQLite), renews its claim with a heartbeat while it sends, renders the HTML
+// body from the stored template data and hands the mail to a Sender. Every
+// attempt leaves a dispatch record. A failed attempt puts the message back to
+// "queued" with a capped exponential backoff until the message expires; then
+// it is "abandoned", keeping the last error. A claim not renewed for the
+// processing timeout (a killed process) is taken over. When a message becomes
+// sent or abandoned its subject and body are replaced by their redacted forms
+// and its template data dropped, in the same transaction.
 //
-// # What the admin list shows
+// # What the admin API shows
 //
 // Messages of the types that carry a live secret (recovery_code_valid,
-// recovery_valid, verification_code_valid, verification_valid) are listed by
-// GET /admin/courier/messages with the code or link replaced by "[redacted]"
-// in subject and body, whatever their status: the list is for monitoring
-// delivery and a code stays usable after it was sent. GET
-// /admin/courier/messages/{id} returns the message in full, as Kratos does.
-// The dev mailbox (MailboxLister) always sees full messages.
+// recovery_valid, verification_code_valid, verification_valid) are shown by
+// GET /admin/courier/messages and GET /admin/courier/messages/{id} with the
+// code or link replaced by "[redacted]" in subject and body, whatever their
+// status. The dev mailbox (DevMailbox.Lister) shows the mails it delivered in
+// full, from memory.
 //
 // # What is logged
 //
@@ -107,6 +109,13 @@ type Message struct {
 	// processing message.
 	ClaimedAt time.Time `json:"-"`
 	ClaimedBy string    `json:"-"`
+	// ExpiresAt is when the message stops being useful (its code or link
+	// expires): failed deliveries are retried until then, not after.
+	ExpiresAt time.Time `json:"-"`
+	// ContentError is set by a Store that could not decrypt the stored
+	// subject, body and template data (a secrets.cipher key was removed);
+	// they are then empty and the message cannot be delivered.
+	ContentError error `json:"-"`
 }
 
 // Dispatch records one delivery attempt of a message.
@@ -167,6 +176,11 @@ type Outcome struct {
 	// Release gives an unattempted message back: the send count the claim
 	// added is taken back.
 	Release bool
+	// KeptSubject and KeptBody are what a sent or abandoned message keeps:
+	// the Store replaces subject and body with them ("[redacted]" when
+	// empty) and drops the template data, in the same transaction as the
+	// status change, so no code or link outlives its delivery.
+	KeptSubject, KeptBody string
 	// Now stamps updated_at.
 	Now time.Time
 }
@@ -211,8 +225,15 @@ type Store interface {
 	FinishMessage(ctx context.Context, o Outcome) error
 	// GetMessage returns a message with its dispatches, or ErrMessageNotFound.
 	GetMessage(ctx context.Context, id uuid.UUID) (Message, error)
+	// ExtendClaim moves claimed_at of the processing messages held by
+	// token to now: the dispatcher's heartbeat, which keeps a live claim
+	// from being taken for a stale one.
+	ExtendClaim(ctx context.Context, token string, now time.Time) error
 	// CountQueued counts messages waiting for delivery.
 	CountQueued(ctx context.Context) (int, error)
+	// OldestPendingSince is the creation time of the oldest queued or
+	// processing message, or the zero time when there is none.
+	OldestPendingSince(ctx context.Context) (time.Time, error)
 	// AfterCommit runs fn once the transaction in ctx commits (at once
 	// without a transaction).
 	AfterCommit(ctx context.Context, fn func())

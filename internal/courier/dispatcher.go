@@ -1,6 +1,7 @@
 package courier
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,9 +22,12 @@ type DispatcherConfig struct {
 	Logger    *slog.Logger
 	Metrics   *Metrics // may be nil
 
-	// MessageRetries is courier.message_retries: attempts before a message
-	// is abandoned (default 5).
-	MessageRetries int
+	// MaxAttempts caps the delivery attempts of a message; 0 (the default)
+	// means no cap: a failing message is retried until it expires
+	// (Message.ExpiresAt), which is what keeps mail from being lost in an
+	// SMTP outage. courier.message_retries: n, when configured, is n+1
+	// attempts, as in Kratos.
+	MaxAttempts int
 	// PullCount is courier.worker.pull_count: messages claimed per batch (default 10).
 	PullCount int
 	// PullWait is courier.worker.pull_wait: how often the queue is polled
@@ -32,28 +36,47 @@ type DispatcherConfig struct {
 	PullWait time.Duration
 	// Concurrency is how many mails of a batch are sent at once (default 4).
 	Concurrency int
-	// ProcessingTimeout is how long a claim lasts: a message still
-	// processing after it is claimed again (default 2m). A single send is
-	// cut off at half of it so a live claim never goes stale.
+	// ProcessingTimeout is how old a claim may grow without a heartbeat
+	// before any dispatcher takes it over (default 30s): a process killed
+	// mid-batch delays its mail by about this much.
 	ProcessingTimeout time.Duration
+	// HeartbeatInterval is how often a dispatcher renews the claim of the
+	// batch it is sending (default a third of ProcessingTimeout), so a live
+	// claim never looks stale however long the SMTP server takes.
+	HeartbeatInterval time.Duration
+	// SendTimeout cuts off one delivery attempt (default 1m).
+	SendTimeout time.Duration
 	// BackoffBase and BackoffMax shape the retry delay after the n-th failed
 	// attempt: BackoffBase·2^(n-1), capped at BackoffMax, jittered down by up
 	// to half (defaults 1s and 5m).
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
+	// RecordRetries is how many times recording a delivery result is
+	// retried after a database error (default 6), waiting RecordRetryBase
+	// (default 100ms), doubling, at most 5s, between tries. A result that
+	// cannot be recorded leaves the claim to go stale and the mail to be
+	// sent again, so it is worth a few seconds of trying.
+	RecordRetries   int
+	RecordRetryBase time.Duration
+	// StuckAfter is the age of the oldest pending message above which the
+	// dispatcher logs a warning, at most once a minute (default 5m).
+	StuckAfter time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
 // Defaults of DispatcherConfig.
 const (
-	DefaultMessageRetries    = 5
 	DefaultPullCount         = 10
 	DefaultPullWait          = time.Second
 	DefaultConcurrency       = 4
-	DefaultProcessingTimeout = 2 * time.Minute
+	DefaultProcessingTimeout = 30 * time.Second
+	DefaultSendTimeout       = time.Minute
 	DefaultBackoffBase       = time.Second
 	DefaultBackoffMax        = 5 * time.Minute
+	DefaultRecordRetries     = 6
+	DefaultRecordRetryBase   = 100 * time.Millisecond
+	DefaultStuckAfter        = 5 * time.Minute
 )
 
 // Dispatcher delivers queued messages. Any number of dispatchers, in one or
@@ -80,13 +103,20 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 			*i = v
 		}
 	}
-	defInt(&cfg.MessageRetries, DefaultMessageRetries)
 	defInt(&cfg.PullCount, DefaultPullCount)
 	defInt(&cfg.Concurrency, DefaultConcurrency)
+	defInt(&cfg.RecordRetries, DefaultRecordRetries)
 	def(&cfg.PullWait, DefaultPullWait)
 	def(&cfg.ProcessingTimeout, DefaultProcessingTimeout)
+	def(&cfg.HeartbeatInterval, cfg.ProcessingTimeout/3)
+	def(&cfg.SendTimeout, DefaultSendTimeout)
 	def(&cfg.BackoffBase, DefaultBackoffBase)
 	def(&cfg.BackoffMax, DefaultBackoffMax)
+	def(&cfg.RecordRetryBase, DefaultRecordRetryBase)
+	def(&cfg.StuckAfter, DefaultStuckAfter)
+	if cfg.MaxAttempts < 0 {
+		cfg.MaxAttempts = 0
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -112,10 +142,15 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	// Since Go 1.23 Reset discards a pending tick, so no draining is needed.
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var lastStuckCheck time.Time
 	for {
 		n, due, err := d.DispatchBatch(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if now := d.cfg.Now(); now.Sub(lastStuckCheck) >= stuckCheckInterval {
+			lastStuckCheck = now
+			d.warnIfStuck(ctx)
 		}
 		wait := d.cfg.PullWait
 		switch {
@@ -161,6 +196,8 @@ func (d *Dispatcher) DispatchBatch(ctx context.Context) (claimed int, nextDue ti
 	// Results are written even when ctx is cancelled: a mail that went out
 	// must be marked sent.
 	bg := context.WithoutCancel(ctx)
+	stopHeartbeat := d.startHeartbeat(bg, token)
+	defer stopHeartbeat()
 	work := make(chan Message)
 	var (
 		wg sync.WaitGroup
@@ -197,16 +234,8 @@ func (d *Dispatcher) DispatchBatch(ctx context.Context) (claimed int, nextDue ti
 // when the message is due again if it was re-queued.
 func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.Time {
 	log := d.log.With("message_id", m.ID, "template_type", m.TemplateType, "send_count", m.SendCount)
-	if m.SendCount > d.cfg.MessageRetries {
-		// Claimed again and again without a recorded result (a process
-		// dying mid-send): stop trying.
-		last := m.LastError
-		if last == "" {
-			last = fmt.Sprintf("courier: message was claimed %d times without a delivery result", m.SendCount-1)
-		}
-		d.finish(ctx, log, Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusAbandoned, LastError: last, Now: d.cfg.Now().UTC()})
-		d.cfg.Metrics.incAbandoned()
-		log.Warn("courier: message abandoned")
+	if reason := d.undeliverable(m, d.cfg.Now().UTC()); reason != "" {
+		d.abandon(ctx, log, m, Outcome{MessageID: m.ID, ClaimToken: token, LastError: cmp.Or(m.LastError, reason), Now: d.cfg.Now().UTC()}, reason)
 		return time.Time{}
 	}
 
@@ -218,14 +247,16 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.
 		log.Error("courier: HTML body failed to render; sending the plaintext part only", "error", err)
 	}
 
-	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.ProcessingTimeout/2)
+	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 	sendErr := d.cfg.Sender.Send(sendCtx, out)
 	cancel()
 
 	now := d.cfg.Now().UTC()
+	kept := redacted(m)
 	dispatch := &Dispatch{ID: uuid.New(), MessageID: m.ID, Status: DispatchSuccess, CreatedAt: now, UpdatedAt: now}
 	if sendErr == nil {
-		d.finish(ctx, log, Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusSent, Dispatch: dispatch, Now: now})
+		d.finish(ctx, log, Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusSent, Dispatch: dispatch, Now: now,
+			KeptSubject: kept.Subject, KeptBody: kept.Body})
 		d.cfg.Metrics.incSent()
 		return time.Time{}
 	}
@@ -233,18 +264,45 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.
 	d.cfg.Metrics.incFailed()
 	dispatch.Status, dispatch.Error = DispatchFailed, dispatchError(sendErr)
 	o := Outcome{MessageID: m.ID, ClaimToken: token, Dispatch: dispatch, LastError: sendErr.Error(), Now: now}
-	if m.SendCount >= d.cfg.MessageRetries {
-		o.Status = StatusAbandoned
-		d.finish(ctx, log, o)
-		d.cfg.Metrics.incAbandoned()
-		log.Warn("courier: delivery failed; message abandoned", "error", sendErr)
+	next := now.Add(d.backoff(m.SendCount))
+	switch {
+	case d.cfg.MaxAttempts > 0 && m.SendCount >= d.cfg.MaxAttempts:
+		d.abandon(ctx, log, m, o, "no attempts left (courier.message_retries)", "error", sendErr)
+		return time.Time{}
+	case !next.Before(m.ExpiresAt):
+		// The code or link would be dead before the next attempt.
+		d.abandon(ctx, log, m, o, "the message expires before the next attempt", "error", sendErr, "expires_at", m.ExpiresAt)
 		return time.Time{}
 	}
-	o.Status = StatusQueued
-	o.NextAttemptAt = now.Add(d.backoff(m.SendCount))
+	o.Status, o.NextAttemptAt = StatusQueued, next
 	d.finish(ctx, log, o)
 	log.Warn("courier: delivery failed; will retry", "error", sendErr, "retry_at", o.NextAttemptAt)
 	return o.NextAttemptAt
+}
+
+// undeliverable says why a claimed message must be abandoned without an
+// attempt, or "" when it may be sent.
+func (d *Dispatcher) undeliverable(m Message, now time.Time) string {
+	switch {
+	case m.ContentError != nil:
+		return m.ContentError.Error()
+	case !now.Before(m.ExpiresAt):
+		return "courier: message expired before it could be delivered"
+	case d.cfg.MaxAttempts > 0 && m.SendCount > d.cfg.MaxAttempts:
+		// Claimed again and again without a recorded result (a process
+		// dying mid-send): stop trying.
+		return fmt.Sprintf("courier: message was claimed %d times without a delivery result", m.SendCount-1)
+	}
+	return ""
+}
+
+// abandon records o as abandoned, wiping the message like a sent one.
+func (d *Dispatcher) abandon(ctx context.Context, log *slog.Logger, m Message, o Outcome, why string, attrs ...any) {
+	kept := redacted(m)
+	o.Status, o.KeptSubject, o.KeptBody = StatusAbandoned, kept.Subject, kept.Body
+	d.finish(ctx, log, o)
+	d.cfg.Metrics.incAbandoned()
+	log.Warn("courier: message abandoned: "+why, attrs...)
 }
 
 // release gives a claimed, unattempted message back to the queue.
@@ -253,16 +311,31 @@ func (d *Dispatcher) release(ctx context.Context, m Message, token string) {
 	d.finish(ctx, d.log.With("message_id", m.ID), Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusQueued, NextAttemptAt: now, Release: true, Now: now})
 }
 
+// finish records an outcome, retrying database errors: a result that is
+// not recorded means the mail is sent again once the claim goes stale.
 func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, o Outcome) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	err := d.cfg.Store.FinishMessage(ctx, o)
-	switch {
-	case errors.Is(err, ErrClaimLost):
-		log.Warn("courier: claim expired before the result was recorded; raise the processing timeout", "status", o.Status)
-	case err != nil:
-		// The claim goes stale and the message is tried again later.
-		log.Error("courier: record delivery result", "status", o.Status, "error", err)
+	wait := d.cfg.RecordRetryBase
+	for attempt := 0; ; attempt++ {
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := d.cfg.Store.FinishMessage(fctx, o)
+		cancel()
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, ErrClaimLost) && attempt > 0:
+			// Most likely the earlier try committed and only its answer was lost.
+			log.Warn("courier: claim gone when retrying to record the delivery result; an earlier try probably recorded it", "status", o.Status)
+			return
+		case errors.Is(err, ErrClaimLost):
+			log.Warn("courier: claim taken over before the result was recorded", "status", o.Status)
+			return
+		case attempt >= d.cfg.RecordRetries:
+			log.Error("courier: record delivery result failed; the message will be tried again once its claim goes stale", "status", o.Status, "error", err)
+			return
+		}
+		log.Warn("courier: record delivery result failed; retrying", "status", o.Status, "error", err, "retry_in", wait)
+		time.Sleep(wait)
+		wait = min(wait*2, 5*time.Second)
 	}
 }
 

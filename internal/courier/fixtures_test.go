@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/sqlstore"
+	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
 )
 
 // MustTemplates returns the built-in templates.
@@ -110,6 +111,8 @@ func WaitForStatus(t testing.TB, store courier.Store, id uuid.UUID, st courier.M
 	return WaitForMessage(t, store, id, timeout, string(st), func(m courier.Message) bool { return m.Status == st })
 }
 
-func newStore(db *sqlstore.DB) *sqlstore.CourierStore { return sqlstore.NewCourierStore(db) }
+func newStore(t testing.TB, db *sqlstore.DB) *sqlstore.CourierStore {
+	return sqltest.CourierStore(t, db)
+}
 
 func isClaimLost(err error) bool { return errors.Is(err, courier.ErrClaimLost) }

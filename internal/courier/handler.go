@@ -91,7 +91,8 @@ func (h *Handler) listMessages(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, msgs)
 }
 
-// getMessage answers one message in full, with its dispatches.
+// getMessage answers one message with its dispatches, its code or link
+// redacted like in the list.
 func (h *Handler) getMessage(w http.ResponseWriter, r *http.Request) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
@@ -108,7 +109,7 @@ func (h *Handler) getMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.NoCache(w)
-	httpx.WriteJSON(w, http.StatusOK, m)
+	httpx.WriteJSON(w, http.StatusOK, redacted(m))
 }
 
 // redacted replaces the code or link of a message that carries one.

@@ -36,7 +36,7 @@ type apiMessage struct {
 func TestAdminAPI(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		store := newStore(db)
+		store := newStore(t, db)
 		mux := http.NewServeMux()
 		courier.NewHandler(store).Register(mux)
 		get := func(t *testing.T, path string) *httptest.ResponseRecorder {
@@ -80,6 +80,7 @@ func TestAdminAPI(t *testing.T) {
 		}
 		for _, m := range claimed {
 			err := store.FinishMessage(ctx, courier.Outcome{MessageID: m.ID, ClaimToken: "t", Status: courier.StatusSent, Now: clock,
+				KeptSubject: "Use code [redacted] to recover access to your account", KeptBody: "Enter this code: [redacted]",
 				Dispatch: &courier.Dispatch{ID: uuid.New(), MessageID: m.ID, Status: courier.DispatchSuccess, CreatedAt: clock, UpdatedAt: clock}})
 			if err != nil {
 				t.Fatal(err)
@@ -117,7 +118,7 @@ func TestAdminAPI(t *testing.T) {
 			}
 		})
 
-		t.Run("ListRedactsCodesButGetShowsThem", func(t *testing.T) {
+		t.Run("ListAndGetRedactCodes", func(t *testing.T) {
 			got, _ := list(t, "/admin/courier/messages?recipient=alice@example.test")
 			digits := regexp.MustCompile(`\d{6}`)
 			for _, m := range got {
@@ -133,8 +134,17 @@ func TestAdminAPI(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &one); err != nil || rec.Code != 200 {
 				t.Fatalf("%d %s", rec.Code, rec.Body)
 			}
-			if one.Subject != "Use code 900000 to recover access to your account" || !strings.Contains(one.Body, "900000") {
-				t.Errorf("single GET: %q %q", one.Subject, one.Body)
+			if one.Subject != "Use code [redacted] to recover access to your account" || strings.Contains(one.Body, "900000") ||
+				!strings.Contains(one.Body, "[redacted]") || one.Status != "sent" {
+				t.Errorf("single GET of a sent message: %q %q", one.Subject, one.Body)
+			}
+			queued := ids[4]
+			rec = get(t, "/admin/courier/messages/"+queued.String())
+			if err := json.Unmarshal(rec.Body.Bytes(), &one); err != nil || rec.Code != 200 {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			if one.Status != "queued" || one.Subject != "Use code [redacted] to recover access to your account" || strings.Contains(one.Body, "900004") {
+				t.Errorf("single GET of a queued message: %s %q %q", one.Status, one.Subject, one.Body)
 			}
 			// Messages without a secret are listed as they are.
 			bob, _ := list(t, "/admin/courier/messages?recipient=bob@example.test")

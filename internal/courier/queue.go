@@ -20,6 +20,10 @@ type Email struct {
 	Data     TemplateData
 }
 
+// DefaultMessageLifespan is how long a message is worth delivering when its
+// template data does not say when its code or link expires.
+const DefaultMessageLifespan = time.Hour
+
 // ErrInvalidRecipient is returned by Enqueue for a missing or malformed
 // recipient address.
 var ErrInvalidRecipient = errors.New("courier: invalid recipient address")
@@ -65,6 +69,10 @@ func (q *Queue) Enqueue(ctx context.Context, e Email) (uuid.UUID, error) {
 		return uuid.Nil, fmt.Errorf("courier: encode template data: %w", err)
 	}
 	now := q.now().UTC()
+	lifespan := DefaultMessageLifespan
+	if e.Data.ExpiresInMinutes > 0 {
+		lifespan = time.Duration(e.Data.ExpiresInMinutes) * time.Minute
+	}
 	m := &Message{
 		ID:            uuid.New(),
 		Status:        StatusQueued,
@@ -76,6 +84,7 @@ func (q *Queue) Enqueue(ctx context.Context, e Email) (uuid.UUID, error) {
 		TemplateType:  e.Template,
 		TemplateData:  data,
 		NextAttemptAt: now,
+		ExpiresAt:     now.Add(lifespan),
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -224,7 +225,14 @@ func (s *SMTPSender) message(m OutgoingEmail) (*mail.Msg, error) {
 	if _, d, ok := strings.Cut(s.from, "@"); ok && d != "" {
 		domain = d
 	}
-	msg.SetMessageIDWithValue(uuid.NewString() + "@" + domain)
+	// One Message-ID per message, the same on every attempt: a mail that
+	// went out twice (its result could not be recorded) is one mail to
+	// clients that de-duplicate.
+	id := m.MessageID
+	if id == uuid.Nil {
+		id = uuid.New()
+	}
+	msg.SetMessageIDWithValue(id.String() + "@" + domain)
 	for k, v := range s.headers {
 		msg.SetGenHeader(mail.Header(k), v)
 	}
@@ -249,20 +257,71 @@ func (s *SMTPSender) Send(ctx context.Context, m OutgoingEmail) error {
 }
 
 // DevMailbox is the sender of development mode without SMTP: it delivers
-// nothing (the message stays in the database, where the built-in UI's
-// mailbox lists it) and logs one line with subject and recipient.
+// nothing, logs one line with subject and recipient, and keeps the last
+// devMailboxSize mails in memory, in full, for the built-in UI's mailbox
+// (Lister). The database cannot serve them: a sent message is wiped there.
 type DevMailbox struct {
-	Logger *slog.Logger
+	logger *slog.Logger
+
+	mu    sync.Mutex
+	kept  map[uuid.UUID]OutgoingEmail
+	order []uuid.UUID // oldest first
 }
 
-// Send logs the message and reports success.
-func (d DevMailbox) Send(_ context.Context, m OutgoingEmail) error {
-	l := d.Logger
-	if l == nil {
-		l = slog.Default()
+// devMailboxSize bounds the mails a DevMailbox keeps (the mailbox page
+// shows 50).
+const devMailboxSize = 200
+
+// NewDevMailbox returns an empty dev mailbox logging to logger.
+func NewDevMailbox(logger *slog.Logger) *DevMailbox {
+	if logger == nil {
+		logger = slog.Default()
 	}
-	l.Info("dev mailbox: email kept, not sent (open /ui/mail)", "message_id", m.MessageID, "to", m.To, "subject", m.Subject)
+	return &DevMailbox{logger: logger, kept: map[uuid.UUID]OutgoingEmail{}}
+}
+
+// Send keeps and logs the message and reports success.
+func (d *DevMailbox) Send(_ context.Context, m OutgoingEmail) error {
+	d.mu.Lock()
+	if _, ok := d.kept[m.MessageID]; !ok {
+		d.order = append(d.order, m.MessageID)
+	}
+	d.kept[m.MessageID] = m
+	if len(d.order) > devMailboxSize {
+		delete(d.kept, d.order[0])
+		d.order = d.order[1:]
+	}
+	d.mu.Unlock()
+	d.logger.Info("dev mailbox: email kept, not sent (open /ui/mail)", "message_id", m.MessageID, "to", m.To, "subject", m.Subject)
 	return nil
+}
+
+// Lister is the dev mailbox's view of store: its messages, with the ones
+// this mailbox delivered shown in full instead of wiped. Messages not yet
+// delivered come from the store in full anyway (it decrypts them); ones
+// delivered before a restart show their redacted form.
+func (d *DevMailbox) Lister(store MailboxLister) MailboxLister {
+	return devMailboxLister{box: d, store: store}
+}
+
+type devMailboxLister struct {
+	box   *DevMailbox
+	store MailboxLister
+}
+
+func (l devMailboxLister) ListMessages(ctx context.Context, f MessageFilter) ([]Message, error) {
+	msgs, err := l.store.ListMessages(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	l.box.mu.Lock()
+	defer l.box.mu.Unlock()
+	for i, m := range msgs {
+		if kept, ok := l.box.kept[m.ID]; ok {
+			msgs[i].Subject, msgs[i].Body = kept.Subject, kept.Text
+		}
+	}
+	return msgs, nil
 }
 
 // unconfigured fails every delivery: no SMTP server and no dev mailbox.
@@ -279,7 +338,7 @@ func NewSender(cfg SMTPConfig, devMailbox bool, logger *slog.Logger) (Sender, er
 		return NewSMTPSender(cfg)
 	}
 	if devMailbox {
-		return DevMailbox{Logger: logger}, nil
+		return NewDevMailbox(logger), nil
 	}
 	return unconfigured{}, nil
 }

@@ -81,15 +81,26 @@ type TemplateData struct {
 	ExpiresInMinutes int            `json:"expires_in_minutes,omitempty"`
 }
 
-// secrets returns the values that make a message usable by whoever reads it.
+// secrets returns the values that make a message usable by whoever reads
+// it: the links, the token inside each link (a template may print it on
+// its own) and the codes. Whole links come first so they are redacted as
+// one piece.
 func (d TemplateData) secrets() []string {
 	var out []string
-	for _, s := range []string{d.RecoveryURL, d.VerificationURL, d.RecoveryCode, d.VerificationCode} {
+	for _, s := range []string{d.RecoveryURL, d.VerificationURL, linkToken(d.RecoveryURL), linkToken(d.VerificationURL), d.RecoveryCode, d.VerificationCode} {
 		if s != "" {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// linkToken is the token query parameter of a link, if any.
+func linkToken(link string) string {
+	if u, err := url.Parse(link); err == nil {
+		return u.Query().Get("token")
+	}
+	return ""
 }
 
 // TemplatesConfig says where template overrides come from (config keys

@@ -103,7 +103,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	returnURLs = append(returnURLs, cfg.DefaultReturnURL())
 	ui := &webui.Handler{
 		API:     public,
-		Mailbox: webui.CourierMailbox(c.courier),
+		Mailbox: webui.CourierMailbox(c.mailbox),
 		Config: webui.Config{
 			PublicBaseURL: cfg.Serve.Public.BaseURL,
 			Mailbox:       cfg.DevMailbox.Enabled,

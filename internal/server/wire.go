@@ -33,6 +33,7 @@ type components struct {
 	queue      *courier.Queue
 	dispatcher *courier.Dispatcher
 	courier    courier.Store
+	mailbox    courier.MailboxLister // what the dev mailbox page reads
 	codes      secret.Hasher
 	settings   *settings.Service
 }
@@ -182,8 +183,13 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	if err != nil {
 		return nil, fmt.Errorf("courier templates: %w", err)
 	}
-	courierStore := sqlstore.NewCourierStore(db)
-	c.courier = courierStore
+	// Mail content is sealed at rest with secrets.cipher (docs/courier.md).
+	mailCipher, err := secret.NewCipher(cfg.Secrets.CipherKeys().VerificationSecrets())
+	if err != nil {
+		return nil, fmt.Errorf("secrets.cipher: %w", err)
+	}
+	courierStore := sqlstore.NewCourierStore(db, mailCipher)
+	c.courier, c.mailbox = courierStore, courierStore
 	smtp := cfg.Courier.SMTP
 	sender, err := courier.NewSender(courier.SMTPConfig{
 		ConnectionURI: smtp.ConnectionURI, FromAddress: smtp.FromAddress, FromName: smtp.FromName,
@@ -192,13 +198,22 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	if err != nil {
 		return nil, fmt.Errorf("courier.smtp: %w", err)
 	}
+	if dev, ok := sender.(*courier.DevMailbox); ok {
+		// Sent messages are wiped in the database; the dev mailbox keeps
+		// the full mails it delivered.
+		c.mailbox = dev.Lister(courierStore)
+	}
+	maxAttempts := 0 // until the message expires
+	if r := cfg.Courier.MessageRetries; r != nil {
+		maxAttempts = *r + 1
+	}
 	metrics, err := courier.NewMetrics(s.metrics, courierStore, s.log)
 	if err != nil {
 		return nil, err
 	}
 	c.dispatcher, err = courier.NewDispatcher(courier.DispatcherConfig{
 		Store: courierStore, Templates: templates, Sender: sender, Logger: s.log, Metrics: metrics,
-		MessageRetries: cfg.Courier.MessageRetries, PullCount: cfg.Courier.Worker.PullCount, PullWait: cfg.Courier.Worker.PullWait,
+		MaxAttempts: maxAttempts, PullCount: cfg.Courier.Worker.PullCount, PullWait: cfg.Courier.Worker.PullWait,
 		Now: s.now,
 	})
 	if err != nil {

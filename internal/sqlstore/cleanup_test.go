@@ -109,7 +109,7 @@ func (f *cleanupFixture) mustCounter(start time.Time) string {
 func (f *cleanupFixture) mustMessage(status courier.MessageStatus, at time.Time) string {
 	f.t.Helper()
 	ctx := context.Background()
-	s := sqlstore.NewCourierStore(f.db)
+	s := sqltest.CourierStore(f.t, f.db)
 	m := mustInsertMessage(f.t, s, "user@example.test", at)
 	if status == courier.StatusQueued {
 		return m.ID.String()

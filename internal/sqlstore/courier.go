@@ -1,38 +1,82 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/internal/courier"
+	"github.com/latchkey/latchkey/internal/secret"
 )
 
 // CourierStore is courier.Store on the database: tables courier_messages
 // and courier_message_dispatches.
+//
+// Subject, body and template data carry recovery codes and links, so they
+// are sealed with the cipher (secrets.cipher) on every write and opened on
+// every read: a reader of the database learns recipients, statuses and
+// times, never a code. Each sealed value is bound to its row and column.
+// Values written before encryption existed (no secret.SealedPrefix) are
+// read as they are.
 type CourierStore struct {
 	*DB
+	cipher *secret.Cipher
 }
 
-// NewCourierStore returns the courier store of db.
-func NewCourierStore(db *DB) *CourierStore { return &CourierStore{DB: db} }
+// NewCourierStore returns the courier store of db, sealing message content
+// with cipher. A nil cipher panics: a store that writes codes in clear is
+// never what the caller wants.
+func NewCourierStore(db *DB, cipher *secret.Cipher) *CourierStore {
+	if cipher == nil {
+		panic("sqlstore: NewCourierStore needs a cipher")
+	}
+	return &CourierStore{DB: db, cipher: cipher}
+}
 
 var _ courier.Store = (*CourierStore)(nil)
 
 const courierMessageColumns = `id, type, status, recipient, subject, body, template_type, template_data,
-	send_count, last_error, next_attempt_at, claimed_at, claimed_by, created_at, updated_at`
+	send_count, last_error, next_attempt_at, claimed_at, claimed_by, created_at, updated_at, expires_at`
+
+// seal encrypts the value of column for the message id.
+func (s *CourierStore) seal(id uuid.UUID, column, value string) string {
+	return s.cipher.Seal([]byte(value), sealPlace(id, column))
+}
+
+// open decrypts a value sealed by seal; a value without the sealed prefix
+// predates encryption and is returned as it is.
+func (s *CourierStore) open(id uuid.UUID, column, value string) (string, error) {
+	if !secret.IsSealed(value) {
+		return value, nil
+	}
+	b, err := s.cipher.Open(value, sealPlace(id, column))
+	return string(b), err
+}
+
+// sealPlace is the additional data binding a sealed value to its cell.
+func sealPlace(id uuid.UUID, column string) []byte {
+	return []byte("courier_messages." + column + ":" + id.String())
+}
 
 // InsertMessage stores a new message.
 func (s *CourierStore) InsertMessage(ctx context.Context, m *courier.Message) error {
+	var expires any
+	if !m.ExpiresAt.IsZero() {
+		expires = s.T(m.ExpiresAt)
+	}
 	_, err := s.Exec(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
-		template_data, send_count, next_attempt_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID.String(), string(m.Type), string(m.Status), m.Recipient, m.Subject, m.Body, string(m.TemplateType),
-		string(m.TemplateData), m.SendCount, s.T(m.NextAttemptAt), s.T(m.CreatedAt), s.T(m.UpdatedAt))
+		template_data, send_count, next_attempt_at, created_at, updated_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID.String(), string(m.Type), string(m.Status), m.Recipient,
+		s.seal(m.ID, "subject", m.Subject), s.seal(m.ID, "body", m.Body), string(m.TemplateType),
+		s.seal(m.ID, "template_data", string(m.TemplateData)), m.SendCount, s.T(m.NextAttemptAt), s.T(m.CreatedAt), s.T(m.UpdatedAt), expires)
 	return err
 }
 
@@ -123,6 +167,13 @@ func (s *CourierStore) FinishMessage(ctx context.Context, o courier.Outcome) err
 		if o.Release {
 			set = append(set, "send_count = send_count - 1")
 		}
+		if o.Status == courier.StatusSent || o.Status == courier.StatusAbandoned {
+			// The wipe: nothing of the code or link survives the delivery.
+			subject, body := cmp.Or(o.KeptSubject, "[redacted]"), cmp.Or(o.KeptBody, "[redacted]")
+			set = append(set, "subject = ?", "body = ?", "template_data = ?")
+			args = append(args, s.seal(o.MessageID, "subject", subject), s.seal(o.MessageID, "body", body),
+				s.seal(o.MessageID, "template_data", "{}"))
+		}
 		args = append(args, o.MessageID.String(), o.ClaimToken)
 		res, err := s.Exec(ctx, `UPDATE courier_messages SET `+strings.Join(set, ", ")+`
 			WHERE id = ? AND status = 'processing' AND claimed_by = ?`, args...)
@@ -201,11 +252,30 @@ func (s *CourierStore) ListMessages(ctx context.Context, f courier.MessageFilter
 	return msgs, nil
 }
 
+// ExtendClaim moves claimed_at of the messages still held by token to now.
+func (s *CourierStore) ExtendClaim(ctx context.Context, token string, now time.Time) error {
+	_, err := s.Exec(ctx, `UPDATE courier_messages SET claimed_at = ?
+		WHERE status = 'processing' AND claimed_by = ?`, s.T(now), token)
+	return err
+}
+
 // CountQueued counts messages waiting for delivery.
 func (s *CourierStore) CountQueued(ctx context.Context) (int, error) {
 	var n int
 	err := s.QueryRow(ctx, `SELECT COUNT(*) FROM courier_messages WHERE status = 'queued'`).Scan(&n)
 	return n, err
+}
+
+// OldestPendingSince is the creation time of the oldest queued or
+// processing message (zero when there is none).
+func (s *CourierStore) OldestPendingSince(ctx context.Context) (time.Time, error) {
+	var at time.Time
+	err := s.QueryRow(ctx, `SELECT created_at FROM courier_messages
+		WHERE status IN ('queued', 'processing') ORDER BY created_at LIMIT 1`).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	return at.UTC(), err
 }
 
 func (s *CourierStore) selectIDs(ctx context.Context, q string, args ...any) ([]string, error) {
@@ -234,25 +304,45 @@ func (s *CourierStore) queryMessages(ctx context.Context, q string, args ...any)
 	var out []courier.Message
 	for rows.Next() {
 		var (
-			m                    courier.Message
-			typ, status, tt, td  string
-			lastError, claimedBy sql.NullString
-			claimedAt            sql.NullTime
+			m                                  courier.Message
+			typ, status, tt, subject, body, td string
+			lastError, claimedBy               sql.NullString
+			claimedAt, expiresAt               sql.NullTime
 		)
-		if err := rows.Scan(&m.ID, &typ, &status, &m.Recipient, &m.Subject, &m.Body, &tt, &td,
-			&m.SendCount, &lastError, &m.NextAttemptAt, &claimedAt, &claimedBy, &m.CreatedAt, &m.UpdatedAt); err != nil {
+		if err := rows.Scan(&m.ID, &typ, &status, &m.Recipient, &subject, &body, &tt, &td,
+			&m.SendCount, &lastError, &m.NextAttemptAt, &claimedAt, &claimedBy, &m.CreatedAt, &m.UpdatedAt, &expiresAt); err != nil {
 			return nil, err
 		}
 		m.Type, m.Channel = courier.MessageType(typ), typ
-		m.Status, m.TemplateType, m.TemplateData = courier.MessageStatus(status), courier.TemplateType(tt), json.RawMessage(td)
+		m.Status, m.TemplateType = courier.MessageStatus(status), courier.TemplateType(tt)
 		m.LastError, m.ClaimedBy = lastError.String, claimedBy.String
 		if claimedAt.Valid {
 			m.ClaimedAt = claimedAt.Time.UTC()
 		}
 		m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = m.NextAttemptAt.UTC(), m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+		m.ExpiresAt = m.CreatedAt.Add(courier.DefaultMessageLifespan)
+		if expiresAt.Valid {
+			m.ExpiresAt = expiresAt.Time.UTC()
+		}
+		s.openContent(&m, subject, body, td)
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// openContent decrypts subject, body and template data into m. A message
+// that no configured key opens stays listable (the admin API still shows
+// its status and recipient) with ContentError set.
+func (s *CourierStore) openContent(m *courier.Message, subject, body, data string) {
+	var err1, err2, err3 error
+	m.Subject, err1 = s.open(m.ID, "subject", subject)
+	m.Body, err2 = s.open(m.ID, "body", body)
+	td, err3 := s.open(m.ID, "template_data", data)
+	m.TemplateData = json.RawMessage(td)
+	if err := cmp.Or(err1, err2, err3); err != nil {
+		m.Subject, m.Body, m.TemplateData = "", "", nil
+		m.ContentError = fmt.Errorf("courier: message content cannot be decrypted (was a secrets.cipher key removed?): %w", err)
+	}
 }
 
 // loadDispatches fills the Dispatches of msgs, oldest attempt first.

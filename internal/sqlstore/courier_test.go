@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/internal/courier"
+	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
 )
@@ -31,7 +33,7 @@ func mustInsertMessage(t *testing.T, s *sqlstore.CourierStore, to string, at tim
 func TestCourierStore(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		s := sqlstore.NewCourierStore(db)
+		s := sqltest.CourierStore(t, db)
 		base := time.Date(2026, 5, 1, 8, 0, 0, 123456000, time.UTC)
 
 		t.Run("ConcurrentClaimsAreDisjoint", func(t *testing.T) {
@@ -138,6 +140,133 @@ func TestCourierStore(t *testing.T) {
 			got, _ = s.ClaimMessages(ctx, courier.Claim{Token: "rescuer", Now: at.Add(3 * time.Minute), StaleBefore: at.Add(time.Minute), Limit: 100})
 			if r := find(got); r == nil || r.SendCount != 2 || r.ClaimedBy != "rescuer" {
 				t.Fatalf("reclaim: %+v", r)
+			}
+		})
+
+		t.Run("HeartbeatKeepsAClaimFromGoingStale", func(t *testing.T) {
+			at := base.Add(3 * time.Hour)
+			live := mustInsertMessage(t, s, "live@example.test", at)
+			dead := mustInsertMessage(t, s, "dead@example.test", at)
+			find := func(ms []courier.Message, id uuid.UUID) bool {
+				for _, m := range ms {
+					if m.ID == id {
+						return true
+					}
+				}
+				return false
+			}
+			if got, _ := s.ClaimMessages(ctx, courier.Claim{Token: "alive", Now: at, StaleBefore: at.Add(-time.Hour), Limit: 100}); !find(got, live.ID) {
+				t.Fatal("first claim")
+			}
+			// The dead claimant's message: claimed at the same time, no heartbeat.
+			if _, err := db.Exec(ctx, `UPDATE courier_messages SET claimed_by = 'killed' WHERE id = ?`, dead.ID.String()); err != nil {
+				t.Fatal(err)
+			}
+			// 20 s later the live dispatcher renews its claim.
+			if err := s.ExtendClaim(ctx, "alive", at.Add(20*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			// At 40 s, with a 30 s threshold: the renewed claim holds, the other is taken over.
+			got, err := s.ClaimMessages(ctx, courier.Claim{Token: "rescuer", Now: at.Add(40 * time.Second), StaleBefore: at.Add(10 * time.Second), Limit: 100})
+			if err != nil || find(got, live.ID) || !find(got, dead.ID) {
+				t.Fatalf("live taken: %v, dead taken: %v (%v)", find(got, live.ID), find(got, dead.ID), err)
+			}
+			if m, _ := s.GetMessage(ctx, live.ID); m.ClaimedBy != "alive" || !m.ClaimedAt.Equal(at.Add(20*time.Second)) {
+				t.Errorf("live claim: %s at %s", m.ClaimedBy, m.ClaimedAt)
+			}
+		})
+
+		t.Run("OldestPendingSince", func(t *testing.T) {
+			empty := sqltest.CourierStore(t, sqltest.Open(t, db.Dialect))
+			if at, err := empty.OldestPendingSince(ctx); err != nil || !at.IsZero() {
+				t.Fatalf("empty queue: %v %v", at, err)
+			}
+			old := base.Add(-24 * time.Hour)
+			m := mustInsertMessage(t, s, "oldest@example.test", old)
+			if at, err := s.OldestPendingSince(ctx); err != nil || !at.Equal(old) {
+				t.Fatalf("oldest = %v, %v; want %v", at, err, old)
+			}
+			// Sent messages are not pending.
+			if _, err := s.ClaimMessages(ctx, courier.Claim{Token: "o", Now: old, StaleBefore: old.Add(-time.Hour), Limit: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.FinishMessage(ctx, courier.Outcome{MessageID: m.ID, ClaimToken: "o", Status: courier.StatusSent, Now: old}); err != nil {
+				t.Fatal(err)
+			}
+			if at, _ := s.OldestPendingSince(ctx); !at.After(old) {
+				t.Errorf("a sent message still counts as pending: %v", at)
+			}
+		})
+
+		t.Run("ContentIsSealedAtRestAndWipedWhenSent", func(t *testing.T) {
+			at := base.Add(4 * time.Hour)
+			const code, link = "482913", "http://pub.example.test/self-service/recovery?flow=f&token=Zq8pX2mN4vB7"
+			m := courier.Message{
+				ID: uuid.New(), Status: courier.StatusQueued, Type: courier.TypeEmail, Channel: "email", Recipient: "sealed@example.test",
+				Subject: "Use code " + code, Body: "Code " + code + " or " + link, TemplateType: courier.TemplateRecoveryCodeValid,
+				TemplateData:  []byte(`{"to":"sealed@example.test","recovery_code":"` + code + `","recovery_url":"` + link + `"}`),
+				NextAttemptAt: at, CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(15 * time.Minute),
+			}
+			if err := s.InsertMessage(ctx, &m); err != nil {
+				t.Fatal(err)
+			}
+			raw := func() (subject, body, data string) {
+				t.Helper()
+				if err := db.QueryRow(ctx, `SELECT subject, body, template_data FROM courier_messages WHERE id = ?`, m.ID.String()).Scan(&subject, &body, &data); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			subject, body, data := raw()
+			for _, v := range []string{subject, body, data} {
+				if !secret.IsSealed(v) || strings.Contains(v, code) || strings.Contains(v, "Zq8pX2mN4vB7") || strings.Contains(v, "sealed@") {
+					t.Errorf("stored in clear: %q", v)
+				}
+			}
+			back, err := s.GetMessage(ctx, m.ID)
+			if err != nil || back.Subject != m.Subject || back.Body != m.Body || string(back.TemplateData) != string(m.TemplateData) ||
+				!back.ExpiresAt.Equal(m.ExpiresAt) || back.ContentError != nil {
+				t.Fatalf("read back: %v %+v", err, back)
+			}
+
+			got, _ := s.ClaimMessages(ctx, courier.Claim{Token: "w", Now: at, StaleBefore: at.Add(-time.Hour), Limit: 100})
+			if len(got) == 0 {
+				t.Fatal("not claimed")
+			}
+			if err := s.FinishMessage(ctx, courier.Outcome{MessageID: m.ID, ClaimToken: "w", Status: courier.StatusSent, Now: at,
+				KeptSubject: "Use code [redacted]", KeptBody: "Code [redacted] or [redacted]"}); err != nil {
+				t.Fatal(err)
+			}
+			sent, _ := s.GetMessage(ctx, m.ID)
+			if sent.Subject != "Use code [redacted]" || sent.Body != "Code [redacted] or [redacted]" || string(sent.TemplateData) != "{}" {
+				t.Errorf("after sending: %q %q %s", sent.Subject, sent.Body, sent.TemplateData)
+			}
+			subject2, body2, data2 := raw()
+			if subject2 == subject || body2 == body || data2 == data || !secret.IsSealed(subject2) {
+				t.Error("sent message not rewritten")
+			}
+		})
+
+		t.Run("SealedValueOpensOnlyInItsOwnRow", func(t *testing.T) {
+			at := base.Add(5 * time.Hour)
+			a := mustInsertMessage(t, s, "a@example.test", at)
+			b := mustInsertMessage(t, s, "b@example.test", at)
+			// Someone with write access copies a's body into b.
+			var body string
+			if err := db.QueryRow(ctx, `SELECT body FROM courier_messages WHERE id = ?`, a.ID.String()).Scan(&body); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(ctx, `UPDATE courier_messages SET body = ? WHERE id = ?`, body, b.ID.String()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetMessage(ctx, b.ID)
+			if err != nil || got.ContentError == nil || got.Body != "" || got.Recipient != "b@example.test" {
+				t.Errorf("moved value: %v %+v", err, got)
+			}
+			// Another key cannot read the queue either.
+			other, _ := secret.NewCipher([][]byte{[]byte("another-secret-entirely-0123")})
+			if got, err := sqlstore.NewCourierStore(db, other).GetMessage(ctx, a.ID); err != nil || got.ContentError == nil || got.Subject != "" {
+				t.Errorf("other key: %v %+v", err, got)
 			}
 		})
 

@@ -24,7 +24,7 @@ func MustEnqueue(t *testing.T, q *courier.Queue, e courier.Email) {
 // rendered by the built-in templates, through CourierMailbox.
 func TestMailboxReadsTheCourierStore(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		store := sqlstore.NewCourierStore(db)
+		store := sqltest.CourierStore(t, db)
 		templates, err := courier.NewTemplates(courier.TemplatesConfig{})
 		if err != nil {
 			t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 )
 
@@ -123,4 +124,15 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// CourierStore returns the courier store of db, sealing mail content with a
+// cipher keyed by a fixed test secret.
+func CourierStore(t testing.TB, db *sqlstore.DB) *sqlstore.CourierStore {
+	t.Helper()
+	c, err := secret.NewCipher([][]byte{[]byte("sqltest-cipher-secret-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sqlstore.NewCourierStore(db, c)
 }
