@@ -172,7 +172,8 @@ type Outcome struct {
 }
 
 // MessageFilter selects messages for the admin list and the dev mailbox.
-// Results are newest first (created_at, then id, descending).
+// Results are newest first (created_at, then id, descending). Internal
+// messages (see InternalTemplateTypes) are never listed.
 type MessageFilter struct {
 	Status    MessageStatus // empty: any
 	Recipient string        // empty: any; otherwise exact match
@@ -216,4 +217,11 @@ type Store interface {
 	// AfterCommit runs fn once the transaction in ctx commits (at once
 	// without a transaction).
 	AfterCommit(ctx context.Context, fn func())
+	// InTx runs fn in a transaction carried by the context fn gets (joining
+	// the one in ctx, if any).
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// DeleteMessage removes a message still held by claimToken, with its
+	// dispatches, or returns ErrClaimLost (internal messages, once
+	// prepared).
+	DeleteMessage(ctx context.Context, id uuid.UUID, claimToken string) error
 }
