@@ -31,9 +31,10 @@ const (
 	// caches, the server's first allocations).
 	enumerationWarmup = 20
 	// enumerationPause separates two submissions, so the work the courier
-	// does in the background for one (the mail) does not fall on the next,
-	// which is more often of the other kind.
-	enumerationPause = 25 * time.Millisecond
+	// does in the background for one (preparing and sending the mail,
+	// which starts courier.PrepareDelay after the answer) does not fall on
+	// the next, which is more often of the other kind.
+	enumerationPause = 150 * time.Millisecond
 	// significance is the level below which the sign test reports a difference.
 	significance = 0.05
 )

@@ -26,7 +26,9 @@
 // in subject and body, whatever their status: the list is for monitoring
 // delivery and a code stays usable after it was sent. GET
 // /admin/courier/messages/{id} returns the message in full, as Kratos does.
-// The dev mailbox (MailboxLister) always sees full messages.
+// The dev mailbox (MailboxLister) always sees full messages. Internal
+// messages (prepare.go), which are work for the dispatcher rather than
+// mail, are shown by neither.
 //
 // # What is logged
 //
