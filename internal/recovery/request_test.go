@@ -3,6 +3,7 @@ package recovery_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,4 +200,31 @@ func TestRequestsAreNotListed(t *testing.T) {
 	if len(ms) != 0 {
 		t.Fatalf("admin list shows %d messages: %+v", len(ms), ms)
 	}
+}
+
+// TestMailedCodeNeverOutlivesItsFlow: the code is issued when the courier
+// prepares the mail, with the method's lifespan (1h) from then, but never
+// past the flow's expiry (10m here); the mail still names the method's
+// lifespan, as Kratos's does.
+func TestMailedCodeNeverOutlivesItsFlow(t *testing.T) {
+	servertest.Each(t, options([]string{"SELFSERVICE_FLOWS_RECOVERY_LIFESPAN=10m"}), func(t *testing.T, srv *servertest.Server) {
+		email := uniqueEmail("short")
+		mustIdentity(t, srv, email)
+		id := newNativeFlow(t, srv)
+		if res, body := postJSON(t, srv, nil, id, `{"method":"code","email":"`+email+`"}`, nil); res.StatusCode != 200 {
+			t.Fatalf("email: %d %v", res.StatusCode, body)
+		}
+		m := srv.SMTP.WaitFor(t, email, 10*time.Second)
+		if !strings.Contains(m.Text, "expires in 60 minutes") {
+			t.Errorf("mail: %q", m.Text)
+		}
+		var codeExpires, flowExpires time.Time
+		if err := srv.DB.QueryRow(context.Background(), `SELECT c.expires_at, f.expires_at FROM recovery_codes c
+			JOIN selfservice_flows f ON f.id = c.flow_id WHERE f.id = ?`, id).Scan(&codeExpires, &flowExpires); err != nil {
+			t.Fatal(err)
+		}
+		if !codeExpires.Equal(flowExpires) {
+			t.Fatalf("code expires at %s, its flow at %s", codeExpires, flowExpires)
+		}
+	})
 }

@@ -128,11 +128,15 @@ func (s *Service) issue(ctx context.Context, f *Flow, m Method, identityID uuid.
 		lifespan = s.Config.LinkLifespan
 	}
 	expires := now.Add(lifespan)
-	if kind == KindAdmin || expires.After(notAfter) {
-		// expires_in sets both the flow's and the secret's lifetime; a
-		// mailed secret, issued when the courier prepares the mail, never
-		// outlives its flow either.
+	switch {
+	case kind == KindAdmin:
+		// expires_in sets both the flow's and the secret's lifetime.
 		expires, lifespan = notAfter, notAfter.Sub(now)
+	case expires.After(notAfter):
+		// A mailed secret, issued when the courier prepares the mail, never
+		// outlives its flow. The mail still names the method's lifespan,
+		// as Kratos's does.
+		expires = notAfter
 	}
 	row := &Secret{ID: uuid.New(), FlowID: f.ID, IdentityID: identityID, AddressID: addressID, Kind: kind, ExpiresAt: expires, CreatedAt: now}
 	if m == MethodLink {
