@@ -158,3 +158,46 @@ func TestExpandAll(t *testing.T) {
 		}
 	}
 }
+
+// The enumeration scenario sends its pairs and reports a comparison; with
+// the send limits on it stops and says how to turn them off.
+func TestEnumerationScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole server")
+	}
+	srv := servertest.Start(t, servertest.Options{Env: []string{
+		"SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_IP_MAX=0",
+		"SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_ADDRESS_MAX=0",
+	}})
+	plan := bench.Plan{Public: srv.Public.URL, Admin: srv.Admin.URL, Scenarios: []string{"enumeration"}, Levels: []int{1},
+		Options: bench.Options{EnumerationPairs: 5}}
+	results, err := bench.RunPlan(context.Background(), plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := results[0]
+	c := r.Comparison
+	if c == nil || c.Pairs != 5 || r.Requests != 10 || r.Errors != 0 || c.MedianKnown <= 0 || c.MedianUnknown <= 0 || c.P <= 0 || c.P > 1 {
+		t.Fatalf("result %+v, comparison %+v", r, c)
+	}
+	if c.Difference != c.MedianKnown-c.MedianUnknown {
+		t.Fatalf("difference %v of medians %v and %v", c.Difference, c.MedianKnown, c.MedianUnknown)
+	}
+	// The known address got a mail for each of its submissions, warm-up
+	// included (20 + 5), and the unknown one none.
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.SMTP.Count() < 25 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := srv.SMTP.Count(); n != 25 {
+		t.Fatalf("%d mails, want 25", n)
+	}
+
+	// With the limits on, the run stops with the advice.
+	limited := servertest.Start(t, servertest.Options{NoSMTP: true})
+	plan.Public, plan.Admin = limited.Public.URL, limited.Admin.URL
+	if _, err := bench.RunPlan(context.Background(), plan, nil); err == nil || !strings.Contains(err.Error(), "RATE_LIMIT_PER_ADDRESS_MAX=0") {
+		t.Fatalf("run against the default limits: %v", err)
+	}
+}

@@ -21,6 +21,12 @@ type Scenario interface {
 	Setup(ctx context.Context, env *Env) (Op, error)
 }
 
+// measurer is a scenario that runs a fixed plan of its own instead of
+// operations for a duration (enumeration).
+type measurer interface {
+	measure(ctx context.Context, env *Env) (Result, error)
+}
+
 // Env is what scenarios share: the target URLs and an HTTP client sized for
 // the concurrency.
 type Env struct {
@@ -66,6 +72,14 @@ func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Res
 		}
 		env.cleanups = nil
 	}()
+	if m, ok := s.(measurer); ok {
+		// A fixed plan of its own: neither duration nor concurrency apply.
+		res, err := m.measure(ctx, env)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", s.Name(), err)
+		}
+		return res, nil
+	}
 	op, err := s.Setup(ctx, env)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s setup: %w", s.Name(), err)

@@ -40,6 +40,9 @@ type Options struct {
 	// pays for crossing a process boundary as every measured server does.
 	// Without it the handler runs inside the driver.
 	CeilingCommand []string
+	// EnumerationPairs is how many known/unknown pairs the enumeration
+	// scenario sends (default DefaultEnumerationPairs).
+	EnumerationPairs int
 }
 
 var registry = map[string]func(Options) Scenario{
@@ -55,6 +58,12 @@ var registry = map[string]func(Options) Scenario{
 		return &journey{listen: o.SMTPListen, settings: true}
 	},
 	"recovery-session": func(o Options) Scenario { return &journey{listen: o.SMTPListen} },
+	"enumeration": func(o Options) Scenario {
+		if o.EnumerationPairs <= 0 {
+			o.EnumerationPairs = DefaultEnumerationPairs
+		}
+		return &enumeration{pairs: o.EnumerationPairs}
+	},
 }
 
 // All is the order "all" runs every scenario in: the ceiling first, so

@@ -31,6 +31,8 @@ type Result struct {
 	MailLatency *Percentiles `json:"mail_latency,omitempty"`
 	// Notes carries scenario facts worth printing (e.g. the hasher cost).
 	Notes map[string]string `json:"notes,omitempty"`
+	// Comparison is set by the enumeration scenario.
+	Comparison *Comparison `json:"comparison,omitempty"`
 	// CeilingFraction is PerSecond divided by the ceiling scenario's figure,
 	// when both were measured in one invocation.
 	CeilingFraction float64 `json:"ceiling_fraction,omitempty"`
@@ -104,6 +106,9 @@ func fraction(r Result) string {
 // notes are the facts worth printing beside the figures.
 func notes(r Result) []string {
 	out := []string{}
+	if r.Comparison != nil {
+		out = append(out, r.Comparison.Summary())
+	}
 	if r.MailLatency != nil {
 		out = append(out, fmt.Sprintf("mail p50 %s p99 %s max %s", ms(r.MailLatency.P50), ms(r.MailLatency.P99), ms(r.MailLatency.Max)))
 	}
@@ -132,4 +137,41 @@ func sortedStatus(m map[string]int) []string {
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
+
+// Median is the middle of samples (the mean of the two middle ones for an
+// even count). The input is sorted in place.
+func Median(samples []time.Duration) time.Duration {
+	if len(samples) == 0 {
+		return 0
+	}
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	n := len(samples)
+	if n%2 == 1 {
+		return samples[n/2]
+	}
+	return (samples[n/2-1] + samples[n/2]) / 2
+}
+
+// SignTest is the two-sided p-value of the sign test: the chance that, if
+// either side of a pair were equally likely to be the larger, one side
+// would win at least as unevenly as in `wins` of n pairs (ties left out of
+// n). It is 2·min(P(X ≤ wins), P(X ≥ wins)) for X ~ Binomial(n, ½),
+// capped at 1; each term is computed through log-gamma so n may be large.
+func SignTest(wins, n int) float64 {
+	if n <= 0 || wins < 0 || wins > n {
+		return 1
+	}
+	pmf := func(i int) float64 {
+		lg := func(x int) float64 { v, _ := math.Lgamma(float64(x) + 1); return v }
+		return math.Exp(lg(n) - lg(i) - lg(n-i) - float64(n)*math.Ln2)
+	}
+	var low, high float64
+	for i := 0; i <= wins; i++ {
+		low += pmf(i)
+	}
+	for i := wins; i <= n; i++ {
+		high += pmf(i)
+	}
+	return math.Min(1, 2*math.Min(low, high))
 }

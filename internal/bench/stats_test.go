@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 )
@@ -47,5 +48,55 @@ func TestCeilingRunCountsRequestsWithoutErrors(t *testing.T) {
 func TestUnknownScenario(t *testing.T) {
 	if _, err := New("nope", Options{}); err == nil {
 		t.Fatal("want an error for an unknown scenario")
+	}
+}
+
+func TestSignTest(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		wins, n int
+		want    float64
+	}{
+		{"no pairs", 0, 0, 1},
+		{"one pair", 1, 1, 1},
+		{"even split", 5, 10, 1},
+		{"all ten one way", 0, 10, 2.0 / 1024},
+		{"all ten the other way", 10, 10, 2.0 / 1024},
+		// P(X ≥ 8) = (45+10+1)/1024.
+		{"eight of ten", 8, 10, 112.0 / 1024},
+		// P(X ≥ 15) = (15504+4845+1140+190+20+1)/2^20: just significant.
+		{"fifteen of twenty", 15, 20, 2 * 21700.0 / 1048576},
+		{"six of twenty", 6, 20, 2 * (1 + 20 + 190 + 1140 + 4845 + 15504 + 38760) / 1048576.0},
+		{"the issue's 157 of 200", 157, 200, 0},
+		{"balanced 500", 250, 500, 1},
+		{"out of range", 11, 10, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := SignTest(c.wins, c.n)
+			if math.Abs(got-c.want) > 1e-9 {
+				t.Fatalf("SignTest(%d, %d) = %.12f, want %.12f", c.wins, c.n, got, c.want)
+			}
+		})
+	}
+	// 157 of 200 is far beyond any significance level, but not zero.
+	if p := SignTest(157, 200); p <= 0 || p > 1e-10 {
+		t.Fatalf("SignTest(157, 200) = %g", p)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []time.Duration
+		want time.Duration
+	}{
+		{nil, 0},
+		{[]time.Duration{3}, 3},
+		{[]time.Duration{5, 1, 3}, 3},
+		{[]time.Duration{4, 1, 3, 2}, 2}, // (2+3)/2 in integer nanoseconds
+		{[]time.Duration{10, 20}, 15},
+	} {
+		if got := Median(c.in); got != c.want {
+			t.Errorf("Median(%v) = %v, want %v", c.in, got, c.want)
+		}
 	}
 }

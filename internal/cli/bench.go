@@ -19,6 +19,7 @@ func newBench() *cobra.Command {
 		public, admin, scenarios, concurrency, smtpListen, format string
 		duration                                                  time.Duration
 		asJSON, inProcessCeiling, failOnError                     bool
+		pairs                                                     int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -26,6 +27,8 @@ func newBench() *cobra.Command {
 		Long: "Runs scenarios against a server that speaks the Kratos API and prints req/s, latency percentiles and errors.\n" +
 			"Scenarios: all, " + strings.Join(bench.Scenarios(), ", ") + " ('all' runs " + strings.Join(bench.All, ", ") + ").\n" +
 			"The 'ceiling' scenario measures a trivial handler in a child process: every other figure is also given as a fraction of it.\n" +
+			"The 'enumeration' scenario (not in 'all') times --pairs recovery submissions for a known and an unknown address and prints\n" +
+			"their median difference and a sign test; run the server with the recovery send limits off (max 0).\n" +
 			"See docs/benchmarks.md.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var levels []int
@@ -43,7 +46,7 @@ func newBench() *cobra.Command {
 				return fmt.Errorf("--format: want text, json or markdown, got %q", format)
 			}
 			plan := bench.Plan{Public: public, Admin: admin, Scenarios: bench.Expand(scenarios), Levels: levels, Duration: duration,
-				Options: bench.Options{SMTPListen: smtpListen}}
+				Options: bench.Options{SMTPListen: smtpListen, EnumerationPairs: pairs}}
 			if !inProcessCeiling {
 				if exe, err := os.Executable(); err == nil {
 					plan.Options.CeilingCommand = []string{exe, "bench", "ceiling-server"}
@@ -94,6 +97,7 @@ func newBench() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON (same as --format json)")
 	cmd.Flags().StringVar(&format, "format", "text", "output: text (as results come), json or markdown (at the end)")
 	cmd.Flags().StringVar(&smtpListen, "smtp-listen", "127.0.0.1:1025", "address of the SMTP server the recovery-journey and recovery-session scenarios run")
+	cmd.Flags().IntVar(&pairs, "pairs", bench.DefaultEnumerationPairs, "known/unknown pairs the enumeration scenario sends (it ignores --duration and --concurrency)")
 	cmd.Flags().BoolVar(&failOnError, "fail-on-error", false, "exit with an error when any request failed (CI smoke runs)")
 	cmd.Flags().BoolVar(&inProcessCeiling, "ceiling-in-process", false, "run the ceiling's handler inside the driver instead of a child process")
 	cmd.AddCommand(newCeilingServer())

@@ -28,7 +28,8 @@
 // GET /admin/courier/messages and GET /admin/courier/messages/{id} with the
 // code or link replaced by "[redacted]" in subject and body, whatever their
 // status. The dev mailbox (DevMailbox.Lister) shows the mails it delivered in
-// full, from memory.
+// full, from memory. Internal messages (prepare.go), which are work for the
+// dispatcher rather than mail, are shown by neither.
 //
 // # What is logged
 //
@@ -186,7 +187,8 @@ type Outcome struct {
 }
 
 // MessageFilter selects messages for the admin list and the dev mailbox.
-// Results are newest first (created_at, then id, descending).
+// Results are newest first (created_at, then id, descending). Internal
+// messages (see InternalTemplateTypes) are never listed.
 type MessageFilter struct {
 	Status    MessageStatus // empty: any
 	Recipient string        // empty: any; otherwise exact match
@@ -237,4 +239,11 @@ type Store interface {
 	// AfterCommit runs fn once the transaction in ctx commits (at once
 	// without a transaction).
 	AfterCommit(ctx context.Context, fn func())
+	// InTx runs fn in a transaction carried by the context fn gets (joining
+	// the one in ctx, if any).
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// DeleteMessage removes a message still held by claimToken, with its
+	// dispatches, or returns ErrClaimLost (internal messages, once
+	// prepared).
+	DeleteMessage(ctx context.Context, id uuid.UUID, claimToken string) error
 }

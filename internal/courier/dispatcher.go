@@ -86,6 +86,8 @@ type Dispatcher struct {
 	cfg  DispatcherConfig
 	log  *slog.Logger
 	wake chan struct{}
+	// preparers handle internal messages by template type (prepare.go).
+	preparers map[TemplateType]Preparer
 }
 
 // NewDispatcher checks cfg and fills in defaults.
@@ -238,6 +240,9 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.
 		d.abandon(ctx, log, m, Outcome{MessageID: m.ID, ClaimToken: token, LastError: cmp.Or(m.LastError, reason), Now: d.cfg.Now().UTC()}, reason)
 		return time.Time{}
 	}
+	if m.TemplateType.Internal() {
+		return d.prepare(ctx, log, m, token)
+	}
 
 	out := OutgoingEmail{MessageID: m.ID, To: m.Recipient, Subject: m.Subject, Text: m.Body}
 	var data TemplateData
@@ -260,9 +265,16 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.
 		d.cfg.Metrics.incSent()
 		return time.Time{}
 	}
+	return d.failed(ctx, log, m, token, sendErr)
+}
 
+// failed records a failed attempt at a claimed message: it is re-queued
+// with a backoff, or abandoned after its last attempt. It returns when the
+// message is due again (zero if abandoned).
+func (d *Dispatcher) failed(ctx context.Context, log *slog.Logger, m Message, token string, sendErr error) time.Time {
 	d.cfg.Metrics.incFailed()
-	dispatch.Status, dispatch.Error = DispatchFailed, dispatchError(sendErr)
+	now := d.cfg.Now().UTC()
+	dispatch := &Dispatch{ID: uuid.New(), MessageID: m.ID, Status: DispatchFailed, Error: dispatchError(sendErr), CreatedAt: now, UpdatedAt: now}
 	o := Outcome{MessageID: m.ID, ClaimToken: token, Dispatch: dispatch, LastError: sendErr.Error(), Now: now}
 	next := now.Add(d.backoff(m.SendCount))
 	switch {

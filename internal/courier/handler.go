@@ -100,6 +100,9 @@ func (h *Handler) getMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := h.store.GetMessage(r.Context(), id)
+	if err == nil && m.TemplateType.Internal() {
+		err = ErrMessageNotFound // not a mail: nothing to show
+	}
 	if errors.Is(err, ErrMessageNotFound) {
 		httpx.WriteError(w, r, httpx.ErrNotFound("Message not found"))
 		return

@@ -62,7 +62,7 @@ func TestNoEnumeration(t *testing.T) {
 						t.Fatalf("unknown recipient mail: %q", inv.Subject)
 					}
 				} else {
-					time.Sleep(200 * time.Millisecond)
+					waitPrepared(t, srv)
 					if n := len(queuedTo(t, srv, unknown)) + len(queuedTo(t, srv, strings.ToUpper(unknown[:1])+unknown[1:])); n != 0 {
 						t.Fatalf("%d mails queued for the unknown address", n)
 					}

@@ -7,7 +7,9 @@
 // The four routes every flow has are flow.Handler's; Service holds the
 // rules. Read it in this order: Flow (the flow object and its UI),
 // service.go (starting, fetching and dispatching submissions, replacing
-// flows), send.go (an email submission: send limits and mail), code.go
+// flows), send.go (an email submission: send limits, the queued
+// request), request.go (the courier's preparation of that request: the
+// lookup, the code or link, the mail), code.go
 // and link.go (one method each), success.go (completing a flow),
 // handler.go (the link route), admin.go (the admin endpoints).
 package recovery

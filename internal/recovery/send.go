@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -17,7 +18,6 @@ import (
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
-	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // codeLength and tokenLength are Kratos's formats: 6 digits, 32 alphanumerics.
@@ -57,14 +57,11 @@ func (s *Service) submitEmail(ctx context.Context, q *flow.Request, f *Flow, in 
 		return s.reject(ctx, f, flow.MsgGeneric(err.Error()))
 	}
 
-	var identityID uuid.UUID
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
 		if err := s.countSend(ctx, in.Email, q.Caller.IP); err != nil {
 			return err
 		}
-		var err error
-		identityID, err = s.sendEmail(ctx, f, m, in.Email, payload)
-		if err != nil {
+		if err := s.requestEmail(ctx, f, m, in.Email, payload); err != nil {
 			return err
 		}
 		f.Active, f.State = string(m), StateSentEmail
@@ -91,53 +88,10 @@ func (s *Service) submitEmail(ctx context.Context, q *flow.Request, f *Flow, in 
 	if err != nil {
 		return nil, err
 	}
-	event := "recovery code sent"
-	if m == MethodLink {
-		event = "recovery link sent"
-	}
-	// Whether the address is known is logged (operators need it), the
-	// address itself never is.
-	log := httpx.Logger(ctx).With("flow_id", f.ID, "recipient_known", identityID != uuid.Nil)
-	if identityID != uuid.Nil {
-		log = log.With("identity_id", identityID)
-	}
-	log.Info(event)
+	// Whether the address is known is not known yet: the courier's
+	// preparation (request.go) logs it.
+	httpx.Logger(ctx).Info("recovery email requested", "flow_id", f.ID, "method", m)
 	return s.accepted(f, in.TransientPayload), nil
-}
-
-// sendEmail creates a code or link for the address if it belongs to an
-// identity and queues the mail; unknown addresses get the "invalid" mail
-// when notify_unknown_recipients is on. The response does not depend on
-// which case happened.
-//
-// It returns the identity the address belongs to (uuid.Nil if none).
-func (s *Service) sendEmail(ctx context.Context, f *Flow, m Method, email string, payload map[string]any) (uuid.UUID, error) {
-	if m == MethodCode {
-		// A resend supersedes every earlier code of the flow.
-		if err := s.Store.DeleteFlowCodes(ctx, f.ID); err != nil {
-			return uuid.Nil, err
-		}
-	}
-	addr, ident, err := s.Identities.FindRecoveryAddress(ctx, identity.ViaEmail, normalizeEmail(email))
-	if errors.Is(err, storeerr.ErrNotFound) {
-		// Do the work a known address costs, so timing tells nothing.
-		_ = s.Hasher.Hash(secret.RandomDigits(codeLength))
-		if !s.Config.NotifyUnknownRecipients {
-			return uuid.Nil, nil
-		}
-		tmpl := courier.TemplateRecoveryCodeInvalid
-		if m == MethodLink {
-			tmpl = courier.TemplateRecoveryInvalid
-		}
-		_, err := s.Mail.Enqueue(ctx, courier.Email{To: email, Template: tmpl, Data: courier.TemplateData{
-			To: email, RequestURL: f.RequestURL, TransientPayload: payload,
-		}})
-		return uuid.Nil, err
-	}
-	if err != nil {
-		return uuid.Nil, err
-	}
-	return ident.ID, s.issueAndMail(ctx, f, m, ident, &addr.ID, addr.Value, KindSelf, f.ExpiresAt, payload)
 }
 
 // issueAndMail creates a code or link token for ident and queues the
@@ -155,7 +109,7 @@ func (s *Service) issueAndMail(ctx context.Context, f *Flow, m Method, ident *id
 func (s *Service) mailValid(ctx context.Context, f *Flow, ident *identity.Identity, address, code, link string, lifespan time.Duration, payload map[string]any) error {
 	data := courier.TemplateData{
 		To: address, RecoveryCode: code, RecoveryURL: link, Identity: s.identityData(ident),
-		RequestURL: f.RequestURL, TransientPayload: payload, ExpiresInMinutes: int(lifespan.Minutes()),
+		RequestURL: f.RequestURL, TransientPayload: payload, ExpiresInMinutes: int(math.Ceil(lifespan.Minutes())),
 	}
 	tmpl := courier.TemplateRecoveryCodeValid
 	if link != "" {
@@ -175,9 +129,15 @@ func (s *Service) issue(ctx context.Context, f *Flow, m Method, identityID uuid.
 		lifespan = s.Config.LinkLifespan
 	}
 	expires := now.Add(lifespan)
-	if kind == KindAdmin {
+	switch {
+	case kind == KindAdmin:
 		// expires_in sets both the flow's and the secret's lifetime.
 		expires, lifespan = notAfter, notAfter.Sub(now)
+	case expires.After(notAfter):
+		// A mailed secret, issued when the courier prepares the mail, never
+		// outlives its flow. The mail still names the method's lifespan,
+		// as Kratos's does.
+		expires = notAfter
 	}
 	row := &Secret{ID: uuid.New(), FlowID: f.ID, IdentityID: identityID, AddressID: addressID, Kind: kind, ExpiresAt: expires, CreatedAt: now}
 	if m == MethodLink {

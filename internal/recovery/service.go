@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -47,6 +48,9 @@ type SettingsStarter interface {
 // (courier.Queue implements it). Mail is never sent on the request path.
 type Mailer interface {
 	Enqueue(ctx context.Context, e courier.Email) (uuid.UUID, error)
+	// EnqueueInternal queues a message the courier hands back to a
+	// Preparer instead of sending it (request.go).
+	EnqueueInternal(ctx context.Context, tt courier.TemplateType, data any) (uuid.UUID, error)
 }
 
 // Service holds every rule of recovery; it is the flow.Service of the
@@ -69,6 +73,9 @@ type Service struct {
 	// SchemaURL returns the public URL of an identity schema (identity
 	// JSON in email templates); nil leaves it empty.
 	SchemaURL func(schemaID string) string
+	// Log receives the events of work done off the request path (the
+	// courier's preparation of a request); nil is slog.Default.
+	Log *slog.Logger
 }
 
 var _ flow.Service[*session.Session] = (*Service)(nil)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/login"
@@ -66,7 +67,10 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Limits:     limits,
 		Hasher:     c.codes,
 		SchemaURL:  func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
+		Log:        s.log,
 	}
+	// Email submissions are finished by the courier (recovery/request.go).
+	c.dispatcher.SetPreparer(courier.TemplateRecoveryRequest, recoveries.PrepareRequest)
 	(&recovery.Handler{Service: recoveries, Common: common("recovery", recoveries)}).Register(public, admin)
 
 	pw := cfg.SelfService.Methods.Password.Enabled

@@ -217,8 +217,13 @@ func (s *CourierStore) GetMessage(ctx context.Context, id uuid.UUID) (courier.Me
 
 // ListMessages returns messages newest first.
 func (s *CourierStore) ListMessages(ctx context.Context, f courier.MessageFilter) ([]courier.Message, error) {
-	var where []string
-	var args []any
+	// Internal messages are work for the dispatcher, not mail.
+	internal := make([]string, len(courier.InternalTemplateTypes))
+	for i, tt := range courier.InternalTemplateTypes {
+		internal[i] = string(tt)
+	}
+	in, args := inList(internal)
+	where := []string{"template_type NOT IN (" + in + ")"}
 	if f.Status != "" {
 		where = append(where, "status = ?")
 		args = append(args, string(f.Status))
@@ -231,10 +236,7 @@ func (s *CourierStore) ListMessages(ctx context.Context, f courier.MessageFilter
 		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 		args = append(args, s.T(f.After.CreatedAt), s.T(f.After.CreatedAt), f.After.ID.String())
 	}
-	q := `SELECT ` + courierMessageColumns + ` FROM courier_messages`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
+	q := `SELECT ` + courierMessageColumns + ` FROM courier_messages WHERE ` + strings.Join(where, " AND ")
 	q += ` ORDER BY created_at DESC, id DESC`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
@@ -257,6 +259,26 @@ func (s *CourierStore) ExtendClaim(ctx context.Context, token string, now time.T
 	_, err := s.Exec(ctx, `UPDATE courier_messages SET claimed_at = ?
 		WHERE status = 'processing' AND claimed_by = ?`, s.T(now), token)
 	return err
+}
+
+// DeleteMessage removes a message still held by claimToken, and its
+// dispatch records.
+func (s *CourierStore) DeleteMessage(ctx context.Context, id uuid.UUID, claimToken string) error {
+	return s.InTx(ctx, func(ctx context.Context) error {
+		res, err := s.Exec(ctx, `DELETE FROM courier_messages WHERE id = ? AND status = 'processing' AND claimed_by = ?`, id.String(), claimToken)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return courier.ErrClaimLost
+		}
+		// ON DELETE CASCADE removes them too; this keeps the store correct
+		// should a database run without foreign keys.
+		_, err = s.Exec(ctx, `DELETE FROM courier_message_dispatches WHERE message_id = ?`, id.String())
+		return err
+	})
 }
 
 // CountQueued counts messages waiting for delivery.

@@ -98,6 +98,10 @@ type Options struct {
 	Files []string
 	// NoSMTP leaves courier.smtp unset (the dev mailbox keeps messages).
 	NoSMTP bool
+	// NoCourier leaves the courier's dispatcher off: queued messages stay
+	// in the database, for a test to look at what a request wrote before
+	// any background work (another Server on the same database delivers).
+	NoCourier bool
 	// Log receives the server log, as text or, with LOG_FORMAT=json, as
 	// JSON (default: discarded unless LATCHKEY_TEST_LOG is set).
 	Log io.Writer
@@ -171,7 +175,7 @@ func Start(t testing.TB, opts Options) *Server {
 		handler = slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	app, err := server.New(ctx, cfg, server.Options{Migrate: true, Logger: slog.New(handler), Now: s.Clock.Now, Version: "test"})
+	app, err := server.New(ctx, cfg, server.Options{Migrate: true, Logger: slog.New(handler), Now: s.Clock.Now, Version: "test", NoCourier: opts.NoCourier})
 	if err != nil {
 		cancel()
 		t.Fatalf("server: %v", err)

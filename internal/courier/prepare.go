@@ -1,0 +1,118 @@
+package courier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Internal messages.
+//
+// A flow that must not reveal whether an address belongs to an account
+// (recovery) cannot decide on the request path which mail to send: the
+// decision costs database work that only one of the answers needs, and an
+// attacker can time it. Such a flow enqueues one internal message instead,
+// identical for every address; the dispatcher hands it to the Preparer the
+// flow registered, which does the lookup and enqueues the real mail.
+//
+// Internal messages are never sent, never listed by the admin API or the
+// dev mailbox, and carry no secret: only what the request said. Their
+// recipient column is empty, so the address lives only in the template
+// data.
+
+// TemplateRecoveryRequest is the internal message of a self-service
+// recovery email submission. Its data is a recovery request (see
+// internal/recovery); the recovery service prepares it.
+const TemplateRecoveryRequest TemplateType = "recovery_request"
+
+// InternalTemplateTypes are the template types of internal messages.
+var InternalTemplateTypes = []TemplateType{TemplateRecoveryRequest}
+
+// Internal reports whether messages of the type are internal: prepared by
+// a flow at delivery time instead of being sent.
+func (t TemplateType) Internal() bool {
+	for _, it := range InternalTemplateTypes {
+		if t == it {
+			return true
+		}
+	}
+	return false
+}
+
+// Preparer does the work an internal message stands for, in the
+// transaction carried by ctx, usually by enqueueing the real mail through
+// a Queue joined to that transaction. An error rolls the work back and the
+// message is tried again later, as a failed send is.
+type Preparer func(ctx context.Context, m Message) error
+
+// SetPreparer registers p for the internal messages of template type tt.
+// Call it before Run.
+func (d *Dispatcher) SetPreparer(tt TemplateType, p Preparer) {
+	if d.preparers == nil {
+		d.preparers = map[TemplateType]Preparer{}
+	}
+	d.preparers[tt] = p
+}
+
+// prepare runs the preparer of a claimed internal message and removes the
+// message in the same transaction, so it is prepared exactly once: if
+// another dispatcher took over a stale claim, the removal finds the claim
+// lost and the whole preparation rolls back.
+func (d *Dispatcher) prepare(ctx context.Context, log *slog.Logger, m Message, token string) time.Time {
+	p := d.preparers[m.TemplateType]
+	if p == nil {
+		// Another instance may know the type (a rolling upgrade): retry.
+		return d.failed(ctx, log, m, token, fmt.Errorf("courier: no preparer for internal message type %q", m.TemplateType))
+	}
+	err := d.cfg.Store.InTx(ctx, func(ctx context.Context) error {
+		if err := d.cfg.Store.DeleteMessage(ctx, m.ID, token); err != nil {
+			return err
+		}
+		return p(ctx, m)
+	})
+	switch {
+	case err == nil:
+		return time.Time{}
+	case errors.Is(err, ErrClaimLost):
+		log.Warn("courier: claim expired before the message was prepared; another dispatcher prepares it")
+		return time.Time{}
+	}
+	return d.failed(ctx, log, m, token, err)
+}
+
+// EnqueueInternal stores an internal message of type tt carrying data,
+// within the transaction carried by ctx. It costs the same whatever data
+// says: no rendering, one insert.
+func (q *Queue) EnqueueInternal(ctx context.Context, tt TemplateType, data any) (uuid.UUID, error) {
+	if !tt.Internal() {
+		return uuid.Nil, fmt.Errorf("courier: %q is not an internal message type", tt)
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("courier: encode internal message: %w", err)
+	}
+	now := q.now().UTC()
+	m := &Message{
+		ID: uuid.New(), Status: StatusQueued, Type: TypeEmail, Channel: string(TypeEmail),
+		TemplateType: tt, TemplateData: b, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := q.store.InsertMessage(ctx, m); err != nil {
+		return uuid.Nil, fmt.Errorf("courier: queue message: %w", err)
+	}
+	if q.wake != nil {
+		q.store.AfterCommit(ctx, func() { time.AfterFunc(PrepareDelay, q.wake) })
+	}
+	return m.ID, nil
+}
+
+// PrepareDelay is how long after its transaction commits the dispatcher is
+// woken for an internal message: long enough for the request that queued
+// it to have answered, so the preparation, whose work differs from one
+// address to another, does not compete with that answer for the CPU or
+// the database (measured with `latchkey bench --scenario enumeration`).
+const PrepareDelay = 50 * time.Millisecond

@@ -1,0 +1,131 @@
+package recovery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/internal/courier"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/storeerr"
+)
+
+// An email submission must not tell whether the address belongs to an
+// account, by its answer or by its time. So the request path does the same
+// database work for every address (count the send limits, queue one
+// internal message, save the flow) and leaves the rest to the courier:
+// when the dispatcher picks the message up it calls PrepareRequest, which
+// looks the address up, issues the code or link and queues the real mail.
+// The lookup, the code and the mail cost their time off the request path,
+// where no attacker can watch it.
+
+// sendRequest is an email submission as the request path saw it: the data
+// of the internal message. It holds nothing secret; the code or link is
+// made by PrepareRequest.
+type sendRequest struct {
+	// Address is the address as typed (the lookup normalises it; the
+	// "invalid" mail goes to it as typed, as Kratos's does).
+	Address          string         `json:"address"`
+	FlowID           uuid.UUID      `json:"flow_id"`
+	Method           Method         `json:"method"`
+	TransientPayload map[string]any `json:"transient_payload,omitempty"`
+	RequestURL       string         `json:"request_url,omitempty"`
+}
+
+// requestEmail queues the internal message of an email submission, in the
+// transaction carried by ctx.
+func (s *Service) requestEmail(ctx context.Context, f *Flow, m Method, email string, payload map[string]any) error {
+	_, err := s.Mail.EnqueueInternal(ctx, courier.TemplateRecoveryRequest, sendRequest{
+		Address: email, FlowID: f.ID, Method: m, TransientPayload: payload, RequestURL: f.RequestURL,
+	})
+	return err
+}
+
+// errRequestFlowGone is what loading the flow of a request answers when it
+// no longer exists.
+var errRequestFlowGone = errors.New("recovery: the flow of the request is gone")
+
+// PrepareRequest is the courier.Preparer of courier.TemplateRecoveryRequest
+// messages. It runs in the dispatcher's transaction, which also removes the
+// message: a failure rolls everything back and the courier tries again.
+func (s *Service) PrepareRequest(ctx context.Context, msg courier.Message) error {
+	log := s.logger().With("message_id", msg.ID)
+	var req sendRequest
+	if err := json.Unmarshal(msg.TemplateData, &req); err != nil {
+		// Trying again cannot help: drop it.
+		log.Error("recovery request unreadable; dropped", "error", err)
+		return nil
+	}
+	log = log.With("flow_id", req.FlowID)
+	f, err := s.load(ctx, req.FlowID.String(), errRequestFlowGone)
+	if errors.Is(err, errRequestFlowGone) {
+		log.Info("recovery request dropped: its flow is gone")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if f.Expired(s.now()) || f.State == StatePassedChallenge {
+		// A code for it could not be used any more.
+		log.Info("recovery request dropped: its flow is over", "state", f.State)
+		return nil
+	}
+	identityID, err := s.sendEmail(ctx, f, req)
+	if err != nil {
+		return err
+	}
+	event := "recovery code sent"
+	if req.Method == MethodLink {
+		event = "recovery link sent"
+	}
+	// Whether the address is known is logged (operators need it), the
+	// address itself never is.
+	log = log.With("recipient_known", identityID != uuid.Nil)
+	if identityID != uuid.Nil {
+		log = log.With("identity_id", identityID)
+	}
+	log.Info(event)
+	return nil
+}
+
+// sendEmail creates a code or link for the address of req if it belongs to
+// an identity and queues the mail; unknown addresses get the "invalid"
+// mail when notify_unknown_recipients is on.
+//
+// It returns the identity the address belongs to (uuid.Nil if none).
+func (s *Service) sendEmail(ctx context.Context, f *Flow, req sendRequest) (uuid.UUID, error) {
+	if req.Method == MethodCode {
+		// A resend supersedes every earlier code of the flow.
+		if err := s.Store.DeleteFlowCodes(ctx, f.ID); err != nil {
+			return uuid.Nil, err
+		}
+	}
+	addr, ident, err := s.Identities.FindRecoveryAddress(ctx, identity.ViaEmail, normalizeEmail(req.Address))
+	if errors.Is(err, storeerr.ErrNotFound) {
+		if !s.Config.NotifyUnknownRecipients {
+			return uuid.Nil, nil
+		}
+		tmpl := courier.TemplateRecoveryCodeInvalid
+		if req.Method == MethodLink {
+			tmpl = courier.TemplateRecoveryInvalid
+		}
+		_, err := s.Mail.Enqueue(ctx, courier.Email{To: req.Address, Template: tmpl, Data: courier.TemplateData{
+			To: req.Address, RequestURL: req.RequestURL, TransientPayload: req.TransientPayload,
+		}})
+		return uuid.Nil, err
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return ident.ID, s.issueAndMail(ctx, f, req.Method, ident, &addr.ID, addr.Value, KindSelf, f.ExpiresAt, req.TransientPayload)
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
