@@ -54,8 +54,14 @@ func TestKilledDatabaseConnections(t *testing.T) {
 				if sent["state"] != "sent_email" {
 					t.Fatalf("state %v", sent["state"])
 				}
+				// The courier prepares the request after the answer: one
+				// code mail arrives, and one message is left in the queue.
+				srv.RecoveryCode(t, email)
 				if n := count(t, `SELECT COUNT(*) FROM courier_messages WHERE recipient = ?`, email); n != 1 {
 					t.Fatalf("%d messages queued", n)
+				}
+				if n := srv.SMTP.CountTo(email); n != 1 {
+					t.Fatalf("%d mails sent", n)
 				}
 			})
 

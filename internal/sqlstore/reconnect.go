@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"syscall"
@@ -102,3 +104,15 @@ func pgAlive(ctx context.Context, c *pgx.Conn) error {
 	}
 	return nil
 }
+
+// The MySQL driver reports the connections it drops (a killed or timed-out
+// connection: "closing bad idle connection: EOF") on its own logger,
+// straight to stderr. They are expected and handled above, so they go to
+// the process's structured log at debug level instead.
+func init() {
+	_ = mysql.SetLogger(mysqlLog{})
+}
+
+type mysqlLog struct{}
+
+func (mysqlLog) Print(v ...any) { slog.Debug("mysql driver: " + fmt.Sprint(v...)) }
