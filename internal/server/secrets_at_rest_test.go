@@ -13,7 +13,6 @@ import (
 	ory "github.com/ory/client-go"
 
 	"github.com/latchkey/latchkey/internal/server/servertest"
-	"github.com/latchkey/latchkey/internal/sqlstore"
 )
 
 // TestNoUsableSecretAtRest is the promise to someone who can read the
@@ -127,10 +126,10 @@ func TestNoUsableSecretAtRest(t *testing.T) {
 		}
 		keepLinkToken(t, al["recovery_link"].(string), "admin recovery link token", keep)
 		// While the admin mails may still be queued, and after delivery.
-		scanForSecrets(t, srv.DB, secrets)
+		scanForSecrets(t, srv, secrets)
 		srv.SMTP.WaitFor(t, email, 10*time.Second)
 		srv.SMTP.WaitFor(t, email, 10*time.Second)
-		scanForSecrets(t, srv.DB, secrets)
+		scanForSecrets(t, srv, secrets)
 	})
 }
 
@@ -170,37 +169,15 @@ func keepLinkToken(t *testing.T, link, what string, keep func(what, value string
 
 // scanForSecrets reads every column of every table and fails for each
 // secret found in one.
-func scanForSecrets(t *testing.T, db *sqlstore.DB, secrets map[string]string) {
+func scanForSecrets(t *testing.T, srv *servertest.Server, secrets map[string]string) {
 	t.Helper()
-	ctx := context.Background()
-	var tablesQuery string
-	switch db.Dialect {
-	case sqlstore.SQLite:
-		tablesQuery = `SELECT name FROM sqlite_master WHERE type = 'table'`
-	case sqlstore.Postgres:
-		tablesQuery = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
-	default:
-		tablesQuery = `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'`
-	}
-	rows, err := db.SQL.QueryContext(ctx, tablesQuery)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	rows.Close()
+	tables := srv.Tables(t)
 	if len(tables) < 8 {
 		t.Fatalf("found only tables %v", tables)
 	}
 	cells := 0
 	for _, table := range tables {
-		cells += scanTable(t, db.SQL, table, secrets)
+		cells += scanTable(t, srv.DB.SQL, table, secrets)
 	}
 	if cells == 0 {
 		t.Fatal("no cell was read")

@@ -39,8 +39,42 @@ func (s *Server) FailRecoveryCompletion(t testing.TB) (lift func()) {
 			END`}
 		drop = []string{`DROP TRIGGER ` + trigger}
 	}
-	// Straight on the pool: DDL does not go through the stores'
-	// statement handling (MySQL cannot prepare a CREATE TRIGGER).
+	return s.installFault(t, create, drop)
+}
+
+// RefuseInserts makes the database refuse every insert into table, as a
+// database failing in the middle of a transaction would. The returned
+// function lifts the fault.
+func (s *Server) RefuseInserts(t testing.TB, table string) (lift func()) {
+	t.Helper()
+	trigger := "servertest_refuse_" + table
+	var create, drop []string
+	switch s.DB.Dialect {
+	case sqlstore.SQLite:
+		create = []string{`CREATE TRIGGER ` + trigger + ` BEFORE INSERT ON ` + table + `
+			BEGIN SELECT RAISE(ABORT, 'servertest: insert refused'); END`}
+		drop = []string{`DROP TRIGGER ` + trigger}
+	case sqlstore.Postgres:
+		create = []string{
+			`CREATE FUNCTION ` + trigger + `() RETURNS trigger LANGUAGE plpgsql AS
+			'BEGIN RAISE EXCEPTION ''servertest: insert refused''; END'`,
+			`CREATE TRIGGER ` + trigger + ` BEFORE INSERT ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION ` + trigger + `()`,
+		}
+		drop = []string{`DROP TRIGGER ` + trigger + ` ON ` + table, `DROP FUNCTION ` + trigger + `()`}
+	case sqlstore.MySQL:
+		create = []string{`CREATE TRIGGER ` + trigger + ` BEFORE INSERT ON ` + table + ` FOR EACH ROW
+			SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'servertest: insert refused'`}
+		drop = []string{`DROP TRIGGER ` + trigger}
+	}
+	return s.installFault(t, create, drop)
+}
+
+// installFault runs the statements that create a fault and returns the
+// function that runs those that lift it. They go straight to the pool:
+// DDL does not go through the stores' statement handling (MySQL cannot
+// prepare a CREATE TRIGGER).
+func (s *Server) installFault(t testing.TB, create, drop []string) (lift func()) {
+	t.Helper()
 	for _, q := range create {
 		if _, err := s.DB.SQL.ExecContext(context.Background(), q); err != nil {
 			t.Fatalf("install fault: %v", err)
