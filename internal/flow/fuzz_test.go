@@ -102,7 +102,7 @@ func FuzzReturnTo(f *testing.F) {
 			return
 		}
 		for _, b := range []byte(got) {
-			if b <= ' ' || b == 0x7f || b == '\\' {
+			if b <= ' ' || b >= 0x7f || b == '\\' {
 				t.Fatalf("Validate(%q) = %q: contains byte %#x a browser may read differently", raw, got, b)
 			}
 		}
