@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,6 +46,7 @@ func (p ReturnToPolicy) Validate(raw string) (string, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", forbiddenReturnTo(raw)
 	}
+	u.RawQuery = escapeQuery(u.RawQuery)
 	if p.PublicBase != nil && matchesURL(p.PublicBase, u) {
 		return u.String(), nil
 	}
@@ -66,6 +68,22 @@ func (p ReturnToPolicy) ValidOr(raw, fallback string) string {
 		return to
 	}
 	return fallback
+}
+
+// escapeQuery percent-encodes what may not appear in a URI's query (a
+// space, quotes, angle brackets, non-ASCII...): url.URL.String writes the
+// query as it came, and the result goes into a Location header and links.
+func escapeQuery(q string) string {
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0 {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 func sameOrigin(a, u *url.URL) bool {

@@ -44,3 +44,21 @@ func TestReturnToPolicy(t *testing.T) {
 		}
 	}
 }
+
+// A return_to is answered as a well-formed URI: what may not appear in a
+// query is percent-encoded, what already was encoded stays as it was
+// (found by FuzzReturnTo: "? " came back with its space).
+func TestReturnToEscapesQuery(t *testing.T) {
+	p := ReturnToPolicy{DefaultReturn: mustURL("https://home.example.net/")}
+	for in, want := range map[string]string{
+		"? ":                                    "https://home.example.net/?%20",
+		"/x?a=<b>&c=\"d\"|é":                    "https://home.example.net/x?a=%3Cb%3E&c=%22d%22%7C%C3%A9",
+		"https://home.example.net/?q=a%20b&r=1": "https://home.example.net/?q=a%20b&r=1",
+		"/p?back=\\evil.com{}^`":                "https://home.example.net/p?back=%5Cevil.com%7B%7D%5E%60",
+	} {
+		got, err := p.Validate(in)
+		if err != nil || got != want {
+			t.Errorf("Validate(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -237,7 +238,12 @@ func parseDSN(dsn string) (Dialect, string, string, poolSettings, error) {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"), strings.HasPrefix(dsn, "cockroach://"), strings.HasPrefix(dsn, "cockroachdb://"):
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return "", "", "", poolSettings{}, fmt.Errorf("dsn: %w", err)
+			// url.Error spells the whole URL, password included.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return "", "", "", poolSettings{}, fmt.Errorf("dsn: %q is not a valid URL: %w", redact(dsn), err)
 		}
 		u.Scheme = "postgres"
 		q := u.Query()
