@@ -245,7 +245,7 @@ func TestLogin(t *testing.T) {
 			if res.StatusCode != 410 || e["id"] != "self_service_flow_expired" || body["use_flow_id"] == nil {
 				t.Fatalf("status %d: %v", res.StatusCode, body)
 			}
-			if !strings.HasPrefix(e["reason"].(string), "The self-service flow expired 1.00 minutes ago") {
+			if !strings.HasPrefix(e["reason"].(string), "The self-service flow expired 1.0") { // 1.00, or a little more on a slow machine
 				t.Fatalf("reason %q", e["reason"])
 			}
 			nf, _, err := sdk.FrontendAPI.GetLoginFlow(ctx).Id(body["use_flow_id"].(string)).Execute()
