@@ -291,14 +291,7 @@ func TestCleanupConcurrent(t *testing.T) {
 			dsn := sqltest.DSN(t, d)
 			var dbs []*sqlstore.DB
 			for range 2 {
-				db, err := sqlstore.Open(ctx, dsn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { db.Close() })
-				if _, err := db.Migrate(ctx); err != nil {
-					t.Fatal(err)
-				}
+				db := sqltest.OpenDSN(t, dsn)
 				db.Now = func() time.Time { return cleanupNow }
 				dbs = append(dbs, db)
 			}

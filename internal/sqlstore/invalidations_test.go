@@ -20,21 +20,8 @@ import (
 // replicas opens two instances' stores on one fresh database of d.
 func replicas(t *testing.T, d sqlstore.Dialect) (a, b *sqlstore.DB) {
 	t.Helper()
-	ctx := context.Background()
 	dsn := sqltest.DSN(t, d)
-	open := func() *sqlstore.DB {
-		db, err := sqlstore.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	a, b = open(), open()
-	if _, err := a.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return a, b
+	return sqltest.OpenDSN(t, dsn), sqltest.OpenDSN(t, dsn)
 }
 
 // serverDialects are the databases several instances share.
@@ -276,19 +263,7 @@ func TestInvalidationFeedOffWithoutCache(t *testing.T) {
 	for _, d := range serverDialects {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
-			dsn := sqltest.DSN(t, d)
-			sep := "?"
-			if strings.Contains(dsn, "?") {
-				sep = "&"
-			}
-			db, err := sqlstore.Open(ctx, dsn+sep+"session_cache_ttl=0s")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db := sqltest.OpenDSN(t, sqltest.DSN(t, d), "session_cache_ttl=0s")
 			st := sqlstore.NewSessionStore(db)
 			s := newTestSession(mustSessionIdentity(t, db), time.Now())
 			if err := st.CreateSession(ctx, s, "no-cache-hash"); err != nil {

@@ -18,14 +18,7 @@ func TestLostConnection(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
 			dsn := sqltest.DSN(t, d)
-			db, err := sqlstore.Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db := sqltest.OpenDSN(t, dsn)
 			identities := func(t *testing.T, id uuid.UUID) int {
 				t.Helper()
 				var n int

@@ -500,14 +500,7 @@ func TestSessionCacheTTL(t *testing.T) {
 		wait time.Duration
 	}{{"0s", 0}, {"10ms", 20 * time.Millisecond}} {
 		t.Run(c.ttl, func(t *testing.T) {
-			db, err := sqlstore.Open(ctx, sqltest.DSN(t, sqlstore.SQLite)+"?session_cache_ttl="+c.ttl)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db := sqltest.OpenDSN(t, sqltest.DSN(t, sqlstore.SQLite), "session_cache_ttl="+c.ttl)
 			st := sqlstore.NewSessionStore(db)
 			s := newTestSession(mustSessionIdentity(t, db), time.Now())
 			if err := st.CreateSession(ctx, s, "ttl-hash"); err != nil {

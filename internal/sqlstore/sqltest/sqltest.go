@@ -101,13 +101,23 @@ func createDatabase(t testing.TB, env, dropOptions string) (base, name string) {
 // Open returns a fresh migrated database of the dialect, closed at cleanup.
 func Open(t testing.TB, d sqlstore.Dialect) *sqlstore.DB {
 	t.Helper()
-	db, err := sqlstore.Open(context.Background(), DSN(t, d))
+	return OpenDSN(t, DSN(t, d))
+}
+
+// OpenDSN opens dsn with extra DSN parameters ("session_cache_ttl=0s"),
+// migrates it and closes it at cleanup: one more instance on a database.
+func OpenDSN(t testing.TB, dsn string, params ...string) *sqlstore.DB {
+	t.Helper()
+	for _, p := range params {
+		dsn += dsnSeparator(dsn) + p
+	}
+	db, err := sqlstore.Open(context.Background(), dsn)
 	if err != nil {
-		t.Fatalf("open %s: %v", d, err)
+		t.Fatalf("open %s: %v", sqlstore.Redact(dsn), err)
 	}
 	t.Cleanup(func() { db.Close() })
 	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatalf("migrate %s: %v", d, err)
+		t.Fatalf("migrate: %v", err)
 	}
 	return db
 }
