@@ -422,6 +422,36 @@ type Methods struct {
 	Profile  ProfileMethod  `key:"profile"`
 	Code     CodeMethod     `key:"code"`
 	Link     LinkMethod     `key:"link"`
+	TOTP     TOTPMethod     `key:"totp"`
+	Lookup   LookupMethod   `key:"lookup_secret"`
+}
+
+// TOTPMethod is selfservice.methods.totp (off by default, as in Kratos).
+type TOTPMethod struct {
+	Enabled bool       `key:"enabled"`
+	Config  TOTPConfig `key:"config"`
+}
+
+// TOTPConfig is selfservice.methods.totp.config.
+type TOTPConfig struct {
+	// Issuer names the account in authenticator apps; "" means the host
+	// name of serve.public.base_url (see Config.TOTPIssuer).
+	Issuer string `key:"issuer"`
+}
+
+// LookupMethod is selfservice.methods.lookup_secret: backup codes (off by
+// default, as in Kratos).
+type LookupMethod struct {
+	Enabled bool         `key:"enabled"`
+	Config  LookupConfig `key:"config"`
+}
+
+// LookupConfig is selfservice.methods.lookup_secret.config.
+type LookupConfig struct {
+	// UseForRecovery lets a recovery flow accept an identifier and an
+	// unused backup code instead of a mailed code (a Latchkey departure,
+	// off by default).
+	UseForRecovery bool `key:"use_for_recovery"`
 }
 
 // PasswordMethod is selfservice.methods.password.

@@ -138,3 +138,15 @@ func mustParse(s string) *url.URL {
 	}
 	return u
 }
+
+// TOTPIssuer is selfservice.methods.totp.config.issuer, or else the host
+// name of the public base URL (Kratos's default).
+func (c *Config) TOTPIssuer() string {
+	if c.SelfService.Methods.TOTP.Config.Issuer != "" {
+		return c.SelfService.Methods.TOTP.Config.Issuer
+	}
+	if u, err := url.Parse(c.Serve.Public.BaseURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "latchkey"
+}

@@ -31,7 +31,7 @@ const (
 	GroupLink     = "link"
 )
 
-// Node is one UI element. Latchkey only renders input nodes.
+// Node is one UI element: an input, an image (img) or a text.
 type Node struct {
 	Type       string     `json:"type"`
 	Group      string     `json:"group"`
@@ -52,11 +52,37 @@ type Attributes struct {
 	Disabled     bool   `json:"disabled"`
 	MaxLength    int    `json:"maxlength,omitempty"`
 	NodeType     string `json:"node_type"`
+
+	// ID, Src, Width and Height are an img node's; ID and Text a text
+	// node's (see MarshalJSON for the shape of each).
+	ID     string   `json:"-"`
+	Src    string   `json:"-"`
+	Width  int      `json:"-"`
+	Height int      `json:"-"`
+	Text   *Message `json:"-"`
 }
 
 // Meta carries the node's label.
 type Meta struct {
 	Label *Message `json:"label,omitempty"`
+}
+
+// Image builds an img node (the TOTP QR code: a data: URL) labelled label.
+func Image(group, id, src string, width, height int, label *Message) Node {
+	return Node{
+		Type: "img", Group: group,
+		Attributes: Attributes{ID: id, Src: src, Width: width, Height: height, NodeType: "img"},
+		Messages:   []Message{}, Meta: Meta{Label: label},
+	}
+}
+
+// Text builds a text node showing text (a secret key, backup codes).
+func Text(group, id string, text Message, label *Message) Node {
+	return Node{
+		Type: "text", Group: group,
+		Attributes: Attributes{ID: id, Text: &text, NodeType: "text"},
+		Messages:   []Message{}, Meta: Meta{Label: label},
+	}
 }
 
 // Input builds an input node; label may be nil.

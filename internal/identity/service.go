@@ -263,6 +263,26 @@ func (s *Service) SetPassword(ctx context.Context, id uuid.UUID, hashed string) 
 	return storeError(s.Store.SetCredentialConfig(ctx, id, CredentialPassword, cfg, s.now()))
 }
 
+// PutCredential creates or replaces one credential of the identity (a
+// second factor being enrolled), identifiers included.
+func (s *Service) PutCredential(ctx context.Context, id uuid.UUID, c Credential) error {
+	c.UpdatedAt = s.now()
+	return storeError(s.Store.PutCredential(ctx, id, c))
+}
+
+// SwapCredentialConfig replaces a credential's config only if it is
+// still old (see Store.SwapCredentialConfig): the way a single-use secret
+// is spent.
+func (s *Service) SwapCredentialConfig(ctx context.Context, id uuid.UUID, ct CredentialType, old, next json.RawMessage) error {
+	return storeError(s.Store.SwapCredentialConfig(ctx, id, ct, old, next, s.now()))
+}
+
+// DeleteCredential removes one credential of the identity; it does not
+// check whether the identity can still sign in (callers do).
+func (s *Service) DeleteCredential(ctx context.Context, id uuid.UUID, ct CredentialType) error {
+	return storeError(s.Store.DeleteCredential(ctx, id, ct, s.now()))
+}
+
 // Get loads an identity with its credentials.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Identity, error) {
 	i, err := s.Store.GetIdentity(ctx, id, true)

@@ -45,6 +45,17 @@ type Store interface {
 	// SetCredentialConfig replaces (or creates) the config of one credential
 	// of the identity, keeping its identifiers, and bumps updated_at.
 	SetCredentialConfig(ctx context.Context, identityID uuid.UUID, ct CredentialType, config json.RawMessage, at time.Time) error
+	// PutCredential creates the identity's credential of c.Type or
+	// replaces its config and identifiers (c.UpdatedAt is the time).
+	PutCredential(ctx context.Context, identityID uuid.UUID, c Credential) error
+	// SwapCredentialConfig sets the config of the credential of type ct to
+	// next only if it is still old: storeerr.ErrConflict when it changed
+	// meanwhile (a single-use secret was spent concurrently),
+	// storeerr.ErrNotFound when there is no such credential.
+	SwapCredentialConfig(ctx context.Context, identityID uuid.UUID, ct CredentialType, old, next json.RawMessage, at time.Time) error
+	// DeleteCredential removes the credential of type ct and its
+	// identifiers; storeerr.ErrNotFound when there is none.
+	DeleteCredential(ctx context.Context, identityID uuid.UUID, ct CredentialType, at time.Time) error
 }
 
 // ListQuery selects a page of identities for Store.ListIdentities.

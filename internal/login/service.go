@@ -153,27 +153,41 @@ func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, req
 		f.UI.AddMessage(flow.MsgLoginRefresh())
 	}
 	if aal == AAL2 {
-		// No second factor is enabled: the flow can only say what it asks for.
 		f.UI.AddMessage(flow.MsgLoginSecondFactor())
-	} else {
-		for _, m := range s.Methods {
-			if !m.Enabled() {
-				continue
-			}
-			if refresh && sess != nil {
-				f.IdentityID = &sess.IdentityID
-			}
-			nodes, err := m.Nodes(ctx, f, sess)
-			if err != nil {
-				return nil, err
-			}
-			f.UI.Nodes = append(f.UI.Nodes, nodes...)
+		if sess != nil {
+			f.IdentityID = &sess.IdentityID
 		}
+	}
+	for _, m := range s.methodsFor(aal) {
+		if !m.Enabled() {
+			continue
+		}
+		if refresh && sess != nil {
+			f.IdentityID = &sess.IdentityID
+		}
+		nodes, err := m.Nodes(ctx, f, sess)
+		if err != nil {
+			return nil, err
+		}
+		f.UI.Nodes = append(f.UI.Nodes, nodes...)
 	}
 	for _, m := range msgs {
 		f.UI.AddMessage(m)
 	}
 	return f, flow.Create(ctx, s.Flows, f)
+}
+
+// methodsFor are the methods a flow asking for aal offers: first factors
+// for aal1, second factors (session.MethodAAL) for aal2. A second-factor
+// method shows nodes only to an identity that has it.
+func (s *Service) methodsFor(aal string) []Method {
+	var out []Method
+	for _, m := range s.Methods {
+		if session.MethodAAL(m.ID()) == aal {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Fetch returns flow id for GET /self-service/login/flows: a browser flow

@@ -39,11 +39,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 	if f.State == StatePassedChallenge {
 		return s.flows().Reject(ctx, f, flow.MsgLoginRetrySuccess())
 	}
-	methods := s.Methods
-	if f.RequestedAAL != AAL1 {
-		methods = nil // no method offers a second factor
-	}
-	m, res, err := flow.Gate(ctx, s.Flows, f, s.Config.UIURL, q, methods, body, bodyErr, flow.MsgLoginNoStrategy())
+	m, res, err := flow.Gate(ctx, s.Flows, f, s.Config.UIURL, q, s.methodsFor(f.RequestedAAL), body, bodyErr, flow.MsgLoginNoStrategy())
 	if m == nil {
 		return res, err
 	}

@@ -36,6 +36,9 @@ type components struct {
 	mailbox    courier.MailboxLister // what the dev mailbox page reads
 	codes      secret.Hasher
 	settings   *settings.Service
+	// cipher seals secrets kept at rest (mail, second-factor credentials)
+	// with secrets.cipher.
+	cipher *secret.Cipher
 }
 
 // wire builds every component and the two listeners' handlers.
@@ -183,12 +186,13 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	if err != nil {
 		return nil, fmt.Errorf("courier templates: %w", err)
 	}
-	// Mail content is sealed at rest with secrets.cipher (docs/courier.md).
-	mailCipher, err := secret.NewCipher(cfg.Secrets.CipherKeys().VerificationSecrets())
+	// Mail content and second-factor secrets are sealed at rest with
+	// secrets.cipher (docs/courier.md, docs/second-factors.md).
+	c.cipher, err = secret.NewCipher(cfg.Secrets.CipherKeys().VerificationSecrets())
 	if err != nil {
 		return nil, fmt.Errorf("secrets.cipher: %w", err)
 	}
-	courierStore := sqlstore.NewCourierStore(db, mailCipher)
+	courierStore := sqlstore.NewCourierStore(db, c.cipher)
 	c.courier, c.mailbox = courierStore, courierStore
 	smtp := cfg.Courier.SMTP
 	sender, err := courier.NewSender(courier.SMTPConfig{

@@ -54,6 +54,11 @@ type Flow struct {
 	ContinueWith []flow.ContinueWith
 	// TransientPayload is echoed back after a JSON submission that sent one.
 	TransientPayload json.RawMessage
+	// Pending holds what a method offered on this flow and awaits
+	// confirmation (a TOTP secret, new backup codes), each value sealed by
+	// its method; the nodes showing it are filled in by Method.Show and
+	// stored without it.
+	Pending map[string]string
 	// schemaURL is the public URL of the identity's schema, shown in the
 	// flow JSON (set when the flow is answered).
 	schemaURL string
@@ -86,16 +91,38 @@ func (f *Flow) MarshalJSON() ([]byte, error) {
 // rest in the record's own columns.
 func (f *Flow) Record() (*flow.Record, error) {
 	id := f.IdentityID
-	return f.Base.Record(Kind, string(f.State), &id, f.Stored())
+	stored := f.Stored()
+	stored.UI.Nodes = withoutShownSecrets(stored.UI.Nodes)
+	return f.Base.Record(Kind, string(f.State), &id, storedFlow{Stored: stored, Pending: f.Pending})
+}
+
+// storedFlow is a settings flow's data column.
+type storedFlow struct {
+	flow.Stored
+	Pending map[string]string `json:"pending,omitempty"`
+}
+
+// withoutShownSecrets copies nodes leaving out the content of img and
+// text nodes: methods show secrets there (a QR code, backup codes) and
+// fill them in again from Pending whenever the flow is answered.
+func withoutShownSecrets(nodes []flow.Node) []flow.Node {
+	out := make([]flow.Node, len(nodes))
+	for i, n := range nodes {
+		if n.Attributes.NodeType == "img" || n.Attributes.NodeType == "text" {
+			n.Attributes.Src, n.Attributes.Text = "", nil
+		}
+		out[i] = n
+	}
+	return out
 }
 
 // fromRecord rebuilds a flow from storage.
 func fromRecord(r *flow.Record) (*Flow, error) {
-	var d flow.Stored
+	var d storedFlow
 	if err := flow.Decode(r, &d); err != nil {
 		return nil, err
 	}
-	f := &Flow{Base: flow.BaseOf(r, d), State: State(r.State)}
+	f := &Flow{Base: flow.BaseOf(r, d.Stored), State: State(r.State), Pending: d.Pending}
 	if r.IdentityID != nil {
 		f.IdentityID = *r.IdentityID
 	}

@@ -41,6 +41,9 @@ type Sessions interface {
 	RevokeOthers(ctx context.Context, identityID, keep uuid.UUID) (int, error)
 	// AAL2LoginURL is PUB/self-service/login/browser?aal=aal2.
 	AAL2LoginURL() string
+	// Reauthenticate records one more completed method on s (enrolling a
+	// second factor proves it, raising the session to aal2).
+	Reauthenticate(ctx context.Context, s *session.Session, method string) error
 }
 
 // Service holds the rules of the settings flow. Its fields are set once
@@ -54,6 +57,9 @@ type Service struct {
 	Passwords  PasswordHasher
 	Policy     PasswordPolicy
 	Tx         flow.Transactor
+	// Methods are the methods beyond password and profile (totp,
+	// lookup_secret), in the order their groups appear.
+	Methods []Method
 }
 
 // Start creates a settings flow of type t for the session's identity
@@ -80,7 +86,7 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.newFlow(sess.Identity, t, q.URL, rt)
+	f, err := s.newFlow(ctx, sess.Identity, t, q.URL, rt)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +103,7 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 // message 1060001 with the end of the privileged window. It writes through
 // ctx, so it joins the caller's transaction.
 func (s *Service) StartAfterRecovery(ctx context.Context, ident *identity.Identity, sess *session.Session, t flow.Type, requestURL, returnTo string) (uuid.UUID, error) {
-	f, err := s.newFlow(ident, t, requestURL, returnTo)
+	f, err := s.newFlow(ctx, ident, t, requestURL, returnTo)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -143,16 +149,23 @@ func (s *Service) noSession() error {
 }
 
 // view prepares f to be answered: its JSON shows the identity with the
-// public URL of its schema.
+// public URL of its schema, and each method fills in the secrets it shows
+// (never stored in clear with the flow).
 func (s *Service) view(f *Flow) *Flow {
 	if f.Identity != nil {
 		f.schemaURL = identity.SchemaURL(s.Config.PublicBaseURL, f.Identity.SchemaID)
 	}
+	for _, m := range s.Methods {
+		if m.Enabled() {
+			m.Show(f)
+		}
+	}
 	return f
 }
 
-// newFlow builds (without storing) a flow showing ident's current traits.
-func (s *Service) newFlow(ident *identity.Identity, t flow.Type, requestURL, returnTo string) (*Flow, error) {
+// newFlow builds (without storing) a flow showing ident's current traits
+// and the groups of the enabled methods.
+func (s *Service) newFlow(ctx context.Context, ident *identity.Identity, t flow.Type, requestURL, returnTo string) (*Flow, error) {
 	sch, err := s.Schemas.Get(ident.SchemaID)
 	if err != nil {
 		return nil, fmt.Errorf("settings flow for identity %s: %w", ident.ID, err)
@@ -162,6 +175,16 @@ func (s *Service) newFlow(ident *identity.Identity, t flow.Type, requestURL, ret
 		State: StateShowForm, IdentityID: ident.ID, Identity: ident,
 	}
 	f.UI.Nodes = s.Config.nodes(sch, ident.Traits)
+	for _, m := range s.Methods {
+		if !m.Enabled() {
+			continue
+		}
+		nodes, err := m.Nodes(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("settings flow: %s nodes: %w", m.ID(), err)
+		}
+		f.UI.Nodes = append(f.UI.Nodes, nodes...)
+	}
 	return f, nil
 }
 

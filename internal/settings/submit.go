@@ -50,7 +50,7 @@ func (s *Service) submit(ctx context.Context, f *Flow, sub submission) (*flow.Re
 	}
 	now := s.Config.now()
 	if f.Expired(now) {
-		nf, err := s.newFlow(sess.Identity, f.Type, f.RequestURL, f.ReturnTo)
+		nf, err := s.newFlow(ctx, sess.Identity, f.Type, f.RequestURL, f.ReturnTo)
 		if err != nil {
 			return nil, err
 		}
@@ -72,6 +72,15 @@ func (s *Service) submit(ctx context.Context, f *Flow, sub submission) (*flow.Re
 		return s.updateProfile(ctx, f, sub)
 	case method == MethodPassword, method == MethodProfile:
 		return nil, httpx.ErrMethodDisabled()
+	}
+	for _, m := range s.Methods {
+		if m.ID() != sub.body.Get("method") {
+			continue
+		}
+		if !m.Enabled() {
+			return nil, httpx.ErrMethodDisabled()
+		}
+		return m.Update(ctx, s, f, sub)
 	}
 	f.UI.AddMessage(flow.MsgSettingsNoStrategy())
 	return s.reject(ctx, f)
@@ -105,14 +114,14 @@ func (s *Service) reject(ctx context.Context, f *Flow) (*flow.Result, error) {
 // return URL; an SPA is told to; a browser flow driven by a session
 // cookie gets the cookie again.
 func (s *Service) succeed(ctx context.Context, sub submission, f *Flow, ident *identity.Identity, method string) (*flow.Result, error) {
-	fresh, err := s.newFlow(ident, f.Type, f.RequestURL, f.ReturnTo)
+	fresh, err := s.newFlow(ctx, ident, f.Type, f.RequestURL, f.ReturnTo)
 	if err != nil {
 		return nil, err
 	}
 	if err := flow.Create(ctx, s.Flows, fresh); err != nil {
 		return nil, err
 	}
-	f.UI = fresh.UI
+	f.UI, f.Pending = fresh.UI, fresh.Pending
 	f.UI.AddMessage(flow.MsgSettingsSaved())
 	f.State = StateSuccess
 	f.Identity = ident

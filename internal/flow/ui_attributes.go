@@ -1,0 +1,61 @@
+package flow
+
+import "encoding/json"
+
+// imageAttributes and textAttributes are the attributes of img and text
+// nodes, in Kratos key order.
+type imageAttributes struct {
+	Src      string `json:"src"`
+	ID       string `json:"id"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	NodeType string `json:"node_type"`
+}
+
+type textAttributes struct {
+	Text     *Message `json:"text"`
+	ID       string   `json:"id"`
+	NodeType string   `json:"node_type"`
+}
+
+// inputAttributes has Attributes' fields and JSON tags without its
+// methods, so marshalling it does not recurse.
+type inputAttributes Attributes
+
+// MarshalJSON writes the attributes in the shape of the node's type.
+func (a Attributes) MarshalJSON() ([]byte, error) {
+	switch a.NodeType {
+	case "img":
+		return json.Marshal(imageAttributes{Src: a.Src, ID: a.ID, Width: a.Width, Height: a.Height, NodeType: a.NodeType})
+	case "text":
+		return json.Marshal(textAttributes{Text: a.Text, ID: a.ID, NodeType: a.NodeType})
+	}
+	return json.Marshal(inputAttributes(a))
+}
+
+// UnmarshalJSON reads any of the three shapes (stored flows are read back).
+func (a *Attributes) UnmarshalJSON(b []byte) error {
+	var probe struct {
+		NodeType string `json:"node_type"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return err
+	}
+	switch probe.NodeType {
+	case "img":
+		var v imageAttributes
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*a = Attributes{Src: v.Src, ID: v.ID, Width: v.Width, Height: v.Height, NodeType: v.NodeType}
+		return nil
+	case "text":
+		var v textAttributes
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*a = Attributes{Text: v.Text, ID: v.ID, NodeType: v.NodeType}
+		return nil
+	}
+	return json.Unmarshal(b, (*inputAttributes)(a))
+}
