@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/httpx"
 )
 
 // Method is a settings method with a group of its own beyond password and
@@ -23,4 +24,20 @@ type Method interface {
 	// with the service's checks (checkOrigin, checkPrivileged, reject,
 	// succeed) at hand.
 	Update(ctx context.Context, s *Service, f *Flow, sub submission) (*flow.Result, error)
+}
+
+// claimer is a Method that also takes submissions without its method
+// field, as Kratos's totp does for its unlink button (a submit input
+// named totp_unlink, so a form sends no method).
+type claimer interface {
+	Claims(body *httpx.FormBody) bool
+}
+
+// claims reports whether submission body is for m.
+func claims(m Method, body *httpx.FormBody) bool {
+	if m.ID() == body.Get("method") {
+		return true
+	}
+	c, ok := m.(claimer)
+	return ok && body.Get("method") == "" && c.Claims(body)
 }
