@@ -20,6 +20,9 @@ type Config struct {
 	// default_browser_return_url, else …login.after.default_browser_return_url,
 	// else the default browser return URL (config.ReturnURLs.LoginPassword).
 	AfterReturnURL string
+	// WhoamiRequiredAAL is session.whoami.required_aal: a login whose
+	// session falls short of it is sent on to the second step.
+	WhoamiRequiredAAL string
 }
 
 func (c Config) now() time.Time { return c.Time() }

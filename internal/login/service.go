@@ -39,6 +39,11 @@ type Sessions interface {
 	Reauthenticate(ctx context.Context, s *session.Session, method string) error
 	// JSON is the session object of API responses.
 	JSON(s *session.Session) any
+	// SatisfiesAAL checks the session (identity loaded) against a
+	// required_aal.
+	SatisfiesAAL(s *session.Session, required string) bool
+	// AAL2LoginURL is PUB/self-service/login/browser?aal=aal2.
+	AAL2LoginURL() string
 }
 
 // Service holds the rules of the login flow. Its fields are set once by

@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"fmt"
+	"net/url"
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
@@ -35,6 +36,11 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 			return nil, err
 		}
 		return flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
+	}
+	if f.RequestedAAL != AAL1 && (sess == nil || f.IdentityID == nil || sess.IdentityID != *f.IdentityID) {
+		// A second factor only raises the session of the identity that
+		// started the flow; on its own it signs nobody in.
+		return nil, ErrAAL1Required
 	}
 	if f.State == StatePassedChallenge {
 		return s.flows().Reject(ctx, f, flow.MsgLoginRetrySuccess())
@@ -92,8 +98,16 @@ func (s *Service) signIn(ctx context.Context, q *flow.Request, f *Flow, auth *Au
 	}
 	res := &flow.Result{Outcome: flow.Done, RedirectTo: returnTo}
 	client := q.ClientFor(f.Type)
+	// A session that whoami would refuse (an identity with a second
+	// factor, signed in with the first) is kept, but the client is sent
+	// to the second step, and the identity is not shown to whoever holds
+	// only the first factor.
+	secondStep := ""
+	if !s.Sessions.SatisfiesAAL(sess, s.Config.WhoamiRequiredAAL) {
+		secondStep = s.secondStepURL(f)
+	}
 	if client == flow.Native {
-		res.Body = loginResponse{SessionToken: token, Session: s.Sessions.JSON(sess)}
+		res.Body = loginResponse{SessionToken: token, Session: s.sessionJSON(sess, secondStep == "")}
 		return res, nil
 	}
 	if newSession {
@@ -104,10 +118,40 @@ func (s *Service) signIn(ctx context.Context, q *flow.Request, f *Flow, auth *Au
 	if token != "" {
 		res.Session = &flow.SessionGrant{Token: token, ExpiresAt: sess.ExpiresAt}
 	}
-	if client == flow.SPA {
+	switch {
+	case secondStep != "":
+		res.RedirectTo, res.Err = secondStep, flow.BrowserLocationChangeRequired(secondStep)
+	case client == flow.SPA:
 		res.Body = loginResponse{Session: s.Sessions.JSON(sess), ContinueWith: []flow.ContinueWith{flow.RedirectBrowserTo(returnTo)}}
 	}
 	return res, nil
+}
+
+// secondStepURL is the aal2 login a browser goes on to, carrying the
+// return_to (and login_challenge) of the flow's request, as in Kratos.
+func (s *Service) secondStepURL(f *Flow) string {
+	to := s.Sessions.AAL2LoginURL()
+	u, err := url.Parse(f.RequestURL)
+	if err != nil {
+		return to
+	}
+	for _, k := range []string{"login_challenge", "return_to"} {
+		if v := u.Query().Get(k); v != "" {
+			to = flow.WithQuery(to, k, v)
+		}
+	}
+	return to
+}
+
+// sessionJSON is the session of a login answer; without the identity when
+// withIdentity is false.
+func (s *Service) sessionJSON(sess *session.Session, withIdentity bool) any {
+	if withIdentity {
+		return s.Sessions.JSON(sess)
+	}
+	anonymous := *sess
+	anonymous.Identity = nil
+	return s.Sessions.JSON(&anonymous)
 }
 
 // loginResponse is successfulNativeLogin: the token only for native

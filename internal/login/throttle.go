@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -31,6 +32,11 @@ import (
 const (
 	scopeIdentifier = "login_identifier"
 	scopeIP         = "login_ip"
+	// scopeSecondFactor counts wrong second-factor codes per identity
+	// and method, with the per-identifier limit: a second factor is
+	// guessed by someone who knows the password, so it gets no more
+	// tries than the password did.
+	scopeSecondFactor = "login_second_factor"
 )
 
 // Throttle holds the failed-login budgets of the password method. A nil
@@ -49,6 +55,16 @@ type Throttle struct {
 // take counts one attempt against both budgets, or returns a
 // *ratelimit.ExceededError (counting nothing) when either is spent.
 func (t *Throttle) take(ctx context.Context, identifier, ip string) error {
+	return t.takeIn(ctx, scopeIdentifier, identity.NormaliseIdentifier(identifier), ip)
+}
+
+// takeSecondFactor is take for a second-factor code; key is
+// secondFactorKey's.
+func (t *Throttle) takeSecondFactor(ctx context.Context, key, ip string) error {
+	return t.takeIn(ctx, scopeSecondFactor, key, ip)
+}
+
+func (t *Throttle) takeIn(ctx context.Context, scope, key, ip string) error {
 	if t == nil {
 		return nil
 	}
@@ -56,20 +72,34 @@ func (t *Throttle) take(ctx context.Context, identifier, ip string) error {
 		if err := t.Counter.Take(ctx, scopeIP, ip, t.PerIP); err != nil {
 			return err
 		}
-		return t.Counter.Take(ctx, scopeIdentifier, identity.NormaliseIdentifier(identifier), t.PerIdentifier)
+		return t.Counter.Take(ctx, scope, key, t.PerIdentifier)
 	})
+}
+
+// secondFactorKey is the budget key of an identity's second factor.
+func secondFactorKey(method string, identityID uuid.UUID) string {
+	return method + ":" + identityID.String()
 }
 
 // succeeded undoes what a successful attempt counted, in the transaction
 // that signs the identity in.
 func (t *Throttle) succeeded(ctx context.Context, identifier, ip string) error {
+	return t.succeededIn(ctx, scopeIdentifier, identity.NormaliseIdentifier(identifier), ip)
+}
+
+// succeededSecondFactor is succeeded for a second-factor code.
+func (t *Throttle) succeededSecondFactor(ctx context.Context, key, ip string) error {
+	return t.succeededIn(ctx, scopeSecondFactor, key, ip)
+}
+
+func (t *Throttle) succeededIn(ctx context.Context, scope, key, ip string) error {
 	if t == nil {
 		return nil
 	}
 	if err := t.Counter.Give(ctx, scopeIP, ip, t.PerIP); err != nil {
 		return err
 	}
-	return t.Counter.Reset(ctx, scopeIdentifier, identity.NormaliseIdentifier(identifier))
+	return t.Counter.Reset(ctx, scope, key)
 }
 
 // throttled answers an attempt refused by a budget: the flow with the
