@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/settings"
 	"github.com/latchkey/latchkey/internal/sqlstore"
+	"github.com/latchkey/latchkey/internal/totp"
 	"github.com/latchkey/latchkey/internal/webui"
 )
 
@@ -50,6 +51,9 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Passwords:  c.hasher,
 		Policy:     c.policy,
 		Tx:         s.db,
+		Methods: []settings.Method{
+			&settings.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Issuer: cfg.TOTPIssuer(), Sealer: c.cipher, Credentials: c.identities, Now: s.now},
+		},
 	}
 	(&settings.Handler{Service: c.settings, Common: common("settings", c.settings)}).RegisterPublic(public)
 
@@ -80,10 +84,13 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Config: login.Config{
 			Site: site, Lifespan: cfg.SelfService.Flows.Login.Lifespan,
 			UIURL: cfg.UIURLs().Login, AfterReturnURL: cfg.ReturnURLs().LoginPassword,
+			WhoamiRequiredAAL: cfg.Session.Whoami.RequiredAAL,
 		},
 		Flows: c.flows, Sessions: c.sessions, Tx: s.db,
 		Methods: []login.Method{
 			&login.Password{Switch: flow.Switch{On: pw}, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher, Throttle: throttle},
+			&login.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Identities: c.identities, Throttle: throttle,
+				Codes: &totp.Verifier{Sealer: c.cipher, Credentials: c.identities, Now: s.now}},
 		},
 	}
 	common("login", logins).Register(public)
