@@ -22,7 +22,7 @@ import (
 // searched for each of them. None may appear: the database keeps keyed
 // hashes, password hashes and ciphertext only.
 func TestNoUsableSecretAtRest(t *testing.T) {
-	servertest.Each(t, servertest.Options{Env: []string{"SELFSERVICE_METHODS_LINK_ENABLED=true"}}, func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, servertest.Options{Env: []string{"SELFSERVICE_METHODS_LINK_ENABLED=true", "SELFSERVICE_METHODS_TOTP_ENABLED=true"}}, func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		secrets := map[string]string{} // value -> what it is
 		keep := func(what, value string) {
@@ -76,6 +76,26 @@ func TestNoUsableSecretAtRest(t *testing.T) {
 		if _, _, err := settings.FrontendAPI.UpdateSettingsFlow(ctx).Flow(sf.Id).XSessionToken(token).UpdateSettingsFlowBody(
 			ory.UpdateSettingsFlowWithPasswordMethodAsUpdateSettingsFlowBody(ory.NewUpdateSettingsFlowWithPasswordMethod("password", newPassword))).Execute(); err != nil {
 			t.Fatalf("settings: %v %s", err, servertest.ErrorText(err))
+		}
+
+		// TOTP: a key left pending on a flow, an enrolled key (its secret
+		// and QR code), and a second-step login.
+		pending := newSettingsFlow(t, srv, token)
+		keep("pending totp secret", totpSecretOf(t, pending))
+		keepTOTPQRCode(t, pending, "pending totp qr code", keep)
+		enrol := newSettingsFlow(t, srv, token)
+		keepTOTPQRCode(t, enrol, "enrolled totp qr code", keep)
+		totpSecret := totpSecretOf(t, enrol)
+		keep("enrolled totp secret", totpSecret)
+		if _, _, err := settings.FrontendAPI.UpdateSettingsFlow(ctx).Flow(enrol.Id).XSessionToken(token).
+			UpdateSettingsFlowBody(settingsTOTPBody(totpCode(t, srv, totpSecret, 0))).Execute(); err != nil {
+			t.Fatalf("totp enrolment: %v %s", err, servertest.ErrorText(err))
+		}
+		srv.Clock.Advance(30 * time.Second)
+		aal1 := srv.MustNativeLogin(t, email, newPassword)
+		keep("aal1 session token", aal1)
+		if got := secondStep(t, srv, aal1, totpCode(t, srv, totpSecret, 0)); got != http.StatusOK {
+			t.Fatalf("totp login: %d", got)
 		}
 
 		// Recovery by code (native): the code and the recovery session token.
@@ -234,4 +254,16 @@ func scanTable(t *testing.T, db *sql.DB, table string, secrets map[string]string
 		t.Fatal(err)
 	}
 	return cells
+}
+
+// keepTOTPQRCode keeps the QR code a settings flow shows.
+func keepTOTPQRCode(t *testing.T, f *ory.SettingsFlow, what string, keep func(what, value string)) {
+	t.Helper()
+	for _, n := range f.Ui.Nodes {
+		if a := n.Attributes.UiNodeImageAttributes; a != nil && a.Id == "totp_qr" {
+			keep(what, strings.TrimPrefix(a.Src, "data:image/png;base64,"))
+			return
+		}
+	}
+	t.Fatalf("settings flow %s shows no QR code", f.Id)
 }
