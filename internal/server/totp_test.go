@@ -309,6 +309,19 @@ func TestTOTPSettings(t *testing.T) {
 			}
 		})
 
+		t.Run("OtherChangesKeepShowingTheUnlinkButton", func(t *testing.T) {
+			srv.MustCreateIdentity(t, "other-change@example.test", pw)
+			token := srv.MustNativeLogin(t, "other-change@example.test", pw)
+			mustEnrolTOTP(t, srv, token)
+			f := newSettingsFlow(t, srv, token)
+			ok, res, err := sdk.FrontendAPI.UpdateSettingsFlow(ctx).Flow(f.Id).XSessionToken(token).UpdateSettingsFlowBody(
+				ory.UpdateSettingsFlowWithPasswordMethodAsUpdateSettingsFlowBody(ory.NewUpdateSettingsFlowWithPasswordMethod("password", "Another-Passw0rd-For-Totp!"))).Execute()
+			mustStatus(t, res, err, http.StatusOK)
+			if nodes := totpNodes(ok.Ui.Nodes); len(nodes) != 1 || servertest.Input(nodes, "totp_unlink") == nil {
+				t.Fatalf("after a password change the totp group is %+v", nodes)
+			}
+		})
+
 		t.Run("UnlinkRemovesTheCredential", func(t *testing.T) {
 			ident := srv.MustCreateIdentity(t, "unlink@example.test", pw)
 			token := srv.MustNativeLogin(t, "unlink@example.test", pw)
