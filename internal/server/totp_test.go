@@ -343,6 +343,30 @@ func TestTOTPSettings(t *testing.T) {
 			}
 		})
 
+		t.Run("CodeOnAFlowThatOfferedNoKey", func(t *testing.T) {
+			ident := srv.MustCreateIdentity(t, "no-key@example.test", pw)
+			token := srv.MustNativeLogin(t, "no-key@example.test", pw)
+			mustEnrolTOTP(t, srv, token)
+			unlinkFlow := newSettingsFlow(t, srv, token) // offers only the unlink button
+			b := ory.NewUpdateSettingsFlowWithTotpMethod("totp")
+			b.SetTotpUnlink(true)
+			_, res, err := sdk.FrontendAPI.UpdateSettingsFlow(ctx).Flow(newSettingsFlow(t, srv, token).Id).XSessionToken(token).
+				UpdateSettingsFlowBody(ory.UpdateSettingsFlowWithTotpMethodAsUpdateSettingsFlowBody(b)).Execute()
+			mustStatus(t, res, err, http.StatusOK)
+			_, res, err = sdk.FrontendAPI.UpdateSettingsFlow(ctx).Flow(unlinkFlow.Id).XSessionToken(token).
+				UpdateSettingsFlowBody(settingsTOTPBody("123456")).Execute()
+			mustStatus(t, res, err, http.StatusBadRequest)
+			got := settingsFlowOf(t, err)
+			wantIDs(t, "code without a key", servertest.NodeMessageIDs(got.Ui.Nodes, "totp_code"), 4000008)
+			secret := totpSecretOf(t, got)
+			_, res, err = sdk.FrontendAPI.UpdateSettingsFlow(ctx).Flow(unlinkFlow.Id).XSessionToken(token).
+				UpdateSettingsFlowBody(settingsTOTPBody(totpCode(t, srv, secret, 0))).Execute()
+			mustStatus(t, res, err, http.StatusOK)
+			if !hasCredential(srv.MustGetIdentity(t, ident.Id), "totp") {
+				t.Fatal("the key offered again did not enrol")
+			}
+		})
+
 		t.Run("HTMLFormUnlinkButtonNeedsNoMethod", func(t *testing.T) {
 			ident := srv.MustCreateIdentity(t, "form-unlink@example.test", pw)
 			token := srv.MustNativeLogin(t, "form-unlink@example.test", pw)

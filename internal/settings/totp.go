@@ -164,6 +164,7 @@ func (t *TOTP) enrol(ctx context.Context, s *Service, f *Flow, sub submission) (
 			if current, err = t.Credentials.Get(ctx, f.IdentityID); err != nil {
 				return err
 			}
+			httpx.Logger(ctx).Info("totp enrolled", "identity_id", f.IdentityID, "session_id", sub.session.ID, "flow_id", f.ID)
 		}
 		res, err = s.succeed(ctx, sub, f, current, MethodTOTP)
 		return err
@@ -184,6 +185,7 @@ func (t *TOTP) unlink(ctx context.Context, s *Service, f *Flow, sub submission) 
 			if err != nil && !errors.Is(err, identity.ErrNotFound) {
 				return fmt.Errorf("delete totp credential: %w", err)
 			}
+			httpx.Logger(ctx).Info("totp unlinked", "identity_id", f.IdentityID, "session_id", sub.session.ID, "flow_id", f.ID)
 		}
 		current, err := t.Credentials.Get(ctx, f.IdentityID)
 		if err != nil {
