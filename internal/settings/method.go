@@ -26,18 +26,19 @@ type Method interface {
 	Update(ctx context.Context, s *Service, f *Flow, sub submission) (*flow.Result, error)
 }
 
-// claimer is a Method that also takes submissions without its method
-// field, as Kratos's totp does for its unlink button (a submit input
-// named totp_unlink, so a form sends no method).
-type claimer interface {
+// Claimer is a Method that also takes submissions without a method
+// field when they carry one of its own fields, as Kratos's lookup_secret
+// buttons do (they submit lookup_secret_regenerate=true, say, alone).
+type Claimer interface {
 	Claims(body *httpx.FormBody) bool
 }
 
-// claims reports whether submission body is for m.
-func claims(m Method, body *httpx.FormBody) bool {
-	if m.ID() == body.Get("method") {
+// claims reports whether m takes a submission whose method field is
+// method.
+func claims(m Method, method string, body *httpx.FormBody) bool {
+	if m.ID() == method {
 		return true
 	}
-	c, ok := m.(claimer)
-	return ok && body.Get("method") == "" && c.Claims(body)
+	c, ok := m.(Claimer)
+	return ok && method == "" && c.Claims(body)
 }
