@@ -68,7 +68,7 @@ func (t *TOTP) Nodes(_ context.Context, f *Flow) ([]flow.Node, error) {
 	if f.Pending == nil {
 		f.Pending = map[string]string{}
 	}
-	f.Pending[MethodTOTP] = t.Sealer.Seal([]byte(key.URL()), pendingContext(f.IdentityID))
+	f.Pending[MethodTOTP] = t.Sealer.Seal([]byte(key.URL()), totpPendingContext(f.IdentityID))
 	return []flow.Node{
 		flow.Image(flow.GroupTOTP, nodeTOTPQR, "", 256, 256, flow.LabelTOTPQRCode()),
 		flow.Text(flow.GroupTOTP, nodeTOTPSecret, flow.MsgTOTPSecret(""), flow.LabelTOTPSecret()),
@@ -225,17 +225,17 @@ func (t *TOTP) pendingKey(f *Flow) (totp.Key, error) {
 	if !ok {
 		return totp.Key{}, errNoPendingKey
 	}
-	raw, err := t.Sealer.Open(sealed, pendingContext(f.IdentityID))
+	raw, err := t.Sealer.Open(sealed, totpPendingContext(f.IdentityID))
 	if err != nil {
 		return totp.Key{}, fmt.Errorf("open pending totp key of flow %s: %w", f.ID, err)
 	}
 	return totp.Parse(string(raw))
 }
 
-// pendingContext binds a pending key to the identity it was made for.
+// totpPendingContext binds a pending key to the identity it was made for.
 // Not to the flow: a successful submission answers with a fresh flow's
 // form, and its Pending, under the submitted flow's id (see succeed).
-func pendingContext(identityID uuid.UUID) []byte {
+func totpPendingContext(identityID uuid.UUID) []byte {
 	return []byte("settings_flow.pending\x00totp\x00" + identityID.String())
 }
 
