@@ -79,20 +79,25 @@ func TestNoUsableSecretAtRest(t *testing.T) {
 		}
 
 		// TOTP: a key left pending on a flow, an enrolled key (its secret
-		// and QR code), and a second-step login.
-		pending := newSettingsFlow(t, srv, token)
+		// and QR code), and a second-step login. Another identity, so the
+		// journeys below meet no second factor.
+		const totpEmail = "totp-at-rest@example.test"
+		srv.MustCreateIdentity(t, totpEmail, firstPassword)
+		totpToken := srv.MustNativeLogin(t, totpEmail, firstPassword)
+		keep("totp user session token", totpToken)
+		pending := newSettingsFlow(t, srv, totpToken)
 		keep("pending totp secret", totpSecretOf(t, pending))
 		keepTOTPQRCode(t, pending, "pending totp qr code", keep)
-		enrol := newSettingsFlow(t, srv, token)
+		enrol := newSettingsFlow(t, srv, totpToken)
 		keepTOTPQRCode(t, enrol, "enrolled totp qr code", keep)
 		totpSecret := totpSecretOf(t, enrol)
 		keep("enrolled totp secret", totpSecret)
-		if _, _, err := settings.FrontendAPI.UpdateSettingsFlow(ctx).Flow(enrol.Id).XSessionToken(token).
+		if _, _, err := settings.FrontendAPI.UpdateSettingsFlow(ctx).Flow(enrol.Id).XSessionToken(totpToken).
 			UpdateSettingsFlowBody(settingsTOTPBody(totpCode(t, srv, totpSecret, 0))).Execute(); err != nil {
 			t.Fatalf("totp enrolment: %v %s", err, servertest.ErrorText(err))
 		}
 		srv.Clock.Advance(30 * time.Second)
-		aal1 := srv.MustNativeLogin(t, email, newPassword)
+		aal1 := srv.MustNativeLogin(t, totpEmail, firstPassword)
 		keep("aal1 session token", aal1)
 		if got := secondStep(t, srv, aal1, totpCode(t, srv, totpSecret, 0)); got != http.StatusOK {
 			t.Fatalf("totp login: %d", got)
