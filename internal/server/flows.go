@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/login"
+	"github.com/latchkey/latchkey/internal/lookup"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/registration"
@@ -41,6 +42,8 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		return &flow.Handler[*session.Session]{Kind: kind, Service: svc, Session: sessionOf, Respond: respond}
 	}
 
+	backupCodes := cfg.SelfService.Methods.Lookup.Enabled
+	spender := &lookup.Spender{Sealer: c.cipher, Identities: c.identities}
 	c.settings = &settings.Service{
 		Config:     settingsConfig(cfg, site),
 		Flows:      c.flows,
@@ -50,6 +53,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Passwords:  c.hasher,
 		Policy:     c.policy,
 		Tx:         s.db,
+		Methods:    []settings.Method{&settings.Lookup{Switch: flow.Switch{On: backupCodes}, Sealer: c.cipher, Identities: c.identities}},
 	}
 	(&settings.Handler{Service: c.settings, Common: common("settings", c.settings)}).RegisterPublic(public)
 
@@ -84,6 +88,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Flows: c.flows, Sessions: c.sessions, Tx: s.db,
 		Methods: []login.Method{
 			&login.Password{Switch: flow.Switch{On: pw}, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher, Throttle: throttle},
+			&login.Lookup{Switch: flow.Switch{On: backupCodes}, Spender: spender, Throttle: throttle, Now: s.now},
 		},
 	}
 	common("login", logins).Register(public)
