@@ -67,11 +67,13 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Identities: c.identities,
 		Sessions:   c.sessions,
 		Settings:   c.settings,
-		Mail:       c.queue,
-		Limits:     limits,
-		Hasher:     c.codes,
-		SchemaURL:  func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
-		Log:        s.log,
+		// Backup codes only check codes when the recovery config enables them.
+		BackupCodes: &recovery.BackupCodes{Spender: spender},
+		Mail:        c.queue,
+		Limits:      limits,
+		Hasher:      c.codes,
+		SchemaURL:   func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
+		Log:         s.log,
 	}
 	// Email submissions are finished by the courier (recovery/request.go).
 	c.dispatcher.SetPreparer(courier.TemplateRecoveryRequest, recoveries.PrepareRequest)
@@ -142,6 +144,7 @@ func recoveryConfig(cfg *config.Config, site flow.Site) recovery.Config {
 		RevokeOtherSessions:     f.RevokesOtherSessions(),
 		ContinueWithTransitions: cfg.FeatureFlags.UseContinueWithTransitions,
 		RequireConfirmation:     m.Link.Config.RequireConfirmation,
+		BackupCodes:             m.Lookup.Enabled && m.Lookup.Config.UseForRecovery,
 		RateLimit: recovery.RateLimits{
 			PerAddress: limit(f.RateLimit.PerAddress),
 			PerIP:      limit(f.RateLimit.PerIP),
