@@ -152,9 +152,10 @@ func (l *Lookup) Show(f *Flow) {
 		if n.Type != "text" || n.Attributes.ID != nodeLookupCodes {
 			continue
 		}
+		// Without a readable pending set (a flow sealed with a retired
+		// key, say) the node shows an empty list rather than break clients.
 		if !ok {
-			n.Attributes.Text = nil
-			continue
+			v = shownCodes{}
 		}
 		text := codeList(v.Set)
 		n.Attributes.Text = &text
