@@ -132,6 +132,18 @@ func TestBackupCodesInSettings(t *testing.T) {
 			}
 		})
 
+		t.Run("RevealWithoutCodesIsRefused", func(t *testing.T) {
+			_, c := start(t, "reveal-none@example.com")
+			f, status := c.submit("reveal")
+			if status != http.StatusBadRequest {
+				t.Fatalf("status %d", status)
+			}
+			wantIDs(t, "reveal without codes", f.Ui.Messages, 4000001)
+			if f.Ui.Messages[0].Text != "Can not reveal lookup codes because you have none." {
+				t.Fatalf("text %q", f.Ui.Messages[0].Text)
+			}
+		})
+
 		t.Run("RegenerateShowsTwelveCodesAndStoresNothingUntilConfirm", func(t *testing.T) {
 			id, c := start(t, "regen@example.com")
 			f, status := c.submit("regenerate")
