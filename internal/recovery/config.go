@@ -56,6 +56,10 @@ type Config struct {
 	// default true): opening a link shows a confirm page and only its POST
 	// spends the token.
 	RequireConfirmation bool
+	// BackupCodes: selfservice.methods.lookup_secret.enabled and its
+	// config.use_for_recovery (Latchkey only, default off): a flow also
+	// accepts an address and an unused backup code (lookup.go).
+	BackupCodes bool
 	// RateLimit is selfservice.flows.recovery.rate_limit (Latchkey only).
 	RateLimit RateLimits
 

@@ -36,6 +36,9 @@ type Identities interface {
 type Sessions interface {
 	Issue(ctx context.Context, ident *identity.Identity, method string, caller httpx.Caller) (*session.Session, string, error)
 	RevokeAll(ctx context.Context, identityID uuid.UUID) (int, error)
+	// Reauthenticate records one more completed method on s (the backup
+	// code of a backup-code recovery).
+	Reauthenticate(ctx context.Context, s *session.Session, method string) error
 }
 
 // SettingsStarter creates the settings flow a recovered user lands in
@@ -65,7 +68,9 @@ type Service struct {
 	Identities Identities
 	Sessions   Sessions
 	Settings   SettingsStarter
-	Mail       Mailer
+	// BackupCodes checks backup codes when Config.BackupCodes is on.
+	BackupCodes *BackupCodes
+	Mail        Mailer
 	// Limits counts recovery emails against the send limits.
 	Limits *ratelimit.Counter
 	// Hasher makes the keyed hashes of codes and link tokens (secrets.default; every secret of the list verifies).
@@ -141,6 +146,9 @@ func (s *Service) newFlow(t flow.Type, requestURL, returnTo string, q *flow.Requ
 		Active: string(s.Config.Use), State: StateChooseMethod,
 	}
 	f.UI.Nodes = chooseMethodNodes(s.Config.Use)
+	if s.backupCodesOn() {
+		f.UI.Nodes = append(f.UI.Nodes, lookupNodes()...)
+	}
 	if t == flow.TypeBrowser && q != nil {
 		f.CSRF = q.CSRF.Fingerprint()
 	}
@@ -171,6 +179,8 @@ type submission struct {
 	Method string
 	Email  string
 	Code   string
+	// LookupSecret is a backup code (lookup.go).
+	LookupSecret string
 	// Token is set when the link confirm page posts a link token back.
 	Token            string
 	TransientPayload json.RawMessage
@@ -190,7 +200,10 @@ func readSubmission(body *httpx.FormBody, bodyErr error) (submission, error) {
 	if bodyErr != nil {
 		return submission{}, bodyErr
 	}
-	in := submission{Method: body.Get("method"), Email: body.Get("email"), Code: body.Get("code"), Token: body.Get("token")}
+	in := submission{Method: body.Get("method"), Email: body.Get("email"), Code: body.Get("code"), Token: body.Get("token"), LookupSecret: body.Get(nodeLookup)}
+	if in.Method == string(MethodLookup) {
+		in.Email = typedEmail(body.Values)
+	}
 	if raw, ok := body.Raw["transient_payload"]; ok {
 		in.TransientPayload = raw
 	} else if v := body.Get("transient_payload"); v != "" {
@@ -236,6 +249,9 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, in submi
 	}
 	if err := f.CheckOrigin(q, f.checksCSRF()); err != nil {
 		return s.retryOrFail(ctx, q, f, err)
+	}
+	if in.Method == string(MethodLookup) && s.backupCodesOn() {
+		return s.useBackupCode(ctx, q, f, in, sess)
 	}
 	// Kratos dispatches on the fields sent, not on the state: after an
 	// email was accepted, anything without an email is a code.

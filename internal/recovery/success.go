@@ -83,6 +83,12 @@ func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Se
 		if sess, token, err = s.Sessions.Issue(ctx, ident, method, q.Caller); err != nil {
 			return err
 		}
+		if m == MethodLookup {
+			// The code is the identity's second factor (lookup.go).
+			if err := s.Sessions.Reauthenticate(ctx, sess, session.MethodLookupSecret); err != nil {
+				return err
+			}
+		}
 		settingsType := f.Type
 		if browserSession {
 			settingsType = flow.TypeBrowser

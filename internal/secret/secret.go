@@ -18,14 +18,19 @@ import (
 )
 
 const (
-	alphanumeric = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	digits       = "0123456789"
+	alphanumeric      = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	lowerAlphanumeric = "abcdefghijklmnopqrstuvwxyz0123456789"
+	digits            = "0123456789"
 )
 
 // RandomAlphanumeric returns n characters drawn uniformly from [A-Za-z0-9]
 // with crypto/rand. It panics if the system's random source fails, as
 // crypto/rand.Read does.
 func RandomAlphanumeric(n int) string { return random(n, alphanumeric) }
+
+// RandomLowerAlphanumeric returns n characters drawn uniformly from
+// [a-z0-9] with crypto/rand (backup codes, in Kratos's format).
+func RandomLowerAlphanumeric(n int) string { return random(n, lowerAlphanumeric) }
 
 // RandomDigits returns n decimal digits drawn uniformly with crypto/rand,
 // e.g. a 6-digit recovery code.
@@ -36,7 +41,7 @@ func RandomDigits(n int) string { return random(n, digits) }
 // alphabet's size (rejection sampling).
 func random(n int, alphabet string) string {
 	size := len(alphabet)
-	limit := 256 - 256%size // 248 for 62 characters, 250 for 10
+	limit := 256 - 256%size // 248 for 62 characters, 252 for 36, 250 for 10
 	out := make([]byte, 0, n)
 	// Reading a few more bytes than needed makes a second read rare.
 	buf := make([]byte, n+n/4+8)

@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/login"
+	"github.com/latchkey/latchkey/internal/lookup"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/registration"
@@ -42,6 +43,8 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		return &flow.Handler[*session.Session]{Kind: kind, Service: svc, Session: sessionOf, Respond: respond}
 	}
 
+	backupCodes := cfg.SelfService.Methods.Lookup.Enabled
+	spender := &lookup.Spender{Sealer: c.cipher, Identities: c.identities}
 	c.settings = &settings.Service{
 		Config:     settingsConfig(cfg, site),
 		Flows:      c.flows,
@@ -53,6 +56,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Tx:         s.db,
 		Methods: []settings.Method{
 			&settings.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Issuer: cfg.TOTPIssuer(), Sealer: c.cipher, Credentials: c.identities, Now: s.now},
+			&settings.Lookup{Switch: flow.Switch{On: backupCodes}, Sealer: c.cipher, Identities: c.identities},
 		},
 	}
 	(&settings.Handler{Service: c.settings, Common: common("settings", c.settings)}).RegisterPublic(public)
@@ -67,11 +71,13 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Identities: c.identities,
 		Sessions:   c.sessions,
 		Settings:   c.settings,
-		Mail:       c.queue,
-		Limits:     limits,
-		Hasher:     c.codes,
-		SchemaURL:  func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
-		Log:        s.log,
+		// Backup codes only check codes when the recovery config enables them.
+		BackupCodes: &recovery.BackupCodes{Spender: spender},
+		Mail:        c.queue,
+		Limits:      limits,
+		Hasher:      c.codes,
+		SchemaURL:   func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
+		Log:         s.log,
 	}
 	// Email submissions are finished by the courier (recovery/request.go).
 	c.dispatcher.SetPreparer(courier.TemplateRecoveryRequest, recoveries.PrepareRequest)
@@ -91,6 +97,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			&login.Password{Switch: flow.Switch{On: pw}, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher, Throttle: throttle},
 			&login.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Identities: c.identities, Throttle: throttle,
 				Codes: &totp.Verifier{Sealer: c.cipher, Credentials: c.identities, Now: s.now}},
+			&login.Lookup{Switch: flow.Switch{On: backupCodes}, Spender: spender, Throttle: throttle, Now: s.now},
 		},
 	}
 	common("login", logins).Register(public)
@@ -144,6 +151,7 @@ func recoveryConfig(cfg *config.Config, site flow.Site) recovery.Config {
 		RevokeOtherSessions:     f.RevokesOtherSessions(),
 		ContinueWithTransitions: cfg.FeatureFlags.UseContinueWithTransitions,
 		RequireConfirmation:     m.Link.Config.RequireConfirmation,
+		BackupCodes:             m.Lookup.Enabled && m.Lookup.Config.UseForRecovery,
 		RateLimit: recovery.RateLimits{
 			PerAddress: limit(f.RateLimit.PerAddress),
 			PerIP:      limit(f.RateLimit.PerIP),

@@ -22,7 +22,8 @@ import (
 // searched for each of them. None may appear: the database keeps keyed
 // hashes, password hashes and ciphertext only.
 func TestNoUsableSecretAtRest(t *testing.T) {
-	servertest.Each(t, servertest.Options{Env: []string{"SELFSERVICE_METHODS_LINK_ENABLED=true", "SELFSERVICE_METHODS_TOTP_ENABLED=true"}}, func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, servertest.Options{Env: []string{"SELFSERVICE_METHODS_LINK_ENABLED=true", "SELFSERVICE_METHODS_TOTP_ENABLED=true",
+		servertest.LookupEnabled, "SELFSERVICE_METHODS_LOOKUP_SECRET_CONFIG_USE_FOR_RECOVERY=true"}}, func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		secrets := map[string]string{} // value -> what it is
 		keep := func(what, value string) {
@@ -120,6 +121,10 @@ func TestNoUsableSecretAtRest(t *testing.T) {
 			t.Fatalf("recovery code: %v %s", err, servertest.ErrorText(err))
 		}
 		keep("recovery session token", recovered.ContinueWith[0].ContinueWithSetOrySessionToken.OrySessionToken)
+
+		// Backup codes: enrolled, one used at login, one for recovery, and a
+		// new set left pending in a settings flow.
+		backupCodesJourney(t, srv, email, newPassword, recovered.ContinueWith[0].ContinueWithSetOrySessionToken.OrySessionToken, keep)
 
 		// Recovery by link (browser): the link token and the session cookie.
 		linkBrowser := srv.HTTPClient(true)
