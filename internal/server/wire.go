@@ -53,7 +53,7 @@ func (s *Server) wire(opts Options) error {
 	s.registerOperational(public, false)
 	s.registerOperational(admin, true)
 
-	(&identity.Handler{Service: c.identities, PublicBaseURL: cfg.Serve.Public.BaseURL, AdminBaseURL: cfg.Serve.Admin.BaseURL}).Register(admin)
+	(&identity.Handler{Service: c.identities, PublicBaseURL: cfg.Serve.Public.BaseURL, AdminBaseURL: cfg.Serve.Admin.BaseURL, Sealer: c.cipher}).Register(admin)
 	schemas := &identity.SchemaHandler{Schemas: c.schemas}
 	schemas.Register(public)
 	schemas.Register(admin)
