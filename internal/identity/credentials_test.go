@@ -194,7 +194,7 @@ func TestAdminSecondFactorCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustRaiseToAAL2(t, f.srv, who.Id)
+			f.srv.MustRaiseToAAL2(t, who.Id)
 			f.srv.MustEnrolTOTP(t, ident.Id)
 			if resp, err := f.sdk.IdentityAPI.DeleteIdentityCredentials(ctx, ident.Id, "totp").Execute(); err != nil || resp.StatusCode != http.StatusNoContent {
 				t.Fatalf("delete totp = %v %s", err, errBody(err))
@@ -205,27 +205,6 @@ func TestAdminSecondFactorCredentials(t *testing.T) {
 			}
 		})
 	})
-}
-
-// mustRaiseToAAL2 records a TOTP step on session id as the totp login
-// method does (it lands on another branch), straight in the database; the
-// caller changes the identity afterwards, which drops cached sessions.
-func mustRaiseToAAL2(t *testing.T, srv *servertest.Server, id string) {
-	t.Helper()
-	ctx := context.Background()
-	var methods string
-	if err := srv.DB.QueryRow(ctx, `SELECT authentication_methods FROM sessions WHERE id = ?`, id).Scan(&methods); err != nil {
-		t.Fatal(err)
-	}
-	var list []map[string]any
-	if err := json.Unmarshal([]byte(methods), &list); err != nil || len(list) == 0 {
-		t.Fatalf("methods %s: %v", methods, err)
-	}
-	list = append(list, map[string]any{"method": "totp", "aal": "aal2", "completed_at": list[0]["completed_at"]})
-	raised, _ := json.Marshal(list)
-	if _, err := srv.DB.Exec(ctx, `UPDATE sessions SET aal = 'aal2', authentication_methods = ? WHERE id = ?`, string(raised), id); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func mapsEqual(a, b map[string]int) bool {

@@ -105,3 +105,26 @@ func (s *Server) mustPutSealed(t testing.TB, identityID string, ct identity.Cred
 		t.Fatalf("enrol %s for %s: %v", ct, identityID, err)
 	}
 }
+
+// MustRaiseToAAL2 records a TOTP step on session id as the totp login
+// method does, straight in the database, for tests that need an aal2
+// session without that method. It bypasses the whoami cache's
+// invalidation: call it before the session's first whoami, or change
+// the identity afterwards.
+func (s *Server) MustRaiseToAAL2(t testing.TB, id string) {
+	t.Helper()
+	ctx := context.Background()
+	var methods string
+	if err := s.DB.QueryRow(ctx, `SELECT authentication_methods FROM sessions WHERE id = ?`, id).Scan(&methods); err != nil {
+		t.Fatal(err)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(methods), &list); err != nil || len(list) == 0 {
+		t.Fatalf("methods %s: %v", methods, err)
+	}
+	list = append(list, map[string]any{"method": "totp", "aal": "aal2", "completed_at": list[0]["completed_at"]})
+	raised, _ := json.Marshal(list)
+	if _, err := s.DB.Exec(ctx, `UPDATE sessions SET aal = 'aal2', authentication_methods = ? WHERE id = ?`, string(raised), id); err != nil {
+		t.Fatal(err)
+	}
+}
