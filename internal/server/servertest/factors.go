@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 )
 
@@ -106,25 +107,21 @@ func (s *Server) mustPutSealed(t testing.TB, identityID string, ct identity.Cred
 	}
 }
 
-// MustRaiseToAAL2 records a TOTP step on session id as the totp login
-// method does, straight in the database, for tests that need an aal2
-// session without that method. It bypasses the whoami cache's
-// invalidation: call it before the session's first whoami, or change
-// the identity afterwards.
+// MustRaiseToAAL2 records a completed TOTP step on session id as the
+// totp login method does (through the session store, so cached whoami
+// answers are dropped), for tests that need an aal2 session without
+// that method.
 func (s *Server) MustRaiseToAAL2(t testing.TB, id string) {
 	t.Helper()
 	ctx := context.Background()
-	var methods string
-	if err := s.DB.QueryRow(ctx, `SELECT authentication_methods FROM sessions WHERE id = ?`, id).Scan(&methods); err != nil {
+	store := sqlstore.NewSessionStore(s.DB)
+	ss, err := store.GetSession(ctx, uuid.MustParse(id))
+	if err != nil {
 		t.Fatal(err)
 	}
-	var list []map[string]any
-	if err := json.Unmarshal([]byte(methods), &list); err != nil || len(list) == 0 {
-		t.Fatalf("methods %s: %v", methods, err)
-	}
-	list = append(list, map[string]any{"method": "totp", "aal": "aal2", "completed_at": list[0]["completed_at"]})
-	raised, _ := json.Marshal(list)
-	if _, err := s.DB.Exec(ctx, `UPDATE sessions SET aal = 'aal2', authentication_methods = ? WHERE id = ?`, string(raised), id); err != nil {
+	ss.AuthenticationMethods = append(ss.AuthenticationMethods, session.AuthMethod{Method: "totp", AAL: session.AAL2, CompletedAt: s.Clock.Now()})
+	ss.AAL = session.ComputeAAL(ss.AuthenticationMethods)
+	if err := store.UpdateSession(ctx, ss); err != nil {
 		t.Fatal(err)
 	}
 }
