@@ -24,6 +24,9 @@ import (
 const ownSettingsUI = "https://accounts.example.test/settings"
 
 var (
+	// withSecondFactors turns the totp and lookup_secret methods on (off
+	// by default, as in Kratos) for the aal2 login of the step-up.
+	withSecondFactors = []string{"SELFSERVICE_METHODS_TOTP_ENABLED=true", "SELFSERVICE_METHODS_LOOKUP_SECRET_ENABLED=true"}
 	withOwnSettingsUI = []string{"SELFSERVICE_FLOWS_SETTINGS_UI_URL=" + ownSettingsUI}
 	withSettingsAAL1  = []string{"SELFSERVICE_FLOWS_SETTINGS_REQUIRED_AAL=aal1", "SESSION_WHOAMI_REQUIRED_AAL=aal1"}
 )
@@ -194,7 +197,7 @@ func mustWantAAL2(t *testing.T, srv *servertest.Server, hc *http.Client, header 
 }
 
 func TestRecoveryStepUp(t *testing.T) {
-	servertest.Each(t, options(withOwnSettingsUI), func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, options(withSecondFactors, withOwnSettingsUI), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		returnTo := allowedReturn + "after-recovery"
 		aal2Login := srv.Config.PublicURL("self-service/login/browser?aal=aal2")
@@ -318,7 +321,7 @@ func TestRecoveryStepUp(t *testing.T) {
 }
 
 func TestRecoveryStepUpLink(t *testing.T) {
-	servertest.Each(t, options(withLink, withoutConfirmation, withOwnSettingsUI), func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, options(withSecondFactors, withLink, withoutConfirmation, withOwnSettingsUI), func(t *testing.T, srv *servertest.Server) {
 		u := mustMFAUser(t, srv)
 		_, link := sendLink(t, srv, u.email)
 		hc := newJar()
@@ -341,7 +344,7 @@ func TestRecoveryStepUpLink(t *testing.T) {
 // TestRecoveryWithoutStepUp: with required_aal aal1 a user with a second
 // factor lands in settings right away, as anyone does.
 func TestRecoveryWithoutStepUp(t *testing.T) {
-	servertest.Each(t, options(withSettingsAAL1), func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, options(withSecondFactors, withSettingsAAL1), func(t *testing.T, srv *servertest.Server) {
 		u := mustMFAUser(t, srv)
 		r := srv.MustRecover(t, u.id, "api", "")
 		_, f := getJSON(t, srv, nil, "/self-service/recovery/flows?id="+r.RecoveryFlowID, nil)
