@@ -359,6 +359,23 @@ func TestRecoveryWithoutStepUp(t *testing.T) {
 		}
 		mustKeepTOTP(t, srv, u)
 
+		// A profile change re-derives identifiers: the second factors
+		// keep theirs.
+		changed := uniqueEmail("mfa-changed")
+		res, b = do(t, nil, http.MethodPost, srv.Public.URL+"/self-service/settings?flow="+r.SettingsFlowID,
+			map[string]string{"Content-Type": "application/json", "Accept": "application/json", "X-Session-Token": r.Token},
+			`{"method":"profile","traits":{"email":"`+changed+`"}}`)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("profile change: %d %s", res.StatusCode, b)
+		}
+		creds := srv.MustGetIdentity(t, u.id).GetCredentials()
+		if !slices.Equal(creds["password"].Identifiers, []string{changed}) ||
+			!slices.Equal(creds["totp"].Identifiers, []string{u.id}) || !slices.Equal(creds["lookup_secret"].Identifiers, []string{u.id}) {
+			t.Fatalf("identifiers after the profile change: %+v", creds)
+		}
+		mustKeepTOTP(t, srv, u)
+		u.email = changed
+
 		// An HTML form is sent to the settings UI, not to a login.
 		hc := newJar()
 		res, _ = do(t, hc, http.MethodGet, srv.Public.URL+"/self-service/recovery/browser", browserAccept, "")
