@@ -34,9 +34,11 @@ func knownCredentialType(t CredentialType) bool {
 	return false
 }
 
-// sealedCredential reports whether t's config is stored sealed (see
-// SealConfig): the second factors, whose secrets would sign in.
-func sealedCredential(t CredentialType) bool {
+// SecondFactor reports whether t is a second factor. Their configs are
+// stored sealed (see SealConfig) and change only through PutCredential,
+// SwapCredentialConfig and DeleteCredential, never by saving a whole
+// identity, so a stale copy cannot undo an enrolment or a spent code.
+func SecondFactor(t CredentialType) bool {
 	return t == CredentialTOTP || t == CredentialLookupSecret
 }
 
@@ -59,7 +61,7 @@ func (s *Service) RemoveCredential(ctx context.Context, id uuid.UUID, t Credenti
 		return httpx.ErrNotFound("").WithReason("You tried to remove a %s but this user have no %s set up.", t, t)
 	}
 	switch {
-	case sealedCredential(t):
+	case SecondFactor(t):
 	case firstFactor(t):
 		n := 0
 		for ct := range i.Credentials {
@@ -90,7 +92,7 @@ func (i *Identity) Declassified(sealer Sealer, include []CredentialType) (*Ident
 		switch {
 		case !containsType(include, t):
 			shown = nil
-		case sealedCredential(t):
+		case SecondFactor(t):
 			config, _, err := OpenConfig(sealer, i.ID, t, c.Config)
 			switch {
 			case err == nil:

@@ -119,6 +119,37 @@ func TestCredentialStore(t *testing.T) {
 			}
 		})
 
+		t.Run("SavingAStaleIdentityKeepsSecondFactors", func(t *testing.T) {
+			stale, err := s.GetIdentity(ctx, i.ID, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			current := stored()[identity.CredentialTOTP].Config
+			// Meanwhile a code is spent and backup codes are enrolled.
+			if err := s.SwapCredentialConfig(ctx, i.ID, identity.CredentialTOTP, current, json.RawMessage(`{"sealed":"lk1:spent"}`), identityT0); err != nil {
+				t.Fatal(err)
+			}
+			codes := identity.Credential{Type: identity.CredentialLookupSecret, Identifiers: []string{i.ID.String()},
+				Config: json.RawMessage(`{"sealed":"lk1:codes"}`), CreatedAt: identityT0, UpdatedAt: identityT0}
+			if err := s.PutCredential(ctx, i.ID, codes); err != nil {
+				t.Fatal(err)
+			}
+			stale.Traits = json.RawMessage(`{"email":"factors@example.test","name":"renamed"}`)
+			if err := s.UpdateIdentity(ctx, stale); err != nil {
+				t.Fatal(err)
+			}
+			creds := stored()
+			if string(creds[identity.CredentialTOTP].Config) != `{"sealed":"lk1:spent"}` {
+				t.Fatalf("a stale save undid a spent code: %s", creds[identity.CredentialTOTP].Config)
+			}
+			if c, ok := creds[identity.CredentialLookupSecret]; !ok || !slices.Equal(c.Identifiers, []string{i.ID.String()}) {
+				t.Fatalf("a stale save dropped the new backup codes: %+v", creds)
+			}
+			if err := s.DeleteCredential(ctx, i.ID, identity.CredentialLookupSecret, identityT0); err != nil {
+				t.Fatal(err)
+			}
+		})
+
 		t.Run("Delete", func(t *testing.T) {
 			if err := s.DeleteCredential(ctx, i.ID, identity.CredentialTOTP, identityT0); err != nil {
 				t.Fatal(err)
