@@ -38,9 +38,9 @@ var errAlreadyUsed = errors.New("recovery: code or token already used")
 // transitions are off. When the settings flow needs a second factor
 // first (StepUpAfterRecovery), browsers are sent to the aal2 login that
 // leads back to it (an SPA by the 422), and a native app finds message
-// 1010004 on the flow beside the usual continue_with. Browser flows, and every link recovery, hand the
-// session over as a cookie; a native code recovery gets its token in
-// continue_with.
+// 1010004 on the flow beside the usual continue_with. Browser flows, and
+// every link recovery, hand the session over as a cookie; a native code
+// recovery gets its token in continue_with.
 func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Secret, m Method, use func(context.Context, uuid.UUID, time.Time) (bool, error)) (*flow.Result, error) {
 	browserSession := f.Type == flow.TypeBrowser || m == MethodLink
 	var (
