@@ -21,6 +21,11 @@ type ReturnToPolicy struct {
 	// DefaultReturn resolves relative return_to values
 	// (selfservice.default_browser_return_url).
 	DefaultReturn *url.URL
+	// OwnPages are UI pages Latchkey itself sends browsers back to (the
+	// settings UI after a recovery's aal2 step-up): allowed with any
+	// query even when allowed_return_urls does not list them, since the
+	// operator configured them as this server's UI.
+	OwnPages []*url.URL
 }
 
 // Validate returns the absolute return_to to use, or a 400
@@ -52,6 +57,11 @@ func (p ReturnToPolicy) Validate(raw string) (string, error) {
 	}
 	if p.DefaultReturn != nil && sameOrigin(p.DefaultReturn, u) {
 		return u.String(), nil
+	}
+	for _, own := range p.OwnPages {
+		if own != nil && sameOrigin(own, u) && own.Path == u.Path {
+			return u.String(), nil
+		}
 	}
 	for _, a := range p.Allowed {
 		if matchesURL(a, u) {

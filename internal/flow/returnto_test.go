@@ -18,6 +18,7 @@ func TestReturnToPolicy(t *testing.T) {
 		Allowed:       []*url.URL{mustURL("https://app.example.com/"), mustURL("https://*.example.org/welcome")},
 		PublicBase:    mustURL("http://127.0.0.1:4433/"),
 		DefaultReturn: mustURL("https://home.example.net/"),
+		OwnPages:      []*url.URL{mustURL("https://accounts.example.io/settings")},
 	}
 	cases := []struct {
 		in, want string
@@ -36,6 +37,9 @@ func TestReturnToPolicy(t *testing.T) {
 		{"javascript:alert(1)", "", false},                       // not http(s)
 		{"/settings", "https://home.example.net/settings", true}, // relative → default return url
 		{"http://127.0.0.1:4433/ui/welcome", "http://127.0.0.1:4433/ui/welcome", true},
+		{"https://accounts.example.io/settings?flow=1", "https://accounts.example.io/settings?flow=1", true}, // own settings UI
+		{"https://accounts.example.io/settings/x", "", false},                                                // own page: exact path
+		{"https://accounts.example.io/other", "", false},
 	}
 	for _, c := range cases {
 		got, err := p.Validate(c.in)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +20,9 @@ type Handler struct {
 	PublicBaseURL string
 	// AdminBaseURL is ADM (serve.admin.base_url); Location headers point there.
 	AdminBaseURL string
+	// Sealer opens second-factor configs for ?include_credential= (the
+	// server's secrets.cipher).
+	Sealer Sealer
 }
 
 // Register mounts the routes on mux, both under /admin and bare (Kratos
@@ -33,6 +35,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		mux.HandleFunc("PUT "+prefix+"/identities/{id}", h.update)
 		mux.HandleFunc("PATCH "+prefix+"/identities/{id}", h.patch)
 		mux.HandleFunc("DELETE "+prefix+"/identities/{id}", h.delete)
+		mux.HandleFunc("DELETE "+prefix+"/identities/{id}/credentials/{type}", h.deleteCredential)
 	}
 }
 
@@ -61,6 +64,11 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 // list: GET /admin/identities with keyset pagination and a Link header.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	include, err := ParseIncludeCredential(q["include_credential"], true)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
 	p := ListParams{
 		PageToken:             q.Get("page_token"),
 		CredentialsIdentifier: q.Get("credentials_identifier"),
@@ -93,13 +101,14 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	view := AdminView
-	if slices.Contains(q["include_credential"], string(CredentialPassword)) {
-		view = AdminViewWithCredentials
-	}
 	out := make([]any, len(list))
 	for n, i := range list {
-		out[n] = i.JSON(view, SchemaURL(h.PublicBaseURL, i.SchemaID))
+		shown, err := i.Declassified(h.Sealer, include)
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		out[n] = shown.JSON(AdminViewWithCredentials, SchemaURL(h.PublicBaseURL, i.SchemaID))
 	}
 	if p.IDs == nil {
 		w.Header().Set("Link", linkHeader(r, next))
@@ -133,7 +142,8 @@ func linkHeader(r *http.Request, next string) string {
 	return out
 }
 
-// get: GET /admin/identities/{id}[?include_credential=password].
+// get: GET /admin/identities/{id}[?include_credential=password|totp|lookup_secret…]:
+// the configs of the named types, second factors opened into Kratos's shape.
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(w, r)
 	if !ok {
@@ -144,12 +154,32 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	view := AdminView
-	if slices.Contains(r.URL.Query()["include_credential"], string(CredentialPassword)) {
-		view = AdminViewWithCredentials
+	include, err := ParseIncludeCredential(r.URL.Query()["include_credential"], false)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	shown, err := i.Declassified(h.Sealer, include)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
 	}
 	httpx.NoCache(w)
-	httpx.WriteJSON(w, http.StatusOK, i.JSON(view, SchemaURL(h.PublicBaseURL, i.SchemaID)))
+	httpx.WriteJSON(w, http.StatusOK, shown.JSON(AdminViewWithCredentials, SchemaURL(h.PublicBaseURL, i.SchemaID)))
+}
+
+// deleteCredential: DELETE /admin/identities/{id}/credentials/{type} → 204
+// (Service.RemoveCredential has the rules).
+func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := h.Service.RemoveCredential(r.Context(), id, CredentialType(r.PathValue("type"))); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // update: PUT /admin/identities/{id} (full update).

@@ -67,9 +67,6 @@ var (
 	// ErrAAL1Required: aal=aal2 was requested without a session.
 	ErrAAL1Required = httpx.ErrUnauthorized("You can not requested a higher AAL (AAL2/AAL3) without an active session.").
 			WithID("session_aal1_required")
-	// ErrAALAlreadyFulfilled: the session has the requested level already.
-	ErrAALAlreadyFulfilled = httpx.ErrUnauthorized("The session has the requested AAL already.").
-				WithID("session_aal_already_fulfilled")
 	// ErrFlowNotFound is the answer to a submission for an unknown flow.
 	ErrFlowNotFound = httpx.ErrRouteNotFound("The login request could not be found. Please restart the flow.")
 )
@@ -123,10 +120,10 @@ func checkSession(sess *session.Session, refresh bool, aal string) error {
 	switch {
 	case refresh:
 		return nil
-	case aal == AAL1:
+	case aal == AAL1, aalRank(aal) <= aalRank(sess.AAL):
+		// Kratos v26.2.0 answers an aal2 request of an aal2 session as
+		// any login with a session: 400 session_already_available.
 		return ErrAlreadyLoggedIn
-	case aalRank(aal) <= aalRank(sess.AAL):
-		return ErrAALAlreadyFulfilled
 	}
 	return nil
 }
@@ -150,17 +147,16 @@ func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, req
 		Base:    flow.NewBase(t, now, s.Config.Lifespan, requestURL, returnTo, s.Config.route("self-service/login")),
 		Refresh: refresh, RequestedAAL: aal, State: StateChooseMethod,
 	}
-	f.UI.Nodes = []flow.Node{flow.CSRFNode("")}
 	if t == flow.TypeBrowser {
 		f.CSRF = q.CSRF.Fingerprint()
 	}
 	if refresh {
 		f.UI.AddMessage(flow.MsgLoginRefresh())
 	}
-	if aal == AAL2 {
-		f.UI.AddMessage(flow.MsgLoginSecondFactor())
-		if sess != nil {
-			f.IdentityID = &sess.IdentityID
+	if aal == AAL2 && sess != nil {
+		f.IdentityID = &sess.IdentityID
+		if aalRank(aal) > aalRank(sess.AAL) {
+			f.UI.AddMessage(flow.MsgLoginSecondFactor())
 		}
 	}
 	for _, m := range s.methodsFor(aal) {
@@ -175,6 +171,12 @@ func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, req
 			return nil, err
 		}
 		f.UI.Nodes = append(f.UI.Nodes, nodes...)
+	}
+	// As in Kratos, the csrf_token node comes with the methods; a native
+	// aal2 flow for an identity without a second factor has no nodes
+	// (Kratos writes null, Latchkey keeps nodes an array).
+	if t == flow.TypeBrowser || aal == AAL1 || len(f.UI.Nodes) > 0 {
+		f.UI.Nodes = append([]flow.Node{flow.CSRFNode("")}, f.UI.Nodes...)
 	}
 	for _, m := range msgs {
 		f.UI.AddMessage(m)

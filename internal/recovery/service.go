@@ -45,6 +45,9 @@ type Sessions interface {
 // (settings.Service implements it). The flow carries message 1060001.
 type SettingsStarter interface {
 	StartAfterRecovery(ctx context.Context, ident *identity.Identity, sess *session.Session, t flow.Type, requestURL, returnTo string) (uuid.UUID, error)
+	// StepUpAfterRecovery is the aal2 login that must come before settings
+	// flow id, "" when the recovery session may use it as it is.
+	StepUpAfterRecovery(sess *session.Session, id uuid.UUID) string
 }
 
 // Mailer queues an email in the transaction carried by ctx

@@ -35,15 +35,19 @@ var errAlreadyUsed = errors.New("recovery: code or token already used")
 //
 // Browsers are sent to the settings flow. JSON clients get the flow with
 // continue_with, or Kratos's 422 naming the settings UI when continue_with
-// transitions are off. Browser flows, and every link recovery, hand the
-// session over as a cookie; a native code recovery gets its token in
-// continue_with.
+// transitions are off. When the settings flow needs a second factor
+// first (StepUpAfterRecovery), browsers are sent to the aal2 login that
+// leads back to it (an SPA by the 422), and a native app finds message
+// 1010004 on the flow beside the usual continue_with. Browser flows, and
+// every link recovery, hand the session over as a cookie; a native code
+// recovery gets its token in continue_with.
 func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Secret, m Method, use func(context.Context, uuid.UUID, time.Time) (bool, error)) (*flow.Result, error) {
 	browserSession := f.Type == flow.TypeBrowser || m == MethodLink
 	var (
 		sess           *session.Session
 		token          string
 		settingsFlowID uuid.UUID
+		stepUp         string
 		revoked        int
 	)
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
@@ -104,25 +108,40 @@ func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Se
 		}
 		f.State = StatePassedChallenge
 		f.UI.ResetMessages()
+		if stepUp = s.Settings.StepUpAfterRecovery(sess, settingsFlowID); stepUp != "" {
+			// A native app learns here that the token needs an aal2
+			// login before the settings flow (continue_with keeps
+			// Kratos's actions, which the SDKs decode).
+			f.UI.AddMessage(flow.MsgLoginSecondFactor())
+		}
 		return flow.Save(ctx, s.Flows, f)
 	})
 	if err != nil {
 		return nil, err
 	}
 	settingsURL := flow.WithQuery(s.Config.SettingsUIURL, "flow", settingsFlowID.String())
-	res := &flow.Result{Outcome: flow.Done, FlowType: f.Type, RedirectTo: settingsURL}
+	// With a second factor under required_aal highest_available the
+	// settings flow wants aal2 first: browsers are sent to that login,
+	// which returns them to the settings flow (see stepUp).
+	next := settingsURL
+	if stepUp != "" {
+		next = stepUp
+	}
+	res := &flow.Result{Outcome: flow.Done, FlowType: f.Type, RedirectTo: next}
 	if browserSession {
 		res.Session = &flow.SessionGrant{Token: token, ExpiresAt: sess.ExpiresAt}
 	} else {
 		f.ContinueWith = append(f.ContinueWith, flow.SetSessionToken(token))
 	}
 	f.ContinueWith = append(f.ContinueWith, flow.ShowSettingsUI(settingsFlowID, settingsURL))
-	if s.Config.ContinueWithTransitions {
+	switch {
+	case stepUp != "" && f.Type == flow.TypeBrowser, !s.Config.ContinueWithTransitions:
+		res.Err = flow.BrowserLocationChangeRequired(next)
+	default:
 		res.Flow = f
-	} else {
-		res.Err = flow.BrowserLocationChangeRequired(settingsURL)
 	}
 	httpx.Logger(ctx).Info("recovery succeeded", "flow_id", f.ID, "identity_id", sec.IdentityID, "session_id", sess.ID,
-		"method", string(m), "issued_by", string(sec.Kind), "revoked_sessions", revoked, "settings_flow_id", settingsFlowID)
+		"method", string(m), "issued_by", string(sec.Kind), "revoked_sessions", revoked, "settings_flow_id", settingsFlowID,
+		"second_factor_required", stepUp != "")
 	return res, nil
 }

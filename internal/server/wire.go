@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"runtime"
 
 	"github.com/latchkey/latchkey/internal/config"
@@ -53,7 +54,7 @@ func (s *Server) wire(opts Options) error {
 	s.registerOperational(public, false)
 	s.registerOperational(admin, true)
 
-	(&identity.Handler{Service: c.identities, PublicBaseURL: cfg.Serve.Public.BaseURL, AdminBaseURL: cfg.Serve.Admin.BaseURL}).Register(admin)
+	(&identity.Handler{Service: c.identities, PublicBaseURL: cfg.Serve.Public.BaseURL, AdminBaseURL: cfg.Serve.Admin.BaseURL, Sealer: c.cipher}).Register(admin)
 	schemas := &identity.SchemaHandler{Schemas: c.schemas}
 	schemas.Register(public)
 	schemas.Register(admin)
@@ -176,7 +177,8 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	flowStore := sqlstore.NewFlowStore(db)
 	c.flows = flowStore
 	c.errors = &flow.Errors{Store: flowStore, UIURL: cfg.UIURLs().Error, Now: s.now}
-	c.returnTo = flow.ReturnToPolicy{Allowed: cfg.AllowedReturnURLs(), PublicBase: pub, DefaultReturn: mustParseURL(cfg.DefaultReturnURL())}
+	c.returnTo = flow.ReturnToPolicy{Allowed: cfg.AllowedReturnURLs(), PublicBase: pub, DefaultReturn: mustParseURL(cfg.DefaultReturnURL()),
+		OwnPages: []*url.URL{mustParseURL(cfg.UIURLs().Settings)}}
 
 	// Courier: templates are parsed now, so a broken override stops start-up.
 	templates, err := courier.NewTemplates(courier.TemplatesConfig{

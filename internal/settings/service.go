@@ -115,6 +115,19 @@ func (s *Service) StartAfterRecovery(ctx context.Context, ident *identity.Identi
 	return f.ID, nil
 }
 
+// StepUpAfterRecovery is where a recovered browser goes before it can use
+// the settings flow id: the aal2 login, coming back to the settings UI
+// showing that flow, when the recovery session sess (aal1) is below
+// required_aal (an identity with a second factor under
+// highest_available); "" when the flow can be used right away. Kratos
+// hands out the flow regardless and answers 403 on its first use.
+func (s *Service) StepUpAfterRecovery(sess *session.Session, id uuid.UUID) string {
+	if s.Sessions.SatisfiesAAL(sess, s.Config.RequiredAAL) {
+		return ""
+	}
+	return flow.WithQuery(s.Sessions.AAL2LoginURL(), "return_to", s.Config.uiURL(id.String()))
+}
+
 // Fetch returns flow id for the session's identity
 // (GET /self-service/settings/flows); a malformed id is an unknown flow.
 func (s *Service) Fetch(ctx context.Context, q *flow.Request, rawID string, sess *session.Session) (*flow.Result, error) {

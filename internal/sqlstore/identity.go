@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"maps"
 	"strings"
 	"time"
 
@@ -276,8 +277,14 @@ func (s *IdentityStore) insertVerifiableAddress(ctx context.Context, identityID 
 	return err
 }
 
+// syncCredentials writes the identity's credentials and identifiers.
+//
+// Second factors are left alone (identity.SecondFactor): they change only
+// through PutCredential, SwapCredentialConfig and DeleteCredential, so an
+// identity loaded before an enrolment or a spent backup code and saved
+// after it neither drops the new factor nor brings the code back.
 func (s *IdentityStore) syncCredentials(ctx context.Context, i *identity.Identity) error {
-	existing, err := s.ids(ctx, `SELECT id FROM identity_credentials WHERE identity_id = ?`, i.ID)
+	existing, err := s.ids(ctx, `SELECT id FROM identity_credentials WHERE identity_id = ? AND type NOT IN `+secondFactorTypes, i.ID)
 	if err != nil {
 		return err
 	}
@@ -292,7 +299,10 @@ func (s *IdentityStore) syncCredentials(ctx context.Context, i *identity.Identit
 			}
 		}
 	}
-	for _, c := range i.Credentials {
+	for t, c := range i.Credentials {
+		if identity.SecondFactor(t) {
+			continue
+		}
 		if existing[c.ID.String()] {
 			_, err = s.DB.Exec(ctx, `UPDATE identity_credentials SET config = ?, version = ?, updated_at = ? WHERE id = ?`,
 				credentialConfigText(c.Config), c.Version, s.DB.T(c.UpdatedAt), c.ID.String())
@@ -304,11 +314,17 @@ func (s *IdentityStore) syncCredentials(ctx context.Context, i *identity.Identit
 		}
 	}
 	// Identifiers carry no ids anyone references: replace them wholesale.
-	if _, err := s.DB.Exec(ctx, `DELETE FROM identity_credential_identifiers WHERE identity_id = ?`, i.ID.String()); err != nil {
+	if _, err := s.DB.Exec(ctx, `DELETE FROM identity_credential_identifiers WHERE identity_id = ? AND credential_type NOT IN `+secondFactorTypes, i.ID.String()); err != nil {
 		return err
 	}
-	return s.insertIdentifiers(ctx, i)
+	firstFactors := *i
+	firstFactors.Credentials = maps.Clone(i.Credentials)
+	maps.DeleteFunc(firstFactors.Credentials, func(t identity.CredentialType, _ identity.Credential) bool { return identity.SecondFactor(t) })
+	return s.insertIdentifiers(ctx, &firstFactors)
 }
+
+// secondFactorTypes is the SQL list of the identity.SecondFactor types.
+const secondFactorTypes = `('` + string(identity.CredentialTOTP) + `', '` + string(identity.CredentialLookupSecret) + `')`
 
 func (s *IdentityStore) syncRecoveryAddresses(ctx context.Context, i *identity.Identity) error {
 	existing, err := s.ids(ctx, `SELECT id FROM identity_recovery_addresses WHERE identity_id = ?`, i.ID)

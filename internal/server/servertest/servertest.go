@@ -279,6 +279,7 @@ func (s *Server) CountRows(t testing.TB, table string) int {
 var adminOperations = []string{
 	"IdentityAPIService.CreateIdentity", "IdentityAPIService.GetIdentity", "IdentityAPIService.ListIdentities",
 	"IdentityAPIService.PatchIdentity", "IdentityAPIService.UpdateIdentity", "IdentityAPIService.DeleteIdentity",
+	"IdentityAPIService.DeleteIdentityCredentials",
 	"IdentityAPIService.CreateRecoveryCodeForIdentity", "IdentityAPIService.CreateRecoveryLinkForIdentity",
 	"IdentityAPIService.ListIdentitySessions", "IdentityAPIService.DeleteIdentitySessions",
 	"IdentityAPIService.ListSessions", "IdentityAPIService.GetSession", "IdentityAPIService.DisableSession",

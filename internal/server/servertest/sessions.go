@@ -75,10 +75,17 @@ func (s *Server) MustRecover(t testing.TB, identityID, flowType, returnTo string
 	flowID := link.Query().Get("flow")
 	res, done := Do(t, s.HTTPClient(flowType == "browser"), http.MethodPost, s.Public.URL+"/self-service/recovery?flow="+flowID,
 		map[string]any{"method": "code", "code": code["recovery_code"]}, http.Header{"Accept": {"application/json"}})
+	r := Recovered{RecoveryFlowID: flowID}
+	if stepUp, _ := done["redirect_browser_to"].(string); res.StatusCode == http.StatusUnprocessableEntity && flowType == "browser" {
+		// A browser of an identity with a second factor is sent to the
+		// aal2 login, which returns to the settings flow.
+		r.SettingsFlowID = SettingsFlowAfterStepUp(t, stepUp)
+		r.Session = s.SessionOf(t, res)
+		return r
+	}
 	if res.StatusCode != http.StatusOK || done["state"] != "passed_challenge" {
 		t.Fatalf("recovery with the admin code: %d %v", res.StatusCode, done)
 	}
-	r := Recovered{RecoveryFlowID: flowID}
 	continueWith, _ := done["continue_with"].([]any)
 	for _, c := range continueWith {
 		c, _ := c.(map[string]any)
@@ -95,6 +102,22 @@ func (s *Server) MustRecover(t testing.TB, identityID, flowType, returnTo string
 		r.ID = s.sessionID(t, r.Token)
 	}
 	return r
+}
+
+// SettingsFlowAfterStepUp is the settings flow id an aal2 step-up URL
+// (PUB/self-service/login/browser?aal=aal2&return_to=<settings UI>?flow=<id>)
+// returns to.
+func SettingsFlowAfterStepUp(t testing.TB, stepUp string) string {
+	t.Helper()
+	u, err := url.Parse(stepUp)
+	if err != nil || u.Query().Get("aal") != "aal2" {
+		t.Fatalf("not an aal2 step-up: %q", stepUp)
+	}
+	back, err := url.Parse(u.Query().Get("return_to"))
+	if err != nil || back.Query().Get("flow") == "" {
+		t.Fatalf("the step-up %q does not return to a settings flow", stepUp)
+	}
+	return back.Query().Get("flow")
 }
 
 // MustRecoverySession signs an identity in as a recovery does (method
