@@ -2,6 +2,9 @@ package webui_test
 
 import (
 	"context"
+	"net/http/httptest"
+	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,6 +22,40 @@ func (b *browser) tap(sel string) {
 	if err := chromedp.Do(b.ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel))); err != nil {
 		b.t.Fatalf("tap %s: %v\npage:\n%s", sel, err, b.pageText())
 	}
+}
+
+// grantClipboard lets pages of the site at base read and write the
+// clipboard without asking (headless Chromium would refuse).
+func (b *browser) grantClipboard(base string) {
+	b.t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, perm := range []string{"clipboard-read", "clipboard-write"} {
+		if _, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: perm, AllowWithoutSanitization: true},
+			Setting:    cdpbrowser.PermissionSettingGranted,
+			Origin:     u.Scheme + "://" + u.Host,
+		}); err != nil {
+			b.t.Fatalf("grant %s: %v", perm, err)
+		}
+	}
+}
+
+// copyCodes presses the Copy button of the backup codes and returns what
+// landed on the clipboard.
+func (b *browser) copyCodes() string {
+	b.t.Helper()
+	b.tap(`button[data-copy-codes]`)
+	if err := chromedp.Do(b.ctx, chromedp.WaitVisible(chromedp.CSS(`.copy-status:not(:empty)`))); err != nil {
+		b.t.Fatalf("no copy status: %v", err)
+	}
+	clip, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("read the clipboard: %v", err)
+	}
+	return clip
 }
 
 // totpCode is the authenticator app's code for secret at the server's time.
@@ -103,23 +140,11 @@ func TestBrowserSecondFactorJourney(t *testing.T) {
 	if hidden := eval[bool](b, `document.querySelector('button[data-copy-codes]').hidden`); hidden {
 		t.Fatal("the Copy button stayed hidden: the script did not run under the CSP")
 	}
-	for _, perm := range []string{"clipboard-read", "clipboard-write"} {
-		if _, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
-			Permission: &cdpbrowser.PermissionDescriptor{Name: perm, AllowWithoutSanitization: true},
-			Setting:    cdpbrowser.PermissionSettingGranted,
-			Origin:     strings.TrimSuffix(lk.Public, "/"),
-		}); err != nil {
-			t.Fatalf("grant %s: %v", perm, err)
-		}
-	}
-	b.tap(`button[data-copy-codes]`)
-	if err := chromedp.Do(b.ctx, chromedp.WaitVisible(chromedp.CSS(`.copy-status:not(:empty)`))); err != nil {
-		t.Fatalf("no copy status: %v", err)
-	}
-	b.expectText("Copied 12 codes.")
-	if clip := eval[string](b, `navigator.clipboard.readText()`); clip != strings.Join(codes, "\n")+"\n" {
+	b.grantClipboard(lk.Public)
+	if clip := b.copyCodes(); clip != strings.Join(codes, "\n")+"\n" {
 		t.Errorf("clipboard = %q", clip)
 	}
+	b.expectText("Copied 12 codes.")
 	b.screenshot("settings-backup-codes")
 	b.click(`button[name="lookup_secret_confirm"]`)
 	b.expectPath("/ui/settings?flow=")
@@ -197,4 +222,77 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestBrowserRendersSecondFactors shows the Kratos-shaped second-factor
+// flows of testdata/ in real Chromium: the QR code loads under the CSP,
+// Copy puts the unused backup codes on the clipboard, the backup-code form
+// of the second login step unfolds, and every page fits a phone.
+func TestBrowserRendersSecondFactors(t *testing.T) {
+	b := MustBrowser(t)
+	api := newFakeAPI()
+	h := MustHandler(t, api, nil)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	h.Config.PublicBaseURL = srv.URL + "/"
+	show := func(kind, file string) {
+		t.Helper()
+		body, err := os.ReadFile("testdata/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api.on("/self-service/"+kind+"/flows?id="+fixtureFlowID, 200, string(body))
+		if res := b.open(srv.URL + "/ui/" + kind + "?flow=" + fixtureFlowID); res.Status != 200 {
+			t.Fatalf("%s: status %d", file, res.Status)
+		}
+		if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile), chromedp.Reload()); err != nil {
+			t.Fatal(err)
+		}
+		if eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth`) {
+			t.Errorf("%s is wider than a phone screen", file)
+		}
+		if unlabelled := eval[[]string](b, `Array.from(document.querySelectorAll('input:not([type=hidden])')).filter(i => i.labels.length === 0).map(i => i.name)`); len(unlabelled) > 0 {
+			t.Errorf("%s: inputs without a label: %v", file, unlabelled)
+		}
+	}
+
+	// Enrolling an authenticator app.
+	{
+		show("settings", "settings-totp-enrol.json")
+		if w := eval[int](b, `document.querySelector('[data-node-id="totp_qr"] img').naturalWidth`); w == 0 {
+			t.Error("the QR code image did not load under the Content-Security-Policy")
+		}
+		b.expectText("Authenticator app", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "The provided authentication code is invalid")
+		b.screenshot("settings-totp-enrol")
+	}
+
+	// Copying backup codes.
+	{
+		show("settings", "settings-lookup-codes.json")
+		b.grantClipboard(srv.URL)
+		want := "k3v9x2qa\nm8d4r7tw\na9b3c7de\nq5w2e8rt\ny4u7i1op\ns6d9f3gh\nj2k5l8zx\nc7v1b4nm\ne3r6t9yu\nu8i2o5pa\nw1e4r7ty\n"
+		if clip := b.copyCodes(); clip != want {
+			t.Errorf("clipboard = %q, want the 11 unused codes", clip)
+		}
+		b.expectText("Copied 11 codes.")
+		if dl := eval[string](b, `document.querySelector('a[download="backup-codes.txt"]').href`); !strings.HasPrefix(dl, "data:text/plain") {
+			t.Errorf("Download link %q", dl)
+		}
+		b.screenshot("settings-backup-codes")
+	}
+
+	// The second login step unfolds the backup-code form on request.
+	{
+		show("login", "login-aal2.json")
+		b.expectText("Confirm it's you", "Use a backup code instead")
+		visible := `document.querySelector('input[name="lookup_secret"]').checkVisibility()`
+		if eval[bool](b, visible) {
+			t.Error("the backup-code input shows before the person asks for it")
+		}
+		b.tap(`details.alternative summary`)
+		if !eval[bool](b, visible) {
+			t.Error("the backup-code input does not show after \"Use a backup code instead\"")
+		}
+		b.screenshot("login-second-step")
+	}
 }
