@@ -205,14 +205,30 @@ func TestBrowserSecondFactorJourney(t *testing.T) {
 	b.open(lk.Public + "ui/welcome")
 	b.expectText(email, "aal2")
 
-	// The identity still has its authenticator app.
+	// The identity keeps its authenticator app, and the backup code given
+	// at the step-up is spent.
 	ids, _, err := lk.Admin.IdentityAPI.ListIdentities(context.Background()).CredentialsIdentifier(email).Execute()
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("list identities: %v (%d)", err, len(ids))
 	}
-	creds := ids[0].GetCredentials()
+	ident, _, err := lk.Admin.IdentityAPI.GetIdentity(context.Background(), ids[0].Id).IncludeCredential([]string{"lookup_secret"}).Execute()
+	if err != nil {
+		t.Fatalf("get identity: %v", err)
+	}
+	creds := ident.GetCredentials()
 	if _, ok := creds["totp"]; !ok {
 		t.Errorf("identity credentials %v lack totp", keys(creds))
+	}
+	lc := creds["lookup_secret"]
+	stored, _ := lc.Config["recovery_codes"].([]any)
+	spent := map[string]bool{}
+	for _, rc := range stored {
+		m, _ := rc.(map[string]any)
+		code, _ := m["code"].(string)
+		spent[code] = m["used_at"] != nil
+	}
+	if len(stored) != 12 || !spent[codes[0]] || spent[codes[1]] {
+		t.Errorf("stored backup codes %v: want 12 with only %s spent", stored, codes[0])
 	}
 }
 
