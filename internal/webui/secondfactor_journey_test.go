@@ -279,7 +279,7 @@ func TestBrowserRendersSecondFactors(t *testing.T) {
 			t.Error("the QR code image did not load under the Content-Security-Policy")
 		}
 		b.expectText("Authenticator app", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "The provided authentication code is invalid")
-		b.screenshot("settings-totp-enrol")
+		b.screenshot("fixture-settings-totp-enrol")
 	}
 
 	// Copying backup codes.
@@ -294,7 +294,7 @@ func TestBrowserRendersSecondFactors(t *testing.T) {
 		if dl := eval[string](b, `document.querySelector('a[download="backup-codes.txt"]').href`); !strings.HasPrefix(dl, "data:text/plain") {
 			t.Errorf("Download link %q", dl)
 		}
-		b.screenshot("settings-backup-codes")
+		b.screenshot("fixture-settings-backup-codes")
 	}
 
 	// The second login step unfolds the backup-code form on request.
@@ -309,6 +309,6 @@ func TestBrowserRendersSecondFactors(t *testing.T) {
 		if !eval[bool](b, visible) {
 			t.Error("the backup-code input does not show after \"Use a backup code instead\"")
 		}
-		b.screenshot("login-second-step")
+		b.screenshot("fixture-login-second-step")
 	}
 }
