@@ -227,7 +227,7 @@ func TestKratosConfigStartsWithWarnings(t *testing.T) {
 		warned = append(warned, m[1])
 	}
 	slices.Sort(warned)
-	want := []string{"log.leak_sensitive_values", "selfservice.methods.oidc", "selfservice.methods.totp", "serve.public.cors", "tracing", "version"}
+	want := []string{"log.leak_sensitive_values", "selfservice.methods.oidc", "serve.public.cors", "tracing", "version"}
 	if !slices.Equal(warned, want) {
 		t.Errorf("warned keys %v, want one line each for %v\nstderr:\n%s", warned, want, proc.stderr)
 	}

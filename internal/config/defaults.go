@@ -144,6 +144,14 @@ func (l *loader) derive(c *Config, opts LoadOptions) {
 	if !l.set["dev_mailbox.enabled"] {
 		c.DevMailbox.Enabled = c.Dev
 	}
+	// Development mode lets a newcomer try second factors without writing
+	// a configuration; a configured value (even false) wins.
+	if c.Dev && !l.set["selfservice.methods.totp.enabled"] {
+		c.SelfService.Methods.TOTP.Enabled = true
+	}
+	if c.Dev && !l.set["selfservice.methods.lookup_secret.enabled"] {
+		c.SelfService.Methods.Lookup.Enabled = true
+	}
 	if c.Cookies.Secure == nil {
 		secure := !c.Dev
 		c.Cookies.Secure = &secure

@@ -119,6 +119,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"use_continue_with_transitions", c.FeatureFlags.UseContinueWithTransitions, true},
 		{"faster_session_extend", c.FeatureFlags.FasterSessionExtend, false},
 		{"dev_mailbox.enabled", c.DevMailbox.Enabled, true},
+		{"totp.enabled in dev", c.SelfService.Methods.TOTP.Enabled, true},
+		{"lookup_secret.enabled in dev", c.SelfService.Methods.Lookup.Enabled, true},
 		{"profiling.enabled", c.Profiling.Enabled, false},
 		{"default return", c.DefaultReturnURL(), "http://127.0.0.1:4433/ui/"},
 	}
@@ -137,11 +139,30 @@ func TestLoadDefaults(t *testing.T) {
 		check(t, "ranges", got, want)
 	})
 
+	t.Run("DevSecondFactorsCanBeSwitchedOff", func(t *testing.T) {
+		c, _ := MustLoad(t, LoadOptions{Dev: true, DataDir: t.TempDir(), Env: []string{
+			"SELFSERVICE_METHODS_TOTP_ENABLED=false",
+			"SELFSERVICE_METHODS_LOOKUP_SECRET_ENABLED=false",
+		}})
+		check(t, "totp", c.SelfService.Methods.TOTP.Enabled, false)
+		check(t, "lookup_secret", c.SelfService.Methods.Lookup.Enabled, false)
+
+		file := filepath.Join(t.TempDir(), "kratos.yml")
+		if err := os.WriteFile(file, []byte("selfservice:\n  methods:\n    totp:\n      enabled: false\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, _ = MustLoad(t, LoadOptions{Dev: true, DataDir: t.TempDir(), Files: []string{file}})
+		check(t, "totp off in the file", c.SelfService.Methods.TOTP.Enabled, false)
+		check(t, "lookup_secret not in the file", c.SelfService.Methods.Lookup.Enabled, true)
+	})
+
 	t.Run("OutsideDev", func(t *testing.T) {
 		c, warns := MustLoad(t, LoadOptions{Env: prodEnv})
 		check(t, "warnings", warns, []string(nil))
 		check(t, "cookie secure", c.CookieSecure(), true)
 		check(t, "dev mailbox", c.DevMailbox.Enabled, false)
+		check(t, "totp", c.SelfService.Methods.TOTP.Enabled, false)
+		check(t, "lookup_secret", c.SelfService.Methods.Lookup.Enabled, false)
 		check(t, "DSN", c.DSN, "memory")
 		check(t, "secret", c.Secrets.DefaultKeys().SigningSecret(), []byte(testSecret))
 	})

@@ -152,7 +152,16 @@ func (h *Handler) renderFlow(w http.ResponseWriter, r *http.Request, k flowKind,
 		return
 	}
 	p := page{Title: k.Title, Flow: buildFlowView(f.UI)}
-	for _, l := range k.Links {
+	links := k.Links
+	if k.Name == "login" && f.RequestedAAL == "aal2" {
+		// The second step: the person is half signed in, so the way out is
+		// to log out, not to sign up.
+		p.SecondStep = true
+		p.Flow.foldBackupCodes()
+		links = nil
+		p.LogoutURL = h.logoutURL(w, r)
+	}
+	for _, l := range links {
 		p.Links = append(p.Links, link{Text: l.Text, Href: h.base + l.Path})
 	}
 	if k.MailboxHint && h.Config.Mailbox {

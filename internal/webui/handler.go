@@ -7,7 +7,8 @@
 // its flow and renders the flow's "ui" container generically — every node,
 // label and message the server produces shows up without page-specific
 // code — as an HTML form that posts straight to the API. The pages need no
-// JavaScript and load nothing but one embedded stylesheet.
+// JavaScript and load nothing but one embedded stylesheet and one small
+// embedded script (a Copy button for backup codes).
 package webui
 
 import (
@@ -129,7 +130,7 @@ func uiBasePath(publicBase string) string {
 
 // contentSecurityPolicy allows nothing but the UI's own stylesheet, and
 // forms that post to the public API (or redirect on to an allowed return
-// URL).
+// URL), and the UI's own script (the backup codes' Copy button).
 func contentSecurityPolicy(publicBase string, returnURLs []string) string {
 	actions := []string{"'self'"}
 	seen := map[string]bool{}
@@ -141,7 +142,7 @@ func contentSecurityPolicy(publicBase string, returnURLs []string) string {
 		seen[o] = true
 		actions = append(actions, o)
 	}
-	return "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " +
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action " +
 		strings.Join(actions, " ") + "; frame-ancestors 'none'; base-uri 'none'"
 }
 

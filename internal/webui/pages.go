@@ -22,7 +22,11 @@ type page struct {
 	Base           string
 	MailboxEnabled bool
 
-	Flow        *flowView
+	Flow *flowView
+	// SecondStep marks the second login step (aal2): the page says so and
+	// offers LogoutURL instead of the usual links.
+	SecondStep  bool
+	LogoutURL   string
 	Links       []link
 	MailboxHint bool
 	Error       *errorView
@@ -271,15 +275,23 @@ func (h *Handler) welcome(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if lo := h.call(w, r, "/self-service/logout/browser"); lo.Status == http.StatusOK {
-		var l struct {
-			LogoutURL string `json:"logout_url"`
-		}
-		if lo.decode(&l) == nil && safeRedirect(l.LogoutURL) {
-			v.LogoutURL = l.LogoutURL
-		}
-	}
+	v.LogoutURL = h.logoutURL(w, r)
 	h.render(w, r, http.StatusOK, "welcome", page{Title: "Your account", Welcome: v})
+}
+
+// logoutURL is the browser's log-out link, or "" without a session.
+func (h *Handler) logoutURL(w http.ResponseWriter, r *http.Request) string {
+	lo := h.call(w, r, "/self-service/logout/browser")
+	if lo.Status != http.StatusOK {
+		return ""
+	}
+	var l struct {
+		LogoutURL string `json:"logout_url"`
+	}
+	if lo.decode(&l) != nil || !safeRedirect(l.LogoutURL) {
+		return ""
+	}
+	return l.LogoutURL
 }
 
 // flattenTraits lists traits as dotted keys ("name.first"), sorted.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"net/url"
 	"strings"
 )
 
@@ -11,6 +12,8 @@ import (
 type flowJSON struct {
 	ID string        `json:"id"`
 	UI containerJSON `json:"ui"`
+	// RequestedAAL is a login flow's "aal1" or "aal2" (the second step).
+	RequestedAAL string `json:"requested_aal"`
 }
 
 // containerJSON is a flow's "ui": where the form posts and what it shows.
@@ -56,6 +59,9 @@ type messageJSON struct {
 	ID   json.Number `json:"id"`
 	Text string      `json:"text"`
 	Type string      `json:"type"`
+	// Context is kept raw: its shape depends on the message, and only the
+	// backup-code list (1050015) is read from it.
+	Context json.RawMessage `json:"context"`
 }
 
 // flowView is a flow's container laid out for the template: its flow
@@ -69,7 +75,14 @@ type flowView struct {
 // "default" group (the CSRF token and shared inputs such as the login
 // identifier), so each form submits on its own.
 type formView struct {
+	// Group is the node group the form submits (totp, lookup_secret, ...).
+	Group  string
 	Legend string
+	// Alternative: show the form folded under "Use a backup code instead"
+	// (the second login step offers an authenticator app first).
+	Alternative bool
+	// Open unfolds an Alternative form (its last submission failed).
+	Open   bool
 	Action string
 	Method string
 	Fields []fieldView
@@ -78,8 +91,11 @@ type formView struct {
 // fieldView is one node ready to render. Kind selects the markup: hidden,
 // input, checkbox, submit, text, link or image.
 type fieldView struct {
-	Kind         string
-	ID           string
+	Kind string
+	ID   string
+	// NodeID is the node's own id attribute (totp_qr, totp_secret_key,
+	// lookup_secret_codes), exposed as data-node-id.
+	NodeID       string
 	Name         string
 	Type         string
 	Value        string
@@ -89,8 +105,10 @@ type fieldView struct {
 	Pattern      string
 	Autocomplete string
 	MaxLength    int
-	Label        string
-	Messages     []messageView
+	// Numeric asks phones for a digit keyboard (codes).
+	Numeric  bool
+	Label    string
+	Messages []messageView
 	// NoValidate is set on a submit button that carries its own payload
 	// (e.g. "Resend code" = email=<address>): it must work while the
 	// form's other required inputs are empty.
@@ -99,6 +117,18 @@ type fieldView struct {
 	Src        template.URL
 	Width      int
 	Height     int
+	// Codes are the backup codes of a "codes" field, in order.
+	Codes []codeView
+	// Download is a data: URL of the unused codes as a text file, one
+	// per line, so saving them needs no JavaScript.
+	Download template.URL
+}
+
+// codeView is one backup code; a used one shows when it was used instead.
+type codeView struct {
+	Code string
+	Used bool
+	Text string
 }
 
 // HasError reports whether one of the field's messages is an error.
@@ -151,7 +181,7 @@ func buildFlowView(c containerJSON) *flowView {
 		groups = []string{"default"}
 	}
 	for i, g := range groups {
-		f := formView{Action: c.Action, Method: formMethod(c.Method), Legend: groupLegend(g)}
+		f := formView{Group: g, Action: c.Action, Method: formMethod(c.Method), Legend: groupLegend(g)}
 		own := 0
 		for j, n := range c.Nodes {
 			isDefault := n.Group == "default" || n.Group == ""
@@ -177,6 +207,48 @@ func buildFlowView(c containerJSON) *flowView {
 		v.Forms[0].Legend = ""
 	}
 	return v
+}
+
+// Offers reports whether the flow has a form for the node group.
+func (v *flowView) Offers(group string) bool {
+	for _, f := range v.Forms {
+		if f.Group == group {
+			return true
+		}
+	}
+	return false
+}
+
+// ShowsCodes reports whether the flow shows backup codes (the page then
+// loads the script behind their Copy button).
+func (v *flowView) ShowsCodes() bool {
+	for _, f := range v.Forms {
+		for _, fv := range f.Fields {
+			if fv.Kind == "codes" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// foldBackupCodes makes the backup-code form of a second login step an
+// alternative to the authenticator app's, unfolded when it carries an
+// error (the person was using it).
+func (v *flowView) foldBackupCodes() {
+	if !v.Offers("totp") {
+		return
+	}
+	for i := range v.Forms {
+		f := &v.Forms[i]
+		if f.Group != "lookup_secret" {
+			continue
+		}
+		f.Alternative = true
+		for _, fv := range f.Fields {
+			f.Open = f.Open || (fv.HasError() && fv.Kind != "hidden")
+		}
+	}
 }
 
 func groupLegend(g string) string {
@@ -209,9 +281,12 @@ func buildField(n nodeJSON, id string) (fieldView, bool) {
 	switch n.Type {
 	case "input", "":
 	case "text":
-		f.Kind = "text"
+		f.Kind, f.NodeID = "text", a.ID
 		if a.Text != nil {
 			f.Value = a.Text.Text
+		}
+		if codes := backupCodes(a.Text); codes != nil {
+			f.Kind, f.Codes, f.Download = "codes", codes, codesFile(codes)
 		}
 		return f, true
 	case "a":
@@ -226,7 +301,7 @@ func buildField(n nodeJSON, id string) (fieldView, bool) {
 		if !strings.HasPrefix(a.Src, "data:image/") && !strings.HasPrefix(a.Src, "https://") && !strings.HasPrefix(a.Src, "http://") {
 			return f, false
 		}
-		f.Kind, f.Src, f.Width, f.Height = "image", template.URL(a.Src), a.Width, a.Height
+		f.Kind, f.NodeID, f.Src, f.Width, f.Height = "image", a.ID, template.URL(a.Src), a.Width, a.Height
 		return f, true
 	default:
 		return f, false
@@ -234,6 +309,14 @@ func buildField(n nodeJSON, id string) (fieldView, bool) {
 	f.Name, f.Type, f.Value = a.Name, strings.ToLower(a.Type), valueString(a.Value)
 	f.Required, f.Disabled = a.Required, a.Disabled
 	f.Pattern, f.Autocomplete, f.MaxLength = a.Pattern, a.Autocomplete, a.MaxLength
+	f.Numeric = f.Pattern == "[0-9]+"
+	if f.Name == "totp_code" {
+		// Kratos's node has no hints; a one-time code is what it takes.
+		f.Numeric = true
+		if f.Autocomplete == "" {
+			f.Autocomplete = "one-time-code"
+		}
+	}
 	switch f.Type {
 	case "hidden":
 		f.Kind = "hidden"
@@ -289,4 +372,49 @@ func messageViews(ms []messageJSON) []messageView {
 		out = append(out, messageView{ID: m.ID.String(), Text: m.Text, Type: t})
 	}
 	return out
+}
+
+// Message ids of the backup-code list and its entries (Kratos's
+// InfoSelfServiceSettingsLookupSecretList, ...LookupSecret).
+const (
+	msgBackupCodeList = "1050015"
+	msgBackupCode     = "1050009"
+)
+
+// backupCodes reads the codes out of a backup-code list text (1050015):
+// its context.secrets holds one message per code, 1050009 with the code
+// when unused, another (1050014 "Secret was used at …") when used. Nil
+// when the text is not such a list.
+func backupCodes(m *messageJSON) []codeView {
+	if m == nil || m.ID.String() != msgBackupCodeList || len(m.Context) == 0 {
+		return nil
+	}
+	var ctx struct {
+		Secrets []messageJSON `json:"secrets"`
+	}
+	if json.Unmarshal(m.Context, &ctx) != nil || len(ctx.Secrets) == 0 {
+		return nil
+	}
+	codes := make([]codeView, 0, len(ctx.Secrets))
+	for _, s := range ctx.Secrets {
+		if s.ID.String() == msgBackupCode {
+			codes = append(codes, codeView{Code: s.Text})
+		} else {
+			codes = append(codes, codeView{Used: true, Text: s.Text})
+		}
+	}
+	return codes
+}
+
+// codesFile is a data: URL of the unused codes, one per line.
+func codesFile(codes []codeView) template.URL {
+	var b strings.Builder
+	for _, c := range codes {
+		if !c.Used {
+			b.WriteString(c.Code + "\n")
+		}
+	}
+	// The codes are [a-z0-9] from our own API, but escape anyway: the URL
+	// is trusted by html/template as it stands.
+	return template.URL("data:text/plain;charset=utf-8," + url.PathEscape(b.String()))
 }

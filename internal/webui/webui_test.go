@@ -184,7 +184,7 @@ func TestSecurityHeaders(t *testing.T) {
 	api.on("/self-service/recovery/flows?id="+flowID, 200, syntheticFlow)
 	h := MustHandler(t, api, fakeMailbox{})
 	want := map[string]string{
-		"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' http://pub.example.test https://app.example.com https://*.example.org; frame-ancestors 'none'; base-uri 'none'",
+		"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self' http://pub.example.test https://app.example.com https://*.example.org; frame-ancestors 'none'; base-uri 'none'",
 		"X-Frame-Options":         "DENY",
 		"Referrer-Policy":         "no-referrer",
 		"X-Content-Type-Options":  "nosniff",

@@ -94,7 +94,8 @@ type Options struct {
 	DSN string
 	// Env are extra configuration variables ("SELFSERVICE_FLOWS_RECOVERY_USE=link").
 	Env []string
-	// Files are config files.
+	// Files are config files. The environment above overrides them, so a
+	// test turns second factors on through Env, not a file.
 	Files []string
 	// NoSMTP leaves courier.smtp unset (the dev mailbox keeps messages).
 	NoSMTP bool
@@ -152,6 +153,10 @@ func Start(t testing.TB, opts Options) *Server {
 		"HASHERS_BCRYPT_COST=4",
 		"SECRETS_DEFAULT=[\"test-secret-0123456789abcdef\"]",
 		"LOG_LEVEL=debug",
+		// Tests see Kratos's defaults, not development mode's try-it
+		// defaults: second factors are off unless opts.Env turns them on.
+		"SELFSERVICE_METHODS_TOTP_ENABLED=false",
+		"SELFSERVICE_METHODS_LOOKUP_SECRET_ENABLED=false",
 	}
 	if !opts.NoSMTP {
 		s.SMTP = smtptest.Start(t)
