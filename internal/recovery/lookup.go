@@ -3,7 +3,6 @@ package recovery
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 
@@ -119,13 +118,7 @@ func (s *Service) useBackupCode(ctx context.Context, q *flow.Request, f *Flow, i
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error { return s.countSend(ctx, in.Email, q.Caller.IP) })
 	var limited *ratelimit.ExceededError
 	if errors.As(err, &limited) {
-		httpx.Logger(ctx).Warn("recovery backup-code limit hit", "flow_id", f.ID, "limit", limited.Scope, "retry_after_seconds", int(limited.RetryAfter.Seconds()))
-		f.UI.AddMessage(flow.MsgRateLimited(limited.RetryAfter))
-		res, err := s.saveAndShow(ctx, f, http.StatusTooManyRequests)
-		if res != nil {
-			res.RetryAfter = limited.RetryAfter
-		}
-		return res, err
+		return s.showLimited(ctx, f, limited, "recovery backup-code limit hit")
 	}
 	if err != nil {
 		return nil, err

@@ -1,6 +1,13 @@
 package recovery
 
-import "context"
+import (
+	"context"
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/ratelimit"
+)
 
 // Send limits (departure 4), counted by internal/ratelimit: by the
 // lower-cased address string, whether or not it belongs to an account (a
@@ -21,4 +28,17 @@ func (s *Service) countSend(ctx context.Context, address, ip string) error {
 		return err
 	}
 	return s.Limits.Take(ctx, scopeAddress, normalizeEmail(address), s.Config.RateLimit.PerAddress)
+}
+
+// showLimited answers a flow submission that hit a send or guess limit:
+// the flow shows the retry time (message 4000035) with status 429.
+func (s *Service) showLimited(ctx context.Context, f *Flow, limited *ratelimit.ExceededError, what string) (*flow.Result, error) {
+	httpx.Logger(ctx).Warn(what, "flow_id", f.ID, "limit", limited.Scope, "retry_after_seconds", int(limited.RetryAfter.Seconds()))
+	f.UI.ResetMessages()
+	f.UI.AddMessage(flow.MsgRateLimited(limited.RetryAfter))
+	res, err := s.saveAndShow(ctx, f, http.StatusTooManyRequests)
+	if res != nil {
+		res.RetryAfter = limited.RetryAfter
+	}
+	return res, err
 }

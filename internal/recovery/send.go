@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"net/http"
 	"net/mail"
 	"strings"
 	"time"
@@ -76,14 +75,7 @@ func (s *Service) submitEmail(ctx context.Context, q *flow.Request, f *Flow, in 
 	})
 	var limited *ratelimit.ExceededError
 	if errors.As(err, &limited) {
-		httpx.Logger(ctx).Warn("recovery send limit hit", "flow_id", f.ID, "limit", limited.Scope, "retry_after_seconds", int(limited.RetryAfter.Seconds()))
-		f.UI.ResetMessages()
-		f.UI.AddMessage(flow.MsgRateLimited(limited.RetryAfter))
-		res, err := s.saveAndShow(ctx, f, http.StatusTooManyRequests)
-		if res != nil {
-			res.RetryAfter = limited.RetryAfter
-		}
-		return res, err
+		return s.showLimited(ctx, f, limited, "recovery send limit hit")
 	}
 	if err != nil {
 		return nil, err

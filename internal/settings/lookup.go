@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -36,13 +35,6 @@ const (
 	reasonLookupNone         = "Can not reveal lookup codes because you have none."
 )
 
-// LookupIdentities is what the backup codes method needs of identity.Service.
-type LookupIdentities interface {
-	Get(ctx context.Context, id uuid.UUID) (*identity.Identity, error)
-	PutCredential(ctx context.Context, id uuid.UUID, c identity.Credential) error
-	DeleteCredential(ctx context.Context, id uuid.UUID, ct identity.CredentialType) error
-}
-
 // Lookup is the settings side of backup codes: generate a set and confirm
 // it (nothing is stored before), reveal the stored set, disable it. Like
 // Kratos, a submission is this method's when it sets one of the four
@@ -52,7 +44,7 @@ type Lookup struct {
 	// Sealer seals the codes in the credential and in the flow's pending
 	// state (*secret.Cipher).
 	Sealer     identity.Sealer
-	Identities LookupIdentities
+	Identities FactorCredentials
 }
 
 var _ Method = (*Lookup)(nil)

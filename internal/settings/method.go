@@ -3,8 +3,11 @@ package settings
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/identity"
 )
 
 // Method is a settings method with a group of its own beyond password and
@@ -41,4 +44,12 @@ func claims(m Method, method string, body *httpx.FormBody) bool {
 	}
 	c, ok := m.(Claimer)
 	return ok && method == "" && c.Claims(body)
+}
+
+// FactorCredentials is what the second-factor methods (totp,
+// lookup_secret) need of identity.Service.
+type FactorCredentials interface {
+	Get(ctx context.Context, id uuid.UUID) (*identity.Identity, error)
+	PutCredential(ctx context.Context, id uuid.UUID, c identity.Credential) error
+	DeleteCredential(ctx context.Context, id uuid.UUID, ct identity.CredentialType) error
 }

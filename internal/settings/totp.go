@@ -25,13 +25,6 @@ const (
 	nodeTOTPUnlink = "totp_unlink"
 )
 
-// TOTPCredentials is what the totp method needs of identity.Service.
-type TOTPCredentials interface {
-	Get(ctx context.Context, id uuid.UUID) (*identity.Identity, error)
-	PutCredential(ctx context.Context, id uuid.UUID, c identity.Credential) error
-	DeleteCredential(ctx context.Context, id uuid.UUID, ct identity.CredentialType) error
-}
-
 // TOTP enrols and unlinks an authenticator app. An identity without one
 // is offered a new key (sealed in the flow's Pending, shown as a QR code
 // and as text) and confirms it with a code; an identity with one can
@@ -41,7 +34,7 @@ type TOTP struct {
 	// Issuer is selfservice.methods.totp.config.issuer (Config.TOTPIssuer).
 	Issuer      string
 	Sealer      identity.Sealer
-	Credentials TOTPCredentials
+	Credentials FactorCredentials
 	Now         func() time.Time
 }
 
