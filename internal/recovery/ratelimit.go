@@ -31,7 +31,7 @@ func (s *Service) countSend(ctx context.Context, address, ip string) error {
 }
 
 // showLimited answers a flow submission that hit a send or guess limit:
-// the flow shows the retry time (message 4000035) with status 429.
+// the flow shows the retry time (message 4060100) with status 429.
 func (s *Service) showLimited(ctx context.Context, f *Flow, limited *ratelimit.ExceededError, what string) (*flow.Result, error) {
 	httpx.Logger(ctx).Warn(what, "flow_id", f.ID, "limit", limited.Scope, "retry_after_seconds", int(limited.RetryAfter.Seconds()))
 	f.UI.ResetMessages()
