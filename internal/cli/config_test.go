@@ -275,7 +275,7 @@ log: {format: json}
 	proc := start(t, dir, env, "serve", "-c", base, "-c", override, "--migrate")
 	proc.waitReady(p.publicURL())
 
-	if out := proc.stdout.String(); !strings.Contains(out, fmt.Sprintf("public API: http://localhost:%d/auth/", p.public)) {
+	if out := proc.waitOutput("admin API"); !strings.Contains(out, fmt.Sprintf("public API: http://localhost:%d/auth/", p.public)) {
 		t.Errorf("SERVE_PUBLIC_BASE_URL not applied:\n%s", out)
 	}
 	status, body := do(t, "GET", p.adminURL()+"/schemas", "", "")

@@ -162,6 +162,16 @@ func (p *process) waitReady(baseURL string) time.Duration {
 	return 0
 }
 
+// waitOutput waits up to 10s for stdout to contain want and returns it.
+func (p *process) waitOutput(want string) string {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.stdout.String(), want) && time.Now().Before(deadline) && !p.exited() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return p.stdout.String()
+}
+
 // stop sends SIGTERM and returns the exit code.
 func (p *process) stop() int {
 	p.t.Helper()

@@ -27,7 +27,9 @@ func TestServeDev(t *testing.T) {
 	t.Logf("serve --dev ready after %s (first start: migrations, generated secrets)", first.waitReady(p.publicURL()))
 
 	t.Run("PrintsTheURLs", func(t *testing.T) {
-		out := first.stdout.String()
+		// The banner is written before the first answer, but it reaches
+		// the test through a pipe copier that may not have run yet.
+		out := first.waitOutput("is ready")
 		for _, want := range []string{"is ready", "public API: " + p.publicURL() + "/", "admin API:  " + p.adminURL() + "/"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("stdout lacks %q:\n%s", want, out)

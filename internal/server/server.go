@@ -135,6 +135,13 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		{Handler: s.public, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
 		{Handler: s.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
 	}
+	workerCtx, stopWorkers := context.WithCancel(context.Background())
+	waitWorkers := s.StartWorkers(workerCtx)
+	// The listeners are bound, so clients already queue; announcing before
+	// serving means no request is answered before the banner is out.
+	if ready != nil {
+		ready()
+	}
 	errs := make(chan error, 2)
 	for i, ln := range []net.Listener{pubLn, admLn} {
 		go func(srv *http.Server, ln net.Listener) {
@@ -142,11 +149,6 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 				errs <- err
 			}
 		}(servers[i], ln)
-	}
-	workerCtx, stopWorkers := context.WithCancel(context.Background())
-	waitWorkers := s.StartWorkers(workerCtx)
-	if ready != nil {
-		ready()
 	}
 	var runErr error
 	select {
