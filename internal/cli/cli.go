@@ -41,7 +41,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(), newMigrate(), newCleanup(), newCourier(), newBench(), newVersion())
+	root.AddCommand(newServe(), newMigrate(), newCleanup(), newCourier(), newBench(), newImport(), newVersion())
 	return root
 }
 

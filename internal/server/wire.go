@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/url"
-	"runtime"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/courier"
@@ -115,22 +114,9 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	cfg, db := s.cfg, s.db
 	c := &components{}
 
-	hashCfg := password.HashConfig{
-		Algorithm:  cfg.Hashers.Algorithm,
-		BcryptCost: cfg.Hashers.Bcrypt.Cost,
-		Argon2: password.Argon2Params{
-			Memory:      cfg.Hashers.Argon2.MemoryKiB(),
-			Iterations:  uint32(cfg.Hashers.Argon2.Iterations),
-			Parallelism: uint8(cfg.Hashers.Argon2.Parallelism),
-			SaltLength:  uint32(cfg.Hashers.Argon2.SaltLength),
-			KeyLength:   uint32(cfg.Hashers.Argon2.KeyLength),
-		},
-	}
 	var err error
-	// One core stays free of password hashing so a login flood cannot
-	// starve /sessions/whoami (docs/benchmarks.md).
-	if c.hasher, err = password.NewHasher(hashCfg, max(1, runtime.NumCPU()-1)); err != nil {
-		return nil, fmt.Errorf("hashers: %w", err)
+	if c.hasher, err = newHasher(cfg); err != nil {
+		return nil, err
 	}
 	pw := cfg.SelfService.Methods.Password.Config
 	if c.policy, err = password.NewPolicy(password.PolicyConfig{
@@ -143,16 +129,12 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 		return nil, fmt.Errorf("selfservice.methods.password.config: %w", err)
 	}
 
-	var sources []identity.SchemaSource
-	for _, sc := range cfg.Identity.Schemas {
-		sources = append(sources, identity.SchemaSource{ID: sc.ID, URL: sc.URL})
-	}
-	if c.schemas, err = identity.NewSchemas(sources, cfg.Identity.DefaultSchemaID); err != nil {
-		return nil, fmt.Errorf("identity.schemas: %w", err)
+	if c.schemas, err = newSchemas(cfg); err != nil {
+		return nil, err
 	}
 	c.identities = identity.NewService(sqlstore.NewIdentityStore(db), c.schemas, c.hasher, s.now)
 
-	tokens := secret.Hasher{Secrets: cfg.Secrets.DefaultKeys().VerificationSecrets()}
+	tokens := tokenHasher(cfg)
 	cookies := secret.Hasher{Secrets: cfg.Secrets.CookieKeys().VerificationSecrets()}
 	c.codes = tokens
 	ck := cfg.SessionCookie()
@@ -190,9 +172,8 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	}
 	// Mail content and second-factor secrets are sealed at rest with
 	// secrets.cipher (docs/courier.md, docs/second-factors.md).
-	c.cipher, err = secret.NewCipher(cfg.Secrets.CipherKeys().VerificationSecrets())
-	if err != nil {
-		return nil, fmt.Errorf("secrets.cipher: %w", err)
+	if c.cipher, err = newCipher(cfg); err != nil {
+		return nil, err
 	}
 	courierStore := sqlstore.NewCourierStore(db, c.cipher)
 	c.courier, c.mailbox = courierStore, courierStore

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -317,3 +318,38 @@ func (db *DB) T(t time.Time) any {
 }
 
 const sqliteTimeLayout = "2006-01-02 15:04:05.000000"
+
+// OpenReadOnly connects to a database that Latchkey does not own (the
+// Kratos database `latchkey import kratos` reads), named by a DSN of the
+// same forms as Open. Queries go through the returned DB (placeholders
+// rewritten as for Latchkey's own), but it has no session cache and no
+// migrations; a SQLite file must exist and is opened read-only.
+func OpenReadOnly(ctx context.Context, dsn string) (*DB, error) {
+	dialect, driver, source, pool, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if dialect == SQLite {
+		path := strings.TrimPrefix(source, "file:")
+		path, _, _ = strings.Cut(path, "?")
+		if strings.HasPrefix(source, "file:memdb") {
+			return nil, errors.New("dsn: an in-memory database has nothing to read")
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("dsn: %w", err)
+		}
+		source += "&_pragma=query_only(1)"
+	}
+	sqlDB, err := openPool(driver, source)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	pool.apply(sqlDB)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+	}
+	return &DB{SQL: sqlDB, Dialect: dialect}, nil
+}
