@@ -104,7 +104,14 @@ func (f *importFlags) run(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer db.Close()
-	if f.migrate || cfg.Dev {
+	if f.dryRun {
+		// A dry run writes nothing, migrations included.
+		if pending, err := db.Pending(ctx); err != nil {
+			return err
+		} else if pending > 0 {
+			return fmt.Errorf("the Latchkey database has %d pending migration(s), and a dry run writes nothing: run `latchkey migrate sql` first", pending)
+		}
+	} else if f.migrate || cfg.Dev {
 		if _, err := db.Migrate(ctx); err != nil {
 			return err
 		}
@@ -159,11 +166,18 @@ func printImport(w io.Writer, rep *kratosimport.Report, maxProblems int, keepCoo
 		fmt.Fprintf(w, "Resumed after %d identities done by an interrupted run.\n", rep.ResumedAfter)
 	}
 	fmt.Fprintf(w, "Kratos identities:   %d\n", rep.Total)
-	fmt.Fprintf(w, "  %-18s %d\n", verb("created", "to create"), rep.Created)
-	fmt.Fprintf(w, "  %-18s %d\n", verb("updated", "to update"), rep.Updated)
-	fmt.Fprintf(w, "  %-18s %d\n", "unchanged", rep.Unchanged)
-	fmt.Fprintf(w, "  %-18s %d\n", "kept (changed in Latchkey since)", rep.Kept)
-	fmt.Fprintf(w, "  %-18s %d\n", verb("not imported", "cannot import"), rep.Skipped)
+	for _, line := range []struct {
+		what string
+		n    int64
+	}{
+		{verb("created", "to create"), rep.Created},
+		{verb("updated", "to update"), rep.Updated},
+		{"unchanged", rep.Unchanged},
+		{"kept (changed in Latchkey since)", rep.Kept},
+		{verb("not imported", "cannot import"), rep.Skipped},
+	} {
+		fmt.Fprintf(w, "  %-33s %d\n", line.what, line.n)
+	}
 	types := make([]string, 0, len(rep.Credentials))
 	for t := range rep.Credentials {
 		types = append(types, string(t))
@@ -175,8 +189,8 @@ func printImport(w io.Writer, rep *kratosimport.Report, maxProblems int, keepCoo
 	}
 	fmt.Fprintf(w, "Credentials:         %s\n", strings.Join(parts, ", "))
 	fmt.Fprintf(w, "Verified addresses:  %d\n", rep.VerifiedAddresses)
-	fmt.Fprintf(w, "Sessions %-10s  %d (left out: %d revoked, %d expired, %d without token; %d kept as changed in Latchkey)\n",
-		verb("imported:", "to import:"), rep.Sessions, rep.SessionsRevoked, rep.SessionsExpired, rep.SessionsTokenless, rep.SessionsKept)
+	fmt.Fprintf(w, "Sessions:            %d %s, %d unchanged, %d kept (changed in Latchkey since); left out: %d revoked, %d expired, %d without a token\n",
+		rep.Sessions, verb("written", "to write"), rep.SessionsUnchanged, rep.SessionsKept, rep.SessionsRevoked, rep.SessionsExpired, rep.SessionsTokenless)
 	if keepCookies {
 		fmt.Fprintln(w, "Browser sessions:    kept; Kratos's session cookies are read with secrets.cookie and re-issued in Latchkey's format")
 	}

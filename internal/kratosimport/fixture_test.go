@@ -39,19 +39,19 @@ type manifest struct {
 }
 
 type fixtureIdentity struct {
-	Key                 string          `json:"key"`
-	ID                  string          `json:"id"`
-	Email               string          `json:"email"`
-	State               string          `json:"state"`
-	Traits              json.RawMessage `json:"traits"`
-	ExternalID          *string         `json:"external_id"`
-	MetadataPublic      json.RawMessage `json:"metadata_public"`
-	MetadataAdmin       json.RawMessage `json:"metadata_admin"`
-	Password            *string         `json:"password"`
-	HashFormat          *string         `json:"hash_format"`
-	TOTPSecret          *string         `json:"totp_secret"`
-	LookupUnused        []string        `json:"lookup_codes_unused"`
-	LookupUsed          []struct{ Code string } `json:"lookup_codes_used"`
+	Key                 string                               `json:"key"`
+	ID                  string                               `json:"id"`
+	Email               string                               `json:"email"`
+	State               string                               `json:"state"`
+	Traits              json.RawMessage                      `json:"traits"`
+	ExternalID          *string                              `json:"external_id"`
+	MetadataPublic      json.RawMessage                      `json:"metadata_public"`
+	MetadataAdmin       json.RawMessage                      `json:"metadata_admin"`
+	Password            *string                              `json:"password"`
+	HashFormat          *string                              `json:"hash_format"`
+	TOTPSecret          *string                              `json:"totp_secret"`
+	LookupUnused        []string                             `json:"lookup_codes_unused"`
+	LookupUsed          []struct{ Code string }              `json:"lookup_codes_used"`
 	OIDCProviders       []struct{ Provider, Subject string } `json:"oidc_providers"`
 	VerifiableAddresses []struct {
 		Value    string `json:"value"`
@@ -180,10 +180,7 @@ func importInto(t *testing.T, srv *servertest.Server, from string, opts kratosim
 		t.Fatalf("open Kratos database: %v", err)
 	}
 	defer src.Close()
-	tools, err := server.NewOffline(srv.Config, srv.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tools := mustOffline(t, srv)
 	opts.Target = sqlstore.NewImportStore(srv.DB)
 	opts.Schemas, opts.Sealer, opts.Tokens = tools.Identities, tools.Cipher, tools.Tokens
 	opts.Now = srv.Clock.Now
@@ -205,3 +202,13 @@ func mustImport(t *testing.T, srv *servertest.Server, from string, opts kratosim
 	return rep
 }
 
+// mustOffline builds what the import command builds from the server's
+// configuration.
+func mustOffline(t *testing.T, srv *servertest.Server) *server.Offline {
+	t.Helper()
+	tools, err := server.NewOffline(srv.Config, srv.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tools
+}

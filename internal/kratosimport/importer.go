@@ -81,9 +81,11 @@ type Report struct {
 	Kept int64
 	// Credentials imported, by type.
 	Credentials map[identity.CredentialType]int64
-	// Sessions imported, kept (changed in Latchkey) and left out.
-	Sessions, SessionsKept, SessionsRevoked, SessionsExpired, SessionsTokenless int64
-	VerifiedAddresses                                                         int64
+	// Sessions written, unchanged since the last run, kept (changed in
+	// Latchkey) and left out (revoked, expired, without a token).
+	Sessions, SessionsUnchanged, SessionsKept           int64
+	SessionsRevoked, SessionsExpired, SessionsTokenless int64
+	VerifiedAddresses                                   int64
 
 	Problems []Problem
 	Elapsed  time.Duration
@@ -235,11 +237,15 @@ func plan(ctx context.Context, t Target, conv *converter, records []*Record, rep
 			p.action = update
 		}
 		for _, s := range p.c.sessions {
-			if at, ok := sessionChanges[s.session.ID]; ok && at.After(s.session.UpdatedAt) {
+			at, ok := sessionChanges[s.session.ID]
+			switch {
+			case !ok || at.Before(s.session.UpdatedAt):
+				p.sessions = append(p.sessions, s)
+			case at.After(s.session.UpdatedAt):
 				rep.SessionsKept++
-				continue
+			default:
+				rep.SessionsUnchanged++
 			}
-			p.sessions = append(p.sessions, s)
 		}
 	}
 	return b, nil

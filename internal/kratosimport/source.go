@@ -116,12 +116,12 @@ type Record struct {
 }
 
 type identityRow struct {
-	ID, SchemaID, State          string
-	Traits                       []byte
+	ID, SchemaID, State           string
+	Traits                        []byte
 	MetadataPublic, MetadataAdmin []byte
-	ExternalID                   nullText
-	StateChangedAt               nullTime
-	CreatedAt, UpdatedAt         nullTime
+	ExternalID                    nullText
+	StateChangedAt                nullTime
+	CreatedAt, UpdatedAt          nullTime
 }
 
 type credentialRow struct {
@@ -144,13 +144,13 @@ type recoveryRow struct {
 }
 
 type sessionRow struct {
-	ID, IdentityID, AAL                   string
-	Token                                 nullText
-	Active                                flexBool
-	Methods                               []byte
-	AuthenticatedAt, IssuedAt, ExpiresAt  nullTime
-	CreatedAt, UpdatedAt                  nullTime
-	Devices                               []deviceRow
+	ID, IdentityID, AAL                  string
+	Token                                nullText
+	Active                               flexBool
+	Methods                              []byte
+	AuthenticatedAt, IssuedAt, ExpiresAt nullTime
+	CreatedAt, UpdatedAt                 nullTime
+	Devices                              []deviceRow
 }
 
 type deviceRow struct {
