@@ -76,6 +76,11 @@ or session changed in Latchkey after its import is kept as it is.
 	return cmd
 }
 
+// importCacheKiB is the SQLite page cache of the import's writer: 64 MiB
+// keeps a batch's dirty pages and the hot index pages in memory (see
+// docs/benchmarks.md, "Importing from Kratos").
+const importCacheKiB = 64 << 10
+
 func (f *importFlags) run(cmd *cobra.Command, _ []string) error {
 	if f.batchSize < 1 {
 		return fmt.Errorf("--batch-size must be at least 1, got %d", f.batchSize)
@@ -119,6 +124,9 @@ func (f *importFlags) run(cmd *cobra.Command, _ []string) error {
 		return err
 	} else if pending > 0 {
 		return fmt.Errorf("the Latchkey database has %d pending migration(s): run `latchkey migrate sql` first, or pass --migrate", pending)
+	}
+	if err := db.GrowWriteCache(ctx, importCacheKiB); err != nil {
+		return err
 	}
 	tools, err := server.NewOffline(cfg, db)
 	if err != nil {

@@ -32,8 +32,8 @@ type Target interface {
 	LastChanges(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]time.Time, error)
 	Owners(ctx context.Context, keys []sqlstore.Owned) (map[sqlstore.Owned]uuid.UUID, error)
 	SessionChanges(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]time.Time, error)
-	PutIdentity(ctx context.Context, i *identity.Identity, exists bool) error
-	PutSession(ctx context.Context, s *session.Session, tokenHash string) error
+	PutIdentities(ctx context.Context, create, update []*identity.Identity) error
+	PutSessions(ctx context.Context, list []*session.Session, tokenHashes []string) error
 	Checkpoint(ctx context.Context, source string) (lastID string, done int64, ok bool, err error)
 	SaveCheckpoint(ctx context.Context, source, lastID string, done int64, startedAt time.Time) error
 	ClearCheckpoint(ctx context.Context, source string) error
@@ -278,10 +278,8 @@ func describeKind(kind string) string {
 // of its own, so one bad row costs only itself.
 func (b batch) write(ctx context.Context, opts Options, rep *Report, lastID string, done int64, started time.Time) error {
 	err := opts.Target.InTx(ctx, func(ctx context.Context) error {
-		for k := range b {
-			if err := b[k].put(ctx, opts); err != nil {
-				return err
-			}
+		if err := b.put(ctx, opts); err != nil {
+			return err
 		}
 		return opts.Target.SaveCheckpoint(ctx, opts.SourceName, lastID, done, started)
 	})
@@ -290,37 +288,45 @@ func (b batch) write(ctx context.Context, opts Options, rep *Report, lastID stri
 	}
 	opts.Log.Warn("a batch failed; writing its identities one by one", "error", err)
 	for k := range b {
-		p := &b[k]
-		if p.action == skip || p.action == keep {
+		p := b[k : k+1]
+		if p[0].action == skip || p[0].action == keep {
 			continue
 		}
 		if err := opts.Target.InTx(ctx, func(ctx context.Context) error { return p.put(ctx, opts) }); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			rep.Problems = append(rep.Problems, Problem{IdentityID: p.c.identity.ID.String(), Row: "identity", Reason: "writing it failed: " + err.Error(), Skipped: true})
-			p.action = skip
+			rep.Problems = append(rep.Problems, Problem{IdentityID: p[0].c.identity.ID.String(), Row: "identity", Reason: "writing it failed: " + err.Error(), Skipped: true})
+			p[0].action = skip
 		}
 	}
 	return opts.Target.SaveCheckpoint(ctx, opts.SourceName, lastID, done, started)
 }
 
-// put writes one planned identity and its sessions.
-func (p *planned) put(ctx context.Context, opts Options) error {
-	switch p.action {
-	case skip, keep:
-		return nil
-	case create, update:
-		if err := opts.Target.PutIdentity(ctx, p.c.identity, p.action == update); err != nil {
-			return err
+// put writes the identities of the batch to create or update, then the
+// sessions to write: a few multi-row statements for the whole batch.
+func (b batch) put(ctx context.Context, opts Options) error {
+	var created, updated []*identity.Identity
+	var sessions []*session.Session
+	var hashes []string
+	for _, p := range b {
+		switch p.action {
+		case skip, keep:
+			continue
+		case create:
+			created = append(created, p.c.identity)
+		case update:
+			updated = append(updated, p.c.identity)
+		}
+		for _, s := range p.sessions {
+			sessions = append(sessions, s.session)
+			hashes = append(hashes, opts.Tokens.Hash(s.token))
 		}
 	}
-	for _, s := range p.sessions {
-		if err := opts.Target.PutSession(ctx, s.session, opts.Tokens.Hash(s.token)); err != nil {
-			return err
-		}
+	if err := opts.Target.PutIdentities(ctx, created, updated); err != nil {
+		return err
 	}
-	return nil
+	return opts.Target.PutSessions(ctx, sessions, hashes)
 }
 
 // count adds the batch's outcome to the report.

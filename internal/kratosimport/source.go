@@ -181,17 +181,21 @@ func (s *Source) Batch(ctx context.Context, afterID string, n int) ([]*Record, e
 	if err != nil || len(list) == 0 {
 		return list, err
 	}
-	ids := make([]any, 0, len(list)+1)
-	ids = append(ids, s.nid)
+	// The rows an identity owns are looked up by the identity's (or their
+	// credential's or session's) id alone: every Kratos index on those
+	// columns leads with them, where a filter on nid would make SQLite
+	// walk the network's whole index instead. Ids are UUIDs, so no row of
+	// another network can match.
+	ids := make([]any, 0, len(list))
 	for _, r := range list {
 		ids = append(ids, r.Identity.ID)
 	}
-	in := ` IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(list)), ", ") + `)`
+	in := inList(len(list))
 
 	creds := map[string]*credentialRow{}
 	err = s.each(ctx, `SELECT c.id, c.identity_id, t.name, c.config, c.version, c.created_at, c.updated_at
 		FROM identity_credentials c JOIN identity_credential_types t ON t.id = c.identity_credential_type_id
-		WHERE c.nid = ? AND c.identity_id`+in+` ORDER BY c.created_at, c.id`, ids, func(rows *sql.Rows) error {
+		WHERE c.identity_id`+in+` ORDER BY c.created_at, c.id`, ids, func(rows *sql.Rows) error {
 		var c credentialRow
 		var config nullText
 		if err := rows.Scan(&c.ID, &c.IdentityID, &c.Type, &config, &c.Version, &c.CreatedAt, &c.UpdatedAt); err != nil {
@@ -211,22 +215,30 @@ func (s *Source) Batch(ctx context.Context, afterID string, n int) ([]*Record, e
 			creds[r.Credentials[i].ID] = &r.Credentials[i]
 		}
 	}
-	err = s.each(ctx, `SELECT identity_credential_id, identifier FROM identity_credential_identifiers
-		WHERE nid = ? AND identity_id`+in+` ORDER BY identifier`, ids, func(rows *sql.Rows) error {
-		var credID, identifier string
-		if err := rows.Scan(&credID, &identifier); err != nil {
-			return err
+	// Identifiers and devices through their credential's and session's
+	// ids: Kratos indexes those columns, not their identity_id.
+	if len(creds) > 0 {
+		credIDs := make([]any, 0, len(creds))
+		for id := range creds {
+			credIDs = append(credIDs, id)
 		}
-		if c := creds[strings.ToLower(credID)]; c != nil {
-			c.Identifiers = append(c.Identifiers, identifier)
+		err = s.each(ctx, `SELECT identity_credential_id, identifier FROM identity_credential_identifiers
+			WHERE identity_credential_id`+inList(len(credIDs))+` ORDER BY identifier`, credIDs, func(rows *sql.Rows) error {
+			var credID, identifier string
+			if err := rows.Scan(&credID, &identifier); err != nil {
+				return err
+			}
+			if c := creds[strings.ToLower(credID)]; c != nil {
+				c.Identifiers = append(c.Identifiers, identifier)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	err = s.each(ctx, `SELECT id, identity_id, via, value, verified, status, verified_at, created_at, updated_at
-		FROM identity_verifiable_addresses WHERE nid = ? AND identity_id`+in+` ORDER BY created_at, id`, ids, func(rows *sql.Rows) error {
+		FROM identity_verifiable_addresses WHERE identity_id`+in+` ORDER BY created_at, id`, ids, func(rows *sql.Rows) error {
 		var a verifiableRow
 		if err := rows.Scan(&a.ID, &a.IdentityID, &a.Via, &a.Value, &a.Verified, &a.Status, &a.VerifiedAt, &a.CreatedAt, &a.UpdatedAt); err != nil {
 			return err
@@ -239,7 +251,7 @@ func (s *Source) Batch(ctx context.Context, afterID string, n int) ([]*Record, e
 		return nil, err
 	}
 	err = s.each(ctx, `SELECT id, identity_id, via, value, created_at, updated_at
-		FROM identity_recovery_addresses WHERE nid = ? AND identity_id`+in+` ORDER BY created_at, id`, ids, func(rows *sql.Rows) error {
+		FROM identity_recovery_addresses WHERE identity_id`+in+` ORDER BY created_at, id`, ids, func(rows *sql.Rows) error {
 		var a recoveryRow
 		if err := rows.Scan(&a.ID, &a.IdentityID, &a.Via, &a.Value, &a.CreatedAt, &a.UpdatedAt); err != nil {
 			return err
@@ -257,7 +269,7 @@ func (s *Source) Batch(ctx context.Context, afterID string, n int) ([]*Record, e
 		idx[r.Identity.ID] = k
 	}
 	err = s.each(ctx, `SELECT id, identity_id, token, active, aal, authentication_methods, authenticated_at, issued_at, expires_at, created_at, updated_at
-		FROM sessions WHERE nid = ? AND identity_id`+in+` ORDER BY created_at, id`, ids, func(rows *sql.Rows) error {
+		FROM sessions WHERE identity_id`+in+` ORDER BY created_at, id`, ids, func(rows *sql.Rows) error {
 		var ss sessionRow
 		var methods nullText
 		if err := rows.Scan(&ss.ID, &ss.IdentityID, &ss.Token, &ss.Active, &ss.AAL, &methods,
@@ -273,21 +285,27 @@ func (s *Source) Batch(ctx context.Context, afterID string, n int) ([]*Record, e
 	if err != nil {
 		return nil, err
 	}
-	err = s.each(ctx, `SELECT id, session_id, ip_address, user_agent, location
-		FROM session_devices WHERE nid = ? AND identity_id`+in+` ORDER BY created_at, id`, ids, func(rows *sql.Rows) error {
-		var d deviceRow
-		var sessionID string
-		if err := rows.Scan(&d.ID, &sessionID, &d.IPAddress, &d.UserAgent, &d.Where); err != nil {
-			return err
+	if len(sessions) > 0 {
+		sessionIDs := make([]any, 0, len(sessions))
+		for id := range sessions {
+			sessionIDs = append(sessionIDs, id)
 		}
-		if at, ok := sessions[strings.ToLower(sessionID)]; ok {
-			ss := &list[at[0]].Sessions[at[1]]
-			ss.Devices = append(ss.Devices, d)
+		err = s.each(ctx, `SELECT id, session_id, ip_address, user_agent, location
+			FROM session_devices WHERE session_id`+inList(len(sessionIDs))+` ORDER BY created_at, id`, sessionIDs, func(rows *sql.Rows) error {
+			var d deviceRow
+			var sessionID string
+			if err := rows.Scan(&d.ID, &sessionID, &d.IPAddress, &d.UserAgent, &d.Where); err != nil {
+				return err
+			}
+			if at, ok := sessions[strings.ToLower(sessionID)]; ok {
+				ss := &list[at[0]].Sessions[at[1]]
+				ss.Devices = append(ss.Devices, d)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	return list, nil
 }
@@ -307,6 +325,11 @@ func (s *Source) each(ctx context.Context, query string, args []any, fn func(*sq
 		return fmt.Errorf("read Kratos database: %w", err)
 	}
 	return nil
+}
+
+// inList is " IN (?, …)" for n values.
+func inList(n int) string {
+	return ` IN (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)`
 }
 
 // afterOrStart is the keyset cursor of the first batch: the nil UUID, which

@@ -64,6 +64,10 @@ type DB struct {
 	// stmts holds prepared statements by pool and query text (see
 	// statements).
 	stmts statements
+	// unprepared runs every statement as text: a database read once, in
+	// batches whose IN lists change length (OpenReadOnly), has nothing to
+	// gain from caching them.
+	unprepared bool
 }
 
 // statements caches prepared statements on SQLite, where parsing a
@@ -92,7 +96,7 @@ const maxStatements = 512
 // st is a transaction holding pool's connection (SQLite's writer has
 // only one), once the transaction ends.
 func (db *DB) prepared(ctx context.Context, pool *sql.DB, q string, st *txState) *sql.Stmt {
-	if db.Dialect == Postgres {
+	if db.Dialect == Postgres || db.unprepared {
 		return nil
 	}
 	key := stmtKey{pool, q}
@@ -290,6 +294,19 @@ func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 	return res, db.mapErr(err)
 }
 
+// execText is Exec without the statement cache.
+func (db *DB) execText(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	var r runner = textRunner{db.SQL, db.Rebind(q)}
+	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		r = textRunner{st.tx, db.Rebind(q)}
+	}
+	res, err := r.ExecContext(ctx, args...)
+	if err != nil && !inTx(ctx) {
+		db.lostConnection(ctx, err)
+	}
+	return res, db.mapErr(err)
+}
+
 // Query runs a query in the context's transaction (or the read pool).
 // Outside a transaction a query that fails on a lost connection is run
 // once more on a fresh one.
@@ -441,3 +458,40 @@ func (db *DB) Close() error {
 
 // Ping checks the database is reachable (used by /health/ready).
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
+
+// maxInsertParams bounds the parameters of one multi-row INSERT: below
+// SQLite's 32,766 and the 65,535 of PostgreSQL's and MySQL's protocols.
+const maxInsertParams = 30000
+
+// insertRows inserts rows (each one value per column of columns) into
+// table with as few multi-row INSERT statements as the parameter limit
+// allows. One row is the plain single-row INSERT.
+func (db *DB) insertRows(ctx context.Context, table, columns string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(rows[0])
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	per := max(1, maxInsertParams/width)
+	for len(rows) > 0 {
+		n := min(per, len(rows))
+		args := make([]any, 0, n*width)
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		q := `INSERT INTO ` + table + ` (` + columns + `) VALUES ` + strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ")
+		var err error
+		if n == 1 {
+			_, err = db.Exec(ctx, q, args...)
+		} else {
+			// A text made for this call: preparing and caching it would
+			// cost more than it saves.
+			_, err = db.execText(ctx, q, args...)
+		}
+		if err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}

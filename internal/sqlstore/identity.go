@@ -32,30 +32,40 @@ func (s *IdentityStore) InTx(ctx context.Context, fn func(ctx context.Context) e
 
 // CreateIdentity inserts an identity and everything it owns.
 func (s *IdentityStore) CreateIdentity(ctx context.Context, i *identity.Identity) error {
-	return s.DB.InTx(ctx, func(ctx context.Context) error {
-		_, err := s.DB.Exec(ctx, `INSERT INTO identities
-			(id, schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, external_id, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			i.ID.String(), i.SchemaID, string(i.State), s.nullTime(i.StateChangedAt), string(i.Traits),
-			jsonOrNull(i.MetadataPublic), jsonOrNull(i.MetadataAdmin), stringOrNull(i.ExternalID), s.DB.T(i.CreatedAt), s.DB.T(i.UpdatedAt))
-		if err != nil {
-			return err
-		}
+	return s.CreateIdentities(ctx, []*identity.Identity{i})
+}
+
+// CreateIdentities inserts identities and everything they own in one
+// transaction, a table at a time in multi-row statements (an import
+// writes hundreds at once).
+func (s *IdentityStore) CreateIdentities(ctx context.Context, list []*identity.Identity) error {
+	var idents, creds, identifiers, recovery, verifiable [][]any
+	for _, i := range list {
+		idents = append(idents, []any{i.ID.String(), i.SchemaID, string(i.State), s.nullTime(i.StateChangedAt), string(i.Traits),
+			jsonOrNull(i.MetadataPublic), jsonOrNull(i.MetadataAdmin), stringOrNull(i.ExternalID), s.DB.T(i.CreatedAt), s.DB.T(i.UpdatedAt)})
 		for _, c := range i.Credentials {
-			if err := s.insertCredential(ctx, i.ID, c); err != nil {
-				return err
-			}
+			creds = append(creds, s.credentialRow(i.ID, c))
 		}
-		if err := s.insertIdentifiers(ctx, i); err != nil {
-			return err
-		}
+		identifiers = append(identifiers, identifierRows(i)...)
 		for _, a := range i.RecoveryAddresses {
-			if err := s.insertRecoveryAddress(ctx, i.ID, a); err != nil {
-				return err
-			}
+			recovery = append(recovery, s.recoveryAddressRow(i.ID, a))
 		}
 		for _, a := range i.VerifiableAddresses {
-			if err := s.insertVerifiableAddress(ctx, i.ID, a); err != nil {
+			verifiable = append(verifiable, s.verifiableAddressRow(i.ID, a))
+		}
+	}
+	return s.DB.InTx(ctx, func(ctx context.Context) error {
+		for _, t := range []struct {
+			table, columns string
+			rows           [][]any
+		}{
+			{"identities", identityInsertColumns, idents},
+			{"identity_credentials", credentialInsertColumns, creds},
+			{"identity_credential_identifiers", identifierInsertColumns, identifiers},
+			{"identity_recovery_addresses", recoveryAddressInsertColumns, recovery},
+			{"identity_verifiable_addresses", verifiableAddressInsertColumns, verifiable},
+		} {
+			if err := s.DB.insertRows(ctx, t.table, t.columns, t.rows); err != nil {
 				return err
 			}
 		}
@@ -241,40 +251,52 @@ func (s *IdentityStore) SetCredentialConfig(ctx context.Context, identityID uuid
 
 // --- writing what an identity owns
 
+// Columns of the rows the *Row functions below build, in their order.
+const (
+	identityInsertColumns          = `id, schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, external_id, created_at, updated_at`
+	credentialInsertColumns        = `id, identity_id, type, config, version, created_at, updated_at`
+	identifierInsertColumns        = `id, identity_id, credential_type, identifier`
+	recoveryAddressInsertColumns   = `id, identity_id, via, value, created_at, updated_at`
+	verifiableAddressInsertColumns = `id, identity_id, via, value, verified, status, verified_at, created_at, updated_at`
+)
+
+func (s *IdentityStore) credentialRow(identityID uuid.UUID, c identity.Credential) []any {
+	return []any{c.ID.String(), identityID.String(), string(c.Type), credentialConfigText(c.Config), c.Version, s.DB.T(c.CreatedAt), s.DB.T(c.UpdatedAt)}
+}
+
+// identifierRows are the identifier rows of every credential of i.
+func identifierRows(i *identity.Identity) [][]any {
+	var rows [][]any
+	for t, c := range i.Credentials {
+		for _, ident := range c.Identifiers {
+			rows = append(rows, []any{uuid.NewString(), i.ID.String(), string(t), ident})
+		}
+	}
+	return rows
+}
+
+func (s *IdentityStore) recoveryAddressRow(identityID uuid.UUID, a identity.RecoveryAddress) []any {
+	return []any{a.ID.String(), identityID.String(), a.Via, a.Value, s.DB.T(a.CreatedAt), s.DB.T(a.UpdatedAt)}
+}
+
+func (s *IdentityStore) verifiableAddressRow(identityID uuid.UUID, a identity.VerifiableAddress) []any {
+	return []any{a.ID.String(), identityID.String(), a.Via, a.Value, a.Verified, a.Status, s.nullTime(a.VerifiedAt), s.DB.T(a.CreatedAt), s.DB.T(a.UpdatedAt)}
+}
+
 func (s *IdentityStore) insertCredential(ctx context.Context, identityID uuid.UUID, c identity.Credential) error {
-	_, err := s.DB.Exec(ctx, `INSERT INTO identity_credentials (id, identity_id, type, config, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		c.ID.String(), identityID.String(), string(c.Type), credentialConfigText(c.Config), c.Version, s.DB.T(c.CreatedAt), s.DB.T(c.UpdatedAt))
-	return err
+	return s.DB.insertRows(ctx, "identity_credentials", credentialInsertColumns, [][]any{s.credentialRow(identityID, c)})
 }
 
 func (s *IdentityStore) insertIdentifiers(ctx context.Context, i *identity.Identity) error {
-	for t, c := range i.Credentials {
-		for _, ident := range c.Identifiers {
-			_, err := s.DB.Exec(ctx, `INSERT INTO identity_credential_identifiers (id, identity_id, credential_type, identifier)
-				VALUES (?, ?, ?, ?)`, uuid.NewString(), i.ID.String(), string(t), ident)
-			if err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return s.DB.insertRows(ctx, "identity_credential_identifiers", identifierInsertColumns, identifierRows(i))
 }
 
 func (s *IdentityStore) insertRecoveryAddress(ctx context.Context, identityID uuid.UUID, a identity.RecoveryAddress) error {
-	_, err := s.DB.Exec(ctx, `INSERT INTO identity_recovery_addresses (id, identity_id, via, value, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		a.ID.String(), identityID.String(), a.Via, a.Value, s.DB.T(a.CreatedAt), s.DB.T(a.UpdatedAt))
-	return err
+	return s.DB.insertRows(ctx, "identity_recovery_addresses", recoveryAddressInsertColumns, [][]any{s.recoveryAddressRow(identityID, a)})
 }
 
 func (s *IdentityStore) insertVerifiableAddress(ctx context.Context, identityID uuid.UUID, a identity.VerifiableAddress) error {
-	_, err := s.DB.Exec(ctx, `INSERT INTO identity_verifiable_addresses
-		(id, identity_id, via, value, verified, status, verified_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ID.String(), identityID.String(), a.Via, a.Value, a.Verified, a.Status, s.nullTime(a.VerifiedAt),
-		s.DB.T(a.CreatedAt), s.DB.T(a.UpdatedAt))
-	return err
+	return s.DB.insertRows(ctx, "identity_verifiable_addresses", verifiableAddressInsertColumns, [][]any{s.verifiableAddressRow(identityID, a)})
 }
 
 // syncCredentials writes the identity's credentials and identifiers.

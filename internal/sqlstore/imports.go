@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -70,37 +71,38 @@ type Owned struct {
 	Value string
 }
 
-// Owners returns who owns each of keys that some identity owns.
+// Owners returns who owns each of keys that some identity owns. Keys are
+// looked up by (kind, value), the unique indexes' order, one query per
+// kind and table.
 func (s *ImportStore) Owners(ctx context.Context, keys []Owned) (map[Owned]uuid.UUID, error) {
 	out := map[Owned]uuid.UUID{}
-	if len(keys) == 0 {
-		return out, nil
-	}
-	values := make([]any, 0, len(keys))
-	seen := map[string]bool{}
+	byKind := map[string][]any{}
+	var kinds []string
 	for _, k := range keys {
-		if !seen[k.Value] {
-			seen[k.Value] = true
-			values = append(values, k.Value)
+		if byKind[k.Kind] == nil {
+			kinds = append(kinds, k.Kind)
 		}
+		byKind[k.Kind] = append(byKind[k.Kind], k.Value)
 	}
-	in := ` IN (` + placeholders(len(values)) + `)`
-	queries := []struct{ prefix, q string }{
-		{"", `SELECT identity_id, credential_type, identifier FROM identity_credential_identifiers WHERE identifier` + in},
-		{"recovery:", `SELECT identity_id, via, value FROM identity_recovery_addresses WHERE value` + in},
-		{"verifiable:", `SELECT identity_id, via, value FROM identity_verifiable_addresses WHERE value` + in},
-	}
-	for _, q := range queries {
-		err := s.each(ctx, q.q, values, func(rows *sql.Rows) error {
-			var owner, kind, value string
-			if err := rows.Scan(&owner, &kind, &value); err != nil {
+	for _, kind := range kinds {
+		values := byKind[kind]
+		q := `SELECT identity_id, identifier FROM identity_credential_identifiers WHERE credential_type = ? AND identifier IN (` + placeholders(len(values)) + `)`
+		param := kind
+		if via, ok := strings.CutPrefix(kind, "recovery:"); ok {
+			q, param = `SELECT identity_id, value FROM identity_recovery_addresses WHERE via = ? AND value IN (`+placeholders(len(values))+`)`, via
+		} else if via, ok := strings.CutPrefix(kind, "verifiable:"); ok {
+			q, param = `SELECT identity_id, value FROM identity_verifiable_addresses WHERE via = ? AND value IN (`+placeholders(len(values))+`)`, via
+		}
+		err := s.each(ctx, q, append([]any{param}, values...), func(rows *sql.Rows) error {
+			var owner, value string
+			if err := rows.Scan(&owner, &value); err != nil {
 				return err
 			}
 			id, err := uuid.Parse(owner)
 			if err != nil {
 				return err
 			}
-			out[Owned{Kind: q.prefix + kind, Value: value}] = id
+			out[Owned{Kind: kind, Value: value}] = id
 			return nil
 		})
 		if err != nil {
@@ -134,41 +136,52 @@ func (s *ImportStore) SessionChanges(ctx context.Context, ids []uuid.UUID) (map[
 	return out, err
 }
 
-// PutSession writes a session under its own id, replacing the row of that
-// id if there is one; tokenHash is the keyed hash of its token.
-func (s *ImportStore) PutSession(ctx context.Context, ss *session.Session, tokenHash string) error {
+// PutSessions writes sessions under their own ids, replacing the rows of
+// those ids; tokenHashes[i] is the keyed hash of the token of list[i].
+func (s *ImportStore) PutSessions(ctx context.Context, list []*session.Session, tokenHashes []string) error {
+	if len(list) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, 0, len(list))
+	for _, ss := range list {
+		ids = append(ids, ss.ID, ss.IdentityID)
+	}
 	return s.DB.InTx(ctx, func(ctx context.Context) error {
-		if _, err := s.DB.Exec(ctx, `DELETE FROM sessions WHERE id = ?`, ss.ID.String()); err != nil {
+		sessionIDs := make([]any, 0, len(list))
+		for _, ss := range list {
+			sessionIDs = append(sessionIDs, ss.ID.String())
+		}
+		if _, err := s.DB.Exec(ctx, `DELETE FROM sessions WHERE id IN (`+placeholders(len(sessionIDs))+`)`, sessionIDs...); err != nil {
 			return err
 		}
-		s.DB.sessionsChanged(ctx, ss.ID, ss.IdentityID)
-		return NewSessionStore(s.DB).CreateSession(ctx, ss, tokenHash)
+		s.DB.sessionsChanged(ctx, ids...)
+		return NewSessionStore(s.DB).CreateSessions(ctx, list, tokenHashes)
 	})
 }
 
-// PutIdentity creates the identity, or brings the stored one in line with
-// it (second factors included, which UpdateIdentity leaves alone).
-func (s *ImportStore) PutIdentity(ctx context.Context, i *identity.Identity, exists bool) error {
+// PutIdentities creates the identities of create and brings those of
+// update in line with what they carry, second factors included (which
+// UpdateIdentity leaves alone).
+func (s *ImportStore) PutIdentities(ctx context.Context, create, update []*identity.Identity) error {
 	return s.DB.InTx(ctx, func(ctx context.Context) error {
-		if !exists {
-			return s.CreateIdentity(ctx, i)
-		}
-		if err := s.UpdateIdentity(ctx, i); err != nil {
+		if err := s.CreateIdentities(ctx, create); err != nil {
 			return err
 		}
-		for _, t := range []identity.CredentialType{identity.CredentialTOTP, identity.CredentialLookupSecret} {
-			c, ok := i.Credentials[t]
-			var err error
-			if ok {
-				err = s.replaceCredential(ctx, i.ID, c)
-			} else {
-				_, err = s.DB.Exec(ctx, `DELETE FROM identity_credentials WHERE identity_id = ? AND type = ?`, i.ID.String(), string(t))
-				if err == nil {
-					_, err = s.DB.Exec(ctx, `DELETE FROM identity_credential_identifiers WHERE identity_id = ? AND credential_type = ?`, i.ID.String(), string(t))
-				}
-			}
-			if err != nil {
+		for _, i := range update {
+			if err := s.UpdateIdentity(ctx, i); err != nil {
 				return err
+			}
+			for _, t := range []identity.CredentialType{identity.CredentialTOTP, identity.CredentialLookupSecret} {
+				c, ok := i.Credentials[t]
+				var err error
+				if ok {
+					err = s.replaceCredential(ctx, i.ID, c)
+				} else {
+					err = s.deleteCredential(ctx, i.ID, t)
+				}
+				if err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -177,10 +190,7 @@ func (s *ImportStore) PutIdentity(ctx context.Context, i *identity.Identity, exi
 
 // replaceCredential stores c with its own id, timestamps and identifiers.
 func (s *ImportStore) replaceCredential(ctx context.Context, identityID uuid.UUID, c identity.Credential) error {
-	if _, err := s.DB.Exec(ctx, `DELETE FROM identity_credentials WHERE identity_id = ? AND type = ?`, identityID.String(), string(c.Type)); err != nil {
-		return err
-	}
-	if _, err := s.DB.Exec(ctx, `DELETE FROM identity_credential_identifiers WHERE identity_id = ? AND credential_type = ?`, identityID.String(), string(c.Type)); err != nil {
+	if err := s.deleteCredential(ctx, identityID, c.Type); err != nil {
 		return err
 	}
 	if err := s.insertCredential(ctx, identityID, c); err != nil {
@@ -188,6 +198,16 @@ func (s *ImportStore) replaceCredential(ctx context.Context, identityID uuid.UUI
 	}
 	only := &identity.Identity{ID: identityID, Credentials: map[identity.CredentialType]identity.Credential{c.Type: c}}
 	return s.insertIdentifiers(ctx, only)
+}
+
+// deleteCredential removes the identity's credential of type t, if any,
+// with its identifiers.
+func (s *ImportStore) deleteCredential(ctx context.Context, identityID uuid.UUID, t identity.CredentialType) error {
+	if _, err := s.DB.Exec(ctx, `DELETE FROM identity_credentials WHERE identity_id = ? AND type = ?`, identityID.String(), string(t)); err != nil {
+		return err
+	}
+	_, err := s.DB.Exec(ctx, `DELETE FROM identity_credential_identifiers WHERE identity_id = ? AND credential_type = ?`, identityID.String(), string(t))
+	return err
 }
 
 // Checkpoint is where an interrupted import of source stopped: the last

@@ -30,17 +30,23 @@ const sessionColumns = `id, identity_id, active, aal, authentication_methods, de
 
 // CreateSession inserts a session with the hash of its token.
 func (s *SessionStore) CreateSession(ctx context.Context, ss *session.Session, tokenHash string) error {
-	methods, devices, err := sessionJSONColumns(ss)
-	if err != nil {
-		return err
+	return s.CreateSessions(ctx, []*session.Session{ss}, []string{tokenHash})
+}
+
+// CreateSessions inserts sessions, tokenHashes[i] being the hash of the
+// token of list[i], in multi-row statements.
+func (s *SessionStore) CreateSessions(ctx context.Context, list []*session.Session, tokenHashes []string) error {
+	rows := make([][]any, 0, len(list))
+	for k, ss := range list {
+		methods, devices, err := sessionJSONColumns(ss)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []any{ss.ID.String(), ss.IdentityID.String(), tokenHashes[k], ss.Active, ss.AAL, methods, devices,
+			s.DB.T(ss.AuthenticatedAt), s.DB.T(ss.IssuedAt), s.DB.T(ss.ExpiresAt), s.DB.T(ss.CreatedAt), s.DB.T(ss.UpdatedAt)})
 	}
-	_, err = s.DB.Exec(ctx, `INSERT INTO sessions
-		(id, identity_id, token_hash, active, aal, authentication_methods, devices,
-		 authenticated_at, issued_at, expires_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ss.ID.String(), ss.IdentityID.String(), tokenHash, ss.Active, ss.AAL, methods, devices,
-		s.DB.T(ss.AuthenticatedAt), s.DB.T(ss.IssuedAt), s.DB.T(ss.ExpiresAt), s.DB.T(ss.CreatedAt), s.DB.T(ss.UpdatedAt))
-	return err
+	return s.DB.insertRows(ctx, "sessions", `id, identity_id, token_hash, active, aal, authentication_methods, devices,
+		authenticated_at, issued_at, expires_at, created_at, updated_at`, rows)
 }
 
 // SessionByTokenHash finds the session whose token hash is any of hashes.
