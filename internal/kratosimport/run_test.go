@@ -125,6 +125,14 @@ func TestImportReportsRowsItCannotImport(t *testing.T) {
 		`INSERT INTO identity_credentials (id, config, identity_credential_type_id, identity_id, created_at, updated_at, nid, version)
 		 SELECT '00000000-0000-4000-8000-000000000002', '{}', '00000000-0000-4000-8000-000000000001', id, created_at, updated_at, nid, 0
 		 FROM identities WHERE id = '`+alice.ID+`'`,
+		// a security key, kept for the WebAuthn method to come
+		`INSERT INTO identity_credentials (id, config, identity_credential_type_id, identity_id, created_at, updated_at, nid, version)
+		 SELECT '00000000-0000-4000-8000-000000000003', '{"credentials":[{"id":"a2V5","public_key":"cGs=","display_name":"YubiKey"}],"user_handle":"dWg="}',
+		 t.id, i.id, i.created_at, i.updated_at, i.nid, 0
+		 FROM identities i, identity_credential_types t WHERE i.id = '`+alice.ID+`' AND t.name = 'webauthn'`,
+		`INSERT INTO identity_credential_identifiers (id, identifier, identity_credential_id, created_at, updated_at, nid, identity_credential_type_id, identity_id)
+		 SELECT '00000000-0000-4000-8000-000000000004', 'dWg=', c.id, c.created_at, c.updated_at, c.nid, c.identity_credential_type_id, c.identity_id
+		 FROM identity_credentials c WHERE c.id = '00000000-0000-4000-8000-000000000003'`,
 	)
 	rep := mustImport(t, srv, fx.dsn, kratosimport.Options{})
 
@@ -163,9 +171,17 @@ func TestImportReportsRowsItCannotImport(t *testing.T) {
 	if h := srv.HashedPassword(t, hugo.ID); h != "" {
 		t.Errorf("hugo has a hash %q after the import, want none", h)
 	}
-	// alice keeps everything else.
-	if _, ok := srv.MustGetIdentity(t, alice.ID).GetCredentials()["totp"]; !ok {
+	// alice keeps everything else, her security key as Kratos stored it.
+	creds := srv.MustGetIdentity(t, alice.ID).GetCredentials()
+	if _, ok := creds["totp"]; !ok {
 		t.Errorf("alice lost her TOTP credential with the unknown row")
+	}
+	key := creds["webauthn"]
+	if ids := key.GetIdentifiers(); len(ids) != 1 || ids[0] != "dWg=" {
+		t.Errorf("webauthn identifiers %v, want [dWg=]", ids)
+	}
+	if n := countRows(t, srv, `SELECT COUNT(*) FROM identity_credentials WHERE type = 'webauthn' AND config LIKE '%YubiKey%'`); n != 1 {
+		t.Errorf("the webauthn config was not kept as stored")
 	}
 }
 
