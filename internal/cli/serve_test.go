@@ -229,3 +229,51 @@ func mustUnmarshal(t *testing.T, body string, v any) {
 		t.Fatalf("decode %q: %v", body, err)
 	}
 }
+
+// TestServeMemoryDSN: the Kratos quickstart's `dsn: memory` serves without
+// --migrate (a `migrate sql` in another process cannot reach a database
+// that lives in the server's memory), as do Kratos's other in-memory
+// forms; what the admin API creates can be read back.
+func TestServeMemoryDSN(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		file string
+	}{
+		{name: "ConfigFile", file: "dsn: memory\n"},
+		{name: "Env", env: []string{"DSN=memory"}},
+		{name: "KratosInMemoryDSN", env: []string{"DSN=sqlite://file::memory:?_fk=true&cache=shared"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := freePorts(t)
+			env := append(append(p.env(), testSecretsEnv), tc.env...)
+			args := []string{"serve"}
+			if tc.file != "" {
+				args = append(args, "-c", writeFile(t, dir, "kratos.yml", tc.file))
+			}
+			proc := start(t, dir, env, args...)
+			proc.waitReady(p.publicURL())
+			if !strings.Contains(proc.stderr.String(), "applied database migrations") {
+				t.Errorf("no migration log line:\n%s", proc.stderr)
+			}
+			status, body := do(t, "POST", p.adminURL()+"/admin/identities", "application/json", `{"schema_id":"default","traits":{"email":"memory@example.com"}}`)
+			if status != http.StatusCreated {
+				t.Fatalf("create identity: %d %s", status, body)
+			}
+			if status, body := do(t, "GET", p.adminURL()+"/admin/identities", "", ""); status != http.StatusOK || !strings.Contains(body, "memory@example.com") {
+				t.Errorf("list identities: %d %s", status, body)
+			}
+			if code := proc.stop(); code != 0 {
+				t.Fatalf("exit code %d after SIGTERM", code)
+			}
+			want := 0 // files in the working directory: only the config file
+			if tc.file != "" {
+				want = 1
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != want {
+				t.Errorf("the database left files in the working directory: %v", entries)
+			}
+		})
+	}
+}

@@ -22,7 +22,8 @@ import (
 
 // Options are the start-up choices that are not configuration.
 type Options struct {
-	// Migrate applies pending migrations at start (dev mode, serve --migrate).
+	// Migrate applies pending migrations at start (dev mode, serve
+	// --migrate). An in-memory database is migrated at start regardless.
 	Migrate bool
 	Logger  *slog.Logger
 	Version string
@@ -63,7 +64,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		return nil, fmt.Errorf("dsn: %w", err)
 	}
 	db.Now = now
-	if opts.Migrate {
+	if db.InMemory() {
+		// It starts empty in every process, so no other process can have
+		// migrated it: Kratos migrates such a database at start too.
+		log.Info("the database is in memory: applying migrations at start; its data is lost when the process ends")
+	}
+	if opts.Migrate || db.InMemory() {
 		n, err := db.Migrate(ctx)
 		if err != nil {
 			db.Close()
