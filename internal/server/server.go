@@ -33,6 +33,18 @@ type Options struct {
 	NoCourier bool
 }
 
+// PendingMigrationsError is New's error for a database whose schema is
+// behind the binary. It names no remedy: the command line does, since
+// only it knows where the DSN came from.
+type PendingMigrationsError struct {
+	// Count is the number of migrations not applied yet.
+	Count int
+}
+
+func (e *PendingMigrationsError) Error() string {
+	return fmt.Sprintf("the database has %d pending migration(s)", e.Count)
+}
+
 // Server is a wired Latchkey instance.
 type Server struct {
 	cfg     *config.Config
@@ -86,7 +98,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 		if pending > 0 {
 			db.Close()
-			return nil, fmt.Errorf("the database has %d pending migration(s): run `latchkey migrate sql -e --yes` (or serve --migrate)", pending)
+			return nil, &PendingMigrationsError{Count: pending}
 		}
 	}
 	s := &Server{cfg: cfg, log: log, db: db, now: now, version: opts.Version, metrics: prometheus.NewRegistry()}
