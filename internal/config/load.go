@@ -228,6 +228,16 @@ func unsupportedReason(key string) string {
 	if slices.Contains(unsupportedMethods, last) {
 		return fmt.Sprintf("the %s method is not supported; ignored", last)
 	}
+	return unknownKey(key, keys().paths)
+}
+
+// unknownKey is the warning for a key nobody knows, suggesting the
+// nearest of the keys that could be meant: a misspelt key is otherwise
+// silently ignored, its default in force.
+func unknownKey(key string, candidates []string) string {
+	if s := nearest(key, candidates); s != "" {
+		return "unknown or unsupported key; ignored (did you mean " + s + "?)"
+	}
 	return "unknown or unsupported key; ignored"
 }
 
@@ -378,7 +388,11 @@ func (l *loader) decodeStruct(path string, raw any, dst reflect.Value) bool {
 	for name, v := range m {
 		idx, known := fields[name]
 		if !known {
-			l.warn(path+"."+name, "unknown or unsupported key; ignored")
+			var candidates []string
+			for f := range fields {
+				candidates = append(candidates, path+"."+f)
+			}
+			l.warn(path+"."+name, "%s", unknownKey(path+"."+name, candidates))
 			continue
 		}
 		if v == nil {
