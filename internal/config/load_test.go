@@ -20,14 +20,19 @@ const testSecret = "0123456789abcdef-test-secret"
 // prodEnv is the smallest environment that loads outside development mode.
 var prodEnv = []string{"DSN=memory", `SECRETS_DEFAULT=["` + testSecret + `"]`}
 
-// MustLoad loads with opts and fails the test on error.
+// MustLoad loads with opts and fails the test on error. The warnings come
+// back as their lines ("config: KEY: MESSAGE").
 func MustLoad(t *testing.T, opts LoadOptions) (*Config, []string) {
 	t.Helper()
 	cfg, warns, err := Load(opts)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	return cfg, warns
+	var lines []string
+	for _, w := range warns {
+		lines = append(lines, w.String())
+	}
+	return cfg, lines
 }
 
 // MustWriteFile writes a file in a fresh temporary directory and returns its path.
