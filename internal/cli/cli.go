@@ -38,7 +38,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short:         "Latchkey: an identity server that speaks the Ory Kratos API",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version, as most binaries (and Kratos's `kratos version`
+		// users reaching for a flag) expect; same output as `version`.
+		Version: Version,
 	}
+	root.SetVersionTemplate("latchkey {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServe(), newMigrate(), newCleanup(), newCourier(), newBench(), newVersion())

@@ -184,10 +184,14 @@ func TestServeShutdownFinishesInFlightRequest(t *testing.T) {
 	}
 }
 
+// TestVersion: `latchkey version` and `latchkey --version` print the
+// same line.
 func TestVersion(t *testing.T) {
-	r := run(t, t.TempDir(), nil, "", "version")
-	if r.code != 0 || r.stdout != "latchkey "+testVersion+"\n" {
-		t.Fatalf("version: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		r := run(t, t.TempDir(), nil, "", args...)
+		if r.code != 0 || r.stdout != "latchkey "+testVersion+"\n" || r.stderr != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
+		}
 	}
 }
 
