@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -280,4 +281,50 @@ func TestServeMemoryDSN(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestREADMEPortsExample runs the README's "Other ports" examples (on
+// free ports instead of 8433 and 8434): the environment variables, then
+// the config file with base URLs, which the banner and the health
+// checks must follow.
+func TestREADMEPortsExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	envLine := regexp.MustCompile(`(?m)^(SERVE_PUBLIC_PORT=8433 SERVE_ADMIN_PORT=8434) go run \./cmd/latchkey serve --dev$`).FindSubmatch(readme)
+	file := regexp.MustCompile("(?s)go run ./cmd/latchkey serve --dev -c ports.yml`\\):\n\n```yaml\n(.*?)```").FindSubmatch(readme)
+	if envLine == nil || file == nil {
+		t.Fatal("README.md lacks the ports examples")
+	}
+	p := freePorts(t)
+	onFreePorts := strings.NewReplacer("8433", strconv.Itoa(p.public), "8434", strconv.Itoa(p.admin)).Replace
+
+	t.Run("Environment", func(t *testing.T) {
+		proc := start(t, t.TempDir(), strings.Fields(onFreePorts(string(envLine[1]))), "serve", "--dev")
+		proc.waitReady(p.publicURL())
+		if status, body := do(t, "GET", p.adminURL()+"/health/ready", "", ""); status != http.StatusOK {
+			t.Errorf("admin health: %d %s", status, body)
+		}
+		proc.stop()
+	})
+	t.Run("ConfigFile", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, dir, "ports.yml", onFreePorts(string(file[1])))
+		proc := start(t, dir, nil, "serve", "--dev", "-c", "ports.yml")
+		proc.waitReady(p.publicURL())
+		out := proc.waitOutput("admin API")
+		for _, want := range []string{
+			fmt.Sprintf("public API: http://localhost:%d/", p.public),
+			fmt.Sprintf("admin API:  http://localhost:%d/", p.admin),
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("stdout lacks %q:\n%s", want, out)
+			}
+		}
+		if status, body := do(t, "GET", fmt.Sprintf("http://localhost:%d/health/ready", p.admin), "", ""); status != http.StatusOK {
+			t.Errorf("admin health: %d %s", status, body)
+		}
+		proc.stop()
+	})
 }
