@@ -69,7 +69,7 @@ config file (-c), else from the defaults.`,
 			if pending, err := db.Pending(ctx); err != nil {
 				return err
 			} else if pending > 0 {
-				return fmt.Errorf("the database has %d pending migration(s): run `latchkey migrate sql` first", pending)
+				return fmt.Errorf("the database has %d pending migration(s): run `%s` first", pending, f.migrateSQLCommand(dsn, args))
 			}
 			counts, err := db.Cleanup(ctx, opts)
 			printCleanup(cmd.OutOrStdout(), counts, opts.KeepLast)
@@ -139,6 +139,18 @@ func (f *cleanupFlags) dsnFrom(cfg *config.Config, args []string) (string, error
 		return cfg.DSN, nil
 	}
 	return "", errors.New("no database given: pass a DSN, use -e with DSN set, or a config file with dsn")
+}
+
+// migrateSQLCommand is the `migrate sql` command line for the database
+// dsnFrom picked, named the same way.
+func (f *cleanupFlags) migrateSQLCommand(dsn string, args []string) string {
+	switch {
+	case len(args) > 0:
+		return migrateSQLCommand(dsn, false, nil)
+	case f.fromEnv:
+		return migrateSQLCommand(dsn, true, nil)
+	}
+	return migrateSQLCommand(dsn, envHasDSN(), f.files)
 }
 
 // printCleanup writes one line per kind of row, then the total.

@@ -38,7 +38,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short:         "Latchkey: an identity server that speaks the Ory Kratos API",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version, as most binaries (and Kratos's `kratos version`
+		// users reaching for a flag) expect; same output as `version`.
+		Version: Version,
 	}
+	root.SetVersionTemplate("latchkey {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServe(), newMigrate(), newCleanup(), newCourier(), newBench(), newImport(), newVersion())
@@ -58,12 +62,22 @@ func (f *configFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "where dev mode keeps its database and secrets (default: the working directory)")
 }
 
-// load reads the configuration and prints one warning line per
-// unsupported key.
+// load reads the configuration and reports its warnings (one per
+// unsupported key, ...): logged when the log format is JSON, so that a
+// log pipeline parses every line, else printed as "warning: ..." lines.
+// A configuration that does not load has no log format; its warnings are
+// printed, like the error that follows them.
 func (f *configFlags) load(cmd *cobra.Command) (*config.Config, error) {
 	cfg, warnings, err := config.Load(config.LoadOptions{Files: f.files, Env: os.Environ(), Dev: f.dev, DataDir: f.dataDir})
-	for _, w := range warnings {
-		fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+	if err == nil && cfg.Log.Format == "json" {
+		log := newLogger(cmd.ErrOrStderr(), cfg)
+		for _, w := range warnings {
+			log.Warn(w.String(), "config_key", w.Key)
+		}
+	} else {
+		for _, w := range warnings {
+			fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+		}
 	}
 	if err != nil {
 		return nil, err

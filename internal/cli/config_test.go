@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -210,9 +211,55 @@ tracing:
 
 var warningLine = regexp.MustCompile(`(?m)^warning: config: ([^:]+): .*$`)
 
+// logEntry is a line of the JSON log.
+type logEntry struct {
+	Level     string `json:"level"`
+	Msg       string `json:"msg"`
+	ConfigKey string `json:"config_key"`
+}
+
+// TestConfigWarningsFollowTheLogFormat: with log.format json (from the
+// environment or a file) a config warning is a JSON log line like the
+// rest of the log; with the text format it stays a "warning:" line.
+func TestConfigWarningsFollowTheLogFormat(t *testing.T) {
+	const want = "config: serve.public.prot: unknown or unsupported key; ignored (did you mean serve.public.port?)"
+	for _, tc := range []struct {
+		name, file string
+		env        []string
+		json       bool
+	}{
+		{name: "Text", file: "serve: {public: {prot: 4455}}\n"},
+		{name: "JSONFromEnv", file: "serve: {public: {prot: 4455}}\n", env: []string{"LOG_FORMAT=json"}, json: true},
+		{name: "JSONFromFile", file: "serve: {public: {prot: 4455}}\nlog: {format: json}\n", json: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := writeFile(t, dir, "kratos.yml", "dsn: memory\n"+tc.file)
+			r := run(t, dir, append([]string{testSecretsEnv}, tc.env...), "", "migrate", "status", "-c", cfg)
+			if r.code != 0 {
+				t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+			}
+			if !tc.json {
+				if m := warningLine.FindAllString(r.stderr, -1); len(m) != 1 || m[0] != "warning: "+want {
+					t.Fatalf("warning lines %q, want %q", m, "warning: "+want)
+				}
+				return
+			}
+			var entry logEntry
+			if err := json.Unmarshal([]byte(r.stderr), &entry); err != nil {
+				t.Fatalf("stderr is not one JSON line: %v\n%s", err, r.stderr)
+			}
+			if entry != (logEntry{Level: "WARN", Msg: want, ConfigKey: "serve.public.prot"}) {
+				t.Fatalf("logged %+v", entry)
+			}
+		})
+	}
+}
+
 // TestKratosConfigStartsWithWarnings: a Kratos config with keys Latchkey
-// does not support starts, with exactly one warning line per unsupported
-// key, and serves with the supported keys applied.
+// does not support starts, with exactly one warning per unsupported key,
+// logged as JSON like every other line since the config says
+// log.format: json, and serves with the supported keys applied.
 func TestKratosConfigStartsWithWarnings(t *testing.T) {
 	dir := t.TempDir()
 	p := freePorts(t)
@@ -223,8 +270,18 @@ func TestKratosConfigStartsWithWarnings(t *testing.T) {
 	proc.waitReady(p.publicURL())
 
 	var warned []string
-	for _, m := range warningLine.FindAllStringSubmatch(proc.stderr.String(), -1) {
-		warned = append(warned, m[1])
+	for _, line := range strings.Split(strings.TrimSpace(proc.stderr.String()), "\n") {
+		var entry logEntry
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Errorf("stderr line is not JSON: %q", line)
+			continue
+		}
+		if entry.ConfigKey != "" {
+			if entry.Level != "WARN" || !strings.HasPrefix(entry.Msg, "config: "+entry.ConfigKey+": ") {
+				t.Errorf("config warning logged as %+v", entry)
+			}
+			warned = append(warned, entry.ConfigKey)
+		}
 	}
 	slices.Sort(warned)
 	want := []string{"log.leak_sensitive_values", "selfservice.methods.oidc", "serve.public.cors", "tracing", "version"}

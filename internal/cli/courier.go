@@ -19,7 +19,8 @@ func newCourier() *cobra.Command {
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			return server.RunCourier(ctx, cfg, newLogger(cmd.ErrOrStderr(), cfg))
+			err = server.RunCourier(ctx, cfg, newLogger(cmd.ErrOrStderr(), cfg))
+			return withMigrateHint(err, migrateSQLCommand(cfg.DSN, envHasDSN(), f.files), "")
 		},
 	}
 	f.register(watch)

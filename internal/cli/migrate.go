@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 )
 
@@ -50,6 +51,52 @@ func (f *migrateFlags) envDSN() (string, error) {
 		return d, nil
 	}
 	return "", errors.New("-e given but the DSN environment variable is empty")
+}
+
+// migrateSQLCommand is the `latchkey migrate sql` command line that
+// migrates a command's database, named the way that command read it:
+// with -e when the DSN came from the DSN variable (which overrides config
+// files), with the same -c files when it came from them, else as the
+// argument (its password hidden: the user types it in).
+func migrateSQLCommand(dsn string, fromEnv bool, files []string) string {
+	args := []string{"latchkey", "migrate", "sql"}
+	switch {
+	case fromEnv:
+		args = append(args, "-e")
+	case len(files) > 0:
+		for _, file := range files {
+			args = append(args, "-c", shellQuote(file))
+		}
+	default:
+		args = append(args, shellQuote(sqlstore.Redact(dsn)))
+	}
+	return strings.Join(append(args, "--yes"), " ")
+}
+
+// envHasDSN reports whether the DSN variable is set: configuration loading
+// then takes the DSN from it, whatever the files say.
+func envHasDSN() bool { return os.Getenv("DSN") != "" }
+
+// withMigrateHint adds to a pending-migrations error the command that
+// migrates the database (see migrateSQLCommand); other errors pass as
+// they are.
+func withMigrateHint(err error, command, alternative string) error {
+	var pending *server.PendingMigrationsError
+	if !errors.As(err, &pending) {
+		return err
+	}
+	return fmt.Errorf("%w: run `%s`%s", err, command, alternative)
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// characters a shell leaves alone.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // open connects to the database the command names.

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -131,4 +132,68 @@ func TestMigrateDSNSources(t *testing.T) {
 			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
+}
+
+var migrateHint = regexp.MustCompile("run `(latchkey migrate sql [^`]*)`")
+
+// TestMigrateHintFitsHowTheDSNWasGiven: the command a refusal names
+// reaches the database the refused command used: the same -c files when
+// the DSN is in them, -e when it is in the DSN variable (which overrides
+// the files), the DSN itself when it was an argument. Running the named
+// command lets the refused one start.
+func TestMigrateHintFitsHowTheDSNWasGiven(t *testing.T) {
+	t.Run("ServeWithDSNInConfigFile", func(t *testing.T) {
+		dir := t.TempDir()
+		p := freePorts(t)
+		cfg := writeFile(t, dir, "kratos.yml", "dsn: sqlite://"+filepath.Join(dir, "db.sqlite")+"\n")
+		env := append(p.env(), testSecretsEnv)
+		hint := runHint(t, dir, env, "serve", "-c", cfg)
+		if want := "latchkey migrate sql -c " + cfg + " --yes"; hint != want {
+			t.Fatalf("hint %q, want %q", hint, want)
+		}
+		proc := start(t, dir, env, "serve", "-c", cfg)
+		proc.waitReady(p.publicURL())
+		if code := proc.stop(); code != 0 {
+			t.Fatalf("exit code %d after SIGTERM", code)
+		}
+	})
+	t.Run("ServeWithDSNInEnvOverridingFile", func(t *testing.T) {
+		dir := t.TempDir()
+		p := freePorts(t)
+		cfg := writeFile(t, dir, "kratos.yml", "dsn: sqlite://"+filepath.Join(dir, "not-this.sqlite")+"\n")
+		env := append(p.env(), testSecretsEnv, "DSN=sqlite://"+filepath.Join(dir, "db.sqlite"))
+		if hint := runHint(t, dir, env, "serve", "-c", cfg); hint != "latchkey migrate sql -e --yes" {
+			t.Fatalf("hint %q", hint)
+		}
+		proc := start(t, dir, env, "serve", "-c", cfg)
+		proc.waitReady(p.publicURL())
+		proc.stop()
+	})
+	t.Run("CleanupWithDSNArgument", func(t *testing.T) {
+		dir := t.TempDir()
+		dsn := sqltest.DSN(t, sqlstore.SQLite)
+		if hint := runHint(t, dir, nil, "cleanup", "sql", dsn); hint != "latchkey migrate sql "+dsn+" --yes" {
+			t.Fatalf("hint %q", hint)
+		}
+		if r := run(t, dir, nil, "", "cleanup", "sql", dsn); r.code != 0 {
+			t.Fatalf("cleanup after the hinted migration: exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+}
+
+// runHint runs a latchkey command that must refuse an unmigrated
+// database, then the `migrate sql` command its error names, and returns
+// that command.
+func runHint(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	r := run(t, dir, env, "", args...)
+	m := migrateHint.FindStringSubmatch(r.stderr)
+	if r.code == 0 || !strings.Contains(r.stderr, "pending migration") || m == nil {
+		t.Fatalf("%v: exit %d, stderr:\n%s", args, r.code, r.stderr)
+	}
+	hinted := strings.Fields(m[1]) // the test's paths need no shell quoting
+	if mr := run(t, dir, env, "", hinted[1:]...); mr.code != 0 || !strings.HasPrefix(mr.stdout, "Applied ") {
+		t.Fatalf("the hinted %q: exit %d, stdout %q, stderr %q", m[1], mr.code, mr.stdout, mr.stderr)
+	}
+	return m[1]
 }

@@ -28,7 +28,7 @@ func newServe() *cobra.Command {
 			defer stop()
 			srv, err := server.New(ctx, cfg, server.Options{Migrate: migrate || cfg.Dev, Logger: log, Version: Version})
 			if err != nil {
-				return err
+				return withMigrateHint(err, migrateSQLCommand(cfg.DSN, envHasDSN(), f.files), " (or serve --migrate)")
 			}
 			defer srv.Close()
 			return srv.Run(ctx, func() {

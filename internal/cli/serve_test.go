@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -184,10 +185,14 @@ func TestServeShutdownFinishesInFlightRequest(t *testing.T) {
 	}
 }
 
+// TestVersion: `latchkey version` and `latchkey --version` print the
+// same line.
 func TestVersion(t *testing.T) {
-	r := run(t, t.TempDir(), nil, "", "version")
-	if r.code != 0 || r.stdout != "latchkey "+testVersion+"\n" {
-		t.Fatalf("version: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		r := run(t, t.TempDir(), nil, "", args...)
+		if r.code != 0 || r.stdout != "latchkey "+testVersion+"\n" || r.stderr != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
+		}
 	}
 }
 
@@ -228,4 +233,98 @@ func mustUnmarshal(t *testing.T, body string, v any) {
 	if err := json.Unmarshal([]byte(body), v); err != nil {
 		t.Fatalf("decode %q: %v", body, err)
 	}
+}
+
+// TestServeMemoryDSN: the Kratos quickstart's `dsn: memory` serves without
+// --migrate (a `migrate sql` in another process cannot reach a database
+// that lives in the server's memory), as do Kratos's other in-memory
+// forms; what the admin API creates can be read back.
+func TestServeMemoryDSN(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		file string
+	}{
+		{name: "ConfigFile", file: "dsn: memory\n"},
+		{name: "Env", env: []string{"DSN=memory"}},
+		{name: "KratosInMemoryDSN", env: []string{"DSN=sqlite://file::memory:?_fk=true&cache=shared"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := freePorts(t)
+			env := append(append(p.env(), testSecretsEnv), tc.env...)
+			args := []string{"serve"}
+			if tc.file != "" {
+				args = append(args, "-c", writeFile(t, dir, "kratos.yml", tc.file))
+			}
+			proc := start(t, dir, env, args...)
+			proc.waitReady(p.publicURL())
+			if !strings.Contains(proc.stderr.String(), "applied database migrations") {
+				t.Errorf("no migration log line:\n%s", proc.stderr)
+			}
+			status, body := do(t, "POST", p.adminURL()+"/admin/identities", "application/json", `{"schema_id":"default","traits":{"email":"memory@example.com"}}`)
+			if status != http.StatusCreated {
+				t.Fatalf("create identity: %d %s", status, body)
+			}
+			if status, body := do(t, "GET", p.adminURL()+"/admin/identities", "", ""); status != http.StatusOK || !strings.Contains(body, "memory@example.com") {
+				t.Errorf("list identities: %d %s", status, body)
+			}
+			if code := proc.stop(); code != 0 {
+				t.Fatalf("exit code %d after SIGTERM", code)
+			}
+			want := 0 // files in the working directory: only the config file
+			if tc.file != "" {
+				want = 1
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != want {
+				t.Errorf("the database left files in the working directory: %v", entries)
+			}
+		})
+	}
+}
+
+// TestREADMEPortsExample runs the README's "Other ports" examples (on
+// free ports instead of 8433 and 8434): the environment variables, then
+// the config file with base URLs, which the banner and the health
+// checks must follow.
+func TestREADMEPortsExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	envLine := regexp.MustCompile(`(?m)^(SERVE_PUBLIC_PORT=8433 SERVE_ADMIN_PORT=8434) go run \./cmd/latchkey serve --dev$`).FindSubmatch(readme)
+	file := regexp.MustCompile("(?s)go run ./cmd/latchkey serve --dev -c ports.yml`\\):\n\n```yaml\n(.*?)```").FindSubmatch(readme)
+	if envLine == nil || file == nil {
+		t.Fatal("README.md lacks the ports examples")
+	}
+	p := freePorts(t)
+	onFreePorts := strings.NewReplacer("8433", strconv.Itoa(p.public), "8434", strconv.Itoa(p.admin)).Replace
+
+	t.Run("Environment", func(t *testing.T) {
+		proc := start(t, t.TempDir(), strings.Fields(onFreePorts(string(envLine[1]))), "serve", "--dev")
+		proc.waitReady(p.publicURL())
+		if status, body := do(t, "GET", p.adminURL()+"/health/ready", "", ""); status != http.StatusOK {
+			t.Errorf("admin health: %d %s", status, body)
+		}
+		proc.stop()
+	})
+	t.Run("ConfigFile", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, dir, "ports.yml", onFreePorts(string(file[1])))
+		proc := start(t, dir, nil, "serve", "--dev", "-c", "ports.yml")
+		proc.waitReady(p.publicURL())
+		out := proc.waitOutput("admin API")
+		for _, want := range []string{
+			fmt.Sprintf("public API: http://localhost:%d/", p.public),
+			fmt.Sprintf("admin API:  http://localhost:%d/", p.admin),
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("stdout lacks %q:\n%s", want, out)
+			}
+		}
+		if status, body := do(t, "GET", fmt.Sprintf("http://localhost:%d/health/ready", p.admin), "", ""); status != http.StatusOK {
+			t.Errorf("admin health: %d %s", status, body)
+		}
+		proc.stop()
+	})
 }

@@ -15,6 +15,7 @@ type keySet struct {
 	byPath map[string]*leaf // "serve.public.port"
 	byEnv  map[string]*leaf // "SERVE_PUBLIC_PORT"
 	groups map[string]bool  // every proper prefix of a leaf path: "serve", "serve.public"
+	paths  []string         // every leaf and group path: what an unknown key may have meant
 }
 
 // leaf is one key holding a value (a scalar, a list or a free-form map).
@@ -57,6 +58,10 @@ var keys = sync.OnceValue(func() *keySet {
 				s.groups[lf.path[:i]] = true
 			}
 		}
+		s.paths = append(s.paths, lf.path)
+	}
+	for g := range s.groups {
+		s.paths = append(s.paths, g)
 	}
 	return s
 })

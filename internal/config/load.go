@@ -46,7 +46,7 @@ type LoadOptions struct {
 // (errors.Join). In development mode a missing DSN becomes a SQLite file
 // in DataDir and missing secrets are generated once and kept in
 // DataDir/latchkey-secrets.json.
-func Load(opts LoadOptions) (*Config, []string, error) {
+func Load(opts LoadOptions) (*Config, []Warning, error) {
 	k := koanf.New(".")
 	for _, path := range opts.Files {
 		if err := k.Load(file.Provider(path), parserFor(path)); err != nil {
@@ -75,10 +75,23 @@ func Load(opts LoadOptions) (*Config, []string, error) {
 	return cfg, l.warns, nil
 }
 
+// Warning is a configuration problem that does not stop start-up: a key
+// ignored, a default filled in. The command line shows it as a line of
+// text or logs it, as the configured log format says.
+type Warning struct {
+	// Key is the key path it is about ("serve.public.cors").
+	Key string
+	// Message says what happens to it ("CORS is not supported ...; ignored").
+	Message string
+}
+
+// String is the warning as one line: "config: KEY: MESSAGE".
+func (w Warning) String() string { return "config: " + w.Key + ": " + w.Message }
+
 // loader collects what one Load call finds.
 type loader struct {
 	errs  []error
-	warns []string
+	warns []Warning
 	// set records the leaf keys some source provided, for defaults that
 	// depend on whether a key was configured.
 	set map[string]bool
@@ -89,7 +102,7 @@ func (l *loader) fail(key, format string, args ...any) {
 }
 
 func (l *loader) warn(key, format string, args ...any) {
-	l.warns = append(l.warns, fmt.Sprintf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	l.warns = append(l.warns, Warning{Key: key, Message: fmt.Sprintf(format, args...)})
 }
 
 func parserFor(path string) koanf.Parser {
@@ -227,6 +240,16 @@ func unsupportedReason(key string) string {
 	last := key[strings.LastIndexByte(key, '.')+1:]
 	if slices.Contains(unsupportedMethods, last) {
 		return fmt.Sprintf("the %s method is not supported; ignored", last)
+	}
+	return unknownKey(key, keys().paths)
+}
+
+// unknownKey is the warning for a key nobody knows, suggesting the
+// nearest of the keys that could be meant: a misspelt key is otherwise
+// silently ignored, its default in force.
+func unknownKey(key string, candidates []string) string {
+	if s := nearest(key, candidates); s != "" {
+		return "unknown or unsupported key; ignored (did you mean " + s + "?)"
 	}
 	return "unknown or unsupported key; ignored"
 }
@@ -378,7 +401,11 @@ func (l *loader) decodeStruct(path string, raw any, dst reflect.Value) bool {
 	for name, v := range m {
 		idx, known := fields[name]
 		if !known {
-			l.warn(path+"."+name, "unknown or unsupported key; ignored")
+			var candidates []string
+			for f := range fields {
+				candidates = append(candidates, path+"."+f)
+			}
+			l.warn(path+"."+name, "%s", unknownKey(path+"."+name, candidates))
 			continue
 		}
 		if v == nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"net/http"
 	"net/netip"
 	"os"
@@ -19,14 +20,19 @@ const testSecret = "0123456789abcdef-test-secret"
 // prodEnv is the smallest environment that loads outside development mode.
 var prodEnv = []string{"DSN=memory", `SECRETS_DEFAULT=["` + testSecret + `"]`}
 
-// MustLoad loads with opts and fails the test on error.
+// MustLoad loads with opts and fails the test on error. The warnings come
+// back as their lines ("config: KEY: MESSAGE").
 func MustLoad(t *testing.T, opts LoadOptions) (*Config, []string) {
 	t.Helper()
 	cfg, warns, err := Load(opts)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	return cfg, warns
+	var lines []string
+	for _, w := range warns {
+		lines = append(lines, w.String())
+	}
+	return cfg, lines
 }
 
 // MustWriteFile writes a file in a fresh temporary directory and returns its path.
@@ -442,6 +448,65 @@ hashers:
 	for _, w := range warns {
 		if strings.HasPrefix(w, "config: totally_unknown:") && !strings.Contains(w, "unknown or unsupported key") {
 			t.Errorf("warning %q does not say the key is unknown", w)
+		}
+	}
+}
+
+// TestMisspeltKeySuggestsTheNearest: a key one or two typos away from a
+// known one is named in the warning, so a misspelling does not silently
+// leave the default in force; a key far from every known one gets no
+// guess.
+func TestMisspeltKeySuggestsTheNearest(t *testing.T) {
+	f := MustWriteFile(t, "k.yml", `
+dsn: memory
+secrets: {default: ["`+testSecret+`"]}
+serve: {public: {prot: 4455}}
+sevre: {admin: {port: 4456}}
+log: {formatt: json}
+courier: {smtp: {from_adress: a@example.com}}
+selfservice:
+  flow: {recovery: {enabled: true}}
+  flows: {settings: {after: {hooks: [{hook: session, confg: {}}]}}}
+totally_unknown: 1
+`)
+	_, warns := MustLoad(t, LoadOptions{Files: []string{f}})
+	want := map[string]string{
+		"serve.public.prot":        "serve.public.port",
+		"sevre":                    "serve",
+		"log.formatt":              "log.format",
+		"courier.smtp.from_adress": "courier.smtp.from_address",
+		"selfservice.flow":         "selfservice.flows",
+		"selfservice.flows.settings.after.hooks[0].confg": "selfservice.flows.settings.after.hooks[0].config",
+		"totally_unknown": "",
+	}
+	check(t, "warned keys", warnedKeys(warns), slices.Sorted(maps.Keys(want)))
+	for _, w := range warns {
+		key, _, _ := strings.Cut(strings.TrimPrefix(w, "config: "), ": ")
+		if s := want[key]; s == "" && strings.Contains(w, "did you mean") {
+			t.Errorf("%q: a guess for a key far from every known one", w)
+		} else if s != "" && !strings.HasSuffix(w, "unknown or unsupported key; ignored (did you mean "+s+"?)") {
+			t.Errorf("%q does not suggest %s", w, s)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"port", "port", 0},
+		{"prot", "port", 1}, // a swap is one edit
+		{"formatt", "format", 1},
+		{"lvl", "level", 2},
+		{"", "dsn", 3},
+		{"kitten", "sitting", 3},
+	} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+		if got := editDistance(tc.b, tc.a); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.b, tc.a, got, tc.want)
 		}
 	}
 }

@@ -23,14 +23,14 @@ type Errors struct {
 // Forward answers err for client c: JSON clients get it as JSON, browsers
 // are sent to the error UI. A nil *Errors answers every client with JSON.
 func (e *Errors) Forward(w http.ResponseWriter, r *http.Request, c Client, err error) {
-	if e == nil || c.JSON() {
+	// A browser that has gone follows no redirect: there is no error to
+	// keep for it.
+	if e == nil || c.JSON() || httpx.ClientGone(r) {
 		httpx.WriteError(w, r, err)
 		return
 	}
 	he := httpx.AsError(err)
-	if he.Code >= 500 {
-		httpx.Logger(r.Context()).Error("request failed", "method", r.Method, "path", r.URL.Path, "error", he.Error())
-	}
+	httpx.LogFailure(r, he)
 	body, mErr := json.Marshal(he.Body())
 	id := uuid.New()
 	if mErr == nil {

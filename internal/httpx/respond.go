@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -46,12 +47,25 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
+// StatusClientClosedRequest is nginx's 499, which Kratos's proxy answers
+// too: the client closed the connection before it was answered.
+const StatusClientClosedRequest = 499
+
+// ClientGone reports whether the client closed the connection while its
+// request was being handled: the server then cancels the request's
+// context.
+func ClientGone(r *http.Request) bool {
+	return errors.Is(r.Context().Err(), context.Canceled)
+}
+
 // WriteError renders err as the Kratos envelope. 5xx causes are logged; the
-// client only ever sees the fixed message.
+// client only ever sees the fixed message. A request whose client has
+// gone gets no answer (see LogFailure).
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := AsError(err)
-	if e.Code >= 500 {
-		Logger(r.Context()).Error("request failed", "method", r.Method, "path", r.URL.Path, "error", e.Error())
+	if LogFailure(r, e) == StatusClientClosedRequest {
+		w.WriteHeader(StatusClientClosedRequest)
+		return
 	}
 	body, mErr := e.MarshalJSON()
 	if mErr != nil {
@@ -69,6 +83,28 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Code)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// LogFailure logs a request that fails with a 5xx at level ERROR, and
+// returns the status to answer: e.Code, or StatusClientClosedRequest when
+// the client has gone. The failure is then almost always the work
+// cancelled with the request (a database call ending in "context
+// canceled"), not the server's: it is logged at INFO with status 499, as
+// nginx logs it, so that alerts on ERROR lines do not fire for every
+// impatient client.
+func LogFailure(r *http.Request, e *Error) int {
+	switch {
+	case e.Code >= 500 && ClientGone(r):
+		cause := e.Error()
+		if e.Cause != nil {
+			cause = e.Cause.Error()
+		}
+		Logger(r.Context()).Info("client closed request", "method", r.Method, "path", r.URL.Path, "status", StatusClientClosedRequest, "error", cause)
+		return StatusClientClosedRequest
+	case e.Code >= 500:
+		Logger(r.Context()).Error("request failed", "method", r.Method, "path", r.URL.Path, "error", e.Error())
+	}
+	return e.Code
 }
 
 // Redirect answers with a redirect (303 unless code says otherwise).

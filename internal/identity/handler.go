@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -51,14 +50,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	// Kratos shows zero credential timestamps in the create response.
-	shown := i.clone()
-	for t, c := range shown.Credentials {
-		c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
-		shown.Credentials[t] = c
-	}
+	// Kratos answers zero credential times here (0001-01-01) and the real
+	// ones on a later GET; the times answered are the ones stored.
 	w.Header().Set("Location", strings.TrimRight(h.AdminBaseURL, "/")+"/identities/"+i.ID.String())
-	httpx.WriteJSON(w, http.StatusCreated, shown.JSON(AdminView, SchemaURL(h.PublicBaseURL, i.SchemaID)))
+	httpx.WriteJSON(w, http.StatusCreated, i.JSON(AdminView, SchemaURL(h.PublicBaseURL, i.SchemaID)))
 }
 
 // list: GET /admin/identities with keyset pagination and a Link header.

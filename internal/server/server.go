@@ -22,7 +22,8 @@ import (
 
 // Options are the start-up choices that are not configuration.
 type Options struct {
-	// Migrate applies pending migrations at start (dev mode, serve --migrate).
+	// Migrate applies pending migrations at start (dev mode, serve
+	// --migrate). An in-memory database is migrated at start regardless.
 	Migrate bool
 	Logger  *slog.Logger
 	Version string
@@ -30,6 +31,18 @@ type Options struct {
 	Now func() time.Time
 	// NoCourier leaves the dispatcher off (tests that drive it themselves).
 	NoCourier bool
+}
+
+// PendingMigrationsError is New's error for a database whose schema is
+// behind the binary. It names no remedy: the command line does, since
+// only it knows where the DSN came from.
+type PendingMigrationsError struct {
+	// Count is the number of migrations not applied yet.
+	Count int
+}
+
+func (e *PendingMigrationsError) Error() string {
+	return fmt.Sprintf("the database has %d pending migration(s)", e.Count)
 }
 
 // Server is a wired Latchkey instance.
@@ -63,7 +76,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		return nil, fmt.Errorf("dsn: %w", err)
 	}
 	db.Now = now
-	if opts.Migrate {
+	if db.InMemory() {
+		// It starts empty in every process, so no other process can have
+		// migrated it: Kratos migrates such a database at start too.
+		log.Info("the database is in memory: applying migrations at start; its data is lost when the process ends")
+	}
+	if opts.Migrate || db.InMemory() {
 		n, err := db.Migrate(ctx)
 		if err != nil {
 			db.Close()
@@ -80,7 +98,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 		if pending > 0 {
 			db.Close()
-			return nil, fmt.Errorf("the database has %d pending migration(s): run `latchkey migrate sql -e --yes` (or serve --migrate)", pending)
+			return nil, &PendingMigrationsError{Count: pending}
 		}
 	}
 	s := &Server{cfg: cfg, log: log, db: db, now: now, version: opts.Version, metrics: prometheus.NewRegistry()}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -484,4 +485,66 @@ func freeTCPPort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestClientClosedRequestIsNotAnError: a client that hangs up while its
+// request waits (here for the database's one write connection, which the
+// test holds) is logged as nginx logs it, status 499 at level INFO, not
+// as a 500 at level ERROR: alerts on ERROR lines must not fire for every
+// impatient client.
+func TestClientClosedRequestIsNotAnError(t *testing.T) {
+	logs := &servertest.LogBuffer{}
+	srv := servertest.Start(t, servertest.Options{Log: logs})
+	ctx := context.Background()
+
+	// SQLite writes share one connection: holding it makes the create wait.
+	held, err := srv.DB.SQL.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	waitsBefore := srv.DB.SQL.Stats().WaitCount
+
+	reqCtx, hangUp := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(reqCtx, "POST", srv.Admin.URL+"/admin/identities",
+			strings.NewReader(`{"schema_id":"default","traits":{"email":"impatient@example.test"}}`))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := srv.HTTPClient(false).Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	waitFor(t, "the create to wait for the database", func() bool { return srv.DB.SQL.Stats().WaitCount > waitsBefore })
+	hangUp()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the client's request ended with %v, want its cancellation", err)
+	}
+	waitFor(t, "the request's log line", func() bool { return strings.Contains(logs.String(), "path=/admin/identities") })
+
+	line := regexp.MustCompile(`(?m)^.*path=/admin/identities.*$`).FindString(logs.String())
+	for _, want := range []string{"level=INFO", `msg="client closed request"`, "method=POST", "status=499", `context canceled"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line lacks %s: %s", want, line)
+		}
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("a client that hung up was logged as an error:\n%s", logs)
+	}
+	held.Close()
+	if n := srv.CountRows(t, "identities"); n != 0 {
+		t.Errorf("%d identities after a create whose client hung up", n)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
 }

@@ -49,6 +49,8 @@ type DB struct {
 
 	// read is the SQLite read pool (nil: SQL serves reads too).
 	read *sql.DB
+	// memory: the database lives in this process only (see isMemory).
+	memory bool
 	// stopCheckpoints stops SQLite's background checkpoints (see Open).
 	stopCheckpoints func()
 	// whoami caches whoami lookups; the session and identity stores'
@@ -438,6 +440,11 @@ func (db *DB) NowUTC() time.Time {
 	}
 	return Time(time.Now())
 }
+
+// InMemory reports whether the database lives in this process only
+// ("memory" and Kratos's other in-memory SQLite DSNs): it starts empty and
+// is lost when the process ends.
+func (db *DB) InMemory() bool { return db.memory }
 
 // Close closes the pools (and their prepared statements).
 func (db *DB) Close() error {

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -106,13 +107,54 @@ func TestConcurrentMigrations(t *testing.T) {
 	}
 }
 
+// TestMemoryDSN: "memory" and the other in-memory forms Kratos reads
+// (its own default sqlite://file::memory:?_fk=true&cache=shared among
+// them) open one in-memory database that every read and write sees, and
+// no file.
 func TestMemoryDSN(t *testing.T) {
-	db, err := sqlstore.Open(context.Background(), "memory")
-	if err != nil {
-		t.Fatal(err)
+	t.Chdir(t.TempDir()) // a DSN wrongly read as a file would create it here
+	ctx := context.Background()
+	for _, dsn := range []string{
+		"memory",
+		"sqlite://file::memory:?_fk=true&cache=shared",
+		"sqlite://:memory:?_fk=true",
+		"sqlite://file:kratos?_fk=true&mode=memory&cache=shared&_busy_timeout=100000",
+		"sqlite://kratos.db?mode=memory&_fk=true",
+	} {
+		t.Run(dsn, func(t *testing.T) {
+			db, err := sqlstore.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if !db.InMemory() {
+				t.Error("InMemory() = false")
+			}
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			now := db.NowUTC()
+			if _, err := db.Exec(ctx, `INSERT INTO identities (id, schema_id, state, traits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				"00000000-0000-4000-8000-0000000000f1", "default", "active", "{}", db.T(now), db.T(now)); err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM identities`).Scan(&n); err != nil || n != 1 {
+				t.Fatalf("a read after the write counts %d identities, %v", n, err)
+			}
+		})
 	}
-	defer db.Close()
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
+	if entries, _ := os.ReadDir("."); len(entries) != 0 {
+		t.Errorf("in-memory DSNs created files: %v", entries)
 	}
+	t.Run("FileIsNotInMemory", func(t *testing.T) {
+		db, err := sqlstore.Open(ctx, "sqlite://./file.sqlite?_fk=true&cache=shared")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if db.InMemory() {
+			t.Error("InMemory() = true for a file")
+		}
+	})
 }

@@ -21,7 +21,8 @@ import (
 )
 
 // Open connects to the database named by a Kratos-style DSN:
-// "sqlite://path?...", "sqlite3://", "file:path", "memory",
+// "sqlite://path?...", "sqlite3://", "file:path", "memory" (or another
+// in-memory SQLite form, see isMemory),
 // "postgres://", "postgresql://", "cockroach://" (PostgreSQL protocol) or
 // "mysql://user:pass@tcp(host:port)/db?...".
 // Pool settings come from the DSN query: max_conns, max_idle_conns,
@@ -49,7 +50,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	db := &DB{SQL: sqlDB, Dialect: dialect, whoami: newWhoamiCache(pool.sessionCacheTTL), idleConns: pool.idleConns()}
+	db := &DB{SQL: sqlDB, Dialect: dialect, memory: isMemory(dsn), whoami: newWhoamiCache(pool.sessionCacheTTL), idleConns: pool.idleConns()}
 	if dialect != SQLite && db.whoami != nil {
 		db.whoami.lease = pool.sessionCacheLease
 		db.feed = newInvalidationFeed(db, db.whoami, pool.sessionCachePoll)
@@ -206,16 +207,12 @@ func popPool(q url.Values, def poolSettings) (poolSettings, error) {
 
 func parseDSN(dsn string) (Dialect, string, string, poolSettings, error) {
 	switch {
-	case dsn == "memory" || strings.HasPrefix(dsn, "memory?"):
+	case isMemory(dsn):
 		// A private in-memory database shared by the pool's connections.
 		name := "memdb" + randomHex(8)
 		return SQLite, "sqlite", "file:" + name + "?mode=memory&cache=shared&" + sqlitePragmas[1:], poolSettings{maxOpen: 1, sessionCacheTTL: DefaultSessionCacheTTL}, nil
-	case strings.HasPrefix(dsn, "sqlite://"), strings.HasPrefix(dsn, "sqlite3://"), strings.HasPrefix(dsn, "file:"):
-		rest := dsn
-		for _, p := range []string{"sqlite://", "sqlite3://", "file:"} {
-			rest = strings.TrimPrefix(rest, p)
-		}
-		path, query, _ := strings.Cut(rest, "?")
+	case isSQLite(dsn):
+		path, query := sqlitePath(dsn)
 		if path == "" {
 			return "", "", "", poolSettings{}, fmt.Errorf("dsn: sqlite DSN %q has no file path", dsn)
 		}
@@ -277,6 +274,43 @@ func parseDSN(dsn string) (Dialect, string, string, poolSettings, error) {
 		return MySQL, "mysql", base + "?" + q.Encode(), pool, nil
 	}
 	return "", "", "", poolSettings{}, fmt.Errorf("dsn: unsupported scheme in %q (use sqlite://, memory, postgres://, cockroach:// or mysql://)", redact(dsn))
+}
+
+// isSQLite reports whether dsn names a SQLite file (sqlite://, sqlite3://
+// or file:).
+func isSQLite(dsn string) bool {
+	return strings.HasPrefix(dsn, "sqlite://") || strings.HasPrefix(dsn, "sqlite3://") || strings.HasPrefix(dsn, "file:")
+}
+
+// sqlitePath splits a SQLite DSN into its file path and query.
+func sqlitePath(dsn string) (path, query string) {
+	rest := dsn
+	for _, p := range []string{"sqlite://", "sqlite3://", "file:"} {
+		rest = strings.TrimPrefix(rest, p)
+	}
+	path, query, _ = strings.Cut(rest, "?")
+	return path, query
+}
+
+// isMemory reports whether dsn names an in-memory SQLite database, in
+// any of the forms Kratos reads as one: "memory", a ":memory:" path
+// (Kratos's own sqlite://file::memory:?_fk=true&cache=shared) or
+// mode=memory. All of them open one private in-memory database: a
+// ":memory:" path alone would give each pooled connection a database of
+// its own, and Latchkey reads through a second pool.
+func isMemory(dsn string) bool {
+	if dsn == "memory" || strings.HasPrefix(dsn, "memory?") {
+		return true
+	}
+	if !isSQLite(dsn) {
+		return false
+	}
+	path, query := sqlitePath(dsn)
+	if path == ":memory:" {
+		return true
+	}
+	q, err := url.ParseQuery(query)
+	return err == nil && q.Get("mode") == "memory"
 }
 
 // sqlitePragmas: WAL lets readers run beside the writer; a busy timeout
