@@ -89,9 +89,6 @@ func (f *importFlags) run(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.DSN == "" || strings.HasPrefix(cfg.DSN, "memory") {
-		return errors.New("Latchkey's dsn is not set or is in memory: give the database to import into with -c (a config with dsn), the DSN environment variable or --dev")
-	}
 	if f.keepCookies && len(cfg.Secrets.CookieKeys()) == 0 {
 		return errors.New("--keep-cookies needs secrets.cookie (or secrets.default) set to Kratos's, or no browser session can be read")
 	}
@@ -109,12 +106,16 @@ func (f *importFlags) run(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer db.Close()
+	if db.InMemory() {
+		return errors.New("Latchkey's dsn is an in-memory database, which is gone when this command ends: give the database to import into with -c (a config with dsn), the DSN environment variable or --dev")
+	}
+	migrate := migrateSQLCommand(cfg.DSN, envHasDSN(), f.files)
 	if f.dryRun {
 		// A dry run writes nothing, migrations included.
 		if pending, err := db.Pending(ctx); err != nil {
 			return err
 		} else if pending > 0 {
-			return fmt.Errorf("the Latchkey database has %d pending migration(s), and a dry run writes nothing: run `latchkey migrate sql` first", pending)
+			return fmt.Errorf("the Latchkey database has %d pending migration(s), and a dry run writes nothing: run `%s` first", pending, migrate)
 		}
 	} else if f.migrate || cfg.Dev {
 		if _, err := db.Migrate(ctx); err != nil {
@@ -123,7 +124,7 @@ func (f *importFlags) run(cmd *cobra.Command, _ []string) error {
 	} else if pending, err := db.Pending(ctx); err != nil {
 		return err
 	} else if pending > 0 {
-		return fmt.Errorf("the Latchkey database has %d pending migration(s): run `latchkey migrate sql` first, or pass --migrate", pending)
+		return fmt.Errorf("the Latchkey database has %d pending migration(s): run `%s` first, or pass --migrate", pending, migrate)
 	}
 	if err := db.GrowWriteCache(ctx, importCacheKiB); err != nil {
 		return err

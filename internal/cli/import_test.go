@@ -78,7 +78,7 @@ func TestImportKratosCommand(t *testing.T) {
 
 	t.Run("DryRunNeedsAMigratedDatabase", func(t *testing.T) {
 		r := run(t, s.dir, nil, "", "import", "kratos", "--from", s.kratosDSN, "-c", s.config, "--dry-run")
-		if r.code != 1 || !strings.Contains(r.stderr, "a dry run writes nothing") {
+		if r.code != 1 || !strings.Contains(r.stderr, "a dry run writes nothing: run `latchkey migrate sql -c "+s.config+" --yes` first") {
 			t.Fatalf("exit %d, stderr %q; want 1 and a hint to migrate first", r.code, r.stderr)
 		}
 	})
@@ -143,7 +143,7 @@ func TestImportKratosCommand(t *testing.T) {
 			"MissingFile": {[]string{"import", "kratos", "-c", s.config, "--from", "sqlite://" + filepath.Join(s.dir, "none.sqlite")}, "no such file", ""},
 			"NotKratos":   {[]string{"import", "kratos", "-c", s.config, "--from", s.latchkeyDSN}, "does not look like a Kratos database", ""},
 			"BatchSize":   {[]string{"import", "kratos", "-c", s.config, "--from", s.kratosDSN, "--batch-size", "0"}, "--batch-size must be at least 1", ""},
-			"MemoryDSN":   {[]string{"import", "kratos", "--from", s.kratosDSN}, "dsn is not set or is in memory", "DSN=memory"},
+			"MemoryDSN":   {[]string{"import", "kratos", "--from", s.kratosDSN}, "is an in-memory database", "DSN=memory"},
 		} {
 			t.Run(name, func(t *testing.T) {
 				env := []string{testSecretsEnv}
