@@ -122,26 +122,24 @@ func Run(ctx context.Context, src *Source, opts Options) (*Report, error) {
 		}
 	}
 	conv := &converter{schemas: opts.Schemas, sealer: opts.Sealer, now: sqlstore.Time(started)}
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	batches := read(readCtx, src, conv, lastID, opts.BatchSize)
 	done := rep.ResumedAfter
-	for {
+	for rb := range batches {
+		if rb.err != nil {
+			return rep, rb.err
+		}
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		records, err := src.Batch(ctx, lastID, opts.BatchSize)
+		b, err := plan(ctx, opts.Target, rb.converted, rep)
 		if err != nil {
 			return rep, err
 		}
-		if len(records) == 0 {
-			break
-		}
-		b, err := plan(ctx, opts.Target, conv, records, rep)
-		if err != nil {
-			return rep, err
-		}
-		lastID = records[len(records)-1].Identity.ID
-		done += int64(len(records))
+		done += int64(len(rb.converted))
 		if !opts.DryRun {
-			if err := b.write(ctx, opts, rep, lastID, done, started); err != nil {
+			if err := b.write(ctx, opts, rep, rb.lastID, done, started); err != nil {
 				return rep, err
 			}
 		}
@@ -150,6 +148,9 @@ func Run(ctx context.Context, src *Source, opts Options) (*Report, error) {
 			opts.Progress(done, total)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
 	if !opts.DryRun {
 		if err := opts.Target.ClearCheckpoint(ctx, opts.SourceName); err != nil {
 			return rep, fmt.Errorf("clear import checkpoint: %w", err)
@@ -157,6 +158,47 @@ func Run(ctx context.Context, src *Source, opts Options) (*Report, error) {
 	}
 	rep.Elapsed = opts.Now().Sub(started)
 	return rep, nil
+}
+
+// readBatch is one batch read from Kratos and converted.
+type readBatch struct {
+	converted []converted
+	lastID    string // the source id the batch ends with (the keyset cursor)
+	err       error
+}
+
+// read reads and converts the batches after afterID in a goroutine of its
+// own, one batch ahead of the writer: on two cores, reading Kratos and
+// writing Latchkey overlap. The channel closes after the last batch, an
+// error, or when ctx is done.
+func read(ctx context.Context, src *Source, conv *converter, afterID string, size int) <-chan readBatch {
+	out := make(chan readBatch, 1)
+	go func() {
+		defer close(out)
+		for {
+			records, err := src.Batch(ctx, afterID, size)
+			if err != nil || len(records) == 0 {
+				if err != nil {
+					select {
+					case out <- readBatch{err: err}:
+					case <-ctx.Done():
+					}
+				}
+				return
+			}
+			rb := readBatch{converted: make([]converted, len(records)), lastID: records[len(records)-1].Identity.ID}
+			for k, r := range records {
+				rb.converted[k] = conv.convert(r)
+			}
+			select {
+			case out <- rb:
+			case <-ctx.Done():
+				return
+			}
+			afterID = rb.lastID
+		}
+	}()
+	return out
 }
 
 // action is what happens to one identity of a batch.
@@ -181,12 +223,11 @@ type batch []planned
 
 // plan decides, for each identity of the batch, whether it is created,
 // updated, kept or skipped, looking at what the target already holds.
-func plan(ctx context.Context, t Target, conv *converter, records []*Record, rep *Report) (batch, error) {
-	b := make(batch, 0, len(records))
+func plan(ctx context.Context, t Target, list []converted, rep *Report) (batch, error) {
+	b := make(batch, 0, len(list))
 	var ids, sessionIDs []uuid.UUID
 	var keys []sqlstore.Owned
-	for _, r := range records {
-		c := conv.convert(r)
+	for _, c := range list {
 		rep.Problems = append(rep.Problems, c.problems...)
 		rep.SessionsRevoked += int64(c.revoked)
 		rep.SessionsExpired += int64(c.expired)
