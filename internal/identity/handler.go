@@ -30,6 +30,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	for _, prefix := range []string{"/admin", ""} {
 		mux.HandleFunc("POST "+prefix+"/identities", h.create)
 		mux.HandleFunc("GET "+prefix+"/identities", h.list)
+		mux.HandleFunc("PATCH "+prefix+"/identities", h.batchPatch)
 		mux.HandleFunc("GET "+prefix+"/identities/{id}", h.get)
 		mux.HandleFunc("PUT "+prefix+"/identities/{id}", h.update)
 		mux.HandleFunc("PATCH "+prefix+"/identities/{id}", h.patch)
