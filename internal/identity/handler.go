@@ -99,12 +99,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]any, len(list))
 	for n, i := range list {
-		shown, err := i.Declassified(h.Sealer, include)
-		if err != nil {
+		if out[n], err = i.AdminJSON(h.Sealer, include, h.PublicBaseURL); err != nil {
 			httpx.WriteError(w, r, err)
 			return
 		}
-		out[n] = shown.JSON(AdminViewWithCredentials, SchemaURL(h.PublicBaseURL, i.SchemaID))
 	}
 	if p.IDs == nil {
 		w.Header().Set("Link", linkHeader(r, next))
@@ -155,13 +153,13 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	shown, err := i.Declassified(h.Sealer, include)
+	shown, err := i.AdminJSON(h.Sealer, include, h.PublicBaseURL)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
 	httpx.NoCache(w)
-	httpx.WriteJSON(w, http.StatusOK, shown.JSON(AdminViewWithCredentials, SchemaURL(h.PublicBaseURL, i.SchemaID)))
+	httpx.WriteJSON(w, http.StatusOK, shown)
 }
 
 // deleteCredential: DELETE /admin/identities/{id}/credentials/{type} → 204
