@@ -229,12 +229,21 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 
 // pathID parses {id}; a malformed id is answered with 400.
 func pathID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
-	id, err := uuid.Parse(r.PathValue("id"))
+	id, err := ParseID(r.PathValue("id"))
 	if err != nil {
-		httpx.WriteError(w, r, badRequest("The identity id %q is not a valid UUID.", r.PathValue("id")))
+		httpx.WriteError(w, r, err)
 		return uuid.Nil, false
 	}
 	return id, true
+}
+
+// ParseID reads an identity id; one that is not a UUID is a 400.
+func ParseID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, badRequest("The identity id %q is not a valid UUID.", s)
+	}
+	return id, nil
 }
 
 // SchemaHandler serves the public identity schema endpoints.
