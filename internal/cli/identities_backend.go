@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/server"
 )
 
@@ -106,37 +104,3 @@ func (f *identityFlags) openDatabase(cmd *cobra.Command, args []string) (identit
 	}
 	return &identityDatabase{db: db, identities: tools.Identities, sealer: tools.Cipher, publicBaseURL: cfg.Serve.Public.BaseURL}, nil
 }
-
-// failureText is how one failed item is reported: the API's reason (its
-// message when it gives none), or the error itself.
-func failureText(err error) string {
-	var e *httpx.Error
-	if !errors.As(err, &e) {
-		return err.Error()
-	}
-	if e.Reason != "" {
-		return e.Reason
-	}
-	return e.Message
-}
-
-// reportFailures prints one line per failed item, "source: why", and
-// returns the command's error (nil when nothing failed).
-func reportFailures(cmd *cobra.Command, failures []itemFailure, total int, verb string) error {
-	for _, f := range failures {
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", f.source, failureText(f.err))
-	}
-	if len(failures) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%d of %d identities could not be %s", len(failures), total, verb)
-}
-
-// itemFailure is one identity a command could not handle.
-type itemFailure struct {
-	source string // the id, or the file and index of an import
-	err    error
-}
-
-// adminURL joins the admin API's base URL and a path ("/admin/identities").
-func adminURL(base, path string) string { return strings.TrimRight(base, "/") + path }

@@ -147,3 +147,6 @@ func nextPageToken(link string) string {
 	}
 	return ""
 }
+
+// adminURL joins the admin API's base URL and a path ("/admin/identities").
+func adminURL(base, path string) string { return strings.TrimRight(base, "/") + path }
