@@ -61,16 +61,11 @@ config file (-c), else from the defaults.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			db, err := sqlstore.Open(ctx, dsn)
+			db, err := openMigrated(ctx, dsn, f.migrateSQLCommand(dsn, args))
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			if pending, err := db.Pending(ctx); err != nil {
-				return err
-			} else if pending > 0 {
-				return fmt.Errorf("the database has %d pending migration(s): run `%s` first", pending, f.migrateSQLCommand(dsn, args))
-			}
 			counts, err := db.Cleanup(ctx, opts)
 			printCleanup(cmd.OutOrStdout(), counts, opts.KeepLast)
 			return err

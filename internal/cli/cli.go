@@ -1,7 +1,9 @@
 // Package cli holds the cobra commands of the latchkey binary: serve,
-// migrate, cleanup sql, courier watch, bench and version. Commands parse
-// flags, load the configuration and hand over to internal/server (or
-// internal/sqlstore); they hold no logic of their own.
+// migrate, cleanup sql, identities, import kratos, courier watch, bench
+// and version.
+// Commands parse flags, load the configuration and hand over to
+// internal/server (or internal/sqlstore, or a server's admin API); they
+// hold no logic of their own.
 package cli
 
 import (
@@ -45,7 +47,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetVersionTemplate("latchkey {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(), newMigrate(), newCleanup(), newCourier(), newBench(), newImport(), newVersion())
+	root.AddCommand(newServe(), newMigrate(), newCleanup(), newIdentities(), newCourier(), newBench(), newImport(), newVersion())
 	return root
 }
 

@@ -109,6 +109,26 @@ func (f *migrateFlags) open(ctx context.Context, cmd *cobra.Command, args []stri
 	return db, dsn, err
 }
 
+// openMigrated opens dsn and refuses a database with pending migrations,
+// naming migrateCommand (see migrateSQLCommand) as the remedy: commands
+// other than migrate never run against tables they do not know.
+func openMigrated(ctx context.Context, dsn, migrateCommand string) (*sqlstore.DB, error) {
+	db, err := sqlstore.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := db.Pending(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if pending > 0 {
+		db.Close()
+		return nil, fmt.Errorf("the database has %d pending migration(s): run `%s` first", pending, migrateCommand)
+	}
+	return db, nil
+}
+
 func newMigrateSQL() *cobra.Command {
 	var f migrateFlags
 	cmd := &cobra.Command{

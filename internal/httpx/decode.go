@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,42 +12,62 @@ import (
 	"strings"
 )
 
-// MaxBodyBytes bounds every request body (1 MiB).
+// MaxBodyBytes bounds every request body (1 MiB) unless a handler says
+// otherwise (DecodeJSONStrictLimit).
 const MaxBodyBytes = 1 << 20
 
 // ErrBodyTooLarge is returned when a body exceeds MaxBodyBytes.
 var ErrBodyTooLarge = &Error{Code: http.StatusRequestEntityTooLarge, Reason: "The request body exceeds the maximum size of 1 MiB.", Message: MsgTooLarge}
 
-// ReadBody reads the whole (bounded) body.
-func ReadBody(r *http.Request) ([]byte, error) {
+// ReadBody reads the whole body, of at most MaxBodyBytes.
+func ReadBody(r *http.Request) ([]byte, error) { return readBody(r, MaxBodyBytes) }
+
+func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, ErrBodyTooLarge
+			if limit == MaxBodyBytes {
+				return nil, ErrBodyTooLarge
+			}
+			return nil, ErrBodyTooLarge.WithReason("The request body exceeds the maximum size of %d MiB.", limit>>20)
 		}
 		return nil, ErrBadRequest("Unable to read the request body: " + err.Error())
 	}
 	return b, nil
 }
 
-// DecodeJSONStrict decodes a JSON body into v, rejecting unknown fields,
-// trailing data and non-JSON content types (admin APIs are strict).
+// DecodeJSONStrict decodes a JSON body of at most MaxBodyBytes into v,
+// rejecting unknown fields, trailing data and non-JSON content types
+// (admin APIs are strict).
 func DecodeJSONStrict(r *http.Request, v any) error {
+	return DecodeJSONStrictLimit(r, v, MaxBodyBytes)
+}
+
+// DecodeJSONStrictLimit is DecodeJSONStrict for a body of at most limit
+// bytes.
+func DecodeJSONStrictLimit(r *http.Request, v any, limit int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, _ := mime.ParseMediaType(ct)
 		if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 			return &Error{Code: http.StatusUnsupportedMediaType, Reason: "Content-Type must be application/json, got " + strconv.Quote(ct) + ".", Message: MsgUnsupported}
 		}
 	}
-	b, err := ReadBody(r)
+	b, err := readBody(r, limit)
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	return UnmarshalStrict(b, v)
+}
+
+// UnmarshalStrict decodes b into v as the admin APIs decode bodies:
+// unknown fields and trailing data are 400s. Commands that read the same
+// documents from files use it too, so they fail with the same messages.
+func UnmarshalStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if err == io.EOF {

@@ -106,7 +106,7 @@ func (e *Error) Body() Body {
 
 // MarshalJSON writes the envelope with "error" first and the extra keys after.
 func (e *Error) MarshalJSON() ([]byte, error) {
-	inner, err := marshalNoEscape(e.Body())
+	inner, err := MarshalNoEscape(e.Body())
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (e *Error) MarshalJSON() ([]byte, error) {
 	out = append(out, inner...)
 	for _, k := range sortedKeys(e.Extra) {
 		kb, _ := json.Marshal(k)
-		vb, err := marshalNoEscape(e.Extra[k])
+		vb, err := MarshalNoEscape(e.Extra[k])
 		if err != nil {
 			return nil, err
 		}
@@ -189,9 +189,9 @@ func AsError(err error) *Error {
 	return ErrInternal(err)
 }
 
-// marshalNoEscape is json.Marshal without HTML escaping: URLs in errors keep
-// their '&' as Kratos writes them.
-func marshalNoEscape(v any) ([]byte, error) {
+// MarshalNoEscape is json.Marshal without HTML escaping, as every answer
+// is written: URLs keep their '&' as Kratos writes them.
+func MarshalNoEscape(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

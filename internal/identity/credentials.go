@@ -107,6 +107,17 @@ func (i *Identity) Declassified(sealer Sealer, include []CredentialType) (*Ident
 	return out, nil
 }
 
+// AdminJSON is the identity as the admin API shows it when it is read:
+// credentials listed, configs only of the types in include (see
+// Declassified), schema_url under publicBaseURL.
+func (i *Identity) AdminJSON(sealer Sealer, include []CredentialType, publicBaseURL string) (any, error) {
+	shown, err := i.Declassified(sealer, include)
+	if err != nil {
+		return nil, err
+	}
+	return shown.JSON(AdminViewWithCredentials, SchemaURL(publicBaseURL, i.SchemaID)), nil
+}
+
 // ParseIncludeCredential reads ?include_credential=: each value must be a
 // credential type Kratos knows. listing selects the reason Kratos gives
 // (the list names the value; the single-identity get names what was

@@ -30,6 +30,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	for _, prefix := range []string{"/admin", ""} {
 		mux.HandleFunc("POST "+prefix+"/identities", h.create)
 		mux.HandleFunc("GET "+prefix+"/identities", h.list)
+		mux.HandleFunc("PATCH "+prefix+"/identities", h.batchPatch)
 		mux.HandleFunc("GET "+prefix+"/identities/{id}", h.get)
 		mux.HandleFunc("PUT "+prefix+"/identities/{id}", h.update)
 		mux.HandleFunc("PATCH "+prefix+"/identities/{id}", h.patch)
@@ -98,12 +99,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]any, len(list))
 	for n, i := range list {
-		shown, err := i.Declassified(h.Sealer, include)
-		if err != nil {
+		if out[n], err = i.AdminJSON(h.Sealer, include, h.PublicBaseURL); err != nil {
 			httpx.WriteError(w, r, err)
 			return
 		}
-		out[n] = shown.JSON(AdminViewWithCredentials, SchemaURL(h.PublicBaseURL, i.SchemaID))
 	}
 	if p.IDs == nil {
 		w.Header().Set("Link", linkHeader(r, next))
@@ -154,13 +153,13 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	shown, err := i.Declassified(h.Sealer, include)
+	shown, err := i.AdminJSON(h.Sealer, include, h.PublicBaseURL)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
 	httpx.NoCache(w)
-	httpx.WriteJSON(w, http.StatusOK, shown.JSON(AdminViewWithCredentials, SchemaURL(h.PublicBaseURL, i.SchemaID)))
+	httpx.WriteJSON(w, http.StatusOK, shown)
 }
 
 // deleteCredential: DELETE /admin/identities/{id}/credentials/{type} → 204
@@ -230,12 +229,21 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 
 // pathID parses {id}; a malformed id is answered with 400.
 func pathID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
-	id, err := uuid.Parse(r.PathValue("id"))
+	id, err := ParseID(r.PathValue("id"))
 	if err != nil {
-		httpx.WriteError(w, r, badRequest("The identity id %q is not a valid UUID.", r.PathValue("id")))
+		httpx.WriteError(w, r, err)
 		return uuid.Nil, false
 	}
 	return id, true
+}
+
+// ParseID reads an identity id; one that is not a UUID is a 400.
+func ParseID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, badRequest("The identity id %q is not a valid UUID.", s)
+	}
+	return id, nil
 }
 
 // SchemaHandler serves the public identity schema endpoints.

@@ -122,19 +122,59 @@ func (s *Service) now() time.Time {
 
 // Create validates and stores a new identity, all in one transaction.
 func (s *Service) Create(ctx context.Context, in CreateInput) (*Identity, error) {
-	if in.OrganizationID != nil {
-		return nil, badRequest("Organizations are not supported; organization_id must be null.")
-	}
-	sch, err := s.schema(in.SchemaID)
+	body, err := s.checkCreateBody(ctx, in)
 	if err != nil {
 		return nil, err
+	}
+	i, err := s.newIdentity(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.CreateIdentity(ctx, i); err != nil {
+		return nil, storeError(err)
+	}
+	return i, nil
+}
+
+// checkedCreateBody is a create body that passed the checks Kratos makes
+// while reading it, before any schema validation: in a batch these
+// refuse the whole request, later ones only the one identity.
+type checkedCreateBody struct {
+	in    CreateInput
+	state State
+	// password is the stored password config (plain passwords hashed),
+	// nil without one.
+	password json.RawMessage
+}
+
+// checkCreateBody checks the state, the organization and the password
+// import, hashing a plain password.
+func (s *Service) checkCreateBody(ctx context.Context, in CreateInput) (checkedCreateBody, error) {
+	if in.OrganizationID != nil {
+		return checkedCreateBody{}, badRequest("Organizations are not supported; organization_id must be null.")
 	}
 	state := in.State
 	if state == "" {
 		state = StateActive
 	}
 	if !validState(state) {
-		return nil, ErrInvalidState
+		return checkedCreateBody{}, ErrInvalidState
+	}
+	pwConfig, err := s.passwordConfig(ctx, in.Credentials)
+	if err != nil {
+		return checkedCreateBody{}, err
+	}
+	return checkedCreateBody{in: in, state: state, password: pwConfig}, nil
+}
+
+// newIdentity validates a checked body against its schema and builds the
+// identity to store, with fresh ids, its credentials identifiers and
+// addresses derived from its traits.
+func (s *Service) newIdentity(body checkedCreateBody) (*Identity, error) {
+	in := body.in
+	sch, err := s.schema(in.SchemaID)
+	if err != nil {
+		return nil, err
 	}
 	traits, err := normaliseTraits(in.Traits)
 	if err != nil {
@@ -157,25 +197,18 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Identity, error)
 	if err := sch.Validate(traits); err != nil {
 		return nil, err
 	}
-	pwConfig, err := s.passwordConfig(ctx, in.Credentials)
-	if err != nil {
-		return nil, err
-	}
 	now := s.now()
 	i := &Identity{
 		ID: uuid.New(), ExternalID: strings.TrimSpace(in.ExternalID), SchemaID: sch.ID,
-		State: state, StateChangedAt: &now, Traits: traits,
+		State: body.state, StateChangedAt: &now, Traits: traits,
 		Credentials:    map[CredentialType]Credential{},
 		MetadataPublic: metaPublic, MetadataAdmin: metaAdmin, CreatedAt: now, UpdatedAt: now,
 	}
-	if pwConfig != nil {
-		i.Credentials[CredentialPassword] = Credential{ID: uuid.New(), Type: CredentialPassword, Config: pwConfig, CreatedAt: now, UpdatedAt: now}
+	if body.password != nil {
+		i.Credentials[CredentialPassword] = Credential{ID: uuid.New(), Type: CredentialPassword, Config: body.password, CreatedAt: now, UpdatedAt: now}
 	}
 	if err := derive(sch, i, nil, nil, in.VerifiableAddresses, now); err != nil {
 		return nil, err
-	}
-	if err := s.Store.CreateIdentity(ctx, i); err != nil {
-		return nil, storeError(err)
 	}
 	return i, nil
 }

@@ -19,6 +19,12 @@ type Store interface {
 	// CreateIdentity inserts the identity with its credentials, identifiers
 	// and addresses, using the ids and timestamps it carries.
 	CreateIdentity(ctx context.Context, i *Identity) error
+	// CreateIdentitiesSkippingConflicts inserts the identities in one
+	// transaction, leaving out each one that conflicts with a stored
+	// identity or an earlier one of the list: conflicts[n] is
+	// storeerr.ErrConflict for such a list[n], nil when it was written.
+	// err is any other failure, which writes nothing.
+	CreateIdentitiesSkippingConflicts(ctx context.Context, list []*Identity) (conflicts []error, err error)
 	// UpdateIdentity saves the identity row and brings credentials,
 	// identifiers and addresses in line with i: rows whose id is kept are
 	// updated in place, others are deleted or inserted.

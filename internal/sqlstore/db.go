@@ -221,6 +221,34 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) erro
 	}
 }
 
+// Savepoint runs fn inside the transaction ctx carries so that fn's error
+// undoes only what fn wrote and the transaction can go on: PostgreSQL
+// refuses every further statement of a transaction in which one failed,
+// unless it returns to a savepoint first. Outside a transaction it is
+// InTx. fn must not add AfterCommit work that depends on its own writes:
+// that work survives a rollback to the savepoint.
+func (db *DB) Savepoint(ctx context.Context, fn func(ctx context.Context) error) error {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok {
+		return db.InTx(ctx, fn)
+	}
+	// One name is enough: savepoints nest, and a rollback or release
+	// applies to the most recent one of that name.
+	if _, err := st.tx.ExecContext(ctx, "SAVEPOINT latchkey_sp"); err != nil {
+		return err
+	}
+	if err := fn(ctx); err != nil {
+		if _, rbErr := st.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT latchkey_sp"); rbErr != nil {
+			// The transaction is lost (a deadlock rolled it back, say):
+			// both errors go up, so InTx can tell whether to retry it.
+			return errors.Join(err, rbErr)
+		}
+		return err
+	}
+	_, err := st.tx.ExecContext(ctx, "RELEASE SAVEPOINT latchkey_sp")
+	return err
+}
+
 func (db *DB) inTxOnce(ctx context.Context, st *txState, fn func(ctx context.Context) error) (err error) {
 	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"maps"
 	"strings"
 	"time"
@@ -71,6 +72,38 @@ func (s *IdentityStore) CreateIdentities(ctx context.Context, list []*identity.I
 		}
 		return nil
 	})
+}
+
+// CreateIdentitiesSkippingConflicts inserts the identities in one
+// transaction, leaving out each one that conflicts with a stored identity
+// or an earlier one of the list: its entry of conflicts is ErrConflict,
+// and the others are written. Any other error rolls everything back.
+func (s *IdentityStore) CreateIdentitiesSkippingConflicts(ctx context.Context, list []*identity.Identity) (conflicts []error, err error) {
+	err = s.DB.InTx(ctx, func(ctx context.Context) error {
+		// InTx may run this again from the start.
+		conflicts = make([]error, len(list))
+		// Most lists conflict nowhere: all of them in multi-row inserts,
+		// on a savepoint so that a conflict undoes only this attempt.
+		err := s.DB.Savepoint(ctx, func(ctx context.Context) error { return s.CreateIdentities(ctx, list) })
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+		// Then one at a time, to find the ones that conflict.
+		for n, i := range list {
+			err := s.DB.Savepoint(ctx, func(ctx context.Context) error { return s.CreateIdentity(ctx, i) })
+			switch {
+			case errors.Is(err, ErrConflict):
+				conflicts[n] = err
+			case err != nil:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return conflicts, nil
 }
 
 // UpdateIdentity saves the identity row and syncs what it owns: rows whose

@@ -137,6 +137,64 @@ func TestIdentityStore(t *testing.T) {
 			}
 		})
 
+		t.Run("CreateIdentitiesSkippingConflictsWritesAListWithoutConflicts", func(t *testing.T) {
+			before := countRows(t, db, "identity_credential_identifiers")
+			list := []*identity.Identity{newTestIdentity("clean-a@example.test", identityT0), newTestIdentity("clean-b@example.test", identityT0)}
+			conflicts, err := s.CreateIdentitiesSkippingConflicts(ctx, list)
+			if err != nil || len(conflicts) != 2 || conflicts[0] != nil || conflicts[1] != nil {
+				t.Fatalf("conflicts %v, err %v", conflicts, err)
+			}
+			if n := countRows(t, db, "identity_credential_identifiers"); n != before+2 {
+				t.Errorf("identifiers %d → %d", before, n)
+			}
+		})
+
+		t.Run("CreateIdentitiesSkippingConflictsLeavesOutConflictsOnly", func(t *testing.T) {
+			if err := s.CreateIdentity(ctx, newTestIdentity("batch-stored@example.test", identityT0)); err != nil {
+				t.Fatal(err)
+			}
+			tables := []string{"identities", "identity_credentials", "identity_credential_identifiers",
+				"identity_recovery_addresses", "identity_verifiable_addresses"}
+			before := map[string]int{}
+			for _, table := range tables {
+				before[table] = countRows(t, db, table)
+			}
+			external := newTestIdentity("batch-ext-b@example.test", identityT0)
+			external.ExternalID = "batch-ext"
+			sameExternal := newTestIdentity("batch-ext-c@example.test", identityT0)
+			sameExternal.ExternalID = "batch-ext"
+			list := []*identity.Identity{
+				newTestIdentity("batch-a@example.test", identityT0),
+				newTestIdentity("batch-stored@example.test", identityT0), // conflicts with a stored identity
+				newTestIdentity("batch-a@example.test", identityT0),      // conflicts with the first of the list
+				external,
+				sameExternal, // conflicts with the one before on external_id only
+				newTestIdentity("batch-d@example.test", identityT0),
+			}
+			failed, err := s.CreateIdentitiesSkippingConflicts(ctx, list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for n, want := range []bool{false, true, true, false, true, false} {
+				if got := errors.Is(failed[n], sqlstore.ErrConflict); got != want {
+					t.Errorf("identity %d: failed = %v, want conflict %v", n, failed[n], want)
+				}
+			}
+			// Three identities written, each with one row of every kind;
+			// nothing of the three that conflicted.
+			for _, table := range tables {
+				if got := countRows(t, db, table); got != before[table]+3 {
+					t.Errorf("%s: %d rows, want %d", table, got, before[table]+3)
+				}
+			}
+			for n, i := range list {
+				_, err := s.GetIdentity(ctx, i.ID, true)
+				if (err == nil) != (failed[n] == nil) {
+					t.Errorf("identity %d: get %v, failed %v", n, err, failed[n])
+				}
+			}
+		})
+
 		t.Run("FindRecoveryAddressAndMarkVerified", func(t *testing.T) {
 			i := newTestIdentity("rec@example.test", identityT0)
 			i.VerifiableAddresses[0].Verified, i.VerifiableAddresses[0].Status, i.VerifiableAddresses[0].VerifiedAt = false, "pending", nil

@@ -282,7 +282,7 @@ func (s *Server) CountRows(t testing.TB, table string) int {
 
 // adminOperations are the SDK operations served by the admin API.
 var adminOperations = []string{
-	"IdentityAPIService.CreateIdentity", "IdentityAPIService.GetIdentity", "IdentityAPIService.ListIdentities",
+	"IdentityAPIService.CreateIdentity", "IdentityAPIService.BatchPatchIdentities", "IdentityAPIService.GetIdentity", "IdentityAPIService.ListIdentities",
 	"IdentityAPIService.PatchIdentity", "IdentityAPIService.UpdateIdentity", "IdentityAPIService.DeleteIdentity",
 	"IdentityAPIService.DeleteIdentityCredentials",
 	"IdentityAPIService.CreateRecoveryCodeForIdentity", "IdentityAPIService.CreateRecoveryLinkForIdentity",
