@@ -93,7 +93,9 @@ func (s *Server) wire(opts Options) error {
 	if err != nil {
 		return err
 	}
-	s.public = publicIPs.Wrap(withBasics(s.log, true, ensureCSRFCookie(c.csrf, public)))
+	// Browsers signed in to Kratos get their session cookie in Latchkey's
+	// format on their first request (docs/migrating-from-kratos.md).
+	s.public = publicIPs.Wrap(withBasics(s.log, true, ensureCSRFCookie(c.csrf, c.sessions.AdoptKratosCookies(public))))
 	s.admin = adminIPs.Wrap(withBasics(s.log, false, adminAliases(admin)))
 
 	if !opts.NoCourier {

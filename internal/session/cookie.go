@@ -17,7 +17,8 @@ const DefaultCookieName = "ory_kratos_session"
 // base64url(HMAC-SHA256 of that payload with the cookie secret). Clients
 // treat it as opaque; the MAC makes it tamper-proof, and the embedded
 // expiry tells whoami when the session was extended since the cookie was
-// set.
+// set. A cookie in Kratos's format is turned into this one by
+// AdoptKratosCookies (kratoscookie.go) before any handler reads it.
 
 // SetCookie sets the session cookie carrying token for s. With a
 // persistent cookie, Expires and Max-Age follow the session's expires_at.
@@ -28,7 +29,13 @@ func (m *Manager) SetCookie(w http.ResponseWriter, r *http.Request, s *Session, 
 // WriteCookie sets the session cookie carrying token for a session that
 // expires at expiresAt.
 func (m *Manager) WriteCookie(w http.ResponseWriter, token string, expiresAt time.Time) {
-	c := m.cookie(m.encodeCookie(token, expiresAt))
+	m.writeCookieValue(w, m.encodeCookie(token, expiresAt), expiresAt)
+}
+
+// writeCookieValue sets the session cookie to value, an encodeCookie of a
+// session that expires at expiresAt.
+func (m *Manager) writeCookieValue(w http.ResponseWriter, value string, expiresAt time.Time) {
+	c := m.cookie(value)
 	if m.Config.Cookie.Persistent {
 		c.Expires = expiresAt
 		c.MaxAge = int(expiresAt.Sub(m.now()).Seconds())

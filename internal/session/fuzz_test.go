@@ -1,6 +1,8 @@
 package session
 
 import (
+	"bytes"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,6 +67,48 @@ func FuzzTokenOf(f *testing.F) {
 		}
 		if m.ValidLogoutToken(sess, logoutToken) != (logoutToken == logout) {
 			t.Fatalf("ValidLogoutToken(%q) disagrees with the derived token %q", logoutToken, logout)
+		}
+	})
+}
+
+// FuzzDecodeKratosCookie: no cookie value and no payload, however
+// malformed, makes the Kratos decoder panic; a value is accepted only when
+// its bytes are those of a cookie sealed with the secret (the MAC cannot
+// be forged), and then only with the token its payload holds.
+func FuzzDecodeKratosCookie(f *testing.F) {
+	fx := mustKratosFixture(f)
+	secrets := [][]byte{[]byte("another-cookie-secret-0123456789"), []byte(fx.SecretsCookie[0])}
+	now := time.Unix(fx.WrittenAtUnix, 0).Add(time.Hour)
+	maxAge := 8760 * time.Hour
+	recorded, err := base64.URLEncoding.DecodeString(fx.CookieValue)
+	if err != nil {
+		f.Fatal(err)
+	}
+
+	f.Add(fx.CookieValue, gobOf(f, map[any]any{"session_token": "ory_st_x", "nonce": "n"}))
+	f.Add(fx.CookieValue[:40], []byte{})
+	f.Add(strings.Replace(fx.CookieValue, "=", "", -1), []byte("\x0d\x7f\x04\x01\x02\xff\x80"))
+	f.Add(base64.URLEncoding.EncodeToString([]byte("1796212574||")), gobOf(f, map[any]any{"session_token": 1}))
+	f.Add("MTc5NjIxMjU3NHx8fA==", gobOf(f, map[any]any{}))
+	f.Add("", []byte("\xff\xff\xff\xff\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, value string, payload []byte) {
+		// An attacker's value: without the secret only the recorded
+		// cookie's bytes verify.
+		if token, ok := decodeKratosCookie(fx.CookieName, value, secrets, now, maxAge); ok {
+			raw, _ := base64.URLEncoding.DecodeString(value)
+			if !bytes.Equal(raw, recorded) || token != fx.SessionToken {
+				t.Fatalf("forged value %q accepted with token %q", value, token)
+			}
+		}
+		// An authenticated payload of any bytes: decoded or refused, and
+		// the token comes from a gob map that holds it.
+		sealed := sealKratos(t, fx.CookieName, secrets[1], fx.WrittenAtUnix, payload)
+		token, ok := decodeKratosCookie(fx.CookieName, sealed, secrets, now, maxAge)
+		if ok {
+			values, err := gobValues(payload)
+			if err != nil || values["session_token"] != token || token == "" {
+				t.Fatalf("payload %q gave token %q (gob %v, %v)", payload, token, values, err)
+			}
 		}
 	})
 }

@@ -273,6 +273,21 @@ func (m *Manager) whoamiSession(ctx context.Context, r *http.Request) (*Session,
 		return nil, false, ErrNoActiveSession
 	}
 	hashes := m.Tokens.Candidates(token)
+	found, secondFactor, err := m.activeForWhoami(ctx, hashes)
+	if err != nil {
+		return nil, false, err
+	}
+	s := *found // the store's copy may be shared
+	s.token, s.carrier, s.cookieExpiry = token, carrier, cookieExpiry
+	s.shared, s.tokenHash = found, hashes[0]
+	return &s, secondFactor, nil
+}
+
+// activeForWhoami is the whoami lookup of a token by its hashes: the
+// store's session, which may be shared and must not be modified, when it
+// is active and unexpired and its identity active, else
+// ErrNoActiveSession; and whether the identity has a second factor.
+func (m *Manager) activeForWhoami(ctx context.Context, hashes []string) (*Session, bool, error) {
 	found, secondFactor, err := m.Store.SessionForWhoami(ctx, hashes, secondFactors)
 	if errors.Is(err, storeerr.ErrNotFound) {
 		return nil, false, ErrNoActiveSession
@@ -283,10 +298,7 @@ func (m *Manager) whoamiSession(ctx context.Context, r *http.Request) (*Session,
 	if !found.Active || !found.ExpiresAt.After(m.now()) || found.Identity == nil || found.Identity.State != identity.StateActive {
 		return nil, false, ErrNoActiveSession
 	}
-	s := *found // the store's copy may be shared
-	s.token, s.carrier, s.cookieExpiry = token, carrier, cookieExpiry
-	s.shared, s.tokenHash = found, hashes[0]
-	return &s, secondFactor, nil
+	return found, secondFactor, nil
 }
 
 // tokenOf finds the token in the request, in Kratos's order of precedence.

@@ -8,8 +8,14 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	ory "github.com/ory/client-go"
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/sqlstore"
 )
 
 // SessionCookieName is the name of the session cookie unless
@@ -44,6 +50,31 @@ func (s *Server) MustNativeLogin(t testing.TB, identifier, pw string) string {
 		t.Fatalf("login %s: %v %s", identifier, err, ErrorText(err))
 	}
 	return ok.GetSessionToken()
+}
+
+// MustImportSession stores an active aal1 password session of the
+// identity whose token is token, as a session copied from Kratos is kept:
+// the keyed hash of the token Kratos issued, under secrets.default. It
+// returns the session's id.
+func (s *Server) MustImportSession(t testing.TB, identityID, token string, authenticatedAt, expiresAt time.Time) string {
+	t.Helper()
+	ss := &session.Session{
+		ID:                    uuid.New(),
+		IdentityID:            uuid.MustParse(identityID),
+		Active:                true,
+		ExpiresAt:             expiresAt,
+		AuthenticatedAt:       authenticatedAt,
+		IssuedAt:              authenticatedAt,
+		AAL:                   session.AAL1,
+		AuthenticationMethods: []session.AuthMethod{{Method: "password", AAL: session.AAL1, CompletedAt: authenticatedAt}},
+		CreatedAt:             authenticatedAt,
+		UpdatedAt:             authenticatedAt,
+	}
+	hash := secret.Hasher{Secrets: s.Config.Secrets.DefaultKeys().VerificationSecrets()}.Hash(token)
+	if err := sqlstore.NewSessionStore(s.DB).CreateSession(context.Background(), ss, hash); err != nil {
+		t.Fatalf("import session: %v", err)
+	}
+	return ss.ID.String()
 }
 
 // Recovered is what a client holds after recovering an account.
