@@ -69,7 +69,7 @@ or session changed in Latchkey after its import is kept as it is.
 	fl.BoolVar(&f.dryRun, "dry-run", false, "read both databases, print what would change and every row that cannot be imported; write nothing")
 	fl.BoolVar(&f.restart, "restart", false, "ignore the checkpoint of an interrupted run and start from the first identity")
 	fl.BoolVar(&f.migrate, "migrate", false, "apply pending Latchkey migrations first (always on in --dev)")
-	fl.BoolVar(&f.keepCookies, "keep-cookies", false, "keep browser sessions: requires Latchkey's secrets.cookie to be Kratos's (see docs/migrating-from-kratos.md)")
+	fl.BoolVar(&f.keepCookies, "keep-cookies", false, "refuse to run unless secrets.cookie is set: browsers stay signed in when it holds Kratos's cookie secrets (docs/migrating-from-kratos.md)")
 	fl.IntVar(&f.batchSize, "batch-size", kratosimport.DefaultBatchSize, "identities per transaction")
 	fl.IntVar(&f.maxProblems, "max-problems", 1000, "print at most this many problem rows (all are counted)")
 	_ = cmd.MarkFlagRequired("from")
@@ -89,8 +89,10 @@ func (f *importFlags) run(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if f.keepCookies && len(cfg.Secrets.CookieKeys()) == 0 {
-		return errors.New("--keep-cookies needs secrets.cookie (or secrets.default) set to Kratos's, or no browser session can be read")
+	// Browsers keep their Kratos cookie only if Latchkey's cookie secrets
+	// are Kratos's; a secrets.cookie set on purpose is the sign of that.
+	if f.keepCookies && len(cfg.Secrets.Cookie) == 0 {
+		return errors.New("--keep-cookies needs secrets.cookie set to the secrets Kratos signed its cookies with (its secrets.cookie, or its secrets.default if it had none): see docs/migrating-from-kratos.md")
 	}
 	log := newLogger(cmd.ErrOrStderr(), cfg)
 	ctx, stop := signalContext()
@@ -201,7 +203,9 @@ func printImport(w io.Writer, rep *kratosimport.Report, maxProblems int, keepCoo
 	fmt.Fprintf(w, "Sessions:            %d %s, %d unchanged, %d kept (changed in Latchkey since); left out: %d revoked, %d expired, %d without a token\n",
 		rep.Sessions, verb("written", "to write"), rep.SessionsUnchanged, rep.SessionsKept, rep.SessionsRevoked, rep.SessionsExpired, rep.SessionsTokenless)
 	if keepCookies {
-		fmt.Fprintln(w, "Browser sessions:    kept; Kratos's session cookies are read with secrets.cookie and re-issued in Latchkey's format")
+		fmt.Fprintln(w, "Browser sessions:    a browser's Kratos cookie is read with secrets.cookie and re-issued in Latchkey's format")
+	} else {
+		fmt.Fprintln(w, "Browser sessions:    kept only if Latchkey's cookie secrets are Kratos's (--keep-cookies checks secrets.cookie is set)")
 	}
 	if len(rep.Problems) > 0 {
 		fmt.Fprintf(w, "Rows that cannot be imported as they are: %d\n", len(rep.Problems))

@@ -132,6 +132,26 @@ func TestImportKratosCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("KeepCookies", func(t *testing.T) {
+		r := run(t, s.dir, nil, "", "import", "kratos", "--from", s.kratosDSN, "-c", s.config, "--keep-cookies")
+		if r.code != 0 || !strings.Contains(r.stdout, "a browser's Kratos cookie is read with secrets.cookie") {
+			t.Errorf("exit %d, output:\n%s", r.code, r.stdout)
+		}
+		cfg, err := os.ReadFile(s.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noCookie := filepath.Join(s.dir, "no-cookie.yml")
+		kept := strings.ReplaceAll(string(cfg), `  cookie: ["ANCHOR-COOKIE-SECRET-NOT-FOR-PRODUCTION-0001"]`+"\n", "")
+		if err := os.WriteFile(noCookie, []byte(kept), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r = run(t, s.dir, nil, "", "import", "kratos", "--from", s.kratosDSN, "-c", noCookie, "--keep-cookies")
+		if r.code != 1 || !strings.Contains(r.stderr, "--keep-cookies needs secrets.cookie") {
+			t.Errorf("without secrets.cookie: exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+
 	t.Run("Errors", func(t *testing.T) {
 		for name, tc := range map[string]struct {
 			args []string

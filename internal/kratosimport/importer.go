@@ -64,9 +64,10 @@ type Options struct {
 }
 
 // DefaultBatchSize is how many identities go in one transaction: large
-// enough that the commit is a small share of the time, small enough that
-// a batch holds SQLite's write lock for well under a second.
-const DefaultBatchSize = 500
+// enough that a hot page is written once per thousand identities rather
+// than per few (docs/benchmarks.md, "Importing from Kratos"), small enough
+// that a batch holds SQLite's write lock for well under a second.
+const DefaultBatchSize = 1000
 
 // Report is what a run did (or, in a dry run, would do).
 type Report struct {
