@@ -33,30 +33,12 @@ func (s *ImportStore) LastChanges(ctx context.Context, ids []uuid.UUID) (map[uui
 	if len(ids) == 0 {
 		return out, nil
 	}
-	args := idArgs(ids)
 	in := ` IN (` + placeholders(len(ids)) + `)`
 	for _, q := range []string{
 		`SELECT id, updated_at FROM identities WHERE id` + in,
 		`SELECT identity_id, updated_at FROM identity_credentials WHERE identity_id` + in,
 	} {
-		err := s.each(ctx, q, args, func(rows *sql.Rows) error {
-			var (
-				id string
-				at time.Time
-			)
-			if err := rows.Scan(&id, &at); err != nil {
-				return err
-			}
-			u, err := uuid.Parse(id)
-			if err != nil {
-				return err
-			}
-			if at.After(out[u]) {
-				out[u] = at.UTC()
-			}
-			return nil
-		})
-		if err != nil {
+		if err := s.latestByID(ctx, q, ids, out); err != nil {
 			return nil, err
 		}
 	}
@@ -118,7 +100,16 @@ func (s *ImportStore) SessionChanges(ctx context.Context, ids []uuid.UUID) (map[
 	if len(ids) == 0 {
 		return out, nil
 	}
-	err := s.each(ctx, `SELECT id, updated_at FROM sessions WHERE id IN (`+placeholders(len(ids))+`)`, idArgs(ids), func(rows *sql.Rows) error {
+	if err := s.latestByID(ctx, `SELECT id, updated_at FROM sessions WHERE id IN (`+placeholders(len(ids))+`)`, ids, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// latestByID runs a query over ids returning (id, time) rows and keeps in
+// out the latest time of each id.
+func (s *ImportStore) latestByID(ctx context.Context, query string, ids []uuid.UUID, out map[uuid.UUID]time.Time) error {
+	return s.each(ctx, query, idArgs(ids), func(rows *sql.Rows) error {
 		var (
 			id string
 			at time.Time
@@ -130,10 +121,11 @@ func (s *ImportStore) SessionChanges(ctx context.Context, ids []uuid.UUID) (map[
 		if err != nil {
 			return err
 		}
-		out[u] = at.UTC()
+		if at.After(out[u]) {
+			out[u] = at.UTC()
+		}
 		return nil
 	})
-	return out, err
 }
 
 // PutSessions writes sessions under their own ids, replacing the rows of

@@ -68,7 +68,16 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sqlDB.PingContext(pingCtx); err != nil {
+	err = sqlDB.PingContext(pingCtx)
+	// A new SQLite file turns to WAL mode on its first connection, which
+	// needs the file to itself: instances starting together on one file
+	// may be told SQLITE_BUSY at once, without the busy timeout. Their turn
+	// comes within milliseconds.
+	for attempt := 0; err != nil && dialect == SQLite && isBusy(err) && attempt < 100 && pingCtx.Err() == nil; attempt++ {
+		time.Sleep(time.Duration(10+attempt) * time.Millisecond)
+		err = sqlDB.PingContext(pingCtx)
+	}
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
