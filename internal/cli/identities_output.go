@@ -90,10 +90,7 @@ func (o *outputFlags) printIdentities(w io.Writer, docs []json.RawMessage) error
 	}
 	switch {
 	case o.quiet:
-		for _, r := range rs {
-			fmt.Fprintln(w, r.ID)
-		}
-		return nil
+		return writeLines(w, idsOf(rs))
 	case o.isJSON() && len(docs) == 1:
 		return o.printJSON(w, docs[0])
 	case o.isJSON():
@@ -118,10 +115,7 @@ func (o *outputFlags) printPage(w io.Writer, docs []json.RawMessage, next string
 	}
 	switch {
 	case o.quiet:
-		for _, r := range rs {
-			fmt.Fprintln(w, r.ID)
-		}
-		return nil
+		return writeLines(w, idsOf(rs))
 	case o.isJSON():
 		if docs == nil {
 			docs = []json.RawMessage{}
@@ -146,10 +140,7 @@ func (o *outputFlags) printIDs(w io.Writer, ids []string) error {
 	case len(ids) == 0:
 		return nil
 	case o.quiet:
-		for _, id := range ids {
-			fmt.Fprintln(w, id)
-		}
-		return nil
+		return writeLines(w, ids)
 	case o.isJSON() && len(ids) == 1:
 		return o.printJSON(w, ids[0])
 	case o.isJSON():
@@ -231,4 +222,22 @@ func reportFailures(cmd *cobra.Command, failures []itemFailure, total int, verb 
 type itemFailure struct {
 	source string // the id, or the file and index of an import
 	err    error
+}
+
+// writeLines prints one id per line: the --quiet output of every command.
+func writeLines(w io.Writer, ids []string) error {
+	for _, id := range ids {
+		if _, err := fmt.Fprintln(w, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func idsOf(rs []identityRow) []string {
+	ids := make([]string, len(rs))
+	for n, r := range rs {
+		ids[n] = r.ID
+	}
+	return ids
 }

@@ -247,7 +247,11 @@ func passwordConfig(raw []byte) (json.RawMessage, string) {
 
 // hashPrefix names a hash's scheme without showing any of the hash.
 func hashPrefix(h string) string {
-	if i := strings.IndexAny(h[1:], "$}"); h != "" && (h[0] == '$' || h[0] == '{') && i > 0 {
+	if h == "" || (h[0] != '$' && h[0] != '{') {
+		return "unrecognised"
+	}
+	// "$scheme$" or "{SCHEME}": up to and including the closing mark.
+	if i := strings.IndexAny(h[1:], "$}"); i > 0 {
 		return h[:i+2]
 	}
 	return "unrecognised"
