@@ -16,6 +16,8 @@ import (
 // the client chose to send and are never believed.
 type ClientIPs struct {
 	trusted []netip.Prefix
+	// admin marks requests of the admin listener (Origin.Admin).
+	admin bool
 }
 
 // NewClientIPs returns the resolver trusting forwarding headers from
@@ -24,11 +26,19 @@ func NewClientIPs(trusted []netip.Prefix) *ClientIPs {
 	return &ClientIPs{trusted: trusted}
 }
 
+// ForAdmin returns c for the admin listener: its requests' Origin says
+// Admin, so the audit log names an admin as their actor.
+func (c *ClientIPs) ForAdmin() *ClientIPs {
+	return &ClientIPs{trusted: c.trusted, admin: true}
+}
+
 // client is a resolved client address.
 type client struct {
 	ip string
 	// forwarded: ip came from a trusted proxy's header, not the socket.
 	forwarded bool
+	userAgent string
+	admin     bool
 }
 
 type clientKey struct{}
@@ -37,7 +47,9 @@ type clientKey struct{}
 // request context, where ClientIP and CallerOf read it.
 func (c *ClientIPs) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), clientKey{}, c.resolve(r))
+		cl := c.resolve(r)
+		cl.userAgent, cl.admin = r.UserAgent(), c.admin
+		ctx := context.WithValue(r.Context(), clientKey{}, cl)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -132,4 +144,24 @@ func peerHost(addr string) string {
 		return addr
 	}
 	return host
+}
+
+// Origin is who sent the request a context belongs to, as the audit log
+// records it. The zero Origin (Known false) is background work: the
+// courier, cleanup, a CLI command.
+type Origin struct {
+	IP, UserAgent string
+	// Admin: the request came in on the admin listener.
+	Admin bool
+	// Known: ctx belongs to a request that ClientIPs.Wrap saw.
+	Known bool
+}
+
+// OriginOf reads the Origin of the request ctx belongs to.
+func OriginOf(ctx context.Context) Origin {
+	c, ok := ctx.Value(clientKey{}).(client)
+	if !ok {
+		return Origin{}
+	}
+	return Origin{IP: c.ip, UserAgent: c.userAgent, Admin: c.admin, Known: true}
 }

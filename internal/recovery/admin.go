@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -27,6 +28,9 @@ type AdminRequest struct {
 	// Send (Latchkey only) emails the code or link to the identity's
 	// recovery address.
 	Send bool
+	// Reason (Latchkey only) is the admin's free-text reason, kept in the
+	// audit log with the event (at most audit.MaxReason bytes).
+	Reason string
 }
 
 // AdminCaller describes who called the admin API.
@@ -100,9 +104,11 @@ func (s *Service) CreateAdminCode(ctx context.Context, in AdminRequest, caller A
 			return err
 		}
 		if in.Send {
-			return s.adminSend(ctx, f, ident, caller, code, "", lifespan)
+			if err := s.adminSend(ctx, f, ident, caller, code, "", lifespan); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.recordAdmin(ctx, audit.AdminRecoveryCodeCreated, f, MethodCode, ident.ID, in)
 	})
 	if err != nil {
 		return nil, err
@@ -149,9 +155,11 @@ func (s *Service) CreateAdminLink(ctx context.Context, in AdminRequest, caller A
 			return err
 		}
 		if in.Send {
-			return s.adminSend(ctx, f, ident, caller, "", link, lifespan)
+			if err := s.adminSend(ctx, f, ident, caller, "", link, lifespan); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.recordAdmin(ctx, audit.AdminRecoveryLinkCreated, f, MethodLink, ident.ID, in)
 	})
 	if err != nil {
 		return nil, err
@@ -159,6 +167,13 @@ func (s *Service) CreateAdminLink(ctx context.Context, in AdminRequest, caller A
 	httpx.Logger(ctx).Info("admin recovery link created", "flow_id", f.ID, "identity_id", ident.ID,
 		"sent", in.Send, "remote_addr", caller.RemoteAddr)
 	return &AdminLink{RecoveryLink: link, ExpiresAt: f.ExpiresAt}, nil
+}
+
+// recordAdmin writes the audit event of an admin-created code or link,
+// with the admin's reason, in the transaction that created it.
+func (s *Service) recordAdmin(ctx context.Context, t audit.Type, f *Flow, m Method, identityID uuid.UUID, in AdminRequest) error {
+	return s.Audit.Record(ctx, audit.Event{Type: t, IdentityID: &identityID, FlowID: &f.ID, Method: string(m), Reason: in.Reason,
+		Details: map[string]any{"flow_type": string(f.Type), "sent": in.Send, "expires_at": f.ExpiresAt}})
 }
 
 // adminLifespan parses expires_in with Kratos's two (different) messages.
@@ -228,6 +243,7 @@ type adminBody struct {
 	ExpiresIn  string `json:"expires_in"`
 	FlowType   string `json:"flow_type"`
 	Send       bool   `json:"send"`
+	Reason     string `json:"reason"`
 }
 
 // linkBody is the body of the link endpoint: no flow_type.
@@ -235,6 +251,7 @@ type linkBody struct {
 	IdentityID string `json:"identity_id"`
 	ExpiresIn  string `json:"expires_in"`
 	Send       bool   `json:"send"`
+	Reason     string `json:"reason"`
 }
 
 // POST /admin/recovery/code
@@ -244,7 +261,7 @@ func (h *Handler) adminCreateCode(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	in, err := adminRequest(r, b.IdentityID, b.ExpiresIn, b.FlowType, b.Send)
+	in, err := adminRequest(r, b.IdentityID, b.ExpiresIn, b.FlowType, b.Send, b.Reason)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -264,7 +281,7 @@ func (h *Handler) adminCreateLink(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	in, err := adminRequest(r, b.IdentityID, b.ExpiresIn, "", b.Send)
+	in, err := adminRequest(r, b.IdentityID, b.ExpiresIn, "", b.Send, b.Reason)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -277,12 +294,15 @@ func (h *Handler) adminCreateLink(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
 
-func adminRequest(r *http.Request, rawID, expiresIn, flowType string, send bool) (AdminRequest, error) {
+func adminRequest(r *http.Request, rawID, expiresIn, flowType string, send bool, reason string) (AdminRequest, error) {
 	id, err := parseIdentityID(rawID)
 	if err != nil {
 		return AdminRequest{}, err
 	}
-	return AdminRequest{IdentityID: id, ExpiresIn: expiresIn, FlowType: flowType, ReturnTo: r.URL.Query().Get("return_to"), Send: send}, nil
+	if len(reason) > audit.MaxReason {
+		return AdminRequest{}, httpx.ErrBadRequest(fmt.Sprintf("\"reason\" must be at most %d bytes long, got %d.", audit.MaxReason, len(reason)))
+	}
+	return AdminRequest{IdentityID: id, ExpiresIn: expiresIn, FlowType: flowType, ReturnTo: r.URL.Query().Get("return_to"), Send: send, Reason: reason}, nil
 }
 
 // parseIdentityID reads identity_id; missing means the nil UUID (which

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
@@ -81,6 +82,9 @@ type Service struct {
 	// SchemaURL returns the public URL of an identity schema (identity
 	// JSON in email templates); nil leaves it empty.
 	SchemaURL func(schemaID string) string
+	// Audit records the security events of recovery in the transaction
+	// of the change (nil records nothing).
+	Audit *audit.Recorder
 	// Log receives the events of work done off the request path (the
 	// courier's preparation of a request); nil is slog.Default.
 	Log *slog.Logger

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -104,6 +105,10 @@ func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Se
 			returnTo = s.Config.AfterDefaultReturnURL
 		}
 		if settingsFlowID, err = s.Settings.StartAfterRecovery(ctx, ident, sess, settingsType, q.URL, returnTo); err != nil {
+			return err
+		}
+		if err := s.Audit.Record(ctx, audit.Event{Type: audit.RecoverySucceeded, IdentityID: &ident.ID, FlowID: &f.ID, Method: string(m),
+			Details: map[string]any{"issued_by": string(sec.Kind), "session_id": sess.ID.String(), "revoked_sessions": revoked}}); err != nil {
 			return err
 		}
 		f.State = StatePassedChallenge

@@ -54,6 +54,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Passwords:  c.hasher,
 		Policy:     c.policy,
 		Tx:         s.db,
+		Audit:      c.audit,
 		Methods: []settings.Method{
 			&settings.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Issuer: cfg.TOTPIssuer(), Sealer: c.cipher, Credentials: c.identities, Now: s.now},
 			&settings.Lookup{Switch: flow.Switch{On: backupCodes}, Sealer: c.cipher, Identities: c.identities},
@@ -77,6 +78,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Limits:      limits,
 		Hasher:      c.codes,
 		SchemaURL:   func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
+		Audit:       c.audit,
 		Log:         s.log,
 	}
 	// Email submissions are finished by the courier (recovery/request.go).

@@ -8,6 +8,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
@@ -39,6 +40,8 @@ type components struct {
 	// cipher seals secrets kept at rest (mail, second-factor credentials)
 	// with secrets.cipher.
 	cipher *secret.Cipher
+	// audit writes the security events of every service (docs/audit.md).
+	audit *audit.Recorder
 }
 
 // wire builds every component and the two listeners' handlers.
@@ -96,7 +99,7 @@ func (s *Server) wire(opts Options) error {
 	// Browsers signed in to Kratos get their session cookie in Latchkey's
 	// format on their first request (docs/migrating-from-kratos.md).
 	s.public = publicIPs.Wrap(withBasics(s.log, true, ensureCSRFCookie(c.csrf, c.sessions.AdoptKratosCookies(public))))
-	s.admin = adminIPs.Wrap(withBasics(s.log, false, adminAliases(admin)))
+	s.admin = adminIPs.ForAdmin().Wrap(withBasics(s.log, false, adminAliases(admin)))
 
 	if !opts.NoCourier {
 		s.workers = append(s.workers, func(ctx context.Context) { c.dispatcher.Run(ctx) })
@@ -135,6 +138,7 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 		return nil, err
 	}
 	c.identities = identity.NewService(sqlstore.NewIdentityStore(db), c.schemas, c.hasher, s.now)
+	c.audit = &audit.Recorder{Store: sqlstore.NewAuditStore(db), Now: s.now}
 
 	tokens := tokenHasher(cfg)
 	cookies := secret.Hasher{Secrets: cfg.Secrets.CookieKeys().VerificationSecrets()}

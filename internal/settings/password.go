@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/audit"
 
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/password"
@@ -69,10 +70,16 @@ func (s *Service) updatePassword(ctx context.Context, f *Flow, sub submission) (
 		if err := s.Identities.SetPassword(ctx, ident.ID, hashed); err != nil {
 			return err
 		}
+		revoked := 0
 		if s.Config.RevokeOtherSessions {
-			if _, err := s.Sessions.RevokeOthers(ctx, ident.ID, sess.ID); err != nil {
+			var err error
+			if revoked, err = s.Sessions.RevokeOthers(ctx, ident.ID, sess.ID); err != nil {
 				return fmt.Errorf("revoke other sessions: %w", err)
 			}
+		}
+		if err := s.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, IdentityID: &ident.ID, FlowID: &f.ID, Method: string(MethodPassword),
+			Details: map[string]any{"session_id": sess.ID.String(), "revoked_sessions": revoked}}); err != nil {
+			return err
 		}
 		updated, err := s.Identities.Get(ctx, ident.ID)
 		if err != nil {

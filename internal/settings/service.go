@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/audit"
 	"net/http"
 	"time"
 
@@ -60,6 +61,9 @@ type Service struct {
 	// Methods are the methods beyond password and profile (totp,
 	// lookup_secret), in the order their groups appear.
 	Methods []Method
+	// Audit records password, second-factor and address changes in
+	// their transaction (nil records nothing).
+	Audit *audit.Recorder
 }
 
 // Start creates a settings flow of type t for the session's identity

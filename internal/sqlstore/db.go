@@ -349,6 +349,17 @@ func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 	return rows, db.mapErr(err)
 }
 
+// queryText is Query for a text that varies with its arguments (a
+// filter list): it is run unprepared, so it fills no statement cache.
+func (db *DB) queryText(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	var r runner = textRunner{db.reader(), db.Rebind(q)}
+	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		r = textRunner{st.tx, db.Rebind(q)}
+	}
+	rows, err := r.QueryContext(ctx, args...)
+	return rows, db.mapErr(err)
+}
+
 // QueryRow runs a single-row query in the context's transaction (or the
 // read pool). Outside a transaction a query that fails on a lost
 // connection is run once more on a fresh one (when Scan is called).

@@ -1,0 +1,25 @@
+-- +goose Up
+-- The audit log (internal/audit): append-only; rows go only when older
+-- than audit.retention. No foreign key to identities: the record of what
+-- happened to an account outlives the account. ids are UUIDv7, so they
+-- sort in the order events were written.
+CREATE TABLE audit_events (
+    id          CHAR(36) PRIMARY KEY,
+    created_at  DATETIME(6) NOT NULL,
+    type        VARCHAR(64) NOT NULL,
+    identity_id CHAR(36),
+    actor       VARCHAR(16) NOT NULL,
+    flow_id     CHAR(36),
+    method      VARCHAR(32) NOT NULL,
+    client_ip   VARCHAR(64) NOT NULL,
+    user_agent  VARCHAR(512) NOT NULL,
+    result      VARCHAR(64) NOT NULL,
+    reason      TEXT NOT NULL,
+    details     TEXT NOT NULL
+);
+CREATE INDEX audit_events_identity_idx ON audit_events (identity_id, id);
+CREATE INDEX audit_events_type_idx ON audit_events (type, id);
+CREATE INDEX audit_events_created_idx ON audit_events (created_at);
+
+-- +goose Down
+DROP TABLE audit_events;
