@@ -24,7 +24,7 @@ const (
 	RecoveryRequested Type = "recovery.requested"
 	// A recovery code or link was mailed (or, for an unknown address,
 	// the "no account" mail; result "unknown_address").
-	RecoverySent Type = "recovery.sent"
+	RecoverySent      Type = "recovery.sent"
 	RecoverySucceeded Type = "recovery.succeeded"
 	// A recovery submission was refused: result says why ("invalid_code",
 	// "expired", "too_many_attempts", ...).
