@@ -426,3 +426,339 @@ func sessionIDOf(t *testing.T, srv *servertest.Server, token string) string {
 	}
 	return body["id"].(string)
 }
+
+// passwordLogin submits a native password login and returns its flow,
+// status and session token ("" when refused).
+func passwordLogin(t *testing.T, srv *servertest.Server, identifier, password string) (string, int, string) {
+	t.Helper()
+	f, res, err := srv.SDK(false).FrontendAPI.CreateNativeLoginFlow(context.Background()).Execute()
+	mustStatus(t, res, err, http.StatusOK)
+	res, body := servertest.Do(t, srv.HTTPClient(false), http.MethodPost, srv.Public.URL+"/self-service/login?flow="+f.Id,
+		map[string]any{"method": "password", "identifier": identifier, "password": password}, nil)
+	token, _ := body["session_token"].(string)
+	return f.Id, res.StatusCode, token
+}
+
+// secondFactorLogin submits an aal2 login for the session of token with
+// body (the totp or lookup_secret method) and returns its flow and status.
+func secondFactorLogin(t *testing.T, srv *servertest.Server, token string, body map[string]any) (string, int) {
+	t.Helper()
+	f, res, err := srv.SDK(false).FrontendAPI.CreateNativeLoginFlow(context.Background()).Aal("aal2").XSessionToken(token).Execute()
+	mustStatus(t, res, err, http.StatusOK)
+	res, _ = servertest.Do(t, srv.HTTPClient(false), http.MethodPost, srv.Public.URL+"/self-service/login?flow="+f.Id, body,
+		http.Header{"X-Session-Token": {token}})
+	return f.Id, res.StatusCode
+}
+
+// settingsUpdate submits body to a new native settings flow of token and
+// returns the flow id and status.
+func settingsUpdate(t *testing.T, srv *servertest.Server, token string, body map[string]any) (string, int, map[string]any) {
+	t.Helper()
+	f := newSettingsFlow(t, srv, token)
+	res, answer := servertest.Do(t, srv.HTTPClient(false), http.MethodPost, srv.Public.URL+"/self-service/settings?flow="+f.Id, body,
+		http.Header{"X-Session-Token": {token}})
+	return f.Id, res.StatusCode, answer
+}
+
+// TestAuditLoginAndSecondFactors: password logins (wrong, unknown,
+// right, throttled, disabled identity), second factors enrolled and
+// removed in settings and by an admin, and second-step logins with each.
+func TestAuditLoginAndSecondFactors(t *testing.T) {
+	opts := totpOptions(servertest.LookupEnabled, "SELFSERVICE_FLOWS_LOGIN_RATE_LIMIT_PER_IDENTIFIER_MAX=3")
+	servertest.Each(t, opts, func(t *testing.T, srv *servertest.Server) {
+		const email, throttled = "login-audit@example.test", "throttled-audit@example.test"
+		id := srv.MustCreateIdentity(t, email, pw).Id
+		mine := &auditTail{srv: srv, identity: id}
+		all := &auditTail{srv: srv}
+
+		// Password: wrong, unknown identifier, right.
+		wrongFlow, status, _ := passwordLogin(t, srv, email, "Wrong-Passw0rd-Audit!")
+		unknownFlow, status2, _ := passwordLogin(t, srv, "nobody-login@example.test", "Wrong-Passw0rd-Audit!")
+		rightFlow, status3, token := passwordLogin(t, srv, email, pw)
+		if status != http.StatusBadRequest || status2 != http.StatusBadRequest || status3 != http.StatusOK {
+			t.Fatalf("logins: %d %d %d", status, status2, status3)
+		}
+		sessionID := sessionIDOf(t, srv, token)
+		checkEvents(t, all.next(t, 3),
+			wantEvent{Type: audit.LoginFailed, Actor: audit.ActorSelf, Method: "password", Result: audit.ResultInvalidCredentials, Identity: id, Flow: wrongFlow},
+			wantEvent{Type: audit.LoginFailed, Actor: audit.ActorSelf, Method: "password", Result: audit.ResultInvalidCredentials, Identity: "-", Flow: unknownFlow},
+			wantEvent{Type: audit.LoginSucceeded, Actor: audit.ActorSelf, Method: "password", Result: audit.ResultSuccess, Identity: id, Flow: rightFlow,
+				Details: map[string]any{"session_id": sessionID, "aal": "aal1"}})
+		mine.next(t, 2)
+
+		// TOTP enrolled, backup codes confirmed, then regenerated.
+		secret := mustEnrolTOTP(t, srv, token)
+		srv.MustBackupCodes(t, token)
+		codes := srv.MustBackupCodes(t, token)
+		enrolled := mine.next(t, 3)
+		checkEvents(t, enrolled,
+			wantEvent{Type: audit.SecondFactorAdded, Actor: audit.ActorSelf, Method: "totp", Identity: id},
+			wantEvent{Type: audit.SecondFactorAdded, Actor: audit.ActorSelf, Method: "lookup_secret", Identity: id, Details: map[string]any{"regenerated": false}},
+			wantEvent{Type: audit.SecondFactorAdded, Actor: audit.ActorSelf, Method: "lookup_secret", Identity: id, Details: map[string]any{"regenerated": true}})
+		for _, e := range enrolled {
+			if e.FlowID == nil {
+				t.Fatalf("enrolment without its settings flow: %+v", e)
+			}
+		}
+
+		// Second steps: a wrong then a right TOTP code, a wrong then a
+		// right backup code.
+		_, _, aal1 := passwordLogin(t, srv, email, pw)
+		wrongCode := "000000"
+		if totpCode(t, srv, secret, 0) == wrongCode {
+			wrongCode = "111111"
+		}
+		totpWrong, s1 := secondFactorLogin(t, srv, aal1, map[string]any{"method": "totp", "totp_code": wrongCode})
+		totpRight, s2 := secondFactorLogin(t, srv, aal1, map[string]any{"method": "totp", "totp_code": totpCode(t, srv, secret, 0)})
+		_, _, aal1b := passwordLogin(t, srv, email, pw)
+		lookupWrong, s3 := secondFactorLogin(t, srv, aal1b, map[string]any{"method": "lookup_secret", "lookup_secret": "notacode1"})
+		lookupRight, s4 := secondFactorLogin(t, srv, aal1b, map[string]any{"method": "lookup_secret", "lookup_secret": codes[0]})
+		if s1 != http.StatusBadRequest || s2 != http.StatusOK || s3 != http.StatusBadRequest || s4 != http.StatusOK {
+			t.Fatalf("second steps: %d %d %d %d", s1, s2, s3, s4)
+		}
+		checkEvents(t, mine.next(t, 6),
+			wantEvent{Type: audit.LoginSucceeded, Method: "password", Details: map[string]any{"aal": "aal1", "session_id": sessionIDOf(t, srv, aal1)}},
+			wantEvent{Type: audit.LoginFailed, Actor: audit.ActorSelf, Method: "totp", Result: audit.ResultInvalidTOTP, Identity: id, Flow: totpWrong},
+			wantEvent{Type: audit.LoginSucceeded, Actor: audit.ActorSelf, Method: "totp", Identity: id, Flow: totpRight,
+				Details: map[string]any{"aal": "aal2", "session_id": sessionIDOf(t, srv, aal1)}},
+			wantEvent{Type: audit.LoginSucceeded, Method: "password", Details: map[string]any{"aal": "aal1"}},
+			wantEvent{Type: audit.LoginFailed, Actor: audit.ActorSelf, Method: "lookup_secret", Result: audit.ResultInvalidBackupCode, Identity: id, Flow: lookupWrong},
+			wantEvent{Type: audit.LoginSucceeded, Actor: audit.ActorSelf, Method: "lookup_secret", Identity: id, Flow: lookupRight,
+				Details: map[string]any{"aal": "aal2"}})
+
+		// Settings: backup codes disabled, TOTP unlinked (an aal2 session).
+		disableFlow, st, body := settingsUpdate(t, srv, aal1b, map[string]any{"method": "lookup_secret", "lookup_secret_disable": true})
+		if st != http.StatusOK {
+			t.Fatalf("disable backup codes: %d %v", st, body)
+		}
+		unlinkFlow, st, body := settingsUpdate(t, srv, aal1b, map[string]any{"method": "totp", "totp_unlink": true})
+		if st != http.StatusOK {
+			t.Fatalf("unlink totp: %d %v", st, body)
+		}
+		// An admin removes a TOTP enrolled since.
+		srv.MustEnrolTOTP(t, id)
+		res, _ := servertest.DoRaw(t, srv.HTTPClient(false), http.MethodDelete, srv.Admin.URL+"/admin/identities/"+id+"/credentials/totp", nil, nil)
+		if res.StatusCode != http.StatusNoContent {
+			t.Fatalf("admin delete totp: %d", res.StatusCode)
+		}
+		// Removing what is not there changes nothing and records nothing.
+		res, _ = servertest.DoRaw(t, srv.HTTPClient(false), http.MethodDelete, srv.Admin.URL+"/admin/identities/"+id+"/credentials/totp", nil, nil)
+		if res.StatusCode != http.StatusNotFound {
+			t.Fatalf("admin delete missing totp: %d", res.StatusCode)
+		}
+		checkEvents(t, mine.next(t, 3),
+			wantEvent{Type: audit.SecondFactorRemoved, Actor: audit.ActorSelf, Method: "lookup_secret", Identity: id, Flow: disableFlow},
+			wantEvent{Type: audit.SecondFactorRemoved, Actor: audit.ActorSelf, Method: "totp", Identity: id, Flow: unlinkFlow},
+			wantEvent{Type: audit.SecondFactorRemoved, Actor: audit.ActorAdmin, Method: "totp", Identity: id, Flow: "-"})
+
+		// A disabled identity with the right password.
+		res, _ = servertest.Do(t, srv.HTTPClient(false), http.MethodPatch, srv.Admin.URL+"/admin/identities/"+id,
+			[]map[string]any{{"op": "replace", "path": "/state", "value": "inactive"}}, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("disable: %d", res.StatusCode)
+		}
+		inactiveFlow, st, _ := passwordLogin(t, srv, email, pw)
+		if st != http.StatusUnauthorized {
+			t.Fatalf("disabled identity login: %d", st)
+		}
+		checkEvents(t, mine.next(t, 1),
+			wantEvent{Type: audit.LoginFailed, Actor: audit.ActorSelf, Method: "password", Result: audit.ResultIdentityInactive, Identity: id, Flow: inactiveFlow})
+
+		// Throttled: the fourth guess within the window is refused unchecked.
+		srv.MustCreateIdentity(t, throttled, pw)
+		all.next(t, 0)
+		var flows []string
+		for range 4 {
+			f, _, _ := passwordLogin(t, srv, throttled, "Guess-Passw0rd-Audit!")
+			flows = append(flows, f)
+		}
+		events := all.next(t, 4)
+		checkEvents(t, ofFlow(events, flows[3]),
+			wantEvent{Type: audit.LoginFailed, Actor: audit.ActorSelf, Method: "password", Result: audit.ResultRateLimited, Identity: "-", Flow: flows[3],
+				Details: map[string]any{"limit": "login_identifier"}})
+		noSecretsIn(t, srv.AuditEvents(t, ""), pw, "Wrong-Passw0rd-Audit!", "Guess-Passw0rd-Audit!", secret, wrongCode, "notacode1", codes[0], token, aal1, aal1b)
+	})
+}
+
+// browserLogin signs a cookie-keeping browser in with a password.
+func browserLogin(t *testing.T, srv *servertest.Server, email, password string) *http.Client {
+	t.Helper()
+	browser := srv.HTTPClient(true)
+	accept := http.Header{"Accept": {"application/json"}}
+	res, lf := servertest.Do(t, browser, http.MethodGet, srv.Public.URL+"/self-service/login/browser", nil, accept)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("browser login flow: %d %v", res.StatusCode, lf)
+	}
+	res, done := servertest.Do(t, browser, http.MethodPost, srv.Public.URL+"/self-service/login?flow="+lf["id"].(string),
+		map[string]any{"method": "password", "identifier": email, "password": password, "csrf_token": csrfOf(lf)}, accept)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("browser login: %d %v", res.StatusCode, done)
+	}
+	return browser
+}
+
+// TestAuditSessionRevocations: every way a session ends writes
+// session.revoked with the right actor, once; revoking a session that
+// already ended writes nothing.
+func TestAuditSessionRevocations(t *testing.T) {
+	opts := servertest.Options{Env: []string{"SELFSERVICE_FLOWS_SETTINGS_REVOKE_OTHER_SESSIONS=true"}}
+	servertest.Each(t, opts, func(t *testing.T, srv *servertest.Server) {
+		const email, password = "sessions-audit@example.test", "Sessions-Audit-Passw0rd!"
+		id := srv.MustCreateIdentity(t, email, password).Id
+		mine := &auditTail{srv: srv, identity: id}
+		admin := srv.HTTPClient(false)
+		accept := http.Header{"Accept": {"application/json"}}
+
+		// Browser logout.
+		browser := browserLogin(t, srv, email, password)
+		res, lo := servertest.Do(t, browser, http.MethodGet, srv.Public.URL+"/self-service/logout/browser", nil, accept)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("logout url: %d %v", res.StatusCode, lo)
+		}
+		res, _ = servertest.Do(t, browser, http.MethodGet, lo["logout_url"].(string), nil, accept)
+		if res.StatusCode != http.StatusNoContent {
+			t.Fatalf("browser logout: %d", res.StatusCode)
+		}
+		login := mine.next(t, 2)
+		checkEvents(t, login,
+			wantEvent{Type: audit.LoginSucceeded},
+			wantEvent{Type: audit.SessionRevoked, Actor: audit.ActorSelf, Identity: id, Flow: "-",
+				Details: map[string]any{"session_id": login[0].Details["session_id"]}})
+
+		tokens := make([]string, 5)
+		ids := make([]string, 5)
+		for i := range tokens {
+			tokens[i] = srv.MustNativeLogin(t, email, password)
+			ids[i] = sessionIDOf(t, srv, tokens[i])
+		}
+		mine.next(t, 5)
+		// API logout, then the same token again (already ended: nothing).
+		for range 2 {
+			res, _ = servertest.DoRaw(t, srv.HTTPClient(false), http.MethodDelete, srv.Public.URL+"/self-service/logout/api",
+				map[string]any{"session_token": tokens[4]}, nil)
+			if res.StatusCode != http.StatusNoContent {
+				t.Fatalf("api logout: %d", res.StatusCode)
+			}
+		}
+		// One other session, then all the others, by the user.
+		self := http.Header{"X-Session-Token": {tokens[0]}}
+		if res, _ := servertest.DoRaw(t, srv.HTTPClient(false), http.MethodDelete, srv.Public.URL+"/sessions/"+ids[1], nil, self); res.StatusCode != http.StatusNoContent {
+			t.Fatalf("DELETE /sessions/{id}: %d", res.StatusCode)
+		}
+		if res, body := servertest.Do(t, srv.HTTPClient(false), http.MethodDelete, srv.Public.URL+"/sessions", nil, self); res.StatusCode != http.StatusOK || body["count"] != float64(2) {
+			t.Fatalf("DELETE /sessions: %d %v", res.StatusCode, body)
+		}
+		// An admin ends the last one; a second time changes nothing.
+		for range 2 {
+			if res, _ := servertest.DoRaw(t, admin, http.MethodDelete, srv.Admin.URL+"/admin/sessions/"+ids[0], nil, nil); res.StatusCode != http.StatusNoContent {
+				t.Fatalf("admin DELETE /admin/sessions/{id}: %d", res.StatusCode)
+			}
+		}
+		checkEvents(t, mine.next(t, 4),
+			wantEvent{Type: audit.SessionRevoked, Actor: audit.ActorSelf, Identity: id, Details: map[string]any{"session_id": ids[4]}},
+			wantEvent{Type: audit.SessionRevoked, Actor: audit.ActorSelf, Identity: id, Details: map[string]any{"session_id": ids[1]}},
+			wantEvent{Type: audit.SessionRevoked, Actor: audit.ActorSelf, Identity: id, Details: map[string]any{"count": 2, "scope": "others"}},
+			wantEvent{Type: audit.SessionRevoked, Actor: audit.ActorAdmin, Identity: id, Details: map[string]any{"session_id": ids[0]}})
+
+		// A password change in settings ends the other sessions, in its flow.
+		other := srv.MustNativeLogin(t, email, password)
+		current := srv.MustNativeLogin(t, email, password)
+		mine.next(t, 2)
+		flowID, st, body := settingsUpdate(t, srv, current, map[string]any{"method": "password", "password": "Changed-Sessions-Passw0rd!"})
+		if st != http.StatusOK {
+			t.Fatalf("settings password: %d %v", st, body)
+		}
+		checkEvents(t, mine.next(t, 2),
+			wantEvent{Type: audit.SessionRevoked, Actor: audit.ActorSelf, Method: "password", Identity: id, Flow: flowID, Details: map[string]any{"count": 1, "scope": "others"}},
+			wantEvent{Type: audit.PasswordChanged, Actor: audit.ActorSelf, Method: "password", Identity: id, Flow: flowID})
+		if srv.SessionActive(t, other) {
+			t.Fatal("the other session survived the password change")
+		}
+
+		// An admin deletes every session of the identity: all eight rows,
+		// ended or not.
+		if res, _ := servertest.DoRaw(t, admin, http.MethodDelete, srv.Admin.URL+"/admin/identities/"+id+"/sessions", nil, nil); res.StatusCode != http.StatusNoContent {
+			t.Fatalf("admin DELETE sessions: %d", res.StatusCode)
+		}
+		checkEvents(t, mine.next(t, 1),
+			wantEvent{Type: audit.SessionRevoked, Actor: audit.ActorAdmin, Identity: id, Flow: "-", Details: map[string]any{"count": 8, "scope": "all"}})
+		// None left: 404, nothing recorded.
+		if res, _ := servertest.DoRaw(t, admin, http.MethodDelete, srv.Admin.URL+"/admin/identities/"+id+"/sessions", nil, nil); res.StatusCode != http.StatusNotFound {
+			t.Fatalf("admin DELETE no sessions: %d", res.StatusCode)
+		}
+		if got := mine.next(t, 0); len(got) != 0 {
+			t.Fatalf("nothing revoked, yet %v", servertest.AuditTypes(got))
+		}
+	})
+}
+
+// TestAuditAddressAndPasswordChanges: a changed address, in settings or
+// by an admin, is recorded with the addresses before and after; an admin
+// password is recorded as password.changed; changes that are refused,
+// or touch no address, record nothing.
+func TestAuditAddressAndPasswordChanges(t *testing.T) {
+	servertest.Each(t, servertest.Options{}, func(t *testing.T, srv *servertest.Server) {
+		const first, second, third, fourth = "first-address@example.test", "second-address@example.test", "third-address@example.test", "fourth-address@example.test"
+		const password, adminPassword = "Address-Audit-Passw0rd!", "Admin-Set-Passw0rd-Audit!"
+		id := srv.MustCreateIdentity(t, first, password).Id
+		mine := &auditTail{srv: srv, identity: id}
+		admin := srv.HTTPClient(false)
+		token := srv.MustNativeLogin(t, first, password)
+		mine.next(t, 1)
+
+		// Refused: an address that is not one, a password the policy refuses.
+		if _, st, body := settingsUpdate(t, srv, token, map[string]any{"method": "profile", "traits": map[string]any{"email": "not-an-address"}}); st != http.StatusBadRequest {
+			t.Fatalf("bad address: %d %v", st, body)
+		}
+		if _, st, body := settingsUpdate(t, srv, token, map[string]any{"method": "password", "password": "short"}); st != http.StatusBadRequest {
+			t.Fatalf("weak password: %d %v", st, body)
+		}
+		if got := mine.next(t, 0); len(got) != 0 {
+			t.Fatalf("refused changes recorded %v", servertest.AuditTypes(got))
+		}
+
+		// Settings profile.
+		flowID, st, body := settingsUpdate(t, srv, token, map[string]any{"method": "profile", "traits": map[string]any{"email": second}})
+		if st != http.StatusOK {
+			t.Fatalf("profile: %d %v", st, body)
+		}
+		checkEvents(t, mine.next(t, 1),
+			wantEvent{Type: audit.AddressChanged, Actor: audit.ActorSelf, Method: "profile", Result: audit.ResultSuccess, Identity: id, Flow: flowID,
+				Details: map[string]any{"previous": []string{first}, "current": []string{second}}})
+
+		// Admin: a full update to another address; a refused one; a patch
+		// of the address and the password; a patch of metadata only.
+		res, body := servertest.Do(t, admin, http.MethodPut, srv.Admin.URL+"/admin/identities/"+id,
+			map[string]any{"schema_id": "default", "traits": map[string]any{"email": third}}, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("admin PUT: %d %v", res.StatusCode, body)
+		}
+		res, body = servertest.Do(t, admin, http.MethodPut, srv.Admin.URL+"/admin/identities/"+id,
+			map[string]any{"schema_id": "default", "traits": map[string]any{"email": "still-not-an-address"}}, nil)
+		if res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("refused admin PUT: %d %v", res.StatusCode, body)
+		}
+		res, body = servertest.Do(t, admin, http.MethodPatch, srv.Admin.URL+"/admin/identities/"+id, []map[string]any{
+			{"op": "replace", "path": "/traits/email", "value": fourth},
+			{"op": "add", "path": "/credentials/password/config/password", "value": adminPassword},
+		}, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("admin PATCH: %d %v", res.StatusCode, body)
+		}
+		res, body = servertest.Do(t, admin, http.MethodPatch, srv.Admin.URL+"/admin/identities/"+id,
+			[]map[string]any{{"op": "add", "path": "/metadata_public", "value": map[string]any{"plan": "pro"}}}, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("admin PATCH metadata: %d %v", res.StatusCode, body)
+		}
+		checkEvents(t, mine.next(t, 3),
+			wantEvent{Type: audit.AddressChanged, Actor: audit.ActorAdmin, Identity: id, Flow: "-",
+				Details: map[string]any{"previous": []string{second}, "current": []string{third}}},
+			wantEvent{Type: audit.AddressChanged, Actor: audit.ActorAdmin, Identity: id, Flow: "-",
+				Details: map[string]any{"previous": []string{third}, "current": []string{fourth}}},
+			wantEvent{Type: audit.PasswordChanged, Actor: audit.ActorAdmin, Method: "password", Identity: id, Flow: "-"})
+		if !srv.PasswordIs(t, id, adminPassword) {
+			t.Fatal("the admin's password was not set")
+		}
+		noSecretsIn(t, srv.AuditEvents(t, ""), password, adminPassword, "short", token)
+	})
+}
