@@ -13,9 +13,3 @@ type Audit struct {
 
 // DefaultAuditRetention is audit.retention when nothing sets it.
 const DefaultAuditRetention = 90 * 24 * time.Hour
-
-func (l *loader) validateAudit(c *Config) {
-	if c.Audit.Retention < 0 {
-		l.fail("audit.retention", "must not be negative (0 keeps events forever), got %s", c.Audit.Retention)
-	}
-}

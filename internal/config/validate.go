@@ -41,7 +41,6 @@ func (l *loader) validate(c *Config) {
 	l.validateSelfService(c)
 	l.validateCourier(c)
 	l.validateDatabase(c)
-	l.validateAudit(c)
 }
 
 // logLevels maps accepted log levels, Kratos's included, onto slog's.
