@@ -42,7 +42,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // list: GET /admin/audit/events, oldest first, with keyset pagination
 // and a Link header as GET /admin/identities writes it.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilter(r.URL.Query())
+	f, err := ParseFilter(r.URL.Query())
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -64,9 +64,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, events)
 }
 
-// parseFilter reads the query parameters of GET /admin/audit/events; a
-// bad one is a 400 naming it.
-func parseFilter(q url.Values) (Filter, error) {
+// ParseFilter reads the query parameters of GET /admin/audit/events (and
+// of `latchkey audit list` on the database); a bad one is a 400 naming it
+// in the reason and in details.parameter.
+func ParseFilter(q url.Values) (Filter, error) {
 	f := Filter{PageSize: DefaultPageSize, PageToken: q.Get("page_token")}
 	if s := q.Get("identity_id"); s != "" {
 		id, err := uuid.Parse(s)
