@@ -12,6 +12,8 @@ import (
 // eventJSON is an event's wire shape (GET /admin/audit/events, `latchkey
 // audit list --format json`): every key always present, the optional ids
 // null when unknown, details {} when there are none.
+// It has Event's fields in Event's order, so the two convert into each
+// other: a field added to Event must be added here.
 type eventJSON struct {
 	ID         uuid.UUID      `json:"id"`
 	Time       time.Time      `json:"time"`
