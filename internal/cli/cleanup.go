@@ -39,13 +39,14 @@ func newCleanupSQL() *cobra.Command {
 	defaults := config.DefaultDatabaseCleanup()
 	cmd := &cobra.Command{
 		Use:   "sql [DSN]",
-		Short: "Delete expired flows, codes, tokens, send counters, sessions and old mail",
+		Short: "Delete expired flows, codes, tokens, send counters, sessions, old mail and old audit events",
 		Long: `Deletes, in batches of --batch-size rows (each batch its own short transaction):
 self-service flows, recovery codes and link tokens, and sessions that expired
 more than --keep-last ago; self-service errors an hour older than that; send
 counters whose window ended more than --keep-last ago; and courier messages,
-sent or abandoned, created more than --keep-last ago. Queued mail is never
-deleted.
+sent or abandoned, created more than --keep-last ago; and audit events older
+than audit.retention (default 90 days; 0 keeps them) plus --keep-last. Queued
+mail is never deleted.
 
 serve does the same every database.cleanup.interval unless
 database.cleanup.enabled is false. Several runs may go at once on one database.
@@ -99,10 +100,11 @@ func (f *cleanupFlags) options(cmd *cobra.Command, args []string) (sqlstore.Clea
 	if err != nil {
 		return sqlstore.CleanupOptions{}, "", err
 	}
-	opts := sqlstore.CleanupOptions{KeepLast: f.keepLast, BatchSize: f.batchSize, Sleep: f.sleep, CounterWindow: unknownCounterWindow}
+	opts := sqlstore.CleanupOptions{KeepLast: f.keepLast, BatchSize: f.batchSize, Sleep: f.sleep, CounterWindow: unknownCounterWindow,
+		AuditRetention: config.DefaultAuditRetention}
 	if cfg != nil {
 		fromCfg := server.CleanupOptions(cfg)
-		opts.CounterWindow = fromCfg.CounterWindow
+		opts.CounterWindow, opts.AuditRetention = fromCfg.CounterWindow, fromCfg.AuditRetention
 		fl := cmd.Flags()
 		if !fl.Changed("keep-last") {
 			opts.KeepLast = fromCfg.KeepLast

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/session"
@@ -20,8 +21,9 @@ import (
 )
 
 // cleanupSeed stores, relative to now: three flows and a session that
-// expired two hours ago, a flow that expired 30 minutes ago, and a live
-// flow and session.
+// expired two hours ago, a flow that expired 30 minutes ago, a live flow
+// and session, and audit events written 100 days, 20 days and an hour
+// ago.
 func cleanupSeed(t *testing.T, dsn string) {
 	t.Helper()
 	ctx := context.Background()
@@ -49,6 +51,12 @@ func cleanupSeed(t *testing.T, dsn string) {
 			t.Fatal(err)
 		}
 	}
+	rec := &audit.Recorder{Store: sqlstore.NewAuditStore(db)}
+	for _, age := range []time.Duration{100 * 24 * time.Hour, 20 * 24 * time.Hour, time.Hour} {
+		if err := rec.Record(ctx, audit.Event{Type: audit.PasswordChanged, IdentityID: &ident.ID, Time: now.Add(-age)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // countRows counts the rows of table.
@@ -66,8 +74,9 @@ func countRows(t *testing.T, dsn, table string) int {
 	return n
 }
 
-// cleanupReport is the output of a cleanup that deleted flows and sessions.
-func cleanupReport(flows, sessions int, keepLast string) string {
+// cleanupReport is the output of a cleanup that deleted flows, sessions
+// and audit events.
+func cleanupReport(flows, sessions, events int, keepLast string) string {
 	lines := []string{
 		"recovery codes               0",
 		"recovery link tokens         0",
@@ -77,7 +86,8 @@ func cleanupReport(flows, sessions int, keepLast string) string {
 		"rate-limit counters          0",
 		"session cache invalidations  0",
 		"courier messages             0",
-		"Deleted " + strconv.Itoa(flows+sessions) + " expired row(s); kept those of the last " + keepLast + ".",
+		"audit events                 " + strconv.Itoa(events),
+		"Deleted " + strconv.Itoa(flows+sessions+events) + " expired row(s); kept those of the last " + keepLast + ".",
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
@@ -101,20 +111,22 @@ func TestCleanupSQL(t *testing.T) {
 			}
 			cleanupSeed(t, dsn)
 
+			// Without a configuration, audit events are kept for the
+			// default 90 days.
 			t.Run("DeletesWhatExpiredBeforeKeepLastInBatches", func(t *testing.T) {
 				r := run(t, dir, nil, "", "cleanup", "sql", dsn, "--keep-last", "1h", "-b", "2", "--sleep", "1ms")
-				if want := cleanupReport(3, 1, "1h0m0s"); r.code != 0 || r.stdout != want {
+				if want := cleanupReport(3, 1, 1, "1h0m0s"); r.code != 0 || r.stdout != want {
 					t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", r.code, r.stderr, r.stdout, want)
 				}
-				if f, s := countRows(t, dsn, "selfservice_flows"), countRows(t, dsn, "sessions"); f != 2 || s != 1 {
-					t.Fatalf("%d flows and %d sessions left, want 2 and 1", f, s)
+				if f, s, e := countRows(t, dsn, "selfservice_flows"), countRows(t, dsn, "sessions"), countRows(t, dsn, "audit_events"); f != 2 || s != 1 || e != 2 {
+					t.Fatalf("%d flows, %d sessions and %d audit events left, want 2, 1 and 2", f, s, e)
 				}
 			})
 
 			t.Run("KratosFlagsWithDSNFromEnv", func(t *testing.T) {
 				r := run(t, dir, []string{"DSN=" + dsn}, "", "cleanup", "sql", "-e", "--keep-last", "1h",
 					"--database.cleanup.batch_size", "1", "--database.cleanup.sleep.tables", "0s")
-				if want := cleanupReport(0, 0, "1h0m0s"); r.code != 0 || r.stdout != want {
+				if want := cleanupReport(0, 0, 0, "1h0m0s"); r.code != 0 || r.stdout != want {
 					t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", r.code, r.stderr, r.stdout, want)
 				}
 			})
@@ -126,11 +138,36 @@ func TestCleanupSQL(t *testing.T) {
 					t.Fatal(err)
 				}
 				r := run(t, dir, nil, "", "cleanup", "sql", "-c", file)
-				if want := cleanupReport(1, 0, "10m0s"); r.code != 0 || r.stdout != want {
+				if want := cleanupReport(1, 0, 0, "10m0s"); r.code != 0 || r.stdout != want {
 					t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", r.code, r.stderr, r.stdout, want)
 				}
 				if f, s := countRows(t, dsn, "selfservice_flows"), countRows(t, dsn, "sessions"); f != 1 || s != 1 {
 					t.Fatalf("%d flows and %d sessions left, want the live ones", f, s)
+				}
+			})
+
+			t.Run("AuditRetentionFromTheConfigFile", func(t *testing.T) {
+				cleanup := func(retention string) result {
+					file := filepath.Join(dir, "latchkey.yml")
+					yml := "dsn: " + dsn + "\nsecrets: {default: [cli-test-secret-0123456789]}\naudit: {retention: " + retention + "}\n"
+					if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					return run(t, dir, nil, "", "cleanup", "sql", "-c", file)
+				}
+				// 0 keeps every event, however old.
+				if r, want := cleanup("0"), cleanupReport(0, 0, 0, "24h0m0s"); r.code != 0 || r.stdout != want {
+					t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", r.code, r.stderr, r.stdout, want)
+				}
+				// Ten days (plus the day of older_than) takes the 20-day-old one.
+				if r, want := cleanup("240h"), cleanupReport(0, 0, 1, "24h0m0s"); r.code != 0 || r.stdout != want {
+					t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", r.code, r.stderr, r.stdout, want)
+				}
+				if e := countRows(t, dsn, "audit_events"); e != 1 {
+					t.Fatalf("%d audit events left, want the recent one", e)
+				}
+				if r := cleanup("-24h"); r.code == 0 || !strings.Contains(r.stderr, `audit.retention: must not be negative, got "-24h"`) {
+					t.Fatalf("a negative retention: exit %d, stderr %q", r.code, r.stderr)
 				}
 			})
 		})

@@ -1,6 +1,6 @@
 // Package cli holds the cobra commands of the latchkey binary: serve,
-// migrate, cleanup sql, identities, import kratos, courier watch, bench
-// and version.
+// migrate, cleanup sql, identities, audit list, import kratos, courier
+// watch, bench and version.
 // Commands parse flags, load the configuration and hand over to
 // internal/server (or internal/sqlstore, or a server's admin API); they
 // hold no logic of their own.
@@ -47,7 +47,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetVersionTemplate("latchkey {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(), newMigrate(), newCleanup(), newIdentities(), newCourier(), newBench(), newImport(), newVersion())
+	root.AddCommand(newServe(), newMigrate(), newCleanup(), newIdentities(), newAudit(), newCourier(), newBench(), newImport(), newVersion())
 	return root
 }
 

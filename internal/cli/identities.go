@@ -28,7 +28,7 @@ shows identities exactly as serve does.`,
 }
 
 // identityCommand builds a subcommand whose run gets the opened back end.
-func identityCommand(cmd *cobra.Command, f *identityFlags, run func(cmd *cobra.Command, b identityBackend, args []string) error) *cobra.Command {
+func identityCommand(cmd *cobra.Command, f *backEndFlags, run func(cmd *cobra.Command, b identityBackend, args []string) error) *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := f.output.check(); err != nil {
 			return err
@@ -36,7 +36,7 @@ func identityCommand(cmd *cobra.Command, f *identityFlags, run func(cmd *cobra.C
 		ctx, stop := signalContext()
 		defer stop()
 		cmd.SetContext(ctx)
-		b, err := f.open(cmd, args)
+		b, err := f.openIdentities(cmd, args)
 		if err != nil {
 			return err
 		}
@@ -48,7 +48,7 @@ func identityCommand(cmd *cobra.Command, f *identityFlags, run func(cmd *cobra.C
 }
 
 func newIdentitiesImport() *cobra.Command {
-	var f identityFlags
+	var f backEndFlags
 	return identityCommand(&cobra.Command{
 		Use:   "import [FILE...]",
 		Short: "Create identities from JSON files or stdin",
@@ -87,7 +87,7 @@ before anything is created.`,
 
 func newIdentitiesList() *cobra.Command {
 	var (
-		f         identityFlags
+		f         backEndFlags
 		pageSize  int
 		pageToken string
 	)
@@ -122,7 +122,7 @@ to --page-token. --format json prints {"identities":[…],"next_page_token":"…
 
 func newIdentitiesGet() *cobra.Command {
 	var (
-		f       identityFlags
+		f       backEndFlags
 		include []string
 	)
 	cmd := identityCommand(&cobra.Command{
@@ -154,7 +154,7 @@ reported on stderr and the command exits with 1; the others are still shown.`,
 }
 
 func newIdentitiesDelete() *cobra.Command {
-	var f identityFlags
+	var f backEndFlags
 	return identityCommand(&cobra.Command{
 		Use:   "delete ID...",
 		Short: "Delete identities by id",
@@ -182,7 +182,7 @@ malformed is reported on stderr and the command exits with 1.`,
 
 func newIdentitiesPatch() *cobra.Command {
 	var (
-		f    identityFlags
+		f    backEndFlags
 		file string
 	)
 	cmd := identityCommand(&cobra.Command{

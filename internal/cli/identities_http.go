@@ -62,19 +62,26 @@ func (a *adminAPI) list(ctx context.Context, pageSize int, pageToken string) ([]
 	if pageToken != "" {
 		q.Set("page_token", pageToken)
 	}
-	req, err := a.request(ctx, http.MethodGet, "/admin/identities?"+q.Encode(), nil)
+	var page []json.RawMessage
+	next, err := a.getPage(ctx, "/admin/identities", q, &page)
+	return page, next, err
+}
+
+// getPage reads one page of an admin list into page and returns the
+// next page's token from the Link header ("" on the last page).
+func (a *adminAPI) getPage(ctx context.Context, path string, q url.Values, page any) (string, error) {
+	req, err := a.request(ctx, http.MethodGet, path+"?"+q.Encode(), nil)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	res, body, err := a.send(req, http.StatusOK)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	var page []json.RawMessage
-	if err := json.Unmarshal(body, &page); err != nil {
-		return nil, "", fmt.Errorf("the admin API answered a list that is not a JSON array: %w", err)
+	if err := json.Unmarshal(body, page); err != nil {
+		return "", fmt.Errorf("the admin API answered a list that is not a JSON array: %w", err)
 	}
-	return page, nextPageToken(res.Header.Get("Link")), nil
+	return nextPageToken(res.Header.Get("Link")), nil
 }
 
 // do sends one request and returns the body of the expected answer.

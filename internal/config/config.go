@@ -39,6 +39,7 @@ type Config struct {
 	DevMailbox   DevMailbox   `key:"dev_mailbox"`
 	Profiling    Profiling    `key:"profiling"`
 	Database     Database     `key:"database"`
+	Audit        Audit        `key:"audit"`
 }
 
 // Serve holds the two listeners.

@@ -130,6 +130,7 @@ func defaults() *Config {
 			Sleep:     CleanupSleep{Tables: 100 * time.Millisecond},
 			OlderThan: 24 * time.Hour,
 		}},
+		Audit: Audit{Retention: DefaultAuditRetention},
 	}
 }
 

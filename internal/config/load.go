@@ -262,6 +262,14 @@ func (l *loader) decodeValue(path string, raw any, dst reflect.Value) bool {
 	switch dst.Type() {
 	case durationType:
 		s, ok := raw.(string)
+		if isZero(raw) {
+			// 0 needs no unit ("audit.retention: 0" keeps events forever).
+			s, ok = "0s", true
+		}
+		if ok && strings.HasPrefix(s, "-") && durationPattern.MatchString(s[1:]) {
+			l.fail(path, "must not be negative, got %q", s)
+			return false
+		}
 		if !ok || !durationPattern.MatchString(s) {
 			l.fail(path, `must be a duration such as "1h", "15m" or "100ms", got %s`, describe(raw))
 			return false
@@ -472,6 +480,24 @@ func parseByteSize(raw any) (uint64, error) {
 }
 
 // describe renders a config value for an error message.
+// isZero reports whether a raw value is the number 0, written as a
+// number or a string.
+func isZero(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return v == "0"
+	case int:
+		return v == 0
+	case int64:
+		return v == 0
+	case uint64:
+		return v == 0
+	case float64:
+		return v == 0
+	}
+	return false
+}
+
 func describe(v any) string {
 	switch v := v.(type) {
 	case string:

@@ -3,7 +3,6 @@ package identity
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -105,35 +104,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if p.IDs == nil {
-		w.Header().Set("Link", linkHeader(r, next))
+		w.Header().Set("Link", httpx.PageLinks(r, DefaultPageSize, next))
 	}
 	httpx.NoCache(w)
 	httpx.WriteJSON(w, http.StatusOK, out)
-}
-
-// linkHeader lists the first page and, when there is one, the next page,
-// keeping the request's other query parameters.
-func linkHeader(r *http.Request, next string) string {
-	link := func(token, rel string) string {
-		u := url.URL{Path: r.URL.Path}
-		q := r.URL.Query()
-		q.Del("page")
-		q.Del("per_page")
-		if q.Get("page_size") == "" {
-			q.Set("page_size", strconv.Itoa(DefaultPageSize))
-		}
-		q.Del("page_token")
-		if token != "" {
-			q.Set("page_token", token)
-		}
-		u.RawQuery = q.Encode()
-		return "<" + u.String() + `>; rel="` + rel + `"`
-	}
-	out := link("", "first")
-	if next != "" {
-		out += "," + link(next, "next")
-	}
-	return out
 }
 
 // get: GET /admin/identities/{id}[?include_credential=password|totp|lookup_secret…]:

@@ -16,10 +16,11 @@ import (
 func CleanupOptions(cfg *config.Config) sqlstore.CleanupOptions {
 	c := cfg.Database.Cleanup
 	return sqlstore.CleanupOptions{
-		KeepLast:      c.OlderThan,
-		BatchSize:     c.BatchSize,
-		Sleep:         c.Sleep.Tables,
-		CounterWindow: cfg.LongestRateLimitWindow(),
+		KeepLast:       c.OlderThan,
+		BatchSize:      c.BatchSize,
+		Sleep:          c.Sleep.Tables,
+		CounterWindow:  cfg.LongestRateLimitWindow(),
+		AuditRetention: cfg.Audit.Retention,
 	}
 }
 

@@ -66,6 +66,7 @@ func (s *Server) wire(opts Options) error {
 	sessions.RegisterAdmin(admin)
 
 	courier.NewHandler(c.courier).Register(admin)
+	(&audit.Handler{Events: c.audit.Store}).Register(admin)
 	public.HandleFunc("GET /self-service/errors", c.errors.ServeError)
 	admin.HandleFunc("GET /self-service/errors", c.errors.ServeError)
 
@@ -138,6 +139,9 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 		return nil, err
 	}
 	c.audit = &audit.Recorder{Store: sqlstore.NewAuditStore(db), Now: s.now}
+	if c.audit.Counter, err = audit.NewMetrics(s.metrics); err != nil {
+		return nil, err
+	}
 	c.identities = identity.NewService(sqlstore.NewIdentityStore(db), c.schemas, c.hasher, s.now)
 	c.identities.Audit = c.audit
 

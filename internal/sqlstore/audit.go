@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -20,8 +19,9 @@ func NewAuditStore(db *DB) *AuditStore { return &AuditStore{DB: db} }
 
 var _ audit.Store = (*AuditStore)(nil)
 
-// ErrBadPageToken is returned for a page token this store did not write.
-var ErrBadPageToken = errors.New("audit: invalid page_token")
+// ErrBadPageToken is returned for a page token this store did not write
+// (audit.ErrBadPageToken, which the admin API answers with a 400).
+var ErrBadPageToken = audit.ErrBadPageToken
 
 // AppendEvent inserts e in the transaction ctx carries.
 func (s *AuditStore) AppendEvent(ctx context.Context, e *audit.Event) error {

@@ -19,7 +19,8 @@ import (
 // that are queued or processing, however old.
 //
 // Order matters only for the counts: codes and tokens go before their
-// flows, which would otherwise delete them by cascade, uncounted.
+// flows, which would otherwise delete them by cascade, uncounted. Audit
+// events go after audit.retention, never with the identity they name.
 var cleanupRules = []cleanupRule{
 	{Kind: "recovery codes", Table: "recovery_codes", Key: "id", Column: "expires_at"},
 	{Kind: "recovery link tokens", Table: "recovery_tokens", Key: "id", Column: "expires_at"},
@@ -39,6 +40,11 @@ var cleanupRules = []cleanupRule{
 	// Delivered or abandoned mail, with its dispatches (ON DELETE CASCADE);
 	// never a message still waiting to be sent.
 	{Kind: "courier messages", Table: "courier_messages", Key: "id", Column: "created_at", Where: "status IN ('sent', 'abandoned')"},
+	// The audit log keeps every event for audit.retention; 0 keeps them
+	// forever.
+	{Kind: "audit events", Table: "audit_events", Key: "id", Column: "created_at",
+		Retention: func(o CleanupOptions) time.Duration { return o.AuditRetention },
+		KeepAll:   func(o CleanupOptions) bool { return o.AuditRetention <= 0 }},
 }
 
 // cleanupRule deletes one kind of expired row.
@@ -55,6 +61,8 @@ type cleanupRule struct {
 	// Retention is how long after Column a row is still needed (before
 	// keep-last is added); nil means not at all.
 	Retention func(CleanupOptions) time.Duration
+	// KeepAll, when set and true, spares every row of the rule this run.
+	KeepAll func(CleanupOptions) bool
 }
 
 func keepFor(d time.Duration) func(CleanupOptions) time.Duration {
@@ -74,6 +82,9 @@ type CleanupOptions struct {
 	// CounterWindow is the longest window of any send-limit counter:
 	// a counter is kept that long after its window started.
 	CounterWindow time.Duration
+	// AuditRetention is how long audit events are kept after they were
+	// written (audit.retention); 0, the zero value, keeps them forever.
+	AuditRetention time.Duration
 }
 
 // CleanupCount is how many rows of one kind a run deleted.
@@ -104,6 +115,9 @@ func (db *DB) Cleanup(ctx context.Context, opts CleanupOptions) ([]CleanupCount,
 		counts[i].Kind, counts[i].Table = r.Kind, r.Table
 	}
 	for i, r := range cleanupRules {
+		if r.KeepAll != nil && r.KeepAll(opts) {
+			continue
+		}
 		cutoff := now.Add(-opts.KeepLast)
 		if r.Retention != nil {
 			cutoff = cutoff.Add(-r.Retention(opts))

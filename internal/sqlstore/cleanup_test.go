@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/recovery"
@@ -21,7 +22,10 @@ import (
 // cleanupNow is the frozen time the cleanup tests run at.
 var cleanupNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
-const keepLast = 24 * time.Hour
+const (
+	keepLast       = 24 * time.Hour
+	auditRetention = 90 * 24 * time.Hour
+)
 
 // expiredAt is a time a row expired more than keep-last ago; within
 // keep-last is a time it expired, but recently enough to be kept.
@@ -129,6 +133,16 @@ func (f *cleanupFixture) mustMessage(status courier.MessageStatus, at time.Time)
 	return m.ID.String()
 }
 
+// mustEvent appends an audit event written at `at`.
+func (f *cleanupFixture) mustEvent(at time.Time) string {
+	f.t.Helper()
+	e := &audit.Event{ID: uuid.New(), Time: at, Type: audit.PasswordChanged, IdentityID: &f.identity, Actor: audit.ActorSelf, Result: audit.ResultSuccess}
+	if err := sqlstore.NewAuditStore(f.db).AppendEvent(context.Background(), e); err != nil {
+		f.t.Fatal(err)
+	}
+	return e.ID.String()
+}
+
 // remaining lists the values of column in table, sorted.
 func remaining(t *testing.T, db *sqlstore.DB, table, column string) []string {
 	t.Helper()
@@ -207,13 +221,17 @@ func TestCleanup(t *testing.T) {
 			// Queued last: a queued message would be claimed by the others'.
 			oldQueued := f.mustMessage(courier.StatusQueued, old)
 
-			counts, err := db.Cleanup(ctx, sqlstore.CleanupOptions{KeepLast: keepLast, BatchSize: 100, CounterWindow: time.Hour})
+			// Audit events are kept for the retention, plus keep-last.
+			f.mustEvent(cleanupNow.Add(-keepLast - auditRetention - time.Minute))
+			keptEvent := f.mustEvent(cleanupNow.Add(-keepLast - auditRetention + time.Minute))
+
+			counts, err := db.Cleanup(ctx, sqlstore.CleanupOptions{KeepLast: keepLast, BatchSize: 100, CounterWindow: time.Hour, AuditRetention: auditRetention})
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := map[string]int64{
 				"recovery codes": 2, "recovery link tokens": 2, "self-service flows": 1, "self-service errors": 1,
-				"sessions": 2, "rate-limit counters": 1, "courier messages": 2,
+				"sessions": 2, "rate-limit counters": 1, "courier messages": 2, "audit events": 1,
 				"session cache invalidations": 0, // fresh: the rule keeps a minute on top
 			}
 			if got := deletedByKind(counts); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -232,6 +250,7 @@ func TestCleanup(t *testing.T) {
 				{"courier_messages", "id", sorted(oldQueued, oldProcessing, recentSent)},
 				// The deleted messages' dispatches went with them.
 				{"courier_message_dispatches", "message_id", sorted(recentSent)},
+				{"audit_events", "id", sorted(keptEvent)},
 			} {
 				if got := remaining(t, db, c.table, c.column); !slices.Equal(got, c.want) {
 					t.Errorf("%s left %v, want %v", c.table, got, c.want)
@@ -239,7 +258,7 @@ func TestCleanup(t *testing.T) {
 			}
 
 			t.Run("ASecondRunDeletesNothing", func(t *testing.T) {
-				counts, err := db.Cleanup(ctx, sqlstore.CleanupOptions{KeepLast: keepLast, CounterWindow: time.Hour})
+				counts, err := db.Cleanup(ctx, sqlstore.CleanupOptions{KeepLast: keepLast, CounterWindow: time.Hour, AuditRetention: auditRetention})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -249,6 +268,28 @@ func TestCleanup(t *testing.T) {
 					}
 				}
 			})
+		})
+
+		t.Run("AuditRetentionZeroKeepsEveryEvent", func(t *testing.T) {
+			ancient := f.mustEvent(cleanupNow.Add(-10 * 365 * 24 * time.Hour))
+			counts, err := db.Cleanup(ctx, sqlstore.CleanupOptions{KeepLast: 0, CounterWindow: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := deletedByKind(counts)["audit events"]; n != 0 {
+				t.Errorf("deleted %d audit events with retention 0", n)
+			}
+			if got := remaining(t, db, "audit_events", "id"); !slices.Contains(got, ancient) {
+				t.Errorf("the ten-year-old event is gone: %v", got)
+			}
+			// The same event goes once a retention is set.
+			counts, err = db.Cleanup(ctx, sqlstore.CleanupOptions{KeepLast: keepLast, CounterWindow: time.Hour, AuditRetention: auditRetention})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := deletedByKind(counts)["audit events"]; n != 1 {
+				t.Errorf("deleted %d audit events with a retention, want the ancient one", n)
+			}
 		})
 
 		t.Run("BatchesUntilNothingExpiredIsLeft", func(t *testing.T) {
