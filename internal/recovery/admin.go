@@ -111,7 +111,7 @@ func (s *Service) CreateAdminCode(ctx context.Context, in AdminRequest, caller A
 		return s.recordAdmin(ctx, audit.AdminRecoveryCodeCreated, f, MethodCode, ident.ID, in)
 	})
 	if err != nil {
-		return nil, s.adminRefused(ctx, err, in.IdentityID, MethodCode)
+		return nil, s.adminRefused(ctx, err, in, MethodCode)
 	}
 	httpx.Logger(ctx).Info("admin recovery code created", "flow_id", f.ID, "identity_id", ident.ID, "flow_type", t,
 		"sent", in.Send, "remote_addr", caller.RemoteAddr)
@@ -162,7 +162,7 @@ func (s *Service) CreateAdminLink(ctx context.Context, in AdminRequest, caller A
 		return s.recordAdmin(ctx, audit.AdminRecoveryLinkCreated, f, MethodLink, ident.ID, in)
 	})
 	if err != nil {
-		return nil, s.adminRefused(ctx, err, in.IdentityID, MethodLink)
+		return nil, s.adminRefused(ctx, err, in, MethodLink)
 	}
 	httpx.Logger(ctx).Info("admin recovery link created", "flow_id", f.ID, "identity_id", ident.ID,
 		"sent", in.Send, "remote_addr", caller.RemoteAddr)
@@ -237,13 +237,13 @@ func (s *Service) adminSend(ctx context.Context, f *Flow, ident *identity.Identi
 // the send limits rolled the whole creation back: its
 // recovery.rate_limited event is written on its own (the refusal is what
 // happened) and the admin gets 429.
-func (s *Service) adminRefused(ctx context.Context, err error, identityID uuid.UUID, m Method) error {
+func (s *Service) adminRefused(ctx context.Context, err error, in AdminRequest, m Method) error {
 	var limited *ratelimit.ExceededError
 	if !errors.As(err, &limited) {
 		return err
 	}
 	if err := s.Tx.InTx(ctx, func(ctx context.Context) error {
-		return s.recordLimited(ctx, nil, m, identityID, limited, "")
+		return s.recordLimited(ctx, nil, m, in.IdentityID, limited, "", in.Reason)
 	}); err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func (s *Service) showLimited(ctx context.Context, f *Flow, limited *ratelimit.E
 	f.UI.AddMessage(flow.MsgRateLimited(limited.RetryAfter))
 	var res *flow.Result
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
-		if err := s.recordLimited(ctx, f, m, uuid.Nil, limited, address); err != nil {
+		if err := s.recordLimited(ctx, f, m, uuid.Nil, limited, address, ""); err != nil {
 			return err
 		}
 		var err error
@@ -57,10 +57,10 @@ func (s *Service) showLimited(ctx context.Context, f *Flow, limited *ratelimit.E
 }
 
 // recordLimited writes the recovery.rate_limited event of a refused send
-// (f nil and identityID set for the admin API's).
-func (s *Service) recordLimited(ctx context.Context, f *Flow, m Method, identityID uuid.UUID, limited *ratelimit.ExceededError, address string) error {
+// (f nil, identityID and the admin's reason set for the admin API's).
+func (s *Service) recordLimited(ctx context.Context, f *Flow, m Method, identityID uuid.UUID, limited *ratelimit.ExceededError, address, reason string) error {
 	e := audit.Event{Type: audit.RecoveryRateLimited, IdentityID: audit.ID(identityID), Method: string(m), Result: audit.ResultRateLimited,
-		Details: map[string]any{"limit": limited.Scope}}
+		Reason: reason, Details: map[string]any{"limit": limited.Scope}}
 	if f != nil {
 		e.FlowID = &f.ID
 	}

@@ -297,6 +297,9 @@ func TestAuditRecoveryRateLimited(t *testing.T) {
 		checkEvents(t, all.next(t, 1),
 			wantEvent{Type: audit.RecoveryRateLimited, Actor: audit.ActorAdmin, Method: "code", Result: audit.ResultRateLimited, Identity: id, Flow: "-",
 				Details: map[string]any{"limit": "recovery_address"}})
+		if e := srv.AuditEvents(t, id); e[len(e)-1].Reason != "refused" {
+			t.Fatalf("admin reason %q", e[len(e)-1].Reason)
+		}
 	})
 }
 
