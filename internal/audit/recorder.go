@@ -71,6 +71,7 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 	if e.Time.IsZero() {
 		e.Time = r.now()
 	}
+	fillFlow(ctx, &e)
 	o := httpx.OriginOf(ctx)
 	if e.Actor == "" {
 		switch {

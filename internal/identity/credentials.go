@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/httpx"
 )
 
@@ -53,6 +54,15 @@ func firstFactor(t CredentialType) bool { return t == CredentialPassword }
 // they reached (Kratos does not downgrade them); whoami sees the change
 // at once because the store invalidates the identity's cached sessions.
 func (s *Service) RemoveCredential(ctx context.Context, id uuid.UUID, t CredentialType) error {
+	return s.Store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.removeCredential(ctx, id, t); err != nil || !SecondFactor(t) {
+			return err
+		}
+		return s.Audit.Record(ctx, audit.Event{Type: audit.SecondFactorRemoved, IdentityID: &id, Method: string(t)})
+	})
+}
+
+func (s *Service) removeCredential(ctx context.Context, id uuid.UUID, t CredentialType) error {
 	i, err := s.Get(ctx, id)
 	if err != nil {
 		return err

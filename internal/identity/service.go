@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
@@ -34,6 +35,9 @@ type Service struct {
 	Hasher  PasswordHasher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit records address and password changes made by updates
+	// (docs/audit.md); nil records nothing.
+	Audit *audit.Recorder
 }
 
 // NewService returns a service with the given collaborators.
@@ -278,7 +282,7 @@ func (s *Service) change(ctx context.Context, id uuid.UUID, pwConfig json.RawMes
 			return err
 		}
 		out = next
-		return nil
+		return s.recordChange(ctx, cur, next, pwConfig != nil)
 	})
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -76,18 +77,18 @@ func (l *Lookup) Authenticate(ctx context.Context, f *Flow, body *httpx.FormBody
 	switch {
 	case errors.Is(err, lookup.ErrNoCodes):
 		f.UI.AddMessage(flow.MsgLookupNone())
-		return nil, nil
+		return nil, refused(ident.ID, audit.ResultInvalidBackupCode)
 	case err != nil:
 		return nil, err
 	case m == lookup.Used:
 		f.UI.AddMessage(flow.MsgLookupUsed())
-		return nil, nil
+		return nil, refused(ident.ID, audit.ResultAlreadyUsed)
 	case m == lookup.Invalid:
 		f.UI.AddMessage(flow.MsgLookupInvalid())
-		return nil, nil
+		return nil, refused(ident.ID, audit.ResultInvalidBackupCode)
 	}
 	if ident.State != identity.StateActive {
-		return nil, session.ErrIdentityDisabled(ident.ID)
+		return nil, inactive(ident.ID)
 	}
 	return &Authenticated{Identity: ident, Commit: func(ctx context.Context) error {
 		return l.Throttle.succeeded(ctx, key, caller.IP)

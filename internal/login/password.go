@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -147,17 +148,21 @@ func (p *Password) Authenticate(ctx context.Context, f *Flow, body *httpx.FormBo
 	if err := p.Throttle.take(ctx, identifier, caller.IP); err != nil {
 		return nil, err
 	}
-	ident, hash, err := p.verify(ctx, identifier, password)
+	ident, ok, hash, err := p.verify(ctx, identifier, password)
 	if err != nil {
 		return nil, err
 	}
 	// A refresh flow re-authenticates its own identity only.
-	if ident == nil || (f.IdentityID != nil && *f.IdentityID != ident.ID) {
+	if !ok || (f.IdentityID != nil && *f.IdentityID != ident.ID) {
 		f.UI.AddMessage(flow.MsgInvalidCredentials())
-		return nil, nil
+		matched := uuid.Nil
+		if ident != nil {
+			matched = ident.ID
+		}
+		return nil, refused(matched, audit.ResultInvalidCredentials)
 	}
 	if ident.State != identity.StateActive {
-		return nil, session.ErrIdentityDisabled(ident.ID)
+		return nil, inactive(ident.ID)
 	}
 	rehashed := p.rehash(ctx, hash, password)
 	return &Authenticated{Identity: ident, Commit: func(ctx context.Context) error {
@@ -174,35 +179,32 @@ func (p *Password) Authenticate(ctx context.Context, f *Flow, body *httpx.FormBo
 	}}, nil
 }
 
-// verify finds the identity of identifier and checks password against its
-// hash. It returns a nil identity when either is wrong; in every case one
+// verify finds the identity of identifier (nil when none) and checks
+// password against its hash: ok when both are right. In every case one
 // password hash comparison has been made.
-func (p *Password) verify(ctx context.Context, identifier, password string) (*identity.Identity, string, error) {
+func (p *Password) verify(ctx context.Context, identifier, password string) (ident *identity.Identity, ok bool, hash string, err error) {
 	plain := []byte(password)
-	ident, err := p.Identities.FindByIdentifier(ctx, identity.CredentialPassword, identifier)
+	ident, err = p.Identities.FindByIdentifier(ctx, identity.CredentialPassword, identifier)
 	if errors.Is(err, storeerr.ErrNotFound) {
-		return nil, "", p.compareDummy(ctx, plain)
+		return nil, false, "", p.compareDummy(ctx, plain)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("find identity by identifier: %w", err)
+		return nil, false, "", fmt.Errorf("find identity by identifier: %w", err)
 	}
-	hash := ident.HashedPassword()
+	hash = ident.HashedPassword()
 	if hash == "" {
-		return nil, "", p.compareDummy(ctx, plain)
+		return ident, false, "", p.compareDummy(ctx, plain)
 	}
-	ok, err := p.Passwords.Compare(ctx, plain, hash)
+	ok, err = p.Passwords.Compare(ctx, plain, hash)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, "", ctx.Err()
+			return nil, false, "", ctx.Err()
 		}
 		// An unusable stored hash cannot match; it still costs a comparison.
 		httpx.Logger(ctx).Error("stored password hash is unusable", "identity_id", ident.ID, "error", err)
-		return nil, "", p.compareDummy(ctx, plain)
+		return ident, false, "", p.compareDummy(ctx, plain)
 	}
-	if !ok {
-		return nil, "", nil
-	}
-	return ident, hash, nil
+	return ident, ok, hash, nil
 }
 
 // compareDummy spends the time of one comparison; only the pool's context

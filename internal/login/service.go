@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -20,8 +21,10 @@ type Method interface {
 	// signs in again and only its own identity may.
 	Nodes(ctx context.Context, f *Flow, sess *session.Session) ([]flow.Node, error)
 	// Authenticate checks a submission from caller. A nil result without
-	// error means the method rejected it and put its messages on f; a
-	// *ratelimit.ExceededError means it refused to check it.
+	// error means the submission was incomplete and the method put its
+	// messages on f; a *refusal (refused) that it checked the credentials
+	// and they failed; a *ratelimit.ExceededError that it refused to
+	// check them.
 	Authenticate(ctx context.Context, f *Flow, body *httpx.FormBody, caller httpx.Caller) (*Authenticated, error)
 }
 
@@ -55,6 +58,8 @@ type Service struct {
 	Tx       flow.Transactor
 	// Methods are the login methods, in the order their nodes appear.
 	Methods []Method
+	// Audit records successful and failed logins (nil records nothing).
+	Audit *audit.Recorder
 }
 
 // Errors of the login flow.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/session"
@@ -51,7 +52,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 	}
 	auth, err := m.Authenticate(ctx, f, body, q.Caller)
 	if err != nil {
-		return s.throttled(ctx, f, err)
+		return s.failed(ctx, f, m.ID(), err)
 	}
 	if auth == nil {
 		return s.flows().Reject(ctx, f)
@@ -87,7 +88,11 @@ func (s *Service) signIn(ctx context.Context, q *flow.Request, f *Flow, auth *Au
 			newSession = true
 		}
 		f.State = StatePassedChallenge
-		return flow.Save(ctx, s.Flows, f)
+		if err := flow.Save(ctx, s.Flows, f); err != nil {
+			return err
+		}
+		return s.Audit.Record(ctx, audit.Event{Type: audit.LoginSucceeded, IdentityID: &ident.ID, FlowID: &f.ID, Method: method,
+			Details: map[string]any{"session_id": sess.ID.String(), "aal": sess.AAL}})
 	})
 	if err != nil {
 		return nil, err

@@ -2,12 +2,9 @@ package login
 
 import (
 	"context"
-	"errors"
-	"net/http"
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
-	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 )
@@ -100,23 +97,4 @@ func (t *Throttle) succeededIn(ctx context.Context, scope, key, ip string) error
 		return err
 	}
 	return t.Counter.Reset(ctx, scope, key)
-}
-
-// throttled answers an attempt refused by a budget: the flow with the
-// message, 429 and Retry-After (browsers are sent to the flow's page).
-func (s *Service) throttled(ctx context.Context, f *Flow, err error) (*flow.Result, error) {
-	var limited *ratelimit.ExceededError
-	if !errors.As(err, &limited) {
-		return nil, err
-	}
-	httpx.Logger(ctx).Warn("login attempt refused: failed-login budget spent", "flow_id", f.ID, "limit", limited.Scope,
-		"retry_after_seconds", int(limited.RetryAfter.Seconds()))
-	f.UI.ResetMessages()
-	f.UI.AddMessage(flow.MsgLoginRateLimited(limited.RetryAfter))
-	if err := flow.Save(ctx, s.Flows, f); err != nil {
-		return nil, err
-	}
-	res := s.flows().Show(f, http.StatusTooManyRequests)
-	res.RetryAfter = limited.RetryAfter
-	return res, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -88,10 +89,10 @@ func (t *TOTP) Authenticate(ctx context.Context, f *Flow, body *httpx.FormBody, 
 	}
 	if !ok {
 		f.UI.AddMessage(flow.MsgTOTPCodeInvalid())
-		return nil, nil
+		return nil, refused(ident.ID, audit.ResultInvalidTOTP)
 	}
 	if ident.State != identity.StateActive {
-		return nil, session.ErrIdentityDisabled(ident.ID)
+		return nil, inactive(ident.ID)
 	}
 	return &Authenticated{Identity: ident, Commit: func(ctx context.Context) error {
 		return t.Throttle.succeededSecondFactor(ctx, budget, caller.IP)

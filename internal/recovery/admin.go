@@ -111,7 +111,7 @@ func (s *Service) CreateAdminCode(ctx context.Context, in AdminRequest, caller A
 		return s.recordAdmin(ctx, audit.AdminRecoveryCodeCreated, f, MethodCode, ident.ID, in)
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.adminRefused(ctx, err, in, MethodCode)
 	}
 	httpx.Logger(ctx).Info("admin recovery code created", "flow_id", f.ID, "identity_id", ident.ID, "flow_type", t,
 		"sent", in.Send, "remote_addr", caller.RemoteAddr)
@@ -162,7 +162,7 @@ func (s *Service) CreateAdminLink(ctx context.Context, in AdminRequest, caller A
 		return s.recordAdmin(ctx, audit.AdminRecoveryLinkCreated, f, MethodLink, ident.ID, in)
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.adminRefused(ctx, err, in, MethodLink)
 	}
 	httpx.Logger(ctx).Info("admin recovery link created", "flow_id", f.ID, "identity_id", ident.ID,
 		"sent", in.Send, "remote_addr", caller.RemoteAddr)
@@ -227,13 +227,29 @@ func (s *Service) adminSend(ctx context.Context, f *Flow, ident *identity.Identi
 		if errors.As(err, &limited) {
 			httpx.Logger(ctx).Warn("recovery send limit hit", "identity_id", ident.ID, "limit", limited.Scope,
 				"retry_after_seconds", int(limited.RetryAfter.Seconds()), "remote_addr", caller.RemoteAddr)
-			secs := int(limited.RetryAfter.Seconds())
-			return httpx.ErrTooManyRequests(fmt.Sprintf("Too many recovery emails were sent to this address or from this client. Retry in %d seconds.", secs)).
-				WithDetail("retry_after_seconds", secs)
 		}
 		return err
 	}
 	return s.mailValid(ctx, f, ident, address, code, link, lifespan, nil)
+}
+
+// adminRefused answers the error of an admin creation. A send refused by
+// the send limits rolled the whole creation back: its
+// recovery.rate_limited event is written on its own (the refusal is what
+// happened) and the admin gets 429.
+func (s *Service) adminRefused(ctx context.Context, err error, in AdminRequest, m Method) error {
+	var limited *ratelimit.ExceededError
+	if !errors.As(err, &limited) {
+		return err
+	}
+	if err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+		return s.recordLimited(ctx, nil, m, in.IdentityID, limited, "", in.Reason)
+	}); err != nil {
+		return err
+	}
+	secs := int(limited.RetryAfter.Seconds())
+	return httpx.ErrTooManyRequests(fmt.Sprintf("Too many recovery emails were sent to this address or from this client. Retry in %d seconds.", secs)).
+		WithDetail("retry_after_seconds", secs)
 }
 
 // adminBody is the JSON body of both admin endpoints. identity_id is read

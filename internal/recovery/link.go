@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/storeerr"
@@ -24,7 +25,7 @@ func (s *Service) OpenLink(ctx context.Context, q *flow.Request) (confirm *Flow,
 	}
 	f, err := s.load(ctx, id.String(), storeerr.ErrNotFound)
 	if errors.Is(err, storeerr.ErrNotFound) {
-		res, err := s.replaceLink(ctx, q, nil, flow.MsgRecoveryTokenInvalid())
+		res, err := s.replaceLink(ctx, q, nil, flow.MsgRecoveryTokenInvalid(), rejected{result: audit.ResultInvalidToken})
 		return nil, res, err
 	}
 	if err != nil {
@@ -47,24 +48,36 @@ func (s *Service) OpenLink(ctx context.Context, q *flow.Request) (confirm *Flow,
 // replaces the flow (4060004 unknown or used, 4060005 expired).
 func (s *Service) validLink(ctx context.Context, q *flow.Request, f *Flow, token string) (*Secret, *flow.Result, error) {
 	now := s.now()
-	if f.Expired(now) {
-		res, err := s.replaceLink(ctx, q, f, flow.MsgRecoveryExpired(f.ExpiresAt, now))
-		return nil, res, err
-	}
 	tokens, err := s.Store.FlowTokens(ctx, f.ID)
 	if err != nil {
 		return nil, nil, err
 	}
+	owner := secretsIdentity(tokens)
+	if f.Expired(now) {
+		res, err := s.replaceLink(ctx, q, f, flow.MsgRecoveryExpired(f.ExpiresAt, now), rejected{audit.ResultExpired, owner})
+		return nil, res, err
+	}
 	t := matching(s.Hasher, tokens, token)
 	if t == nil || t.UsedAt != nil || token == "" {
-		res, err := s.replaceLink(ctx, q, f, flow.MsgRecoveryTokenInvalid())
+		why := audit.ResultInvalidToken
+		if t != nil && t.UsedAt != nil && token != "" {
+			why = audit.ResultAlreadyUsed
+		}
+		res, err := s.replaceLink(ctx, q, f, flow.MsgRecoveryTokenInvalid(), rejected{why, owner})
 		return nil, res, err
 	}
 	if !now.Before(t.ExpiresAt) {
-		res, err := s.replaceLink(ctx, q, f, flow.MsgRecoveryExpired(t.ExpiresAt, now))
+		res, err := s.replaceLink(ctx, q, f, flow.MsgRecoveryExpired(t.ExpiresAt, now), rejected{audit.ResultExpired, owner})
 		return nil, res, err
 	}
 	return t, nil, nil
+}
+
+// rejected is why a link was refused, for its recovery.failed event
+// (zero: already recorded).
+type rejected struct {
+	result     string
+	identityID uuid.UUID
 }
 
 // useLink spends a link token and completes the flow; check, when set,
@@ -81,7 +94,8 @@ func (s *Service) useLink(ctx context.Context, q *flow.Request, f *Flow, token s
 	}
 	res, err = s.succeed(ctx, q, f, t, MethodLink, s.Store.UseToken)
 	if errors.Is(err, errAlreadyUsed) {
-		return s.replaceLink(ctx, q, f, flow.MsgRecoveryTokenInvalid())
+		// succeed recorded it.
+		return s.replaceLink(ctx, q, f, flow.MsgRecoveryTokenInvalid(), rejected{})
 	}
 	return res, err
 }
@@ -90,14 +104,22 @@ func (s *Service) useLink(ctx context.Context, q *flow.Request, f *Flow, token s
 // (old is nil when the link named no flow). JSON clients (the confirm
 // page posted by an SPA) get the 400 with continue_with transitions, or
 // are sent to fetch the new flow.
-func (s *Service) replaceLink(ctx context.Context, q *flow.Request, old *Flow, msg flow.Message) (*flow.Result, error) {
+func (s *Service) replaceLink(ctx context.Context, q *flow.Request, old *Flow, msg flow.Message, why rejected) (*flow.Result, error) {
 	returnTo, oldID := "", uuid.Nil
 	if old != nil {
 		returnTo, oldID = old.ReturnTo, old.ID
 	}
 	nf := s.replacementFlow(q, flow.TypeBrowser, returnTo)
 	nf.UI.AddMessage(msg)
-	if err := flow.Create(ctx, s.Flows, nf); err != nil {
+	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+		if why.result != "" {
+			if err := s.recordFailed(ctx, old, MethodLink, why.identityID, why.result); err != nil {
+				return err
+			}
+		}
+		return flow.Create(ctx, s.Flows, nf)
+	})
+	if err != nil {
 		return nil, err
 	}
 	httpx.Logger(ctx).Info("recovery link rejected", "flow_id", oldID, "new_flow_id", nf.ID, "message_id", msg.ID)

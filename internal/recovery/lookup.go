@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -113,12 +114,18 @@ func (s *Service) useBackupCode(ctx context.Context, q *flow.Request, f *Flow, i
 		return nil, err
 	}
 	if n > s.Config.MaxSubmissions {
+		// No lookup yet (the address stays unchecked): no identity id.
+		if err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+			return s.recordFailed(ctx, f, MethodLookup, uuid.Nil, audit.ResultTooManyAttempts)
+		}); err != nil {
+			return nil, err
+		}
 		return s.replace(ctx, q, f, f.Type, httpx.ErrBadRequest(reasonTooOften), flow.MsgGeneric(reasonTooOften))
 	}
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error { return s.countSend(ctx, in.Email, q.Caller.IP) })
 	var limited *ratelimit.ExceededError
 	if errors.As(err, &limited) {
-		return s.showLimited(ctx, f, limited, "recovery backup-code limit hit")
+		return s.showLimited(ctx, f, limited, "recovery backup-code limit hit", MethodLookup, in.Email)
 	}
 	if err != nil {
 		return nil, err
@@ -130,7 +137,20 @@ func (s *Service) useBackupCode(ctx context.Context, q *flow.Request, f *Flow, i
 	if !ok {
 		httpx.Logger(ctx).Info("recovery backup code wrong", "flow_id", f.ID, "submissions", n)
 		f.UI.AddMessage(flow.MsgLookupInvalid())
-		return flow.Reject(ctx, s.Flows, f, s.Config.RecoveryUIURL)
+		owner := uuid.Nil
+		if ident != nil {
+			owner = ident.ID
+		}
+		var res *flow.Result
+		err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+			if err := s.recordFailed(ctx, f, MethodLookup, owner, audit.ResultInvalidBackupCode); err != nil {
+				return err
+			}
+			var err error
+			res, err = flow.Reject(ctx, s.Flows, f, s.Config.RecoveryUIURL)
+			return err
+		})
+		return res, err
 	}
 	sec := &Secret{IdentityID: ident.ID, Kind: KindSelf}
 	res, err := s.succeed(ctx, q, f, sec, MethodLookup, func(ctx context.Context, _ uuid.UUID, now time.Time) (bool, error) {
@@ -152,7 +172,9 @@ func (s *Service) useBackupCode(ctx context.Context, q *flow.Request, f *Flow, i
 
 // checkBackupCode finds the identity of address and compares code with
 // its unused backup codes. Whatever the outcome, one identity is read
-// and one sealed set is opened and compared in full.
+// and one sealed set is opened and compared in full. The identity is
+// returned whenever the address has one (for the audit log); ok says
+// whether the code is one of its unused codes.
 func (s *Service) checkBackupCode(ctx context.Context, address, code string) (*identity.Identity, bool, error) {
 	_, ident, err := s.Identities.FindRecoveryAddress(ctx, "email", address)
 	if errors.Is(err, storeerr.ErrNotFound) {
@@ -183,7 +205,7 @@ func (s *Service) checkBackupCode(ctx context.Context, address, code string) (*i
 	}
 	_, m := set.Find(code)
 	if ident == nil || target != ident || m != lookup.Unused {
-		return nil, false, nil
+		return ident, false, nil
 	}
 	return ident, true, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/ratelimit"
@@ -31,14 +33,39 @@ func (s *Service) countSend(ctx context.Context, address, ip string) error {
 }
 
 // showLimited answers a flow submission that hit a send or guess limit:
-// the flow shows the retry time (message 4060100) with status 429.
-func (s *Service) showLimited(ctx context.Context, f *Flow, limited *ratelimit.ExceededError, what string) (*flow.Result, error) {
+// the flow shows the retry time (message 4060100) with status 429. The
+// refused submission's own transaction rolled back, so the
+// recovery.rate_limited event is written here, with the flow.
+func (s *Service) showLimited(ctx context.Context, f *Flow, limited *ratelimit.ExceededError, what string, m Method, address string) (*flow.Result, error) {
 	httpx.Logger(ctx).Warn(what, "flow_id", f.ID, "limit", limited.Scope, "retry_after_seconds", int(limited.RetryAfter.Seconds()))
 	f.UI.ResetMessages()
 	f.UI.AddMessage(flow.MsgRateLimited(limited.RetryAfter))
-	res, err := s.saveAndShow(ctx, f, http.StatusTooManyRequests)
-	if res != nil {
-		res.RetryAfter = limited.RetryAfter
+	var res *flow.Result
+	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.recordLimited(ctx, f, m, uuid.Nil, limited, address, ""); err != nil {
+			return err
+		}
+		var err error
+		res, err = s.saveAndShow(ctx, f, http.StatusTooManyRequests)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return res, err
+	res.RetryAfter = limited.RetryAfter
+	return res, nil
+}
+
+// recordLimited writes the recovery.rate_limited event of a refused send
+// (f nil, identityID and the admin's reason set for the admin API's).
+func (s *Service) recordLimited(ctx context.Context, f *Flow, m Method, identityID uuid.UUID, limited *ratelimit.ExceededError, address, reason string) error {
+	e := audit.Event{Type: audit.RecoveryRateLimited, IdentityID: audit.ID(identityID), Method: string(m), Result: audit.ResultRateLimited,
+		Reason: reason, Details: map[string]any{"limit": limited.Scope}}
+	if f != nil {
+		e.FlowID = &f.ID
+	}
+	if address != "" {
+		e.Details["address"] = address
+	}
+	return s.Audit.Record(ctx, e)
 }

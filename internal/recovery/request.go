@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/storeerr"
@@ -105,7 +106,12 @@ func (s *Service) sendEmail(ctx context.Context, f *Flow, req sendRequest) (uuid
 	}
 	addr, ident, err := s.Identities.FindRecoveryAddress(ctx, identity.ViaEmail, normalizeEmail(req.Address))
 	if errors.Is(err, storeerr.ErrNotFound) {
-		if !s.Config.NotifyUnknownRecipients {
+		notify := s.Config.NotifyUnknownRecipients
+		if err := s.Audit.Record(ctx, audit.Event{Type: audit.RecoverySent, FlowID: &f.ID, Method: string(req.Method), Result: audit.ResultUnknownAddress,
+			Details: map[string]any{"address": req.Address, "notified": notify}}); err != nil {
+			return uuid.Nil, err
+		}
+		if !notify {
 			return uuid.Nil, nil
 		}
 		tmpl := courier.TemplateRecoveryCodeInvalid
@@ -120,7 +126,11 @@ func (s *Service) sendEmail(ctx context.Context, f *Flow, req sendRequest) (uuid
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return ident.ID, s.issueAndMail(ctx, f, req.Method, ident, &addr.ID, addr.Value, KindSelf, f.ExpiresAt, req.TransientPayload)
+	if err := s.issueAndMail(ctx, f, req.Method, ident, &addr.ID, addr.Value, KindSelf, f.ExpiresAt, req.TransientPayload); err != nil {
+		return uuid.Nil, err
+	}
+	return ident.ID, s.Audit.Record(ctx, audit.Event{Type: audit.RecoverySent, IdentityID: &ident.ID, FlowID: &f.ID, Method: string(req.Method),
+		Details: map[string]any{"address": addr.Value}})
 }
 
 func (s *Service) logger() *slog.Logger {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
@@ -60,6 +61,12 @@ func (s *Service) submitEmail(ctx context.Context, q *flow.Request, f *Flow, in 
 		if err := s.countSend(ctx, in.Email, q.Caller.IP); err != nil {
 			return err
 		}
+		// Recorded before the address is looked up (the courier does
+		// that), so known and unknown addresses write the same event.
+		if err := s.Audit.Record(ctx, audit.Event{Type: audit.RecoveryRequested, FlowID: &f.ID, Method: string(m),
+			Details: map[string]any{"address": in.Email}}); err != nil {
+			return err
+		}
 		if err := s.requestEmail(ctx, f, m, in.Email, payload); err != nil {
 			return err
 		}
@@ -75,7 +82,7 @@ func (s *Service) submitEmail(ctx context.Context, q *flow.Request, f *Flow, in 
 	})
 	var limited *ratelimit.ExceededError
 	if errors.As(err, &limited) {
-		return s.showLimited(ctx, f, limited, "recovery send limit hit")
+		return s.showLimited(ctx, f, limited, "recovery send limit hit", m, in.Email)
 	}
 	if err != nil {
 		return nil, err

@@ -323,7 +323,21 @@ func (s *Service) replaceExpired(ctx context.Context, q *flow.Request, f *Flow, 
 	}
 	nf := s.newFlow(t, f.RequestURL, f.ReturnTo, q)
 	nf.UI.AddMessage(flow.MsgRecoveryExpired(f.ExpiresAt, now))
-	if err := flow.Create(ctx, s.Flows, nf); err != nil {
+	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+		owner, err := s.flowIdentity(ctx, f)
+		if err != nil {
+			return err
+		}
+		m := f.method()
+		if f.Active == string(MethodLookup) {
+			m = MethodLookup
+		}
+		if err := s.recordFailed(ctx, f, m, owner, audit.ResultExpired); err != nil {
+			return err
+		}
+		return flow.Create(ctx, s.Flows, nf)
+	})
+	if err != nil {
 		return nil, err
 	}
 	httpx.Logger(ctx).Info("recovery flow expired", "flow_id", f.ID, "new_flow_id", nf.ID)

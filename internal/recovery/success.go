@@ -50,13 +50,18 @@ func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Se
 		settingsFlowID uuid.UUID
 		stepUp         string
 		revoked        int
+		failed         string // the audit result of a refusal
 	)
+	// The sessions revoked here are logged as part of this flow.
+	ctx = audit.InFlow(ctx, f.ID, string(m))
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+		failed = ""
 		ok, err := use(ctx, sec.ID, s.now())
 		if err != nil {
 			return err
 		}
 		if !ok {
+			failed = audit.ResultAlreadyUsed
 			return errAlreadyUsed
 		}
 		ident, err := s.Identities.Get(ctx, sec.IdentityID)
@@ -64,6 +69,7 @@ func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Se
 			return err
 		}
 		if ident.State != identity.StateActive {
+			failed = audit.ResultIdentityInactive
 			return session.ErrIdentityDisabled(ident.ID)
 		}
 		if sec.Kind == KindSelf && sec.AddressID != nil {
@@ -121,6 +127,14 @@ func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Se
 		}
 		return flow.Save(ctx, s.Flows, f)
 	})
+	if failed != "" {
+		// The refusal rolled the transaction back; it is recorded on its own.
+		if rerr := s.Tx.InTx(ctx, func(ctx context.Context) error {
+			return s.recordFailed(ctx, f, m, sec.IdentityID, failed)
+		}); rerr != nil {
+			return nil, rerr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

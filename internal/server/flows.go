@@ -94,7 +94,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			UIURL: cfg.UIURLs().Login, AfterReturnURL: cfg.ReturnURLs().LoginPassword,
 			WhoamiRequiredAAL: cfg.Session.Whoami.RequiredAAL,
 		},
-		Flows: c.flows, Sessions: c.sessions, Tx: s.db,
+		Flows: c.flows, Sessions: c.sessions, Tx: s.db, Audit: c.audit,
 		Methods: []login.Method{
 			&login.Password{Switch: flow.Switch{On: pw}, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher, Throttle: throttle},
 			&login.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Identities: c.identities, Throttle: throttle,

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	ory "github.com/ory/client-go"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
@@ -51,6 +53,13 @@ func TestNoUsableSecretAtRest(t *testing.T) {
 		}
 		keep("registration session token", registered.GetSessionToken())
 		identityID := registered.Identity.Id
+
+		// A wrong password first: the failed login is logged, never what was typed.
+		const wrongPassword = "Wrong-Passw0rd-At-Rest!"
+		keep("wrong login password", wrongPassword)
+		if _, status, _ := passwordLogin(t, srv, email, wrongPassword); status != http.StatusBadRequest {
+			t.Fatalf("wrong password: %d", status)
+		}
 
 		// Login, native and browser: a token, a session cookie, a CSRF cookie.
 		token := srv.MustNativeLogin(t, email, firstPassword)
@@ -115,6 +124,12 @@ func TestNoUsableSecretAtRest(t *testing.T) {
 		}
 		code := srv.RecoveryCode(t, email)
 		keep("recovery code", code)
+		wrongCode := "000000"
+		if code == wrongCode {
+			wrongCode = "111111"
+		}
+		keep("wrong recovery code", wrongCode)
+		submitRecoveryCode(t, srv, rf.Id, wrongCode)
 		recovered, _, err := sdk.FrontendAPI.UpdateRecoveryFlow(ctx).Flow(rf.Id).UpdateRecoveryFlowBody(
 			ory.UpdateRecoveryFlowWithCodeMethodAsUpdateRecoveryFlowBody(&ory.UpdateRecoveryFlowWithCodeMethod{Method: "code", Code: ory.PtrString(code)})).Execute()
 		if err != nil || len(recovered.ContinueWith) == 0 {
@@ -160,6 +175,15 @@ func TestNoUsableSecretAtRest(t *testing.T) {
 		srv.SMTP.WaitFor(t, email, 10*time.Second)
 		srv.SMTP.WaitFor(t, email, 10*time.Second)
 		scanForSecrets(t, srv, secrets)
+		// The audit log, scanned with the rest, recorded every step, the
+		// wrong password and the wrong code too.
+		types := servertest.AuditTypes(srv.AuditEvents(t, ""))
+		for _, want := range []audit.Type{audit.LoginFailed, audit.LoginSucceeded, audit.RecoveryFailed, audit.RecoverySucceeded,
+			audit.SecondFactorAdded, audit.PasswordChanged, audit.AdminRecoveryCodeCreated} {
+			if !slices.Contains(types, want) {
+				t.Errorf("no %s event among %v", want, types)
+			}
+		}
 	})
 }
 
@@ -208,6 +232,9 @@ func scanForSecrets(t *testing.T, srv *servertest.Server, secrets map[string]str
 	cells := 0
 	for _, table := range tables {
 		cells += scanTable(t, srv.DB.SQL, table, secrets)
+	}
+	if !slices.Contains(tables, "audit_events") {
+		t.Fatalf("the audit log was not scanned (tables %v)", tables)
 	}
 	if cells == 0 {
 		t.Fatal("no cell was read")

@@ -138,11 +138,12 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	if c.schemas, err = newSchemas(cfg); err != nil {
 		return nil, err
 	}
-	c.identities = identity.NewService(sqlstore.NewIdentityStore(db), c.schemas, c.hasher, s.now)
 	c.audit = &audit.Recorder{Store: sqlstore.NewAuditStore(db), Now: s.now}
 	if c.audit.Counter, err = audit.NewMetrics(s.metrics); err != nil {
 		return nil, err
 	}
+	c.identities = identity.NewService(sqlstore.NewIdentityStore(db), c.schemas, c.hasher, s.now)
+	c.identities.Audit = c.audit
 
 	tokens := tokenHasher(cfg)
 	cookies := secret.Hasher{Secrets: cfg.Secrets.CookieKeys().VerificationSecrets()}
@@ -163,6 +164,8 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 		Tokens:  tokens,
 		Cookies: cookies,
 		Now:     s.now,
+		Tx:      db,
+		Audit:   c.audit,
 	}
 
 	c.csrf = flow.NewCSRF(cfg.Serve.Public.BaseURL, cfg.Cookies.Path, cfg.Cookies.Domain, cfg.SameSite(), cfg.CookieSecure())

@@ -199,7 +199,7 @@ func (h *Handler) adminDeleteIdentity(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	n, err := h.Manager.Store.DeleteIdentitySessions(r.Context(), id)
+	n, err := h.Manager.DeleteAll(r.Context(), id)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

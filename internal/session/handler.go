@@ -229,7 +229,7 @@ func (h *Handler) revokeMineOne(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, errCurrent)
 		return
 	}
-	if err := m.Store.RevokeSession(r.Context(), s.IdentityID, id, m.now()); err != nil {
+	if err := m.RevokeOwn(r.Context(), s.IdentityID, id); err != nil {
 		writeStoreError(w, r, err)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/secret"
@@ -166,6 +167,17 @@ type Manager struct {
 	Cookies secret.Hasher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Tx puts a revocation and its audit event in one transaction (nil:
+	// none, for tests without a database).
+	Tx Transactor
+	// Audit records every revocation (nil records nothing).
+	Audit *audit.Recorder
+}
+
+// Transactor runs fn in one transaction carried by the ctx fn gets,
+// joining one ctx already carries (sqlstore.DB implements it).
+type Transactor interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // Token prefixes.
@@ -361,38 +373,6 @@ func (m *Manager) Extend(ctx context.Context, id uuid.UUID) (*Session, error) {
 		}
 	}
 	return s, nil
-}
-
-// Revoke deactivates one session (the row is kept). storeerr.ErrNotFound
-// when there is no such session.
-func (m *Manager) Revoke(ctx context.Context, id uuid.UUID) error {
-	return m.Store.RevokeSession(ctx, uuid.Nil, id, m.now())
-}
-
-// RevokeOthers deactivates every active session of the identity except
-// keepSessionID (the revoke_active_sessions hook) and returns how many.
-func (m *Manager) RevokeOthers(ctx context.Context, identityID, keepSessionID uuid.UUID) (int, error) {
-	return m.Store.RevokeIdentitySessions(ctx, identityID, keepSessionID, m.now())
-}
-
-// RevokeAll deactivates every active session of the identity (e.g. after
-// recovery, before the new session is issued) and returns how many.
-func (m *Manager) RevokeAll(ctx context.Context, identityID uuid.UUID) (int, error) {
-	return m.Store.RevokeIdentitySessions(ctx, identityID, uuid.Nil, m.now())
-}
-
-// RevokeToken deactivates the session a token belongs to (native logout).
-// storeerr.ErrNotFound when no session has this token; revoking an
-// already revoked session succeeds.
-func (m *Manager) RevokeToken(ctx context.Context, token string) error {
-	if token == "" || len(token) > maxTokenLength {
-		return storeerr.ErrNotFound
-	}
-	s, err := m.Store.SessionByTokenHash(ctx, m.Tokens.Candidates(token))
-	if err != nil {
-		return err
-	}
-	return m.Store.RevokeSession(ctx, uuid.Nil, s.ID, m.now())
 }
 
 // Privileged reports whether s authenticated recently enough for

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -268,7 +269,15 @@ func (l *Lookup) confirm(ctx context.Context, s *Service, f *Flow, sub submissio
 	}
 	var res *flow.Result
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
+		current, err := l.Identities.Get(ctx, f.IdentityID)
+		if err != nil {
+			return err
+		}
+		_, replaced := current.Credentials[identity.CredentialLookupSecret]
 		if err := l.Identities.PutCredential(ctx, f.IdentityID, cred); err != nil {
+			return err
+		}
+		if err := s.recordSecondFactor(ctx, audit.SecondFactorAdded, f, MethodLookup, map[string]any{"regenerated": replaced}); err != nil {
 			return err
 		}
 		if err := s.Sessions.Reauthenticate(ctx, sub.session, session.MethodLookupSecret); err != nil {
@@ -284,7 +293,12 @@ func (l *Lookup) disable(ctx context.Context, s *Service, f *Flow, sub submissio
 	var res *flow.Result
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
 		err := l.Identities.DeleteCredential(ctx, f.IdentityID, identity.CredentialLookupSecret)
-		if err != nil && !errors.Is(err, identity.ErrNotFound) {
+		switch {
+		case err == nil:
+			if err := s.recordSecondFactor(ctx, audit.SecondFactorRemoved, f, MethodLookup, nil); err != nil {
+				return err
+			}
+		case !errors.Is(err, identity.ErrNotFound):
 			return err
 		}
 		return l.finish(ctx, s, f, sub, &res)

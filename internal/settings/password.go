@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/latchkey/latchkey/internal/audit"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/password"
 )
@@ -66,6 +66,8 @@ func (s *Service) updatePassword(ctx context.Context, f *Flow, sub submission) (
 		return s.reject(ctx, f)
 	}
 	var res *flow.Result
+	// The other sessions revoked here are logged as part of this flow.
+	ctx = audit.InFlow(ctx, f.ID, string(MethodPassword))
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
 		if err := s.Identities.SetPassword(ctx, ident.ID, hashed); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -54,6 +55,8 @@ func (s *Service) updateProfile(ctx context.Context, f *Flow, sub submission) (*
 		return nil, err
 	}
 	var res *flow.Result
+	// identity.Service records an address change; it belongs to this flow.
+	ctx = audit.InFlow(ctx, f.ID, MethodProfile)
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
 		updated, err := s.Identities.UpdateTraits(ctx, ident.ID, raw)
 		if err != nil {

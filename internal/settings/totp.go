@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -157,6 +158,9 @@ func (t *TOTP) enrol(ctx context.Context, s *Service, f *Flow, sub submission) (
 			if current, err = t.Credentials.Get(ctx, f.IdentityID); err != nil {
 				return err
 			}
+			if err := s.recordSecondFactor(ctx, audit.SecondFactorAdded, f, MethodTOTP, nil); err != nil {
+				return err
+			}
 			httpx.Logger(ctx).Info("totp enrolled", "identity_id", f.IdentityID, "session_id", sub.session.ID, "flow_id", f.ID)
 		}
 		res, err = s.succeed(ctx, sub, f, current, MethodTOTP)
@@ -175,7 +179,12 @@ func (t *TOTP) unlink(ctx context.Context, s *Service, f *Flow, sub submission) 
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
 		if t.Claims(sub.body) {
 			err := t.Credentials.DeleteCredential(ctx, f.IdentityID, identity.CredentialTOTP)
-			if err != nil && !errors.Is(err, identity.ErrNotFound) {
+			switch {
+			case err == nil:
+				if err := s.recordSecondFactor(ctx, audit.SecondFactorRemoved, f, MethodTOTP, nil); err != nil {
+					return err
+				}
+			case !errors.Is(err, identity.ErrNotFound):
 				return fmt.Errorf("delete totp credential: %w", err)
 			}
 			httpx.Logger(ctx).Info("totp unlinked", "identity_id", f.IdentityID, "session_id", sub.session.ID, "flow_id", f.ID)
