@@ -247,6 +247,8 @@ type SelfService struct {
 	AllowedReturnURLs       []string `key:"allowed_return_urls"`
 	Flows                   Flows    `key:"flows"`
 	Methods                 Methods  `key:"methods"`
+	// Notifications (Latchkey only) are the security notification mails.
+	Notifications Notifications `key:"notifications"`
 }
 
 // Flows holds the per-flow settings.
@@ -553,6 +555,16 @@ type CourierTemplates struct {
 	VerificationCode TemplatePair `key:"verification_code"`
 	LoginCode        ValidOnly    `key:"login_code"`
 	RegistrationCode ValidOnly    `key:"registration_code"`
+
+	// Latchkey's security notifications have no valid/invalid variants
+	// (docs/security-notifications.md).
+	SecurityPasswordChanged     EmailTemplate `key:"security_password_changed"`
+	SecurityAccountRecovered    EmailTemplate `key:"security_account_recovered"`
+	SecurityAdminRecoveryIssued EmailTemplate `key:"security_admin_recovery_issued"`
+	SecuritySecondFactorAdded   EmailTemplate `key:"security_second_factor_added"`
+	SecuritySecondFactorRemoved EmailTemplate `key:"security_second_factor_removed"`
+	SecurityAddressChanged      EmailTemplate `key:"security_address_changed"`
+	SecurityLockdownConfirmed   EmailTemplate `key:"security_lockdown_confirmed"`
 }
 
 // TemplatePair holds the valid and invalid variants of a template.

@@ -61,6 +61,7 @@ func defaults() *Config {
 		},
 		Cookies: Cookies{Path: defaultCookiePath, SameSite: "Lax"},
 		SelfService: SelfService{
+			Notifications: defaultNotifications(),
 			Flows: Flows{
 				Login: LoginFlow{Lifespan: time.Hour, RateLimit: LoginRateLimit{
 					PerIdentifier: RateLimit{Max: 10, Window: 15 * time.Minute},

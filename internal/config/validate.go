@@ -39,6 +39,7 @@ func (l *loader) validate(c *Config) {
 	l.validateHashers(c)
 	l.validateSession(c)
 	l.validateSelfService(c)
+	l.validateNotifications(c)
 	l.validateCourier(c)
 	l.validateDatabase(c)
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	texttemplate "text/template"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -33,6 +34,16 @@ const (
 	TemplateVerificationCodeInvalid TemplateType = "verification_code_invalid"
 	TemplateVerificationValid       TemplateType = "verification_valid"
 	TemplateVerificationInvalid     TemplateType = "verification_invalid"
+
+	// Security notifications (Latchkey only, internal/notify): each but
+	// the lockdown confirmation carries a "this wasn't me" link.
+	TemplateSecurityPasswordChanged     TemplateType = "security_password_changed"
+	TemplateSecurityAccountRecovered    TemplateType = "security_account_recovered"
+	TemplateSecurityAdminRecovery       TemplateType = "security_admin_recovery_issued"
+	TemplateSecuritySecondFactorAdded   TemplateType = "security_second_factor_added"
+	TemplateSecuritySecondFactorRemoved TemplateType = "security_second_factor_removed"
+	TemplateSecurityAddressChanged      TemplateType = "security_address_changed"
+	TemplateSecurityLockdownConfirmed   TemplateType = "security_lockdown_confirmed"
 )
 
 // TemplateTypes lists every template type Latchkey can render.
@@ -41,14 +52,22 @@ var TemplateTypes = []TemplateType{
 	TemplateRecoveryValid, TemplateRecoveryInvalid,
 	TemplateVerificationCodeValid, TemplateVerificationCodeInvalid,
 	TemplateVerificationValid, TemplateVerificationInvalid,
+	TemplateSecurityPasswordChanged, TemplateSecurityAccountRecovered, TemplateSecurityAdminRecovery,
+	TemplateSecuritySecondFactorAdded, TemplateSecuritySecondFactorRemoved, TemplateSecurityAddressChanged,
+	TemplateSecurityLockdownConfirmed,
 }
 
 // key names the type's templates: the directory "<group>/<valid|invalid>"
 // of the built-in and override templates, and the config key
 // courier.templates.<group>.<valid|invalid> ("recovery_code_valid" is
-// recovery_code.valid). It is the one place that maps the two names.
+// recovery_code.valid). A security notification has no variants: its
+// directory and key are its name alone (validity ""). It is the one place
+// that maps the two names.
 func (t TemplateType) key() (group, validity string) {
 	s := string(t)
+	if strings.HasPrefix(s, "security_") {
+		return s, ""
+	}
 	if g, ok := strings.CutSuffix(s, "_invalid"); ok {
 		return g, "invalid"
 	}
@@ -56,10 +75,21 @@ func (t TemplateType) key() (group, validity string) {
 	return g, "valid"
 }
 
-// carriesSecret reports whether messages of the type contain a live code or link.
+// configKey is the courier.templates key of a part of the type's template.
+func configKey(group, validity, field string) string {
+	if validity == "" {
+		return "courier.templates." + group + "." + field
+	}
+	return "courier.templates." + group + "." + validity + "." + field
+}
+
+// carriesSecret reports whether messages of the type contain a live code
+// or link (a security notification's lockdown link is one).
 func (t TemplateType) carriesSecret() bool {
 	switch t {
-	case TemplateRecoveryCodeValid, TemplateRecoveryValid, TemplateVerificationCodeValid, TemplateVerificationValid:
+	case TemplateRecoveryCodeValid, TemplateRecoveryValid, TemplateVerificationCodeValid, TemplateVerificationValid,
+		TemplateSecurityPasswordChanged, TemplateSecurityAccountRecovered, TemplateSecurityAdminRecovery,
+		TemplateSecuritySecondFactorAdded, TemplateSecuritySecondFactorRemoved, TemplateSecurityAddressChanged:
 		return true
 	}
 	return false
@@ -79,6 +109,37 @@ type TemplateData struct {
 	RequestURL       string         `json:"request_url,omitempty"`
 	TransientPayload map[string]any `json:"transient_payload,omitempty"`
 	ExpiresInMinutes int            `json:"expires_in_minutes,omitempty"`
+
+	// Security notifications (internal/notify): what happened, and the
+	// single-use "this wasn't me" link that locks the account down.
+	Event       *EventData `json:"event,omitempty"`
+	LockdownURL string     `json:"lockdown_url,omitempty"`
+	// LockdownValidFor says how long the link works ("7 days").
+	LockdownValidFor string `json:"lockdown_valid_for,omitempty"`
+}
+
+// EventData describes the security event a notification is about. No
+// secret: the same facts the audit log keeps.
+type EventData struct {
+	// Type is the audit event type ("password.changed").
+	Type string `json:"type"`
+	// Time is when it happened, and TimeText the same in words for the
+	// mail ("2 January 2026 at 15:04 UTC").
+	Time     time.Time `json:"time"`
+	TimeText string    `json:"time_text"`
+	// Method is how: "code", "link", "lookup_secret", "totp", "password".
+	Method string `json:"method,omitempty"`
+	// Actor is "self" (someone with the account's session, link or code)
+	// or "admin".
+	Actor string `json:"actor,omitempty"`
+	// IssuedByAdmin: the recovery used a code or link an admin created.
+	IssuedByAdmin bool   `json:"issued_by_admin,omitempty"`
+	ClientIP      string `json:"client_ip,omitempty"`
+	UserAgent     string `json:"user_agent,omitempty"`
+	// PreviousAddresses and CurrentAddresses are the recovery and
+	// verifiable addresses around an address change.
+	PreviousAddresses []string `json:"previous_addresses,omitempty"`
+	CurrentAddresses  []string `json:"current_addresses,omitempty"`
 }
 
 // secrets returns the values that make a message usable by whoever reads
@@ -87,7 +148,8 @@ type TemplateData struct {
 // one piece.
 func (d TemplateData) secrets() []string {
 	var out []string
-	for _, s := range []string{d.RecoveryURL, d.VerificationURL, linkToken(d.RecoveryURL), linkToken(d.VerificationURL), d.RecoveryCode, d.VerificationCode} {
+	for _, s := range []string{d.RecoveryURL, d.VerificationURL, d.LockdownURL,
+		linkToken(d.RecoveryURL), linkToken(d.VerificationURL), linkToken(d.LockdownURL), d.RecoveryCode, d.VerificationCode} {
 		if s != "" {
 			out = append(out, s)
 		}
@@ -214,7 +276,7 @@ type source struct {
 // directory, else the built-in templates. The main file comes first.
 func sources(overridePath, group, validity string, p part, uri string) ([]source, error) {
 	if uri != "" {
-		key := "courier.templates." + group + "." + validity + "." + p.uriField
+		key := configKey(group, validity, p.uriField)
 		s, err := readURI(key, uri)
 		if err != nil {
 			return nil, err
@@ -234,7 +296,7 @@ func sources(overridePath, group, validity string, p part, uri string) ([]source
 	dir := path.Join("templates", group, validity)
 	srcs, err := readDir(builtinTemplates, dir, p, func(name string) string { return "builtin:" + path.Join(group, validity, name) })
 	if err != nil || srcs == nil {
-		return nil, fmt.Errorf("courier: built-in template %s/%s/%s missing: %v", group, validity, p.file, err)
+		return nil, fmt.Errorf("courier: built-in template %s missing: %v", path.Join(group, validity, p.file), err)
 	}
 	return srcs, nil
 }
@@ -357,6 +419,10 @@ var sampleData = TemplateData{
 	},
 	RequestURL: "https://example.com/self-service/recovery/browser", TransientPayload: map[string]any{},
 	ExpiresInMinutes: 60,
+	Event: &EventData{Type: "password.changed", Time: time.Date(2026, 1, 2, 15, 4, 0, 0, time.UTC), TimeText: "2 January 2026 at 15:04 UTC",
+		Method: "password", Actor: "self", ClientIP: "192.0.2.1", UserAgent: "Mozilla/5.0",
+		PreviousAddresses: []string{"old@example.com"}, CurrentAddresses: []string{"someone@example.com"}},
+	LockdownURL: "https://example.com/ui/lockdown?token=x", LockdownValidFor: "7 days",
 }
 
 // try renders the set once. Errors that depend on data (a trait missing in

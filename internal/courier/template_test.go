@@ -28,6 +28,9 @@ func TestTemplates(t *testing.T) {
 		RecoveryURL:      "http://127.0.0.1:4433/self-service/recovery?flow=f&token=abc",
 		VerificationURL:  "http://127.0.0.1:4433/self-service/verification?flow=f&token=def",
 		ExpiresInMinutes: 60,
+		Event: &courier.EventData{Type: "password.changed", TimeText: "2 December 2026 at 10:00 UTC", Method: "totp",
+			ClientIP: "203.0.113.9", UserAgent: "Firefox", PreviousAddresses: []string{"old@example.test"}, CurrentAddresses: []string{"new@example.test"}},
+		LockdownURL: "http://127.0.0.1:4433/ui/lockdown?token=lockdowntoken", LockdownValidFor: "7 days",
 	}
 
 	t.Run("BuiltinSubjectsMatchKratos", func(t *testing.T) {
@@ -40,6 +43,14 @@ func TestTemplates(t *testing.T) {
 			courier.TemplateVerificationCodeInvalid: "Someone tried to verify this email address",
 			courier.TemplateVerificationValid:       "Please verify your email address",
 			courier.TemplateVerificationInvalid:     "Someone tried to verify this email address",
+			// Latchkey's own notifications.
+			courier.TemplateSecurityPasswordChanged:     "Your password was changed",
+			courier.TemplateSecurityAccountRecovered:    "Your account was recovered",
+			courier.TemplateSecurityAdminRecovery:       "An administrator created a recovery code for your account",
+			courier.TemplateSecuritySecondFactorAdded:   "A second factor was added to your account",
+			courier.TemplateSecuritySecondFactorRemoved: "A second factor was removed from your account",
+			courier.TemplateSecurityAddressChanged:      "The email address of your account changed",
+			courier.TemplateSecurityLockdownConfirmed:   "Your account is locked down",
 		}
 		tpl := MustTemplates(t)
 		for _, tt := range courier.TemplateTypes {
@@ -53,6 +64,42 @@ func TestTemplates(t *testing.T) {
 			if r.Text == "" || !strings.Contains(r.HTML, "<html>") {
 				t.Errorf("%s: empty text or HTML part", tt)
 			}
+		}
+	})
+
+	t.Run("NotificationsCarryTheEventAndTheLockdownLink", func(t *testing.T) {
+		tpl := MustTemplates(t)
+		for _, tt := range courier.TemplateTypes {
+			if !strings.HasPrefix(string(tt), "security_") {
+				continue
+			}
+			r, err := tpl.Render(tt, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, part := range []string{r.Text, r.HTML} {
+				if !strings.Contains(part, "2 December 2026 at 10:00 UTC") {
+					t.Errorf("%s: no event time in %q", tt, part)
+				}
+				hasLink := strings.Contains(part, data.LockdownURL)
+				if want := tt != courier.TemplateSecurityLockdownConfirmed; hasLink != want {
+					t.Errorf("%s: lockdown link shown = %v, want %v", tt, hasLink, want)
+				}
+			}
+		}
+		r, err := tpl.Render(courier.TemplateSecurityAddressChanged, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(r.Text, "old@example.test") || !strings.Contains(r.Text, "new@example.test") {
+			t.Errorf("address change mail names neither address: %q", r.Text)
+		}
+		r, err = tpl.Render(courier.TemplateSecuritySecondFactorAdded, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(r.Text, "An authenticator app was just added") {
+			t.Errorf("second factor mail does not name the factor: %q", r.Text)
 		}
 	})
 

@@ -70,6 +70,7 @@ func (s *Server) wire(opts Options) error {
 	public.HandleFunc("GET /self-service/errors", c.errors.ServeError)
 	admin.HandleFunc("GET /self-service/errors", c.errors.ServeError)
 
+	s.wireNotifications(c, public)
 	if err := s.wireFlows(c, public, admin); err != nil {
 		return err
 	}
@@ -240,6 +241,14 @@ func templateOverrides(t config.CourierTemplates) map[courier.TemplateType]couri
 		courier.TemplateVerificationInvalid:     uris(t.Verification.Invalid),
 		courier.TemplateVerificationCodeValid:   uris(t.VerificationCode.Valid),
 		courier.TemplateVerificationCodeInvalid: uris(t.VerificationCode.Invalid),
+
+		courier.TemplateSecurityPasswordChanged:     uris(t.SecurityPasswordChanged),
+		courier.TemplateSecurityAccountRecovered:    uris(t.SecurityAccountRecovered),
+		courier.TemplateSecurityAdminRecovery:       uris(t.SecurityAdminRecoveryIssued),
+		courier.TemplateSecuritySecondFactorAdded:   uris(t.SecuritySecondFactorAdded),
+		courier.TemplateSecuritySecondFactorRemoved: uris(t.SecuritySecondFactorRemoved),
+		courier.TemplateSecurityAddressChanged:      uris(t.SecurityAddressChanged),
+		courier.TemplateSecurityLockdownConfirmed:   uris(t.SecurityLockdownConfirmed),
 	}
 }
 

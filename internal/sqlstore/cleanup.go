@@ -25,6 +25,8 @@ var cleanupRules = []cleanupRule{
 	{Kind: "recovery codes", Table: "recovery_codes", Key: "id", Column: "expires_at"},
 	{Kind: "recovery link tokens", Table: "recovery_tokens", Key: "id", Column: "expires_at"},
 	{Kind: "self-service flows", Table: "selfservice_flows", Key: "id", Column: "expires_at"},
+	// A used lockdown link must still say "already used" while it lives.
+	{Kind: "lockdown link tokens", Table: "lockdown_tokens", Key: "id", Column: "expires_at"},
 	// An error is read by the error UI right after the redirect that
 	// names it; an hour is plenty.
 	{Kind: "self-service errors", Table: "selfservice_errors", Key: "id", Column: "created_at", Retention: keepFor(time.Hour)},

@@ -112,3 +112,23 @@ func (s *RecoveryStore) use(ctx context.Context, q string, id uuid.UUID, at time
 	n, err := res.RowsAffected()
 	return n == 1, err
 }
+
+// InvalidateIdentitySecrets spends every unused, unexpired recovery code
+// and link token of the identity (a lockdown): each then answers as an
+// already used one. It returns how many there were.
+func (s *RecoveryStore) InvalidateIdentitySecrets(ctx context.Context, identityID uuid.UUID, at time.Time) (int, error) {
+	total := 0
+	for _, table := range []string{"recovery_codes", "recovery_tokens"} {
+		res, err := s.DB.Exec(ctx, `UPDATE `+table+` SET used_at = ? WHERE identity_id = ? AND used_at IS NULL AND expires_at > ?`,
+			s.DB.T(at), identityID.String(), s.DB.T(at))
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		total += int(n)
+	}
+	return total, nil
+}

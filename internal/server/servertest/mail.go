@@ -5,30 +5,94 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/courier/smtptest"
 )
 
 var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
 
-// RecoveryCode waits for the next recovery mail to addr and returns its code.
+// RecoveryCode waits for the next recovery mail to addr and returns its
+// code. Other mail to addr on the way (a security notification) is
+// passed over.
 func (s *Server) RecoveryCode(t testing.TB, addr string) string {
 	t.Helper()
-	m := s.SMTP.WaitFor(t, addr, 10*time.Second)
-	code := sixDigits.FindString(m.Text)
-	if code == "" {
-		t.Fatalf("no code in mail to %s: %q", addr, m.Text)
-	}
-	return code
+	return s.nextMatch(t, addr, sixDigits, "code")
 }
 
 var linkRE = regexp.MustCompile(`https?://[^\s"<>]+/self-service/recovery\?flow=[^\s"<>]+`)
 
-// RecoveryLink waits for the next recovery mail to addr and returns its link.
+// RecoveryLink waits for the next recovery mail to addr and returns its
+// link, passing over other mail as RecoveryCode does.
 func (s *Server) RecoveryLink(t testing.TB, addr string) string {
 	t.Helper()
-	m := s.SMTP.WaitFor(t, addr, 10*time.Second)
-	link := linkRE.FindString(m.Text)
-	if link == "" {
-		t.Fatalf("no link in mail to %s: %q", addr, m.Text)
+	return strings.ReplaceAll(s.nextMatch(t, addr, linkRE, "link"), "&amp;", "&")
+}
+
+// nextMatch returns the first match of re in the next mail to addr whose
+// plaintext has one.
+func (s *Server) nextMatch(t testing.TB, addr string, re *regexp.Regexp, what string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var skipped []string
+	for {
+		m := s.SMTP.WaitFor(t, addr, time.Until(deadline))
+		if found := re.FindString(m.Text); found != "" {
+			return found
+		}
+		skipped = append(skipped, m.Subject)
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in the mails to %s: %q", what, addr, skipped)
+		}
 	}
-	return strings.ReplaceAll(link, "&amp;", "&")
+}
+
+var lockdownRE = regexp.MustCompile(`https?://[^\s"<>]+/lockdown\?token=[A-Za-z0-9]+`)
+
+// Notification waits for a mail to addr with subject (not returned by
+// Notification before) and returns it with its lockdown link ("" for
+// the lockdown confirmation, which has none).
+func (s *Server) Notification(t testing.TB, addr, subject string) (smtptest.Mail, string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		taken := s.notified[addr+"\x00"+subject]
+		s.mu.Unlock()
+		n := 0
+		for _, m := range s.SMTP.Mails() {
+			if m.Subject != subject || !hasRecipient(m, addr) {
+				continue
+			}
+			if n++; n > taken {
+				s.mu.Lock()
+				s.notified[addr+"\x00"+subject] = n
+				s.mu.Unlock()
+				return m, lockdownRE.FindString(m.Text)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new mail %q to %s within 10s", subject, addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Notifications are the subjects of every mail to addr so far.
+func (s *Server) Notifications(addr string) []string {
+	var out []string
+	for _, m := range s.SMTP.Mails() {
+		if hasRecipient(m, addr) {
+			out = append(out, m.Subject)
+		}
+	}
+	return out
+}
+
+func hasRecipient(m smtptest.Mail, addr string) bool {
+	for _, r := range m.To {
+		if strings.EqualFold(r, addr) {
+			return true
+		}
+	}
+	return false
 }

@@ -80,6 +80,9 @@ type Server struct {
 	Config *config.Config
 	App    *server.Server
 	DB     *sqlstore.DB
+
+	mu       sync.Mutex
+	notified map[string]int // mails Notification returned, by recipient and subject
 }
 
 // Options tune the server.
@@ -145,7 +148,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	pubLn := listen(t)
 	admLn := listen(t)
-	s := &Server{Clock: &Clock{}}
+	s := &Server{Clock: &Clock{}, notified: map[string]int{}}
 	env := []string{
 		"DSN=" + dsn,
 		"SERVE_PUBLIC_BASE_URL=http://" + pubLn.Addr().String() + "/",
@@ -158,6 +161,9 @@ func Start(t testing.TB, opts Options) *Server {
 		"SELFSERVICE_METHODS_TOTP_ENABLED=false",
 		"SELFSERVICE_METHODS_LOOKUP_SECRET_ENABLED=false",
 	}
+	// Security notifications are off unless opts.Env turns them on
+	// (NotificationsOn): most tests count the recovery mails they expect.
+	env = append(env, notificationSwitches("false")...)
 	if !opts.NoSMTP {
 		s.SMTP = smtptest.Start(t)
 		env = append(env, "COURIER_SMTP_CONNECTION_URI="+s.SMTP.URI())
@@ -324,3 +330,19 @@ func UIAt(base string) []string {
 	}
 	return env
 }
+
+// notificationKinds are the selfservice.notifications switches.
+var notificationKinds = []string{"PASSWORD_CHANGED", "ACCOUNT_RECOVERED", "ADMIN_RECOVERY_ISSUED",
+	"SECOND_FACTOR_ADDED", "SECOND_FACTOR_REMOVED", "ADDRESS_CHANGED"}
+
+func notificationSwitches(value string) []string {
+	out := make([]string, len(notificationKinds))
+	for i, k := range notificationKinds {
+		out[i] = "SELFSERVICE_NOTIFICATIONS_" + k + "_ENABLED=" + value
+	}
+	return out
+}
+
+// NotificationsOn is the Options.Env that turns every security
+// notification on (servers start with them off).
+func NotificationsOn() []string { return notificationSwitches("true") }

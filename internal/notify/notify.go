@@ -1,0 +1,239 @@
+// Package notify sends Latchkey's security notifications and answers
+// their "this wasn't me" links (docs/security-notifications.md).
+//
+// A Notifier observes the audit log (audit.Observer): when an event it
+// mails about is recorded — a password change, a recovery, an admin's
+// recovery code or link, a second factor added or removed, an address
+// change — it queues a mail to each of the identity's recovery
+// addresses, in the transaction of the change, so there is no change
+// without its warning and no warning without its change. Each mail
+// carries its own single-use lockdown link; only the link token's keyed
+// hash is stored.
+//
+// Opening the link changes nothing (GET shows what happened, for mail
+// scanners); confirming it (POST) locks the account down in one
+// transaction: every session revoked, every outstanding recovery code
+// and link spent, the password replaced by a random one nobody knows,
+// a lockdown.confirmed audit event and a confirmation mail.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/courier"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/storeerr"
+)
+
+// Config says which events are mailed about and where the links lead.
+type Config struct {
+	// Enabled lists the audit event types that send a notification
+	// (lockdown.confirmed always sends its confirmation).
+	Enabled map[audit.Type]bool
+	// LockdownLifespan is how long a lockdown link works.
+	LockdownLifespan time.Duration
+	// LockdownUIURL is the page a lockdown link opens; the token is added
+	// as ?token=.
+	LockdownUIURL string
+}
+
+// Identities is what the notifier and the lockdown need of identities.
+type Identities interface {
+	Get(ctx context.Context, id uuid.UUID) (*identity.Identity, error)
+	SetPassword(ctx context.Context, id uuid.UUID, hashed string) error
+}
+
+// Mailer queues mail in the caller's transaction (courier.Queue).
+type Mailer interface {
+	Enqueue(ctx context.Context, e courier.Email) (uuid.UUID, error)
+}
+
+// Notifier mails the security notifications. It is an audit.Observer.
+type Notifier struct {
+	Config     Config
+	Identities Identities
+	Tokens     Store
+	Mail       Mailer
+	// Hasher keys the lockdown token hashes (secrets.default).
+	Hasher secret.Hasher
+	// SchemaURL gives the identity JSON its schema_url in templates.
+	SchemaURL func(schemaID string) string
+	Now       func() time.Time
+}
+
+var _ audit.Observer = (*Notifier)(nil)
+
+// templates maps each event type that can be mailed about to its mail.
+var templates = map[audit.Type]courier.TemplateType{
+	audit.PasswordChanged:          courier.TemplateSecurityPasswordChanged,
+	audit.RecoverySucceeded:        courier.TemplateSecurityAccountRecovered,
+	audit.AdminRecoveryCodeCreated: courier.TemplateSecurityAdminRecovery,
+	audit.AdminRecoveryLinkCreated: courier.TemplateSecurityAdminRecovery,
+	audit.SecondFactorAdded:        courier.TemplateSecuritySecondFactorAdded,
+	audit.SecondFactorRemoved:      courier.TemplateSecuritySecondFactorRemoved,
+	audit.AddressChanged:           courier.TemplateSecurityAddressChanged,
+	audit.LockdownConfirmed:        courier.TemplateSecurityLockdownConfirmed,
+}
+
+// Observe queues the notification of e, if e is one that is mailed
+// about, in e's transaction: an error rolls the change back with it.
+func (n *Notifier) Observe(ctx context.Context, e *audit.Event) error {
+	tmpl, ok := templates[e.Type]
+	if !ok || e.IdentityID == nil || e.Result != audit.ResultSuccess {
+		return nil
+	}
+	if e.Type != audit.LockdownConfirmed && !n.Config.Enabled[e.Type] {
+		return nil
+	}
+	ident, err := n.Identities.Get(ctx, *e.IdentityID)
+	if errors.Is(err, storeerr.ErrNotFound) {
+		return nil // nobody left to warn
+	}
+	if err != nil {
+		return fmt.Errorf("notify: load identity: %w", err)
+	}
+	ev := eventData(e)
+	recipients := recoveryEmails(ident)
+	if e.Type == audit.AddressChanged {
+		// The old address must hear of it: it may be the owner's.
+		recipients = union(ev.PreviousAddresses, ev.CurrentAddresses)
+	}
+	identityData := n.identityData(ident)
+	for _, to := range recipients {
+		data := courier.TemplateData{To: to, Identity: identityData, Event: ev}
+		if e.Type != audit.LockdownConfirmed {
+			link, err := n.issueToken(ctx, ident.ID, e)
+			if err != nil {
+				return err
+			}
+			data.LockdownURL = link
+			data.LockdownValidFor = humanDuration(n.Config.LockdownLifespan)
+			data.ExpiresInMinutes = int(n.Config.LockdownLifespan.Minutes())
+		}
+		if _, err := n.Mail.Enqueue(ctx, courier.Email{To: to, Template: tmpl, Data: data}); err != nil {
+			return fmt.Errorf("notify: queue %s: %w", tmpl, err)
+		}
+	}
+	return nil
+}
+
+// issueToken stores a new lockdown token for the identity, answering
+// event e, and returns the link carrying it.
+func (n *Notifier) issueToken(ctx context.Context, identityID uuid.UUID, e *audit.Event) (string, error) {
+	value := secret.RandomAlphanumeric(tokenLength)
+	now := n.now()
+	t := &Token{
+		ID: uuid.New(), IdentityID: identityID, Hash: n.Hasher.Hash(value),
+		EventID: e.ID, EventType: e.Type, EventTime: e.Time,
+		ExpiresAt: now.Add(n.Config.LockdownLifespan), CreatedAt: now,
+	}
+	if err := n.Tokens.CreateLockdownToken(ctx, t); err != nil {
+		return "", fmt.Errorf("notify: store lockdown token: %w", err)
+	}
+	u, err := url.Parse(n.Config.LockdownUIURL)
+	if err != nil {
+		return "", fmt.Errorf("notify: lockdown ui_url: %w", err)
+	}
+	q := u.Query()
+	q.Set("token", value)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+func (n *Notifier) now() time.Time {
+	if n.Now != nil {
+		return n.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// eventData is what the mail says about e: the audit record's facts.
+func eventData(e *audit.Event) *courier.EventData {
+	d := &courier.EventData{
+		Type: string(e.Type), Time: e.Time.UTC(), TimeText: e.Time.UTC().Format("2 January 2006 at 15:04 MST"),
+		Method: e.Method, Actor: string(e.Actor), ClientIP: e.ClientIP, UserAgent: e.UserAgent,
+	}
+	if by, _ := e.Details["issued_by"].(string); by == "admin" {
+		d.IssuedByAdmin = true
+	}
+	d.PreviousAddresses = stringList(e.Details["previous"])
+	d.CurrentAddresses = stringList(e.Details["current"])
+	return d
+}
+
+// stringList reads a list of strings from event details ([]string as
+// recorded, []any once decoded).
+func stringList(v any) []string {
+	switch l := v.(type) {
+	case []string:
+		return l
+	case []any:
+		out := make([]string, 0, len(l))
+		for _, x := range l {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// recoveryEmails are the identity's recovery email addresses.
+func recoveryEmails(i *identity.Identity) []string {
+	var out []string
+	for _, a := range i.RecoveryAddresses {
+		if a.Via == identity.ViaEmail {
+			out = append(out, a.Value)
+		}
+	}
+	return union(out)
+}
+
+// union is the lists' addresses, each once, in order of appearance.
+func union(lists ...[]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lists {
+		for _, s := range l {
+			if s != "" && !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func (n *Notifier) identityData(i *identity.Identity) map[string]any {
+	schemaURL := ""
+	if n.SchemaURL != nil {
+		schemaURL = n.SchemaURL(i.SchemaID)
+	}
+	m, _ := courier.IdentityData(i.JSON(identity.PublicView, schemaURL))
+	return m
+}
+
+// humanDuration says d in words for a mail ("7 days", "12 hours").
+func humanDuration(d time.Duration) string {
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return plural(int(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int(d/time.Hour), "hour")
+	}
+	return plural(max(1, int(d.Round(time.Minute)/time.Minute)), "minute")
+}

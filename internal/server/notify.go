@@ -1,0 +1,46 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/notify"
+	"github.com/latchkey/latchkey/internal/sqlstore"
+)
+
+// wireNotifications makes the audit log send the security notifications
+// (an observer in the transaction of each event) and serves their
+// lockdown links on the public listener (docs/security-notifications.md).
+func (s *Server) wireNotifications(c *components, public *http.ServeMux) {
+	cfg := s.cfg
+	n := cfg.SelfService.Notifications
+	tokens := sqlstore.NewLockdownStore(s.db)
+	c.audit.Observers = append(c.audit.Observers, &notify.Notifier{
+		Config: notify.Config{
+			Enabled: map[audit.Type]bool{
+				audit.PasswordChanged:          n.PasswordChanged.Enabled,
+				audit.RecoverySucceeded:        n.AccountRecovered.Enabled,
+				audit.AdminRecoveryCodeCreated: n.AdminRecoveryIssued.Enabled,
+				audit.AdminRecoveryLinkCreated: n.AdminRecoveryIssued.Enabled,
+				audit.SecondFactorAdded:        n.SecondFactorAdded.Enabled,
+				audit.SecondFactorRemoved:      n.SecondFactorRemoved.Enabled,
+				audit.AddressChanged:           n.AddressChanged.Enabled,
+			},
+			LockdownLifespan: n.Lockdown.Lifespan,
+			LockdownUIURL:    cfg.LockdownUIURL(),
+		},
+		Identities: c.identities,
+		Tokens:     tokens,
+		Mail:       c.queue,
+		Hasher:     c.codes,
+		SchemaURL:  func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
+		Now:        s.now,
+	})
+	lockdown := &notify.Lockdown{
+		Tx: s.db, Tokens: tokens, Recovery: sqlstore.NewRecoveryStore(s.db),
+		Sessions: c.sessions, Identities: c.identities, Passwords: c.hasher,
+		Hasher: c.codes, Audit: c.audit, Now: s.now,
+	}
+	(&notify.Handler{Lockdown: lockdown, UIURL: cfg.LockdownUIURL()}).Register(public)
+}
