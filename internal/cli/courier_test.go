@@ -24,6 +24,10 @@ type courierMessage struct {
 	} `json:"dispatches"`
 }
 
+// noAdminNotification turns off the mail telling a user an admin created
+// a recovery code for them.
+const noAdminNotification = "SELFSERVICE_NOTIFICATIONS_ADMIN_RECOVERY_ISSUED_ENABLED=false"
+
 // TestCourierWatch: a mail that serve could not deliver (the SMTP server
 // rejects it) stays queued when serve stops; `latchkey courier watch`, the
 // dispatcher on its own, delivers it once the SMTP server accepts mail, and
@@ -33,7 +37,9 @@ func TestCourierWatch(t *testing.T) {
 	p := freePorts(t)
 	mail := smtptest.Start(t)
 	mail.RejectAll(true)
-	env := append(p.env(), "COURIER_SMTP_CONNECTION_URI="+mail.URI())
+	// The admin code's security notification is a second mail; this test
+	// follows one.
+	env := append(p.env(), "COURIER_SMTP_CONNECTION_URI="+mail.URI(), noAdminNotification)
 	const email = "watch@example.com"
 
 	serve := start(t, dir, env, "serve", "--dev")
@@ -129,7 +135,7 @@ func TestServeDevMailbox(t *testing.T) {
 	dir := t.TempDir()
 	p := freePorts(t)
 	const email = "mailbox@example.com"
-	serve := start(t, dir, p.env(), "serve", "--dev")
+	serve := start(t, dir, append(p.env(), noAdminNotification), "serve", "--dev")
 	serve.waitReady(p.publicURL())
 	status, body := do(t, "POST", p.adminURL()+"/admin/identities", "application/json", `{"schema_id":"default","traits":{"email":"`+email+`"}}`)
 	if status != http.StatusCreated {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	ory "github.com/ory/client-go"
 
@@ -183,6 +184,219 @@ func TestLockdownJourney(t *testing.T) {
 		res, raw := servertest.DoRaw(t, client, http.MethodGet, srv.Admin.URL+"/admin/courier/messages", nil, nil)
 		if res.StatusCode != http.StatusOK || !strings.Contains(string(raw), subjectRecovered) || strings.Contains(string(raw), token) {
 			t.Fatalf("courier list shows the lockdown link or no notification: %d", res.StatusCode)
+		}
+	})
+}
+
+// notificationsTo lists the security notifications queued for addr,
+// oldest first, through the admin courier API (queued in the request's
+// own transaction, so there is no waiting).
+func notificationsTo(t *testing.T, srv *servertest.Server, addr string) []string {
+	t.Helper()
+	res, raw := servertest.DoRaw(t, srv.HTTPClient(false), http.MethodGet, srv.Admin.URL+"/admin/courier/messages?recipient="+url.QueryEscape(addr), nil, nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("courier list: %d %s", res.StatusCode, raw)
+	}
+	var msgs []struct {
+		TemplateType string `json:"template_type"`
+	}
+	if err := json.Unmarshal(raw, &msgs); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i := len(msgs) - 1; i >= 0; i-- { // the list is newest first
+		if strings.HasPrefix(msgs[i].TemplateType, "security_") {
+			out = append(out, msgs[i].TemplateType)
+		}
+	}
+	return out
+}
+
+// TestNotificationSwitches: each notification is sent when its switch is
+// on, to the right addresses (an address change warns the old address
+// and the new), and not at all when it is off.
+func TestNotificationSwitches(t *testing.T) {
+	const password, adminPassword = "Switches-Passw0rd!", "Switches-Admin-Passw0rd!"
+	change := func(t *testing.T, srv *servertest.Server, id, newEmail string) {
+		t.Helper()
+		admin := srv.HTTPClient(false)
+		res, body := servertest.Do(t, admin, http.MethodPatch, srv.Admin.URL+"/admin/identities/"+id, []map[string]any{
+			{"op": "replace", "path": "/traits/email", "value": newEmail},
+			{"op": "add", "path": "/credentials/password/config/password", "value": adminPassword},
+		}, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("admin PATCH: %d %v", res.StatusCode, body)
+		}
+		srv.MustEnrolTOTP(t, id)
+		if res, body = servertest.Do(t, admin, http.MethodDelete, srv.Admin.URL+"/admin/identities/"+id+"/credentials/totp", nil, nil); res.StatusCode != http.StatusNoContent {
+			t.Fatalf("remove totp: %d %v", res.StatusCode, body)
+		}
+	}
+	t.Run("AllOn", func(t *testing.T) {
+		servertest.Each(t, servertest.Options{Env: append(servertest.NotificationsOn(), totpOn)}, func(t *testing.T, srv *servertest.Server) {
+			const old, new = "switch-old@example.test", "switch-new@example.test"
+			id := srv.MustCreateIdentity(t, old, password).Id
+			change(t, srv, id, new)
+			// The old address hears of the change and nothing after it.
+			if got, want := notificationsTo(t, srv, old), []string{"security_address_changed"}; !slicesEqual(got, want) {
+				t.Errorf("to the old address: %v, want %v", got, want)
+			}
+			// (MustEnrolTOTP stores the credential directly: no "added".)
+			want := []string{"security_address_changed", "security_password_changed", "security_second_factor_removed"}
+			if got := notificationsTo(t, srv, new); !slicesEqual(got, want) {
+				t.Errorf("to the new address: %v, want %v", got, want)
+			}
+			// Each mail has a link of its own.
+			_, oldLink := srv.Notification(t, old, subjectAddressChange)
+			_, newLink := srv.Notification(t, new, subjectAddressChange)
+			if oldLink == "" || oldLink == newLink {
+				t.Fatalf("links %q and %q", oldLink, newLink)
+			}
+			if m, _ := srv.Notification(t, new, subjectPasswordSet); !strings.Contains(m.Text, "changed") {
+				t.Fatalf("password mail: %q", m.Text)
+			}
+		})
+	})
+	t.Run("Defaults", func(t *testing.T) {
+		// The defaults: password, recovery and admin recovery on; second
+		// factors and addresses off.
+		env := []string{totpOn, "SELFSERVICE_NOTIFICATIONS_PASSWORD_CHANGED_ENABLED=true",
+			"SELFSERVICE_NOTIFICATIONS_ACCOUNT_RECOVERED_ENABLED=true", "SELFSERVICE_NOTIFICATIONS_ADMIN_RECOVERY_ISSUED_ENABLED=true"}
+		srv := servertest.Start(t, servertest.Options{Env: env})
+		cfg := srv.Config.SelfService.Notifications
+		if !cfg.PasswordChanged.Enabled || cfg.SecondFactorAdded.Enabled || cfg.AddressChanged.Enabled {
+			t.Fatalf("servertest's switches leak: %+v", cfg)
+		}
+		const old, new = "defaults-old@example.test", "defaults-new@example.test"
+		id := srv.MustCreateIdentity(t, old, password).Id
+		change(t, srv, id, new)
+		if got := notificationsTo(t, srv, old); len(got) != 0 {
+			t.Errorf("to the old address: %v, want none", got)
+		}
+		if got, want := notificationsTo(t, srv, new), []string{"security_password_changed"}; !slicesEqual(got, want) {
+			t.Errorf("to the new address: %v, want %v", got, want)
+		}
+	})
+	t.Run("Off", func(t *testing.T) {
+		srv := servertest.Start(t, servertest.Options{Env: []string{totpOn}})
+		const old, new = "off-old@example.test", "off-new@example.test"
+		id := srv.MustCreateIdentity(t, old, password).Id
+		change(t, srv, id, new)
+		if got := append(notificationsTo(t, srv, old), notificationsTo(t, srv, new)...); len(got) != 0 {
+			t.Errorf("notifications sent while off: %v", got)
+		}
+	})
+}
+
+const totpOn = "SELFSERVICE_METHODS_TOTP_ENABLED=true"
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
+
+// TestNotificationIsPartOfTheChange: a notification that cannot be
+// stored takes its change down with it: no password change without its
+// warning.
+func TestNotificationIsPartOfTheChange(t *testing.T) {
+	servertest.Each(t, servertest.Options{Env: servertest.NotificationsOn()}, func(t *testing.T, srv *servertest.Server) {
+		const email, password = "atomic-notify@example.test", "Atomic-Passw0rd!"
+		id := srv.MustCreateIdentity(t, email, password).Id
+		lift := srv.RefuseInserts(t, "lockdown_tokens")
+		res, _ := servertest.Do(t, srv.HTTPClient(false), http.MethodPatch, srv.Admin.URL+"/admin/identities/"+id, []map[string]any{
+			{"op": "add", "path": "/credentials/password/config/password", "value": "Atomic-Other-Passw0rd!"},
+		}, nil)
+		if res.StatusCode != http.StatusInternalServerError {
+			t.Fatalf("PATCH with the notification refused: %d", res.StatusCode)
+		}
+		if !srv.PasswordIs(t, id, password) || len(srv.AuditEvents(t, id)) != 0 || len(notificationsTo(t, srv, email)) != 0 {
+			t.Fatal("the change, its event or its mail outlived the failed notification")
+		}
+		lift()
+	})
+}
+
+// TestLockdownLinkErrors: what a bad, expired, used or raced link gets,
+// for JSON clients and browsers.
+func TestLockdownLinkErrors(t *testing.T) {
+	servertest.Each(t, servertest.Options{Env: servertest.NotificationsOn()}, func(t *testing.T, srv *servertest.Server) {
+		client := srv.HTTPClient(false)
+		errorID := func(method, query string, body any) (int, any) {
+			t.Helper()
+			res, b := servertest.Do(t, client, method, srv.Public.URL+"/self-service/lockdown"+query, body, jsonHeader())
+			e, _ := b["error"].(map[string]any)
+			return res.StatusCode, e["id"]
+		}
+		for _, q := range []string{"", "?token=", "?token=short", "?token=" + strings.Repeat("A", 32), "?token=" + strings.Repeat("%00", 32), "?token=" + strings.Repeat("ä", 16)} {
+			for _, method := range []string{http.MethodGet, http.MethodPost} {
+				if status, id := errorID(method, q, nil); status != http.StatusNotFound || id != "lockdown_token_invalid" {
+					t.Errorf("%s %q: %d %v, want 404 lockdown_token_invalid", method, q, status, id)
+				}
+			}
+		}
+		res, _ := servertest.DoRaw(t, client, http.MethodPost, srv.Public.URL+"/self-service/lockdown", "{not json", http.Header{"Content-Type": {"application/json"}})
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("POST garbage JSON: %d, want 400", res.StatusCode)
+		}
+
+		const email = "link-errors@example.test"
+		id := srv.MustCreateIdentity(t, email, "Link-Errors-Passw0rd!").Id
+		issue := func() string {
+			t.Helper()
+			res, body := servertest.Do(t, client, http.MethodPost, srv.Admin.URL+"/admin/recovery/code", map[string]any{"identity_id": id}, nil)
+			if res.StatusCode != http.StatusCreated {
+				t.Fatalf("admin code: %d %v", res.StatusCode, body)
+			}
+			_, link := srv.Notification(t, email, subjectAdminCode)
+			return lockdownToken(t, link)
+		}
+
+		// Two confirmations at once: exactly one locks down.
+		token := issue()
+		statuses := make(chan int, 2)
+		for range 2 {
+			go func() {
+				res, _ := servertest.DoRaw(t, client, http.MethodPost, srv.Public.URL+"/self-service/lockdown?token="+token, nil, jsonHeader())
+				statuses <- res.StatusCode
+			}()
+		}
+		if a, b := <-statuses, <-statuses; a+b != http.StatusOK+http.StatusGone {
+			t.Fatalf("concurrent confirmations: %d and %d, want one 200 and one 410", a, b)
+		}
+		confirmed := 0
+		for _, e := range srv.AuditEvents(t, id) {
+			if e.Type == audit.LockdownConfirmed {
+				confirmed++
+			}
+		}
+		if confirmed != 1 {
+			t.Fatalf("%d lockdown.confirmed events, want 1", confirmed)
+		}
+
+		// A browser's form post is sent to the page, with the outcome.
+		token = issue()
+		noRedirect := srv.HTTPClient(false)
+		noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		form := func() *http.Response {
+			t.Helper()
+			res, err := noRedirect.PostForm(srv.Public.URL+"/self-service/lockdown", url.Values{"token": {token}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res
+		}
+		if res := form(); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != srv.Public.URL+"/ui/lockdown?state=confirmed" {
+			t.Fatalf("form post: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		if res := form(); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != srv.Public.URL+"/ui/lockdown?token="+token {
+			t.Fatalf("form post of a used link: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+
+		// After its lifespan a link has expired and changes nothing.
+		token = issue()
+		srv.Clock.Advance(srv.Config.SelfService.Notifications.Lockdown.Lifespan + time.Minute)
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			if status, id := errorID(method, "?token="+token, nil); status != http.StatusGone || id != "lockdown_token_expired" {
+				t.Errorf("%s an expired link: %d %v", method, status, id)
+			}
 		}
 	})
 }

@@ -24,8 +24,9 @@ import (
 // searched for each of them. None may appear: the database keeps keyed
 // hashes, password hashes and ciphertext only.
 func TestNoUsableSecretAtRest(t *testing.T) {
-	servertest.Each(t, servertest.Options{Env: []string{"SELFSERVICE_METHODS_LINK_ENABLED=true", "SELFSERVICE_METHODS_TOTP_ENABLED=true",
-		servertest.LookupEnabled, "SELFSERVICE_METHODS_LOOKUP_SECRET_CONFIG_USE_FOR_RECOVERY=true"}}, func(t *testing.T, srv *servertest.Server) {
+	env := append([]string{"SELFSERVICE_METHODS_LINK_ENABLED=true", "SELFSERVICE_METHODS_TOTP_ENABLED=true",
+		servertest.LookupEnabled, "SELFSERVICE_METHODS_LOOKUP_SECRET_CONFIG_USE_FOR_RECOVERY=true"}, servertest.NotificationsOn()...)
+	servertest.Each(t, servertest.Options{Env: env}, func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		secrets := map[string]string{} // value -> what it is
 		keep := func(what, value string) {
@@ -170,6 +171,11 @@ func TestNoUsableSecretAtRest(t *testing.T) {
 			t.Fatalf("admin link: %d %v", res.StatusCode, al)
 		}
 		keepLinkToken(t, al["recovery_link"].(string), "admin recovery link token", keep)
+		// The security notifications' lockdown links, unused.
+		for _, subject := range []string{subjectRecovered, subjectPasswordSet, subjectAdminCode} {
+			_, link := srv.Notification(t, email, subject)
+			keepLinkToken(t, link, "lockdown link token ("+subject+")", keep)
+		}
 		// While the admin mails may still be queued, and after delivery.
 		scanForSecrets(t, srv, secrets)
 		srv.SMTP.WaitFor(t, email, 10*time.Second)

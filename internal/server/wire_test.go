@@ -28,7 +28,7 @@ func TestTemplateOverridesReachTheirType(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range courier.TemplateTypes {
-		r, err := templates.Render(tt, courier.TemplateData{To: "a@example.com"})
+		r, err := templates.Render(tt, courier.TemplateData{To: "a@example.com", Event: &courier.EventData{}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
@@ -143,6 +144,24 @@ func (f *cleanupFixture) mustEvent(at time.Time) string {
 	return e.ID.String()
 }
 
+// mustLockdownToken stores a lockdown link token expiring at expires.
+func (f *cleanupFixture) mustLockdownToken(expires time.Time, used bool) string {
+	f.t.Helper()
+	ctx := context.Background()
+	s := sqlstore.NewLockdownStore(f.db)
+	tok := &notify.Token{ID: uuid.New(), IdentityID: f.identity, Hash: uuid.NewString(), EventID: uuid.New(), EventType: audit.RecoverySucceeded,
+		EventTime: expires.Add(-time.Hour), ExpiresAt: expires, CreatedAt: expires.Add(-time.Hour)}
+	if err := s.CreateLockdownToken(ctx, tok); err != nil {
+		f.t.Fatal(err)
+	}
+	if used {
+		if ok, err := s.UseLockdownToken(ctx, tok.ID, expires.Add(-time.Minute)); err != nil || !ok {
+			f.t.Fatalf("use lockdown token: %v %v", ok, err)
+		}
+	}
+	return tok.ID.String()
+}
+
 // remaining lists the values of column in table, sorted.
 func remaining(t *testing.T, db *sqlstore.DB, table, column string) []string {
 	t.Helper()
@@ -225,6 +244,12 @@ func TestCleanup(t *testing.T) {
 			f.mustEvent(cleanupNow.Add(-keepLast - auditRetention - time.Minute))
 			keptEvent := f.mustEvent(cleanupNow.Add(-keepLast - auditRetention + time.Minute))
 
+			// Lockdown links: a used one still says "already used" until
+			// it expires.
+			f.mustLockdownToken(expiredAt, true)
+			usedLockdown := f.mustLockdownToken(notExpiredAt, true)
+			liveLockdown := f.mustLockdownToken(notExpiredAt, false)
+
 			counts, err := db.Cleanup(ctx, sqlstore.CleanupOptions{KeepLast: keepLast, BatchSize: 100, CounterWindow: time.Hour, AuditRetention: auditRetention})
 			if err != nil {
 				t.Fatal(err)
@@ -232,6 +257,7 @@ func TestCleanup(t *testing.T) {
 			want := map[string]int64{
 				"recovery codes": 2, "recovery link tokens": 2, "self-service flows": 1, "self-service errors": 1,
 				"sessions": 2, "rate-limit counters": 1, "courier messages": 2, "audit events": 1,
+				"lockdown link tokens":        1,
 				"session cache invalidations": 0, // fresh: the rule keeps a minute on top
 			}
 			if got := deletedByKind(counts); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -251,6 +277,7 @@ func TestCleanup(t *testing.T) {
 				// The deleted messages' dispatches went with them.
 				{"courier_message_dispatches", "message_id", sorted(recentSent)},
 				{"audit_events", "id", sorted(keptEvent)},
+				{"lockdown_tokens", "id", sorted(usedLockdown, liveLockdown)},
 			} {
 				if got := remaining(t, db, c.table, c.column); !slices.Equal(got, c.want) {
 					t.Errorf("%s left %v, want %v", c.table, got, c.want)
