@@ -12,6 +12,7 @@ import (
 	ory "github.com/ory/client-go"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
@@ -24,12 +25,14 @@ type identityBackend struct {
 	name string
 	env  []string
 	args []string // the flags that select it
+	// actor is who the audit log names for a change through it.
+	actor audit.Actor
 }
 
 func identityBackends(srv *servertest.Server) []identityBackend {
 	return []identityBackend{
-		{name: "AdminAPI", args: []string{"--endpoint", srv.Admin.URL}},
-		{name: "Database", args: []string{"-e"}, env: []string{
+		{name: "AdminAPI", args: []string{"--endpoint", srv.Admin.URL}, actor: audit.ActorAdmin},
+		{name: "Database", args: []string{"-e"}, actor: audit.ActorSystem, env: []string{
 			"DSN=" + srv.Config.DSN,
 			// servertest's secret and public URL, so both back ends show
 			// the same schema_url and open the same sealed configs.
@@ -272,6 +275,19 @@ func TestIdentitiesCommands(t *testing.T) {
 					got := srv.MustGetIdentity(t, i.Id)
 					if got.GetState() != "inactive" || !srv.PasswordIs(t, i.Id, "New-Passw0rd!") {
 						t.Errorf("stored: state %q, new password set %v", got.GetState(), srv.PasswordIs(t, i.Id, "New-Passw0rd!"))
+					}
+
+					// Recorded as a change through the admin API is; the
+					// database back end is the system, and its notification
+					// waits in the queue for a server to send it.
+					events := srv.AuditEvents(t, i.Id)
+					if len(events) != 1 || events[0].Type != audit.PasswordChanged || events[0].Actor != b.actor {
+						t.Errorf("events %v, want one password.changed by %s", servertest.AuditTypes(events), b.actor)
+					}
+					if b.actor == audit.ActorSystem {
+						if status, body := adminGet(t, srv, "/admin/courier/messages?recipient="+email("patch")); status != http.StatusOK || !strings.Contains(body, `"template_type":"security_password_changed"`) {
+							t.Errorf("no password notification queued: %d %s", status, body)
+						}
 					}
 
 					r = b.identities(t, dir, `[{"op":"replace","path":"/id","value":"x"}]`, "patch", i.Id, "--file", "-")

@@ -24,7 +24,8 @@
 // # What the admin API shows
 //
 // Messages of the types that carry a live secret (recovery_code_valid,
-// recovery_valid, verification_code_valid, verification_valid) are shown by
+// recovery_valid, verification_code_valid, verification_valid, and the
+// security notifications with their lockdown link) are shown by
 // GET /admin/courier/messages and GET /admin/courier/messages/{id} with the
 // code or link replaced by "[redacted]" in subject and body, whatever their
 // status. The dev mailbox (DevMailbox.Lister) shows the mails it delivered in

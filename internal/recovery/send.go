@@ -163,12 +163,7 @@ func (s *Service) identityData(ident *identity.Identity) map[string]any {
 	if s.SchemaURL != nil {
 		schemaURL = s.SchemaURL(ident.SchemaID)
 	}
-	b, err := json.Marshal(ident.JSON(identity.PublicView, schemaURL))
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
+	m, _ := courier.IdentityData(ident.JSON(identity.PublicView, schemaURL))
 	return m
 }
 

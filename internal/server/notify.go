@@ -2,8 +2,10 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/sqlstore"
@@ -14,9 +16,21 @@ import (
 // lockdown links on the public listener (docs/security-notifications.md).
 func (s *Server) wireNotifications(c *components, public *http.ServeMux) {
 	cfg := s.cfg
-	n := cfg.SelfService.Notifications
 	tokens := sqlstore.NewLockdownStore(s.db)
-	c.audit.Observers = append(c.audit.Observers, &notify.Notifier{
+	c.audit.Observers = append(c.audit.Observers, newNotifier(cfg, s.db, c.identities, c.queue, s.now))
+	lockdown := &notify.Lockdown{
+		Tx: s.db, Tokens: tokens, Recovery: sqlstore.NewRecoveryStore(s.db),
+		Sessions: c.sessions, Identities: c.identities, Passwords: c.hasher,
+		Hasher: c.codes, Audit: c.audit, Now: s.now,
+	}
+	(&notify.Handler{Lockdown: lockdown, UIURL: cfg.LockdownUIURL()}).Register(public)
+}
+
+// newNotifier is the observer that mails the notifications, for serve
+// and for the offline commands alike.
+func newNotifier(cfg *config.Config, db *sqlstore.DB, identities notify.Identities, mail notify.Mailer, now func() time.Time) *notify.Notifier {
+	n := cfg.SelfService.Notifications
+	return &notify.Notifier{
 		Config: notify.Config{
 			Enabled: map[audit.Type]bool{
 				audit.PasswordChanged:          n.PasswordChanged.Enabled,
@@ -30,17 +44,11 @@ func (s *Server) wireNotifications(c *components, public *http.ServeMux) {
 			LockdownLifespan: n.Lockdown.Lifespan,
 			LockdownUIURL:    cfg.LockdownUIURL(),
 		},
-		Identities: c.identities,
-		Tokens:     tokens,
-		Mail:       c.queue,
-		Hasher:     c.codes,
+		Identities: identities,
+		Tokens:     sqlstore.NewLockdownStore(db),
+		Mail:       mail,
+		Hasher:     tokenHasher(cfg),
 		SchemaURL:  func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
-		Now:        s.now,
-	})
-	lockdown := &notify.Lockdown{
-		Tx: s.db, Tokens: tokens, Recovery: sqlstore.NewRecoveryStore(s.db),
-		Sessions: c.sessions, Identities: c.identities, Passwords: c.hasher,
-		Hasher: c.codes, Audit: c.audit, Now: s.now,
+		Now:        now,
 	}
-	(&notify.Handler{Lockdown: lockdown, UIURL: cfg.LockdownUIURL()}).Register(public)
 }

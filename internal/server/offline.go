@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/secret"
@@ -37,8 +39,20 @@ func NewOffline(cfg *config.Config, db *sqlstore.DB) (*Offline, error) {
 	if err != nil {
 		return nil, err
 	}
+	templates, err := newTemplates(cfg)
+	if err != nil {
+		return nil, err
+	}
+	identities := identity.NewService(sqlstore.NewIdentityStore(db), schemas, hasher, nil)
+	// A change made here (`latchkey identities patch`) is a security event
+	// like one made through the admin API: recorded (actor "system") and,
+	// where switched on, mailed about. The mail waits in the queue for a
+	// serve or `courier watch` to deliver it.
+	queue := courier.NewQueue(sqlstore.NewCourierStore(db, cipher), templates, nil)
+	identities.Audit = &audit.Recorder{Store: sqlstore.NewAuditStore(db),
+		Observers: []audit.Observer{newNotifier(cfg, db, identities, queue, nil)}}
 	return &Offline{
-		Identities: identity.NewService(sqlstore.NewIdentityStore(db), schemas, hasher, nil),
+		Identities: identities,
 		Tokens:     tokenHasher(cfg),
 		Cipher:     cipher,
 	}, nil

@@ -177,12 +177,9 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 		OwnPages: []*url.URL{mustParseURL(cfg.UIURLs().Settings)}}
 
 	// Courier: templates are parsed now, so a broken override stops start-up.
-	templates, err := courier.NewTemplates(courier.TemplatesConfig{
-		OverridePath: cfg.Courier.TemplateOverridePath,
-		Overrides:    templateOverrides(cfg.Courier.Templates),
-	})
+	templates, err := newTemplates(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("courier templates: %w", err)
+		return nil, err
 	}
 	// Mail content and second-factor secrets are sealed at rest with
 	// secrets.cipher (docs/courier.md, docs/second-factors.md).
@@ -223,6 +220,18 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	c.queue = courier.NewQueue(courierStore, templates, c.dispatcher.Wake)
 	c.queue.SetClock(s.now)
 	return c, nil
+}
+
+// newTemplates parses the built-in mail templates and every override.
+func newTemplates(cfg *config.Config) (*courier.Templates, error) {
+	t, err := courier.NewTemplates(courier.TemplatesConfig{
+		OverridePath: cfg.Courier.TemplateOverridePath,
+		Overrides:    templateOverrides(cfg.Courier.Templates),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("courier templates: %w", err)
+	}
+	return t, nil
 }
 
 // templateOverrides hands each courier.templates entry to the courier
