@@ -105,7 +105,7 @@ func (n *Notifier) Observe(ctx context.Context, e *audit.Event) error {
 		// The old address must hear of it: it may be the owner's.
 		recipients = union(ev.PreviousAddresses, ev.CurrentAddresses)
 	}
-	identityData := n.identityData(ident)
+	identityData := ident.TemplateData(n.SchemaURL)
 	for _, to := range recipients {
 		data := courier.TemplateData{To: to, Identity: identityData, Event: ev}
 		if e.Type != audit.LockdownConfirmed {
@@ -210,15 +210,6 @@ func union(lists ...[]string) []string {
 		}
 	}
 	return out
-}
-
-func (n *Notifier) identityData(i *identity.Identity) map[string]any {
-	schemaURL := ""
-	if n.SchemaURL != nil {
-		schemaURL = n.SchemaURL(i.SchemaID)
-	}
-	m, _ := courier.IdentityData(i.JSON(identity.PublicView, schemaURL))
-	return m
 }
 
 // humanDuration says d in words for a mail ("7 days", "12 hours").

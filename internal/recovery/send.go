@@ -159,12 +159,7 @@ func (s *Service) linkBase() string {
 
 // identityData is the identity as email templates see it (public view).
 func (s *Service) identityData(ident *identity.Identity) map[string]any {
-	schemaURL := ""
-	if s.SchemaURL != nil {
-		schemaURL = s.SchemaURL(ident.SchemaID)
-	}
-	m, _ := courier.IdentityData(ident.JSON(identity.PublicView, schemaURL))
-	return m
+	return ident.TemplateData(s.SchemaURL)
 }
 
 // validEmail is the JSON schema "email" format Kratos applies: a bare

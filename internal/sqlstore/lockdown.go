@@ -34,10 +34,7 @@ func (s *LockdownStore) LockdownTokenByHash(ctx context.Context, hashes []string
 	if len(hashes) == 0 {
 		return nil, ErrNotFound
 	}
-	args := make([]any, len(hashes))
-	for i, h := range hashes {
-		args[i] = h
-	}
+	_, args := inList(hashes)
 	var (
 		t                           notify.Token
 		id, ident, event, eventType string

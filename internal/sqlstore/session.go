@@ -54,10 +54,7 @@ func (s *SessionStore) SessionByTokenHash(ctx context.Context, hashes []string) 
 	if len(hashes) == 0 {
 		return nil, ErrNotFound
 	}
-	args := make([]any, len(hashes))
-	for i, h := range hashes {
-		args[i] = h
-	}
+	_, args := inList(hashes)
 	return scanSession(s.DB.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE token_hash`+oneOf(len(hashes)), args...))
 }
 
