@@ -120,7 +120,9 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 
 	// The built-in UI is a client of the public API, called in-process.
 	returnURLs := append([]string{}, cfg.SelfService.AllowedReturnURLs...)
-	returnURLs = append(returnURLs, cfg.DefaultReturnURL())
+	// The lockdown POST sends a browser on to the lockdown page, which may
+	// be an own page on another origin (selfservice.notifications.lockdown.ui_url).
+	returnURLs = append(returnURLs, cfg.DefaultReturnURL(), cfg.LockdownUIURL())
 	ui := &webui.Handler{
 		API:     public,
 		Mailbox: webui.CourierMailbox(c.mailbox),

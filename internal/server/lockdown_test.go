@@ -400,3 +400,29 @@ func TestLockdownLinkErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestLockdownOwnPage: with selfservice.notifications.lockdown.ui_url on
+// another origin, browsers are sent there, and the built-in pages allow
+// form posts that end there (Chromium applies form-action to the redirect).
+func TestLockdownOwnPage(t *testing.T) {
+	const page = "https://security.example.net/lockdown"
+	srv := servertest.Start(t, servertest.Options{Env: []string{"SELFSERVICE_NOTIFICATIONS_LOCKDOWN_UI_URL=" + page}})
+	client := srv.HTTPClient(false)
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := client.Get(srv.Public.URL + "/self-service/lockdown?token=abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != page+"?token=abc" {
+		t.Errorf("browser GET: %d to %q, want 303 to %s?token=abc", res.StatusCode, res.Header.Get("Location"), page)
+	}
+	res, err = client.Get(srv.Public.URL + "/ui/lockdown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' "+srv.Public.URL) || !strings.Contains(csp, " https://security.example.net") {
+		t.Errorf("CSP %q does not allow form posts that end on the lockdown page's origin", csp)
+	}
+}

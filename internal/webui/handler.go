@@ -1,6 +1,6 @@
 // Package webui is Latchkey's built-in browser UI and development mailbox:
 // the pages under /ui/ on the public listener (registration, login,
-// recovery, settings, verification, error, welcome) and /ui/mail.
+// recovery, settings, verification, error, welcome, lockdown) and /ui/mail.
 //
 // The UI is a client of Latchkey's own public API, exactly like an external
 // Kratos UI: each page asks the API (in-process, through Handler.API) for
@@ -109,6 +109,7 @@ func (h *Handler) init() {
 	m.HandleFunc("GET "+b+pathError, h.errorPage)
 	m.HandleFunc("GET "+b+pathWelcome, h.welcome)
 	m.HandleFunc("GET "+b+pathMail, h.mailbox)
+	m.HandleFunc("GET "+b+pathLockdown, h.lockdown)
 	static, _ := fs.Sub(assets, "static")
 	m.Handle("GET "+b+"static/", http.StripPrefix(b+"static/", http.FileServerFS(static)))
 	m.HandleFunc("/", h.notFound)

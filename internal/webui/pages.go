@@ -32,6 +32,7 @@ type page struct {
 	Error       *errorView
 	Message     *messagePage
 	Welcome     *welcomeView
+	Lockdown    *lockdownView
 	Mail        []mailView
 }
 
@@ -53,7 +54,7 @@ type messagePage struct {
 func parsePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(assets, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"flow", "error", "message", "welcome", "mail"} {
+	for _, name := range []string{"flow", "error", "message", "welcome", "mail", "lockdown"} {
 		t := template.Must(layout.Clone())
 		pages[name] = template.Must(t.ParseFS(assets, "templates/"+name+".html"))
 	}
@@ -326,16 +327,19 @@ func relative(t, now time.Time) string {
 	if !past {
 		d = -d
 	}
+	// Rounded to the nearest unit: a link valid for 7 days less a few
+	// seconds is valid "in 7 days", not "in 6 days".
+	in := func(unit time.Duration) int { return int((d + unit/2) / unit) }
 	var s string
 	switch {
 	case d < time.Minute:
 		return "just now"
 	case d < time.Hour:
-		s = plural(int(d/time.Minute), "minute")
+		s = plural(in(time.Minute), "minute")
 	case d < 48*time.Hour:
-		s = plural(int(d/time.Hour), "hour")
+		s = plural(in(time.Hour), "hour")
 	default:
-		s = plural(int(d/(24*time.Hour)), "day")
+		s = plural(in(24*time.Hour), "day")
 	}
 	if past {
 		return s + " ago"
