@@ -149,6 +149,26 @@ func (b *browser) signIn(public, email, password string) {
 	b.click(`button[name="method"][value="password"]`)
 }
 
+// recoverByCode asks the recovery page for a code to email, reads it in
+// the dev mailbox and submits it. Where the browser lands depends on the
+// account (settings, or a second factor first).
+func (b *browser) recoverByCode(public, email string) {
+	b.t.Helper()
+	b.open(public + "ui/recovery")
+	b.expectPath("/ui/recovery?flow=")
+	b.fill(`input[name="email"]`, email)
+	b.click(`button[name="method"][value="code"]`)
+	b.expectText("An email containing a recovery code has been sent")
+	recoveryPage := b.location()
+	codes, _ := b.readMailbox(public, email)
+	if len(codes) != 1 {
+		b.t.Fatalf("codes in the mail: %q", codes)
+	}
+	b.open(recoveryPage)
+	b.fill(`input[name="code"]`, codes[0])
+	b.click(`button[name="method"][value="code"]`)
+}
+
 // setPassword uses the settings page's Password form.
 func (b *browser) setPassword(password string) {
 	b.t.Helper()

@@ -58,18 +58,7 @@ func TestBrowserLockdown(t *testing.T) {
 	id := lk.MustIdentity(t, email, password)
 
 	// The attacker recovers the account by email code and is signed in.
-	b.open(lk.Public + "ui/recovery")
-	b.fill(`input[name="email"]`, email)
-	b.click(`button[name="method"][value="code"]`)
-	b.expectText("An email containing a recovery code has been sent")
-	recoveryPage := b.location()
-	codes, _ := b.readMailbox(lk.Public, email)
-	if len(codes) != 1 {
-		t.Fatalf("codes in the newest mail: %q", codes)
-	}
-	b.open(recoveryPage)
-	b.fill(`input[name="code"]`, codes[0])
-	b.click(`button[name="method"][value="code"]`)
+	b.recoverByCode(lk.Public, email)
 	b.expectText("You successfully recovered your account.")
 	if n := lk.activeSessions(t, id); n != 1 {
 		t.Fatalf("%d active sessions after the recovery, want 1", n)
@@ -119,17 +108,7 @@ func TestBrowserLockdown(t *testing.T) {
 	b.open(lk.Public + "ui/lockdown?state=confirmed")
 	b.click(`#lockdown-recover`)
 	b.expectPath("/ui/recovery?flow=")
-	b.fill(`input[name="email"]`, email)
-	b.click(`button[name="method"][value="code"]`)
-	b.expectText("An email containing a recovery code has been sent")
-	recoveryPage = b.location()
-	codes, _ = b.readMailbox(lk.Public, email)
-	if len(codes) != 1 {
-		t.Fatalf("codes in the newest mail: %q", codes)
-	}
-	b.open(recoveryPage)
-	b.fill(`input[name="code"]`, codes[0])
-	b.click(`button[name="method"][value="code"]`)
+	b.recoverByCode(lk.Public, email)
 	b.setPassword(newPassword)
 	b.logOut(lk.Public)
 	b.signIn(lk.Public, email, newPassword)

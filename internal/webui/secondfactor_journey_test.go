@@ -165,19 +165,7 @@ func TestBrowserSecondFactorJourney(t *testing.T) {
 
 	// Log out, forget the password, recover by email code.
 	b.logOut(lk.Public)
-	b.open(lk.Public + "ui/recovery")
-	b.expectPath("/ui/recovery?flow=")
-	b.fill(`input[name="email"]`, email)
-	b.click(`button[name="method"][value="code"]`)
-	b.expectText("An email containing a recovery code has been sent")
-	recoveryPage := b.location()
-	mailed, _ := b.readMailbox(lk.Public, email)
-	if len(mailed) != 1 {
-		t.Fatalf("codes in the mail: %q", mailed)
-	}
-	b.open(recoveryPage)
-	b.fill(`input[name="code"]`, mailed[0])
-	b.click(`button[name="method"][value="code"]`)
+	b.recoverByCode(lk.Public, email)
 
 	// Settings asks for the second factor first; the device is "lost", so
 	// a backup code it is.
