@@ -147,13 +147,20 @@ func TestServeDevMailbox(t *testing.T) {
 		t.Fatalf("admin recovery code with send: %d %s", status, body)
 	}
 	msg := waitForMessage(t, p.adminURL(), email, func(m courierMessage) bool { return m.Status == "sent" })
+	// The line is written before the message is marked sent, but reaches
+	// the test through a pipe: wait for it a little.
 	var line string
-	for _, l := range strings.Split(serve.stderr.String(), "\n") {
-		if strings.Contains(l, "dev mailbox") {
-			if line != "" {
-				t.Errorf("more than one dev mailbox line:\n%s", serve.stderr)
+	for deadline := time.Now().Add(5 * time.Second); line == "" && time.Now().Before(deadline); {
+		for _, l := range strings.Split(serve.stderr.String(), "\n") {
+			if strings.Contains(l, "dev mailbox") {
+				if line != "" {
+					t.Errorf("more than one dev mailbox line:\n%s", serve.stderr)
+				}
+				line = l
 			}
-			line = l
+		}
+		if line == "" {
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	if !strings.Contains(line, "to="+email) || !strings.Contains(line, "recover access to your account") || !strings.Contains(line, msg.ID) {
