@@ -12,8 +12,8 @@ const pathLockdown = "lockdown"
 
 // lockdownView is the lockdown page in one of its states.
 type lockdownView struct {
-	// State is "pending" (confirm form), "confirmed", "used", "expired",
-	// "invalid" or "missing" (no token in the address).
+	// State is "pending" (confirm form), "confirmed", or "broken" (a link
+	// used, expired, unknown or missing).
 	State string
 	// Pending only: what the link answers, the form's target and token.
 	Event     string
@@ -21,8 +21,18 @@ type lockdownView struct {
 	ExpiresAt string
 	Action    string
 	Token     string
-	// Reason is the API's message for a link that no longer works.
-	Reason string
+	// Heading and Reason say why a link no longer works (every state but
+	// pending and confirmed).
+	Heading string
+	Reason  string
+}
+
+// brokenLinkHeadings are the headings of the states of a link that no
+// longer works, by the API's error id.
+var brokenLinkHeadings = map[string]string{
+	"lockdown_token_used":    "Your account is already locked down",
+	"lockdown_token_expired": "This link has expired",
+	"lockdown_token_invalid": "This link does not work",
 }
 
 // lockdown serves /ui/lockdown. With ?token= it asks the API what the link
@@ -38,22 +48,20 @@ func (h *Handler) lockdown(w http.ResponseWriter, r *http.Request) {
 		h.renderLockdown(w, r, http.StatusOK, "Account locked down", lockdownView{State: "confirmed"})
 		return
 	case token == "":
-		h.renderLockdown(w, r, http.StatusNotFound, "Lock down your account", lockdownView{State: "missing"})
+		h.renderLockdown(w, r, http.StatusNotFound, "Lock down your account", lockdownView{State: "broken",
+			Heading: brokenLinkHeadings["lockdown_token_invalid"],
+			Reason:  "Open the link from the security notification we sent you by email."})
 		return
 	}
 	res := h.call(w, r, "/self-service/lockdown?token="+url.QueryEscape(token))
 	if res.Status != http.StatusOK {
 		e := res.errorOf().Error
-		state := map[string]string{
-			"lockdown_token_used":    "used",
-			"lockdown_token_expired": "expired",
-			"lockdown_token_invalid": "invalid",
-		}[e.ID]
-		if state == "" {
+		heading, ok := brokenLinkHeadings[e.ID]
+		if !ok {
 			h.showAPIError(w, r, apiError{Error: e})
 			return
 		}
-		h.renderLockdown(w, r, res.Status, "Lock down your account", lockdownView{State: state, Reason: e.Message})
+		h.renderLockdown(w, r, res.Status, "Lock down your account", lockdownView{State: "broken", Heading: heading, Reason: e.Message})
 		return
 	}
 	var p struct {

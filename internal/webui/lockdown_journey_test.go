@@ -2,6 +2,7 @@ package webui_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -30,9 +31,10 @@ func (b *browser) mailLinks(public, to, subject string) []string {
 	}
 }
 
-// jsString quotes s as a JavaScript string literal.
+// jsString quotes s as a JavaScript string literal (JSON's are).
 func jsString(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // activeSessions counts the identity's active sessions through the admin API.

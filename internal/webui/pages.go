@@ -328,15 +328,16 @@ func relative(t, now time.Time) string {
 		d = -d
 	}
 	// Rounded to the nearest unit: a link valid for 7 days less a few
-	// seconds is valid "in 7 days", not "in 6 days".
+	// seconds is valid "in 7 days", not "in 6 days" (and 59m50s is
+	// "1 hour", not "60 minutes").
 	in := func(unit time.Duration) int { return int((d + unit/2) / unit) }
 	var s string
 	switch {
 	case d < time.Minute:
 		return "just now"
-	case d < time.Hour:
+	case in(time.Minute) < 60:
 		s = plural(in(time.Minute), "minute")
-	case d < 48*time.Hour:
+	case in(time.Hour) < 48:
 		s = plural(in(time.Hour), "hour")
 	default:
 		s = plural(in(24*time.Hour), "day")
