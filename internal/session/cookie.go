@@ -48,11 +48,16 @@ func (m *Manager) writeCookieValue(w http.ResponseWriter, value string, expiresA
 	http.SetCookie(w, c)
 }
 
-// ClearCookie deletes the session cookie (logout).
+// ClearCookie deletes the session cookie (logout) the way Kratos does:
+// a non-empty value, Expires one second into 1970 and Max-Age=0. Some
+// proxies and cookie jars drop a Set-Cookie with an empty value, which
+// would leave the old cookie in place. The value is a signed cookie
+// without a token, so it never names a session even if sent back.
 func (m *Manager) ClearCookie(w http.ResponseWriter, r *http.Request) {
-	c := m.cookie("")
-	c.MaxAge = -1
-	c.Expires = time.Unix(0, 0)
+	gone := time.Unix(1, 0)
+	c := m.cookie(m.encodeCookie("", gone))
+	c.MaxAge = -1 // net/http writes Max-Age=0
+	c.Expires = gone
 	http.SetCookie(w, c)
 }
 
@@ -123,7 +128,8 @@ func (m *Manager) decodeCookie(v string) (token string, expiresAt int64, ok bool
 		return "", 0, false
 	}
 	exp, err := strconv.ParseInt(string(payload[i+1:]), 10, 64)
-	if err != nil {
+	if err != nil || i == 0 {
+		// No token: the logout cookie (ClearCookie) counts as no cookie.
 		return "", 0, false
 	}
 	return string(payload[:i]), exp, true

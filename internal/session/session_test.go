@@ -476,10 +476,21 @@ func testCookie(t *testing.T, srv *servertest.Server) {
 		r := do(t, "GET", srv.Public.URL+"/self-service/logout?token="+logoutToken(t, srv, s), "", "Cookie: "+cookieHeader(s), "Accept: application/json")
 		r.expect(t, 204, "")
 		h := setCookie(r.Response, "ory_kratos_session")
-		if !strings.HasPrefix(h, "ory_kratos_session=;") || !strings.Contains(h, "Max-Age=0") || !strings.Contains(h, "HttpOnly") {
-			// net/http writes MaxAge<0 as "Max-Age=0".
-			t.Fatalf("clear cookie %q", h)
+		// Kratos (gorilla/sessions with MaxAge -1) writes a non-empty value,
+		// Expires at 1970-01-01 00:00:01 and Max-Age=0.
+		clear := regexp.MustCompile(`^ory_kratos_session=([^;]+); Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; HttpOnly; SameSite=Lax$`)
+		m := clear.FindStringSubmatch(h)
+		if m == nil {
+			t.Fatalf("clear cookie %q, want Kratos's shape", h)
 		}
+		if strings.Contains(h, s.Token) || strings.Contains(h, strings.TrimPrefix(s.Token, "ory_st_")) {
+			t.Fatalf("the clearing cookie carries the token: %s", h)
+		}
+		// A client that keeps the clearing value anyway has no session, and
+		// a session token sent beside it still counts.
+		do(t, "GET", srv.Public.URL+"/sessions/whoami", "", "Cookie: ory_kratos_session="+m[1]).expect(t, 401, bodyWhoami401)
+		other := mustSession(t, srv, email)
+		do(t, "GET", srv.Public.URL+"/sessions/whoami", "", "Cookie: ory_kratos_session="+m[1], "Authorization: Bearer "+other.Token).expect(t, 200, "")
 	})
 
 	t.Run("CookieFromAnotherSecretIsRejected", func(t *testing.T) {
@@ -550,7 +561,7 @@ func testLogout(t *testing.T, srv *servertest.Server) {
 		if loc := r.Header.Get("Location"); loc != logoutReturn {
 			t.Fatalf("Location %q", loc)
 		}
-		if sc := setCookie(r.Response, "ory_kratos_session"); !strings.HasPrefix(sc, "ory_kratos_session=;") || !strings.Contains(sc, "Max-Age=0") {
+		if sc := setCookie(r.Response, "ory_kratos_session"); !strings.Contains(sc, "; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0;") {
 			t.Fatalf("cookie not cleared: %q", sc)
 		}
 		do(t, "GET", pub+"/sessions/whoami", "", "X-Session-Token: "+token).expect(t, 401, bodyWhoami401)
