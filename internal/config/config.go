@@ -352,11 +352,18 @@ func (f SettingsFlow) PasswordChangeRevokesOtherSessions() bool {
 		HasHook(f.After.Password.Hooks, HookRevokeActiveSessions)
 }
 
-// VerificationFlow is selfservice.flows.verification (only what the
-// recovery and settings flows need).
+// VerificationFlow is selfservice.flows.verification.
 type VerificationFlow struct {
-	Enabled bool   `key:"enabled"`
-	UIURL   string `key:"ui_url"`
+	// Enabled: default false, as in Kratos. When on, every new
+	// verifiable address (registration, a profile change) gets a code.
+	Enabled  bool          `key:"enabled"`
+	UIURL    string        `key:"ui_url"`
+	Lifespan time.Duration `key:"lifespan"`
+	// Use is the method: "code" (default) or "link" (not built yet).
+	Use                     string  `key:"use"`
+	NotifyUnknownRecipients bool    `key:"notify_unknown_recipients"`
+	Before                  HookSet `key:"before"`
+	After                   After   `key:"after"`
 }
 
 // LogoutFlow is selfservice.flows.logout.

@@ -84,6 +84,7 @@ func defaults() *Config {
 						PerIP:      RateLimit{Max: 100, Window: time.Hour},
 					},
 				},
+				Verification: VerificationFlow{Lifespan: time.Hour, Use: "code"},
 				Settings: SettingsFlow{
 					Lifespan:                time.Hour,
 					PrivilegedSessionMaxAge: time.Hour,

@@ -219,7 +219,6 @@ var unsupported = map[string]string{
 	"hashers.argon2.expected_deviation":     "used only by Kratos's argon2 calibration; ignored",
 	"hashers.argon2.dedicated_memory":       "used only by Kratos's argon2 calibration; ignored",
 	"feature_flags.choose_recovery_address": "recovery V2 (choosing among addresses) is not supported; ignored",
-	"selfservice.flows.verification":        "only enabled and ui_url of the verification flow are supported; ignored",
 }
 
 // unsupportedMethods are Kratos methods Latchkey does not have; their

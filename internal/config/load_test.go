@@ -184,8 +184,6 @@ func TestLoadKratosConfig(t *testing.T) {
 			"log.leak_sensitive_values",
 			"selfservice.flows.login.after.password.hooks[0].hook", // require_verified_address
 			"selfservice.flows.registration.after.oidc",
-			"selfservice.flows.verification.after",
-			"selfservice.flows.verification.use",
 			"selfservice.methods.oidc",
 			"serve.public.cors",
 			"session.whoami.tokenizer",
@@ -227,7 +225,7 @@ func TestLoadKratosConfig(t *testing.T) {
 			{"settings password return", c.ReturnURLs().SettingsPassword, "https://app.example.com/"},
 			{"logout return", c.ReturnURLs().Logout, "https://app.example.com/login"},
 			{"registration hooks", ss.Flows.Registration.After.Password.Hooks, []Hook{{Hook: "session"}, {Hook: "show_verification_ui"}}},
-			{"verification", ss.Flows.Verification, VerificationFlow{Enabled: true, UIURL: "https://app.example.com/verification"}},
+			{"verification", ss.Flows.Verification, VerificationFlow{Enabled: true, UIURL: "https://app.example.com/verification", Lifespan: time.Hour, Use: "code", After: After{DefaultBrowserReturnURL: "https://app.example.com/"}}},
 			{"login lifespan", ss.Flows.Login.Lifespan, 10 * time.Minute},
 			{"secrets cookie", c.Secrets.CookieKeys(), Keyring{"PLEASE-CHANGE-ME-I-AM-VERY-INSECURE"}},
 			{"hashers", c.Hashers.Algorithm, "argon2"},

@@ -298,7 +298,14 @@ func (l *loader) validateSelfService(c *Config) {
 	l.after(fl+"settings.after.password", s.After.Password)
 	l.after(fl+"settings.after.profile", s.After.Profile)
 
-	l.returnURL(fl+"verification.ui_url", f.Verification.UIURL)
+	v := f.Verification
+	l.returnURL(fl+"verification.ui_url", v.UIURL)
+	l.positive(fl+"verification.lifespan", v.Lifespan)
+	if l.oneOf(fl+"verification.use", v.Use, "code", "link") && v.Enabled && v.Use == "link" {
+		l.fail(fl+"verification.use", "the link method of verification is not built yet; use \"code\"")
+	}
+	l.hooks(fl+"verification.before.hooks", v.Before.Hooks)
+	l.after(fl+"verification.after", v.After)
 	l.returnURL(fl+"logout.after.default_browser_return_url", f.Logout.After.DefaultBrowserReturnURL)
 
 	const me = "selfservice.methods."

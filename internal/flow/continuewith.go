@@ -13,8 +13,11 @@ type ContinueWith struct {
 
 // ContinueWithFlow names a flow to show next.
 type ContinueWithFlow struct {
-	ID  uuid.UUID `json:"id"`
-	URL string    `json:"url,omitempty"`
+	ID uuid.UUID `json:"id"`
+	// VerifiableAddress is show_verification_ui's: the address the flow
+	// verifies.
+	VerifiableAddress string `json:"verifiable_address,omitempty"`
+	URL               string `json:"url,omitempty"`
 }
 
 // SetSessionToken tells a native client its new session token.
@@ -25,6 +28,12 @@ func SetSessionToken(token string) ContinueWith {
 // ShowSettingsUI tells the client which settings flow to show.
 func ShowSettingsUI(id uuid.UUID, url string) ContinueWith {
 	return ContinueWith{Action: "show_settings_ui", Flow: &ContinueWithFlow{ID: id, URL: url}}
+}
+
+// ShowVerificationUI tells the client which verification flow verifies
+// address (url is the flow's UI page; native clients get none).
+func ShowVerificationUI(id uuid.UUID, address, url string) ContinueWith {
+	return ContinueWith{Action: "show_verification_ui", Flow: &ContinueWithFlow{ID: id, VerifiableAddress: address, URL: url}}
 }
 
 // ShowRecoveryUI tells the client which (replacement) recovery flow to show.

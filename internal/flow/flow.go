@@ -111,6 +111,19 @@ func ExpiredError(expiredAt, now time.Time, newFlowID uuid.UUID) *httpx.Error {
 	}
 }
 
+// ReplacedError is the JSON answer to a submission that a new flow took
+// over from (a verification flow submitted again after it passed): 410
+// self_service_flow_replaced naming the new flow.
+func ReplacedError(newFlowID uuid.UUID) *httpx.Error {
+	return &httpx.Error{
+		ID:      "self_service_flow_replaced",
+		Code:    http.StatusGone,
+		Reason:  "The flow was replaced by a new flow. Please use the new flow.",
+		Message: "self-service flow replaced",
+		Extra:   map[string]any{"use_flow_id": newFlowID},
+	}
+}
+
 // ExpiredBrowserFetchError is Kratos's 410 for fetching an expired browser
 // flow of kind ("login", "settings", ...): it names where to start again,
 // the flow's init endpoint initURL carrying the flow's return_to.

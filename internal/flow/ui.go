@@ -60,6 +60,8 @@ type Attributes struct {
 	Width  int      `json:"-"`
 	Height int      `json:"-"`
 	Text   *Message `json:"-"`
+	// Href is an anchor (a) node's; its Text is the anchor's title.
+	Href string `json:"-"`
 }
 
 // Meta carries the node's label.
@@ -82,6 +84,15 @@ func Text(group, id string, text Message, label *Message) Node {
 		Type: "text", Group: group,
 		Attributes: Attributes{ID: id, Text: &text, NodeType: "text"},
 		Messages:   []Message{}, Meta: Meta{Label: label},
+	}
+}
+
+// Anchor builds a link node (a) to href titled title.
+func Anchor(group, id, href string, title Message) Node {
+	return Node{
+		Type: "a", Group: group,
+		Attributes: Attributes{ID: id, Href: href, Text: &title, NodeType: "a"},
+		Messages:   []Message{}, Meta: Meta{},
 	}
 }
 

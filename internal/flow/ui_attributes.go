@@ -18,6 +18,13 @@ type textAttributes struct {
 	NodeType string   `json:"node_type"`
 }
 
+type anchorAttributes struct {
+	Href     string   `json:"href"`
+	Title    *Message `json:"title"`
+	ID       string   `json:"id"`
+	NodeType string   `json:"node_type"`
+}
+
 // inputAttributes has Attributes' fields and JSON tags without its
 // methods, so marshalling it does not recurse.
 type inputAttributes Attributes
@@ -29,6 +36,8 @@ func (a Attributes) MarshalJSON() ([]byte, error) {
 		return json.Marshal(imageAttributes{Src: a.Src, ID: a.ID, Width: a.Width, Height: a.Height, NodeType: a.NodeType})
 	case "text":
 		return json.Marshal(textAttributes{Text: a.Text, ID: a.ID, NodeType: a.NodeType})
+	case "a":
+		return json.Marshal(anchorAttributes{Href: a.Href, Title: a.Text, ID: a.ID, NodeType: a.NodeType})
 	}
 	return json.Marshal(inputAttributes(a))
 }
@@ -55,6 +64,13 @@ func (a *Attributes) UnmarshalJSON(b []byte) error {
 			return err
 		}
 		*a = Attributes{Text: v.Text, ID: v.ID, NodeType: v.NodeType}
+		return nil
+	case "a":
+		var v anchorAttributes
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*a = Attributes{Href: v.Href, Text: v.Title, ID: v.ID, NodeType: v.NodeType}
 		return nil
 	}
 	return json.Unmarshal(b, (*inputAttributes)(a))

@@ -15,14 +15,20 @@ import (
 // Kratos's duplicate message.
 func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *identity.CreateInput, method string) (*flow.Result, error) {
 	var (
-		ident *identity.Identity
-		sess  *session.Session
-		token string
+		ident  *identity.Identity
+		sess   *session.Session
+		token  string
+		verify []flow.ContinueWith
 	)
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		if ident, err = s.Identities.Create(ctx, *in); err != nil {
 			return err
+		}
+		if s.Verification != nil {
+			if verify, err = s.Verification.AfterRegistration(ctx, q, f.Type, ident); err != nil {
+				return err
+			}
 		}
 		if s.Config.SessionAfterRegistration {
 			if sess, token, err = s.Sessions.Issue(ctx, ident, method, q.Caller); err != nil {
@@ -42,7 +48,7 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 	case err != nil:
 		return nil, err
 	}
-	return s.succeeded(q, f, ident, sess, token), nil
+	return s.succeeded(q, f, ident, sess, token, verify), nil
 }
 
 // registrationResponse is successfulNativeRegistration.
@@ -55,11 +61,16 @@ type registrationResponse struct {
 
 // succeeded answers a registration: native clients get the new identity
 // (and, with the session hook, the session and its token); browsers get
-// the session cookie and go on to the return URL.
-func (s *Service) succeeded(q *flow.Request, f *Flow, ident *identity.Identity, sess *session.Session, token string) *flow.Result {
+// the session cookie and go on to the return URL (or, with the
+// show_verification_ui hook, to the verification page). verify are the
+// show_verification_ui items, first in continue_with.
+func (s *Service) succeeded(q *flow.Request, f *Flow, ident *identity.Identity, sess *session.Session, token string, verify []flow.ContinueWith) *flow.Result {
 	returnTo := f.ReturnTo
 	if returnTo == "" {
 		returnTo = s.Config.AfterReturnURL
+	}
+	if len(verify) > 0 && verify[0].Flow.URL != "" && q.ClientFor(f.Type) != flow.Native {
+		returnTo = verify[0].Flow.URL
 	}
 	body := registrationResponse{Identity: ident.JSON(identity.PublicView, identity.SchemaURL(s.Config.PublicBaseURL, ident.SchemaID))}
 	if sess != nil {
@@ -67,9 +78,10 @@ func (s *Service) succeeded(q *flow.Request, f *Flow, ident *identity.Identity, 
 	}
 	res := &flow.Result{Outcome: flow.Done, RedirectTo: returnTo}
 	if q.ClientFor(f.Type) == flow.Native {
+		body.ContinueWith = verify
 		if sess != nil {
 			body.SessionToken = token
-			body.ContinueWith = []flow.ContinueWith{flow.SetSessionToken(token)}
+			body.ContinueWith = append(body.ContinueWith, flow.SetSessionToken(token))
 		}
 		res.Body = body
 		return res
@@ -80,7 +92,7 @@ func (s *Service) succeeded(q *flow.Request, f *Flow, ident *identity.Identity, 
 		q.CSRF.Rotate()
 		res.Session = &flow.SessionGrant{Token: token, ExpiresAt: sess.ExpiresAt}
 	}
-	body.ContinueWith = []flow.ContinueWith{flow.RedirectBrowserTo(returnTo)}
+	body.ContinueWith = append(verify, flow.RedirectBrowserTo(returnTo))
 	res.Body = body
 	return res
 }

@@ -36,6 +36,14 @@ type Sessions interface {
 	JSON(s *session.Session) any
 }
 
+// Verifier starts verification for a new identity's addresses in the
+// registration's transaction; the continue_with items it returns
+// (show_verification_ui) go first in the answer. verification.Service
+// implements it.
+type Verifier interface {
+	AfterRegistration(ctx context.Context, q *flow.Request, t flow.Type, ident *identity.Identity) ([]flow.ContinueWith, error)
+}
+
 // Method is one way to sign up. Each lives in its own file (password.go);
 // the service dispatches a submission on its "method" field.
 type Method interface {
@@ -56,6 +64,9 @@ type Service struct {
 	Schemas    Schemas
 	Sessions   Sessions
 	Tx         flow.Transactor
+	// Verification sends codes to the new identity's addresses (nil when
+	// verification is off).
+	Verification Verifier
 	// Methods are the registration methods, in the order their nodes appear.
 	Methods []Method
 }

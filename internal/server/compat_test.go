@@ -100,6 +100,7 @@ func kratosYML(continueWith bool, overlay ...string) []string {
 		"SELFSERVICE_FLOWS_REGISTRATION_UI_URL=http://127.0.0.1:4455/registration",
 		"SELFSERVICE_FLOWS_ERROR_UI_URL=http://127.0.0.1:4455/error",
 		"SELFSERVICE_FLOWS_VERIFICATION_UI_URL=http://127.0.0.1:4455/verification",
+		"SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true",
 		"COURIER_SMTP_FROM_ADDRESS=no-reply@anchor.example.test",
 		"COURIER_SMTP_FROM_NAME=Anchor Kratos",
 		"FEATURE_FLAGS_USE_CONTINUE_WITH_TRANSITIONS=" + strconv.FormatBool(continueWith),
@@ -128,8 +129,6 @@ const (
 	keepsCSRFCookie = "departure 6: a failed CSRF check does not rotate the CSRF cookie, so the user can retry in the same flow"
 	// Departure 12, no switch.
 	harmlessTraits = "departure 12: a profile change that touches only harmless traits (traits.name) needs no privileged session"
-	// Verification flows are not part of Latchkey.
-	noVerification = "no verification flow: Kratos (verification enabled in the recording's kratos.yml) mails a verification code after a settings change and marks the pending address \"sent\""
 	// Continuity (replaying a settings submission after re-authentication) is P2.
 	noContinuity = "no ory_kratos_continuity cookie: replaying a settings submission after re-authentication is P2 (settings.md §9)"
 	// A Kratos quirk not copied: api flows carry no CSRF token (recovery.md §5).
@@ -138,7 +137,6 @@ const (
 
 const (
 	csrfCookieMissing = "Set-Cookie csrf_token_<hash>: missing"
-	addressNotSent    = `body.identity.verifiable_addresses[0].status: got "pending", want "sent"`
 	apiFlowNoToken    = `body.ui.nodes[0 csrf_token].attributes.value: got ""`
 )
 
@@ -161,12 +159,9 @@ var transcripts = []replayCase{
 	{file: "c-browser-link-continue-with.md", env: kratosYML(true, kratosLinkYML...)},
 	{
 		file: "d-admin-recovery-code.md", env: kratosYML(false),
-		wait:  map[int]time.Duration{27: 2 * time.Second}, // "expires_in 1s, used after 2s"
-		allow: map[int]map[string]string{7: {addressNotSent: noVerification}, 8: {addressNotSent: noVerification}},
+		wait: map[int]time.Duration{27: 2 * time.Second}, // "expires_in 1s, used after 2s"
 	},
-	{file: "d-admin-recovery-link.md", env: kratosYML(false, kratosLinkYML...), allow: map[int]map[string]string{
-		6: {addressNotSent: noVerification},
-	}},
+	{file: "d-admin-recovery-link.md", env: kratosYML(false, kratosLinkYML...)},
 	{file: "e-errors-base.md", env: kratosYML(false), allow: map[int]map[string]string{
 		10: {apiFlowNoToken: apiFlowCSRF}, 12: {apiFlowNoToken: apiFlowCSRF}, 21: {apiFlowNoToken: apiFlowCSRF},
 		72: {csrfCookieMissing: keepsCSRFCookie},

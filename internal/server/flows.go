@@ -85,6 +85,9 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	c.dispatcher.SetPreparer(courier.TemplateRecoveryRequest, recoveries.PrepareRequest)
 	(&recovery.Handler{Service: recoveries, Common: common("recovery", recoveries)}).Register(public, admin)
 
+	verifications := s.wireVerification(c, public, site, limits, common)
+	c.settings.Verification = verifications
+
 	pw := cfg.SelfService.Methods.Password.Enabled
 	loginLimits := cfg.SelfService.Flows.Login.RateLimit
 	throttle := &login.Throttle{Counter: limits, Tx: s.db, PerIdentifier: limit(loginLimits.PerIdentifier), PerIP: limit(loginLimits.PerIP)}
@@ -112,6 +115,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			UIURL:                    cfg.UIURLs().Registration, AfterReturnURL: cfg.ReturnURLs().RegistrationPassword,
 		},
 		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Tx: s.db,
+		Verification: verifications,
 		Methods: []registration.Method{
 			&registration.Password{Switch: flow.Switch{On: pw}, Identities: c.identities, Passwords: c.hasher, Policy: c.policy},
 		},

@@ -47,17 +47,28 @@ type Sessions interface {
 	Reauthenticate(ctx context.Context, s *session.Session, method string) error
 }
 
+// Verifier mails a verification code to each address of an identity
+// that was never sent one (status pending), in the transaction of a
+// settings change, as Kratos does after every settings update;
+// verification.Service implements it.
+type Verifier interface {
+	AfterSettings(ctx context.Context, q *flow.Request, t flow.Type, ident *identity.Identity) ([]flow.ContinueWith, error)
+}
+
 // Service holds the rules of the settings flow. Its fields are set once
 // by the server.
 type Service struct {
-	Config     Config
-	Flows      flow.Store
-	Identities Identities
-	Schemas    Schemas
-	Sessions   Sessions
-	Passwords  PasswordHasher
-	Policy     PasswordPolicy
-	Tx         flow.Transactor
+	Config Config
+	// Verification sends codes to unverified, never-mailed addresses after
+	// a change (nil when verification is off).
+	Verification Verifier
+	Flows        flow.Store
+	Identities   Identities
+	Schemas      Schemas
+	Sessions     Sessions
+	Passwords    PasswordHasher
+	Policy       PasswordPolicy
+	Tx           flow.Transactor
 	// Methods are the methods beyond password and profile (totp,
 	// lookup_secret), in the order their groups appear.
 	Methods []Method

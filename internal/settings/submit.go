@@ -128,9 +128,20 @@ func (s *Service) succeed(ctx context.Context, sub submission, f *Flow, ident *i
 	if err := flow.Save(ctx, s.Flows, f); err != nil {
 		return nil, err
 	}
+	var verify []flow.ContinueWith
+	if s.Verification != nil {
+		if verify, err = s.Verification.AfterSettings(ctx, sub.q, f.Type, ident); err != nil {
+			return nil, err
+		}
+		if method != MethodProfile {
+			// show_verification_ui is a hook of the profile method only.
+			verify = nil
+		}
+	}
 	res := &flow.Result{Outcome: flow.Done, Flow: s.view(f), Status: http.StatusOK, RedirectTo: s.returnTarget(f, method)}
+	f.ContinueWith = verify
 	if sub.q.ClientFor(f.Type) == flow.SPA {
-		f.ContinueWith = []flow.ContinueWith{flow.RedirectBrowserTo(res.RedirectTo)}
+		f.ContinueWith = append(f.ContinueWith, flow.RedirectBrowserTo(res.RedirectTo))
 	}
 	if sess := sub.session; f.Type == flow.TypeBrowser && sess.Carrier() == session.CarrierCookie {
 		res.Session = &flow.SessionGrant{Token: sess.RequestToken(), ExpiresAt: sess.ExpiresAt}

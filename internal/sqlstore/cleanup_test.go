@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/verification"
 )
 
 // cleanupNow is the frozen time the cleanup tests run at.
@@ -74,6 +75,24 @@ func (f *cleanupFixture) mustSecret(token bool, flowID string, expires time.Time
 		if ok, err := use(ctx, c.ID, expires.Add(-time.Minute)); !ok || err != nil {
 			f.t.Fatalf("use: %v %v", ok, err)
 		}
+	}
+	return c.ID.String()
+}
+
+// mustVerificationCode stores a verification code of flowID for a new
+// verifiable address of the fixture's identity.
+func (f *cleanupFixture) mustVerificationCode(flowID string, expires time.Time) string {
+	f.t.Helper()
+	ctx := context.Background()
+	addr := uuid.New()
+	now := time.Now()
+	if _, err := f.db.Exec(ctx, `INSERT INTO identity_verifiable_addresses (id, identity_id, via, value, verified, status, created_at, updated_at)
+		VALUES (?, ?, 'email', ?, ?, 'sent', ?, ?)`, addr.String(), f.identity.String(), addr.String()+"@example.test", false, f.db.T(now), f.db.T(now)); err != nil {
+		f.t.Fatal(err)
+	}
+	c := &verification.Code{ID: uuid.New(), FlowID: uuid.MustParse(flowID), IdentityID: f.identity, AddressID: addr, Hash: uuid.NewString(), ExpiresAt: expires, CreatedAt: expires.Add(-time.Hour)}
+	if err := sqlstore.NewVerificationStore(f.db).CreateCode(ctx, c); err != nil {
+		f.t.Fatal(err)
 	}
 	return c.ID.String()
 }
@@ -216,6 +235,9 @@ func TestCleanup(t *testing.T) {
 			f.mustSecret(true, expiredFlow, expiredAt, false)
 			f.mustSecret(true, liveFlow, expiredAt, false)
 			liveToken := f.mustSecret(true, liveFlow, notExpiredAt, false)
+			f.mustVerificationCode(expiredFlow, expiredAt)
+			f.mustVerificationCode(liveFlow, expiredAt)
+			liveVerification := f.mustVerificationCode(liveFlow, notExpiredAt)
 
 			f.mustError(cleanupNow.Add(-keepLast - 2*time.Hour))
 			recentError := f.mustError(cleanupNow.Add(-keepLast - 30*time.Minute))
@@ -257,7 +279,7 @@ func TestCleanup(t *testing.T) {
 			want := map[string]int64{
 				"recovery codes": 2, "recovery link tokens": 2, "self-service flows": 1, "self-service errors": 1,
 				"sessions": 2, "rate-limit counters": 1, "courier messages": 2, "audit events": 1,
-				"lockdown link tokens":        1,
+				"lockdown link tokens": 1, "verification codes": 2,
 				"session cache invalidations": 0, // fresh: the rule keeps a minute on top
 			}
 			if got := deletedByKind(counts); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -270,6 +292,7 @@ func TestCleanup(t *testing.T) {
 				{"selfservice_flows", "id", sorted(recentFlow, liveFlow)},
 				{"recovery_codes", "id", sorted(usedCode, liveCode)},
 				{"recovery_tokens", "id", sorted(liveToken)},
+				{"verification_codes", "id", sorted(liveVerification)},
 				{"selfservice_errors", "id", sorted(recentError)},
 				{"sessions", "id", sorted(recentSession, liveSession, revokedLiveSession)},
 				{"rate_limits", "key_hash", sorted(endedRecently, current)},

@@ -151,6 +151,9 @@ func (h *Handler) renderFlow(w http.ResponseWriter, r *http.Request, k flowKind,
 		h.showAPIError(w, r, apiError{Error: errorBody{Code: http.StatusBadGateway, Status: http.StatusText(http.StatusBadGateway), Message: "The flow could not be read."}})
 		return
 	}
+	if k.Name == "verification" {
+		prefillCode(&f.UI, r.URL.Query().Get("code"))
+	}
 	p := page{Title: k.Title, Flow: buildFlowView(f.UI)}
 	links := k.Links
 	if k.Name == "login" && f.RequestedAAL == "aal2" {
@@ -168,6 +171,20 @@ func (h *Handler) renderFlow(w http.ResponseWriter, r *http.Request, k flowKind,
 		p.MailboxHint = true
 	}
 	h.render(w, r, http.StatusOK, "flow", p)
+}
+
+// prefillCode puts the code of an emailed verification link into the
+// flow's empty code input: the link only fills the form, the person
+// submits it (so a mail scanner opening links verifies nothing).
+func prefillCode(c *containerJSON, code string) {
+	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
+		return
+	}
+	for i, n := range c.Nodes {
+		if n.Attributes.Name == "code" && n.Attributes.Type == "text" && valueString(n.Attributes.Value) == "" {
+			c.Nodes[i].Attributes.Value = code
+		}
+	}
 }
 
 // showAPIError renders an error the API answered instead of a flow.

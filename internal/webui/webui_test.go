@@ -349,6 +349,23 @@ func TestVerification(t *testing.T) {
 		w := get(t, MustHandler(t, newFakeAPI(), nil), "/ui/verification")
 		mustContain(t, w.Body.String(), "This feature is not enabled on this server.")
 	})
+	t.Run("TheEmailedLinkFillsInTheCode", func(t *testing.T) {
+		api := newFakeAPI()
+		api.on("/self-service/verification/flows?id="+flowID, 200, `{"id":"`+flowID+`","type":"browser","state":"sent_email","ui":{"action":"/self-service/verification?flow=`+flowID+`","method":"POST","nodes":[`+
+			`{"type":"input","group":"code","attributes":{"name":"method","type":"hidden","value":"code","node_type":"input"},"messages":[],"meta":{}},`+
+			`{"type":"input","group":"code","attributes":{"name":"code","type":"text","required":true,"node_type":"input"},"messages":[],"meta":{"label":{"id":1070011,"text":"Verification code","type":"info"}}},`+
+			`{"type":"input","group":"code","attributes":{"name":"method","type":"submit","value":"code","node_type":"input"},"messages":[],"meta":{"label":{"id":1070009,"text":"Continue","type":"info"}}}]}}`)
+		w := get(t, MustHandler(t, api, nil), "/ui/verification?flow="+flowID+"&code=042917")
+		if w.Code != 200 {
+			t.Fatalf("status %d", w.Code)
+		}
+		mustContain(t, w.Body.String(), `name="code" value="042917"`, "Verification code")
+		// Anything but six digits is not put into the page.
+		w = get(t, MustHandler(t, api, nil), "/ui/verification?flow="+flowID+"&code=%22%3E%3Cb%3E")
+		if strings.Contains(w.Body.String(), `name="code" value=`) {
+			t.Fatalf("a malformed code was filled in")
+		}
+	})
 	t.Run("EnabledStartsAFlow", func(t *testing.T) {
 		api := newFakeAPI()
 		api.setCookie = "csrf_token_abc=new; Path=/"

@@ -19,6 +19,22 @@ func (s *Server) RecoveryCode(t testing.TB, addr string) string {
 	return s.nextMatch(t, addr, sixDigits, "code")
 }
 
+// VerificationCode waits for the next mail to addr with a code (the
+// verification mail) and returns the code, as RecoveryCode does.
+func (s *Server) VerificationCode(t testing.TB, addr string) string {
+	t.Helper()
+	return s.nextMatch(t, addr, sixDigits, "verification code")
+}
+
+var verificationLinkRE = regexp.MustCompile(`https?://[^\s"<>]+/self-service/verification\?code=[^\s"<>]+`)
+
+// VerificationLink waits for the next verification mail to addr and
+// returns the link in it.
+func (s *Server) VerificationLink(t testing.TB, addr string) string {
+	t.Helper()
+	return strings.ReplaceAll(s.nextMatch(t, addr, verificationLinkRE, "verification link"), "&amp;", "&")
+}
+
 var linkRE = regexp.MustCompile(`https?://[^\s"<>]+/self-service/recovery\?flow=[^\s"<>]+`)
 
 // RecoveryLink waits for the next recovery mail to addr and returns its

@@ -48,7 +48,15 @@ func DSN(t testing.TB, d sqlstore.Dialect) string {
 	t.Helper()
 	switch d {
 	case sqlstore.SQLite:
-		return "sqlite://" + filepath.Join(t.TempDir(), "test.sqlite")
+		// Not t.TempDir(): its name comes from the test's, and a "#" in a
+		// subtest name ("sqlite#01") would end the DSN's path there, so
+		// two tests would share one file left over in the temp folder.
+		dir, err := os.MkdirTemp("", "latchkey-test-")
+		if err != nil {
+			t.Fatalf("temp dir: %v", err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		return "sqlite://" + filepath.Join(dir, "test.sqlite")
 	case sqlstore.Postgres:
 		base, name := createDatabase(t, PostgresEnv, " WITH (FORCE)")
 		u, _ := url.Parse(base)

@@ -1,0 +1,51 @@
+package verification
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Code is a verification code as stored: only its keyed hash, bound to one
+// flow and one verifiable address.
+type Code struct {
+	ID         uuid.UUID
+	FlowID     uuid.UUID
+	IdentityID uuid.UUID
+	AddressID  uuid.UUID
+	Hash       string
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+	CreatedAt  time.Time
+}
+
+// Address is a verifiable address as verification sees it.
+type Address struct {
+	ID         uuid.UUID
+	IdentityID uuid.UUID
+	Via        string
+	Value      string
+	Status     string
+}
+
+// Store persists verification codes and moves addresses through their
+// statuses. Every method joins the transaction carried by ctx;
+// sqlstore.VerificationStore implements it.
+type Store interface {
+	CreateCode(ctx context.Context, c *Code) error
+	// FlowCodes returns every code of a flow (used or not).
+	FlowCodes(ctx context.Context, flowID uuid.UUID) ([]Code, error)
+	// DeleteFlowCodes removes a flow's codes (a resend supersedes them).
+	DeleteFlowCodes(ctx context.Context, flowID uuid.UUID) error
+	// UseCode marks a code used unless it already was; false means another
+	// submission used it first.
+	UseCode(ctx context.Context, id uuid.UUID, at time.Time) (bool, error)
+	// FindAddress looks a verifiable address up by channel and normalised
+	// value; storeerr.ErrNotFound when there is none.
+	FindAddress(ctx context.Context, via, value string) (*Address, error)
+	// MarkSent moves a pending address to "sent" (others keep their status).
+	MarkSent(ctx context.Context, a *Address, at time.Time) error
+	// MarkVerified sets the address verified, status completed, verified_at at.
+	MarkVerified(ctx context.Context, a *Address, at time.Time) error
+}
