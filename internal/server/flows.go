@@ -108,6 +108,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	registrations := &registration.Service{
 		Config: registration.Config{
 			Site: site, Enabled: reg.Enabled, Lifespan: reg.Lifespan, SchemaID: cfg.Identity.DefaultSchemaID,
+			Style:                    reg.Style,
 			SessionAfterRegistration: config.HasHook(reg.After.Password.Hooks, config.HookSession) || config.HasHook(reg.After.Hooks, config.HookSession),
 			UIURL:                    cfg.UIURLs().Registration, AfterReturnURL: cfg.ReturnURLs().RegistrationPassword,
 		},
