@@ -202,11 +202,42 @@ func buildFlowView(c containerJSON) *flowView {
 			v.Forms = append(v.Forms, f)
 		}
 	}
-	// One form needs no legend: the page heading says what it is for.
-	if len(v.Forms) == 1 {
-		v.Forms[0].Legend = ""
+	// One form needs no legend: the page heading says what it is for. The
+	// "Back" form of a two-step registration (screen=previous) does not
+	// count: it is a button, not a way to sign up.
+	main := 0
+	for i := range v.Forms {
+		if v.Forms[i].isBack() {
+			v.Forms[i].Legend = ""
+			continue
+		}
+		main++
+	}
+	if main == 1 {
+		for i := range v.Forms {
+			v.Forms[i].Legend = ""
+		}
 	}
 	return v
+}
+
+// isBack reports whether the form's only button goes to the previous
+// screen of a two-step registration (the profile group's screen=previous).
+func (f formView) isBack() bool {
+	if f.Group != "profile" {
+		return false
+	}
+	back := false
+	for _, fv := range f.Fields {
+		switch {
+		case fv.Kind == "hidden":
+		case fv.Kind == "submit" && fv.Name == "screen":
+			back = true
+		default:
+			return false
+		}
+	}
+	return back
 }
 
 // Offers reports whether the flow has a form for the node group.
