@@ -90,7 +90,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	throttle := &login.Throttle{Counter: limits, Tx: s.db, PerIdentifier: limit(loginLimits.PerIdentifier), PerIP: limit(loginLimits.PerIP)}
 	logins := &login.Service{
 		Config: login.Config{
-			Site: site, Lifespan: cfg.SelfService.Flows.Login.Lifespan,
+			Site: site, Lifespan: cfg.SelfService.Flows.Login.Lifespan, Style: cfg.SelfService.Flows.Login.Style,
 			UIURL: cfg.UIURLs().Login, AfterReturnURL: cfg.ReturnURLs().LoginPassword,
 			WhoamiRequiredAAL: cfg.Session.Whoami.RequiredAAL,
 		},
