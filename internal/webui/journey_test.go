@@ -377,3 +377,35 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+// TestJourneyIdentifierFirst signs in with login.style identifier_first:
+// the address, "Continue", then the password; an unknown address gets
+// the same password screen and the password is refused.
+func TestJourneyIdentifierFirst(t *testing.T) {
+	chromiumPath(t)
+	lk := MustLatchkey(t, "SELFSERVICE_FLOWS_LOGIN_STYLE=identifier_first")
+	b := MustBrowser(t)
+	email := newEmail("grace")
+	const password = "Compiler-Nanosecond-Wire-59"
+	lk.MustIdentity(t, email, password)
+
+	b.open(lk.Public + "ui/login")
+	b.expectPath("/ui/login?flow=")
+	b.fill(`input[name="identifier"]`, newEmail("nobody"))
+	b.click(`button[name="method"][value="identifier_first"]`)
+	b.fill(`input[name="password"]`, password)
+	b.click(`button[name="method"][value="password"]`)
+	b.expectText("The provided credentials are invalid")
+
+	b.open(lk.Public + "ui/login")
+	b.expectPath("/ui/login?flow=")
+	b.fill(`input[name="identifier"]`, email)
+	b.click(`button[name="method"][value="identifier_first"]`)
+	if got := eval[string](b, `document.querySelector('input[type="hidden"][name="identifier"]').value`); got != email {
+		t.Fatalf("hidden identifier %q", got)
+	}
+	b.fill(`input[name="password"]`, password)
+	b.click(`button[name="method"][value="password"]`)
+	b.open(lk.Public + "ui/welcome")
+	b.expectText(email)
+}

@@ -165,13 +165,21 @@ var groupLegends = map[string]string{
 	"oidc":          "Social sign in",
 }
 
+// shared reports whether the node belongs in every form: the default
+// group's, and the hidden identifier an identifier-first login keeps on
+// its second screen (group identifier_first), which the password form
+// must submit.
+func (n nodeJSON) shared() bool {
+	return n.Group == "default" || n.Group == "" || (n.Group == "identifier_first" && n.Attributes.Type == "hidden")
+}
+
 // buildFlowView lays out any ui container.
 func buildFlowView(c containerJSON) *flowView {
 	v := &flowView{Messages: messageViews(c.Messages)}
 	var groups []string
 	seen := map[string]bool{}
 	for _, n := range c.Nodes {
-		if n.Group == "default" || n.Group == "" || seen[n.Group] {
+		if n.shared() || seen[n.Group] {
 			continue
 		}
 		seen[n.Group] = true
@@ -184,7 +192,7 @@ func buildFlowView(c containerJSON) *flowView {
 		f := formView{Group: g, Action: c.Action, Method: formMethod(c.Method), Legend: groupLegend(g)}
 		own := 0
 		for j, n := range c.Nodes {
-			isDefault := n.Group == "default" || n.Group == ""
+			isDefault := n.shared()
 			if n.Group != g && !isDefault {
 				continue
 			}

@@ -478,3 +478,39 @@ func TestRenderRegistrationSteps(t *testing.T) {
 		mustContain(t, body, `data-message-id="1040009">Please choose a credential to authenticate yourself with.</p>`)
 	})
 }
+
+// Identifier-first login: the identifier with "Continue", then the
+// password form carrying the identifier as a hidden input.
+func TestRenderIdentifierFirst(t *testing.T) {
+	const csrf = `{"type":"input","group":"default","attributes":{"name":"csrf_token","type":"hidden","value":"tok","required":true,"node_type":"input"},"messages":[],"meta":{}}`
+	flowJSON := func(nodes string) string {
+		return `{"id":"` + flowID + `","requested_aal":"aal1","ui":{"action":"http://pub.example.test/self-service/login?flow=` + flowID + `","method":"POST","nodes":[` + csrf + `,` + nodes + `]}}`
+	}
+	t.Run("Identifier", func(t *testing.T) {
+		api := newFakeAPI()
+		api.on("/self-service/login/flows?id="+flowID, 200, flowJSON(`
+		 {"type":"input","group":"identifier_first","attributes":{"name":"identifier","type":"text","value":"","required":true,"autocomplete":"username webauthn","node_type":"input"},"messages":[],"meta":{"label":{"id":1070002,"text":"E-Mail","type":"info"}}},
+		 {"type":"input","group":"identifier_first","attributes":{"name":"method","type":"submit","value":"identifier_first","node_type":"input"},"messages":[],"meta":{"label":{"id":1070009,"text":"Continue","type":"info"}}}`))
+		body := get(t, MustHandler(t, api, nil), "/ui/login?flow="+flowID).Body.String()
+		fs := forms(body)
+		if len(fs) != 1 {
+			t.Fatalf("%d forms, want 1", len(fs))
+		}
+		mustContain(t, fs[0], `name="identifier"`, `name="method" value="identifier_first">Continue</button>`)
+		mustNotContain(t, body, "<legend>", `name="password"`)
+	})
+	t.Run("Password", func(t *testing.T) {
+		api := newFakeAPI()
+		api.on("/self-service/login/flows?id="+flowID, 200, flowJSON(`
+		 {"type":"input","group":"identifier_first","attributes":{"name":"identifier","type":"hidden","value":"ada@example.test","required":true,"autocomplete":"username webauthn","node_type":"input"},"messages":[],"meta":{"label":{"id":1070002,"text":"E-Mail","type":"info"}}},
+		 {"type":"input","group":"password","attributes":{"name":"password","type":"password","required":true,"autocomplete":"current-password","node_type":"input"},"messages":[],"meta":{"label":{"id":1070001,"text":"Password","type":"info"}}},
+		 {"type":"input","group":"password","attributes":{"name":"method","type":"submit","value":"password","node_type":"input"},"messages":[],"meta":{"label":{"id":1010022,"text":"Sign in with password","type":"info"}}}`))
+		body := get(t, MustHandler(t, api, nil), "/ui/login?flow="+flowID).Body.String()
+		fs := forms(body)
+		if len(fs) != 1 {
+			t.Fatalf("%d forms, want 1", len(fs))
+		}
+		mustContain(t, fs[0], `<input type="hidden" name="identifier" value="ada@example.test">`, `name="password"`, `value="password">Sign in with password</button>`)
+		mustNotContain(t, body, "<legend>")
+	})
+}
