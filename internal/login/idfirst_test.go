@@ -112,6 +112,11 @@ func TestIdentifierFirst(t *testing.T) {
 				t.Fatal(err)
 			}
 			csrf := servertest.CSRFToken(f.Ui.Nodes)
+			res, _ = servertest.Do(t, srv.SDKWith(c).GetConfig().HTTPClient, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
+				map[string]any{"method": "identifier_first", "identifier": "alice@example.test", "csrf_token": "d3Jvbmc="}, nil)
+			if res.StatusCode != 403 {
+				t.Fatalf("wrong csrf: %d", res.StatusCode)
+			}
 			res, _ = servertest.Do(t, c, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
 				url.Values{"method": {"identifier_first"}, "identifier": {"alice@example.test"}, "csrf_token": {csrf}}, http.Header{"Accept": {"text/html"}})
 			if res.StatusCode != 303 || res.Header.Get("Location") != loc.String() {

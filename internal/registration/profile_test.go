@@ -160,6 +160,12 @@ func TestProfileFirst(t *testing.T) {
 				t.Fatal(err)
 			}
 			csrf := servertest.CSRFToken(f.Ui.Nodes)
+			for _, screen := range []string{"", "previous"} {
+				_, res, err := b.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(f.Id).UpdateRegistrationFlowBody(profileBody(ann, screen, "d3Jvbmc=")).Execute()
+				if e := servertest.ErrorBody(t, err)["error"].(map[string]any); res.StatusCode != 403 || e["id"] != "security_csrf_violation" {
+					t.Fatalf("wrong csrf %q: %d %v", screen, res.StatusCode, e)
+				}
+			}
 			_, res, err := b.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(f.Id).UpdateRegistrationFlowBody(profileBody(ann, "", csrf)).Execute()
 			rf := rejectedFlow(t, err)
 			if res.StatusCode != 400 || !reflect.DeepEqual(messageIDs(rf), []int64{1040009}) || servertest.Input(rf.Ui.Nodes, "password") == nil {
