@@ -269,8 +269,11 @@ type ErrorFlow struct {
 
 // LoginFlow is selfservice.flows.login.
 type LoginFlow struct {
-	UIURL     string         `key:"ui_url"`
-	Lifespan  time.Duration  `key:"lifespan"`
+	UIURL    string        `key:"ui_url"`
+	Lifespan time.Duration `key:"lifespan"`
+	// Style is "unified" (default) or "identifier_first" (the identifier
+	// first, then the credentials; experimental in Kratos).
+	Style     string         `key:"style"`
 	RateLimit LoginRateLimit `key:"rate_limit"`
 	Before    HookSet        `key:"before"`
 	After     MethodsAfter   `key:"after"`
@@ -287,7 +290,10 @@ type RegistrationFlow struct {
 	Enabled  bool          `key:"enabled"`
 	UIURL    string        `key:"ui_url"`
 	Lifespan time.Duration `key:"lifespan"`
-	Before   HookSet       `key:"before"`
+	// Style is "profile_first" (traits first, then the credentials; the
+	// default, as in Kratos v26.2.0) or "unified" (one form).
+	Style  string  `key:"style"`
+	Before HookSet `key:"before"`
 	// After.Password.Hooks defaults to [{hook: session}] in Latchkey, so a
 	// registration logs the user in.
 	After MethodsAfter `key:"after"`

@@ -63,13 +63,14 @@ func defaults() *Config {
 		SelfService: SelfService{
 			Notifications: defaultNotifications(),
 			Flows: Flows{
-				Login: LoginFlow{Lifespan: time.Hour, RateLimit: LoginRateLimit{
+				Login: LoginFlow{Lifespan: time.Hour, Style: "unified", RateLimit: LoginRateLimit{
 					PerIdentifier: RateLimit{Max: 10, Window: 15 * time.Minute},
 					PerIP:         RateLimit{Max: 100, Window: 15 * time.Minute},
 				}},
 				Registration: RegistrationFlow{
 					Enabled:  true,
 					Lifespan: time.Hour,
+					Style:    "profile_first",
 					After: MethodsAfter{
 						Password: After{Hooks: []Hook{{Hook: HookSession}}},
 					},

@@ -265,11 +265,13 @@ func (l *loader) validateSelfService(c *Config) {
 	l.positive(fl+"login.lifespan", f.Login.Lifespan)
 	l.hooks(fl+"login.before.hooks", f.Login.Before.Hooks)
 	l.methodsAfter(fl+"login.after", f.Login.After)
+	l.oneOf(fl+"login.style", f.Login.Style, "unified", "identifier_first")
 
 	l.returnURL(fl+"registration.ui_url", f.Registration.UIURL)
 	l.positive(fl+"registration.lifespan", f.Registration.Lifespan)
 	l.hooks(fl+"registration.before.hooks", f.Registration.Before.Hooks)
 	l.methodsAfter(fl+"registration.after", f.Registration.After)
+	l.oneOf(fl+"registration.style", f.Registration.Style, "profile_first", "unified")
 
 	r := f.Recovery
 	l.returnURL(fl+"recovery.ui_url", r.UIURL)

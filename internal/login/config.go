@@ -13,6 +13,9 @@ type Config struct {
 	flow.Site
 	// Lifespan is selfservice.flows.login.lifespan (1h).
 	Lifespan time.Duration
+	// Style is selfservice.flows.login.style: StyleUnified or
+	// StyleIdentifierFirst.
+	Style string
 	// UIURL is the resolved selfservice.flows.login.ui_url.
 	UIURL string
 	// AfterReturnURL is where a browser goes after logging in when the

@@ -98,6 +98,15 @@ func (p *Password) Nodes(ctx context.Context, f *Flow, sess *session.Session) ([
 	}, nil
 }
 
+// credentialNodes are the password inputs of an identifier-first login's
+// second screen.
+func (p *Password) credentialNodes() []flow.Node {
+	return []flow.Node{
+		passwordNode(),
+		flow.Input(flow.GroupPassword, nodeMethod, "submit", flow.LabelSignInPassword()).WithValue(MethodPassword),
+	}
+}
+
 func passwordNode() flow.Node {
 	return flow.Input(flow.GroupPassword, nodePassword, "password", flow.LabelPassword()).
 		Required().WithAutocomplete("current-password")

@@ -165,6 +165,10 @@ func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, req
 		}
 	}
 	for _, m := range s.methodsFor(aal) {
+		if s.identifierFirst(f) {
+			f.UI.Nodes = s.identifierScreen()
+			break
+		}
 		if !m.Enabled() {
 			continue
 		}

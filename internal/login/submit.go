@@ -46,6 +46,9 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 	if f.State == StatePassedChallenge {
 		return s.flows().Reject(ctx, f, flow.MsgLoginRetrySuccess())
 	}
+	if bodyErr == nil && s.identifierFirst(f) && body.Get("method") == MethodIdentifierFirst {
+		return s.identify(ctx, q, f, body)
+	}
 	m, res, err := flow.Gate(ctx, s.Flows, f, s.Config.UIURL, q, s.methodsFor(f.RequestedAAL), body, bodyErr, flow.MsgLoginNoStrategy())
 	if m == nil {
 		return res, err

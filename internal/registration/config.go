@@ -18,6 +18,9 @@ type Config struct {
 	// SchemaID is identity.default_schema_id: new identities use it and its
 	// traits become the form's inputs.
 	SchemaID string
+	// Style is selfservice.flows.registration.style: StyleProfileFirst
+	// (traits, then credentials) or StyleUnified (one form).
+	Style string
 	// SessionAfterRegistration: selfservice.flows.registration.after.
 	// password.hooks (or after.hooks) contains {hook: session}, so a new
 	// identity is signed in at once (Latchkey default true).

@@ -50,11 +50,17 @@ func (p *Password) Nodes(sch *identity.Schema) []flow.Node {
 	for _, t := range sch.Traits {
 		nodes = append(nodes, traitNode(t))
 	}
-	return append(nodes,
+	return append(nodes, p.CredentialNodes()...)
+}
+
+// CredentialNodes are the password method's own inputs: the new password
+// and its submit button (the second screen of a profile_first flow).
+func (p *Password) CredentialNodes() []flow.Node {
+	return []flow.Node{
 		flow.Input(flow.GroupPassword, nodePassword, "password", flow.LabelPassword()).
 			Required().WithAutocomplete("new-password"),
 		flow.Input(flow.GroupPassword, nodeMethod, "submit", flow.LabelSignUp()).WithValue(MethodPassword),
-	)
+	}
 }
 
 // Register implements Method: the traits must satisfy the schema, name

@@ -61,7 +61,7 @@ func rejectedFlow(t *testing.T, err error) *ory.RegistrationFlow {
 var htmlAccept = http.Header{"Accept": {"text/html,application/xhtml+xml,*/*;q=0.8"}}
 
 func TestRegistration(t *testing.T) {
-	servertest.Each(t, servertest.EntryOptions(), func(t *testing.T, srv *servertest.Server) {
+	servertest.Each(t, servertest.EntryOptions("SELFSERVICE_FLOWS_REGISTRATION_STYLE=unified"), func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
 		sdk := srv.SDK(false)
 

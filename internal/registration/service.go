@@ -112,15 +112,23 @@ func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, req
 	if t == flow.TypeBrowser {
 		f.CSRF = q.CSRF.Fingerprint()
 	}
-	for _, m := range s.Methods {
-		if !m.Enabled() {
-			continue
-		}
+	if s.Config.Style == StyleProfileFirst {
 		sch, err := s.schema()
 		if err != nil {
 			return nil, err
 		}
-		f.UI.Nodes = append(f.UI.Nodes, m.Nodes(sch)...)
+		profileScreen(f, sch, nil)
+	} else {
+		for _, m := range s.Methods {
+			if !m.Enabled() {
+				continue
+			}
+			sch, err := s.schema()
+			if err != nil {
+				return nil, err
+			}
+			f.UI.Nodes = append(f.UI.Nodes, m.Nodes(sch)...)
+		}
 	}
 	for _, m := range msgs {
 		f.UI.AddMessage(m)
@@ -178,6 +186,9 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 	}
 	if f.State == StatePassedChallenge {
 		return s.flows().Reject(ctx, f, flow.MsgRegistrationRetrySuccess())
+	}
+	if s.Config.Style == StyleProfileFirst && bodyErr == nil && isProfileSubmission(body) {
+		return s.profile(ctx, q, f, body)
 	}
 	m, res, err := flow.Gate(ctx, s.Flows, f, s.Config.UIURL, q, s.Methods, body, bodyErr, flow.MsgRegistrationNoStrategy())
 	if m == nil {

@@ -93,7 +93,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	throttle := &login.Throttle{Counter: limits, Tx: s.db, PerIdentifier: limit(loginLimits.PerIdentifier), PerIP: limit(loginLimits.PerIP)}
 	logins := &login.Service{
 		Config: login.Config{
-			Site: site, Lifespan: cfg.SelfService.Flows.Login.Lifespan,
+			Site: site, Lifespan: cfg.SelfService.Flows.Login.Lifespan, Style: cfg.SelfService.Flows.Login.Style,
 			UIURL: cfg.UIURLs().Login, AfterReturnURL: cfg.ReturnURLs().LoginPassword,
 			WhoamiRequiredAAL: cfg.Session.Whoami.RequiredAAL,
 		},
@@ -111,6 +111,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	registrations := &registration.Service{
 		Config: registration.Config{
 			Site: site, Enabled: reg.Enabled, Lifespan: reg.Lifespan, SchemaID: cfg.Identity.DefaultSchemaID,
+			Style:                    reg.Style,
 			SessionAfterRegistration: config.HasHook(reg.After.Password.Hooks, config.HookSession) || config.HasHook(reg.After.Hooks, config.HookSession),
 			UIURL:                    cfg.UIURLs().Registration, AfterReturnURL: cfg.ReturnURLs().RegistrationPassword,
 		},

@@ -140,6 +140,25 @@ func (b *browser) logOut(public string) {
 }
 
 // signIn signs in with the login page's form and lands on the welcome page.
+// signUp fills the two screens of a profile_first registration opened at
+// /ui/registration: the traits (method=profile), then, once the address
+// is kept as a hidden input, the password. A round trip through "Back"
+// shows the address is kept.
+func (b *browser) signUp(email, password string) {
+	b.t.Helper()
+	b.fill(`input[name="traits.email"]`, email)
+	b.click(`button[name="method"][value="profile"]`)
+	b.expectText("Please choose a credential to authenticate yourself with.")
+	b.click(`button[name="screen"][value="previous"]`)
+	if got := eval[string](b, `document.querySelector('input[name="traits.email"]').value`); got != email {
+		b.t.Fatalf("back: traits.email = %q, want %q", got, email)
+	}
+	b.click(`button[name="method"][value="profile"]`)
+	b.expectText("Please choose a credential to authenticate yourself with.")
+	b.fill(`input[name="password"]`, password)
+	b.click(`button[name="method"][value="password"]`)
+}
+
 func (b *browser) signIn(public, email, password string) {
 	b.t.Helper()
 	b.open(public + "ui/login")
@@ -193,9 +212,7 @@ func TestBrowserJourneys(t *testing.T) {
 		// Register.
 		b.open(lk.Public + "ui/registration")
 		b.expectPath("/ui/registration?flow=")
-		b.fill(`input[name="traits.email"]`, email)
-		b.fill(`input[name="password"]`, oldPassword)
-		b.click(`button[name="method"][value="password"]`)
+		b.signUp(email, oldPassword)
 		b.open(lk.Public + "ui/welcome")
 		b.expectPath("/ui/welcome")
 		b.expectText(email, "You are signed in.")
@@ -359,4 +376,36 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestJourneyIdentifierFirst signs in with login.style identifier_first:
+// the address, "Continue", then the password; an unknown address gets
+// the same password screen and the password is refused.
+func TestJourneyIdentifierFirst(t *testing.T) {
+	chromiumPath(t)
+	lk := MustLatchkey(t, "SELFSERVICE_FLOWS_LOGIN_STYLE=identifier_first")
+	b := MustBrowser(t)
+	email := newEmail("grace")
+	const password = "Compiler-Nanosecond-Wire-59"
+	lk.MustIdentity(t, email, password)
+
+	b.open(lk.Public + "ui/login")
+	b.expectPath("/ui/login?flow=")
+	b.fill(`input[name="identifier"]`, newEmail("nobody"))
+	b.click(`button[name="method"][value="identifier_first"]`)
+	b.fill(`input[name="password"]`, password)
+	b.click(`button[name="method"][value="password"]`)
+	b.expectText("The provided credentials are invalid")
+
+	b.open(lk.Public + "ui/login")
+	b.expectPath("/ui/login?flow=")
+	b.fill(`input[name="identifier"]`, email)
+	b.click(`button[name="method"][value="identifier_first"]`)
+	if got := eval[string](b, `document.querySelector('input[type="hidden"][name="identifier"]').value`); got != email {
+		t.Fatalf("hidden identifier %q", got)
+	}
+	b.fill(`input[name="password"]`, password)
+	b.click(`button[name="method"][value="password"]`)
+	b.open(lk.Public + "ui/welcome")
+	b.expectText(email)
 }

@@ -165,13 +165,21 @@ var groupLegends = map[string]string{
 	"oidc":          "Social sign in",
 }
 
+// shared reports whether the node belongs in every form: the default
+// group's, and the hidden identifier an identifier-first login keeps on
+// its second screen (group identifier_first), which the password form
+// must submit.
+func (n nodeJSON) shared() bool {
+	return n.Group == "default" || n.Group == "" || (n.Group == "identifier_first" && n.Attributes.Type == "hidden")
+}
+
 // buildFlowView lays out any ui container.
 func buildFlowView(c containerJSON) *flowView {
 	v := &flowView{Messages: messageViews(c.Messages)}
 	var groups []string
 	seen := map[string]bool{}
 	for _, n := range c.Nodes {
-		if n.Group == "default" || n.Group == "" || seen[n.Group] {
+		if n.shared() || seen[n.Group] {
 			continue
 		}
 		seen[n.Group] = true
@@ -184,7 +192,7 @@ func buildFlowView(c containerJSON) *flowView {
 		f := formView{Group: g, Action: c.Action, Method: formMethod(c.Method), Legend: groupLegend(g)}
 		own := 0
 		for j, n := range c.Nodes {
-			isDefault := n.Group == "default" || n.Group == ""
+			isDefault := n.shared()
 			if n.Group != g && !isDefault {
 				continue
 			}
@@ -202,11 +210,42 @@ func buildFlowView(c containerJSON) *flowView {
 			v.Forms = append(v.Forms, f)
 		}
 	}
-	// One form needs no legend: the page heading says what it is for.
-	if len(v.Forms) == 1 {
-		v.Forms[0].Legend = ""
+	// One form needs no legend: the page heading says what it is for. The
+	// "Back" form of a two-step registration (screen=previous) does not
+	// count: it is a button, not a way to sign up.
+	main := 0
+	for i := range v.Forms {
+		if v.Forms[i].isBack() {
+			v.Forms[i].Legend = ""
+			continue
+		}
+		main++
+	}
+	if main == 1 {
+		for i := range v.Forms {
+			v.Forms[i].Legend = ""
+		}
 	}
 	return v
+}
+
+// isBack reports whether the form's only button goes to the previous
+// screen of a two-step registration (the profile group's screen=previous).
+func (f formView) isBack() bool {
+	if f.Group != "profile" {
+		return false
+	}
+	back := false
+	for _, fv := range f.Fields {
+		switch {
+		case fv.Kind == "hidden":
+		case fv.Kind == "submit" && fv.Name == "screen":
+			back = true
+		default:
+			return false
+		}
+	}
+	return back
 }
 
 // Offers reports whether the flow has a form for the node group.

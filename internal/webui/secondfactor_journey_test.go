@@ -86,9 +86,7 @@ func TestBrowserSecondFactorJourney(t *testing.T) {
 	// Register; the session is aal1.
 	b.open(lk.Public + "ui/registration")
 	b.expectPath("/ui/registration?flow=")
-	b.fill(`input[name="traits.email"]`, email)
-	b.fill(`input[name="password"]`, oldPassword)
-	b.click(`button[name="method"][value="password"]`)
+	b.signUp(email, oldPassword)
 	b.open(lk.Public + "ui/settings")
 	b.expectPath("/ui/settings?flow=")
 	wired := eval[bool](b, `!!document.querySelector('form[data-group="totp"]') && !!document.querySelector('form[data-group="lookup_secret"]')`)

@@ -452,3 +452,82 @@ func TestBasePathFollowsThePublicURL(t *testing.T) {
 	}
 	mustContain(t, get(t, h, "/ui/nope").Body.String(), `<link rel="stylesheet" href="/auth/ui/static/style.css">`, `<a href="/auth/ui/login">Sign in</a>`)
 }
+
+// Two-step (profile_first) registration: the traits screen is one form
+// submitting method=profile; the credentials screen keeps the traits as
+// hidden inputs in the password form and in a separate "Back" form.
+func TestRenderRegistrationSteps(t *testing.T) {
+	const csrf = `{"type":"input","group":"default","attributes":{"name":"csrf_token","type":"hidden","value":"tok","required":true,"node_type":"input"},"messages":[],"meta":{}}`
+	flowJSON := func(nodes, messages string) string {
+		return `{"id":"` + flowID + `","ui":{"action":"http://pub.example.test/self-service/registration?flow=` + flowID + `","method":"POST","messages":[` + messages + `],"nodes":[` + csrf + `,` + nodes + `]}}`
+	}
+	t.Run("Profile", func(t *testing.T) {
+		api := newFakeAPI()
+		api.on("/self-service/registration/flows?id="+flowID, 200, flowJSON(`
+		 {"type":"input","group":"default","attributes":{"name":"traits.email","type":"email","required":true,"autocomplete":"email","node_type":"input"},"messages":[],"meta":{"label":{"id":1070002,"text":"E-Mail","type":"info"}}},
+		 {"type":"input","group":"profile","attributes":{"name":"method","type":"submit","value":"profile","node_type":"input"},"messages":[],"meta":{"label":{"id":1040001,"text":"Sign up","type":"info"}}}`, ``))
+		body := get(t, MustHandler(t, api, nil), "/ui/registration?flow="+flowID).Body.String()
+		fs := forms(body)
+		if len(fs) != 1 {
+			t.Fatalf("%d forms, want 1", len(fs))
+		}
+		mustContain(t, fs[0], `name="traits.email"`, `name="method" value="profile">Sign up</button>`)
+		mustNotContain(t, body, "<legend>", `name="password"`)
+	})
+	t.Run("Credentials", func(t *testing.T) {
+		api := newFakeAPI()
+		api.on("/self-service/registration/flows?id="+flowID, 200, flowJSON(`
+		 {"type":"input","group":"default","attributes":{"name":"traits.email","type":"hidden","value":"ada@example.test","required":true,"autocomplete":"email","node_type":"input"},"messages":[],"meta":{"label":{"id":1070002,"text":"E-Mail","type":"info"}}},
+		 {"type":"input","group":"password","attributes":{"name":"password","type":"password","required":true,"autocomplete":"new-password","node_type":"input"},"messages":[],"meta":{"label":{"id":1070001,"text":"Password","type":"info"}}},
+		 {"type":"input","group":"password","attributes":{"name":"method","type":"submit","value":"password","node_type":"input"},"messages":[],"meta":{"label":{"id":1040001,"text":"Sign up","type":"info"}}},
+		 {"type":"input","group":"profile","attributes":{"name":"screen","type":"submit","value":"previous","node_type":"input"},"messages":[],"meta":{"label":{"id":1040008,"text":"Back","type":"info"}}}`,
+			`{"id":1040009,"text":"Please choose a credential to authenticate yourself with.","type":"info"}`))
+		body := get(t, MustHandler(t, api, nil), "/ui/registration?flow="+flowID).Body.String()
+		fs := forms(body)
+		if len(fs) != 2 {
+			t.Fatalf("%d forms, want 2", len(fs))
+		}
+		hidden := `<input type="hidden" name="traits.email" value="ada@example.test">`
+		mustContain(t, fs[0], hidden, `name="password"`, `name="method" value="password">Sign up</button>`)
+		mustContain(t, fs[1], hidden, `name="screen" value="previous"`, `>Back</button>`)
+		mustNotContain(t, fs[1], `name="password"`)
+		mustNotContain(t, body, "<legend>")
+		mustContain(t, body, `data-message-id="1040009">Please choose a credential to authenticate yourself with.</p>`)
+	})
+}
+
+// Identifier-first login: the identifier with "Continue", then the
+// password form carrying the identifier as a hidden input.
+func TestRenderIdentifierFirst(t *testing.T) {
+	const csrf = `{"type":"input","group":"default","attributes":{"name":"csrf_token","type":"hidden","value":"tok","required":true,"node_type":"input"},"messages":[],"meta":{}}`
+	flowJSON := func(nodes string) string {
+		return `{"id":"` + flowID + `","requested_aal":"aal1","ui":{"action":"http://pub.example.test/self-service/login?flow=` + flowID + `","method":"POST","nodes":[` + csrf + `,` + nodes + `]}}`
+	}
+	t.Run("Identifier", func(t *testing.T) {
+		api := newFakeAPI()
+		api.on("/self-service/login/flows?id="+flowID, 200, flowJSON(`
+		 {"type":"input","group":"identifier_first","attributes":{"name":"identifier","type":"text","value":"","required":true,"autocomplete":"username webauthn","node_type":"input"},"messages":[],"meta":{"label":{"id":1070002,"text":"E-Mail","type":"info"}}},
+		 {"type":"input","group":"identifier_first","attributes":{"name":"method","type":"submit","value":"identifier_first","node_type":"input"},"messages":[],"meta":{"label":{"id":1070009,"text":"Continue","type":"info"}}}`))
+		body := get(t, MustHandler(t, api, nil), "/ui/login?flow="+flowID).Body.String()
+		fs := forms(body)
+		if len(fs) != 1 {
+			t.Fatalf("%d forms, want 1", len(fs))
+		}
+		mustContain(t, fs[0], `name="identifier"`, `name="method" value="identifier_first">Continue</button>`)
+		mustNotContain(t, body, "<legend>", `name="password"`)
+	})
+	t.Run("Password", func(t *testing.T) {
+		api := newFakeAPI()
+		api.on("/self-service/login/flows?id="+flowID, 200, flowJSON(`
+		 {"type":"input","group":"identifier_first","attributes":{"name":"identifier","type":"hidden","value":"ada@example.test","required":true,"autocomplete":"username webauthn","node_type":"input"},"messages":[],"meta":{"label":{"id":1070002,"text":"E-Mail","type":"info"}}},
+		 {"type":"input","group":"password","attributes":{"name":"password","type":"password","required":true,"autocomplete":"current-password","node_type":"input"},"messages":[],"meta":{"label":{"id":1070001,"text":"Password","type":"info"}}},
+		 {"type":"input","group":"password","attributes":{"name":"method","type":"submit","value":"password","node_type":"input"},"messages":[],"meta":{"label":{"id":1010022,"text":"Sign in with password","type":"info"}}}`))
+		body := get(t, MustHandler(t, api, nil), "/ui/login?flow="+flowID).Body.String()
+		fs := forms(body)
+		if len(fs) != 1 {
+			t.Fatalf("%d forms, want 1", len(fs))
+		}
+		mustContain(t, fs[0], `<input type="hidden" name="identifier" value="ada@example.test">`, `name="password"`, `value="password">Sign in with password</button>`)
+		mustNotContain(t, body, "<legend>")
+	})
+}
