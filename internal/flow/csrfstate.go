@@ -70,6 +70,19 @@ func (s *CSRFState) Rotate() string {
 	return Fingerprint(s.token)
 }
 
+// CSRFSnapshot is the browser's token at one moment (Snapshot).
+type CSRFSnapshot struct {
+	token  []byte
+	issued bool
+}
+
+// Snapshot returns the current token, so that a Rotate done ahead of a
+// change that then fails can be undone with Restore.
+func (s *CSRFState) Snapshot() CSRFSnapshot { return CSRFSnapshot{token: s.token, issued: s.issued} }
+
+// Restore puts back the token of a Snapshot.
+func (s *CSRFState) Restore(p CSRFSnapshot) { s.token, s.issued = p.token, p.issued }
+
 // Check verifies a browser submission: Submitted must unmask to the
 // cookie's token. The error carries Kratos's reject reasons.
 func (s *CSRFState) Check() error {

@@ -20,6 +20,14 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 		token  string
 		verify []flow.ContinueWith
 	)
+	// A browser that gets a session gets a new CSRF token (succeeded). It
+	// is issued now, so the verification flows created below are bound to
+	// the token the browser will hold; a failure puts the old one back.
+	rotate := s.Config.SessionAfterRegistration && f.Type == flow.TypeBrowser
+	before := q.CSRF.Snapshot()
+	if rotate {
+		q.CSRF.Rotate()
+	}
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		if ident, err = s.Identities.Create(ctx, *in); err != nil {
@@ -38,6 +46,9 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 		f.State = StatePassedChallenge
 		return flow.Save(ctx, s.Flows, f)
 	})
+	if err != nil {
+		q.CSRF.Restore(before)
+	}
 	var ve *identity.ValidationError
 	switch {
 	case errors.Is(err, storeerr.ErrConflict):
@@ -87,9 +98,8 @@ func (s *Service) succeeded(q *flow.Request, f *Flow, ident *identity.Identity, 
 		return res
 	}
 	if sess != nil {
-		// A new session gets a new CSRF token, so a token planted before
-		// sign-up is useless afterwards.
-		q.CSRF.Rotate()
+		// A new session got a new CSRF token (create), so a token planted
+		// before sign-up is useless afterwards.
 		res.Session = &flow.SessionGrant{Token: token, ExpiresAt: sess.ExpiresAt}
 	}
 	body.ContinueWith = append(verify, flow.RedirectBrowserTo(returnTo))

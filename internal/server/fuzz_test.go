@@ -33,7 +33,7 @@ type fuzzSubmit struct {
 }
 
 func startFuzzTargets(t testing.TB) *fuzzTargets {
-	srv := servertest.Start(t, servertest.EntryOptions())
+	srv := servertest.Start(t, servertest.EntryOptions("SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true"))
 	jar, _ := cookiejar.New(nil)
 	ft := &fuzzTargets{srv: srv, browser: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	plain := &http.Client{CheckRedirect: ft.browser.CheckRedirect}
@@ -66,6 +66,8 @@ func startFuzzTargets(t testing.TB) *fuzzTargets {
 		{"recovery", "recovery/api", false, false},
 		{"recovery", "recovery/browser", true, false},
 		{"settings", "settings/api", false, true},
+		{"verification", "verification/api", false, false},
+		{"verification", "verification/browser", true, false},
 	} {
 		c := plain
 		if f.browser {
@@ -150,8 +152,11 @@ func FuzzSelfService(f *testing.F) {
 	f.Add(uint8(0), "application/json; charset=utf-16", "*/*", "flow=other", []byte("\xff\xfe{"))
 	f.Add(uint8(1), "multipart/form-data; boundary=x", "", "", []byte("--x--"))
 	f.Add(uint8(3), "", js, "", []byte(`[]`))
-	f.Add(uint8(7), "", js, "ory_rt_not-a-token%zz", []byte(nil))
-	f.Add(uint8(8), "garbage.sig", js, "ory_st_guess", []byte("Bearer ory_st_guess"))
+	f.Add(uint8(7), js, js, "", []byte(`{"method":"code","email":"fuzz@example.test"}`))
+	f.Add(uint8(7), js, js, "", []byte(`{"method":"code","code":"12345678901234567890"}`))
+	f.Add(uint8(8), form, "text/html", "", []byte("method=code&code=%00%ff&csrf_token=CSRF"))
+	f.Add(uint8(9), "", js, "ory_rt_not-a-token%zz", []byte(nil))
+	f.Add(uint8(10), "garbage.sig", js, "ory_st_guess", []byte("Bearer ory_st_guess"))
 	f.Fuzz(func(t *testing.T, i uint8, contentType, accept, query string, body []byte) {
 		res, raw, ok := ft.send(t, i, contentType, accept, query, body)
 		if !ok {

@@ -55,3 +55,38 @@ func TestBrowserVerification(t *testing.T) {
 		t.Fatal("the address is not verified after the code")
 	}
 }
+
+// TestBrowserSignUpThenVerify is issue 14's journey: sign up in two steps
+// (profile_first), land on the verification page the show_verification_ui
+// hook names, take the code from the mailbox, and the address is verified.
+func TestBrowserSignUpThenVerify(t *testing.T) {
+	chromiumPath(t)
+	lk := MustLatchkey(t, "SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true",
+		`SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS=[{"hook":"show_verification_ui"},{"hook":"session"}]`)
+	b := MustBrowser(t)
+	email := newEmail("noor")
+
+	b.open(lk.Public + "ui/registration")
+	b.expectPath("/ui/registration?flow=")
+	b.signUp(email, "Amber-Thistle-Compass-62")
+	b.expectPath("/ui/verification?flow=")
+	b.expectText("An email containing a verification code has been sent")
+	verifyPage := b.location()
+
+	codes, _ := b.readMailbox(lk.Public, email)
+	if len(codes) != 1 {
+		t.Fatalf("codes in the verification mail: %q", codes)
+	}
+	b.open(verifyPage)
+	b.fill(`input[name="code"]`, codes[0])
+	b.click(`button[name="method"][value="code"]`)
+	b.expectText("You successfully verified your email address.")
+
+	list, _, err := lk.Admin.IdentityAPI.ListIdentities(context.Background()).CredentialsIdentifier(email).Execute()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list identities: %v %d", err, len(list))
+	}
+	if a := list[0].VerifiableAddresses[0]; !a.Verified || a.Status != "completed" {
+		t.Fatalf("address after verification: %+v", a)
+	}
+}
