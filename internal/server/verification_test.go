@@ -218,7 +218,30 @@ func TestVerificationAfterRegistration(t *testing.T) {
 				t.Fatalf("show_verification_ui without the hook: %+v", done.ContinueWith)
 			}
 		}
-		srv.VerificationCode(t, "plain-register@example.test")
+
+		// The mail of an app's registration is read in a browser: its link
+		// continues in a browser flow of that browser, with the same code.
+		link := srv.VerificationLink(t, "plain-register@example.test")
+		u, _ := url.Parse(link)
+		code, apiFlow := u.Query().Get("code"), u.Query().Get("flow")
+		browser := srv.HTTPClient(true)
+		res, _ = servertest.DoRaw(t, browser, http.MethodGet, link, nil, nil)
+		to, _ := url.Parse(res.Header.Get("Location"))
+		newFlow := to.Query().Get("flow")
+		if res.StatusCode != http.StatusSeeOther || newFlow == "" || newFlow == apiFlow || to.Query().Get("code") != code {
+			t.Fatalf("link of an api flow: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		bsdk := srv.SDKWith(browser)
+		bf, res, err := bsdk.FrontendAPI.GetVerificationFlow(context.Background()).Id(newFlow).Execute()
+		mustStatus(t, res, err, http.StatusOK)
+		if bf.Type != "browser" || bf.State != "sent_email" {
+			t.Fatalf("continued flow: %s %s", bf.Type, bf.State)
+		}
+		passed, res, err := verifyCode(t, bsdk, newFlow, code, servertest.CSRFToken(bf.Ui.Nodes))
+		mustStatus(t, res, err, http.StatusOK)
+		if passed.State != "passed_challenge" || !mustAddress(t, srv, done.Identity.Id).Verified {
+			t.Fatalf("state %v after the code in the browser", passed.State)
+		}
 	})
 }
 
@@ -228,7 +251,8 @@ func TestVerificationAfterRegistration(t *testing.T) {
 func TestVerificationBrowser(t *testing.T) {
 	servertest.Each(t, servertest.Options{Env: verificationOn}, func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
-		sdk := srv.SDK(true)
+		browser := srv.HTTPClient(true)
+		sdk := srv.SDKWith(browser)
 		const email = "verify-browser@example.test"
 		id := srv.MustCreateIdentity(t, email, "Verify-Passw0rd!").Id
 		f, res, err := sdk.FrontendAPI.CreateBrowserVerificationFlow(ctx).Execute()
@@ -245,10 +269,15 @@ func TestVerificationBrowser(t *testing.T) {
 		link := srv.VerificationLink(t, email)
 		u, _ := url.Parse(link)
 		code := u.Query().Get("code")
-		res, _ = servertest.DoRaw(t, srv.HTTPClient(false), http.MethodGet, link, nil, nil)
+		res, _ = servertest.DoRaw(t, browser, http.MethodGet, link, nil, nil)
 		want := srv.Config.UIURLs().Verification + "?flow=" + f.Id + "&code=" + code
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
 			t.Fatalf("link: %d to %q, want 303 to %q", res.StatusCode, res.Header.Get("Location"), want)
+		}
+		// Another browser (no cookie) continues in a flow of its own.
+		res, _ = servertest.DoRaw(t, srv.HTTPClient(false), http.MethodGet, link, nil, nil)
+		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || strings.Contains(loc, f.Id) || !strings.Contains(loc, "&code="+code) {
+			t.Fatalf("link in another browser: %d to %q", res.StatusCode, loc)
 		}
 		if mustAddress(t, srv, id).Verified {
 			t.Fatal("opening the link verified the address")

@@ -64,6 +64,25 @@ func (s *VerificationStore) DeleteFlowCodes(ctx context.Context, flowID uuid.UUI
 	return err
 }
 
+// CopyCodes copies the unused codes of flow from to flow to (new ids,
+// same hashes, expiry and address).
+func (s *VerificationStore) CopyCodes(ctx context.Context, from, to uuid.UUID) error {
+	codes, err := s.FlowCodes(ctx, from)
+	if err != nil {
+		return err
+	}
+	for _, c := range codes {
+		if c.UsedAt != nil {
+			continue
+		}
+		c.ID, c.FlowID, c.CreatedAt = uuid.New(), to, s.DB.NowUTC()
+		if err := s.CreateCode(ctx, &c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // UseCode marks a code used. Only one of several concurrent callers sees
 // true: the conditional UPDATE takes the row lock and re-checks used_at.
 func (s *VerificationStore) UseCode(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {

@@ -86,13 +86,17 @@ func chooseMethodNodes(t flow.Type) []flow.Node {
 	)
 }
 
+// sentNodes is the code form; with the address known, a resend button.
 func sentNodes(t flow.Type, email string) []flow.Node {
-	return withCSRF(t,
+	nodes := []flow.Node{
 		flow.Input(flow.GroupCode, "method", "hidden", nil).WithValue(flow.GroupCode),
 		flow.Input(flow.GroupCode, "code", "text", flow.LabelVerificationCode()).Required().WithPattern("[0-9]+").WithMaxLength(codeLength),
 		flow.Input(flow.GroupCode, "method", "submit", flow.LabelContinue()).WithValue(flow.GroupCode),
-		flow.Input(flow.GroupCode, "email", "submit", flow.LabelResendCode()).WithValue(email),
-	)
+	}
+	if email != "" {
+		nodes = append(nodes, flow.Input(flow.GroupCode, "email", "submit", flow.LabelResendCode()).WithValue(email))
+	}
+	return withCSRF(t, nodes...)
 }
 
 // passedNodes is the UI after success: one link on to returnTo.

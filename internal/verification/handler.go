@@ -3,7 +3,6 @@ package verification
 import (
 	"net/http"
 
-	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/session"
@@ -29,16 +28,13 @@ func (h *Handler) Register(public *http.ServeMux) {
 // someone who never read the mail (as recovery links, departure 5).
 func (h *Handler) openLink(w http.ResponseWriter, r *http.Request) {
 	httpx.NoCache(w)
-	q := r.URL.Query()
-	id, err := uuid.Parse(q.Get("flow"))
-	if err != nil || !h.Service.Config.Enabled {
-		to := flow.Route(h.Service.Config.PublicBaseURL, "self-service/verification/browser")
-		http.Redirect(w, r, to, http.StatusSeeOther)
+	q := h.Common.Respond.CSRF.ReadRequest(r)
+	to, err := h.Service.OpenLink(r.Context(), q, r.URL.Query().Get("flow"), r.URL.Query().Get("code"))
+	if err != nil {
+		h.Common.Respond.Fail(w, r, q, flow.BrowserForm, err)
 		return
 	}
-	to := flow.WithQuery(h.Service.Config.UIURL, "flow", id.String())
-	if code := q.Get("code"); code != "" && len(code) <= codeLength {
-		to = flow.WithQuery(to, "code", code)
-	}
+	// A flow made for this browser is bound to its anti-CSRF cookie.
+	h.Common.Respond.CSRF.Write(w, q.CSRF)
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }

@@ -123,6 +123,46 @@ func (s *Service) Fetch(ctx context.Context, q *flow.Request, id string, _ *sess
 	return s.kind().Show(f, http.StatusOK), nil
 }
 
+// OpenLink answers the link of a code mail with where the browser goes:
+// the verification page of the flow, the code filled in. A flow the
+// browser cannot use — an api flow (the app's registration), one bound
+// to another browser's cookie, or an expired one — continues in a new
+// browser flow that accepts the same codes, so the link works wherever
+// the mail is read. An unknown flow starts over.
+func (s *Service) OpenLink(ctx context.Context, q *flow.Request, rawID, code string) (string, error) {
+	if err := s.start(); err != nil {
+		return "", err
+	}
+	f, err := s.kind().Load(ctx, rawID, errFlowMissing)
+	if err != nil {
+		return s.Config.route("self-service/verification/browser"), nil
+	}
+	id := f.ID
+	usable := f.Type == flow.TypeBrowser && f.State == StateSentEmail && !f.Expired(s.now()) &&
+		q.CSRF.CheckFingerprint(f.CSRF, false) == nil
+	if !usable && f.State == StateSentEmail {
+		nf := s.newFlow(flow.TypeBrowser, q.URL, f.ReturnTo, q.CSRF.Fingerprint())
+		nf.State = StateSentEmail
+		nf.UI.Nodes = sentNodes(flow.TypeBrowser, "")
+		nf.UI.AddMessage(flow.MsgVerificationCodeSent())
+		err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+			if err := flow.Create(ctx, s.Flows, nf); err != nil {
+				return err
+			}
+			return s.Store.CopyCodes(ctx, f.ID, nf.ID)
+		})
+		if err != nil {
+			return "", err
+		}
+		id = nf.ID
+	}
+	to := flow.WithQuery(s.Config.UIURL, "flow", id.String())
+	if len(code) == codeLength {
+		to = flow.WithQuery(to, "code", code)
+	}
+	return to, nil
+}
+
 // submission is a POST to /self-service/verification?flow=.
 type submission struct {
 	Method, Email, Code string

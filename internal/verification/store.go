@@ -38,6 +38,9 @@ type Store interface {
 	FlowCodes(ctx context.Context, flowID uuid.UUID) ([]Code, error)
 	// DeleteFlowCodes removes a flow's codes (a resend supersedes them).
 	DeleteFlowCodes(ctx context.Context, flowID uuid.UUID) error
+	// CopyCodes gives flow to the unused codes of flow from (a link
+	// opened in another browser continues in a flow of its own).
+	CopyCodes(ctx context.Context, from, to uuid.UUID) error
 	// UseCode marks a code used unless it already was; false means another
 	// submission used it first.
 	UseCode(ctx context.Context, id uuid.UUID, at time.Time) (bool, error)
