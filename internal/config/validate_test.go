@@ -433,8 +433,8 @@ selfservice:
 	}
 	check(t, "typed", *w, WebHook{
 		ID: "crm", URL: "https://crm.example/hooks/signup", Method: "POST", Body: "file://testdata/webhook.jsonnet",
-		Headers: map[string]string{"X-Tenant": "blue"},
-		Auth:    WebHookAuth{Type: "api_key", Config: WebHookAuthConfig{Name: "X-Api-Key", Value: "s3cret-value", In: "header"}},
+		Headers:  map[string]string{"X-Tenant": "blue"},
+		Auth:     WebHookAuth{Type: "api_key", Config: WebHookAuthConfig{Name: "X-Api-Key", Value: "s3cret-value", In: "header"}},
 		Response: WebHookResponse{Parse: true},
 	})
 	check(t, "parses", w.Parses(), true)
