@@ -297,6 +297,7 @@ func (l *loader) validateSelfService(c *Config) {
 	l.hooks(fl+"settings.after.hooks", s.After.Hooks, settingsAfterHooks)
 	l.after(fl+"settings.after.password", s.After.Password, settingsAfterHooks)
 	l.after(fl+"settings.after.profile", s.After.Profile, settingsProfileAfterHooks)
+	l.shadowedHooks(fl+"settings.after", s.After.Hooks, s.After.ByMethod())
 
 	l.returnURL(fl+"verification.ui_url", f.Verification.UIURL)
 	l.returnURL(fl+"logout.after.default_browser_return_url", f.Logout.After.DefaultBrowserReturnURL)
@@ -314,6 +315,26 @@ func (l *loader) validateSelfService(c *Config) {
 func (l *loader) methodsAfter(key string, a MethodsAfter, allowed []string) {
 	l.after(key, After{DefaultBrowserReturnURL: a.DefaultBrowserReturnURL, Hooks: a.Hooks}, allowed)
 	l.after(key+".password", a.Password, allowed)
+	l.shadowedHooks(key, a.Hooks, a.ByMethod())
+}
+
+// shadowedHooks warns about after.hooks web_hooks that a method never
+// runs: as in Kratos, a method's own non-empty list replaces after.hooks
+// (Latchkey's default registration after.password.hooks is [session]).
+func (l *loader) shadowedHooks(key string, general []Hook, byMethod map[string][]Hook) {
+	if !HasHook(general, HookWebHook) {
+		return
+	}
+	var shadowed []string
+	for method, hooks := range byMethod {
+		if len(hooks) > 0 {
+			shadowed = append(shadowed, method)
+		}
+	}
+	slices.Sort(shadowed)
+	for _, method := range shadowed {
+		l.warn(key+".hooks", "its web_hooks do not run after %s: %s.%s.hooks is set and replaces this list (lists are not merged, as in Kratos); list them there too", method, key, method)
+	}
 }
 
 func (l *loader) after(key string, a After, allowed []string) {

@@ -345,6 +345,8 @@ func TestWarnings(t *testing.T) {
 			want: `config: selfservice.flows.registration.after.hooks[0].hook: hook "require_verified_address" does nothing here (it runs in: login after); ignored`},
 		{name: "WebHookBodyWithoutScheme", env: []string{`SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/","method":"POST","body":"testdata/webhook.jsonnet"}}]`},
 			want: `config: selfservice.flows.login.after.hooks[0].config.body: a file path without file:// is deprecated (as in Kratos); use "file://testdata/webhook.jsonnet"`},
+		{name: "ShadowedWebHook", env: []string{`SELFSERVICE_FLOWS_REGISTRATION_AFTER_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/","method":"POST"}}]`},
+			want: `config: selfservice.flows.registration.after.hooks: its web_hooks do not run after password: selfservice.flows.registration.after.password.hooks is set and replaces this list`},
 		{name: "HTTPDelivery", env: []string{"COURIER_DELIVERY_STRATEGY=http"},
 			want: "config: courier.delivery_strategy: http delivery is not supported"},
 		{name: "SameSiteNoneInsecure", dev: true, env: []string{"SESSION_COOKIE_SAME_SITE=None"},

@@ -77,8 +77,9 @@ type Runner struct {
 	// Before are the before.hooks web_hooks.
 	Before []*WebHook
 	// After are the after-hooks by method; After[""] is after.hooks, used
-	// for a method that has no list of its own (Kratos's rule: the lists
-	// are never merged).
+	// for a method without an entry (Kratos's rule: the lists are never
+	// merged, and a method whose own list has hooks but no web_hook has
+	// an empty entry).
 	After map[string][]*WebHook
 	// Caller makes the calls (the HTTP client, the background queue, the
 	// log and the metrics).
@@ -87,7 +88,7 @@ type Runner struct {
 
 // after is the after-hooks list of method.
 func (r *Runner) after(method string) []*WebHook {
-	if hooks, ok := r.After[method]; ok && len(hooks) > 0 {
+	if hooks, ok := r.After[method]; ok {
 		return hooks
 	}
 	return r.After[""]
@@ -349,4 +350,22 @@ func errUpstreamTimeout() *httpx.Error {
 // to render): the operator's mistake, a 500.
 func errBroken(err error) *httpx.Error {
 	return httpx.ErrInternal(fmt.Errorf("web_hook: %w", err))
+}
+
+// TransientPayload is a submission's transient_payload, for
+// Event.TransientPayload: the JSON body's object, or a form's field
+// holding it as JSON text; nil when absent or not a JSON object.
+func TransientPayload(body *httpx.FormBody) json.RawMessage {
+	if body == nil {
+		return nil
+	}
+	raw, ok := body.Raw["transient_payload"]
+	if !ok {
+		raw = json.RawMessage(body.Get("transient_payload"))
+	}
+	var obj map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return nil
+	}
+	return raw
 }

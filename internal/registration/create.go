@@ -10,10 +10,13 @@ import (
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
-// create stores the new identity and, with the session hook, signs it in,
-// in one transaction. A taken identifier rolls everything back and shows
-// Kratos's duplicate message.
+// create runs the after-hooks, then stores the new identity and, with
+// the session hook, signs it in, in one transaction. A taken identifier
+// rolls everything back and shows Kratos's duplicate message.
 func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *identity.CreateInput, method string) (*flow.Result, error) {
+	if res, err := s.runAfterHooks(ctx, q, f, in, method); res != nil || err != nil {
+		return res, err
+	}
 	var (
 		ident *identity.Identity
 		sess  *session.Session
@@ -32,6 +35,19 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 		f.State = StatePassedChallenge
 		return flow.Save(ctx, s.Flows, f)
 	})
+	if res, err := s.refused(ctx, f, err); res != nil || err != nil {
+		return res, err
+	}
+	if s.Hooks != nil {
+		s.Hooks.AfterCommit(ctx, s.hookEvent(q, f, ident, method))
+	}
+	return s.succeeded(q, f, ident, sess, token), nil
+}
+
+// refused answers what the identity store refused: a taken identifier
+// (Kratos's duplicate message) or schema violations, shown on the form
+// (400); other errors are returned as they are; nil, nil for no error.
+func (s *Service) refused(ctx context.Context, f *Flow, err error) (*flow.Result, error) {
 	var ve *identity.ValidationError
 	switch {
 	case errors.Is(err, storeerr.ErrConflict):
@@ -39,10 +55,8 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 	case errors.As(err, &ve):
 		showFieldErrors(f, ve.Fields)
 		return s.flows().Reject(ctx, f)
-	case err != nil:
-		return nil, err
 	}
-	return s.succeeded(q, f, ident, sess, token), nil
+	return nil, err
 }
 
 // registrationResponse is successfulNativeRegistration.

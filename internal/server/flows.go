@@ -111,7 +111,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			SessionAfterRegistration: config.HasHook(reg.After.Password.Hooks, config.HookSession) || config.HasHook(reg.After.Hooks, config.HookSession),
 			UIURL:                    cfg.UIURLs().Registration, AfterReturnURL: cfg.ReturnURLs().RegistrationPassword,
 		},
-		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Tx: s.db,
+		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Tx: s.db, Hooks: c.hooks.registration,
 		Methods: []registration.Method{
 			&registration.Password{Switch: flow.Switch{On: pw}, Identities: c.identities, Passwords: c.hasher, Policy: c.policy},
 		},
