@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/hook"
 	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/login"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
@@ -156,4 +157,22 @@ func fetchTemplate(uri string) ([]byte, error) {
 		return nil, fmt.Errorf("cannot fetch body template: status %d", res.StatusCode)
 	}
 	return io.ReadAll(io.LimitReader(res.Body, 1<<20))
+}
+
+// loginAfterHooks are the login after-hooks other than web_hook, by
+// method: after.<method>.hooks when set, else after.hooks (key "").
+func loginAfterHooks(a config.MethodsAfter) map[string]login.AfterHooks {
+	switches := func(hooks []config.Hook) login.AfterHooks {
+		return login.AfterHooks{
+			RevokeOtherSessions:    config.HasHook(hooks, config.HookRevokeActiveSessions),
+			RequireVerifiedAddress: config.HasHook(hooks, config.HookRequireVerifiedAddress),
+		}
+	}
+	out := map[string]login.AfterHooks{"": switches(a.Hooks)}
+	for method, hooks := range a.ByMethod() {
+		if len(hooks) > 0 {
+			out[method] = switches(hooks)
+		}
+	}
+	return out
 }

@@ -418,3 +418,155 @@ func TestHookExamplesAreInTheDocs(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginHooks(t *testing.T) {
+	target := newHookTarget(t)
+	opts := servertest.EntryOptions(
+		hooksEnv("SELFSERVICE_FLOWS_LOGIN_BEFORE_HOOKS",
+			webHook(map[string]any{"url": target.URL + "/before", "method": "POST", "can_interrupt": true})),
+		hooksEnv("SELFSERVICE_FLOWS_LOGIN_AFTER_PASSWORD_HOOKS",
+			map[string]any{"hook": "revoke_active_sessions"},
+			map[string]any{"hook": "require_verified_address"},
+			webHook(map[string]any{"url": target.URL + "/login", "method": "POST", "body": example("login.jsonnet"), "can_interrupt": true,
+				"auth": map[string]any{"type": "basic_auth", "config": map[string]any{"user": "kratos", "password": "hook-pa55"}}}),
+		),
+	)
+	opts.WebHooks = hookLimits
+	servertest.Each(t, opts, func(t *testing.T, srv *servertest.Server) {
+		ctx := context.Background()
+		sdk := srv.SDK(false)
+		addr := addresses(t)
+		verified := func(t *testing.T, email string) *ory.Identity {
+			t.Helper()
+			return srv.MustCreateIdentityBody(t, ory.CreateIdentityBody{
+				SchemaId: "default", Traits: map[string]any{"email": email},
+				Credentials: &ory.IdentityWithCredentials{Password: &ory.IdentityWithCredentialsPassword{
+					Config: &ory.IdentityWithCredentialsPasswordConfig{Password: ory.PtrString(pw)}}},
+				VerifiableAddresses: []ory.VerifiableIdentityAddress{*ory.NewVerifiableIdentityAddress("completed", email, true, "email")},
+			})
+		}
+		login := func(t *testing.T, email string) (*ory.SuccessfulNativeLogin, error) {
+			t.Helper()
+			f, _, err := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
+			if err != nil {
+				t.Fatalf("create flow: %v %s", err, servertest.ErrorText(err))
+			}
+			ok, _, err := sdk.FrontendAPI.UpdateLoginFlow(ctx).Flow(f.Id).UpdateLoginFlowBody(loginWith(email)).Execute()
+			return ok, err
+		}
+		sessionsOf := func(t *testing.T, id string) (active, total int) {
+			t.Helper()
+			list, _, err := sdk.IdentityAPI.ListIdentitySessions(ctx, id).Execute()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range list {
+				if s.GetActive() {
+					active++
+				}
+			}
+			return active, len(list)
+		}
+
+		t.Run("UnverifiedAddressIsRefused", func(t *testing.T) {
+			email := addr("una", "hooks.example")
+			id := srv.MustCreateIdentity(t, email, pw).Id
+			_, err := login(t, email)
+			f := rejectedLogin(t, err)
+			if ids := servertest.MessageIDs(f.Ui.Messages); len(ids) != 1 || ids[0] != 4000010 || f.Ui.Messages[0].Text != "Account not active yet. Did you forget to verify your email address?" {
+				t.Errorf("messages %v", f.Ui.Messages)
+			}
+			if _, total := sessionsOf(t, id); total != 0 {
+				t.Errorf("%d sessions written", total)
+			}
+			if n := len(target.to("/login", id)); n != 0 {
+				t.Errorf("/login called %d times", n)
+			}
+		})
+
+		t.Run("HookSeesTheSessionAndOtherSessionsEnd", func(t *testing.T) {
+			email := addr("vera", "hooks.example")
+			id := verified(t, email).Id
+			first, err := login(t, email)
+			if err != nil {
+				t.Fatalf("login: %v %s", err, servertest.ErrorText(err))
+			}
+			second, err := login(t, email)
+			if err != nil {
+				t.Fatalf("login: %v %s", err, servertest.ErrorText(err))
+			}
+			calls := target.to("/login", id)
+			if len(calls) != 2 {
+				t.Fatalf("%d calls", len(calls))
+			}
+			b := calls[1].Body
+			if b["session_id"] != second.Session.Id || b["aal"] != "aal1" || b["method"] != "POST" || !strings.Contains(b["url"].(string), "/self-service/login?flow=") {
+				t.Errorf("body %v (session %s)", b, second.Session.Id)
+			}
+			if u, p, ok := (&http.Request{Header: calls[1].Header}).BasicAuth(); !ok || u != "kratos" || p != "hook-pa55" {
+				t.Errorf("basic auth %q %q %v", u, p, ok)
+			}
+			// revoke_active_sessions: the first session ended.
+			if active, total := sessionsOf(t, id); active != 1 || total != 2 {
+				t.Errorf("%d of %d sessions active", active, total)
+			}
+			if _, _, err := sdk.FrontendAPI.ToSession(ctx).XSessionToken(first.GetSessionToken()).Execute(); err == nil {
+				t.Error("the first session still works")
+			}
+		})
+
+		t.Run("HookRefusesWithMessages", func(t *testing.T) {
+			email := addr("wade", "hooks.example")
+			id := verified(t, email).Id
+			target.on(t, "/login", answerJSON(403, `{"messages":[{"instance_ptr":"#/","messages":[{"id":4000001,"text":"Sign-in paused for this account.","type":"error"}]}]}`))
+			_, err := login(t, email)
+			f := rejectedLogin(t, err)
+			if len(f.Ui.Messages) != 1 || f.Ui.Messages[0].Text != "Sign-in paused for this account." {
+				t.Errorf("messages %v", f.Ui.Messages)
+			}
+			if _, total := sessionsOf(t, id); total != 0 {
+				t.Errorf("%d sessions written", total)
+			}
+		})
+
+		t.Run("FailingHookWritesNoSession", func(t *testing.T) {
+			email := addr("xena", "hooks.example")
+			id := verified(t, email).Id
+			target.on(t, "/login", answerJSON(500, ``))
+			_, err := login(t, email)
+			upstreamError(t, err, http.StatusBadGateway, target)
+			if _, total := sessionsOf(t, id); total != 0 {
+				t.Errorf("%d sessions written", total)
+			}
+			// The refusal is in the audit log.
+			events := srv.AuditEvents(t, id)
+			if len(events) == 0 || events[len(events)-1].Result != "hook_failed" {
+				t.Errorf("audit %v", servertest.AuditTypes(events))
+			}
+		})
+
+		t.Run("BeforeHookRefusesTheFlow", func(t *testing.T) {
+			target.on(t, "/before", answerJSON(502, ``))
+			_, _, err := sdk.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
+			upstreamError(t, err, http.StatusBadGateway, target)
+		})
+	})
+}
+
+func loginWith(email string) ory.UpdateLoginFlowBody {
+	return ory.UpdateLoginFlowWithPasswordMethodAsUpdateLoginFlowBody(ory.NewUpdateLoginFlowWithPasswordMethod(email, "password", pw))
+}
+
+// rejectedLogin asserts a 400 answer carrying the login flow.
+func rejectedLogin(t *testing.T, err error) *ory.LoginFlow {
+	t.Helper()
+	ge, ok := err.(*ory.GenericOpenAPIError)
+	if !ok {
+		t.Fatalf("want a 400 flow, got %v", err)
+	}
+	f, ok := ge.Model().(ory.LoginFlow)
+	if !ok {
+		t.Fatalf("want a login flow, got %s", ge.Body())
+	}
+	return &f
+}
