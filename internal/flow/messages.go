@@ -164,9 +164,7 @@ func MsgDuplicateIdentifier() Message {
 func MsgNoIdentifiers() Message {
 	return fail(4000009, "Could not find any login identifiers. Did you forget to set them? This could also be caused by a server misconfiguration.")
 }
-// MsgAddressNotVerified is require_verified_address's refusal of a
-// sign-in (Kratos's legacy_require_verified_login_error answer).
-func MsgAddressNotVerified() Message {
+func MsgAddressNotVerified() Message { // require_verified_address (Kratos's legacy answer)
 	return fail(4000010, "Account not active yet. Did you forget to verify your email address?")
 }
 func MsgPasswordSameAsOld() Message {
