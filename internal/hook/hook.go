@@ -238,6 +238,12 @@ type Changes struct {
 	VerifiableAddresses []identity.VerifiableAddress
 }
 
+// Empty reports whether c changes nothing (c may be nil).
+func (c *Changes) Empty() bool {
+	return c == nil || (c.Traits == nil && c.SchemaID == "" && c.State == "" && c.MetadataPublic == nil &&
+		c.MetadataAdmin == nil && c.ExternalID == nil && c.VerifiableAddresses == nil)
+}
+
 // merge returns c with next's changes on top (c may be nil).
 func (c *Changes) merge(next *Changes) *Changes {
 	if c == nil {

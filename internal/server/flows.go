@@ -55,6 +55,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Policy:     c.policy,
 		Tx:         s.db,
 		Audit:      c.audit,
+		Hooks:      c.hooks.settings,
 		Methods: []settings.Method{
 			&settings.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Issuer: cfg.TOTPIssuer(), Sealer: c.cipher, Credentials: c.identities, Now: s.now},
 			&settings.Lookup{Switch: flow.Switch{On: backupCodes}, Sealer: c.cipher, Identities: c.identities},
@@ -80,6 +81,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		SchemaURL:   func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
 		Audit:       c.audit,
 		Log:         s.log,
+		Hooks:       c.hooks.recovery,
 	}
 	// Email submissions are finished by the courier (recovery/request.go).
 	c.dispatcher.SetPreparer(courier.TemplateRecoveryRequest, recoveries.PrepareRequest)

@@ -570,3 +570,216 @@ func rejectedLogin(t *testing.T, err error) *ory.LoginFlow {
 	}
 	return &f
 }
+
+func TestSettingsHooks(t *testing.T) {
+	target := newHookTarget(t)
+	opts := servertest.EntryOptions(
+		hooksEnv("SELFSERVICE_FLOWS_SETTINGS_BEFORE_HOOKS",
+			webHook(map[string]any{"url": target.URL + "/before", "method": "POST"})),
+		hooksEnv("SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS",
+			webHook(map[string]any{"url": target.URL + "/profile", "method": "POST", "body": example("settings.jsonnet"), "response": map[string]any{"parse": true}})),
+		hooksEnv("SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD_HOOKS",
+			map[string]any{"hook": "revoke_active_sessions"},
+			webHook(map[string]any{"url": target.URL + "/password", "method": "POST", "body": example("settings.jsonnet")})),
+	)
+	opts.WebHooks = hookLimits
+	servertest.Each(t, opts, func(t *testing.T, srv *servertest.Server) {
+		ctx := context.Background()
+		sdk := srv.SDK(false)
+		addr := addresses(t)
+		// update submits body to a new settings flow of the session token.
+		update := func(t *testing.T, token string, body ory.UpdateSettingsFlowBody) (*ory.SettingsFlow, error) {
+			t.Helper()
+			f, _, err := sdk.FrontendAPI.CreateNativeSettingsFlow(ctx).XSessionToken(token).Execute()
+			if err != nil {
+				t.Fatalf("create flow: %v %s", err, servertest.ErrorText(err))
+			}
+			done, _, err := sdk.FrontendAPI.UpdateSettingsFlow(ctx).Flow(f.Id).XSessionToken(token).UpdateSettingsFlowBody(body).Execute()
+			return done, err
+		}
+		profile := func(email, name string) ory.UpdateSettingsFlowBody {
+			return ory.UpdateSettingsFlowWithProfileMethodAsUpdateSettingsFlowBody(
+				ory.NewUpdateSettingsFlowWithProfileMethod("profile", map[string]any{"email": email, "name": name}))
+		}
+		newPassword := ory.UpdateSettingsFlowWithPasswordMethodAsUpdateSettingsFlowBody(
+			ory.NewUpdateSettingsFlowWithPasswordMethod("password", "Another-long-passw0rd"))
+
+		t.Run("ParsedAnswerChangesTheProfile", func(t *testing.T) {
+			email := addr("pia", "hooks.example")
+			id := srv.MustCreateIdentity(t, email, pw).Id
+			token := srv.MustNativeLogin(t, email, pw)
+			target.on(t, "/profile", answerJSON(200, `{"identity":{"traits":{"email":"`+email+`","name":"Pia (checked)"},"metadata_public":{"tier":"b"}}}`))
+			done, err := update(t, token, profile(email, "Pia"))
+			if err != nil {
+				t.Fatalf("update: %v %s", err, servertest.ErrorText(err))
+			}
+			if done.State != "success" {
+				t.Errorf("state %s", done.State)
+			}
+			stored := srv.MustGetIdentity(t, id)
+			if name := stored.Traits.(map[string]any)["name"]; name != "Pia (checked)" || mustJSON(stored.MetadataPublic) != `{"tier":"b"}` {
+				t.Errorf("stored %v %v", stored.Traits, stored.MetadataPublic)
+			}
+			calls := target.to("/profile", email)
+			if len(calls) != 1 || calls[0].Body["traits"].(map[string]any)["name"] != "Pia" || calls[0].Body["session_id"] == nil {
+				t.Errorf("/profile calls %v", calls)
+			}
+		})
+
+		t.Run("InterruptShowsMessagesAndWritesNothing", func(t *testing.T) {
+			email := addr("quinn", "hooks.example")
+			id := srv.MustCreateIdentity(t, email, pw).Id
+			token := srv.MustNativeLogin(t, email, pw)
+			target.on(t, "/profile", answerJSON(422, `{"messages":[{"instance_ptr":"#/traits/name","messages":[{"id":4000002,"text":"Pick another name.","type":"error"}]}]}`))
+			_, err := update(t, token, profile(email, "Forbidden"))
+			ge, ok := err.(*ory.GenericOpenAPIError)
+			if !ok {
+				t.Fatalf("want a 400 flow, got %v", err)
+			}
+			f, ok := ge.Model().(ory.SettingsFlow)
+			if !ok {
+				t.Fatalf("want a settings flow, got %s", ge.Body())
+			}
+			if ids := servertest.NodeMessageIDs(f.Ui.Nodes, "traits.name"); len(ids) != 1 || ids[0] != 4000002 {
+				t.Errorf("traits.name messages %v", ids)
+			}
+			if name, _ := srv.MustGetIdentity(t, id).Traits.(map[string]any)["name"]; name != nil {
+				t.Errorf("name written: %v", name)
+			}
+		})
+
+		t.Run("PasswordHookSeesTheChangeAndOtherSessionsEnd", func(t *testing.T) {
+			email := addr("rene", "hooks.example")
+			id := srv.MustCreateIdentity(t, email, pw).Id
+			first := srv.MustNativeLogin(t, email, pw)
+			second := srv.MustNativeLogin(t, email, pw)
+			if _, err := update(t, second, newPassword); err != nil {
+				t.Fatalf("update: %v %s", err, servertest.ErrorText(err))
+			}
+			if calls := target.to("/password", email); len(calls) != 1 || calls[0].Body["identity_id"] != id {
+				t.Errorf("/password calls %v", calls)
+			}
+			if _, _, err := sdk.FrontendAPI.ToSession(ctx).XSessionToken(first).Execute(); err == nil {
+				t.Error("the other session still works")
+			}
+		})
+
+		t.Run("FailingHookKeepsTheOldPassword", func(t *testing.T) {
+			email := addr("sven", "hooks.example")
+			id := srv.MustCreateIdentity(t, email, pw).Id
+			token := srv.MustNativeLogin(t, email, pw)
+			other := srv.MustNativeLogin(t, email, pw)
+			target.on(t, "/password", answerJSON(500, ``))
+			_, err := update(t, token, newPassword)
+			upstreamError(t, err, http.StatusBadGateway, target)
+			if !srv.PasswordIs(t, id, pw) {
+				t.Error("the password changed")
+			}
+			if _, _, err := sdk.FrontendAPI.ToSession(ctx).XSessionToken(other).Execute(); err != nil {
+				t.Errorf("the other session was revoked: %v", err)
+			}
+		})
+
+		t.Run("BeforeHookRefusesTheFlow", func(t *testing.T) {
+			email := addr("tess", "hooks.example")
+			srv.MustCreateIdentity(t, email, pw)
+			token := srv.MustNativeLogin(t, email, pw)
+			target.on(t, "/before", hangUp)
+			_, _, err := sdk.FrontendAPI.CreateNativeSettingsFlow(ctx).XSessionToken(token).Execute()
+			upstreamError(t, err, http.StatusBadGateway, target)
+		})
+	})
+}
+
+func TestRecoveryHooks(t *testing.T) {
+	target := newHookTarget(t)
+	opts := servertest.Options{
+		Env: append(servertest.UIAt(servertest.EntryUI),
+			hooksEnv("SELFSERVICE_FLOWS_RECOVERY_BEFORE_HOOKS",
+				webHook(map[string]any{"url": target.URL + "/before", "method": "POST"})),
+			hooksEnv("SELFSERVICE_FLOWS_RECOVERY_AFTER_HOOKS",
+				webHook(map[string]any{"url": target.URL + "/recovery", "method": "POST", "body": example("recovery.jsonnet"), "can_interrupt": true}),
+				webHook(map[string]any{"url": target.URL + "/ignored", "method": "POST", "body": example("recovery.jsonnet"), "response": map[string]any{"ignore": true}})),
+		),
+		WebHooks: hookLimits,
+	}
+	servertest.Each(t, opts, func(t *testing.T, srv *servertest.Server) {
+		ctx := context.Background()
+		addr := addresses(t)
+		// adminCode starts an api recovery flow for id through the admin
+		// API and returns the flow and its code.
+		adminCode := func(t *testing.T, id string) (string, string) {
+			t.Helper()
+			code, _, err := srv.SDK(false).IdentityAPI.CreateRecoveryCodeForIdentity(ctx).
+				CreateRecoveryCodeForIdentityBody(*ory.NewCreateRecoveryCodeForIdentityBody(id)).Execute()
+			if err != nil {
+				t.Fatalf("admin code: %v %s", err, servertest.ErrorText(err))
+			}
+			flowID := strings.SplitN(strings.SplitN(code.RecoveryLink, "flow=", 2)[1], "&", 2)[0]
+			return flowID, code.RecoveryCode
+		}
+		submit := func(t *testing.T, flowID, code string) (*http.Response, map[string]any) {
+			t.Helper()
+			return servertest.Do(t, srv.HTTPClient(false), http.MethodPost, srv.Public.URL+"/self-service/recovery?flow="+flowID,
+				map[string]any{"method": "code", "code": code}, http.Header{"Accept": {"application/json"}})
+		}
+		sessionsOf := func(t *testing.T, id string) int {
+			t.Helper()
+			list, _, err := srv.SDK(false).IdentityAPI.ListIdentitySessions(ctx, id).Execute()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(list)
+		}
+
+		t.Run("AfterHooksSeeTheIdentity", func(t *testing.T) {
+			email := addr("uma", "hooks.example")
+			id := srv.MustCreateIdentity(t, email, pw).Id
+			r := srv.MustRecover(t, id, "api", "")
+			calls := target.to("/recovery", email)
+			if len(calls) != 1 || calls[0].Body["identity_id"] != id || calls[0].Body["recovery_flow"] != r.RecoveryFlowID {
+				t.Errorf("/recovery calls %v", calls)
+			}
+			target.eventually(t, "/ignored", email)
+		})
+
+		t.Run("HookRefusesAndTheCodeStaysUsable", func(t *testing.T) {
+			email := addr("vic", "hooks.example")
+			id := srv.MustCreateIdentity(t, email, pw).Id
+			flowID, code := adminCode(t, id)
+			target.on(t, "/recovery", answerJSON(403, `{"messages":[{"instance_ptr":"#/","messages":[{"id":4000001,"text":"Call the help desk first.","type":"error"}]}]}`))
+			res, body := submit(t, flowID, code)
+			msgs, _ := body["ui"].(map[string]any)["messages"].([]any)
+			if res.StatusCode != http.StatusBadRequest || len(msgs) != 1 || msgs[0].(map[string]any)["text"] != "Call the help desk first." {
+				t.Fatalf("answer %d %v", res.StatusCode, body)
+			}
+			if n := sessionsOf(t, id); n != 0 {
+				t.Errorf("%d sessions", n)
+			}
+			target.on(t, "/recovery", answerJSON(200, `{}`))
+			if res, body := submit(t, flowID, code); res.StatusCode != http.StatusOK || body["state"] != "passed_challenge" {
+				t.Fatalf("second try %d %v", res.StatusCode, body)
+			}
+		})
+
+		t.Run("FailingHookWritesNothing", func(t *testing.T) {
+			email := addr("walt", "hooks.example")
+			id := srv.MustCreateIdentity(t, email, pw).Id
+			flowID, code := adminCode(t, id)
+			target.on(t, "/recovery", answerJSON(503, ``))
+			res, body := submit(t, flowID, code)
+			if e, _ := body["error"].(map[string]any); res.StatusCode != http.StatusBadGateway || e["code"] != float64(502) {
+				t.Fatalf("answer %d %v", res.StatusCode, body)
+			}
+			if n := sessionsOf(t, id); n != 0 {
+				t.Errorf("%d sessions", n)
+			}
+		})
+
+		t.Run("BeforeHookRefusesTheFlow", func(t *testing.T) {
+			target.on(t, "/before", answerJSON(500, ``))
+			_, _, err := srv.SDK(false).FrontendAPI.CreateNativeRecoveryFlow(ctx).Execute()
+			upstreamError(t, err, http.StatusBadGateway, target)
+		})
+	})
+}
