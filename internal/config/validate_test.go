@@ -445,6 +445,21 @@ selfservice:
 		t.Errorf("ReadBody = %q, %v", body, err)
 	}
 	check(t, "header allowlist default", c.Clients.WebHook.HeaderAllowlist[0], "Accept")
+
+	for body, want := range map[string]string{
+		"base64://ZnVuY3Rpb24oY3R4KSB7fQ==": "function(ctx) {}",
+		"base64://ZnVuY3Rpb24oY3R4KSB7fQ":   "function(ctx) {}", // unpadded
+		"testdata/webhook.jsonnet":          "function(ctx)",    // Kratos's legacy bare path
+		"":                                  "",
+	} {
+		got, err := WebHook{Body: body}.ReadBody()
+		if err != nil || !strings.HasPrefix(string(got), want) {
+			t.Errorf("ReadBody(%q) = %q, %v", body, got, err)
+		}
+	}
+	if _, err := (WebHook{Body: "https://templates.example/b.jsonnet"}).ReadBody(); !errors.Is(err, ErrRemoteBody) {
+		t.Errorf("remote body: %v", err)
+	}
 }
 
 func TestLogLevels(t *testing.T) {

@@ -27,7 +27,9 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 		if ident, err = s.Identities.Create(ctx, *in); err != nil {
 			return err
 		}
-		if s.Config.SessionAfterRegistration {
+		// A web_hook may have made the identity inactive (awaiting
+		// approval, say): it is registered, not signed in.
+		if s.Config.SessionAfterRegistration && ident.State == identity.StateActive {
 			if sess, token, err = s.Sessions.Issue(ctx, ident, method, q.Caller); err != nil {
 				return err
 			}

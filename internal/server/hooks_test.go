@@ -264,6 +264,18 @@ func TestRegistrationHooks(t *testing.T) {
 			}
 		})
 
+		t.Run("HookMayRegisterAnInactiveIdentity", func(t *testing.T) {
+			email := addr("hal", "hooks.example")
+			target.on(t, "/check", answerJSON(200, `{"identity":{"state":"inactive"}}`))
+			ok, err := register(t, email, nil)
+			if err != nil {
+				t.Fatalf("register: %v %s", err, servertest.ErrorText(err))
+			}
+			if ok.Identity.GetState() != "inactive" || ok.SessionToken != nil || ok.Session != nil {
+				t.Errorf("state %s, token %v", ok.Identity.GetState(), ok.SessionToken)
+			}
+		})
+
 		t.Run("InterruptShowsMessagesAndWritesNothing", func(t *testing.T) {
 			email := addr("mallory", "hooks.example")
 			target.on(t, "/check", answerJSON(400, messagesAnswer))
