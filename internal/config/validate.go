@@ -39,6 +39,7 @@ func (l *loader) validate(c *Config) {
 	l.validateHashers(c)
 	l.validateSession(c)
 	l.validateSelfService(c)
+	l.validateHookLists(c)
 	l.validateNotifications(c)
 	l.validateCourier(c)
 	l.validateDatabase(c)
@@ -263,13 +264,13 @@ func (l *loader) validateSelfService(c *Config) {
 
 	l.returnURL(fl+"login.ui_url", f.Login.UIURL)
 	l.positive(fl+"login.lifespan", f.Login.Lifespan)
-	l.hooks(fl+"login.before.hooks", f.Login.Before.Hooks, beforeHooks)
-	l.methodsAfter(fl+"login.after", f.Login.After, loginAfterHooks)
+	l.hooks(fl+"login.before.hooks", f.Login.Before.Hooks)
+	l.methodsAfter(fl+"login.after", f.Login.After)
 
 	l.returnURL(fl+"registration.ui_url", f.Registration.UIURL)
 	l.positive(fl+"registration.lifespan", f.Registration.Lifespan)
-	l.hooks(fl+"registration.before.hooks", f.Registration.Before.Hooks, beforeHooks)
-	l.methodsAfter(fl+"registration.after", f.Registration.After, registrationAfterHooks)
+	l.hooks(fl+"registration.before.hooks", f.Registration.Before.Hooks)
+	l.methodsAfter(fl+"registration.after", f.Registration.After)
 
 	r := f.Recovery
 	l.returnURL(fl+"recovery.ui_url", r.UIURL)
@@ -284,20 +285,19 @@ func (l *loader) validateSelfService(c *Config) {
 	l.rateLimit(fl+"login.rate_limit.per_ip", f.Login.RateLimit.PerIP)
 	l.rateLimit(fl+"recovery.rate_limit.per_address", r.RateLimit.PerAddress)
 	l.rateLimit(fl+"recovery.rate_limit.per_ip", r.RateLimit.PerIP)
-	l.hooks(fl+"recovery.before.hooks", r.Before.Hooks, beforeHooks)
-	l.after(fl+"recovery.after", r.After, recoveryAfterHooks)
+	l.hooks(fl+"recovery.before.hooks", r.Before.Hooks)
+	l.after(fl+"recovery.after", r.After)
 
 	s := f.Settings
 	l.returnURL(fl+"settings.ui_url", s.UIURL)
 	l.positive(fl+"settings.lifespan", s.Lifespan)
 	l.positive(fl+"settings.privileged_session_max_age", s.PrivilegedSessionMaxAge)
 	l.oneOf(fl+"settings.required_aal", s.RequiredAAL, "aal1", "highest_available")
-	l.hooks(fl+"settings.before.hooks", s.Before.Hooks, beforeHooks)
+	l.hooks(fl+"settings.before.hooks", s.Before.Hooks)
 	l.returnURL(fl+"settings.after.default_browser_return_url", s.After.DefaultBrowserReturnURL)
-	l.hooks(fl+"settings.after.hooks", s.After.Hooks, settingsAfterHooks)
-	l.after(fl+"settings.after.password", s.After.Password, settingsAfterHooks)
-	l.after(fl+"settings.after.profile", s.After.Profile, settingsProfileAfterHooks)
-	l.shadowedHooks(fl+"settings.after", s.After.Hooks, s.After.ByMethod())
+	l.hooks(fl+"settings.after.hooks", s.After.Hooks)
+	l.after(fl+"settings.after.password", s.After.Password)
+	l.after(fl+"settings.after.profile", s.After.Profile)
 
 	l.returnURL(fl+"verification.ui_url", f.Verification.UIURL)
 	l.returnURL(fl+"logout.after.default_browser_return_url", f.Logout.After.DefaultBrowserReturnURL)
@@ -312,10 +312,19 @@ func (l *loader) validateSelfService(c *Config) {
 	l.positive(me+"link.config.lifespan", ss.Methods.Link.Config.Lifespan)
 }
 
-func (l *loader) methodsAfter(key string, a MethodsAfter, allowed []string) {
-	l.after(key, After{DefaultBrowserReturnURL: a.DefaultBrowserReturnURL, Hooks: a.Hooks}, allowed)
-	l.after(key+".password", a.Password, allowed)
-	l.shadowedHooks(key, a.Hooks, a.ByMethod())
+func (l *loader) methodsAfter(key string, a MethodsAfter) {
+	l.after(key, After{DefaultBrowserReturnURL: a.DefaultBrowserReturnURL, Hooks: a.Hooks})
+	l.after(key+".password", a.Password)
+}
+
+// validateHookLists warns about after.hooks web_hooks shadowed by a
+// method's own list (see shadowedHooks).
+func (l *loader) validateHookLists(c *Config) {
+	const fl = "selfservice.flows."
+	f := c.SelfService.Flows
+	l.shadowedHooks(fl+"login.after", f.Login.After.Hooks, f.Login.After.ByMethod())
+	l.shadowedHooks(fl+"registration.after", f.Registration.After.Hooks, f.Registration.After.ByMethod())
+	l.shadowedHooks(fl+"settings.after", f.Settings.After.Hooks, f.Settings.After.ByMethod())
 }
 
 // shadowedHooks warns about after.hooks web_hooks that a method never
@@ -337,9 +346,9 @@ func (l *loader) shadowedHooks(key string, general []Hook, byMethod map[string][
 	}
 }
 
-func (l *loader) after(key string, a After, allowed []string) {
+func (l *loader) after(key string, a After) {
 	l.returnURL(key+".default_browser_return_url", a.DefaultBrowserReturnURL)
-	l.hooks(key+".hooks", a.Hooks, allowed)
+	l.hooks(key+".hooks", a.Hooks)
 }
 
 // knownHooks are Kratos's hook names that Latchkey runs somewhere; the
@@ -354,15 +363,14 @@ var (
 	settingsAfterHooks        = []string{HookRevokeActiveSessions, HookWebHook, HookShowVerificationUI}
 	settingsProfileAfterHooks = []string{HookWebHook, HookShowVerificationUI}
 	recoveryAfterHooks        = []string{HookRevokeActiveSessions, HookWebHook}
-	// verificationAfterHooks is for selfservice.flows.verification.after
-	// once that flow reads its hooks.
-	verificationAfterHooks = []string{HookWebHook}
+	verificationAfterHooks    = []string{HookWebHook}
 )
 
-// hooks checks a hooks list; allowed are the hooks that run there. Each
-// web_hook's config is read into its WebHook field (hooks shares its
-// backing array with the Config being loaded).
-func (l *loader) hooks(key string, hooks []Hook, allowed []string) {
+// hooks checks the hooks list at key (hookPlace says which hooks run
+// there). Each web_hook's config is read into its WebHook field (hooks
+// shares its backing array with the Config being loaded).
+func (l *loader) hooks(key string, hooks []Hook) {
+	allowed := hookPlace(key)
 	for i, h := range hooks {
 		k := fmt.Sprintf("%s[%d]", key, i)
 		switch {
@@ -376,6 +384,29 @@ func (l *loader) hooks(key string, hooks []Hook, allowed []string) {
 			hooks[i].WebHook = l.webHook(k+".config", h.Config)
 		}
 	}
+}
+
+// hookPlace are the hooks that run in the hooks list at key
+// (selfservice.flows.<flow>.{before,after}[.<method>].hooks).
+func hookPlace(key string) []string {
+	flow, rest, _ := strings.Cut(strings.TrimPrefix(key, "selfservice.flows."), ".")
+	switch {
+	case strings.HasPrefix(rest, "before."):
+		return beforeHooks
+	case flow == "registration":
+		return registrationAfterHooks
+	case flow == "login":
+		return loginAfterHooks
+	case flow == "settings" && strings.HasPrefix(rest, "after.profile."):
+		return settingsProfileAfterHooks
+	case flow == "settings":
+		return settingsAfterHooks
+	case flow == "recovery":
+		return recoveryAfterHooks
+	case flow == "verification":
+		return verificationAfterHooks
+	}
+	return knownHooks
 }
 
 // hookPlaces names where a hook runs, for the warning about a hook in

@@ -500,3 +500,20 @@ func TestIdentitySchemaRead(t *testing.T) {
 		}
 	}
 }
+
+func TestHookPlace(t *testing.T) {
+	for key, want := range map[string][]string{
+		"selfservice.flows.login.before.hooks":                beforeHooks,
+		"selfservice.flows.login.after.hooks":                 loginAfterHooks,
+		"selfservice.flows.login.after.password.hooks":        loginAfterHooks,
+		"selfservice.flows.registration.after.password.hooks": registrationAfterHooks,
+		"selfservice.flows.settings.after.hooks":              settingsAfterHooks,
+		"selfservice.flows.settings.after.password.hooks":     settingsAfterHooks,
+		"selfservice.flows.settings.after.profile.hooks":      settingsProfileAfterHooks,
+		"selfservice.flows.recovery.after.hooks":              recoveryAfterHooks,
+		"selfservice.flows.verification.after.hooks":          verificationAfterHooks,
+		"selfservice.flows.verification.before.hooks":         beforeHooks,
+	} {
+		check(t, key, hookPlace(key), want)
+	}
+}
