@@ -499,6 +499,16 @@ type WebHookResponse struct {
 	Parse bool `key:"parse"`
 }
 
+// BodyName names the body template in errors and logs: its URI, except
+// that an inline base64:// template is not repeated (a template may hold
+// a secret).
+func (w WebHook) BodyName() string {
+	if strings.HasPrefix(w.Body, "base64://") {
+		return "base64://…"
+	}
+	return w.Body
+}
+
 // ErrRemoteBody is returned by WebHook.ReadBody for an http(s) body,
 // which the server fetches itself.
 var ErrRemoteBody = errors.New("web_hook body is fetched over HTTP")

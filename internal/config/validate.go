@@ -530,7 +530,7 @@ func (l *loader) webHookBody(key string, w WebHook) {
 		l.fail(key, "%v", err)
 		return
 	}
-	if err := CheckJsonnet(b, string(tpl)); err != nil {
+	if err := CheckJsonnet(w.BodyName(), string(tpl)); err != nil {
 		l.fail(key, "%v", err)
 	}
 }

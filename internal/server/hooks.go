@@ -123,7 +123,7 @@ func newWebHook(c *config.WebHook) (*hook.WebHook, error) {
 	tpl, err := c.ReadBody()
 	if errors.Is(err, config.ErrRemoteBody) {
 		if tpl, err = fetchTemplate(c.Body); err == nil {
-			err = config.CheckJsonnet(c.Body, string(tpl))
+			err = config.CheckJsonnet(c.BodyName(), string(tpl))
 		}
 	}
 	if err != nil {
@@ -132,7 +132,7 @@ func newWebHook(c *config.WebHook) (*hook.WebHook, error) {
 	a := c.Auth
 	return &hook.WebHook{
 		Name: name, URL: c.URL, Method: c.Method, Headers: c.Headers,
-		Template: string(tpl), TemplateURI: c.Body,
+		Template: string(tpl), TemplateURI: c.BodyName(),
 		Auth:  hook.Auth{Type: a.Type, Name: a.Config.Name, Value: a.Config.Value, In: a.Config.In, User: a.Config.User, Password: a.Config.Password},
 		Parse: c.Response.Parse, CanInterrupt: c.CanInterrupt, Ignore: c.Response.Ignore,
 	}, nil
