@@ -25,4 +25,12 @@ const (
 	ResultIdentityInactive = "identity_inactive"
 	// ResultUnknownAddress: recovery was asked for an address of no account.
 	ResultUnknownAddress = "unknown_address"
+	// ResultAddressNotVerified: require_verified_address refused a sign-in
+	// (no verified address).
+	ResultAddressNotVerified = "address_not_verified"
+	// ResultRefusedByHook: a web_hook answered with messages that stop the
+	// flow.
+	ResultRefusedByHook = "refused_by_hook"
+	// ResultHookFailed: a web_hook the flow waits for failed or timed out.
+	ResultHookFailed = "hook_failed"
 )

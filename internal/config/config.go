@@ -10,9 +10,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 )
@@ -40,6 +42,21 @@ type Config struct {
 	Profiling    Profiling    `key:"profiling"`
 	Database     Database     `key:"database"`
 	Audit        Audit        `key:"audit"`
+	Clients      Clients      `key:"clients"`
+}
+
+// Clients is Kratos's clients section: how outgoing calls behave. Only
+// clients.web_hook is supported.
+type Clients struct {
+	WebHook WebHookClient `key:"web_hook"`
+}
+
+// WebHookClient is clients.web_hook.
+type WebHookClient struct {
+	// HeaderAllowlist are the request headers a web_hook's Jsonnet sees in
+	// ctx.request_headers (Kratos's default list: Accept, User-Agent, ...;
+	// never Cookie or Authorization unless added here).
+	HeaderAllowlist []string `key:"header_allowlist"`
 }
 
 // Serve holds the two listeners.
@@ -400,6 +417,11 @@ type MethodsAfter struct {
 	Password                After  `key:"password"`
 }
 
+// ByMethod are the per-method after-hooks lists (after.<method>.hooks).
+func (a MethodsAfter) ByMethod() map[string][]Hook {
+	return map[string][]Hook{"password": a.Password.Hooks}
+}
+
 // SettingsAfter is selfservice.flows.settings.after.
 type SettingsAfter struct {
 	DefaultBrowserReturnURL string `key:"default_browser_return_url"`
@@ -408,18 +430,125 @@ type SettingsAfter struct {
 	Profile                 After  `key:"profile"`
 }
 
+// ByMethod are the per-method after-hooks lists (after.<method>.hooks).
+func (a SettingsAfter) ByMethod() map[string][]Hook {
+	return map[string][]Hook{"password": a.Password.Hooks, "profile": a.Profile.Hooks}
+}
+
 // Hook names Latchkey knows.
 const (
-	HookSession              = "session"
-	HookRevokeActiveSessions = "revoke_active_sessions"
-	HookWebHook              = "web_hook"
-	HookShowVerificationUI   = "show_verification_ui"
+	HookSession                = "session"
+	HookRevokeActiveSessions   = "revoke_active_sessions"
+	HookWebHook                = "web_hook"
+	HookShowVerificationUI     = "show_verification_ui"
+	HookRequireVerifiedAddress = "require_verified_address"
 )
 
 // Hook is one entry of a hooks list: {hook: name, config: {...}}.
 type Hook struct {
 	Hook   string         `key:"hook"`
 	Config map[string]any `key:"config"`
+	// WebHook is Config read as a web_hook's configuration; Load sets it
+	// for every valid web_hook (nil for other hooks).
+	WebHook *WebHook
+}
+
+// WebHook is the config of a web_hook hook, with Kratos's keys
+// (docs/hooks.md). Load has checked it: URL is absolute http(s), Method
+// an HTTP method in upper case, Body readable and valid Jsonnet (unless
+// it is fetched over HTTP), Auth complete, Ignore not combined with
+// Parse or CanInterrupt.
+type WebHook struct {
+	// ID names the hook in logs (Kratos: "for debugging purposes only").
+	ID     string `key:"id"`
+	URL    string `key:"url"`
+	Method string `key:"method"`
+	// Headers are sent with every call (Content-Type defaults to
+	// application/json).
+	Headers map[string]string `key:"headers"`
+	// Body is the URI of the Jsonnet template that renders the request
+	// body: file://, base64://, http(s)://, or (deprecated, as in Kratos)
+	// a file path without scheme. Empty sends no body.
+	Body string      `key:"body"`
+	Auth WebHookAuth `key:"auth"`
+	// CanInterrupt is Kratos's deprecated spelling of Response.Parse for
+	// the interrupting half: a 4xx answer with messages stops the flow.
+	CanInterrupt bool `key:"can_interrupt"`
+	// EmitAnalyticsEvent is accepted for Kratos configurations; Latchkey
+	// has no tracing events.
+	EmitAnalyticsEvent *bool           `key:"emit_analytics_event"`
+	Response           WebHookResponse `key:"response"`
+}
+
+// Parses reports whether the hook's answer is read (response.parse or
+// can_interrupt): such a hook runs before the flow writes anything and
+// may change the identity or stop the flow.
+func (w WebHook) Parses() bool { return w.Response.Parse || w.CanInterrupt }
+
+// WebHookAuth is a web_hook's auth: type api_key (config name, value, in:
+// header or cookie) or basic_auth (config user, password). Its values
+// are secrets: never log them.
+type WebHookAuth struct {
+	Type   string            `key:"type"`
+	Config WebHookAuthConfig `key:"config"`
+}
+
+// WebHookAuthConfig holds the keys of both auth types.
+type WebHookAuthConfig struct {
+	Name     string `key:"name"`
+	Value    string `key:"value"`
+	In       string `key:"in"`
+	User     string `key:"user"`
+	Password string `key:"password"`
+}
+
+// WebHookResponse is a web_hook's response handling.
+type WebHookResponse struct {
+	// Ignore: call in the background, after the flow has finished; the
+	// answer does not matter.
+	Ignore bool `key:"ignore"`
+	// Parse: a 200 answer may change the identity before it is written;
+	// a 4xx answer with messages stops the flow.
+	Parse bool `key:"parse"`
+}
+
+// BodyName names the body template in errors and logs: its URI, except
+// that an inline base64:// template is not repeated (a template may hold
+// a secret).
+func (w WebHook) BodyName() string {
+	if strings.HasPrefix(w.Body, "base64://") {
+		return "base64://…"
+	}
+	return w.Body
+}
+
+// ErrRemoteBody is returned by WebHook.ReadBody for an http(s) body,
+// which the server fetches itself.
+var ErrRemoteBody = errors.New("web_hook body is fetched over HTTP")
+
+// ReadBody returns the Jsonnet template of a file://, base64:// or
+// scheme-less (file path) body; nil for no body.
+func (w WebHook) ReadBody() ([]byte, error) {
+	switch b := w.Body; {
+	case b == "":
+		return nil, nil
+	case strings.HasPrefix(b, "base64://"):
+		out, err := decodeBase64(strings.TrimPrefix(b, "base64://"))
+		if err != nil {
+			return nil, fmt.Errorf("base64:// body does not decode: %w", err)
+		}
+		return out, nil
+	case strings.HasPrefix(b, "http://"), strings.HasPrefix(b, "https://"):
+		return nil, ErrRemoteBody
+	default:
+		// file://./x.jsonnet is relative to the working directory, as in
+		// Kratos; so is a bare path.
+		out, err := os.ReadFile(strings.TrimPrefix(b, "file://"))
+		if err != nil {
+			return nil, fmt.Errorf("cannot read body file: %w", err)
+		}
+		return out, nil
+	}
 }
 
 // HasHook reports whether hooks contains a hook with the given name.

@@ -126,6 +126,13 @@ func defaults() *Config {
 			DeliveryStrategy: "smtp",
 		},
 		FeatureFlags: FeatureFlags{UseContinueWithTransitions: true},
+		// Kratos's list: what a browser sends about itself, never its
+		// cookies or credentials.
+		Clients: Clients{WebHook: WebHookClient{HeaderAllowlist: []string{
+			"Accept", "Accept-Encoding", "Accept-Language", "Content-Length", "Content-Type", "Origin",
+			"Priority", "Referer", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform", "Sec-Fetch-Dest",
+			"Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-User", "True-Client-Ip", "User-Agent",
+		}}},
 		Database: Database{Cleanup: DatabaseCleanup{
 			Enabled:   true,
 			Interval:  time.Hour,

@@ -182,7 +182,6 @@ func TestLoadKratosConfig(t *testing.T) {
 			"ciphers",
 			"courier.channels",
 			"log.leak_sensitive_values",
-			"selfservice.flows.login.after.password.hooks[0].hook", // require_verified_address
 			"selfservice.flows.registration.after.oidc",
 			"selfservice.methods.oidc",
 			"serve.public.cors",
@@ -325,9 +324,10 @@ selfservice: {flows: {recovery: {use: code}}, methods: {link: {enabled: true}}}
 			check(t, "headers", c.Courier.SMTP.Headers, map[string]string{"X-Env": "yes", "X.Dotted": "1"})
 		}},
 		{"SELFSERVICE_FLOWS_RECOVERY_AFTER_HOOKS as JSON", `SELFSERVICE_FLOWS_RECOVERY_AFTER_HOOKS=[{"hook":"web_hook","config":{"url":"https://hooks.example/x","method":"POST"}}]`, func(t *testing.T, c *Config) {
-			check(t, "hooks", c.SelfService.Flows.Recovery.After.Hooks, []Hook{
-				{Hook: "web_hook", Config: map[string]any{"url": "https://hooks.example/x", "method": "POST"}},
-			})
+			hooks := c.SelfService.Flows.Recovery.After.Hooks
+			check(t, "hooks", len(hooks), 1)
+			check(t, "config", hooks[0].Config, map[string]any{"url": "https://hooks.example/x", "method": "POST"})
+			check(t, "typed", *hooks[0].WebHook, WebHook{URL: "https://hooks.example/x", Method: "POST"})
 		}},
 		{"COURIER_TEMPLATES_RECOVERY_CODE_VALID_EMAIL_BODY_HTML", "COURIER_TEMPLATES_RECOVERY_CODE_VALID_EMAIL_BODY_HTML=base64://PGI+aGk8L2I+", func(t *testing.T, c *Config) {
 			check(t, "html", c.Courier.Templates.RecoveryCode.Valid.BodyHTML, "base64://PGI+aGk8L2I+")
@@ -427,7 +427,7 @@ selfservice:
   methods:
     webauthn: {enabled: false}
   flows:
-    settings: {after: {hooks: [{hook: web_hook, config: {url: https://x}, extra: 1}]}}
+    settings: {after: {hooks: [{hook: web_hook, config: {url: https://x, method: POST}, extra: 1}]}}
 identity:
   schemas: []
 hashers:
@@ -464,7 +464,7 @@ log: {formatt: json}
 courier: {smtp: {from_adress: a@example.com}}
 selfservice:
   flow: {recovery: {enabled: true}}
-  flows: {settings: {after: {hooks: [{hook: session, confg: {}}]}}}
+  flows: {settings: {after: {hooks: [{hook: revoke_active_sessions, confg: {}}]}}}
 totally_unknown: 1
 `)
 	_, warns := MustLoad(t, LoadOptions{Files: []string{f}})

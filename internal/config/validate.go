@@ -39,6 +39,7 @@ func (l *loader) validate(c *Config) {
 	l.validateHashers(c)
 	l.validateSession(c)
 	l.validateSelfService(c)
+	l.validateHookLists(c)
 	l.validateNotifications(c)
 	l.validateCourier(c)
 	l.validateDatabase(c)
@@ -325,25 +326,236 @@ func (l *loader) methodsAfter(key string, a MethodsAfter) {
 	l.after(key+".password", a.Password)
 }
 
+// validateHookLists warns about after.hooks web_hooks shadowed by a
+// method's own list (see shadowedHooks).
+func (l *loader) validateHookLists(c *Config) {
+	const fl = "selfservice.flows."
+	f := c.SelfService.Flows
+	l.shadowedHooks(fl+"login.after", f.Login.After.Hooks, f.Login.After.ByMethod())
+	l.shadowedHooks(fl+"registration.after", f.Registration.After.Hooks, f.Registration.After.ByMethod())
+	l.shadowedHooks(fl+"settings.after", f.Settings.After.Hooks, f.Settings.After.ByMethod())
+}
+
+// shadowedHooks warns about after.hooks web_hooks that a method never
+// runs: as in Kratos, a method's own non-empty list replaces after.hooks
+// (Latchkey's default registration after.password.hooks is [session]).
+func (l *loader) shadowedHooks(key string, general []Hook, byMethod map[string][]Hook) {
+	if !HasHook(general, HookWebHook) {
+		return
+	}
+	var shadowed []string
+	for method, hooks := range byMethod {
+		if len(hooks) > 0 {
+			shadowed = append(shadowed, method)
+		}
+	}
+	slices.Sort(shadowed)
+	for _, method := range shadowed {
+		l.warn(key+".hooks", "its web_hooks do not run after %s: %s.%s.hooks is set and replaces this list (lists are not merged, as in Kratos); list them there too", method, key, method)
+	}
+}
+
 func (l *loader) after(key string, a After) {
 	l.returnURL(key+".default_browser_return_url", a.DefaultBrowserReturnURL)
 	l.hooks(key+".hooks", a.Hooks)
 }
 
-// supportedHooks are the hooks Latchkey runs somewhere; others are
-// accepted with a warning.
-var supportedHooks = []string{HookSession, HookRevokeActiveSessions, HookWebHook, HookShowVerificationUI}
+// knownHooks are Kratos's hook names that Latchkey runs somewhere; the
+// lists below say where. A known hook elsewhere does nothing (as in
+// Kratos, which skips a hook that does not apply) and gets a warning.
+var knownHooks = []string{HookSession, HookRevokeActiveSessions, HookWebHook, HookShowVerificationUI, HookRequireVerifiedAddress}
 
+var (
+	beforeHooks               = []string{HookWebHook}
+	registrationAfterHooks    = []string{HookSession, HookWebHook, HookShowVerificationUI}
+	loginAfterHooks           = []string{HookRevokeActiveSessions, HookRequireVerifiedAddress, HookWebHook}
+	settingsAfterHooks        = []string{HookRevokeActiveSessions, HookWebHook, HookShowVerificationUI}
+	settingsProfileAfterHooks = []string{HookWebHook, HookShowVerificationUI}
+	recoveryAfterHooks        = []string{HookRevokeActiveSessions, HookWebHook}
+	verificationAfterHooks    = []string{HookWebHook}
+)
+
+// hooks checks the hooks list at key (hookPlace says which hooks run
+// there). Each web_hook's config is read into its WebHook field (hooks
+// shares its backing array with the Config being loaded).
 func (l *loader) hooks(key string, hooks []Hook) {
+	allowed := hookPlace(key)
 	for i, h := range hooks {
-		k := fmt.Sprintf("%s[%d].hook", key, i)
+		k := fmt.Sprintf("%s[%d]", key, i)
 		switch {
 		case h.Hook == "":
-			l.fail(k, "must name a hook")
-		case !slices.Contains(supportedHooks, h.Hook):
-			l.warn(k, "hook %q is not supported; ignored", h.Hook)
+			l.fail(k+".hook", "must name a hook")
+		case !slices.Contains(knownHooks, h.Hook):
+			l.warn(k+".hook", "hook %q is not supported; ignored", h.Hook)
+		case !slices.Contains(allowed, h.Hook):
+			l.warn(k+".hook", "hook %q does nothing here (it runs in: %s); ignored", h.Hook, hookPlaces(h.Hook))
+		case h.Hook == HookWebHook:
+			hooks[i].WebHook = l.webHook(k+".config", h.Config)
 		}
 	}
+}
+
+// hookPlace are the hooks that run in the hooks list at key
+// (selfservice.flows.<flow>.{before,after}[.<method>].hooks).
+func hookPlace(key string) []string {
+	flow, rest, _ := strings.Cut(strings.TrimPrefix(key, "selfservice.flows."), ".")
+	switch {
+	case strings.HasPrefix(rest, "before."):
+		return beforeHooks
+	case flow == "registration":
+		return registrationAfterHooks
+	case flow == "login":
+		return loginAfterHooks
+	case flow == "settings" && strings.HasPrefix(rest, "after.profile."):
+		return settingsProfileAfterHooks
+	case flow == "settings":
+		return settingsAfterHooks
+	case flow == "recovery":
+		return recoveryAfterHooks
+	case flow == "verification":
+		return verificationAfterHooks
+	}
+	return knownHooks
+}
+
+// hookPlaces names where a hook runs, for the warning about a hook in
+// the wrong place.
+func hookPlaces(name string) string {
+	switch name {
+	case HookSession:
+		return "registration after"
+	case HookRevokeActiveSessions:
+		return "login after, recovery after, settings after (password changes)"
+	case HookRequireVerifiedAddress:
+		return "login after"
+	case HookShowVerificationUI:
+		return "registration after, settings after"
+	}
+	return "every flow, before and after"
+}
+
+// webHookMethods are the methods a web_hook may use.
+var webHookMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"}
+
+// webHook reads and checks a web_hook's config (key is its path); nil
+// when it is invalid. Errors name the offending key; secrets (auth
+// values) never appear in them.
+func (l *loader) webHook(key string, raw map[string]any) *WebHook {
+	if raw == nil {
+		l.fail(key+".url", "required: a web_hook needs config.url and config.method")
+		return nil
+	}
+	var w WebHook
+	if !l.decodeStruct(key, raw, reflect.ValueOf(&w).Elem()) {
+		return nil
+	}
+	errs := len(l.errs)
+	if w.URL == "" {
+		l.fail(key+".url", "required")
+	} else {
+		l.absoluteURL(key+".url", w.URL)
+	}
+	if w.Method == "" {
+		l.fail(key+".method", "required (GET, POST, PUT, PATCH, DELETE, ...)")
+	} else if m := strings.ToUpper(w.Method); slices.Contains(webHookMethods, m) {
+		w.Method = m
+	} else {
+		l.fail(key+".method", "must be one of %s, got %q", strings.Join(webHookMethods, ", "), w.Method)
+	}
+	for name := range w.Headers {
+		if !validHeaderName(name) {
+			l.fail(key+".headers", "%q is not a valid header name", name)
+		}
+	}
+	if w.Body != "" {
+		ct := ""
+		for name, v := range w.Headers {
+			if strings.EqualFold(name, "Content-Type") {
+				ct = v
+			}
+		}
+		if ct != "" && ct != "application/json" && ct != "application/x-www-form-urlencoded" {
+			l.fail(key+".headers", "Content-Type must be application/json or application/x-www-form-urlencoded for a request with a body, got %q", ct)
+		}
+		l.webHookBody(key+".body", w)
+	}
+	switch a := w.Auth; a.Type {
+	case "":
+	case "api_key":
+		if a.Config.Name == "" {
+			l.fail(key+".auth.config.name", "required for api_key auth")
+		} else if a.Config.In != "cookie" && !validHeaderName(a.Config.Name) {
+			l.fail(key+".auth.config.name", "%q is not a valid header name", a.Config.Name)
+		}
+		if a.Config.Value == "" {
+			l.fail(key+".auth.config.value", "required for api_key auth")
+		}
+		if a.Config.In != "" && a.Config.In != "header" && a.Config.In != "cookie" {
+			l.fail(key+".auth.config.in", "must be header or cookie, got %q", a.Config.In)
+		}
+	case "basic_auth":
+		if a.Config.User == "" {
+			l.fail(key+".auth.config.user", "required for basic_auth")
+		}
+	default:
+		l.fail(key+".auth.type", "must be api_key or basic_auth, got %q", a.Type)
+	}
+	if w.Response.Ignore && w.Response.Parse {
+		l.fail(key+".response", "ignore and parse cannot both be true: an ignored answer cannot be parsed")
+	}
+	if w.Response.Ignore && w.CanInterrupt {
+		l.fail(key+".can_interrupt", "cannot be true with response.ignore: an ignored answer cannot interrupt the flow")
+	}
+	if len(l.errs) > errs {
+		return nil
+	}
+	return &w
+}
+
+// webHookBody checks that a web_hook's body template can be read and is
+// valid Jsonnet. A body fetched over HTTP is checked when the server
+// starts.
+func (l *loader) webHookBody(key string, w WebHook) {
+	b := w.Body
+	hasScheme := false
+	for _, p := range []string{"file://", "base64://", "http://", "https://"} {
+		hasScheme = hasScheme || strings.HasPrefix(b, p)
+	}
+	if !hasScheme {
+		if strings.Contains(b, "://") {
+			l.fail(key, "must be a file://, base64:// or http(s):// URI, got %q", b)
+			return
+		}
+		l.warn(key, "a file path without file:// is deprecated (as in Kratos); use %q", "file://"+b)
+	}
+	if strings.HasPrefix(b, "http://") || strings.HasPrefix(b, "https://") {
+		if u, err := url.Parse(b); err != nil || u.Host == "" {
+			l.fail(key, "not a valid URL: %q", b)
+		}
+		return
+	}
+	tpl, err := w.ReadBody()
+	if err != nil {
+		l.fail(key, "%v", err)
+		return
+	}
+	if err := CheckJsonnet(w.BodyName(), string(tpl)); err != nil {
+		l.fail(key, "%v", err)
+	}
+}
+
+// validHeaderName reports whether s is an HTTP header name (an RFC 9110
+// token).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c > 127 || !strings.ContainsRune("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", c) {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *loader) rateLimit(key string, r RateLimit) {

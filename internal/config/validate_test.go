@@ -141,6 +141,36 @@ func TestInvalidValues(t *testing.T) {
 			want: `config: selfservice.flows: must be an object, got 5`},
 		{name: "StringListIsObject", yaml: "selfservice: {allowed_return_urls: {a: b}}",
 			want: `config: selfservice.allowed_return_urls: must be a list, got an object`},
+		{name: "WebHookWithoutURL", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {method: POST}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.url: required`},
+		{name: "WebHookWithoutConfig", yaml: "selfservice: {flows: {login: {before: {hooks: [{hook: web_hook}]}}}}",
+			want: `config: selfservice.flows.login.before.hooks[0].config.url: required`},
+		{name: "WebHookRelativeURL", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: /hook, method: POST}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.url: must be an absolute http(s) URL, got "/hook"`},
+		{name: "WebHookBadMethod", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: FETCH}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.method: must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, TRACE, got "FETCH"`},
+		{name: "WebHookUnreadableBody", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, body: file:///nonexistent/body.jsonnet}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.body: cannot read body file`},
+		{name: "WebHookJsonnetSyntax", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, body: base64://ZnVuY3Rpb24oY3R4KSB7CiAgZW1haWw6IGN0eC5pZGVudGl0eS50cmFpdHMuZW1haWwK}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.body: not valid Jsonnet: base64://…:3:1`, not: "ZnVuY3Rp"},
+		{name: "WebHookBodyScheme", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, body: ftp://h.example/b.jsonnet}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.body: must be a file://, base64:// or http(s):// URI, got "ftp://h.example/b.jsonnet"`},
+		{name: "WebHookContentType", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, body: file://testdata/webhook.jsonnet, headers: {Content-Type: text/plain}}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.headers: Content-Type must be application/json or application/x-www-form-urlencoded`},
+		{name: "WebHookAuthType", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, auth: {type: bearer, config: {value: hunter2-secret}}}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.auth.type: must be api_key or basic_auth, got "bearer"`, not: "hunter2"},
+		{name: "WebHookAPIKeyWithoutValue", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, auth: {type: api_key, config: {name: X-Key, in: header}}}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.auth.config.value: required for api_key auth`},
+		{name: "WebHookAPIKeyIn", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, auth: {type: api_key, config: {name: k, value: hunter2-secret, in: query}}}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.auth.config.in: must be header or cookie, got "query"`, not: "hunter2"},
+		{name: "WebHookBasicWithoutUser", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, auth: {type: basic_auth, config: {password: hunter2-secret}}}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.auth.config.user: required for basic_auth`, not: "hunter2"},
+		{name: "WebHookIgnoreAndParse", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, response: {ignore: true, parse: true}}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.response: ignore and parse cannot both be true`},
+		{name: "WebHookIgnoreAndInterrupt", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, can_interrupt: true, response: {ignore: true}}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.can_interrupt: cannot be true with response.ignore`},
+		{name: "WebHookParseNotABool", yaml: "selfservice: {flows: {registration: {after: {password: {hooks: [{hook: web_hook, config: {url: https://h.example/, method: POST, response: {parse: sometimes}}}]}}}}}",
+			want: `config: selfservice.flows.registration.after.password.hooks[0].config.response.parse: must be true or false, got "sometimes"`},
 		{name: "HeaderIsList", yaml: "courier: {smtp: {headers: {X-A: [1, 2]}}}",
 			want: `config: courier.smtp.headers.X-A: must be a string, got a list`},
 	}
@@ -313,8 +343,14 @@ func TestWarnings(t *testing.T) {
 			want: `config: selfservice.flows.recovery.use: "code" but selfservice.methods.code.enabled is false`},
 		{name: "WildcardHostWithoutBaseURL", env: []string{"SERVE_PUBLIC_HOST=0.0.0.0"},
 			want: "config: serve.public.base_url: not set and serve.public.host listens on all interfaces"},
-		{name: "UnsupportedHook", env: []string{`SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS=[{"hook":"require_verified_address"}]`},
-			want: `config: selfservice.flows.login.after.hooks[0].hook: hook "require_verified_address" is not supported; ignored`},
+		{name: "UnsupportedHook", env: []string{`SELFSERVICE_FLOWS_REGISTRATION_AFTER_HOOKS=[{"hook":"verification"}]`},
+			want: `config: selfservice.flows.registration.after.hooks[0].hook: hook "verification" is not supported; ignored`},
+		{name: "HookInTheWrongPlace", env: []string{`SELFSERVICE_FLOWS_REGISTRATION_AFTER_HOOKS=[{"hook":"require_verified_address"}]`},
+			want: `config: selfservice.flows.registration.after.hooks[0].hook: hook "require_verified_address" does nothing here (it runs in: login after); ignored`},
+		{name: "WebHookBodyWithoutScheme", env: []string{`SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/","method":"POST","body":"testdata/webhook.jsonnet"}}]`},
+			want: `config: selfservice.flows.login.after.hooks[0].config.body: a file path without file:// is deprecated (as in Kratos); use "file://testdata/webhook.jsonnet"`},
+		{name: "ShadowedWebHook", env: []string{`SELFSERVICE_FLOWS_REGISTRATION_AFTER_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/","method":"POST"}}]`},
+			want: `config: selfservice.flows.registration.after.hooks: its web_hooks do not run after password: selfservice.flows.registration.after.password.hooks is set and replaces this list`},
 		{name: "HTTPDelivery", env: []string{"COURIER_DELIVERY_STRATEGY=http"},
 			want: "config: courier.delivery_strategy: http delivery is not supported"},
 		{name: "SameSiteNoneInsecure", dev: true, env: []string{"SESSION_COOKIE_SAME_SITE=None"},
@@ -375,6 +411,61 @@ selfservice:
 	check(t, "settings revokes", c.SelfService.Flows.Settings.PasswordChangeRevokesOtherSessions(), false)
 }
 
+func TestWebHookConfig(t *testing.T) {
+	f := MustWriteFile(t, "k.yml", `
+selfservice:
+  flows:
+    registration:
+      after:
+        password:
+          hooks:
+            - hook: session
+            - hook: web_hook
+              config:
+                id: crm
+                url: https://crm.example/hooks/signup
+                method: post
+                body: file://testdata/webhook.jsonnet
+                headers: {X-Tenant: blue}
+                auth: {type: api_key, config: {name: X-Api-Key, value: s3cret-value, in: header}}
+                response: {parse: true}
+`)
+	c, _ := MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
+	hooks := c.SelfService.Flows.Registration.After.Password.Hooks
+	check(t, "session has no web_hook config", hooks[0].WebHook == nil, true)
+	w := hooks[1].WebHook
+	if w == nil {
+		t.Fatal("web_hook config not read")
+	}
+	check(t, "typed", *w, WebHook{
+		ID: "crm", URL: "https://crm.example/hooks/signup", Method: "POST", Body: "file://testdata/webhook.jsonnet",
+		Headers:  map[string]string{"X-Tenant": "blue"},
+		Auth:     WebHookAuth{Type: "api_key", Config: WebHookAuthConfig{Name: "X-Api-Key", Value: "s3cret-value", In: "header"}},
+		Response: WebHookResponse{Parse: true},
+	})
+	check(t, "parses", w.Parses(), true)
+	body, err := w.ReadBody()
+	if err != nil || !strings.Contains(string(body), "function(ctx)") {
+		t.Errorf("ReadBody = %q, %v", body, err)
+	}
+	check(t, "header allowlist default", c.Clients.WebHook.HeaderAllowlist[0], "Accept")
+
+	for body, want := range map[string]string{
+		"base64://ZnVuY3Rpb24oY3R4KSB7fQ==": "function(ctx) {}",
+		"base64://ZnVuY3Rpb24oY3R4KSB7fQ":   "function(ctx) {}", // unpadded
+		"testdata/webhook.jsonnet":          "function(ctx)",    // Kratos's legacy bare path
+		"":                                  "",
+	} {
+		got, err := WebHook{Body: body}.ReadBody()
+		if err != nil || !strings.HasPrefix(string(got), want) {
+			t.Errorf("ReadBody(%q) = %q, %v", body, got, err)
+		}
+	}
+	if _, err := (WebHook{Body: "https://templates.example/b.jsonnet"}).ReadBody(); !errors.Is(err, ErrRemoteBody) {
+		t.Errorf("remote body: %v", err)
+	}
+}
+
 func TestLogLevels(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -411,5 +502,22 @@ func TestIdentitySchemaRead(t *testing.T) {
 		if !errors.Is(err, tt.wantErr) || !strings.Contains(string(b), tt.want) {
 			t.Errorf("Read(%q) = %.30q, %v", tt.url, b, err)
 		}
+	}
+}
+
+func TestHookPlace(t *testing.T) {
+	for key, want := range map[string][]string{
+		"selfservice.flows.login.before.hooks":                beforeHooks,
+		"selfservice.flows.login.after.hooks":                 loginAfterHooks,
+		"selfservice.flows.login.after.password.hooks":        loginAfterHooks,
+		"selfservice.flows.registration.after.password.hooks": registrationAfterHooks,
+		"selfservice.flows.settings.after.hooks":              settingsAfterHooks,
+		"selfservice.flows.settings.after.password.hooks":     settingsAfterHooks,
+		"selfservice.flows.settings.after.profile.hooks":      settingsProfileAfterHooks,
+		"selfservice.flows.recovery.after.hooks":              recoveryAfterHooks,
+		"selfservice.flows.verification.after.hooks":          verificationAfterHooks,
+		"selfservice.flows.verification.before.hooks":         beforeHooks,
+	} {
+		check(t, key, hookPlace(key), want)
 	}
 }

@@ -164,6 +164,9 @@ func MsgDuplicateIdentifier() Message {
 func MsgNoIdentifiers() Message {
 	return fail(4000009, "Could not find any login identifiers. Did you forget to set them? This could also be caused by a server misconfiguration.")
 }
+func MsgAddressNotVerified() Message { // require_verified_address (Kratos's legacy answer)
+	return fail(4000010, "Account not active yet. Did you forget to verify your email address?")
+}
 func MsgPasswordSameAsOld() Message {
 	return fail(4000039, "The new password must be different from the old password.")
 }

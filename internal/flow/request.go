@@ -33,6 +33,10 @@ type Request struct {
 	// CSRF is the anti-CSRF state: the cookie's token, the submitted one,
 	// and a token to set with the answer.
 	CSRF *CSRFState
+	// Method and Header are the request's, for web_hooks (ctx.request_method,
+	// ctx.request_headers filtered by an allowlist, ctx.request_cookies).
+	Method string
+	Header http.Header
 }
 
 // ReadRequest turns r into a Request: the one HTTP adapter of every flow.
@@ -45,6 +49,8 @@ func (c *CSRF) ReadRequest(r *http.Request) *Request {
 		Caller:         httpx.CallerOf(r),
 		BrowserSignals: browserSignals(r),
 		CSRF:           c.State(r),
+		Method:         r.Method,
+		Header:         r.Header,
 	}
 }
 

@@ -54,6 +54,9 @@ const (
 // CreateInput is the admin create body (createIdentityBody); the admin
 // handler decodes requests straight into it.
 type CreateInput struct {
+	// ID, when set, is the new identity's id (registration keeps the id
+	// its hooks were shown); zero means a fresh one. Never read from JSON.
+	ID                  uuid.UUID           `json:"-"`
 	SchemaID            string              `json:"schema_id"`
 	Traits              json.RawMessage     `json:"traits"`
 	Credentials         *CredentialsInput   `json:"credentials,omitempty"`
@@ -140,6 +143,18 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Identity, error)
 	return i, nil
 }
 
+// Preview builds the identity Create would store from in (validated, its
+// identifiers and addresses derived, with in.ID or a fresh id) without
+// storing it: what registration's web_hooks see before anything is
+// written.
+func (s *Service) Preview(ctx context.Context, in CreateInput) (*Identity, error) {
+	body, err := s.checkCreateBody(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.newIdentity(body)
+}
+
 // checkedCreateBody is a create body that passed the checks Kratos makes
 // while reading it, before any schema validation: in a batch these
 // refuse the whole request, later ones only the one identity.
@@ -202,8 +217,12 @@ func (s *Service) newIdentity(body checkedCreateBody) (*Identity, error) {
 		return nil, err
 	}
 	now := s.now()
+	id := in.ID
+	if id == uuid.Nil {
+		id = uuid.New()
+	}
 	i := &Identity{
-		ID: uuid.New(), ExternalID: strings.TrimSpace(in.ExternalID), SchemaID: sch.ID,
+		ID: id, ExternalID: strings.TrimSpace(in.ExternalID), SchemaID: sch.ID,
 		State: body.state, StateChangedAt: &now, Traits: traits,
 		Credentials:    map[CredentialType]Credential{},
 		MetadataPublic: metaPublic, MetadataAdmin: metaAdmin, CreatedAt: now, UpdatedAt: now,

@@ -26,6 +26,17 @@ type Config struct {
 	// WhoamiRequiredAAL is session.whoami.required_aal: a login whose
 	// session falls short of it is sent on to the second step.
 	WhoamiRequiredAAL string
+	// AfterHooks are the after-hooks by method; AfterHooks[""] is
+	// after.hooks, for a method without a list of its own.
+	AfterHooks map[string]AfterHooks
+}
+
+// After are the after-hooks of a sign-in with method.
+func (c Config) After(method string) AfterHooks {
+	if h, ok := c.AfterHooks[method]; ok {
+		return h
+	}
+	return c.AfterHooks[""]
 }
 
 func (c Config) now() time.Time { return c.Time() }

@@ -44,6 +44,9 @@ type Flow struct {
 	// IdentityID is the identity whose session a refresh flow
 	// re-authenticates (nil for first-factor logins).
 	IdentityID *uuid.UUID
+	// transientPayload is the submission's transient_payload, shown to
+	// web_hooks (not stored, not in the flow's JSON).
+	transientPayload json.RawMessage
 }
 
 // wireFlow is the loginFlow of the Kratos API, in Kratos key order.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
@@ -39,6 +40,11 @@ type Authenticated struct {
 // Sessions is what login needs of session.Manager.
 type Sessions interface {
 	Issue(ctx context.Context, ident *identity.Identity, method string, caller httpx.Caller) (*session.Session, string, error)
+	// New builds, without storing, the session Issue would; Create stores it.
+	New(ident *identity.Identity, method string, caller httpx.Caller) (*session.Session, string, error)
+	Create(ctx context.Context, s *session.Session, token string) error
+	// RevokeOthers deactivates the identity's sessions except keep.
+	RevokeOthers(ctx context.Context, identityID, keep uuid.UUID) (int, error)
 	Reauthenticate(ctx context.Context, s *session.Session, method string) error
 	// JSON is the session object of API responses.
 	JSON(s *session.Session) any
@@ -60,6 +66,8 @@ type Service struct {
 	Methods []Method
 	// Audit records successful and failed logins (nil records nothing).
 	Audit *audit.Recorder
+	// Hooks runs the web_hooks (nil runs none).
+	Hooks Hooks
 }
 
 // Errors of the login flow.
@@ -189,6 +197,9 @@ func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, req
 	}
 	for _, m := range msgs {
 		f.UI.AddMessage(m)
+	}
+	if err := s.runBeforeHooks(ctx, q, f); err != nil {
+		return nil, err
 	}
 	return f, flow.Create(ctx, s.Flows, f)
 }

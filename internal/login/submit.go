@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/hook"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/session"
 )
@@ -18,6 +19,7 @@ import (
 // failures). Checks run in Kratos's order.
 func (s *Service) Submit(ctx context.Context, q *flow.Request, id uuid.UUID, body *httpx.FormBody, bodyErr error, sess *session.Session) (*flow.Result, error) {
 	return s.flows().Submit(ctx, id, ErrFlowNotFound, func(f *Flow) (*flow.Result, error) {
+		f.transientPayload = hook.TransientPayload(body)
 		return s.submit(ctx, q, f, body, bodyErr, sess)
 	})
 }
@@ -63,42 +65,68 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 	return s.signIn(ctx, q, f, auth, m.ID(), sess)
 }
 
-// signIn completes the flow for an authenticated identity in one
-// transaction: a refresh re-authenticates the request's own session,
-// anything else issues a new session.
+// signIn completes the flow for an authenticated identity: the
+// after-hooks may refuse it first; then, in one transaction, a refresh
+// re-authenticates the request's own session and anything else stores a
+// new session (revoke_active_sessions ends the others).
 func (s *Service) signIn(ctx context.Context, q *flow.Request, f *Flow, auth *Authenticated, method string, sess *session.Session) (*flow.Result, error) {
 	ident := auth.Identity
+	reauth := sess != nil && sess.IdentityID == ident.ID
 	var (
 		token      string
 		newSession bool
+		issued     *session.Session
 	)
+	seen := sess
+	if !reauth {
+		var err error
+		if issued, token, err = s.Sessions.New(ident, method, q.Caller); err != nil {
+			return nil, err
+		}
+		seen = issued
+	}
+	if res, err := s.checkAfter(ctx, q, f, ident, seen, method); res != nil || err != nil {
+		return res, err
+	}
+	revoked := 0
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
 		if auth.Commit != nil {
 			if err := auth.Commit(ctx); err != nil {
 				return err
 			}
 		}
-		if sess != nil && sess.IdentityID == ident.ID {
+		if reauth {
 			if err := s.Sessions.Reauthenticate(ctx, sess, method); err != nil {
 				return fmt.Errorf("re-authenticate session: %w", err)
 			}
 			token = sess.RequestToken()
 		} else {
-			var err error
-			if sess, token, err = s.Sessions.Issue(ctx, ident, method, q.Caller); err != nil {
+			if err := s.Sessions.Create(ctx, issued, token); err != nil {
 				return err
 			}
-			newSession = true
+			sess, newSession = issued, true
+		}
+		if s.Config.After(method).RevokeOtherSessions {
+			var err error
+			if revoked, err = s.Sessions.RevokeOthers(ctx, ident.ID, sess.ID); err != nil {
+				return fmt.Errorf("revoke other sessions: %w", err)
+			}
 		}
 		f.State = StatePassedChallenge
 		if err := flow.Save(ctx, s.Flows, f); err != nil {
 			return err
 		}
-		return s.Audit.Record(ctx, audit.Event{Type: audit.LoginSucceeded, IdentityID: &ident.ID, FlowID: &f.ID, Method: method,
-			Details: map[string]any{"session_id": sess.ID.String(), "aal": sess.AAL}})
+		details := map[string]any{"session_id": sess.ID.String(), "aal": sess.AAL}
+		if revoked > 0 {
+			details["revoked_sessions"] = revoked
+		}
+		return s.Audit.Record(ctx, audit.Event{Type: audit.LoginSucceeded, IdentityID: &ident.ID, FlowID: &f.ID, Method: method, Details: details})
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.Hooks != nil {
+		s.Hooks.AfterCommit(ctx, s.hookEvent(q, f, ident, sess, method))
 	}
 	returnTo := f.ReturnTo
 	if returnTo == "" {

@@ -65,6 +65,8 @@ func (s *Service) checkCode(ctx context.Context, q *flow.Request, f *Flow, in su
 		// Kratos answers a wrong code with 200: the flow goes on.
 		return s.accepted(f, in.TransientPayload), nil
 	}
+	// Set before the hooks run: they see it in ctx.flow, as in Kratos.
+	f.TransientPayload = orEmptyObject(in.TransientPayload)
 	res, err := s.succeed(ctx, q, f, match, MethodCode, s.Store.UseCode)
 	if errors.Is(err, errAlreadyUsed) {
 		return s.replace(ctx, q, f, f.Type, httpx.ErrBadRequest(reasonCodeUsed), flow.MsgGeneric(reasonCodeUsed))
@@ -72,6 +74,5 @@ func (s *Service) checkCode(ctx context.Context, q *flow.Request, f *Flow, in su
 	if err != nil {
 		return nil, err
 	}
-	f.TransientPayload = orEmptyObject(in.TransientPayload)
 	return res, nil
 }

@@ -88,6 +88,8 @@ type Service struct {
 	// Log receives the events of work done off the request path (the
 	// courier's preparation of a request); nil is slog.Default.
 	Log *slog.Logger
+	// Hooks runs the web_hooks (nil runs none).
+	Hooks Hooks
 }
 
 var _ flow.Service[*session.Session] = (*Service)(nil)
@@ -137,6 +139,9 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 		return nil, err
 	}
 	f := s.newFlow(t, q.URL, returnTo, q)
+	if err := s.runBeforeHooks(ctx, q, f); err != nil {
+		return nil, err
+	}
 	if err := flow.Create(ctx, s.Flows, f); err != nil {
 		return nil, err
 	}

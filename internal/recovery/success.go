@@ -43,8 +43,12 @@ var errAlreadyUsed = errors.New("recovery: code or token already used")
 // every link recovery, hand the session over as a cookie; a native code
 // recovery gets its token in continue_with.
 func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Secret, m Method, use func(context.Context, uuid.UUID, time.Time) (bool, error)) (*flow.Result, error) {
+	if res, err := s.runAfterHooks(ctx, q, f, sec, m); res != nil || err != nil {
+		return res, err
+	}
 	browserSession := f.Type == flow.TypeBrowser || m == MethodLink
 	var (
+		recovered      *identity.Identity
 		sess           *session.Session
 		token          string
 		settingsFlowID uuid.UUID
@@ -72,6 +76,7 @@ func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Se
 			failed = audit.ResultIdentityInactive
 			return session.ErrIdentityDisabled(ident.ID)
 		}
+		recovered = ident
 		if sec.Kind == KindSelf && sec.AddressID != nil {
 			for _, a := range ident.RecoveryAddresses {
 				if a.ID == *sec.AddressID {
@@ -159,6 +164,7 @@ func (s *Service) succeed(ctx context.Context, q *flow.Request, f *Flow, sec *Se
 	default:
 		res.Flow = f
 	}
+	s.afterCommit(ctx, q, f, recovered, m)
 	httpx.Logger(ctx).Info("recovery succeeded", "flow_id", f.ID, "identity_id", sec.IdentityID, "session_id", sess.ID,
 		"method", string(m), "issued_by", string(sec.Kind), "revoked_sessions", revoked, "settings_flow_id", settingsFlowID,
 		"second_factor_required", stepUp != "")

@@ -10,10 +10,13 @@ import (
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
-// create stores the new identity and, with the session hook, signs it in,
-// in one transaction. A taken identifier rolls everything back and shows
-// Kratos's duplicate message.
+// create runs the after-hooks, then stores the new identity and, with
+// the session hook, signs it in, in one transaction. A taken identifier
+// rolls everything back and shows Kratos's duplicate message.
 func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *identity.CreateInput, method string) (*flow.Result, error) {
+	if res, err := s.runAfterHooks(ctx, q, f, in, method); res != nil || err != nil {
+		return res, err
+	}
 	var (
 		ident  *identity.Identity
 		sess   *session.Session
@@ -38,7 +41,9 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 				return err
 			}
 		}
-		if s.Config.SessionAfterRegistration {
+		// A web_hook may have made the identity inactive (awaiting
+		// approval, say): it is registered, not signed in.
+		if s.Config.SessionAfterRegistration && ident.State == identity.StateActive {
 			if sess, token, err = s.Sessions.Issue(ctx, ident, method, q.Caller); err != nil {
 				return err
 			}
@@ -49,6 +54,19 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 	if err != nil {
 		q.CSRF.Restore(before)
 	}
+	if res, err := s.refused(ctx, f, err); res != nil || err != nil {
+		return res, err
+	}
+	if s.Hooks != nil {
+		s.Hooks.AfterCommit(ctx, s.hookEvent(q, f, ident, method))
+	}
+	return s.succeeded(q, f, ident, sess, token, verify), nil
+}
+
+// refused answers what the identity store refused: a taken identifier
+// (Kratos's duplicate message) or schema violations, shown on the form
+// (400); other errors are returned as they are; nil, nil for no error.
+func (s *Service) refused(ctx context.Context, f *Flow, err error) (*flow.Result, error) {
 	var ve *identity.ValidationError
 	switch {
 	case errors.Is(err, storeerr.ErrConflict):
@@ -56,10 +74,8 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 	case errors.As(err, &ve):
 		showFieldErrors(f, ve.Fields)
 		return s.flows().Reject(ctx, f)
-	case err != nil:
-		return nil, err
 	}
-	return s.succeeded(q, f, ident, sess, token, verify), nil
+	return nil, err
 }
 
 // registrationResponse is successfulNativeRegistration.

@@ -32,6 +32,9 @@ const (
 type Flow struct {
 	flow.Base
 	State State
+	// transientPayload is the submission's transient_payload, shown to
+	// web_hooks (not stored, not in the flow's JSON).
+	transientPayload json.RawMessage
 }
 
 // wireFlow is the registrationFlow of the Kratos API, in Kratos key order.

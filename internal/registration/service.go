@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/hook"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/session"
@@ -20,6 +21,8 @@ type Identities interface {
 	// Create stores a new identity; identity.ErrConflict when one of its
 	// identifiers or addresses is taken.
 	Create(ctx context.Context, in identity.CreateInput) (*identity.Identity, error)
+	// Preview builds, without storing, the identity Create would store.
+	Preview(ctx context.Context, in identity.CreateInput) (*identity.Identity, error)
 }
 
 // Schemas gives the identity schema whose traits make the form.
@@ -69,6 +72,8 @@ type Service struct {
 	Verification Verifier
 	// Methods are the registration methods, in the order their nodes appear.
 	Methods []Method
+	// Hooks runs the web_hooks (nil runs none).
+	Hooks Hooks
 }
 
 // Errors of the registration flow.
@@ -133,6 +138,9 @@ func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, req
 	for _, m := range msgs {
 		f.UI.AddMessage(m)
 	}
+	if err := s.runBeforeHooks(ctx, q, f); err != nil {
+		return nil, err
+	}
 	return f, flow.Create(ctx, s.Flows, f)
 }
 
@@ -164,6 +172,7 @@ func (s *Service) Submit(ctx context.Context, q *flow.Request, id uuid.UUID, bod
 		return nil, ErrDisabled
 	}
 	return s.flows().Submit(ctx, id, ErrFlowNotFound, func(f *Flow) (*flow.Result, error) {
+		f.transientPayload = hook.TransientPayload(body)
 		return s.submit(ctx, q, f, body, bodyErr, sess)
 	})
 }

@@ -55,6 +55,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Policy:     c.policy,
 		Tx:         s.db,
 		Audit:      c.audit,
+		Hooks:      c.hooks.settings,
 		Methods: []settings.Method{
 			&settings.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Issuer: cfg.TOTPIssuer(), Sealer: c.cipher, Credentials: c.identities, Now: s.now},
 			&settings.Lookup{Switch: flow.Switch{On: backupCodes}, Sealer: c.cipher, Identities: c.identities},
@@ -80,6 +81,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		SchemaURL:   func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
 		Audit:       c.audit,
 		Log:         s.log,
+		Hooks:       c.hooks.recovery,
 	}
 	// Email submissions are finished by the courier (recovery/request.go).
 	c.dispatcher.SetPreparer(courier.TemplateRecoveryRequest, recoveries.PrepareRequest)
@@ -96,8 +98,9 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			Site: site, Lifespan: cfg.SelfService.Flows.Login.Lifespan, Style: cfg.SelfService.Flows.Login.Style,
 			UIURL: cfg.UIURLs().Login, AfterReturnURL: cfg.ReturnURLs().LoginPassword,
 			WhoamiRequiredAAL: cfg.Session.Whoami.RequiredAAL,
+			AfterHooks:        loginAfterHooks(cfg.SelfService.Flows.Login.After),
 		},
-		Flows: c.flows, Sessions: c.sessions, Tx: s.db, Audit: c.audit,
+		Flows: c.flows, Sessions: c.sessions, Tx: s.db, Audit: c.audit, Hooks: c.hooks.login,
 		Methods: []login.Method{
 			&login.Password{Switch: flow.Switch{On: pw}, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher, Throttle: throttle},
 			&login.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Identities: c.identities, Throttle: throttle,
@@ -115,7 +118,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			SessionAfterRegistration: config.HasHook(reg.After.Password.Hooks, config.HookSession) || config.HasHook(reg.After.Hooks, config.HookSession),
 			UIURL:                    cfg.UIURLs().Registration, AfterReturnURL: cfg.ReturnURLs().RegistrationPassword,
 		},
-		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Tx: s.db,
+		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Tx: s.db, Hooks: c.hooks.registration,
 		Verification: verifications,
 		Methods: []registration.Method{
 			&registration.Password{Switch: flow.Switch{On: pw}, Identities: c.identities, Passwords: c.hasher, Policy: c.policy},

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/hook"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 )
 
@@ -31,6 +32,10 @@ type Options struct {
 	Now func() time.Time
 	// NoCourier leaves the dispatcher off (tests that drive it themselves).
 	NoCourier bool
+	// WebHooks bounds web_hook calls; the zero value is Kratos's 30 s
+	// (tests shorten it; Kratos has no key for it, so neither has the
+	// configuration).
+	WebHooks hook.Limits
 }
 
 // PendingMigrationsError is New's error for a database whose schema is

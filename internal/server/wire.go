@@ -42,6 +42,8 @@ type components struct {
 	cipher *secret.Cipher
 	// audit writes the security events of every service (docs/audit.md).
 	audit *audit.Recorder
+	// hooks are the flows' web_hook runners (hooks.go).
+	hooks *hookRunners
 }
 
 // wire builds every component and the two listeners' handlers.
@@ -71,6 +73,9 @@ func (s *Server) wire(opts Options) error {
 	admin.HandleFunc("GET /self-service/errors", c.errors.ServeError)
 
 	s.wireNotifications(c, public)
+	if c.hooks, err = s.wireHooks(c, opts.WebHooks); err != nil {
+		return err
+	}
 	if err := s.wireFlows(c, public, admin); err != nil {
 		return err
 	}

@@ -209,6 +209,20 @@ func (m *Manager) now() time.Time {
 // the token exists outside the client). The session is stored through
 // ctx, so it joins a transaction the caller started.
 func (m *Manager) Issue(ctx context.Context, ident *identity.Identity, method string, caller httpx.Caller) (*Session, string, error) {
+	s, token, err := m.New(ident, method, caller)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := m.Create(ctx, s, token); err != nil {
+		return nil, "", err
+	}
+	return s, token, nil
+}
+
+// New is Issue without the write: the session and its token, to be
+// stored by Create (login's web_hooks see the session before it exists,
+// as Kratos's do).
+func (m *Manager) New(ident *identity.Identity, method string, caller httpx.Caller) (*Session, string, error) {
 	if ident.State != identity.StateActive {
 		return nil, "", ErrIdentityDisabled(ident.ID)
 	}
@@ -228,11 +242,16 @@ func (m *Manager) Issue(ctx context.Context, ident *identity.Identity, method st
 		CreatedAt:             now,
 		UpdatedAt:             now,
 	}
-	token := NewToken()
+	return s, NewToken(), nil
+}
+
+// Create stores a session New made, with the keyed hash of its token,
+// through ctx (joining the caller's transaction).
+func (m *Manager) Create(ctx context.Context, s *Session, token string) error {
 	if err := m.Store.CreateSession(ctx, s, m.Tokens.Hash(token)); err != nil {
-		return nil, "", fmt.Errorf("store session: %w", err)
+		return fmt.Errorf("store session: %w", err)
 	}
-	return s, token, nil
+	return nil
 }
 
 // FromRequest returns the active session the request presents, looking at

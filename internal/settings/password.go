@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/password"
 )
 
@@ -65,7 +66,12 @@ func (s *Service) updatePassword(ctx context.Context, f *Flow, sub submission) (
 		f.UI.AddNodeMessage(nodePassword, flow.MsgPasswordSameAsOld())
 		return s.reject(ctx, f)
 	}
+	changes, refused, err := s.runAfterHooks(ctx, f, sub, ident, MethodPassword)
+	if refused != nil || err != nil {
+		return refused, err
+	}
 	var res *flow.Result
+	var updated *identity.Identity
 	// The other sessions revoked here are logged as part of this flow.
 	ctx = audit.InFlow(ctx, f.ID, string(MethodPassword))
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
@@ -83,8 +89,11 @@ func (s *Service) updatePassword(ctx context.Context, f *Flow, sub submission) (
 			Details: map[string]any{"session_id": sess.ID.String(), "revoked_sessions": revoked}}); err != nil {
 			return err
 		}
-		updated, err := s.Identities.Get(ctx, ident.ID)
-		if err != nil {
+		var err error
+		if updated, err = s.Identities.Get(ctx, ident.ID); err != nil {
+			return err
+		}
+		if updated, err = s.applyHookChanges(ctx, updated, changes); err != nil {
 			return err
 		}
 		res, err = s.succeed(ctx, sub, f, updated, MethodPassword)
@@ -93,6 +102,7 @@ func (s *Service) updatePassword(ctx context.Context, f *Flow, sub submission) (
 	if err != nil {
 		return nil, err
 	}
+	s.afterCommit(ctx, f, sub, updated, MethodPassword)
 	return res, nil
 }
 

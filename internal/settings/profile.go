@@ -54,12 +54,30 @@ func (s *Service) updateProfile(ctx context.Context, f *Flow, sub submission) (*
 	if err != nil {
 		return nil, err
 	}
-	var res *flow.Result
+	next := *ident
+	next.Traits = raw
+	changes, refused, err := s.runAfterHooks(ctx, f, sub, &next, MethodProfile)
+	if refused != nil || err != nil {
+		return refused, err
+	}
+	if changes != nil && changes.Traits != nil {
+		// Written by UpdateTraits, as the submission's would have been.
+		rest := *changes
+		raw, rest.Traits = changes.Traits, nil
+		changes = &rest
+	}
+	var (
+		res     *flow.Result
+		updated *identity.Identity
+	)
 	// identity.Service records an address change; it belongs to this flow.
 	ctx = audit.InFlow(ctx, f.ID, MethodProfile)
 	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
-		updated, err := s.Identities.UpdateTraits(ctx, ident.ID, raw)
-		if err != nil {
+		var err error
+		if updated, err = s.Identities.UpdateTraits(ctx, ident.ID, raw); err != nil {
+			return err
+		}
+		if updated, err = s.applyHookChanges(ctx, updated, changes); err != nil {
 			return err
 		}
 		res, err = s.succeed(ctx, sub, f, updated, MethodProfile)
@@ -68,6 +86,7 @@ func (s *Service) updateProfile(ctx context.Context, f *Flow, sub submission) (*
 	var ve *identity.ValidationError
 	switch {
 	case err == nil:
+		s.afterCommit(ctx, f, sub, updated, MethodProfile)
 		return res, nil
 	case errors.As(err, &ve):
 		for _, fe := range ve.Fields {

@@ -25,6 +25,9 @@ type Identities interface {
 	UpdateTraits(ctx context.Context, id uuid.UUID, traits json.RawMessage) (*identity.Identity, error)
 	// SetPassword replaces the password hash, keeping the identifiers.
 	SetPassword(ctx context.Context, id uuid.UUID, hashed string) error
+	// Update validates and saves a changed identity (what a web_hook
+	// changed: metadata, state, external id).
+	Update(ctx context.Context, i *identity.Identity) error
 }
 
 // Schemas gives the compiled identity schemas (*identity.Schemas).
@@ -75,6 +78,8 @@ type Service struct {
 	// Audit records password, second-factor and address changes in
 	// their transaction (nil records nothing).
 	Audit *audit.Recorder
+	// Hooks runs the web_hooks (nil runs none).
+	Hooks Hooks
 }
 
 // Start creates a settings flow of type t for the session's identity
@@ -103,6 +108,9 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 	}
 	f, err := s.newFlow(ctx, sess.Identity, t, q.URL, rt)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.runBeforeHooks(ctx, q, f, sess); err != nil {
 		return nil, err
 	}
 	if err := flow.Create(ctx, s.Flows, f); err != nil {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/courier/smtptest"
+	"github.com/latchkey/latchkey/internal/hook"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
@@ -109,6 +110,9 @@ type Options struct {
 	// Log receives the server log, as text or, with LOG_FORMAT=json, as
 	// JSON (default: discarded unless LATCHKEY_TEST_LOG is set).
 	Log io.Writer
+	// WebHooks bounds web_hook calls (default Kratos's 30 s): tests of a
+	// slow hook shorten it.
+	WebHooks hook.Limits
 }
 
 // Dialects are the databases tests run against; Start skips a test whose
@@ -186,7 +190,7 @@ func Start(t testing.TB, opts Options) *Server {
 		handler = slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	app, err := server.New(ctx, cfg, server.Options{Migrate: true, Logger: slog.New(handler), Now: s.Clock.Now, Version: "test", NoCourier: opts.NoCourier})
+	app, err := server.New(ctx, cfg, server.Options{Migrate: true, Logger: slog.New(handler), Now: s.Clock.Now, Version: "test", NoCourier: opts.NoCourier, WebHooks: opts.WebHooks})
 	if err != nil {
 		cancel()
 		t.Fatalf("server: %v", err)

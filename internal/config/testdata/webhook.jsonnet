@@ -1,0 +1,3 @@
+function(ctx) {
+  identity_id: if std.objectHas(ctx, "identity") then ctx.identity.id else null,
+}

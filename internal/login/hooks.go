@@ -1,0 +1,98 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/hook"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/session"
+)
+
+// Hooks runs the login flow's web_hooks (*hook.Runner, set by the
+// server; docs/hooks.md).
+type Hooks interface {
+	// RunBefore runs before.hooks on a new flow; an error refuses it.
+	RunBefore(ctx context.Context, ev *hook.Event) error
+	// HasBlockingAfter reports whether method has after-hooks to wait for.
+	HasBlockingAfter(method string) bool
+	// RunAfter runs them before the session is written.
+	RunAfter(ctx context.Context, ev *hook.Event) (*hook.Changes, error)
+	// AfterCommit queues the response.ignore hooks once written.
+	AfterCommit(ctx context.Context, ev *hook.Event)
+}
+
+// AfterHooks are the hooks other than web_hook after a sign-in with one
+// method (selfservice.flows.login.after[.<method>].hooks).
+type AfterHooks struct {
+	// RevokeOtherSessions: revoke_active_sessions, the identity's other
+	// sessions end when it signs in.
+	RevokeOtherSessions bool
+	// RequireVerifiedAddress: require_verified_address, a password
+	// sign-in of an identity none of whose addresses is verified is
+	// refused (Kratos's legacy_require_verified_login_error answer).
+	RequireVerifiedAddress bool
+}
+
+// runBeforeHooks runs before.hooks on a new flow, before it is stored.
+func (s *Service) runBeforeHooks(ctx context.Context, q *flow.Request, f *Flow) error {
+	if s.Hooks == nil {
+		return nil
+	}
+	return s.Hooks.RunBefore(ctx, &hook.Event{FlowID: f.ID, Flow: f, Request: q})
+}
+
+// ErrNoVerifiableAddress is Kratos's answer to require_verified_address
+// for an identity whose schema gives it no address to verify: the
+// configuration can never let it sign in.
+var ErrNoVerifiableAddress = &httpx.Error{Code: http.StatusInternalServerError, Message: httpx.MsgInternal,
+	Reason: "A misconfiguration prevents login. Expected to find a verification address but this identity does not have one assigned."}
+
+// checkAfter applies the after-hooks of method before anything is
+// written: require_verified_address, then the blocking web_hooks, which
+// see the identity and the session the sign-in will store (seen). A
+// refusal is recorded as login.failed and answered (nil, nil: go on).
+func (s *Service) checkAfter(ctx context.Context, q *flow.Request, f *Flow, ident *identity.Identity, seen *session.Session, method string) (*flow.Result, error) {
+	if s.Config.After(method).RequireVerifiedAddress && method == MethodPassword {
+		if len(ident.VerifiableAddresses) == 0 {
+			return s.failed(ctx, f, method, &refusal{identityID: ident.ID, result: audit.ResultAddressNotVerified, answer: ErrNoVerifiableAddress})
+		}
+		if !anyVerified(ident.VerifiableAddresses) {
+			f.UI.AddMessage(flow.MsgAddressNotVerified())
+			return s.failed(ctx, f, method, refused(ident.ID, audit.ResultAddressNotVerified))
+		}
+	}
+	if s.Hooks == nil || !s.Hooks.HasBlockingAfter(method) {
+		return nil, nil
+	}
+	// Like Kratos's login hooks, a parsing hook may refuse the sign-in but
+	// not change the identity: a sign-in writes no identity.
+	_, err := s.Hooks.RunAfter(ctx, s.hookEvent(q, f, ident, seen, method))
+	var stop *hook.Interrupted
+	switch {
+	case errors.As(err, &stop):
+		stop.ShowOn(&f.UI)
+		return s.failed(ctx, f, method, refused(ident.ID, audit.ResultRefusedByHook))
+	case err != nil:
+		return s.failed(ctx, f, method, &refusal{identityID: ident.ID, result: audit.ResultHookFailed, answer: err})
+	}
+	return nil, nil
+}
+
+func anyVerified(addrs []identity.VerifiableAddress) bool {
+	for _, a := range addrs {
+		if a.Verified {
+			return true
+		}
+	}
+	return false
+}
+
+// hookEvent is what the after-hooks of a sign-in see.
+func (s *Service) hookEvent(q *flow.Request, f *Flow, ident *identity.Identity, sess *session.Session, method string) *hook.Event {
+	return &hook.Event{FlowID: f.ID, Flow: f, TransientPayload: f.transientPayload, Request: q, Identity: ident, Session: sess, Method: method}
+}

@@ -1,0 +1,89 @@
+package settings
+
+import (
+	"context"
+	"errors"
+
+	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/hook"
+	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/session"
+)
+
+// Hooks runs the settings flow's web_hooks (*hook.Runner, set by the
+// server; docs/hooks.md). The password and profile methods run them.
+type Hooks interface {
+	// RunBefore runs before.hooks on a flow a user starts; an error
+	// refuses it.
+	RunBefore(ctx context.Context, ev *hook.Event) error
+	// HasBlockingAfter reports whether method has after-hooks to wait for.
+	HasBlockingAfter(method string) bool
+	// RunAfter runs them before the change is written.
+	RunAfter(ctx context.Context, ev *hook.Event) (*hook.Changes, error)
+	// AfterCommit queues the response.ignore hooks once written.
+	AfterCommit(ctx context.Context, ev *hook.Event)
+}
+
+// runBeforeHooks runs before.hooks on a flow a user starts, before it
+// is stored.
+func (s *Service) runBeforeHooks(ctx context.Context, q *flow.Request, f *Flow, sess *session.Session) error {
+	if s.Hooks == nil {
+		return nil
+	}
+	return s.Hooks.RunBefore(ctx, s.hookEvent(q, f, nil, sess, ""))
+}
+
+// runAfterHooks runs the blocking after-hooks of method before the
+// change is written; next is the identity as the change leaves it. It
+// returns what parsing hooks changed, or the answer when a hook refused
+// (its messages on the form, 400) or failed (502/504): then nothing is
+// written.
+func (s *Service) runAfterHooks(ctx context.Context, f *Flow, sub submission, next *identity.Identity, method string) (*hook.Changes, *flow.Result, error) {
+	if s.Hooks == nil || !s.Hooks.HasBlockingAfter(method) {
+		return nil, nil, nil
+	}
+	changes, err := s.Hooks.RunAfter(ctx, s.hookEvent(sub.q, f, next, sub.session, method))
+	var stop *hook.Interrupted
+	if errors.As(err, &stop) {
+		stop.ShowOn(&f.UI)
+		res, err := s.reject(ctx, f)
+		return nil, res, err
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return changes, nil, nil
+}
+
+// applyHookChanges saves what parsing hooks changed (traits, metadata,
+// state, external id) in the caller's transaction and returns the
+// identity as stored.
+func (s *Service) applyHookChanges(ctx context.Context, ident *identity.Identity, ch *hook.Changes) (*identity.Identity, error) {
+	if ch.Empty() {
+		return ident, nil
+	}
+	next := *ident
+	ch.Apply(&next)
+	if err := s.Identities.Update(ctx, &next); err != nil {
+		return nil, err
+	}
+	return s.Identities.Get(ctx, ident.ID)
+}
+
+// afterCommit queues the response.ignore hooks of method, with the
+// identity as stored.
+func (s *Service) afterCommit(ctx context.Context, f *Flow, sub submission, ident *identity.Identity, method string) {
+	if s.Hooks != nil {
+		s.Hooks.AfterCommit(ctx, s.hookEvent(sub.q, f, ident, sub.session, method))
+	}
+}
+
+// hookEvent is what the hooks see: the flow (with the identity's schema
+// URL, without the secrets methods show), the request, the identity and
+// the session.
+func (s *Service) hookEvent(q *flow.Request, f *Flow, ident *identity.Identity, sess *session.Session, method string) *hook.Event {
+	if f.Identity != nil {
+		f.schemaURL = identity.SchemaURL(s.Config.PublicBaseURL, f.Identity.SchemaID)
+	}
+	return &hook.Event{FlowID: f.ID, Flow: f, Request: q, Identity: ident, Session: sess, Method: method}
+}
