@@ -31,6 +31,16 @@ const (
 	RecoveryFailed      Type = "recovery.failed"
 	RecoveryRateLimited Type = "recovery.rate_limited"
 
+	// A verification flow was asked to send a code or link to an address
+	// (before the lookup: no identity), one was mailed (or, for an
+	// unknown address, result "unknown_address"), an address was
+	// verified, a code or link was refused, a send was rate limited.
+	VerificationRequested   Type = "verification.requested"
+	VerificationSent        Type = "verification.sent"
+	VerificationSucceeded   Type = "verification.succeeded"
+	VerificationFailed      Type = "verification.failed"
+	VerificationRateLimited Type = "verification.rate_limited"
+
 	AdminRecoveryCodeCreated Type = "admin.recovery_code_created"
 	AdminRecoveryLinkCreated Type = "admin.recovery_link_created"
 
@@ -51,6 +61,7 @@ const (
 // Types lists every event type, for validating filters.
 var Types = []Type{
 	RecoveryRequested, RecoverySent, RecoverySucceeded, RecoveryFailed, RecoveryRateLimited,
+	VerificationRequested, VerificationSent, VerificationSucceeded, VerificationFailed, VerificationRateLimited,
 	AdminRecoveryCodeCreated, AdminRecoveryLinkCreated,
 	PasswordChanged, SessionRevoked, LoginSucceeded, LoginFailed,
 	SecondFactorAdded, SecondFactorRemoved, AddressChanged, LockdownConfirmed,

@@ -81,6 +81,7 @@ func cleanupReport(flows, sessions, events int, keepLast string) string {
 		"recovery codes               0",
 		"recovery link tokens         0",
 		"verification codes           0",
+		"verification link tokens     0",
 		"self-service flows           " + strconv.Itoa(flows),
 		"lockdown link tokens         0",
 		"self-service errors          0",

@@ -304,9 +304,7 @@ func (l *loader) validateSelfService(c *Config) {
 	v := f.Verification
 	l.returnURL(fl+"verification.ui_url", v.UIURL)
 	l.positive(fl+"verification.lifespan", v.Lifespan)
-	if l.oneOf(fl+"verification.use", v.Use, "code", "link") && v.Enabled && v.Use == "link" {
-		l.fail(fl+"verification.use", "the link method of verification is not built yet; use \"code\"")
-	}
+	l.oneOf(fl+"verification.use", v.Use, "code", "link")
 	l.hooks(fl+"verification.before.hooks", v.Before.Hooks)
 	l.after(fl+"verification.after", v.After)
 	l.returnURL(fl+"logout.after.default_browser_return_url", f.Logout.After.DefaultBrowserReturnURL)

@@ -14,7 +14,7 @@ import (
 // Internal messages.
 //
 // A flow that must not reveal whether an address belongs to an account
-// (recovery) cannot decide on the request path which mail to send: the
+// (recovery, verification) cannot decide on the request path which mail to send: the
 // decision costs database work that only one of the answers needs, and an
 // attacker can time it. Such a flow enqueues one internal message instead,
 // identical for every address; the dispatcher hands it to the Preparer the
@@ -30,8 +30,12 @@ import (
 // internal/recovery); the recovery service prepares it.
 const TemplateRecoveryRequest TemplateType = "recovery_request"
 
+// TemplateVerificationRequest is the internal message of a verification
+// email submission (see internal/verification), for the same reason.
+const TemplateVerificationRequest TemplateType = "verification_request"
+
 // InternalTemplateTypes are the template types of internal messages.
-var InternalTemplateTypes = []TemplateType{TemplateRecoveryRequest}
+var InternalTemplateTypes = []TemplateType{TemplateRecoveryRequest, TemplateVerificationRequest}
 
 // Internal reports whether messages of the type are internal: prepared by
 // a flow at delivery time instead of being sent.

@@ -33,3 +33,21 @@ func MsgVerificationRateLimited(retryAfter time.Duration) Message {
 	m.Context = map[string]any{"retry_after_seconds": int(retryAfter.Seconds())}
 	return m
 }
+
+// Link method.
+
+func MsgVerificationLinkSent() Message {
+	return info(1080001, "An email containing a verification link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.")
+}
+func MsgVerificationTokenInvalid() Message {
+	return fail(4070001, "The verification token is invalid or has already been used. Please retry the flow.")
+}
+
+// MsgConfirmVerificationLink is shown on the confirm page of a
+// verification link (Latchkey's id, as recovery's 1060100).
+func MsgConfirmVerificationLink() Message {
+	return info(1080100, "Confirm that you want to verify your email address with this link.")
+}
+
+// LabelConfirmVerificationOK labels the confirm page's button.
+func LabelConfirmVerificationOK() *Message { return label(1070009, "Continue") }

@@ -29,6 +29,12 @@ func (h *Handler) Register(public, admin *http.ServeMux) {
 	admin.HandleFunc("POST /admin/recovery/link", h.adminCreateLink)
 }
 
+// confirmPage is the page a recovery link opens (departure 5).
+var confirmPage = flow.ConfirmPage{
+	Title: "Recover your account",
+	Note:  "If you did not ask to recover your account, close this page: nothing has changed.",
+}
+
 // GET /self-service/recovery?flow=&token= (the link in the email)
 func (h *Handler) openLink(w http.ResponseWriter, r *http.Request) {
 	httpx.NoCache(w)
@@ -48,6 +54,6 @@ func (h *Handler) openLink(w http.ResponseWriter, r *http.Request) {
 	default:
 		confirm.UI.SetCSRF(p.CSRF.Mask(q.CSRF.Token()))
 		p.CSRF.Write(w, q.CSRF)
-		writeConfirmPage(w, confirm)
+		confirmPage.Write(w, confirm.UI)
 	}
 }

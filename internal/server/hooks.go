@@ -19,7 +19,7 @@ import (
 // hookRunners are the web_hook runners of the flows, built from
 // selfservice.flows.<flow>.{before,after}[.<method>].hooks.
 type hookRunners struct {
-	registration, login, settings, recovery *hook.Runner
+	registration, login, settings, recovery, verification *hook.Runner
 }
 
 // wireHooks builds the web_hook caller and each flow's runner, and runs
@@ -51,6 +51,7 @@ func (s *Server) wireHooks(c *components, limits hook.Limits) (*hookRunners, err
 		login:        b.runner(hook.Login, fl+"login", f.Login.Before.Hooks, f.Login.After.Hooks, f.Login.After.ByMethod()),
 		settings:     b.runner(hook.Settings, fl+"settings", f.Settings.Before.Hooks, f.Settings.After.Hooks, f.Settings.After.ByMethod()),
 		recovery:     b.runner(hook.Recovery, fl+"recovery", f.Recovery.Before.Hooks, f.Recovery.After.Hooks, nil),
+		verification: b.runner(hook.Verification, fl+"verification", f.Verification.Before.Hooks, f.Verification.After.Hooks, nil),
 	}
 	if err := errors.Join(b.errs...); err != nil {
 		return nil, err
@@ -71,8 +72,6 @@ type runnerBuilder struct {
 
 // runner builds a flow's runner from its before.hooks, after.hooks and
 // after.<method>.hooks lists (keyed by method); nil without web_hooks.
-// Verification's, once that flow runs hooks, is one more call:
-// b.runner(hook.Verification, fl+"verification", before, after, nil).
 func (b *runnerBuilder) runner(kind, key string, before, after []config.Hook, byMethod map[string][]config.Hook) *hook.Runner {
 	r := &hook.Runner{Flow: kind, Caller: b.caller, After: map[string][]*hook.WebHook{}}
 	r.Before = b.webHooks(key+".before.hooks", before)

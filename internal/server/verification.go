@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/ratelimit"
@@ -27,7 +28,11 @@ func (s *Server) wireVerification(c *components, public *http.ServeMux, site flo
 		Config: verification.Config{
 			Site:                    site,
 			Enabled:                 f.Enabled,
+			Use:                     verification.Method(f.Use),
 			CodeEnabled:             m.Code.Enabled,
+			LinkEnabled:             m.Link.Enabled,
+			LinkLifespan:            m.Link.Config.Lifespan,
+			RequireConfirmation:     m.Link.Config.RequireConfirmation,
 			FlowLifespan:            f.Lifespan,
 			CodeLifespan:            m.Code.Config.Lifespan,
 			MaxSubmissions:          m.Code.Config.MaxSubmissions,
@@ -48,7 +53,12 @@ func (s *Server) wireVerification(c *components, public *http.ServeMux, site flo
 		Limits:     limits,
 		Hasher:     c.codes,
 		SchemaURL:  func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },
+		Audit:      c.audit,
+		Log:        s.log,
+		Hooks:      c.hooks.verification,
 	}
+	// Email submissions are finished by the courier (verification/request.go).
+	c.dispatcher.SetPreparer(courier.TemplateVerificationRequest, svc.PrepareRequest)
 	(&verification.Handler{Service: svc, Common: common("verification", svc)}).Register(public)
 	return svc
 }

@@ -25,6 +25,7 @@ var cleanupRules = []cleanupRule{
 	{Kind: "recovery codes", Table: "recovery_codes", Key: "id", Column: "expires_at"},
 	{Kind: "recovery link tokens", Table: "recovery_tokens", Key: "id", Column: "expires_at"},
 	{Kind: "verification codes", Table: "verification_codes", Key: "id", Column: "expires_at"},
+	{Kind: "verification link tokens", Table: "verification_tokens", Key: "id", Column: "expires_at"},
 	{Kind: "self-service flows", Table: "selfservice_flows", Key: "id", Column: "expires_at"},
 	// A used lockdown link must still say "already used" while it lives.
 	{Kind: "lockdown link tokens", Table: "lockdown_tokens", Key: "id", Column: "expires_at"},

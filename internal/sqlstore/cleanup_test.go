@@ -79,9 +79,9 @@ func (f *cleanupFixture) mustSecret(token bool, flowID string, expires time.Time
 	return c.ID.String()
 }
 
-// mustVerificationCode stores a verification code of flowID for a new
-// verifiable address of the fixture's identity.
-func (f *cleanupFixture) mustVerificationCode(flowID string, expires time.Time) string {
+// mustVerificationSecret stores a verification code (or link token) of
+// flowID for a new verifiable address of the fixture's identity.
+func (f *cleanupFixture) mustVerificationSecret(token bool, flowID string, expires time.Time) string {
 	f.t.Helper()
 	ctx := context.Background()
 	addr := uuid.New()
@@ -90,8 +90,12 @@ func (f *cleanupFixture) mustVerificationCode(flowID string, expires time.Time) 
 		VALUES (?, ?, 'email', ?, ?, 'sent', ?, ?)`, addr.String(), f.identity.String(), addr.String()+"@example.test", false, f.db.T(now), f.db.T(now)); err != nil {
 		f.t.Fatal(err)
 	}
-	c := &verification.Code{ID: uuid.New(), FlowID: uuid.MustParse(flowID), IdentityID: f.identity, AddressID: addr, Hash: uuid.NewString(), ExpiresAt: expires, CreatedAt: expires.Add(-time.Hour)}
-	if err := sqlstore.NewVerificationStore(f.db).CreateCode(ctx, c); err != nil {
+	c := &verification.Secret{ID: uuid.New(), FlowID: uuid.MustParse(flowID), IdentityID: f.identity, AddressID: addr, Hash: uuid.NewString(), ExpiresAt: expires, CreatedAt: expires.Add(-time.Hour)}
+	create := sqlstore.NewVerificationStore(f.db).CreateCode
+	if token {
+		create = sqlstore.NewVerificationStore(f.db).CreateToken
+	}
+	if err := create(ctx, c); err != nil {
 		f.t.Fatal(err)
 	}
 	return c.ID.String()
@@ -235,9 +239,11 @@ func TestCleanup(t *testing.T) {
 			f.mustSecret(true, expiredFlow, expiredAt, false)
 			f.mustSecret(true, liveFlow, expiredAt, false)
 			liveToken := f.mustSecret(true, liveFlow, notExpiredAt, false)
-			f.mustVerificationCode(expiredFlow, expiredAt)
-			f.mustVerificationCode(liveFlow, expiredAt)
-			liveVerification := f.mustVerificationCode(liveFlow, notExpiredAt)
+			f.mustVerificationSecret(false, expiredFlow, expiredAt)
+			f.mustVerificationSecret(false, liveFlow, expiredAt)
+			liveVerification := f.mustVerificationSecret(false, liveFlow, notExpiredAt)
+			f.mustVerificationSecret(true, expiredFlow, expiredAt)
+			liveVerificationToken := f.mustVerificationSecret(true, liveFlow, notExpiredAt)
 
 			f.mustError(cleanupNow.Add(-keepLast - 2*time.Hour))
 			recentError := f.mustError(cleanupNow.Add(-keepLast - 30*time.Minute))
@@ -279,7 +285,7 @@ func TestCleanup(t *testing.T) {
 			want := map[string]int64{
 				"recovery codes": 2, "recovery link tokens": 2, "self-service flows": 1, "self-service errors": 1,
 				"sessions": 2, "rate-limit counters": 1, "courier messages": 2, "audit events": 1,
-				"lockdown link tokens": 1, "verification codes": 2,
+				"lockdown link tokens": 1, "verification codes": 2, "verification link tokens": 1,
 				"session cache invalidations": 0, // fresh: the rule keeps a minute on top
 			}
 			if got := deletedByKind(counts); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -293,6 +299,7 @@ func TestCleanup(t *testing.T) {
 				{"recovery_codes", "id", sorted(usedCode, liveCode)},
 				{"recovery_tokens", "id", sorted(liveToken)},
 				{"verification_codes", "id", sorted(liveVerification)},
+				{"verification_tokens", "id", sorted(liveVerificationToken)},
 				{"selfservice_errors", "id", sorted(recentError)},
 				{"sessions", "id", sorted(recentSession, liveSession, revokedLiveSession)},
 				{"rate_limits", "key_hash", sorted(endedRecently, current)},

@@ -10,7 +10,8 @@ import (
 )
 
 // VerificationStore implements verification.Store: the verification_codes
-// table and the status of identity_verifiable_addresses.
+// and verification_tokens tables and the status of
+// identity_verifiable_addresses.
 type VerificationStore struct{ DB *DB }
 
 // NewVerificationStore returns the verification store of db.
@@ -19,43 +20,14 @@ func NewVerificationStore(db *DB) *VerificationStore { return &VerificationStore
 var _ verification.Store = (*VerificationStore)(nil)
 
 // CreateCode inserts a verification code.
-func (s *VerificationStore) CreateCode(ctx context.Context, c *verification.Code) error {
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = s.DB.NowUTC()
-	}
-	_, err := s.DB.Exec(ctx, `INSERT INTO verification_codes (id, flow_id, identity_id, address_id, code_hash, expires_at, used_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, NULL, ?)`,
-		c.ID.String(), c.FlowID.String(), c.IdentityID.String(), c.AddressID.String(), c.Hash, s.DB.T(c.ExpiresAt), s.DB.T(c.CreatedAt))
-	return err
+func (s *VerificationStore) CreateCode(ctx context.Context, c *verification.Secret) error {
+	return s.insert(ctx, "verification_codes", "code_hash", c)
 }
 
 // FlowCodes lists the codes of a flow.
-func (s *VerificationStore) FlowCodes(ctx context.Context, flowID uuid.UUID) ([]verification.Code, error) {
-	rows, err := s.DB.Query(ctx, `SELECT id, flow_id, identity_id, address_id, code_hash, expires_at, used_at, created_at
-		FROM verification_codes WHERE flow_id = ? ORDER BY created_at`, flowID.String())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []verification.Code
-	for rows.Next() {
-		var (
-			c                     verification.Code
-			id, flow, ident, addr string
-			used                  *time.Time
-		)
-		if err := rows.Scan(&id, &flow, &ident, &addr, &c.Hash, &c.ExpiresAt, &used, &c.CreatedAt); err != nil {
-			return nil, err
-		}
-		c.ID, c.FlowID, c.IdentityID, c.AddressID = uuid.MustParse(id), uuid.MustParse(flow), uuid.MustParse(ident), uuid.MustParse(addr)
-		c.ExpiresAt, c.CreatedAt = c.ExpiresAt.UTC(), c.CreatedAt.UTC()
-		if used != nil {
-			u := used.UTC()
-			c.UsedAt = &u
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+func (s *VerificationStore) FlowCodes(ctx context.Context, flowID uuid.UUID) ([]verification.Secret, error) {
+	return s.list(ctx, `SELECT id, flow_id, identity_id, address_id, code_hash, expires_at, used_at, created_at
+		FROM verification_codes WHERE flow_id = ? ORDER BY created_at`, flowID)
 }
 
 // DeleteFlowCodes removes every code of a flow.
@@ -83,10 +55,71 @@ func (s *VerificationStore) CopyCodes(ctx context.Context, from, to uuid.UUID) e
 	return nil
 }
 
-// UseCode marks a code used. Only one of several concurrent callers sees
-// true: the conditional UPDATE takes the row lock and re-checks used_at.
+// UseCode marks a code used.
 func (s *VerificationStore) UseCode(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
-	res, err := s.DB.Exec(ctx, `UPDATE verification_codes SET used_at = ? WHERE id = ? AND used_at IS NULL`, s.DB.T(at), id.String())
+	return s.use(ctx, `UPDATE verification_codes SET used_at = ? WHERE id = ? AND used_at IS NULL`, id, at)
+}
+
+// CreateToken inserts a verification link token.
+func (s *VerificationStore) CreateToken(ctx context.Context, t *verification.Secret) error {
+	return s.insert(ctx, "verification_tokens", "token_hash", t)
+}
+
+// FlowTokens lists the link tokens of a flow.
+func (s *VerificationStore) FlowTokens(ctx context.Context, flowID uuid.UUID) ([]verification.Secret, error) {
+	return s.list(ctx, `SELECT id, flow_id, identity_id, address_id, token_hash, expires_at, used_at, created_at
+		FROM verification_tokens WHERE flow_id = ? ORDER BY created_at`, flowID)
+}
+
+// UseToken marks a link token used.
+func (s *VerificationStore) UseToken(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+	return s.use(ctx, `UPDATE verification_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, id, at)
+}
+
+// insert adds a code or token row; table and hashColumn are constants.
+func (s *VerificationStore) insert(ctx context.Context, table, hashColumn string, c *verification.Secret) error {
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = s.DB.NowUTC()
+	}
+	_, err := s.DB.Exec(ctx, `INSERT INTO `+table+` (id, flow_id, identity_id, address_id, `+hashColumn+`, expires_at, used_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, NULL, ?)`,
+		c.ID.String(), c.FlowID.String(), c.IdentityID.String(), c.AddressID.String(), c.Hash, s.DB.T(c.ExpiresAt), s.DB.T(c.CreatedAt))
+	return err
+}
+
+// list runs a SELECT of code or token rows of one flow.
+func (s *VerificationStore) list(ctx context.Context, q string, flowID uuid.UUID) ([]verification.Secret, error) {
+	rows, err := s.DB.Query(ctx, q, flowID.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []verification.Secret
+	for rows.Next() {
+		var (
+			c                     verification.Secret
+			id, flow, ident, addr string
+			used                  *time.Time
+		)
+		if err := rows.Scan(&id, &flow, &ident, &addr, &c.Hash, &c.ExpiresAt, &used, &c.CreatedAt); err != nil {
+			return nil, err
+		}
+		c.ID, c.FlowID, c.IdentityID, c.AddressID = uuid.MustParse(id), uuid.MustParse(flow), uuid.MustParse(ident), uuid.MustParse(addr)
+		c.ExpiresAt, c.CreatedAt = c.ExpiresAt.UTC(), c.CreatedAt.UTC()
+		if used != nil {
+			u := used.UTC()
+			c.UsedAt = &u
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// use runs a conditional UPDATE that spends one row. Only one of several
+// concurrent callers sees true: the UPDATE takes the row lock and
+// re-checks used_at.
+func (s *VerificationStore) use(ctx context.Context, q string, id uuid.UUID, at time.Time) (bool, error) {
+	res, err := s.DB.Exec(ctx, q, s.DB.T(at), id.String())
 	if err != nil {
 		return false, err
 	}

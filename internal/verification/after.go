@@ -7,7 +7,7 @@ import (
 	"github.com/latchkey/latchkey/internal/identity"
 )
 
-// AfterRegistration sends a code to every unverified address of a new
+// AfterRegistration sends a code (or link) to every unverified address of a new
 // identity, each in a verification flow of the registration's type, in
 // the registration's transaction (so a rolled-back registration sends
 // nothing). With the show_verification_ui hook the answer names the
@@ -22,10 +22,10 @@ func (s *Service) AfterSettings(ctx context.Context, q *flow.Request, t flow.Typ
 	return s.sendForNew(ctx, q, t, ident, s.Config.ShowUIAfterSettings)
 }
 
-// sendForNew mails a code for each pending (never mailed, unverified)
-// email address of ident, each in its own flow of type t.
+// sendForNew mails a code or link for each pending (never mailed,
+// unverified) email address of ident, each in its own flow of type t.
 func (s *Service) sendForNew(ctx context.Context, q *flow.Request, t flow.Type, ident *identity.Identity, show bool) ([]flow.ContinueWith, error) {
-	if !s.Config.Enabled || !s.Config.CodeEnabled {
+	if !s.Config.Enabled || !s.Config.methodEnabled(s.Config.method()) {
 		return nil, nil
 	}
 	var out []flow.ContinueWith
@@ -33,25 +33,64 @@ func (s *Service) sendForNew(ctx context.Context, q *flow.Request, t flow.Type, 
 		if va.Verified || va.Via != "email" || va.Status != identity.VerifiableStatusPending {
 			continue
 		}
-		f := s.newFlow(t, q.URL, "", q.CSRF.Fingerprint())
-		a := &Address{ID: va.ID, IdentityID: ident.ID, Via: va.Via, Value: va.Value, Status: va.Status}
-		f.State = StateSentEmail
-		f.UI.Nodes = sentNodes(t, va.Value)
-		f.UI.AddMessage(flow.MsgVerificationCodeSent())
-		if err := flow.Create(ctx, s.Flows, f); err != nil {
-			return nil, err
-		}
-		if err := s.issueAndMail(ctx, f, a); err != nil {
+		cw, err := s.sendInNewFlow(ctx, q, t, ident, va)
+		if err != nil {
 			return nil, err
 		}
 		ident.VerifiableAddresses[i].Status = identity.VerifiableStatusSent
 		if show {
-			url := ""
-			if t == flow.TypeBrowser {
-				url = flow.WithQuery(s.Config.UIURL, "flow", f.ID.String())
-			}
-			out = append(out, flow.ShowVerificationUI(f.ID, va.Value, url))
+			out = append(out, cw)
 		}
 	}
 	return out, nil
+}
+
+// SendForLogin is require_verified_address's answer to a sign-in whose
+// identity has no verified address: a verification flow of type t for
+// its first unverified email address, a code or link sent to it, in the
+// caller's transaction. ok is false when verification is off or the
+// identity has no such address.
+func (s *Service) SendForLogin(ctx context.Context, q *flow.Request, t flow.Type, ident *identity.Identity) (cw flow.ContinueWith, ok bool, err error) {
+	if !s.Config.Enabled || !s.Config.methodEnabled(s.Config.method()) {
+		return flow.ContinueWith{}, false, nil
+	}
+	for _, va := range ident.VerifiableAddresses {
+		if va.Verified || va.Via != "email" || va.Value == "" {
+			continue
+		}
+		cw, err := s.sendInNewFlow(ctx, q, t, ident, va)
+		return cw, err == nil, err
+	}
+	return flow.ContinueWith{}, false, nil
+}
+
+// sendInNewFlow creates a flow of type t in sent_email for address va of
+// ident and mails it a code or link. The identity is known (the caller
+// authenticated it or just created it), so nothing is hidden here.
+func (s *Service) sendInNewFlow(ctx context.Context, q *flow.Request, t flow.Type, ident *identity.Identity, va identity.VerifiableAddress) (flow.ContinueWith, error) {
+	m := s.Config.method()
+	f := s.newFlow(t, q.URL, "", q.CSRF.Fingerprint())
+	a := &Address{ID: va.ID, IdentityID: ident.ID, Via: va.Via, Value: va.Value, Status: va.Status}
+	f.State = StateSentEmail
+	if m == MethodLink {
+		f.UI.Nodes = emailNodes(t, m, va.Value)
+		f.UI.AddMessage(flow.MsgVerificationLinkSent())
+	} else {
+		f.UI.Nodes = sentNodes(t, va.Value)
+		f.UI.AddMessage(flow.MsgVerificationCodeSent())
+	}
+	if err := flow.Create(ctx, s.Flows, f); err != nil {
+		return flow.ContinueWith{}, err
+	}
+	if err := s.issueAndMail(ctx, f, m, a); err != nil {
+		return flow.ContinueWith{}, err
+	}
+	if err := s.recordSent(ctx, f, m, a); err != nil {
+		return flow.ContinueWith{}, err
+	}
+	url := ""
+	if t == flow.TypeBrowser {
+		url = flow.WithQuery(s.Config.UIURL, "flow", f.ID.String())
+	}
+	return flow.ShowVerificationUI(f.ID, va.Value, url), nil
 }

@@ -13,8 +13,19 @@ type Config struct {
 	flow.Site
 	// Enabled is selfservice.flows.verification.enabled.
 	Enabled bool
+	// Use is selfservice.flows.verification.use: the one method its flows
+	// offer (code or link).
+	Use Method
 	// CodeEnabled is selfservice.methods.code.enabled.
 	CodeEnabled bool
+	// LinkEnabled is selfservice.methods.link.enabled.
+	LinkEnabled bool
+	// LinkLifespan is selfservice.methods.link.config.lifespan (1h).
+	LinkLifespan time.Duration
+	// RequireConfirmation is selfservice.methods.link.config.
+	// require_confirmation (Latchkey, default true): opening a link shows
+	// a page whose button spends the token, so mail scanners spend none.
+	RequireConfirmation bool
 	// FlowLifespan is selfservice.flows.verification.lifespan (1h).
 	FlowLifespan time.Duration
 	// CodeLifespan is selfservice.methods.code.config.lifespan (1h).
@@ -40,6 +51,29 @@ type Config struct {
 	// LinkBaseURL is where emailed links point (serve.public.base_url or
 	// courier's link base).
 	LinkBaseURL string
+}
+
+// Method names a verification method: its node group and the value of
+// the "method" field.
+type Method string
+
+// The verification methods.
+const (
+	MethodCode Method = flow.GroupCode
+	MethodLink Method = flow.GroupLink
+)
+
+// method is the method flows use: Use, code when unset.
+func (c Config) method() Method {
+	if c.Use == "" {
+		return MethodCode
+	}
+	return c.Use
+}
+
+// methodEnabled reports whether selfservice.methods.<m>.enabled is on.
+func (c Config) methodEnabled(m Method) bool {
+	return (m == MethodCode && c.CodeEnabled) || (m == MethodLink && c.LinkEnabled)
 }
 
 func (c Config) now() time.Time { return c.Time() }

@@ -1,12 +1,15 @@
 // Package verification owns the verification flow: proving control of a
-// verifiable address (an email) with a 6-digit code sent to it, for
-// browsers and native apps, and sending that code after a registration
-// or a profile change adds an address.
+// verifiable address (an email) with a 6-digit code or a link sent to it
+// (selfservice.flows.verification.use), for browsers and native apps, and
+// sending that code or link after a registration or a profile change adds
+// an address.
 //
 // Read it in this order: Flow (the flow object and its UI), service.go
 // (starting, fetching, dispatching submissions, replacing flows), send.go
-// (an email submission and the mail), code.go (checking a code),
-// after.go (codes sent for new addresses), handler.go (the emailed link).
+// (an email submission), request.go (the courier's preparation: lookup,
+// code or link, mail), code.go (checking a code), link.go (the emailed
+// link), verify.go (what success does), after.go (codes sent for new
+// addresses), handler.go (the emailed links' route).
 package verification
 
 import (
@@ -79,11 +82,20 @@ func fromRecord(r *flow.Record) (*Flow, error) {
 // The UI of each state; native flows have no csrf_token node (the
 // responder fills the browser's in on every render).
 
-func chooseMethodNodes(t flow.Type) []flow.Node {
-	return withCSRF(t,
-		flow.Input(flow.GroupCode, "email", "email", flow.LabelEmail()).Required(),
-		flow.Input(flow.GroupCode, "method", "submit", flow.LabelContinue()).WithValue(flow.GroupCode),
-	)
+// chooseMethodNodes is the email form of method m.
+func chooseMethodNodes(t flow.Type, m Method) []flow.Node {
+	return emailNodes(t, m, "")
+}
+
+// emailNodes asks for the address to verify; a link flow keeps showing
+// it, with the address typed, after the link was sent (as Kratos's).
+func emailNodes(t flow.Type, m Method, email string) []flow.Node {
+	g := string(m)
+	in := flow.Input(g, "email", "email", flow.LabelEmail()).Required()
+	if email != "" {
+		in = in.WithValue(email)
+	}
+	return withCSRF(t, in, flow.Input(g, "method", "submit", flow.LabelContinue()).WithValue(g))
 }
 
 // sentNodes is the code form; with the address known, a resend button.
@@ -100,8 +112,20 @@ func sentNodes(t flow.Type, email string) []flow.Node {
 }
 
 // passedNodes is the UI after success: one link on to returnTo.
-func passedNodes(t flow.Type, returnTo string) []flow.Node {
-	return withCSRF(t, flow.Anchor(flow.GroupCode, "continue", returnTo, *flow.LabelContinue()))
+func passedNodes(t flow.Type, m Method, returnTo string) []flow.Node {
+	return withCSRF(t, flow.Anchor(string(m), "continue", returnTo, *flow.LabelContinue()))
+}
+
+// confirmLinkUI is the form of the link confirm page: it posts the token
+// back, so only a deliberate click spends it.
+func confirmLinkUI(action, token string) flow.Container {
+	c := flow.Container{Action: action, Method: "POST", Nodes: []flow.Node{
+		flow.CSRFNode(""),
+		flow.Input(flow.GroupLink, "token", "hidden", nil).WithValue(token).Required(),
+		flow.Input(flow.GroupLink, "method", "submit", flow.LabelConfirmVerificationOK()).WithValue(flow.GroupLink),
+	}}
+	c.AddMessage(flow.MsgConfirmVerificationLink())
+	return c
 }
 
 func withCSRF(t flow.Type, nodes ...flow.Node) []flow.Node {

@@ -3,10 +3,12 @@ package verification
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
@@ -26,6 +28,9 @@ type Identities interface {
 // (courier.Queue implements it).
 type Mailer interface {
 	Enqueue(ctx context.Context, e courier.Email) (uuid.UUID, error)
+	// EnqueueInternal queues a message the courier hands back to
+	// PrepareRequest instead of sending it (request.go).
+	EnqueueInternal(ctx context.Context, tt courier.TemplateType, data any) (uuid.UUID, error)
 }
 
 // Service holds every rule of verification; it is the flow.Service of the
@@ -43,6 +48,14 @@ type Service struct {
 	Hasher secret.Hasher
 	// SchemaURL returns the public URL of an identity schema (templates).
 	SchemaURL func(schemaID string) string
+	// Audit records verification's events in the transaction of the
+	// change (nil records nothing).
+	Audit *audit.Recorder
+	// Log receives the events of the courier's preparation of a request;
+	// nil is slog.Default.
+	Log *slog.Logger
+	// Hooks runs the web_hooks (nil runs none).
+	Hooks Hooks
 }
 
 var _ flow.Service[*session.Session] = (*Service)(nil)
@@ -68,8 +81,13 @@ func (s *Service) start() error {
 	if !s.Config.Enabled {
 		return ErrDisabled
 	}
-	if !s.Config.CodeEnabled {
-		return httpx.ErrBadRequest("You attempted verification using `code`, which is not enabled or does not exist. An administrator needs to enable this verification method.")
+	return s.methodEnabled(s.Config.method())
+}
+
+// methodEnabled refuses a method selfservice.methods.<m>.enabled turns off.
+func (s *Service) methodEnabled(m Method) error {
+	if !s.Config.methodEnabled(m) {
+		return httpx.ErrBadRequest("You attempted verification using `" + string(m) + "`, which is not enabled or does not exist. An administrator needs to enable this verification method.")
 	}
 	return nil
 }
@@ -86,6 +104,9 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, _ *se
 		return nil, err
 	}
 	f := s.newFlow(t, q.URL, returnTo, q.CSRF.Fingerprint())
+	if err := s.runBeforeHooks(ctx, q, f); err != nil {
+		return nil, err
+	}
 	if err := flow.Create(ctx, s.Flows, f); err != nil {
 		return nil, err
 	}
@@ -96,11 +117,12 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, _ *se
 // newFlow builds a flow in choose_method; a browser flow is bound to the
 // anti-CSRF token with fingerprint csrf.
 func (s *Service) newFlow(t flow.Type, requestURL, returnTo, csrf string) *Flow {
+	m := s.Config.method()
 	f := &Flow{
 		Base:   flow.NewBase(t, s.now(), s.Config.FlowLifespan, requestURL, returnTo, s.Config.route("self-service/verification")),
-		Active: flow.GroupCode, State: StateChooseMethod,
+		Active: string(m), State: StateChooseMethod,
 	}
-	f.UI.Nodes = chooseMethodNodes(t)
+	f.UI.Nodes = chooseMethodNodes(t, m)
 	if t == flow.TypeBrowser {
 		f.CSRF = csrf
 	}
@@ -123,13 +145,13 @@ func (s *Service) Fetch(ctx context.Context, q *flow.Request, id string, _ *sess
 	return s.kind().Show(f, http.StatusOK), nil
 }
 
-// OpenLink answers the link of a code mail with where the browser goes:
+// OpenCodeLink answers the link of a code mail with where the browser goes:
 // the verification page of the flow, the code filled in. A flow the
 // browser cannot use — an api flow (the app's registration), one bound
 // to another browser's cookie, or an expired one — continues in a new
 // browser flow that accepts the same codes, so the link works wherever
 // the mail is read. An unknown flow starts over.
-func (s *Service) OpenLink(ctx context.Context, q *flow.Request, rawID, code string) (string, error) {
+func (s *Service) OpenCodeLink(ctx context.Context, q *flow.Request, rawID, code string) (string, error) {
 	if err := s.start(); err != nil {
 		return "", err
 	}
@@ -174,6 +196,13 @@ func (s *Service) Submit(ctx context.Context, q *flow.Request, id uuid.UUID, bod
 	if !s.Config.Enabled {
 		return nil, ErrDisabled
 	}
+	if bodyErr == nil && body.Get("token") != "" {
+		// A link's token proves the mailbox by itself: it works for any
+		// flow type from any browser, and is answered as a browser flow
+		// (link.go).
+		res, err := s.submitToken(ctx, q, id, body.Get("token"))
+		return flow.OfType(flow.TypeBrowser, res, err)
+	}
 	return s.kind().Submit(ctx, id, ErrFlowNotFound, func(f *Flow) (*flow.Result, error) {
 		if bodyErr != nil {
 			var he *httpx.Error
@@ -199,9 +228,13 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, in submi
 	if err := f.CheckOrigin(q, f.Type == flow.TypeBrowser); err != nil {
 		return nil, err
 	}
-	if in.Method != flow.GroupCode {
+	m := s.Config.method()
+	if in.Method != string(m) {
 		f.Active = flow.GroupDefault
 		return s.reject(ctx, f, flow.MsgVerificationNoStrategy())
+	}
+	if err := s.methodEnabled(m); err != nil {
+		return nil, err
 	}
 	if f.State == StatePassedChallenge {
 		return s.replaceDone(ctx, q, f)
@@ -211,8 +244,8 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, in submi
 	}
 	// As recovery, Kratos dispatches on the fields sent: after an email
 	// was accepted, anything without an email is a code.
-	if f.State == StateSentEmail && in.Email == "" {
-		return s.checkCode(ctx, f, in.Code)
+	if m == MethodCode && f.State == StateSentEmail && in.Email == "" {
+		return s.checkCode(ctx, f, q, in.Code)
 	}
 	if in.Email == "" {
 		return s.rejectInput(ctx, f, "email", flow.MsgMissingProperty("email"))

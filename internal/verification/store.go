@@ -7,9 +7,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// Code is a verification code as stored: only its keyed hash, bound to one
-// flow and one verifiable address.
-type Code struct {
+// Secret is a verification code or link token as stored: only its keyed
+// hash, bound to one flow and one verifiable address.
+type Secret struct {
 	ID         uuid.UUID
 	FlowID     uuid.UUID
 	IdentityID uuid.UUID
@@ -29,13 +29,13 @@ type Address struct {
 	Status     string
 }
 
-// Store persists verification codes and moves addresses through their
-// statuses. Every method joins the transaction carried by ctx;
-// sqlstore.VerificationStore implements it.
+// Store persists verification codes and link tokens and moves addresses
+// through their statuses. Every method joins the transaction carried by
+// ctx; sqlstore.VerificationStore implements it.
 type Store interface {
-	CreateCode(ctx context.Context, c *Code) error
+	CreateCode(ctx context.Context, c *Secret) error
 	// FlowCodes returns every code of a flow (used or not).
-	FlowCodes(ctx context.Context, flowID uuid.UUID) ([]Code, error)
+	FlowCodes(ctx context.Context, flowID uuid.UUID) ([]Secret, error)
 	// DeleteFlowCodes removes a flow's codes (a resend supersedes them).
 	DeleteFlowCodes(ctx context.Context, flowID uuid.UUID) error
 	// CopyCodes gives flow to the unused codes of flow from (a link
@@ -44,6 +44,13 @@ type Store interface {
 	// UseCode marks a code used unless it already was; false means another
 	// submission used it first.
 	UseCode(ctx context.Context, id uuid.UUID, at time.Time) (bool, error)
+
+	CreateToken(ctx context.Context, t *Secret) error
+	// FlowTokens returns every link token of a flow (used or not).
+	FlowTokens(ctx context.Context, flowID uuid.UUID) ([]Secret, error)
+	// UseToken is UseCode for link tokens.
+	UseToken(ctx context.Context, id uuid.UUID, at time.Time) (bool, error)
+
 	// FindAddress looks a verifiable address up by channel and normalised
 	// value; storeerr.ErrNotFound when there is none.
 	FindAddress(ctx context.Context, via, value string) (*Address, error)

@@ -1,17 +1,15 @@
-package recovery
+package flow
 
 import (
 	"html/template"
 	"net/http"
-
-	"github.com/latchkey/latchkey/internal/flow"
 )
 
-// The confirm page of a recovery link (departure 5). Opening a link only
-// shows this page; its form posts the token back, and that POST spends
-// it. Mail scanners that open links therefore burn nothing. The page is
-// self-contained (no scripts, no external assets) and never leaks the
-// token through a Referer header.
+// The confirm page of an emailed link (recovery, verification; departure
+// 5). Opening a link only shows this page; its form posts the token back,
+// and that POST spends it. Mail scanners that open links therefore burn
+// nothing. The page is self-contained (no scripts, no external assets)
+// and never leaks the token through a Referer header.
 var confirmPage = template.Must(template.New("confirm").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -19,7 +17,7 @@ var confirmPage = template.Must(template.New("confirm").Parse(`<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <meta name="robots" content="noindex">
-<title>Recover your account</title>
+<title>{{.Title}}</title>
 <style>
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 28rem; margin: 4rem auto; padding: 0 1rem; color: #1f2328; line-height: 1.5; }
 h1 { font-size: 1.4rem; }
@@ -28,27 +26,36 @@ small { color: #59636e; }
 </style>
 </head>
 <body>
-<h1>Recover your account</h1>
+<h1>{{.Title}}</h1>
 {{range .Messages}}<p>{{.Text}}</p>
 {{end}}<form method="POST" action="{{.Action}}">
 {{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
 {{end}}{{range .Buttons}}<button type="submit" name="{{.Name}}" value="{{.Value}}">{{.Label}}</button>
 {{end}}</form>
-<p><small>If you did not ask to recover your account, close this page: nothing has changed.</small></p>
+<p><small>{{.Note}}</small></p>
 </body>
 </html>
 `))
 
 type confirmField struct{ Name, Value, Label string }
 
-// writeConfirmPage renders the confirm form of f.UI as HTML.
-func writeConfirmPage(w http.ResponseWriter, f *Flow) {
+// ConfirmPage is the text of a confirm page.
+type ConfirmPage struct {
+	// Title heads the page ("Recover your account").
+	Title string
+	// Note tells someone who did not ask for the link what to do.
+	Note string
+}
+
+// Write renders the confirm form ui as HTML.
+func (p ConfirmPage) Write(w http.ResponseWriter, ui Container) {
 	data := struct {
+		Title, Note     string
 		Action          string
-		Messages        []flow.Message
+		Messages        []Message
 		Hidden, Buttons []confirmField
-	}{Action: f.UI.Action, Messages: f.UI.Messages}
-	for _, n := range f.UI.Nodes {
+	}{Title: p.Title, Note: p.Note, Action: ui.Action, Messages: ui.Messages}
+	for _, n := range ui.Nodes {
 		v, _ := n.Attributes.Value.(string)
 		field := confirmField{Name: n.Attributes.Name, Value: v}
 		switch n.Attributes.Type {

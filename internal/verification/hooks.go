@@ -1,0 +1,42 @@
+package verification
+
+import (
+	"context"
+
+	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/hook"
+)
+
+// Hooks runs the verification flow's web_hooks (*hook.Runner, set by the
+// server; docs/hooks.md): before.hooks when a user starts a flow,
+// after.hooks when an address is verified (verify.go).
+type Hooks interface {
+	// RunBefore runs before.hooks on a flow a user starts; an error
+	// refuses it.
+	RunBefore(ctx context.Context, ev *hook.Event) error
+	// HasBlockingAfter reports whether there are after-hooks to wait for.
+	HasBlockingAfter(method string) bool
+	// RunAfter runs them before the verification is written.
+	RunAfter(ctx context.Context, ev *hook.Event) (*hook.Changes, error)
+	// AfterCommit queues the response.ignore hooks once written.
+	AfterCommit(ctx context.Context, ev *hook.Event)
+}
+
+// runBeforeHooks runs before.hooks on a flow a user starts, before it is
+// stored (flows sent after a registration or sign-in run none).
+func (s *Service) runBeforeHooks(ctx context.Context, q *flow.Request, f *Flow) error {
+	if s.Hooks == nil {
+		return nil
+	}
+	return s.Hooks.RunBefore(ctx, &hook.Event{FlowID: f.ID, Flow: f, Request: q})
+}
+
+// hookMessages are the messages of a refusing hook, for a flow that has
+// none of the nodes they may name.
+func hookMessages(stop *hook.Interrupted) []flow.Message {
+	out := make([]flow.Message, 0, len(stop.Messages))
+	for _, m := range stop.Messages {
+		out = append(out, m.Message)
+	}
+	return out
+}
