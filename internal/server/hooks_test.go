@@ -795,3 +795,59 @@ func TestRecoveryHooks(t *testing.T) {
 		})
 	})
 }
+
+// TestVerificationHooks: before.hooks can refuse a new verification flow;
+// a blocking after-hook sees the identity before the address is verified
+// and can refuse (the code stays usable); response.ignore hooks run once
+// it is verified.
+func TestVerificationHooks(t *testing.T) {
+	target := newHookTarget(t)
+	opts := servertest.Options{
+		Env: []string{
+			"SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true",
+			hooksEnv("SELFSERVICE_FLOWS_VERIFICATION_BEFORE_HOOKS",
+				webHook(map[string]any{"url": target.URL + "/before", "method": "POST"})),
+			hooksEnv("SELFSERVICE_FLOWS_VERIFICATION_AFTER_HOOKS",
+				webHook(map[string]any{"url": target.URL + "/verified", "method": "POST", "body": example("verification.jsonnet"), "can_interrupt": true}),
+				webHook(map[string]any{"url": target.URL + "/ignored", "method": "POST", "body": example("verification.jsonnet"), "response": map[string]any{"ignore": true}})),
+		},
+		WebHooks: hookLimits,
+	}
+	servertest.Each(t, opts, func(t *testing.T, srv *servertest.Server) {
+		ctx := context.Background()
+		sdk := srv.SDK(false)
+		addr := addresses(t)
+		email := addr("vera-verify", "hooks.example")
+		id := srv.MustCreateIdentity(t, email, pw).Id
+
+		f, res, err := sdk.FrontendAPI.CreateNativeVerificationFlow(ctx).Execute()
+		mustStatus(t, res, err, http.StatusOK)
+		_, res, err = verifyEmail(t, sdk, f.Id, email, "")
+		mustStatus(t, res, err, http.StatusOK)
+		code := srv.VerificationCode(t, email)
+
+		target.on(t, "/verified", answerJSON(403, `{"messages":[{"instance_ptr":"#/","messages":[{"id":4000001,"text":"Not this address.","type":"error"}]}]}`))
+		_, res, err = verifyCode(t, sdk, f.Id, code, "")
+		if res == nil || res.StatusCode != http.StatusBadRequest || !strings.Contains(servertest.ErrorText(err), "Not this address.") {
+			t.Fatalf("refused: %v %s", err, servertest.ErrorText(err))
+		}
+		if mustAddress(t, srv, id).Verified {
+			t.Fatal("verified although the hook refused")
+		}
+		if calls := target.to("/verified", id); len(calls) != 1 || calls[0].Body["email"] != email || calls[0].Body["verification_flow"] != f.Id || calls[0].Body["method"] != "code" {
+			t.Fatalf("/verified calls %v", calls)
+		}
+
+		target.on(t, "/verified", answerJSON(200, `{}`))
+		passed, res, err := verifyCode(t, sdk, f.Id, code, "")
+		mustStatus(t, res, err, http.StatusOK)
+		if passed.State != "passed_challenge" || !mustAddress(t, srv, id).Verified {
+			t.Fatalf("after the hook allowed: %v", passed.State)
+		}
+		target.eventually(t, "/ignored", id)
+
+		target.on(t, "/before", answerJSON(500, ``))
+		_, _, err = sdk.FrontendAPI.CreateNativeVerificationFlow(ctx).Execute()
+		upstreamError(t, err, http.StatusBadGateway, target)
+	})
+}

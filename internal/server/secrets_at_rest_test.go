@@ -24,7 +24,7 @@ import (
 // searched for each of them. None may appear: the database keeps keyed
 // hashes, password hashes and ciphertext only.
 func TestNoUsableSecretAtRest(t *testing.T) {
-	env := append([]string{"SELFSERVICE_METHODS_LINK_ENABLED=true", "SELFSERVICE_METHODS_TOTP_ENABLED=true",
+	env := append([]string{"SELFSERVICE_METHODS_LINK_ENABLED=true", "SELFSERVICE_METHODS_TOTP_ENABLED=true", "SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true",
 		servertest.LookupEnabled, "SELFSERVICE_METHODS_LOOKUP_SECRET_CONFIG_USE_FOR_RECOVERY=true"}, servertest.NotificationsOn()...)
 	servertest.Each(t, servertest.Options{Env: env}, func(t *testing.T, srv *servertest.Server) {
 		ctx := context.Background()
@@ -54,6 +54,8 @@ func TestNoUsableSecretAtRest(t *testing.T) {
 		}
 		keep("registration session token", registered.GetSessionToken())
 		identityID := registered.Identity.Id
+		// The registration mailed a verification code; it is left unused.
+		keep("verification code", srv.VerificationCode(t, email))
 
 		// A wrong password first: the failed login is logged, never what was typed.
 		const wrongPassword = "Wrong-Passw0rd-At-Rest!"
@@ -190,6 +192,23 @@ func TestNoUsableSecretAtRest(t *testing.T) {
 				t.Errorf("no %s event among %v", want, types)
 			}
 		}
+	})
+}
+
+// TestNoVerificationLinkAtRest: an unused verification link's token,
+// pending in its flow and in the mail queue, is nowhere in the database.
+func TestNoVerificationLinkAtRest(t *testing.T) {
+	env := append([]string{"SELFSERVICE_FLOWS_VERIFICATION_USE=link", "SELFSERVICE_METHODS_LINK_ENABLED=true"}, verificationOn...)
+	servertest.Each(t, servertest.Options{Env: env}, func(t *testing.T, srv *servertest.Server) {
+		const email = "link-at-rest@example.test"
+		srv.MustCreateIdentity(t, email, "Link-Passw0rd-At-Rest!")
+		f, res, err := srv.SDK(false).FrontendAPI.CreateNativeVerificationFlow(context.Background()).Execute()
+		mustStatus(t, res, err, http.StatusOK)
+		_, res, err = verifyEmailLink(t, srv.SDK(false), f.Id, email, "")
+		mustStatus(t, res, err, http.StatusOK)
+		secrets := map[string]string{}
+		keepLinkToken(t, srv.VerificationTokenLink(t, email), "verification link token", func(what, v string) { secrets[v] = what })
+		scanForSecrets(t, srv, secrets)
 	})
 }
 

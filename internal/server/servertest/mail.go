@@ -35,6 +35,15 @@ func (s *Server) VerificationLink(t testing.TB, addr string) string {
 	return strings.ReplaceAll(s.nextMatch(t, addr, verificationLinkRE, "verification link"), "&amp;", "&")
 }
 
+var verificationTokenLinkRE = regexp.MustCompile(`https?://[^\s"<>]+/self-service/verification\?flow=[^\s"<>]+`)
+
+// VerificationTokenLink waits for the next mail to addr with a link of
+// the link method (?flow=&token=) and returns it.
+func (s *Server) VerificationTokenLink(t testing.TB, addr string) string {
+	t.Helper()
+	return strings.ReplaceAll(s.nextMatch(t, addr, verificationTokenLinkRE, "verification link"), "&amp;", "&")
+}
+
 var linkRE = regexp.MustCompile(`https?://[^\s"<>]+/self-service/recovery\?flow=[^\s"<>]+`)
 
 // RecoveryLink waits for the next recovery mail to addr and returns its
