@@ -733,6 +733,10 @@ type FeatureFlags struct {
 	// UseContinueWithTransitions: Latchkey default true (Kratos: false).
 	UseContinueWithTransitions bool `key:"use_continue_with_transitions"`
 	FasterSessionExtend        bool `key:"faster_session_extend"`
+	// LegacyRequireVerifiedLoginError: require_verified_address answers
+	// with a form error (400, 4000010) instead of sending a verification
+	// code (Kratos's default false).
+	LegacyRequireVerifiedLoginError bool `key:"legacy_require_verified_login_error"`
 }
 
 // DevMailbox (Latchkey only) keeps mail in the database for the built-in

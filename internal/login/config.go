@@ -29,6 +29,9 @@ type Config struct {
 	// AfterHooks are the after-hooks by method; AfterHooks[""] is
 	// after.hooks, for a method without a list of its own.
 	AfterHooks map[string]AfterHooks
+	// LegacyRequireVerifiedError is feature_flags.
+	// legacy_require_verified_login_error (requireVerified).
+	LegacyRequireVerifiedError bool
 }
 
 // After are the after-hooks of a sign-in with method.

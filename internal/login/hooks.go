@@ -34,7 +34,7 @@ type AfterHooks struct {
 	RevokeOtherSessions bool
 	// RequireVerifiedAddress: require_verified_address, a password
 	// sign-in of an identity none of whose addresses is verified is
-	// refused (Kratos's legacy_require_verified_login_error answer).
+	// refused, and a verification code or link is sent (requireVerified).
 	RequireVerifiedAddress bool
 }
 
@@ -62,8 +62,7 @@ func (s *Service) checkAfter(ctx context.Context, q *flow.Request, f *Flow, iden
 			return s.failed(ctx, f, method, &refusal{identityID: ident.ID, result: audit.ResultAddressNotVerified, answer: ErrNoVerifiableAddress})
 		}
 		if !anyVerified(ident.VerifiableAddresses) {
-			f.UI.AddMessage(flow.MsgAddressNotVerified())
-			return s.failed(ctx, f, method, refused(ident.ID, audit.ResultAddressNotVerified))
+			return s.requireVerified(ctx, q, f, ident, method)
 		}
 	}
 	if s.Hooks == nil || !s.Hooks.HasBlockingAfter(method) {
@@ -81,6 +80,49 @@ func (s *Service) checkAfter(ctx context.Context, q *flow.Request, f *Flow, iden
 		return s.failed(ctx, f, method, &refusal{identityID: ident.ID, result: audit.ResultHookFailed, answer: err})
 	}
 	return nil, nil
+}
+
+// ErrAddressNotVerified is Kratos's answer to a sign-in refused by
+// require_verified_address; details.continue_with names the
+// verification flow that was sent.
+func ErrAddressNotVerified(cw flow.ContinueWith) error {
+	return &httpx.Error{Code: http.StatusForbidden, ID: "session_verified_address_required", Message: "your email or phone address is not yet verified",
+		Reason:  "Your account's email or phone address are not verified yet. Please check your email or phone inbox or re-request verification.",
+		Details: map[string]any{"continue_with": []flow.ContinueWith{cw}}}
+}
+
+// requireVerified refuses a sign-in without a verified address, as
+// Kratos does: a verification flow of the login flow's type is created
+// for the first unverified address and a code (or link) mailed to it, in
+// the transaction that records the refusal; JSON clients get 403
+// session_verified_address_required naming it (continue_with
+// show_verification_ui), browsers are sent to its page. No session is
+// written. With feature_flags.legacy_require_verified_login_error, or
+// with verification off, the flow shows message 4000010 instead.
+func (s *Service) requireVerified(ctx context.Context, q *flow.Request, f *Flow, ident *identity.Identity, method string) (*flow.Result, error) {
+	if !s.Config.LegacyRequireVerifiedError && s.Verification != nil {
+		var (
+			cw flow.ContinueWith
+			ok bool
+		)
+		err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+			var err error
+			cw, ok, err = s.Verification.SendForLogin(ctx, q, f.Type, ident)
+			if err != nil || !ok {
+				return err
+			}
+			return s.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, IdentityID: &ident.ID, FlowID: &f.ID, Method: method, Result: audit.ResultAddressNotVerified})
+		})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			httpx.Logger(ctx).Info("login refused: no verified address; verification sent", "flow_id", f.ID, "identity_id", ident.ID, "verification_flow_id", cw.Flow.ID)
+			return nil, flow.BrowserRedirect(ErrAddressNotVerified(cw), cw.Flow.URL)
+		}
+	}
+	f.UI.AddMessage(flow.MsgAddressNotVerified())
+	return s.failed(ctx, f, method, refused(ident.ID, audit.ResultAddressNotVerified))
 }
 
 func anyVerified(addrs []identity.VerifiableAddress) bool {

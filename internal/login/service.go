@@ -68,6 +68,18 @@ type Service struct {
 	Audit *audit.Recorder
 	// Hooks runs the web_hooks (nil runs none).
 	Hooks Hooks
+	// Verification sends the code require_verified_address asks for
+	// (verification.Service; nil: the legacy answer).
+	Verification Verifier
+}
+
+// Verifier starts the verification of an identity that signed in
+// without a verified address (verification.Service implements it).
+type Verifier interface {
+	// SendForLogin creates a verification flow of type t for an
+	// unverified address of ident and mails it a code or link, in the
+	// transaction carried by ctx; ok is false when verification is off.
+	SendForLogin(ctx context.Context, q *flow.Request, t flow.Type, ident *identity.Identity) (cw flow.ContinueWith, ok bool, err error)
 }
 
 // Errors of the login flow.

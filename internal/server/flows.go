@@ -97,10 +97,12 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Config: login.Config{
 			Site: site, Lifespan: cfg.SelfService.Flows.Login.Lifespan, Style: cfg.SelfService.Flows.Login.Style,
 			UIURL: cfg.UIURLs().Login, AfterReturnURL: cfg.ReturnURLs().LoginPassword,
-			WhoamiRequiredAAL: cfg.Session.Whoami.RequiredAAL,
-			AfterHooks:        loginAfterHooks(cfg.SelfService.Flows.Login.After),
+			WhoamiRequiredAAL:          cfg.Session.Whoami.RequiredAAL,
+			AfterHooks:                 loginAfterHooks(cfg.SelfService.Flows.Login.After),
+			LegacyRequireVerifiedError: cfg.FeatureFlags.LegacyRequireVerifiedLoginError,
 		},
 		Flows: c.flows, Sessions: c.sessions, Tx: s.db, Audit: c.audit, Hooks: c.hooks.login,
+		Verification: verifications,
 		Methods: []login.Method{
 			&login.Password{Switch: flow.Switch{On: pw}, SchemaID: cfg.Identity.DefaultSchemaID, Identities: c.identities, Schemas: c.schemas, Passwords: c.hasher, Throttle: throttle},
 			&login.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Identities: c.identities, Throttle: throttle,

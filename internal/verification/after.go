@@ -59,7 +59,12 @@ func (s *Service) SendForLogin(ctx context.Context, q *flow.Request, t flow.Type
 			continue
 		}
 		cw, err := s.sendInNewFlow(ctx, q, t, ident, va)
-		return cw, err == nil, err
+		if err != nil {
+			return flow.ContinueWith{}, false, err
+		}
+		// Kratos names the page here whatever the flow's type.
+		cw.Flow.URL = flow.WithQuery(s.Config.UIURL, "flow", cw.Flow.ID.String())
+		return cw, true, nil
 	}
 	return flow.ContinueWith{}, false, nil
 }
