@@ -74,3 +74,24 @@ func (p ConfirmPage) Write(w http.ResponseWriter, ui Container) {
 	w.WriteHeader(http.StatusOK)
 	_ = confirmPage.Execute(w, data)
 }
+
+// AnswerLink answers the GET of an emailed link (recovery, verification):
+// err, or res when the link was used or refused at once (always as
+// redirects: a link is opened by a browser, whatever its Accept header),
+// or the confirm flow confirm — as JSON to an SPA, else as page.
+func (p *Responder) AnswerLink(w http.ResponseWriter, r *http.Request, q *Request, page ConfirmPage, confirm View, res *Result, err error) {
+	c := q.InitClient()
+	switch {
+	case err != nil:
+		p.Fail(w, r, q, c, err)
+	case confirm == nil:
+		p.Answer(w, r, q, BrowserForm, res, nil)
+	case c == SPA:
+		p.WriteFlow(w, q, http.StatusOK, confirm)
+	default:
+		ui := &confirm.Common().UI
+		ui.SetCSRF(p.CSRF.Mask(q.CSRF.Token()))
+		p.CSRF.Write(w, q.CSRF)
+		page.Write(w, *ui)
+	}
+}

@@ -38,22 +38,11 @@ var confirmPage = flow.ConfirmPage{
 // GET /self-service/recovery?flow=&token= (the link in the email)
 func (h *Handler) openLink(w http.ResponseWriter, r *http.Request) {
 	httpx.NoCache(w)
-	p := h.Common.Respond
-	q := p.CSRF.ReadRequest(r)
-	c := q.InitClient()
+	q := h.Common.Respond.CSRF.ReadRequest(r)
 	confirm, res, err := h.Service.OpenLink(r.Context(), q)
-	switch {
-	case err != nil:
-		p.Fail(w, r, q, c, err)
-	case confirm == nil:
-		// Whatever the Accept header, a spent or bad link is answered
-		// with redirects.
-		p.Answer(w, r, q, flow.BrowserForm, res, nil)
-	case c == flow.SPA:
-		p.WriteFlow(w, q, http.StatusOK, confirm)
-	default:
-		confirm.UI.SetCSRF(p.CSRF.Mask(q.CSRF.Token()))
-		p.CSRF.Write(w, q.CSRF)
-		confirmPage.Write(w, confirm.UI)
+	var view flow.View // a nil *Flow must stay a nil View
+	if confirm != nil {
+		view = confirm
 	}
+	h.Common.Respond.AnswerLink(w, r, q, confirmPage, view, res, err)
 }

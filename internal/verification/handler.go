@@ -57,22 +57,11 @@ var confirmPage = flow.ConfirmPage{
 // openTokenLink shows the confirm page of a link (an SPA gets it as a
 // flow whose form posts the token), or, without confirmation, verifies.
 func (h *Handler) openTokenLink(w http.ResponseWriter, r *http.Request) {
-	p := h.Common.Respond
-	q := p.CSRF.ReadRequest(r)
-	c := q.InitClient()
+	q := h.Common.Respond.CSRF.ReadRequest(r)
 	confirm, res, err := h.Service.OpenTokenLink(r.Context(), q)
-	switch {
-	case err != nil:
-		p.Fail(w, r, q, c, err)
-	case confirm == nil:
-		// A link is opened by a browser: whatever the Accept header, the
-		// answer is a redirect.
-		p.Answer(w, r, q, flow.BrowserForm, res, nil)
-	case c == flow.SPA:
-		p.WriteFlow(w, q, http.StatusOK, confirm)
-	default:
-		confirm.UI.SetCSRF(p.CSRF.Mask(q.CSRF.Token()))
-		p.CSRF.Write(w, q.CSRF)
-		confirmPage.Write(w, confirm.UI)
+	var view flow.View // a nil *Flow must stay a nil View
+	if confirm != nil {
+		view = confirm
 	}
+	h.Common.Respond.AnswerLink(w, r, q, confirmPage, view, res, err)
 }
