@@ -33,7 +33,7 @@ type fuzzSubmit struct {
 }
 
 func startFuzzTargets(t testing.TB) *fuzzTargets {
-	srv := servertest.Start(t, servertest.EntryOptions("SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true"))
+	srv := servertest.Start(t, servertest.EntryOptions("SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true", "SELFSERVICE_METHODS_LINK_ENABLED=true"))
 	jar, _ := cookiejar.New(nil)
 	ft := &fuzzTargets{srv: srv, browser: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	plain := &http.Client{CheckRedirect: ft.browser.CheckRedirect}
@@ -155,6 +155,9 @@ func FuzzSelfService(f *testing.F) {
 	f.Add(uint8(7), js, js, "", []byte(`{"method":"code","email":"fuzz@example.test"}`))
 	f.Add(uint8(7), js, js, "", []byte(`{"method":"code","code":"12345678901234567890"}`))
 	f.Add(uint8(8), form, "text/html", "", []byte("method=code&code=%00%ff&csrf_token=CSRF"))
+	// A verification link's token, posted by its confirm page.
+	f.Add(uint8(7), js, js, "", []byte(`{"method":"link","token":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}`))
+	f.Add(uint8(8), form, "text/html", "", []byte("method=link&token=%00&csrf_token=CSRF"))
 	f.Add(uint8(9), "", js, "ory_rt_not-a-token%zz", []byte(nil))
 	f.Add(uint8(10), "garbage.sig", js, "ory_st_guess", []byte("Bearer ory_st_guess"))
 	f.Fuzz(func(t *testing.T, i uint8, contentType, accept, query string, body []byte) {

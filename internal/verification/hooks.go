@@ -5,6 +5,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/hook"
+	"github.com/latchkey/latchkey/internal/identity"
 )
 
 // Hooks runs the verification flow's web_hooks (*hook.Runner, set by the
@@ -29,6 +30,13 @@ func (s *Service) runBeforeHooks(ctx context.Context, q *flow.Request, f *Flow) 
 		return nil
 	}
 	return s.Hooks.RunBefore(ctx, &hook.Event{FlowID: f.ID, Flow: f, Request: q})
+}
+
+// hookEvent is what the after-hooks see: the flow (with the submission's
+// transient_payload), the request and the identity whose address was
+// proved.
+func (s *Service) hookEvent(q *flow.Request, f *Flow, ident *identity.Identity, m Method) *hook.Event {
+	return &hook.Event{FlowID: f.ID, Flow: f, TransientPayload: f.TransientPayload, Request: q, Identity: ident, Method: string(m)}
 }
 
 // hookMessages are the messages of a refusing hook, for a flow that has

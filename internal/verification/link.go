@@ -2,6 +2,7 @@ package verification
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/google/uuid"
@@ -33,7 +34,7 @@ func (s *Service) OpenTokenLink(ctx context.Context, q *flow.Request) (confirm *
 	}
 	token := q.Query.Get("token")
 	if !s.Config.RequireConfirmation {
-		res, err := s.submitToken(ctx, q, id, token)
+		res, err := s.submitToken(ctx, q, id, token, nil)
 		return nil, res, err
 	}
 	f, tok, res, err := s.validToken(ctx, q, id, token)
@@ -54,7 +55,8 @@ func (s *Service) linkOn() error {
 }
 
 // submitToken spends a link token of flow id and verifies its address.
-func (s *Service) submitToken(ctx context.Context, q *flow.Request, id uuid.UUID, token string) (*flow.Result, error) {
+// payload is the submission's transient_payload, for the hooks.
+func (s *Service) submitToken(ctx context.Context, q *flow.Request, id uuid.UUID, token string, payload json.RawMessage) (*flow.Result, error) {
 	if err := s.linkOn(); err != nil {
 		return nil, err
 	}
@@ -62,6 +64,7 @@ func (s *Service) submitToken(ctx context.Context, q *flow.Request, id uuid.UUID
 	if tok == nil {
 		return res, err
 	}
+	f.TransientPayload = payload
 	won, stopped, err := s.verify(ctx, q, f, tok, MethodLink, s.Store.UseToken)
 	switch {
 	case err != nil:

@@ -2,6 +2,7 @@ package verification
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -200,7 +201,7 @@ func (s *Service) Submit(ctx context.Context, q *flow.Request, id uuid.UUID, bod
 		// A link's token proves the mailbox by itself: it works for any
 		// flow type from any browser, and is answered as a browser flow
 		// (link.go).
-		res, err := s.submitToken(ctx, q, id, body.Get("token"))
+		res, err := s.submitToken(ctx, q, id, body.Get("token"), transientPayload(body))
 		return flow.OfType(flow.TypeBrowser, res, err)
 	}
 	return s.kind().Submit(ctx, id, ErrFlowNotFound, func(f *Flow) (*flow.Result, error) {
@@ -211,6 +212,7 @@ func (s *Service) Submit(ctx context.Context, q *flow.Request, id uuid.UUID, bod
 			}
 			return nil, bodyErr
 		}
+		f.TransientPayload = transientPayload(body)
 		return s.submit(ctx, q, f, submission{Method: body.Get("method"), Email: body.Get("email"), Code: body.Get("code")})
 	})
 }
@@ -251,6 +253,18 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, in submi
 		return s.rejectInput(ctx, f, "email", flow.MsgMissingProperty("email"))
 	}
 	return s.submitEmail(ctx, q, f, in.Email)
+}
+
+// transientPayload is the submission's transient_payload, for the hooks
+// (a form carries the object as a JSON string).
+func transientPayload(body *httpx.FormBody) json.RawMessage {
+	if raw, ok := body.Raw["transient_payload"]; ok {
+		return raw
+	}
+	if v := body.Get("transient_payload"); v != "" {
+		return json.RawMessage(v)
+	}
+	return nil
 }
 
 // replaceDone answers a submission to a flow that already passed: a new

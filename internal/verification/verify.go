@@ -26,7 +26,7 @@ func (s *Service) verify(ctx context.Context, q *flow.Request, f *Flow, sec *Sec
 		return false, nil, err
 	}
 	if s.Hooks != nil && s.Hooks.HasBlockingAfter(string(m)) {
-		_, err := s.Hooks.RunAfter(ctx, &hook.Event{FlowID: f.ID, Flow: f, Request: q, Identity: ident, Method: string(m)})
+		_, err := s.Hooks.RunAfter(ctx, s.hookEvent(q, f, ident, m))
 		if err != nil {
 			why := audit.ResultHookFailed
 			if errors.As(err, &stopped) {
@@ -66,7 +66,7 @@ func (s *Service) verify(ctx context.Context, q *flow.Request, f *Flow, sec *Sec
 	}
 	httpx.Logger(ctx).Info("verification passed", "flow_id", f.ID, "method", m, "identity_id", sec.IdentityID)
 	if s.Hooks != nil {
-		s.Hooks.AfterCommit(ctx, &hook.Event{FlowID: f.ID, Flow: f, Request: q, Identity: ident, Method: string(m)})
+		s.Hooks.AfterCommit(ctx, s.hookEvent(q, f, ident, m))
 	}
 	return true, nil, nil
 }
