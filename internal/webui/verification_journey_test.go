@@ -90,3 +90,49 @@ func TestBrowserSignUpThenVerify(t *testing.T) {
 		t.Fatalf("address after verification: %+v", a)
 	}
 }
+
+// TestBrowserVerificationLink: with use: link, Ivy asks for a link, opens
+// it from the mailbox (a confirm page: nothing is verified yet), presses
+// its button and lands on the verification page, verified.
+func TestBrowserVerificationLink(t *testing.T) {
+	chromiumPath(t)
+	lk := MustLatchkey(t, "SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true", "SELFSERVICE_FLOWS_VERIFICATION_USE=link", "SELFSERVICE_METHODS_LINK_ENABLED=true")
+	b := MustBrowser(t)
+	email := newEmail("ivy-link")
+	id := lk.MustIdentity(t, email, "Copper-Lantern-Ferry-48")
+	verified := func() bool {
+		ident, _, err := lk.Admin.IdentityAPI.GetIdentity(context.Background(), id).Execute()
+		if err != nil {
+			t.Fatalf("get identity: %v", err)
+		}
+		return ident.VerifiableAddresses[0].Verified
+	}
+
+	b.open(lk.Public + "ui/verification")
+	b.expectPath("/ui/verification?flow=")
+	b.fill(`input[name="email"]`, email)
+	b.click(`button[name="method"][value="link"]`)
+	b.expectText("An email containing a verification link has been sent")
+
+	var link string
+	for _, l := range b.mailLinks(lk.Public, email, "Please verify your email address") {
+		if strings.Contains(l, "/self-service/verification?flow=") && strings.Contains(l, "token=") {
+			link = l
+		}
+	}
+	if link == "" {
+		t.Fatal("no verification link in the mail")
+	}
+	b.open(link)
+	b.expectText("Confirm that you want to verify your email address with this link.")
+	if verified() {
+		t.Fatal("opening the link verified the address")
+	}
+	b.screenshot("verification-link-confirm")
+	b.click(`button[name="method"][value="link"]`)
+	b.expectPath("/ui/verification?flow=")
+	b.expectText("You successfully verified your email address.")
+	if !verified() {
+		t.Fatal("the address is not verified after the link")
+	}
+}
