@@ -19,8 +19,14 @@ import (
 // Every submission counts against the recovery send limits, so the server
 // must not apply them (SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_ADDRESS_MAX=0
 // and ..._PER_IP_MAX=0); a 429 stops the run with that advice.
+//
+// With flow "verification" (scenario verification-enumeration) it sends
+// verification email submissions instead; the server needs verification
+// on and the same limits off (verification counts with recovery's values).
 type enumeration struct {
 	pairs int
+	// flow is "recovery" or "verification".
+	flow string
 }
 
 // Defaults of the enumeration scenario.
@@ -67,7 +73,20 @@ func (c Comparison) Summary() string {
 		ms(c.MedianKnown), ms(c.MedianUnknown), float64(c.Difference)/float64(time.Millisecond), c.KnownSlower, c.Pairs-c.Ties, c.P, verdict)
 }
 
-func (enumeration) Name() string { return "enumeration" }
+func (e enumeration) Name() string {
+	if e.flow == "verification" {
+		return "verification-enumeration"
+	}
+	return "enumeration"
+}
+
+// kind is the flow the submissions go to.
+func (e enumeration) kind() string {
+	if e.flow == "" {
+		return "recovery"
+	}
+	return e.flow
+}
 
 // Setup is not used: the scenario runs a fixed plan (measure).
 func (enumeration) Setup(context.Context, *Env) (Op, error) { return nil, nil }
@@ -90,17 +109,17 @@ func (e *enumeration) measure(ctx context.Context, env *Env) (Result, error) {
 		var flow struct {
 			ID string `json:"id"`
 		}
-		if _, err := env.call(ctx, http.MethodGet, env.Public+"/self-service/recovery/api", nil, http.StatusOK, &flow); err != nil {
+		if _, err := env.call(ctx, http.MethodGet, env.Public+"/self-service/"+e.kind()+"/api", nil, http.StatusOK, &flow); err != nil {
 			return 0, err
 		}
 		time.Sleep(enumerationPause)
-		u := env.Public + "/self-service/recovery?flow=" + flow.ID
+		u := env.Public + "/self-service/" + e.kind() + "?flow=" + flow.ID
 		body := map[string]any{"method": "code", "email": email}
 		t0 := time.Now()
 		status, err := env.call(ctx, http.MethodPost, u, body, http.StatusOK, nil)
 		d := time.Since(t0)
 		if status == http.StatusTooManyRequests {
-			return 0, fmt.Errorf("recovery send limit hit: run the server with SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_ADDRESS_MAX=0 and SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_IP_MAX=0 (%w)", err)
+			return 0, fmt.Errorf("%s send limit hit: run the server with SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_ADDRESS_MAX=0 and SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_IP_MAX=0 (%w)", e.kind(), err)
 		}
 		return d, err
 	}

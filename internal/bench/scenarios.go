@@ -64,6 +64,12 @@ var registry = map[string]func(Options) Scenario{
 		}
 		return &enumeration{pairs: o.EnumerationPairs}
 	},
+	"verification-enumeration": func(o Options) Scenario {
+		if o.EnumerationPairs <= 0 {
+			o.EnumerationPairs = DefaultEnumerationPairs
+		}
+		return &enumeration{pairs: o.EnumerationPairs, flow: "verification"}
+	},
 }
 
 // All is the order "all" runs every scenario in: the ceiling first, so

@@ -29,6 +29,7 @@ func newBench() *cobra.Command {
 			"The 'ceiling' scenario measures a trivial handler in a child process: every other figure is also given as a fraction of it.\n" +
 			"The 'enumeration' scenario (not in 'all') times --pairs recovery submissions for a known and an unknown address and prints\n" +
 			"their median difference and a sign test; run the server with the recovery send limits off (max 0).\n" +
+			"'verification-enumeration' does the same with verification submissions (verification on, the same limits off).\n" +
 			"See docs/benchmarks.md.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var levels []int

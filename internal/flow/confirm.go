@@ -37,6 +37,19 @@ small { color: #59636e; }
 </html>
 `))
 
+// ConfirmLinkUI is the form of a link's confirm page: it posts token to
+// action with the button label, so only a deliberate click spends it;
+// msg explains it.
+func ConfirmLinkUI(action, token string, button *Message, msg Message) Container {
+	c := Container{Action: action, Method: "POST", Nodes: []Node{
+		CSRFNode(""),
+		Input(GroupLink, "token", "hidden", nil).WithValue(token).Required(),
+		Input(GroupLink, "method", "submit", button).WithValue(GroupLink),
+	}}
+	c.AddMessage(msg)
+	return c
+}
+
 type confirmField struct{ Name, Value, Label string }
 
 // ConfirmPage is the text of a confirm page.

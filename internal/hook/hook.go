@@ -69,6 +69,22 @@ type Event struct {
 	Method string
 }
 
+// Hooks is what a flow calls at its three points; *Runner implements it
+// (a nil *Runner runs nothing). Each flow names it Hooks.
+type Hooks interface {
+	// RunBefore runs before.hooks on a new flow, before it is stored; an
+	// error refuses it.
+	RunBefore(ctx context.Context, ev *Event) error
+	// HasBlockingAfter reports whether method has after-hooks to wait for.
+	HasBlockingAfter(method string) bool
+	// RunAfter runs them before anything is written.
+	RunAfter(ctx context.Context, ev *Event) (*Changes, error)
+	// AfterCommit queues the response.ignore hooks once written.
+	AfterCommit(ctx context.Context, ev *Event)
+}
+
+var _ Hooks = (*Runner)(nil)
+
 // Runner runs the web_hooks of one flow. Its fields are set once by the
 // server; a nil *Runner runs nothing.
 type Runner struct {

@@ -15,16 +15,7 @@ import (
 
 // Hooks runs the login flow's web_hooks (*hook.Runner, set by the
 // server; docs/hooks.md).
-type Hooks interface {
-	// RunBefore runs before.hooks on a new flow; an error refuses it.
-	RunBefore(ctx context.Context, ev *hook.Event) error
-	// HasBlockingAfter reports whether method has after-hooks to wait for.
-	HasBlockingAfter(method string) bool
-	// RunAfter runs them before the session is written.
-	RunAfter(ctx context.Context, ev *hook.Event) (*hook.Changes, error)
-	// AfterCommit queues the response.ignore hooks once written.
-	AfterCommit(ctx context.Context, ev *hook.Event)
-}
+type Hooks = hook.Hooks
 
 // AfterHooks are the hooks other than web_hook after a sign-in with one
 // method (selfservice.flows.login.after[.<method>].hooks).

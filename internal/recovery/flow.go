@@ -150,15 +150,3 @@ func adminCodeNodes() []flow.Node {
 func codeNode() flow.Node {
 	return flow.Input(flow.GroupCode, "code", "text", flow.LabelRecoveryCode()).Required().WithPattern("[0-9]+").WithMaxLength(codeLength)
 }
-
-// confirmLinkUI is the form of the link confirm page (departure 5): it
-// posts the token back, so only a deliberate click spends it.
-func confirmLinkUI(action, token string) flow.Container {
-	c := flow.Container{Action: action, Method: "POST", Nodes: []flow.Node{
-		flow.CSRFNode(""),
-		flow.Input(flow.GroupLink, "token", "hidden", nil).WithValue(token).Required(),
-		flow.Input(flow.GroupLink, "method", "submit", flow.LabelConfirmRecoveryOK()).WithValue(flow.GroupLink),
-	}}
-	c.AddMessage(flow.MsgConfirmRecoveryLink())
-	return c
-}

@@ -12,17 +12,7 @@ import (
 
 // Hooks runs the recovery flow's web_hooks (*hook.Runner, set by the
 // server; docs/hooks.md).
-type Hooks interface {
-	// RunBefore runs before.hooks on a flow a user starts; an error
-	// refuses it.
-	RunBefore(ctx context.Context, ev *hook.Event) error
-	// HasBlockingAfter reports whether there are after-hooks to wait for.
-	HasBlockingAfter(method string) bool
-	// RunAfter runs them before the recovery is written.
-	RunAfter(ctx context.Context, ev *hook.Event) (*hook.Changes, error)
-	// AfterCommit queues the response.ignore hooks once written.
-	AfterCommit(ctx context.Context, ev *hook.Event)
-}
+type Hooks = hook.Hooks
 
 // runBeforeHooks runs before.hooks on a flow a user starts, before it is
 // stored (flows the admin API creates run none, as in Kratos).

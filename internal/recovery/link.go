@@ -40,7 +40,7 @@ func (s *Service) OpenLink(ctx context.Context, q *flow.Request) (confirm *Flow,
 		return nil, res, err
 	}
 	c := *f
-	c.UI = confirmLinkUI(flow.WithQuery(s.Config.route("self-service/recovery"), "flow", f.ID.String()), token)
+	c.UI = flow.ConfirmLinkUI(flow.WithQuery(s.Config.route("self-service/recovery"), "flow", f.ID.String()), token, flow.LabelConfirmRecoveryOK(), flow.MsgConfirmRecoveryLink())
 	return &c, nil, nil
 }
 

@@ -11,16 +11,7 @@ import (
 
 // Hooks runs the registration flow's web_hooks (*hook.Runner, set by the
 // server; docs/hooks.md).
-type Hooks interface {
-	// RunBefore runs before.hooks on a new flow; an error refuses it.
-	RunBefore(ctx context.Context, ev *hook.Event) error
-	// HasBlockingAfter reports whether method has after-hooks to wait for.
-	HasBlockingAfter(method string) bool
-	// RunAfter runs them before anything is written.
-	RunAfter(ctx context.Context, ev *hook.Event) (*hook.Changes, error)
-	// AfterCommit queues the response.ignore hooks once written.
-	AfterCommit(ctx context.Context, ev *hook.Event)
-}
+type Hooks = hook.Hooks
 
 // runBeforeHooks runs before.hooks on a new flow, before it is stored.
 func (s *Service) runBeforeHooks(ctx context.Context, q *flow.Request, f *Flow) error {

@@ -116,18 +116,6 @@ func passedNodes(t flow.Type, m Method, returnTo string) []flow.Node {
 	return withCSRF(t, flow.Anchor(string(m), "continue", returnTo, *flow.LabelContinue()))
 }
 
-// confirmLinkUI is the form of the link confirm page: it posts the token
-// back, so only a deliberate click spends it.
-func confirmLinkUI(action, token string) flow.Container {
-	c := flow.Container{Action: action, Method: "POST", Nodes: []flow.Node{
-		flow.CSRFNode(""),
-		flow.Input(flow.GroupLink, "token", "hidden", nil).WithValue(token).Required(),
-		flow.Input(flow.GroupLink, "method", "submit", flow.LabelConfirmVerificationOK()).WithValue(flow.GroupLink),
-	}}
-	c.AddMessage(flow.MsgConfirmVerificationLink())
-	return c
-}
-
 func withCSRF(t flow.Type, nodes ...flow.Node) []flow.Node {
 	if t == flow.TypeBrowser {
 		return append([]flow.Node{flow.CSRFNode("")}, nodes...)

@@ -42,7 +42,7 @@ func (s *Service) OpenTokenLink(ctx context.Context, q *flow.Request) (confirm *
 		return nil, res, err
 	}
 	c := *f
-	c.UI = confirmLinkUI(flow.WithQuery(s.Config.route("self-service/verification"), "flow", f.ID.String()), token)
+	c.UI = flow.ConfirmLinkUI(flow.WithQuery(s.Config.route("self-service/verification"), "flow", f.ID.String()), token, flow.LabelConfirmVerificationOK(), flow.MsgConfirmVerificationLink())
 	return &c, nil, nil
 }
 
