@@ -428,11 +428,17 @@ type SettingsAfter struct {
 	Hooks                   []Hook `key:"hooks"`
 	Password                After  `key:"password"`
 	Profile                 After  `key:"profile"`
+	// TOTP and LookupSecret are after.totp and after.lookup_secret: they
+	// apply when an authenticator app or a set of backup codes is added
+	// or removed.
+	TOTP         After `key:"totp"`
+	LookupSecret After `key:"lookup_secret"`
 }
 
 // ByMethod are the per-method after-hooks lists (after.<method>.hooks).
 func (a SettingsAfter) ByMethod() map[string][]Hook {
-	return map[string][]Hook{"password": a.Password.Hooks, "profile": a.Profile.Hooks}
+	return map[string][]Hook{"password": a.Password.Hooks, "profile": a.Profile.Hooks,
+		"totp": a.TOTP.Hooks, "lookup_secret": a.LookupSecret.Hooks}
 }
 
 // Hook names Latchkey knows.

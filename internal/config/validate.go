@@ -300,6 +300,8 @@ func (l *loader) validateSelfService(c *Config) {
 	l.hooks(fl+"settings.after.hooks", s.After.Hooks)
 	l.after(fl+"settings.after.password", s.After.Password)
 	l.after(fl+"settings.after.profile", s.After.Profile)
+	l.after(fl+"settings.after.totp", s.After.TOTP)
+	l.after(fl+"settings.after.lookup_secret", s.After.LookupSecret)
 
 	v := f.Verification
 	l.returnURL(fl+"verification.ui_url", v.UIURL)
@@ -369,6 +371,7 @@ var (
 	loginAfterHooks           = []string{HookRevokeActiveSessions, HookRequireVerifiedAddress, HookWebHook}
 	settingsAfterHooks        = []string{HookRevokeActiveSessions, HookWebHook, HookShowVerificationUI}
 	settingsProfileAfterHooks = []string{HookWebHook, HookShowVerificationUI}
+	settingsFactorAfterHooks  = []string{HookWebHook} // after.totp, after.lookup_secret
 	recoveryAfterHooks        = []string{HookRevokeActiveSessions, HookWebHook}
 	verificationAfterHooks    = []string{HookWebHook}
 )
@@ -406,6 +409,8 @@ func hookPlace(key string) []string {
 		return loginAfterHooks
 	case flow == "settings" && strings.HasPrefix(rest, "after.profile."):
 		return settingsProfileAfterHooks
+	case flow == "settings" && (strings.HasPrefix(rest, "after.totp.") || strings.HasPrefix(rest, "after.lookup_secret.")):
+		return settingsFactorAfterHooks
 	case flow == "settings":
 		return settingsAfterHooks
 	case flow == "recovery":

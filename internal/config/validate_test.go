@@ -351,6 +351,12 @@ func TestWarnings(t *testing.T) {
 			want: `config: selfservice.flows.login.after.hooks[0].config.body: a file path without file:// is deprecated (as in Kratos); use "file://testdata/webhook.jsonnet"`},
 		{name: "ShadowedWebHook", env: []string{`SELFSERVICE_FLOWS_REGISTRATION_AFTER_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/","method":"POST"}}]`},
 			want: `config: selfservice.flows.registration.after.hooks: its web_hooks do not run after password: selfservice.flows.registration.after.password.hooks is set and replaces this list`},
+		{name: "SessionRevokerAfterTOTP", env: []string{`SELFSERVICE_FLOWS_SETTINGS_AFTER_TOTP_HOOKS=[{"hook":"revoke_active_sessions"}]`},
+			want: `config: selfservice.flows.settings.after.totp.hooks[0].hook: hook "revoke_active_sessions" does nothing here`},
+		{name: "WebHookShadowedByLookupSecret", env: []string{
+			`SELFSERVICE_FLOWS_SETTINGS_AFTER_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/","method":"POST"}}]`,
+			`SELFSERVICE_FLOWS_SETTINGS_AFTER_LOOKUP_SECRET_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/codes","method":"POST"}}]`},
+			want: `config: selfservice.flows.settings.after.hooks: its web_hooks do not run after lookup_secret: selfservice.flows.settings.after.lookup_secret.hooks is set`},
 		{name: "HTTPDelivery", env: []string{"COURIER_DELIVERY_STRATEGY=http"},
 			want: "config: courier.delivery_strategy: http delivery is not supported"},
 		{name: "SameSiteNoneInsecure", dev: true, env: []string{"SESSION_COOKIE_SAME_SITE=None"},
@@ -409,6 +415,26 @@ selfservice:
 	c, _ := MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
 	check(t, "recovery revokes", c.SelfService.Flows.Recovery.RevokesOtherSessions(), true)
 	check(t, "settings revokes", c.SelfService.Flows.Settings.PasswordChangeRevokesOtherSessions(), false)
+}
+
+func TestSettingsAfterByMethod(t *testing.T) {
+	f := MustWriteFile(t, "k.yml", `
+selfservice:
+  flows:
+    settings:
+      after:
+        totp: {default_browser_return_url: /totp-done, hooks: [{hook: web_hook, config: {url: "https://h.example/totp", method: POST}}]}
+        lookup_secret: {hooks: [{hook: web_hook, config: {url: "https://h.example/codes", method: POST}}]}
+`)
+	c, warns := MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
+	check(t, "warnings", len(warns), 0)
+	by := c.SelfService.Flows.Settings.After.ByMethod()
+	for method, url := range map[string]string{"totp": "https://h.example/totp", "lookup_secret": "https://h.example/codes"} {
+		if hooks := by[method]; len(hooks) != 1 || hooks[0].WebHook == nil || hooks[0].WebHook.URL != url {
+			t.Errorf("%s hooks %+v", method, hooks)
+		}
+	}
+	check(t, "totp return URL", c.SelfService.Flows.Settings.After.TOTP.DefaultBrowserReturnURL, "/totp-done")
 }
 
 func TestWebHookConfig(t *testing.T) {
@@ -507,16 +533,18 @@ func TestIdentitySchemaRead(t *testing.T) {
 
 func TestHookPlace(t *testing.T) {
 	for key, want := range map[string][]string{
-		"selfservice.flows.login.before.hooks":                beforeHooks,
-		"selfservice.flows.login.after.hooks":                 loginAfterHooks,
-		"selfservice.flows.login.after.password.hooks":        loginAfterHooks,
-		"selfservice.flows.registration.after.password.hooks": registrationAfterHooks,
-		"selfservice.flows.settings.after.hooks":              settingsAfterHooks,
-		"selfservice.flows.settings.after.password.hooks":     settingsAfterHooks,
-		"selfservice.flows.settings.after.profile.hooks":      settingsProfileAfterHooks,
-		"selfservice.flows.recovery.after.hooks":              recoveryAfterHooks,
-		"selfservice.flows.verification.after.hooks":          verificationAfterHooks,
-		"selfservice.flows.verification.before.hooks":         beforeHooks,
+		"selfservice.flows.login.before.hooks":                 beforeHooks,
+		"selfservice.flows.login.after.hooks":                  loginAfterHooks,
+		"selfservice.flows.login.after.password.hooks":         loginAfterHooks,
+		"selfservice.flows.registration.after.password.hooks":  registrationAfterHooks,
+		"selfservice.flows.settings.after.hooks":               settingsAfterHooks,
+		"selfservice.flows.settings.after.password.hooks":      settingsAfterHooks,
+		"selfservice.flows.settings.after.profile.hooks":       settingsProfileAfterHooks,
+		"selfservice.flows.settings.after.totp.hooks":          settingsFactorAfterHooks,
+		"selfservice.flows.settings.after.lookup_secret.hooks": settingsFactorAfterHooks,
+		"selfservice.flows.recovery.after.hooks":               recoveryAfterHooks,
+		"selfservice.flows.verification.after.hooks":           verificationAfterHooks,
+		"selfservice.flows.verification.before.hooks":          beforeHooks,
 	} {
 		check(t, key, hookPlace(key), want)
 	}
