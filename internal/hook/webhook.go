@@ -207,7 +207,10 @@ func publicError(outcome string, err error) error {
 		return errUpstreamTimeout()
 	case errors.As(err, &he):
 		return he
-	case errors.Is(err, errUpstreamAnswer), errors.Is(err, errUnreachable):
+	case errors.Is(err, errUnreachable):
+		// The network's error names the hook's address: the log has it.
+		return errUpstream(errUnreachable.Error())
+	case errors.Is(err, errUpstreamAnswer):
 		return errUpstream(err.Error())
 	}
 	return errBroken(err)
