@@ -45,10 +45,23 @@ type Config struct {
 	Clients      Clients      `key:"clients"`
 }
 
-// Clients is Kratos's clients section: how outgoing calls behave. Only
-// clients.web_hook is supported.
+// Clients is Kratos's clients section: how outgoing calls behave.
 type Clients struct {
+	HTTP    HTTPClient    `key:"http"`
 	WebHook WebHookClient `key:"web_hook"`
+}
+
+// HTTPClient is clients.http: which addresses web_hooks (and the body
+// templates fetched at start-up) may call.
+type HTTPClient struct {
+	// DisallowPrivateIPRanges (default false, as in Kratos) refuses calls
+	// to loopback, private, link-local, carrier-grade NAT and other
+	// non-public addresses, checked when the connection is made (after
+	// DNS).
+	DisallowPrivateIPRanges bool `key:"disallow_private_ip_ranges"`
+	// PrivateIPExceptionURLs are URL globs ("*" stops at "." and "/",
+	// "**" does not) that may reach private addresses anyway.
+	PrivateIPExceptionURLs []string `key:"private_ip_exception_urls"`
 }
 
 // WebHookClient is clients.web_hook.

@@ -53,6 +53,10 @@ func TestInvalidValues(t *testing.T) {
 			want: "config: selfservice.methods.password.config.min_password_length: must be at least 6, got 5"},
 		{name: "MaxSubmissionsZero", yaml: "selfservice: {methods: {code: {config: {max_submissions: 0}}}}",
 			want: "config: selfservice.methods.code.config.max_submissions: must be between 1 and 255, got 0"},
+		{name: "EmptyPrivateIPException", yaml: "clients: {http: {disallow_private_ip_ranges: true, private_ip_exception_urls: ['https://a.internal/*', '']}}",
+			want: "config: clients.http.private_ip_exception_urls[1]: must not be empty"},
+		{name: "DisallowPrivateIPRangesNotABool", env: []string{"CLIENTS_HTTP_DISALLOW_PRIVATE_IP_RANGES=sometimes"},
+			want: "clients.http.disallow_private_ip_ranges"},
 		{name: "MaxSubmissionsHigh", env: []string{"SELFSERVICE_METHODS_CODE_CONFIG_MAX_SUBMISSIONS=256"},
 			want: "config: selfservice.methods.code.config.max_submissions: must be between 1 and 255, got 256"},
 		{name: "SchemaFileMissing", yaml: "identity: {schemas: [{id: default, url: 'file:///nonexistent/schema.json'}]}",
@@ -357,6 +361,11 @@ func TestWarnings(t *testing.T) {
 			`SELFSERVICE_FLOWS_SETTINGS_AFTER_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/","method":"POST"}}]`,
 			`SELFSERVICE_FLOWS_SETTINGS_AFTER_LOOKUP_SECRET_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/codes","method":"POST"}}]`},
 			want: `config: selfservice.flows.settings.after.hooks: its web_hooks do not run after lookup_secret: selfservice.flows.settings.after.lookup_secret.hooks is set`},
+		{name: "PrivateIPExceptionsWithoutThePolicy", env: []string{`CLIENTS_HTTP_PRIVATE_IP_EXCEPTION_URLS=["http://127.0.0.1:4455/hook"]`},
+			want: "config: clients.http.private_ip_exception_urls: has no effect: clients.http.disallow_private_ip_ranges is false"},
+		{name: "PrivateIPExceptionWithAlternatives", env: []string{"CLIENTS_HTTP_DISALLOW_PRIVATE_IP_RANGES=true",
+			`CLIENTS_HTTP_PRIVATE_IP_EXCEPTION_URLS=["http://{a,b}.internal/hook"]`},
+			want: "config: clients.http.private_ip_exception_urls[0]: only *, ** and ? are wildcards"},
 		{name: "HTTPDelivery", env: []string{"COURIER_DELIVERY_STRATEGY=http"},
 			want: "config: courier.delivery_strategy: http delivery is not supported"},
 		{name: "SameSiteNoneInsecure", dev: true, env: []string{"SESSION_COOKIE_SAME_SITE=None"},
@@ -415,6 +424,21 @@ selfservice:
 	c, _ := MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
 	check(t, "recovery revokes", c.SelfService.Flows.Recovery.RevokesOtherSessions(), true)
 	check(t, "settings revokes", c.SelfService.Flows.Settings.PasswordChangeRevokesOtherSessions(), false)
+}
+
+func TestHTTPClient(t *testing.T) {
+	c, warns := MustLoad(t, LoadOptions{Env: prodEnv})
+	check(t, "default", c.Clients.HTTP.DisallowPrivateIPRanges, false)
+	f := MustWriteFile(t, "k.yml", `
+clients:
+  http:
+    disallow_private_ip_ranges: true
+    private_ip_exception_urls: ["http://10.0.0.5:8080/hooks/*"]
+`)
+	c, warns = MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
+	check(t, "warnings", len(warns), 0)
+	check(t, "disallow", c.Clients.HTTP.DisallowPrivateIPRanges, true)
+	check(t, "exceptions", c.Clients.HTTP.PrivateIPExceptionURLs, []string{"http://10.0.0.5:8080/hooks/*"})
 }
 
 func TestSettingsAfterByMethod(t *testing.T) {
