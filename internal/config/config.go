@@ -45,10 +45,23 @@ type Config struct {
 	Clients      Clients      `key:"clients"`
 }
 
-// Clients is Kratos's clients section: how outgoing calls behave. Only
-// clients.web_hook is supported.
+// Clients is Kratos's clients section: how outgoing calls behave.
 type Clients struct {
+	HTTP    HTTPClient    `key:"http"`
 	WebHook WebHookClient `key:"web_hook"`
+}
+
+// HTTPClient is clients.http: which addresses web_hooks (and the body
+// templates fetched at start-up) may call.
+type HTTPClient struct {
+	// DisallowPrivateIPRanges (default false, as in Kratos) refuses calls
+	// to loopback, private, link-local, carrier-grade NAT and other
+	// non-public addresses, checked when the connection is made (after
+	// DNS).
+	DisallowPrivateIPRanges bool `key:"disallow_private_ip_ranges"`
+	// PrivateIPExceptionURLs are URL globs ("*" stops at "." and "/",
+	// "**" does not) that may reach private addresses anyway.
+	PrivateIPExceptionURLs []string `key:"private_ip_exception_urls"`
 }
 
 // WebHookClient is clients.web_hook.
@@ -428,11 +441,17 @@ type SettingsAfter struct {
 	Hooks                   []Hook `key:"hooks"`
 	Password                After  `key:"password"`
 	Profile                 After  `key:"profile"`
+	// TOTP and LookupSecret are after.totp and after.lookup_secret: they
+	// apply when an authenticator app or a set of backup codes is added
+	// or removed.
+	TOTP         After `key:"totp"`
+	LookupSecret After `key:"lookup_secret"`
 }
 
 // ByMethod are the per-method after-hooks lists (after.<method>.hooks).
 func (a SettingsAfter) ByMethod() map[string][]Hook {
-	return map[string][]Hook{"password": a.Password.Hooks, "profile": a.Profile.Hooks}
+	return map[string][]Hook{"password": a.Password.Hooks, "profile": a.Profile.Hooks,
+		"totp": a.TOTP.Hooks, "lookup_secret": a.LookupSecret.Hooks}
 }
 
 // Hook names Latchkey knows.

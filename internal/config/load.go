@@ -200,7 +200,6 @@ var unsupported = map[string]string{
 	"tracing":                               "tracing is not supported; ignored",
 	"oauth2_provider":                       "the OAuth2 provider integration is not supported; ignored",
 	"ciphers":                               "ciphers are not configurable; ignored",
-	"clients.http":                          "HTTP client settings are not supported (web_hook URLs are operator configuration); ignored",
 	"organizations":                         "organizations are not supported; ignored",
 	"preview":                               "preview features are not supported; ignored",
 	"database":                              "only database.cleanup is supported; ignored",

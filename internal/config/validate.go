@@ -40,6 +40,7 @@ func (l *loader) validate(c *Config) {
 	l.validateSession(c)
 	l.validateSelfService(c)
 	l.validateHookLists(c)
+	l.validateHTTPClient(c.Clients.HTTP)
 	l.validateNotifications(c)
 	l.validateCourier(c)
 	l.validateDatabase(c)
@@ -300,6 +301,8 @@ func (l *loader) validateSelfService(c *Config) {
 	l.hooks(fl+"settings.after.hooks", s.After.Hooks)
 	l.after(fl+"settings.after.password", s.After.Password)
 	l.after(fl+"settings.after.profile", s.After.Profile)
+	l.after(fl+"settings.after.totp", s.After.TOTP)
+	l.after(fl+"settings.after.lookup_secret", s.After.LookupSecret)
 
 	v := f.Verification
 	l.returnURL(fl+"verification.ui_url", v.UIURL)
@@ -322,6 +325,26 @@ func (l *loader) validateSelfService(c *Config) {
 func (l *loader) methodsAfter(key string, a MethodsAfter) {
 	l.after(key, After{DefaultBrowserReturnURL: a.DefaultBrowserReturnURL, Hooks: a.Hooks})
 	l.after(key+".password", a.Password)
+}
+
+// validateHTTPClient checks clients.http: an exception is a URL glob,
+// and exceptions without the policy they are exceptions to mean nothing.
+func (l *loader) validateHTTPClient(h HTTPClient) {
+	const key = "clients.http.private_ip_exception_urls"
+	for i, u := range h.PrivateIPExceptionURLs {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		switch {
+		case strings.TrimSpace(u) == "":
+			l.fail(k, "must not be empty")
+		case strings.ContainsAny(u, `[]{}\`):
+			// Kratos's globs have classes and alternatives; a pattern
+			// using them would silently never match here.
+			l.warn(k, "only *, ** and ? are wildcards; [ ] { } and \\ are matched as they are")
+		}
+	}
+	if len(h.PrivateIPExceptionURLs) > 0 && !h.DisallowPrivateIPRanges {
+		l.warn(key, "has no effect: clients.http.disallow_private_ip_ranges is false, every address may be called")
+	}
 }
 
 // validateHookLists warns about after.hooks web_hooks shadowed by a
@@ -369,6 +392,7 @@ var (
 	loginAfterHooks           = []string{HookRevokeActiveSessions, HookRequireVerifiedAddress, HookWebHook}
 	settingsAfterHooks        = []string{HookRevokeActiveSessions, HookWebHook, HookShowVerificationUI}
 	settingsProfileAfterHooks = []string{HookWebHook, HookShowVerificationUI}
+	settingsFactorAfterHooks  = []string{HookWebHook} // after.totp, after.lookup_secret
 	recoveryAfterHooks        = []string{HookRevokeActiveSessions, HookWebHook}
 	verificationAfterHooks    = []string{HookWebHook}
 )
@@ -406,6 +430,8 @@ func hookPlace(key string) []string {
 		return loginAfterHooks
 	case flow == "settings" && strings.HasPrefix(rest, "after.profile."):
 		return settingsProfileAfterHooks
+	case flow == "settings" && (strings.HasPrefix(rest, "after.totp.") || strings.HasPrefix(rest, "after.lookup_secret.")):
+		return settingsFactorAfterHooks
 	case flow == "settings":
 		return settingsAfterHooks
 	case flow == "recovery":

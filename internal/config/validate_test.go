@@ -53,6 +53,10 @@ func TestInvalidValues(t *testing.T) {
 			want: "config: selfservice.methods.password.config.min_password_length: must be at least 6, got 5"},
 		{name: "MaxSubmissionsZero", yaml: "selfservice: {methods: {code: {config: {max_submissions: 0}}}}",
 			want: "config: selfservice.methods.code.config.max_submissions: must be between 1 and 255, got 0"},
+		{name: "EmptyPrivateIPException", yaml: "clients: {http: {disallow_private_ip_ranges: true, private_ip_exception_urls: ['https://a.internal/*', '']}}",
+			want: "config: clients.http.private_ip_exception_urls[1]: must not be empty"},
+		{name: "DisallowPrivateIPRangesNotABool", env: []string{"CLIENTS_HTTP_DISALLOW_PRIVATE_IP_RANGES=sometimes"},
+			want: "clients.http.disallow_private_ip_ranges"},
 		{name: "MaxSubmissionsHigh", env: []string{"SELFSERVICE_METHODS_CODE_CONFIG_MAX_SUBMISSIONS=256"},
 			want: "config: selfservice.methods.code.config.max_submissions: must be between 1 and 255, got 256"},
 		{name: "SchemaFileMissing", yaml: "identity: {schemas: [{id: default, url: 'file:///nonexistent/schema.json'}]}",
@@ -351,6 +355,17 @@ func TestWarnings(t *testing.T) {
 			want: `config: selfservice.flows.login.after.hooks[0].config.body: a file path without file:// is deprecated (as in Kratos); use "file://testdata/webhook.jsonnet"`},
 		{name: "ShadowedWebHook", env: []string{`SELFSERVICE_FLOWS_REGISTRATION_AFTER_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/","method":"POST"}}]`},
 			want: `config: selfservice.flows.registration.after.hooks: its web_hooks do not run after password: selfservice.flows.registration.after.password.hooks is set and replaces this list`},
+		{name: "SessionRevokerAfterTOTP", env: []string{`SELFSERVICE_FLOWS_SETTINGS_AFTER_TOTP_HOOKS=[{"hook":"revoke_active_sessions"}]`},
+			want: `config: selfservice.flows.settings.after.totp.hooks[0].hook: hook "revoke_active_sessions" does nothing here`},
+		{name: "WebHookShadowedByLookupSecret", env: []string{
+			`SELFSERVICE_FLOWS_SETTINGS_AFTER_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/","method":"POST"}}]`,
+			`SELFSERVICE_FLOWS_SETTINGS_AFTER_LOOKUP_SECRET_HOOKS=[{"hook":"web_hook","config":{"url":"https://h.example/codes","method":"POST"}}]`},
+			want: `config: selfservice.flows.settings.after.hooks: its web_hooks do not run after lookup_secret: selfservice.flows.settings.after.lookup_secret.hooks is set`},
+		{name: "PrivateIPExceptionsWithoutThePolicy", env: []string{`CLIENTS_HTTP_PRIVATE_IP_EXCEPTION_URLS=["http://127.0.0.1:4455/hook"]`},
+			want: "config: clients.http.private_ip_exception_urls: has no effect: clients.http.disallow_private_ip_ranges is false"},
+		{name: "PrivateIPExceptionWithAlternatives", env: []string{"CLIENTS_HTTP_DISALLOW_PRIVATE_IP_RANGES=true",
+			`CLIENTS_HTTP_PRIVATE_IP_EXCEPTION_URLS=["http://{a,b}.internal/hook"]`},
+			want: "config: clients.http.private_ip_exception_urls[0]: only *, ** and ? are wildcards"},
 		{name: "HTTPDelivery", env: []string{"COURIER_DELIVERY_STRATEGY=http"},
 			want: "config: courier.delivery_strategy: http delivery is not supported"},
 		{name: "SameSiteNoneInsecure", dev: true, env: []string{"SESSION_COOKIE_SAME_SITE=None"},
@@ -409,6 +424,41 @@ selfservice:
 	c, _ := MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
 	check(t, "recovery revokes", c.SelfService.Flows.Recovery.RevokesOtherSessions(), true)
 	check(t, "settings revokes", c.SelfService.Flows.Settings.PasswordChangeRevokesOtherSessions(), false)
+}
+
+func TestHTTPClient(t *testing.T) {
+	c, warns := MustLoad(t, LoadOptions{Env: prodEnv})
+	check(t, "default", c.Clients.HTTP.DisallowPrivateIPRanges, false)
+	f := MustWriteFile(t, "k.yml", `
+clients:
+  http:
+    disallow_private_ip_ranges: true
+    private_ip_exception_urls: ["http://10.0.0.5:8080/hooks/*"]
+`)
+	c, warns = MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
+	check(t, "warnings", len(warns), 0)
+	check(t, "disallow", c.Clients.HTTP.DisallowPrivateIPRanges, true)
+	check(t, "exceptions", c.Clients.HTTP.PrivateIPExceptionURLs, []string{"http://10.0.0.5:8080/hooks/*"})
+}
+
+func TestSettingsAfterByMethod(t *testing.T) {
+	f := MustWriteFile(t, "k.yml", `
+selfservice:
+  flows:
+    settings:
+      after:
+        totp: {default_browser_return_url: /totp-done, hooks: [{hook: web_hook, config: {url: "https://h.example/totp", method: POST}}]}
+        lookup_secret: {hooks: [{hook: web_hook, config: {url: "https://h.example/codes", method: POST}}]}
+`)
+	c, warns := MustLoad(t, LoadOptions{Files: []string{f}, Env: prodEnv})
+	check(t, "warnings", len(warns), 0)
+	by := c.SelfService.Flows.Settings.After.ByMethod()
+	for method, url := range map[string]string{"totp": "https://h.example/totp", "lookup_secret": "https://h.example/codes"} {
+		if hooks := by[method]; len(hooks) != 1 || hooks[0].WebHook == nil || hooks[0].WebHook.URL != url {
+			t.Errorf("%s hooks %+v", method, hooks)
+		}
+	}
+	check(t, "totp return URL", c.SelfService.Flows.Settings.After.TOTP.DefaultBrowserReturnURL, "/totp-done")
 }
 
 func TestWebHookConfig(t *testing.T) {
@@ -507,16 +557,18 @@ func TestIdentitySchemaRead(t *testing.T) {
 
 func TestHookPlace(t *testing.T) {
 	for key, want := range map[string][]string{
-		"selfservice.flows.login.before.hooks":                beforeHooks,
-		"selfservice.flows.login.after.hooks":                 loginAfterHooks,
-		"selfservice.flows.login.after.password.hooks":        loginAfterHooks,
-		"selfservice.flows.registration.after.password.hooks": registrationAfterHooks,
-		"selfservice.flows.settings.after.hooks":              settingsAfterHooks,
-		"selfservice.flows.settings.after.password.hooks":     settingsAfterHooks,
-		"selfservice.flows.settings.after.profile.hooks":      settingsProfileAfterHooks,
-		"selfservice.flows.recovery.after.hooks":              recoveryAfterHooks,
-		"selfservice.flows.verification.after.hooks":          verificationAfterHooks,
-		"selfservice.flows.verification.before.hooks":         beforeHooks,
+		"selfservice.flows.login.before.hooks":                 beforeHooks,
+		"selfservice.flows.login.after.hooks":                  loginAfterHooks,
+		"selfservice.flows.login.after.password.hooks":         loginAfterHooks,
+		"selfservice.flows.registration.after.password.hooks":  registrationAfterHooks,
+		"selfservice.flows.settings.after.hooks":               settingsAfterHooks,
+		"selfservice.flows.settings.after.password.hooks":      settingsAfterHooks,
+		"selfservice.flows.settings.after.profile.hooks":       settingsProfileAfterHooks,
+		"selfservice.flows.settings.after.totp.hooks":          settingsFactorAfterHooks,
+		"selfservice.flows.settings.after.lookup_secret.hooks": settingsFactorAfterHooks,
+		"selfservice.flows.recovery.after.hooks":               recoveryAfterHooks,
+		"selfservice.flows.verification.after.hooks":           verificationAfterHooks,
+		"selfservice.flows.verification.before.hooks":          beforeHooks,
 	} {
 		check(t, key, hookPlace(key), want)
 	}

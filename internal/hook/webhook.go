@@ -129,7 +129,9 @@ type CallerConfig struct {
 	Renderer        Renderer
 	// Metrics may be nil (nothing counted).
 	Metrics *Metrics
-	// Client is the HTTP client (nil: a client of its own).
+	// Egress is clients.http's policy (nil: any address may be called).
+	Egress *Egress
+	// Client is the HTTP client (nil: one that obeys Egress).
 	Client *http.Client
 }
 
@@ -143,7 +145,7 @@ func NewCaller(c CallerConfig) *Caller {
 		c.Limits.RetryWait = DefaultRetryWait
 	}
 	if c.Client == nil {
-		c.Client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		c.Client = c.Egress.Client()
 	}
 	allow := make([]string, len(c.HeaderAllowlist))
 	for i, h := range c.HeaderAllowlist {
@@ -207,7 +209,10 @@ func publicError(outcome string, err error) error {
 		return errUpstreamTimeout()
 	case errors.As(err, &he):
 		return he
-	case errors.Is(err, errUpstreamAnswer), errors.Is(err, errUnreachable):
+	case errors.Is(err, errUnreachable):
+		// The network's error names the hook's address: the log has it.
+		return errUpstream(errUnreachable.Error())
+	case errors.Is(err, errUpstreamAnswer):
 		return errUpstream(err.Error())
 	}
 	return errBroken(err)
@@ -344,10 +349,11 @@ func (c *Caller) request(ctx context.Context, h *WebHook, body []byte, contentTy
 func retryable(res *http.Response, err error) bool {
 	if err != nil {
 		// Like go-retryablehttp, a mistake that a second attempt repeats
-		// (a redirect loop, a bad scheme, an untrusted certificate) is
-		// not retried.
+		// (a redirect loop, a bad scheme, an untrusted certificate, an
+		// address the egress policy refuses) is not retried.
 		var certErr *tls.CertificateVerificationError
-		if errors.As(err, &certErr) || strings.Contains(err.Error(), "stopped after") || strings.Contains(err.Error(), "unsupported protocol scheme") {
+		if errors.As(err, &certErr) || errors.Is(err, errNotPublic) ||
+			strings.Contains(err.Error(), "stopped after") || strings.Contains(err.Error(), "unsupported protocol scheme") {
 			return false
 		}
 		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)

@@ -189,6 +189,8 @@ func settingsConfig(cfg *config.Config, site flow.Site) settings.Config {
 		ProfileEnabled:          cfg.SelfService.Methods.Profile.Enabled,
 		AfterPasswordReturnURL:  resolve(cfg, f.After.Password.DefaultBrowserReturnURL),
 		AfterProfileReturnURL:   resolve(cfg, f.After.Profile.DefaultBrowserReturnURL),
+		AfterTOTPReturnURL:      resolve(cfg, f.After.TOTP.DefaultBrowserReturnURL),
+		AfterLookupReturnURL:    resolve(cfg, f.After.LookupSecret.DefaultBrowserReturnURL),
 		AfterDefaultReturnURL:   resolve(cfg, f.After.DefaultBrowserReturnURL),
 		SettingsUIURL:           cfg.UIURLs().Settings,
 		LoginUIURL:              cfg.UIURLs().Login,

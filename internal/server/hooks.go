@@ -32,8 +32,10 @@ func (s *Server) wireHooks(c *components, limits hook.Limits) (*hookRunners, err
 	if err != nil {
 		return nil, err
 	}
+	egress := hook.NewEgress(cfg.Clients.HTTP.DisallowPrivateIPRanges, cfg.Clients.HTTP.PrivateIPExceptionURLs)
 	caller := hook.NewCaller(hook.CallerConfig{
 		Limits:          limits,
+		Egress:          egress,
 		HeaderAllowlist: cfg.Clients.WebHook.HeaderAllowlist,
 		Metrics:         m,
 		Renderer: hook.Renderer{
@@ -45,7 +47,7 @@ func (s *Server) wireHooks(c *components, limits hook.Limits) (*hookRunners, err
 	})
 	f := cfg.SelfService.Flows
 	const fl = "selfservice.flows."
-	b := &runnerBuilder{caller: caller}
+	b := &runnerBuilder{caller: caller, fetch: egress.Client()}
 	r := &hookRunners{
 		registration: b.runner(hook.Registration, fl+"registration", f.Registration.Before.Hooks, f.Registration.After.Hooks, f.Registration.After.ByMethod()),
 		login:        b.runner(hook.Login, fl+"login", f.Login.Before.Hooks, f.Login.After.Hooks, f.Login.After.ByMethod()),
@@ -65,7 +67,10 @@ func (s *Server) wireHooks(c *components, limits hook.Limits) (*hookRunners, err
 // runnerBuilder turns configured hooks lists into runners.
 type runnerBuilder struct {
 	caller *hook.Caller
-	errs   []error
+	// fetch downloads http(s) body templates, under clients.http's policy
+	// like the calls themselves.
+	fetch *http.Client
+	errs  []error
 	// any: some flow has a web_hook.
 	any bool
 }
@@ -100,7 +105,7 @@ func (b *runnerBuilder) webHooks(key string, hooks []config.Hook) []*hook.WebHoo
 		if h.Hook != config.HookWebHook || h.WebHook == nil {
 			continue
 		}
-		w, err := newWebHook(h.WebHook)
+		w, err := newWebHook(h.WebHook, b.fetch)
 		if err != nil {
 			b.errs = append(b.errs, fmt.Errorf("config: %s[%d].config.body: %w", key, i, err))
 			continue
@@ -111,8 +116,9 @@ func (b *runnerBuilder) webHooks(key string, hooks []config.Hook) []*hook.WebHoo
 }
 
 // newWebHook maps a checked config.WebHook onto the hook package's,
-// reading (or, for http(s), fetching once now) its body template.
-func newWebHook(c *config.WebHook) (*hook.WebHook, error) {
+// reading (or, for http(s), fetching once now with fetch) its body
+// template.
+func newWebHook(c *config.WebHook, fetch *http.Client) (*hook.WebHook, error) {
 	name := c.ID
 	if name == "" {
 		if u, err := url.Parse(c.URL); err == nil {
@@ -121,7 +127,7 @@ func newWebHook(c *config.WebHook) (*hook.WebHook, error) {
 	}
 	tpl, err := c.ReadBody()
 	if errors.Is(err, config.ErrRemoteBody) {
-		if tpl, err = fetchTemplate(c.Body); err == nil {
+		if tpl, err = fetchTemplate(fetch, c.Body); err == nil {
 			err = config.CheckJsonnet(c.BodyName(), string(tpl))
 		}
 	}
@@ -140,14 +146,14 @@ func newWebHook(c *config.WebHook) (*hook.WebHook, error) {
 // fetchTemplate downloads an http(s) body template at start-up. Kratos
 // fetches it at the first call and caches it for an hour; Latchkey reads
 // it once, so a broken template stops start-up instead of every call.
-func fetchTemplate(uri string) ([]byte, error) {
+func fetchTemplate(client *http.Client, uri string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
 		return nil, err
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot fetch body template: %w", err)
 	}

@@ -32,14 +32,17 @@ type Config struct {
 	// ProfileEnabled is selfservice.methods.profile.enabled (true).
 	ProfileEnabled bool
 
-	// AfterPasswordReturnURL, AfterProfileReturnURL and
-	// AfterDefaultReturnURL are selfservice.flows.settings.after.password.
-	// default_browser_return_url, …after.profile.default_browser_return_url
-	// and …after.default_browser_return_url, each "" when unset (they do
-	// NOT fall back to selfservice.default_browser_return_url: without
-	// them a browser returns to the settings UI).
+	// AfterPasswordReturnURL, AfterProfileReturnURL, AfterTOTPReturnURL,
+	// AfterLookupReturnURL and AfterDefaultReturnURL are
+	// selfservice.flows.settings.after.password.default_browser_return_url,
+	// …after.profile…, …after.totp…, …after.lookup_secret… and
+	// …after.default_browser_return_url, each "" when unset (they do NOT
+	// fall back to selfservice.default_browser_return_url: without them a
+	// browser returns to the settings UI).
 	AfterPasswordReturnURL string
 	AfterProfileReturnURL  string
+	AfterTOTPReturnURL     string
+	AfterLookupReturnURL   string
 	AfterDefaultReturnURL  string
 
 	// SettingsUIURL and LoginUIURL are the resolved
@@ -73,6 +76,10 @@ func (c Config) afterReturnURL(method string) string {
 		return c.AfterPasswordReturnURL
 	case method == MethodProfile && c.AfterProfileReturnURL != "":
 		return c.AfterProfileReturnURL
+	case method == MethodTOTP && c.AfterTOTPReturnURL != "":
+		return c.AfterTOTPReturnURL
+	case method == MethodLookup && c.AfterLookupReturnURL != "":
+		return c.AfterLookupReturnURL
 	}
 	return c.AfterDefaultReturnURL
 }

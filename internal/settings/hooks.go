@@ -11,7 +11,8 @@ import (
 )
 
 // Hooks runs the settings flow's web_hooks (*hook.Runner, set by the
-// server; docs/hooks.md). The password and profile methods run them.
+// server; docs/hooks.md). Every method that writes runs them: password,
+// profile, totp (enrol, unlink) and lookup_secret (confirm, disable).
 type Hooks interface {
 	// RunBefore runs before.hooks on a flow a user starts; an error
 	// refuses it.
@@ -76,6 +77,38 @@ func (s *Service) afterCommit(ctx context.Context, f *Flow, sub submission, iden
 	if s.Hooks != nil {
 		s.Hooks.AfterCommit(ctx, s.hookEvent(sub.q, f, ident, sub.session, method))
 	}
+}
+
+// saveWithHooks is a second factor's change with its hooks, as password
+// changes have them: method's blocking after-hooks first (a refusal or
+// failure answers and nothing is written), then write, what parsing hooks
+// changed and the answer in one transaction, then the response.ignore
+// hooks. write returns the identity as stored.
+func (s *Service) saveWithHooks(ctx context.Context, f *Flow, sub submission, method string, write func(ctx context.Context) (*identity.Identity, error)) (*flow.Result, error) {
+	changes, refused, err := s.runAfterHooks(ctx, f, sub, sub.session.Identity, method)
+	if refused != nil || err != nil {
+		return refused, err
+	}
+	var (
+		res     *flow.Result
+		updated *identity.Identity
+	)
+	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if updated, err = write(ctx); err != nil {
+			return err
+		}
+		if updated, err = s.applyHookChanges(ctx, updated, changes); err != nil {
+			return err
+		}
+		res, err = s.succeed(ctx, sub, f, updated, method)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.afterCommit(ctx, f, sub, updated, method)
+	return res, nil
 }
 
 // hookEvent is what the hooks see: the flow (with the identity's schema

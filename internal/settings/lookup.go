@@ -267,8 +267,7 @@ func (l *Lookup) confirm(ctx context.Context, s *Service, f *Flow, sub submissio
 	if err != nil {
 		return nil, err
 	}
-	var res *flow.Result
-	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
+	return l.save(ctx, s, f, sub, func(ctx context.Context) error {
 		current, err := l.Identities.Get(ctx, f.IdentityID)
 		if err != nil {
 			return err
@@ -283,36 +282,32 @@ func (l *Lookup) confirm(ctx context.Context, s *Service, f *Flow, sub submissio
 		if err := s.Sessions.Reauthenticate(ctx, sub.session, session.MethodLookupSecret); err != nil {
 			return fmt.Errorf("raise session to aal2: %w", err)
 		}
-		return l.finish(ctx, s, f, sub, &res)
+		return nil
 	})
-	return res, err
 }
 
 // disable removes the identity's backup codes.
 func (l *Lookup) disable(ctx context.Context, s *Service, f *Flow, sub submission) (*flow.Result, error) {
-	var res *flow.Result
-	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+	return l.save(ctx, s, f, sub, func(ctx context.Context) error {
 		err := l.Identities.DeleteCredential(ctx, f.IdentityID, identity.CredentialLookupSecret)
 		switch {
 		case err == nil:
-			if err := s.recordSecondFactor(ctx, audit.SecondFactorRemoved, f, MethodLookup, nil); err != nil {
-				return err
-			}
+			return s.recordSecondFactor(ctx, audit.SecondFactorRemoved, f, MethodLookup, nil)
 		case !errors.Is(err, identity.ErrNotFound):
 			return err
 		}
-		return l.finish(ctx, s, f, sub, &res)
+		return nil
 	})
-	return res, err
 }
 
-// finish answers a stored change with the updated identity.
-func (l *Lookup) finish(ctx context.Context, s *Service, f *Flow, sub submission, res **flow.Result) error {
-	delete(f.Pending, pendingLookup)
-	updated, err := l.Identities.Get(ctx, f.IdentityID)
-	if err != nil {
-		return err
-	}
-	*res, err = s.succeed(ctx, sub, f, updated, MethodLookup)
-	return err
+// save writes a change (with the method's hooks, see saveWithHooks) and
+// answers it with the updated identity; the codes shown leave the flow.
+func (l *Lookup) save(ctx context.Context, s *Service, f *Flow, sub submission, write func(ctx context.Context) error) (*flow.Result, error) {
+	return s.saveWithHooks(ctx, f, sub, MethodLookup, func(ctx context.Context) (*identity.Identity, error) {
+		if err := write(ctx); err != nil {
+			return nil, err
+		}
+		delete(f.Pending, pendingLookup)
+		return l.Identities.Get(ctx, f.IdentityID)
+	})
 }

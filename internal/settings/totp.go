@@ -141,65 +141,47 @@ func (t *TOTP) enrol(ctx context.Context, s *Service, f *Flow, sub submission) (
 	if err != nil {
 		return nil, err
 	}
-	var res *flow.Result
-	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
+	return s.saveWithHooks(ctx, f, sub, MethodTOTP, func(ctx context.Context) (*identity.Identity, error) {
 		current, err := t.Credentials.Get(ctx, f.IdentityID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !hasTOTP(current) { // enrolled meanwhile: keep that one
-			if err := t.Credentials.PutCredential(ctx, f.IdentityID, cred); err != nil {
-				return fmt.Errorf("store totp credential: %w", err)
-			}
-			// Enrolling proved the second factor: the session reaches aal2.
-			if err := s.Sessions.Reauthenticate(ctx, sub.session, session.MethodTOTP); err != nil {
-				return fmt.Errorf("record totp on session: %w", err)
-			}
-			if current, err = t.Credentials.Get(ctx, f.IdentityID); err != nil {
-				return err
-			}
-			if err := s.recordSecondFactor(ctx, audit.SecondFactorAdded, f, MethodTOTP, nil); err != nil {
-				return err
-			}
-			httpx.Logger(ctx).Info("totp enrolled", "identity_id", f.IdentityID, "session_id", sub.session.ID, "flow_id", f.ID)
+		if hasTOTP(current) { // enrolled meanwhile: keep that one
+			return current, nil
 		}
-		res, err = s.succeed(ctx, sub, f, current, MethodTOTP)
-		return err
+		if err := t.Credentials.PutCredential(ctx, f.IdentityID, cred); err != nil {
+			return nil, fmt.Errorf("store totp credential: %w", err)
+		}
+		// Enrolling proved the second factor: the session reaches aal2.
+		if err := s.Sessions.Reauthenticate(ctx, sub.session, session.MethodTOTP); err != nil {
+			return nil, fmt.Errorf("record totp on session: %w", err)
+		}
+		if err := s.recordSecondFactor(ctx, audit.SecondFactorAdded, f, MethodTOTP, nil); err != nil {
+			return nil, err
+		}
+		httpx.Logger(ctx).Info("totp enrolled", "identity_id", f.IdentityID, "session_id", sub.session.ID, "flow_id", f.ID)
+		return t.Credentials.Get(ctx, f.IdentityID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 // unlink removes the identity's TOTP when asked to; a code sent for an
 // identity that has TOTP already changes nothing (see Update).
 func (t *TOTP) unlink(ctx context.Context, s *Service, f *Flow, sub submission) (*flow.Result, error) {
-	var res *flow.Result
-	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+	return s.saveWithHooks(ctx, f, sub, MethodTOTP, func(ctx context.Context) (*identity.Identity, error) {
 		if t.Claims(sub.body) {
 			err := t.Credentials.DeleteCredential(ctx, f.IdentityID, identity.CredentialTOTP)
 			switch {
 			case err == nil:
 				if err := s.recordSecondFactor(ctx, audit.SecondFactorRemoved, f, MethodTOTP, nil); err != nil {
-					return err
+					return nil, err
 				}
 			case !errors.Is(err, identity.ErrNotFound):
-				return fmt.Errorf("delete totp credential: %w", err)
+				return nil, fmt.Errorf("delete totp credential: %w", err)
 			}
 			httpx.Logger(ctx).Info("totp unlinked", "identity_id", f.IdentityID, "session_id", sub.session.ID, "flow_id", f.ID)
 		}
-		current, err := t.Credentials.Get(ctx, f.IdentityID)
-		if err != nil {
-			return err
-		}
-		res, err = s.succeed(ctx, sub, f, current, MethodTOTP)
-		return err
+		return t.Credentials.Get(ctx, f.IdentityID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 // offerAgain replaces the flow's totp group with the one for the
