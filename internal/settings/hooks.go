@@ -13,17 +13,7 @@ import (
 // Hooks runs the settings flow's web_hooks (*hook.Runner, set by the
 // server; docs/hooks.md). Every method that writes runs them: password,
 // profile, totp (enrol, unlink) and lookup_secret (confirm, disable).
-type Hooks interface {
-	// RunBefore runs before.hooks on a flow a user starts; an error
-	// refuses it.
-	RunBefore(ctx context.Context, ev *hook.Event) error
-	// HasBlockingAfter reports whether method has after-hooks to wait for.
-	HasBlockingAfter(method string) bool
-	// RunAfter runs them before the change is written.
-	RunAfter(ctx context.Context, ev *hook.Event) (*hook.Changes, error)
-	// AfterCommit queues the response.ignore hooks once written.
-	AfterCommit(ctx context.Context, ev *hook.Event)
-}
+type Hooks = hook.Hooks
 
 // runBeforeHooks runs before.hooks on a flow a user starts, before it
 // is stored.
