@@ -34,17 +34,6 @@ func waitPrepared(t *testing.T, srv *servertest.Server) {
 	}
 }
 
-// diff is after − before, table by table, leaving out tables that did not change.
-func diff(before, after map[string]int) map[string]int {
-	out := map[string]int{}
-	for table, n := range after {
-		if d := n - before[table]; d != 0 {
-			out[table] = d
-		}
-	}
-	return out
-}
-
 // TestRequestPathIsTheSameForEveryAddress: an email submission for a known
 // and for an unknown address writes the same rows (same tables, same
 // counts) before any background work runs; the courier then gives the
@@ -73,7 +62,7 @@ func TestRequestPathIsTheSameForEveryAddress(t *testing.T) {
 				if res, body := postJSON(t, front, client, flow, `{"method":"`+method+`","email":"`+email+`"}`, nil); res.StatusCode != 200 || dig(body, "state") != "sent_email" {
 					t.Fatalf("%s to %s: %d %v", method, email, res.StatusCode, body)
 				}
-				return diff(before, front.CountAllRows(t))
+				return servertest.DiffRows(before, front.CountAllRows(t))
 			}
 			wroteKnown := submit(k, known)
 			wroteUnknown := submit(u, unknown)

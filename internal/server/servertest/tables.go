@@ -46,3 +46,15 @@ func (s *Server) CountAllRows(t testing.TB) map[string]int {
 	}
 	return out
 }
+
+// DiffRows is after − before (CountAllRows), table by table, leaving out
+// tables that did not change.
+func DiffRows(before, after map[string]int) map[string]int {
+	out := map[string]int{}
+	for table, n := range after {
+		if d := n - before[table]; d != 0 {
+			out[table] = d
+		}
+	}
+	return out
+}
