@@ -75,6 +75,9 @@ type Hooks interface {
 	// RunBefore runs before.hooks on a new flow, before it is stored; an
 	// error refuses it.
 	RunBefore(ctx context.Context, ev *Event) error
+	// HasAfter reports whether method has after-hooks at all, so a flow
+	// can skip building what they would see.
+	HasAfter(method string) bool
 	// HasBlockingAfter reports whether method has after-hooks to wait for.
 	HasBlockingAfter(method string) bool
 	// RunAfter runs them before anything is written.
@@ -266,21 +269,7 @@ func (c *Changes) merge(next *Changes) *Changes {
 		return next
 	}
 	out := *c
-	if next.Traits != nil {
-		out.Traits = next.Traits
-	}
-	if next.SchemaID != "" {
-		out.SchemaID = next.SchemaID
-	}
-	if next.State != "" {
-		out.State = next.State
-	}
-	if next.MetadataPublic != nil {
-		out.MetadataPublic = next.MetadataPublic
-	}
-	if next.MetadataAdmin != nil {
-		out.MetadataAdmin = next.MetadataAdmin
-	}
+	next.overlay(&out.Traits, &out.SchemaID, &out.State, &out.MetadataPublic, &out.MetadataAdmin)
 	if next.ExternalID != nil {
 		out.ExternalID = next.ExternalID
 	}
@@ -297,21 +286,7 @@ func (c *Changes) Apply(i *identity.Identity) {
 	if c == nil {
 		return
 	}
-	if c.Traits != nil {
-		i.Traits = c.Traits
-	}
-	if c.SchemaID != "" {
-		i.SchemaID = c.SchemaID
-	}
-	if c.State != "" {
-		i.State = c.State
-	}
-	if c.MetadataPublic != nil {
-		i.MetadataPublic = c.MetadataPublic
-	}
-	if c.MetadataAdmin != nil {
-		i.MetadataAdmin = c.MetadataAdmin
-	}
+	c.overlay(&i.Traits, &i.SchemaID, &i.State, &i.MetadataPublic, &i.MetadataAdmin)
 	if c.ExternalID != nil {
 		i.ExternalID = *c.ExternalID
 	}
@@ -324,26 +299,32 @@ func (c *Changes) ApplyToCreate(in *identity.CreateInput) {
 	if c == nil {
 		return
 	}
-	if c.Traits != nil {
-		in.Traits = c.Traits
-	}
-	if c.SchemaID != "" {
-		in.SchemaID = c.SchemaID
-	}
-	if c.State != "" {
-		in.State = c.State
-	}
-	if c.MetadataPublic != nil {
-		in.MetadataPublic = c.MetadataPublic
-	}
-	if c.MetadataAdmin != nil {
-		in.MetadataAdmin = c.MetadataAdmin
-	}
+	c.overlay(&in.Traits, &in.SchemaID, &in.State, &in.MetadataPublic, &in.MetadataAdmin)
 	if c.ExternalID != nil {
 		in.ExternalID = *c.ExternalID
 	}
 	if c.VerifiableAddresses != nil {
 		in.VerifiableAddresses = c.VerifiableAddresses
+	}
+}
+
+// overlay writes the fields c changes over the targets (the external id
+// and the addresses, whose targets differ in type, are the callers').
+func (c *Changes) overlay(traits *json.RawMessage, schemaID *string, state *identity.State, metadataPublic, metadataAdmin *json.RawMessage) {
+	if c.Traits != nil {
+		*traits = c.Traits
+	}
+	if c.SchemaID != "" {
+		*schemaID = c.SchemaID
+	}
+	if c.State != "" {
+		*state = c.State
+	}
+	if c.MetadataPublic != nil {
+		*metadataPublic = c.MetadataPublic
+	}
+	if c.MetadataAdmin != nil {
+		*metadataAdmin = c.MetadataAdmin
 	}
 }
 

@@ -37,7 +37,7 @@ func (s *RecoveryStore) DeleteFlowCodes(ctx context.Context, flowID uuid.UUID) e
 // UseCode marks a code used. Only one of several concurrent callers sees
 // true: the conditional UPDATE takes the row lock and re-checks used_at.
 func (s *RecoveryStore) UseCode(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
-	return s.use(ctx, `UPDATE recovery_codes SET used_at = ? WHERE id = ? AND used_at IS NULL`, id, at)
+	return s.DB.spendSecret(ctx, "recovery_codes", id, at)
 }
 
 // CreateToken inserts a link token.
@@ -53,7 +53,7 @@ func (s *RecoveryStore) FlowTokens(ctx context.Context, flowID uuid.UUID) ([]rec
 
 // UseToken marks a link token used (exactly one concurrent caller wins).
 func (s *RecoveryStore) UseToken(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
-	return s.use(ctx, `UPDATE recovery_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, id, at)
+	return s.DB.spendSecret(ctx, "recovery_tokens", id, at)
 }
 
 func (s *RecoveryStore) insert(ctx context.Context, table, hashColumn string, c *recovery.Secret) error {
@@ -102,15 +102,6 @@ func (s *RecoveryStore) list(ctx context.Context, q string, flowID uuid.UUID) ([
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-func (s *RecoveryStore) use(ctx context.Context, q string, id uuid.UUID, at time.Time) (bool, error) {
-	res, err := s.DB.Exec(ctx, q, s.DB.T(at), id.String())
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // InvalidateIdentitySecrets spends every unused, unexpired recovery code

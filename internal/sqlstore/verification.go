@@ -57,7 +57,7 @@ func (s *VerificationStore) CopyCodes(ctx context.Context, from, to uuid.UUID) e
 
 // UseCode marks a code used.
 func (s *VerificationStore) UseCode(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
-	return s.use(ctx, `UPDATE verification_codes SET used_at = ? WHERE id = ? AND used_at IS NULL`, id, at)
+	return s.DB.spendSecret(ctx, "verification_codes", id, at)
 }
 
 // CreateToken inserts a verification link token.
@@ -73,7 +73,7 @@ func (s *VerificationStore) FlowTokens(ctx context.Context, flowID uuid.UUID) ([
 
 // UseToken marks a link token used.
 func (s *VerificationStore) UseToken(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
-	return s.use(ctx, `UPDATE verification_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, id, at)
+	return s.DB.spendSecret(ctx, "verification_tokens", id, at)
 }
 
 // insert adds a code or token row; table and hashColumn are constants.
@@ -113,18 +113,6 @@ func (s *VerificationStore) list(ctx context.Context, q string, flowID uuid.UUID
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-// use runs a conditional UPDATE that spends one row. Only one of several
-// concurrent callers sees true: the UPDATE takes the row lock and
-// re-checks used_at.
-func (s *VerificationStore) use(ctx context.Context, q string, id uuid.UUID, at time.Time) (bool, error) {
-	res, err := s.DB.Exec(ctx, q, s.DB.T(at), id.String())
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // FindAddress looks a verifiable address up by via and value.

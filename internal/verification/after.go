@@ -87,7 +87,7 @@ func (s *Service) sendInNewFlow(ctx context.Context, q *flow.Request, t flow.Typ
 	if err := flow.Create(ctx, s.Flows, f); err != nil {
 		return flow.ContinueWith{}, err
 	}
-	if err := s.issueAndMail(ctx, f, m, a); err != nil {
+	if err := s.issueAndMail(ctx, f, m, a, ident); err != nil {
 		return flow.ContinueWith{}, err
 	}
 	if err := s.recordSent(ctx, f, m, a); err != nil {

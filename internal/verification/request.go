@@ -106,7 +106,7 @@ func (s *Service) sendEmail(ctx context.Context, f *Flow, req sendRequest) (uuid
 	if err != nil {
 		return uuid.Nil, err
 	}
-	if err := s.issueAndMail(ctx, f, req.Method, a); err != nil {
+	if err := s.issueAndMail(ctx, f, req.Method, a, nil); err != nil {
 		return uuid.Nil, err
 	}
 	return a.IdentityID, s.recordSent(ctx, f, req.Method, a)

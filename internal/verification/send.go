@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/secret"
 )
@@ -99,8 +100,9 @@ func (s *Service) showLimited(ctx context.Context, f *Flow, limited *ratelimit.E
 
 // issueAndMail stores a new code or link token of method m for a on f,
 // queues the mail carrying it and moves a pending address to sent, all in
-// the caller's transaction.
-func (s *Service) issueAndMail(ctx context.Context, f *Flow, m Method, a *Address) error {
+// the caller's transaction. ident is the address's identity, for the
+// templates; nil reads it.
+func (s *Service) issueAndMail(ctx context.Context, f *Flow, m Method, a *Address, ident *identity.Identity) error {
 	now := s.now()
 	lifespan := s.Config.CodeLifespan
 	if m == MethodLink {
@@ -113,9 +115,11 @@ func (s *Service) issueAndMail(ctx context.Context, f *Flow, m Method, a *Addres
 		expires = f.ExpiresAt
 	}
 	row := &Secret{ID: uuid.New(), FlowID: f.ID, IdentityID: a.IdentityID, AddressID: a.ID, ExpiresAt: expires, CreatedAt: now}
-	ident, err := s.Identities.GetPublic(ctx, a.IdentityID)
-	if err != nil {
-		return err
+	if ident == nil {
+		var err error
+		if ident, err = s.Identities.GetPublic(ctx, a.IdentityID); err != nil {
+			return err
+		}
 	}
 	data := courier.TemplateData{
 		To: a.Value, Identity: ident.TemplateData(s.SchemaURL),

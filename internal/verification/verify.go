@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/hook"
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/identity"
 )
 
 // verify proves the address sec was issued for. The blocking after-hooks
@@ -21,11 +22,15 @@ import (
 // response.ignore hooks are queued. won is false when another request
 // spent sec first; stopped is set when a hook refused.
 func (s *Service) verify(ctx context.Context, q *flow.Request, f *Flow, sec *Secret, m Method, spend func(context.Context, uuid.UUID, time.Time) (bool, error)) (won bool, stopped *hook.Interrupted, err error) {
-	ident, err := s.Identities.GetPublic(ctx, sec.IdentityID)
-	if err != nil {
-		return false, nil, err
+	// The identity is only read for the hooks.
+	hooks := s.Hooks != nil && s.Hooks.HasAfter(string(m))
+	var ident *identity.Identity
+	if hooks {
+		if ident, err = s.Identities.GetPublic(ctx, sec.IdentityID); err != nil {
+			return false, nil, err
+		}
 	}
-	if s.Hooks != nil && s.Hooks.HasBlockingAfter(string(m)) {
+	if hooks && s.Hooks.HasBlockingAfter(string(m)) {
 		_, err := s.Hooks.RunAfter(ctx, s.hookEvent(q, f, ident, m))
 		if err != nil {
 			why := audit.ResultHookFailed
@@ -65,7 +70,7 @@ func (s *Service) verify(ctx context.Context, q *flow.Request, f *Flow, sec *Sec
 		return false, nil, err
 	}
 	httpx.Logger(ctx).Info("verification passed", "flow_id", f.ID, "method", m, "identity_id", sec.IdentityID)
-	if s.Hooks != nil {
+	if hooks {
 		s.Hooks.AfterCommit(ctx, s.hookEvent(q, f, ident, m))
 	}
 	return true, nil, nil
