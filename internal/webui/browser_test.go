@@ -42,6 +42,9 @@ var skipNote sync.Once
 type browser struct {
 	t   *testing.T
 	ctx context.Context
+	// seenMail are the ids of dev-mailbox mails readMailbox passes over:
+	// those it returned and those there when the mailbox was marked.
+	seenMail []string
 }
 
 // MustBrowser starts a fresh headless Chromium (its own profile, no

@@ -117,3 +117,12 @@ func TestBrowserLockdown(t *testing.T) {
 	b.expectPath("/ui/welcome")
 	b.expectText(email, "You are signed in.")
 }
+
+// jsStrings is ss as a JavaScript array literal.
+func jsStrings(ss []string) string {
+	if ss == nil {
+		ss = []string{}
+	}
+	b, _ := json.Marshal(ss)
+	return string(b)
+}
