@@ -44,7 +44,9 @@ type ProviderConfig struct {
 	// Provider is the provider type: "generic", "github" or "google".
 	Provider string
 	// Label is the button label; "" means the ID (see DisplayLabel).
-	Label        string
+	Label string
+	// ClientID and ClientSecret are the client's credentials at the
+	// provider; the secret is sent only to the token endpoint.
 	ClientID     string
 	ClientSecret string
 	// IssuerURL is required for generic; google defaults to

@@ -171,7 +171,8 @@ func (p *OpenIDProvider) SetPKCEMethods(methods ...string) {
 
 // AlterNextIDToken lets edit change the claims (iss, sub, aud, exp,
 // nonce, email…) of the ID token in the next successful token response;
-// the token is signed again with the provider's key.
+// the token is signed again with the provider's key. edit runs while the
+// provider handles the request, so it must not call the provider.
 func (p *OpenIDProvider) AlterNextIDToken(edit func(claims map[string]any)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
