@@ -51,6 +51,10 @@ const (
 
 	SecondFactorAdded   Type = "second_factor.added"
 	SecondFactorRemoved Type = "second_factor.removed"
+	// A social sign-in provider account was linked to or unlinked from
+	// the identity; details name the provider.
+	SocialLinked   Type = "social.linked"
+	SocialUnlinked Type = "social.unlinked"
 	// A recovery or verifiable address of the identity changed; details
 	// hold "previous" and "current" address lists.
 	AddressChanged Type = "address.changed"
@@ -64,7 +68,7 @@ var Types = []Type{
 	VerificationRequested, VerificationSent, VerificationSucceeded, VerificationFailed, VerificationRateLimited,
 	AdminRecoveryCodeCreated, AdminRecoveryLinkCreated,
 	PasswordChanged, SessionRevoked, LoginSucceeded, LoginFailed,
-	SecondFactorAdded, SecondFactorRemoved, AddressChanged, LockdownConfirmed,
+	SecondFactorAdded, SecondFactorRemoved, SocialLinked, SocialUnlinked, AddressChanged, LockdownConfirmed,
 }
 
 // Actor says who caused an event.

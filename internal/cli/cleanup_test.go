@@ -82,6 +82,8 @@ func cleanupReport(flows, sessions, events int, keepLast string) string {
 		"recovery link tokens         0",
 		"verification codes           0",
 		"verification link tokens     0",
+		"social sign-in round trips   0",
+		"session token exchanges      0",
 		"self-service flows           " + strconv.Itoa(flows),
 		"lockdown link tokens         0",
 		"self-service errors          0",

@@ -428,11 +428,13 @@ type MethodsAfter struct {
 	DefaultBrowserReturnURL string `key:"default_browser_return_url"`
 	Hooks                   []Hook `key:"hooks"`
 	Password                After  `key:"password"`
+	// OIDC is after.oidc: a social sign-in (or sign-up).
+	OIDC After `key:"oidc"`
 }
 
 // ByMethod are the per-method after-hooks lists (after.<method>.hooks).
 func (a MethodsAfter) ByMethod() map[string][]Hook {
-	return map[string][]Hook{"password": a.Password.Hooks}
+	return map[string][]Hook{"password": a.Password.Hooks, "oidc": a.OIDC.Hooks}
 }
 
 // SettingsAfter is selfservice.flows.settings.after.
@@ -446,12 +448,14 @@ type SettingsAfter struct {
 	// or removed.
 	TOTP         After `key:"totp"`
 	LookupSecret After `key:"lookup_secret"`
+	// OIDC is after.oidc: a social sign-in account linked or unlinked.
+	OIDC After `key:"oidc"`
 }
 
 // ByMethod are the per-method after-hooks lists (after.<method>.hooks).
 func (a SettingsAfter) ByMethod() map[string][]Hook {
 	return map[string][]Hook{"password": a.Password.Hooks, "profile": a.Profile.Hooks,
-		"totp": a.TOTP.Hooks, "lookup_secret": a.LookupSecret.Hooks}
+		"totp": a.TOTP.Hooks, "lookup_secret": a.LookupSecret.Hooks, "oidc": a.OIDC.Hooks}
 }
 
 // Hook names Latchkey knows.
@@ -588,6 +592,41 @@ type Methods struct {
 	Link     LinkMethod     `key:"link"`
 	TOTP     TOTPMethod     `key:"totp"`
 	Lookup   LookupMethod   `key:"lookup_secret"`
+	OIDC     OIDCMethod     `key:"oidc"`
+}
+
+// OIDCMethod is selfservice.methods.oidc: social sign-in (off by
+// default, as in Kratos).
+type OIDCMethod struct {
+	Enabled bool       `key:"enabled"`
+	Config  OIDCConfig `key:"config"`
+}
+
+// OIDCConfig is selfservice.methods.oidc.config.
+type OIDCConfig struct {
+	// BaseRedirectURI replaces serve.public.base_url in the callback URL
+	// given to providers (PUBLIC/self-service/methods/oidc/callback/<id>).
+	BaseRedirectURI string         `key:"base_redirect_uri"`
+	Providers       []OIDCProvider `key:"providers"`
+}
+
+// OIDCProvider is one entry of selfservice.methods.oidc.config.providers,
+// with Kratos's keys (api_url is Latchkey's: GitHub's API for GitHub
+// Enterprise or a test server).
+type OIDCProvider struct {
+	ID              string         `key:"id"`
+	Provider        string         `key:"provider"`
+	Label           string         `key:"label"`
+	ClientID        string         `key:"client_id"`
+	ClientSecret    string         `key:"client_secret"`
+	IssuerURL       string         `key:"issuer_url"`
+	AuthURL         string         `key:"auth_url"`
+	TokenURL        string         `key:"token_url"`
+	APIURL          string         `key:"api_url"`
+	Scope           []string       `key:"scope"`
+	MapperURL       string         `key:"mapper_url"`
+	RequestedClaims map[string]any `key:"requested_claims"`
+	PKCE            string         `key:"pkce"`
 }
 
 // TOTPMethod is selfservice.methods.totp (off by default, as in Kratos).
@@ -725,6 +764,7 @@ type CourierTemplates struct {
 	SecuritySecondFactorAdded   EmailTemplate `key:"security_second_factor_added"`
 	SecuritySecondFactorRemoved EmailTemplate `key:"security_second_factor_removed"`
 	SecurityAddressChanged      EmailTemplate `key:"security_address_changed"`
+	SecuritySocialLinked        EmailTemplate `key:"security_social_linked"`
 	SecurityLockdownConfirmed   EmailTemplate `key:"security_lockdown_confirmed"`
 }
 

@@ -73,6 +73,7 @@ func defaults() *Config {
 					Style:    "profile_first",
 					After: MethodsAfter{
 						Password: After{Hooks: []Hook{{Hook: HookSession}}},
+						OIDC:     After{Hooks: []Hook{{Hook: HookSession}}},
 					},
 				},
 				Recovery: RecoveryFlow{

@@ -222,7 +222,7 @@ var unsupported = map[string]string{
 
 // unsupportedMethods are Kratos methods Latchkey does not have; their
 // config and their per-method hooks are ignored.
-var unsupportedMethods = []string{"oidc", "webauthn", "passkey", "saml"}
+var unsupportedMethods = []string{"webauthn", "passkey", "saml"}
 
 func unsupportedReason(key string) string {
 	for p := key; ; {

@@ -10,6 +10,9 @@ type Notifications struct {
 	PasswordChanged     Switch `key:"password_changed"`
 	AccountRecovered    Switch `key:"account_recovered"`
 	AdminRecoveryIssued Switch `key:"admin_recovery_issued"`
+	// SocialLinked: a social sign-in account was linked, which signs in
+	// from then on without the password.
+	SocialLinked Switch `key:"social_linked"`
 	// Off by default: changes a user makes often and on purpose.
 	SecondFactorAdded   Switch `key:"second_factor_added"`
 	SecondFactorRemoved Switch `key:"second_factor_removed"`
@@ -40,7 +43,7 @@ const DefaultLockdownLifespan = 7 * 24 * time.Hour
 func defaultNotifications() Notifications {
 	on := Switch{Enabled: true}
 	return Notifications{
-		PasswordChanged: on, AccountRecovered: on, AdminRecoveryIssued: on,
+		PasswordChanged: on, AccountRecovered: on, AdminRecoveryIssued: on, SocialLinked: on,
 		Lockdown: Lockdown{Lifespan: DefaultLockdownLifespan},
 	}
 }

@@ -35,6 +35,7 @@ func (l *loader) validate(c *Config) {
 	l.oneOf("log.format", c.Log.Format, "text", "json")
 
 	l.validateSecrets(c)
+	l.validateSocial(c)
 	l.validateIdentity(c)
 	l.validateHashers(c)
 	l.validateSession(c)
@@ -303,6 +304,7 @@ func (l *loader) validateSelfService(c *Config) {
 	l.after(fl+"settings.after.profile", s.After.Profile)
 	l.after(fl+"settings.after.totp", s.After.TOTP)
 	l.after(fl+"settings.after.lookup_secret", s.After.LookupSecret)
+	l.after(fl+"settings.after.oidc", s.After.OIDC)
 
 	v := f.Verification
 	l.returnURL(fl+"verification.ui_url", v.UIURL)
@@ -325,6 +327,7 @@ func (l *loader) validateSelfService(c *Config) {
 func (l *loader) methodsAfter(key string, a MethodsAfter) {
 	l.after(key, After{DefaultBrowserReturnURL: a.DefaultBrowserReturnURL, Hooks: a.Hooks})
 	l.after(key+".password", a.Password)
+	l.after(key+".oidc", a.OIDC)
 }
 
 // validateHTTPClient checks clients.http: an exception is a URL glob,
@@ -352,9 +355,17 @@ func (l *loader) validateHTTPClient(h HTTPClient) {
 func (l *loader) validateHookLists(c *Config) {
 	const fl = "selfservice.flows."
 	f := c.SelfService.Flows
-	l.shadowedHooks(fl+"login.after", f.Login.After.Hooks, f.Login.After.ByMethod())
-	l.shadowedHooks(fl+"registration.after", f.Registration.After.Hooks, f.Registration.After.ByMethod())
-	l.shadowedHooks(fl+"settings.after", f.Settings.After.Hooks, f.Settings.After.ByMethod())
+	// Social sign-in's lists matter only when it is on (Latchkey's default
+	// registration after.oidc.hooks is [session]).
+	social := func(m map[string][]Hook) map[string][]Hook {
+		if !c.SelfService.Methods.OIDC.Enabled {
+			delete(m, "oidc")
+		}
+		return m
+	}
+	l.shadowedHooks(fl+"login.after", f.Login.After.Hooks, social(f.Login.After.ByMethod()))
+	l.shadowedHooks(fl+"registration.after", f.Registration.After.Hooks, social(f.Registration.After.ByMethod()))
+	l.shadowedHooks(fl+"settings.after", f.Settings.After.Hooks, social(f.Settings.After.ByMethod()))
 }
 
 // shadowedHooks warns about after.hooks web_hooks that a method never
@@ -430,7 +441,7 @@ func hookPlace(key string) []string {
 		return loginAfterHooks
 	case flow == "settings" && strings.HasPrefix(rest, "after.profile."):
 		return settingsProfileAfterHooks
-	case flow == "settings" && (strings.HasPrefix(rest, "after.totp.") || strings.HasPrefix(rest, "after.lookup_secret.")):
+	case flow == "settings" && (strings.HasPrefix(rest, "after.totp.") || strings.HasPrefix(rest, "after.lookup_secret.") || strings.HasPrefix(rest, "after.oidc.")):
 		return settingsFactorAfterHooks
 	case flow == "settings":
 		return settingsAfterHooks

@@ -43,6 +43,7 @@ const (
 	TemplateSecuritySecondFactorAdded   TemplateType = "security_second_factor_added"
 	TemplateSecuritySecondFactorRemoved TemplateType = "security_second_factor_removed"
 	TemplateSecurityAddressChanged      TemplateType = "security_address_changed"
+	TemplateSecuritySocialLinked        TemplateType = "security_social_linked"
 	TemplateSecurityLockdownConfirmed   TemplateType = "security_lockdown_confirmed"
 )
 
@@ -54,7 +55,7 @@ var TemplateTypes = []TemplateType{
 	TemplateVerificationValid, TemplateVerificationInvalid,
 	TemplateSecurityPasswordChanged, TemplateSecurityAccountRecovered, TemplateSecurityAdminRecovery,
 	TemplateSecuritySecondFactorAdded, TemplateSecuritySecondFactorRemoved, TemplateSecurityAddressChanged,
-	TemplateSecurityLockdownConfirmed,
+	TemplateSecuritySocialLinked, TemplateSecurityLockdownConfirmed,
 }
 
 // key names the type's templates: the directory "<group>/<valid|invalid>"
@@ -89,7 +90,8 @@ func (t TemplateType) carriesSecret() bool {
 	switch t {
 	case TemplateRecoveryCodeValid, TemplateRecoveryValid, TemplateVerificationCodeValid, TemplateVerificationValid,
 		TemplateSecurityPasswordChanged, TemplateSecurityAccountRecovered, TemplateSecurityAdminRecovery,
-		TemplateSecuritySecondFactorAdded, TemplateSecuritySecondFactorRemoved, TemplateSecurityAddressChanged:
+		TemplateSecuritySecondFactorAdded, TemplateSecuritySecondFactorRemoved, TemplateSecurityAddressChanged,
+		TemplateSecuritySocialLinked:
 		return true
 	}
 	return false
@@ -140,6 +142,8 @@ type EventData struct {
 	// verifiable addresses around an address change.
 	PreviousAddresses []string `json:"previous_addresses,omitempty"`
 	CurrentAddresses  []string `json:"current_addresses,omitempty"`
+	// Provider is the social sign-in provider linked (social.linked).
+	Provider string `json:"provider,omitempty"`
 }
 
 // secrets returns the values that make a message usable by whoever reads

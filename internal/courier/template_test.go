@@ -50,6 +50,7 @@ func TestTemplates(t *testing.T) {
 			courier.TemplateSecuritySecondFactorAdded:   "A second factor was added to your account",
 			courier.TemplateSecuritySecondFactorRemoved: "A second factor was removed from your account",
 			courier.TemplateSecurityAddressChanged:      "The email address of your account changed",
+			courier.TemplateSecuritySocialLinked:        "A sign-in provider was linked to your account",
 			courier.TemplateSecurityLockdownConfirmed:   "Your account is locked down",
 		}
 		tpl := MustTemplates(t)

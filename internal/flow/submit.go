@@ -16,6 +16,23 @@ type Method interface {
 	Enabled() bool
 }
 
+// Claimer is a Method that also takes submissions without a method field
+// when they carry one of its own fields: Kratos's provider buttons submit
+// provider=<id> alone, its lookup_secret buttons lookup_secret_regenerate.
+type Claimer interface {
+	Claims(body *httpx.FormBody) bool
+}
+
+// Claims reports whether m takes a submission whose method field is
+// method.
+func Claims(m Method, method string, body *httpx.FormBody) bool {
+	if m.ID() == method {
+		return true
+	}
+	c, ok := m.(Claimer)
+	return ok && method == "" && c.Claims(body)
+}
+
 // Gate runs the checks every method submission of a login or
 // registration flow passes once the flow is loaded, in Kratos's order: the
 // body could be decoded, it names a known method (noStrategy otherwise)
@@ -30,7 +47,7 @@ func Gate[M Method](ctx context.Context, s Store, f Persisted, uiURL string, q *
 	}
 	id := body.Get("method")
 	for _, m := range methods {
-		if m.ID() != id {
+		if !Claims(m, id, body) {
 			continue
 		}
 		if !m.Enabled() {

@@ -43,9 +43,9 @@ func SecondFactor(t CredentialType) bool {
 	return t == CredentialTOTP || t == CredentialLookupSecret
 }
 
-// firstFactor reports whether t signs in on its own. Only password exists
-// in Latchkey so far; passkey, oidc and saml join when they are built.
-func firstFactor(t CredentialType) bool { return t == CredentialPassword }
+// firstFactor reports whether t signs in on its own: password and social
+// sign-in (oidc); passkey and saml join when they are built.
+func firstFactor(t CredentialType) bool { return t == CredentialPassword || t == CredentialOIDC }
 
 // RemoveCredential is DELETE /admin/identities/{id}/credentials/{type}
 // with Kratos's rules: a second factor (totp, lookup_secret) is removed;
@@ -75,7 +75,9 @@ func (s *Service) removeCredential(ctx context.Context, id uuid.UUID, t Credenti
 	case firstFactor(t):
 		n := 0
 		for ct := range i.Credentials {
-			if firstFactor(ct) {
+			// A password credential without a password only reserves
+			// the identifier: it signs nobody in.
+			if firstFactor(ct) && (ct != CredentialPassword || i.HasPassword()) {
 				n++
 			}
 		}

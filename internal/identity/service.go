@@ -86,6 +86,16 @@ type UpdateInput struct {
 // CredentialsInput carries credentials to set on create or update.
 type CredentialsInput struct {
 	Password *PasswordCredentialsInput `json:"password,omitempty"`
+	// OIDC links provider accounts (social sign-up, or the admin API
+	// importing them).
+	OIDC *SocialCredentialsInput `json:"oidc,omitempty"`
+}
+
+// SocialCredentialsInput is credentials.oidc: {config: {providers: [{provider, subject}]}}.
+type SocialCredentialsInput struct {
+	Config struct {
+		Providers []SocialLink `json:"providers"`
+	} `json:"config"`
 }
 
 // PasswordCredentialsInput is credentials.password.
@@ -229,6 +239,19 @@ func (s *Service) newIdentity(body checkedCreateBody) (*Identity, error) {
 	}
 	if body.password != nil {
 		i.Credentials[CredentialPassword] = Credential{ID: uuid.New(), Type: CredentialPassword, Config: body.password, CreatedAt: now, UpdatedAt: now}
+	}
+	if c := in.Credentials; c != nil && c.OIDC != nil && len(c.OIDC.Config.Providers) > 0 {
+		for _, l := range c.OIDC.Config.Providers {
+			if l.Provider == "" || l.Subject == "" {
+				return nil, badRequest("credentials.oidc.config.providers: every entry needs a provider and a subject")
+			}
+		}
+		cred, err := socialCredential(c.OIDC.Config.Providers)
+		if err != nil {
+			return nil, err
+		}
+		cred.ID, cred.CreatedAt, cred.UpdatedAt = uuid.New(), now, now
+		i.Credentials[CredentialOIDC] = cred
 	}
 	if err := derive(sch, i, nil, nil, in.VerifiableAddresses, now); err != nil {
 		return nil, err

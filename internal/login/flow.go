@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
+	"github.com/latchkey/latchkey/internal/identity"
 )
 
 // Kind is the flow.Record kind of login flows.
@@ -44,9 +45,20 @@ type Flow struct {
 	// IdentityID is the identity whose session a refresh flow
 	// re-authenticates (nil for first-factor logins).
 	IdentityID *uuid.UUID
+	// TokenExchange: a native app's flow created with
+	// return_session_token_exchange_code=true; a social sign-in hands
+	// its session to the exchange.
+	TokenExchange bool
+	// PendingLink is a provider account whose sign-up found the address
+	// taken: signing in on this flow links it (1010016).
+	PendingLink *identity.SocialLink
 	// transientPayload is the submission's transient_payload, shown to
 	// web_hooks (not stored, not in the flow's JSON).
 	transientPayload json.RawMessage
+	// exchangeCode is the init code, shown only in the creation answer.
+	exchangeCode string
+	// callback: the flow is being completed by a provider's callback.
+	callback bool
 }
 
 // wireFlow is the loginFlow of the Kratos API, in Kratos key order.
@@ -57,13 +69,14 @@ type wireFlow struct {
 	Refresh      bool      `json:"refresh"`
 	RequestedAAL string    `json:"requested_aal"`
 	State        State     `json:"state"`
+	ExchangeCode string    `json:"session_token_exchange_code,omitempty"`
 }
 
 // MarshalJSON writes the flow as Kratos does (organization_id is always null).
 func (f *Flow) MarshalJSON() ([]byte, error) {
 	return json.Marshal(wireFlow{
 		EntryHead: f.EntryHead(), CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
-		Refresh: f.Refresh, RequestedAAL: f.RequestedAAL, State: f.State,
+		Refresh: f.Refresh, RequestedAAL: f.RequestedAAL, State: f.State, ExchangeCode: f.exchangeCode,
 	})
 }
 
@@ -71,13 +84,16 @@ func (f *Flow) MarshalJSON() ([]byte, error) {
 // hold the rest (type, state, identity, CSRF fingerprint, expiry).
 type storedFlow struct {
 	flow.Stored
-	Refresh      bool   `json:"refresh"`
-	RequestedAAL string `json:"requested_aal"`
+	Refresh       bool                 `json:"refresh"`
+	RequestedAAL  string               `json:"requested_aal"`
+	TokenExchange bool                 `json:"token_exchange,omitempty"`
+	PendingLink   *identity.SocialLink `json:"pending_link,omitempty"`
 }
 
 // Record converts the flow for storage.
 func (f *Flow) Record() (*flow.Record, error) {
-	return f.Base.Record(Kind, string(f.State), f.IdentityID, storedFlow{Stored: f.Stored(), Refresh: f.Refresh, RequestedAAL: f.RequestedAAL})
+	return f.Base.Record(Kind, string(f.State), f.IdentityID, storedFlow{Stored: f.Stored(), Refresh: f.Refresh, RequestedAAL: f.RequestedAAL,
+		TokenExchange: f.TokenExchange, PendingLink: f.PendingLink})
 }
 
 // fromRecord rebuilds a flow from storage.
@@ -86,5 +102,6 @@ func fromRecord(r *flow.Record) (*Flow, error) {
 	if err := flow.Decode(r, &d); err != nil {
 		return nil, err
 	}
-	return &Flow{Base: flow.BaseOf(r, d.Stored), Refresh: d.Refresh, RequestedAAL: d.RequestedAAL, State: State(r.State), IdentityID: r.IdentityID}, nil
+	return &Flow{Base: flow.BaseOf(r, d.Stored), Refresh: d.Refresh, RequestedAAL: d.RequestedAAL, State: State(r.State), IdentityID: r.IdentityID,
+		TokenExchange: d.TokenExchange, PendingLink: d.PendingLink}, nil
 }

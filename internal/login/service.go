@@ -35,6 +35,9 @@ type Authenticated struct {
 	// Commit, when set, runs in the transaction that signs the identity
 	// in (storing a re-hashed password, say).
 	Commit func(ctx context.Context) error
+	// Provider is the social sign-in provider it came through, if any
+	// (authentication_methods[].provider).
+	Provider string
 }
 
 // Sessions is what login needs of session.Manager.
@@ -46,6 +49,8 @@ type Sessions interface {
 	// RevokeOthers deactivates the identity's sessions except keep.
 	RevokeOthers(ctx context.Context, identityID, keep uuid.UUID) (int, error)
 	Reauthenticate(ctx context.Context, s *session.Session, method string) error
+	// ReauthenticateVia is Reauthenticate through a provider.
+	ReauthenticateVia(ctx context.Context, s *session.Session, method, provider string) error
 	// JSON is the session object of API responses.
 	JSON(s *session.Session) any
 	// SatisfiesAAL checks the session (identity loaded) against a
@@ -71,6 +76,13 @@ type Service struct {
 	// Verification sends the code require_verified_address asks for
 	// (verification.Service; nil: the legacy answer).
 	Verification Verifier
+	// Social runs social sign-in round trips and native apps' session
+	// token exchanges (nil: no social sign-in).
+	Social SocialTrips
+	// SocialLinks finds the identity of a provider account.
+	SocialLinks SocialLinks
+	// Registrar signs up provider accounts nobody linked yet.
+	Registrar Registrar
 }
 
 // Verifier starts the verification of an identity that signed in
@@ -119,7 +131,25 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.startExchange(ctx, q, f); err != nil {
+		return nil, err
+	}
 	return s.flows().Show(f, 0), nil
+}
+
+// startExchange gives a native app's flow created with
+// return_session_token_exchange_code=true its init code, shown once in
+// the creation answer (session_token_exchange_code).
+func (s *Service) startExchange(ctx context.Context, q *flow.Request, f *Flow) error {
+	if f.Type != flow.TypeAPI || s.Social == nil || q.Query.Get("return_session_token_exchange_code") != "true" {
+		return nil
+	}
+	code, err := s.Social.NewExchange(ctx, &f.Base)
+	if err != nil {
+		return err
+	}
+	f.TokenExchange, f.exchangeCode = true, code
+	return flow.Save(ctx, s.Flows, f)
 }
 
 // parseAAL reads the aal query parameter ("" means aal1).
@@ -187,6 +217,16 @@ func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, req
 	for _, m := range s.methodsFor(aal) {
 		if s.identifierFirst(f) {
 			f.UI.Nodes = s.identifierScreen()
+			// A provider needs no identifier: its buttons show at once.
+			for _, o := range s.Methods {
+				if o.ID() == MethodOIDC && o.Enabled() {
+					nodes, err := o.Nodes(ctx, f, sess)
+					if err != nil {
+						return nil, err
+					}
+					f.UI.Nodes = append(f.UI.Nodes, nodes...)
+				}
+			}
 			break
 		}
 		if !m.Enabled() {

@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/hook"
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
@@ -56,6 +58,13 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		return res, err
 	}
 	auth, err := m.Authenticate(ctx, f, body, q.Caller)
+	if res, ok := flow.AwayResult(err); ok {
+		return res, nil
+	}
+	var unknown unknownSubject
+	if errors.As(err, &unknown) && s.Registrar != nil {
+		return s.Registrar.SignUpSocial(ctx, q, &f.Base, false, unknown.ext)
+	}
 	if err != nil {
 		return s.failed(ctx, f, m.ID(), err)
 	}
@@ -83,20 +92,26 @@ func (s *Service) signIn(ctx context.Context, q *flow.Request, f *Flow, auth *Au
 		if issued, token, err = s.Sessions.New(ident, method, q.Caller); err != nil {
 			return nil, err
 		}
+		issued.AuthenticationMethods[0].Provider = auth.Provider
 		seen = issued
 	}
 	if res, err := s.checkAfter(ctx, q, f, ident, seen, method); res != nil || err != nil {
 		return res, err
 	}
-	revoked := 0
+	revoked, exchangeTo := 0, ""
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
 		if auth.Commit != nil {
 			if err := auth.Commit(ctx); err != nil {
 				return err
 			}
 		}
+		if f.PendingLink != nil {
+			if err := s.linkPending(ctx, f, ident); err != nil {
+				return err
+			}
+		}
 		if reauth {
-			if err := s.Sessions.Reauthenticate(ctx, sess, method); err != nil {
+			if err := s.Sessions.ReauthenticateVia(ctx, sess, method, auth.Provider); err != nil {
 				return fmt.Errorf("re-authenticate session: %w", err)
 			}
 			token = sess.RequestToken()
@@ -112,11 +127,20 @@ func (s *Service) signIn(ctx context.Context, q *flow.Request, f *Flow, auth *Au
 				return fmt.Errorf("revoke other sessions: %w", err)
 			}
 		}
+		if f.callback && f.TokenExchange {
+			var err error
+			if exchangeTo, err = s.Social.CompleteExchange(ctx, f.ID, sess, token, s.returnTo(f)); err != nil {
+				return err
+			}
+		}
 		f.State = StatePassedChallenge
 		if err := flow.Save(ctx, s.Flows, f); err != nil {
 			return err
 		}
 		details := map[string]any{"session_id": sess.ID.String(), "aal": sess.AAL}
+		if auth.Provider != "" {
+			details["provider"] = auth.Provider
+		}
 		if revoked > 0 {
 			details["revoked_sessions"] = revoked
 		}
@@ -128,9 +152,11 @@ func (s *Service) signIn(ctx context.Context, q *flow.Request, f *Flow, auth *Au
 	if s.Hooks != nil {
 		s.Hooks.AfterCommit(ctx, s.hookEvent(q, f, ident, sess, method))
 	}
-	returnTo := f.ReturnTo
-	if returnTo == "" {
-		returnTo = s.Config.AfterReturnURL
+	returnTo := s.returnTo(f)
+	if exchangeTo != "" {
+		// The app's system browser goes back to the app, which trades the
+		// code for the session token.
+		return &flow.Result{Outcome: flow.Done, RedirectTo: exchangeTo}, nil
 	}
 	res := &flow.Result{Outcome: flow.Done, RedirectTo: returnTo}
 	client := q.ClientFor(f.Type)
@@ -161,6 +187,32 @@ func (s *Service) signIn(ctx context.Context, q *flow.Request, f *Flow, auth *Au
 		res.Body = loginResponse{Session: s.Sessions.JSON(sess), ContinueWith: []flow.ContinueWith{flow.RedirectBrowserTo(returnTo)}}
 	}
 	return res, nil
+}
+
+// returnTo is where a browser goes after signing in on f.
+func (s *Service) returnTo(f *Flow) string {
+	if f.ReturnTo != "" {
+		return f.ReturnTo
+	}
+	return s.Config.AfterReturnURL
+}
+
+// linkPending links the provider account a social sign-up left on f to
+// ident, which just proved itself. An account linked elsewhere meanwhile
+// is left alone: the sign-in itself is still good.
+func (s *Service) linkPending(ctx context.Context, f *Flow, ident *identity.Identity) error {
+	l := f.PendingLink
+	owner, err := s.SocialLinks.FindBySocialLink(ctx, l.Provider, l.Subject)
+	switch {
+	case err == nil && owner.ID == ident.ID:
+		return nil
+	case err == nil:
+		httpx.Logger(ctx).Warn("social account linked to another identity meanwhile; not linked", "flow_id", f.ID, "provider", l.Provider)
+		return nil
+	case !errors.Is(err, identity.ErrNotFound):
+		return err
+	}
+	return s.SocialLinks.LinkSocial(ctx, ident.ID, *l)
 }
 
 // secondStepURL is the aal2 login a browser goes on to, carrying the

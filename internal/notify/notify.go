@@ -79,6 +79,7 @@ var templates = map[audit.Type]courier.TemplateType{
 	audit.SecondFactorAdded:        courier.TemplateSecuritySecondFactorAdded,
 	audit.SecondFactorRemoved:      courier.TemplateSecuritySecondFactorRemoved,
 	audit.AddressChanged:           courier.TemplateSecurityAddressChanged,
+	audit.SocialLinked:             courier.TemplateSecuritySocialLinked,
 	audit.LockdownConfirmed:        courier.TemplateSecurityLockdownConfirmed,
 }
 
@@ -163,6 +164,7 @@ func eventData(e *audit.Event) *courier.EventData {
 	if by, _ := e.Details["issued_by"].(string); by == "admin" {
 		d.IssuedByAdmin = true
 	}
+	d.Provider, _ = e.Details["provider"].(string)
 	d.PreviousAddresses = stringList(e.Details["previous"])
 	d.CurrentAddresses = stringList(e.Details["current"])
 	return d

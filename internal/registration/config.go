@@ -25,12 +25,25 @@ type Config struct {
 	// password.hooks (or after.hooks) contains {hook: session}, so a new
 	// identity is signed in at once (Latchkey default true).
 	SessionAfterRegistration bool
+	// SessionAfterSocial: after.oidc.hooks (or after.hooks) contains
+	// {hook: session}, so a social sign-up is signed in at once (Latchkey
+	// default true).
+	SessionAfterSocial bool
 
 	// UIURL is the resolved selfservice.flows.registration.ui_url.
 	UIURL string
 	// AfterReturnURL is where a browser goes after signing up when the flow
 	// has no return_to (config.ReturnURLs.RegistrationPassword).
 	AfterReturnURL string
+}
+
+// sessionAfter reports whether a sign-up with method signs the new
+// identity in.
+func (c Config) sessionAfter(method string) bool {
+	if method == MethodOIDC {
+		return c.SessionAfterSocial
+	}
+	return c.SessionAfterRegistration
 }
 
 func (c Config) now() time.Time { return c.Time() }

@@ -22,11 +22,19 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 		sess   *session.Session
 		token  string
 		verify []flow.ContinueWith
+		// exchangeTo is where an app's system browser goes back to after a
+		// social sign-up (return_to?code=...).
+		exchangeTo string
+		provider   string
 	)
+	if f.social != nil {
+		provider = f.social.Provider.ID()
+	}
 	// A browser that gets a session gets a new CSRF token (succeeded). It
 	// is issued now, so the verification flows created below are bound to
 	// the token the browser will hold; a failure puts the old one back.
-	rotate := s.Config.SessionAfterRegistration && f.Type == flow.TypeBrowser
+	signIn := s.Config.sessionAfter(method)
+	rotate := signIn && f.Type == flow.TypeBrowser
 	before := q.CSRF.Snapshot()
 	if rotate {
 		q.CSRF.Rotate()
@@ -43,9 +51,14 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 		}
 		// A web_hook may have made the identity inactive (awaiting
 		// approval, say): it is registered, not signed in.
-		if s.Config.SessionAfterRegistration && ident.State == identity.StateActive {
-			if sess, token, err = s.Sessions.Issue(ctx, ident, method, q.Caller); err != nil {
+		if signIn && ident.State == identity.StateActive {
+			if sess, token, err = s.Sessions.IssueVia(ctx, ident, method, provider, q.Caller); err != nil {
 				return err
+			}
+			if f.callback && f.TokenExchange {
+				if exchangeTo, err = s.Social.CompleteExchange(ctx, f.ID, sess, token, s.returnTo(f)); err != nil {
+					return err
+				}
 			}
 		}
 		f.State = StatePassedChallenge
@@ -54,11 +67,14 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 	if err != nil {
 		q.CSRF.Restore(before)
 	}
-	if res, err := s.refused(ctx, f, err); res != nil || err != nil {
+	if res, err := s.refused(ctx, q, f, err); res != nil || err != nil {
 		return res, err
 	}
 	if s.Hooks != nil {
 		s.Hooks.AfterCommit(ctx, s.hookEvent(q, f, ident, method))
+	}
+	if exchangeTo != "" {
+		return &flow.Result{Outcome: flow.Done, RedirectTo: exchangeTo}, nil
 	}
 	return s.succeeded(q, f, ident, sess, token, verify), nil
 }
@@ -66,9 +82,11 @@ func (s *Service) create(ctx context.Context, q *flow.Request, f *Flow, in *iden
 // refused answers what the identity store refused: a taken identifier
 // (Kratos's duplicate message) or schema violations, shown on the form
 // (400); other errors are returned as they are; nil, nil for no error.
-func (s *Service) refused(ctx context.Context, f *Flow, err error) (*flow.Result, error) {
+func (s *Service) refused(ctx context.Context, q *flow.Request, f *Flow, err error) (*flow.Result, error) {
 	var ve *identity.ValidationError
 	switch {
+	case errors.Is(err, storeerr.ErrConflict) && f.social != nil && s.SignIn != nil:
+		return s.suggestLink(ctx, q, f)
 	case errors.Is(err, storeerr.ErrConflict):
 		return s.flows().Reject(ctx, f, flow.MsgDuplicateIdentifier())
 	case errors.As(err, &ve):
@@ -92,10 +110,7 @@ type registrationResponse struct {
 // show_verification_ui hook, to the verification page). verify are the
 // show_verification_ui items, first in continue_with.
 func (s *Service) succeeded(q *flow.Request, f *Flow, ident *identity.Identity, sess *session.Session, token string, verify []flow.ContinueWith) *flow.Result {
-	returnTo := f.ReturnTo
-	if returnTo == "" {
-		returnTo = s.Config.AfterReturnURL
-	}
+	returnTo := s.returnTo(f)
 	if len(verify) > 0 && verify[0].Flow.URL != "" && q.ClientFor(f.Type) != flow.Native {
 		returnTo = verify[0].Flow.URL
 	}
@@ -128,4 +143,12 @@ func showFieldErrors(f *Flow, errs []identity.FieldError) {
 	for _, fe := range errs {
 		f.UI.AddNodeMessage(fe.Field, flow.Message{ID: fe.MessageID, Text: fe.Text, Type: flow.MessageError, Context: fe.Context})
 	}
+}
+
+// returnTo is where a browser goes after signing up on f.
+func (s *Service) returnTo(f *Flow) string {
+	if f.ReturnTo != "" {
+		return f.ReturnTo
+	}
+	return s.Config.AfterReturnURL
 }

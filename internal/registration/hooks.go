@@ -31,7 +31,7 @@ func (s *Service) runAfterHooks(ctx context.Context, q *flow.Request, f *Flow, i
 		return nil, nil
 	}
 	preview, err := s.Identities.Preview(ctx, *in)
-	if res, err := s.refused(ctx, f, err); res != nil || err != nil {
+	if res, err := s.refused(ctx, q, f, err); res != nil || err != nil {
 		return res, err
 	}
 	changes, err := s.Hooks.RunAfter(ctx, s.hookEvent(q, f, preview, method))

@@ -3,6 +3,7 @@ package registration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,7 +35,9 @@ type Schemas interface {
 // Sessions issues the session of a new identity; session.Manager
 // implements it.
 type Sessions interface {
-	Issue(ctx context.Context, ident *identity.Identity, method string, caller httpx.Caller) (*session.Session, string, error)
+	// IssueVia stores a new session for ident, signed in with method
+	// through provider ("" for none), and returns it with its token.
+	IssueVia(ctx context.Context, ident *identity.Identity, method, provider string, caller httpx.Caller) (*session.Session, string, error)
 	// JSON is the session object of API responses.
 	JSON(s *session.Session) any
 }
@@ -74,6 +77,13 @@ type Service struct {
 	Methods []Method
 	// Hooks runs the web_hooks (nil runs none).
 	Hooks Hooks
+	// Social runs social sign-in round trips and native apps' session
+	// token exchanges (nil: no social sign-in).
+	Social SocialTrips
+	// SocialLinks finds the identity of a provider account.
+	SocialLinks SocialLinks
+	// SignIn signs in provider accounts that are linked already.
+	SignIn SignIn
 }
 
 // Errors of the registration flow.
@@ -106,7 +116,25 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.startExchange(ctx, q, f); err != nil {
+		return nil, err
+	}
 	return s.flows().Show(f, 0), nil
+}
+
+// startExchange gives a native app's flow created with
+// return_session_token_exchange_code=true its init code, shown once in
+// the creation answer (session_token_exchange_code).
+func (s *Service) startExchange(ctx context.Context, q *flow.Request, f *Flow) error {
+	if f.Type != flow.TypeAPI || s.Social == nil || q.Query.Get("return_session_token_exchange_code") != "true" {
+		return nil
+	}
+	code, err := s.Social.NewExchange(ctx, &f.Base)
+	if err != nil {
+		return err
+	}
+	f.TokenExchange, f.exchangeCode = true, code
+	return flow.Save(ctx, s.Flows, f)
 }
 
 // newFlow builds, stores and returns a flow; msgs are shown on it.
@@ -123,6 +151,12 @@ func (s *Service) newFlow(ctx context.Context, q *flow.Request, t flow.Type, req
 			return nil, err
 		}
 		profileScreen(f, sch, nil)
+		// A provider needs no second screen: its buttons show on the first.
+		for _, m := range s.Methods {
+			if m.ID() == MethodOIDC && m.Enabled() {
+				f.UI.Nodes = append(f.UI.Nodes, m.Nodes(sch)...)
+			}
+		}
 	} else {
 		for _, m := range s.Methods {
 			if !m.Enabled() {
@@ -208,6 +242,13 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		return nil, err
 	}
 	in, err := m.Register(ctx, f, sch, body)
+	if res, ok := flow.AwayResult(err); ok {
+		return res, nil
+	}
+	var known knownSubject
+	if errors.As(err, &known) && s.SignIn != nil {
+		return s.SignIn.SignInSocial(ctx, q, &f.Base, false, known.ext, sess)
+	}
 	if err != nil {
 		return nil, err
 	}

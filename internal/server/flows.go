@@ -43,6 +43,10 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		return &flow.Handler[*session.Session]{Kind: kind, Service: svc, Session: sessionOf, Respond: respond}
 	}
 
+	socials, err := s.wireSocial(c, public, respond)
+	if err != nil {
+		return err
+	}
 	backupCodes := cfg.SelfService.Methods.Lookup.Enabled
 	spender := &lookup.Spender{Sealer: c.cipher, Identities: c.identities}
 	c.settings = &settings.Service{
@@ -60,6 +64,10 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			&settings.TOTP{Switch: flow.Switch{On: cfg.SelfService.Methods.TOTP.Enabled}, Issuer: cfg.TOTPIssuer(), Sealer: c.cipher, Credentials: c.identities, Now: s.now},
 			&settings.Lookup{Switch: flow.Switch{On: backupCodes}, Sealer: c.cipher, Identities: c.identities},
 		},
+	}
+	if socials != nil {
+		c.settings.Methods = append(c.settings.Methods, &settings.OIDC{Switch: flow.Switch{On: true}, Trips: socials, Links: c.identities})
+		socials.Completers[settings.Kind] = c.settings
 	}
 	(&settings.Handler{Service: c.settings, Common: common("settings", c.settings)}).RegisterPublic(public)
 
@@ -110,6 +118,11 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			&login.Lookup{Switch: flow.Switch{On: backupCodes}, Spender: spender, Throttle: throttle, Now: s.now},
 		},
 	}
+	if socials != nil {
+		logins.Social, logins.SocialLinks = socials, c.identities
+		logins.Methods = append(logins.Methods, &login.OIDC{Switch: flow.Switch{On: true}, Trips: socials, Links: c.identities})
+		socials.Completers[login.Kind] = logins
+	}
 	common("login", logins).Register(public)
 
 	reg := cfg.SelfService.Flows.Registration
@@ -118,6 +131,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			Site: site, Enabled: reg.Enabled, Lifespan: reg.Lifespan, SchemaID: cfg.Identity.DefaultSchemaID,
 			Style:                    reg.Style,
 			SessionAfterRegistration: config.HasHook(reg.After.Password.Hooks, config.HookSession) || config.HasHook(reg.After.Hooks, config.HookSession),
+			SessionAfterSocial:       config.HasHook(reg.After.OIDC.Hooks, config.HookSession) || config.HasHook(reg.After.Hooks, config.HookSession),
 			UIURL:                    cfg.UIURLs().Registration, AfterReturnURL: cfg.ReturnURLs().RegistrationPassword,
 		},
 		Flows: c.flows, Identities: c.identities, Schemas: c.schemas, Sessions: c.sessions, Tx: s.db, Hooks: c.hooks.registration,
@@ -126,6 +140,12 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			&registration.Password{Switch: flow.Switch{On: pw}, Identities: c.identities, Passwords: c.hasher, Policy: c.policy},
 		},
 	}
+	if socials != nil {
+		registrations.Social, registrations.SocialLinks, registrations.SignIn = socials, c.identities, logins
+		registrations.Methods = append(registrations.Methods, &registration.OIDC{Switch: flow.Switch{On: true}, Trips: socials, Links: c.identities})
+		socials.Completers[registration.Kind] = registrations
+		logins.Registrar = registrations
+	}
 	common("registration", registrations).Register(public)
 
 	// The built-in UI is a client of the public API, called in-process.
@@ -133,6 +153,8 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	// The lockdown POST sends a browser on to the lockdown page, which may
 	// be an own page on another origin (selfservice.notifications.lockdown.ui_url).
 	returnURLs = append(returnURLs, cfg.DefaultReturnURL(), cfg.LockdownUIURL())
+	// A provider button's post is followed to the provider's sign-in page.
+	returnURLs = append(returnURLs, socialSignInOrigins(cfg)...)
 	ui := &webui.Handler{
 		API:     public,
 		Mailbox: webui.CourierMailbox(c.mailbox),
@@ -191,6 +213,7 @@ func settingsConfig(cfg *config.Config, site flow.Site) settings.Config {
 		AfterProfileReturnURL:   resolve(cfg, f.After.Profile.DefaultBrowserReturnURL),
 		AfterTOTPReturnURL:      resolve(cfg, f.After.TOTP.DefaultBrowserReturnURL),
 		AfterLookupReturnURL:    resolve(cfg, f.After.LookupSecret.DefaultBrowserReturnURL),
+		AfterOIDCReturnURL:      resolve(cfg, f.After.OIDC.DefaultBrowserReturnURL),
 		AfterDefaultReturnURL:   resolve(cfg, f.After.DefaultBrowserReturnURL),
 		SettingsUIURL:           cfg.UIURLs().Settings,
 		LoginUIURL:              cfg.UIURLs().Login,

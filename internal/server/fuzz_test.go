@@ -33,7 +33,9 @@ type fuzzSubmit struct {
 }
 
 func startFuzzTargets(t testing.TB) *fuzzTargets {
-	srv := servertest.Start(t, servertest.EntryOptions("SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true", "SELFSERVICE_METHODS_LINK_ENABLED=true"))
+	op := servertest.StartOpenIDProvider(t)
+	env := append([]string{"SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true", "SELFSERVICE_METHODS_LINK_ENABLED=true"}, socialProviderEnv(op)...)
+	srv := servertest.Start(t, servertest.EntryOptions(env...))
 	jar, _ := cookiejar.New(nil)
 	ft := &fuzzTargets{srv: srv, browser: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	plain := &http.Client{CheckRedirect: ft.browser.CheckRedirect}
@@ -83,12 +85,13 @@ func startFuzzTargets(t testing.TB) *fuzzTargets {
 }
 
 // send posts one fuzzed request to target i (a flow submission, a
-// recovery link, or whoami) and returns the answer.
+// recovery link, whoami, a social sign-in callback or a session token
+// exchange) and returns the answer.
 func (ft *fuzzTargets) send(t *testing.T, i uint8, contentType, accept, query string, body []byte) (*http.Response, []byte, bool) {
 	var req *http.Request
 	var err error
 	c := ft.browser
-	switch n := int(i) % (len(ft.submit) + 2); {
+	switch n := int(i) % (len(ft.submit) + 4); {
 	case n < len(ft.submit):
 		s := ft.submit[n]
 		c = s.client
@@ -98,6 +101,10 @@ func (ft *fuzzTargets) send(t *testing.T, i uint8, contentType, accept, query st
 		}
 	case n == len(ft.submit): // a recovery link as mailed, with a fuzzed token
 		req, err = http.NewRequest(http.MethodGet, ft.srv.Config.PublicURL("self-service/recovery")+"?flow="+ft.recovery+"&token="+query, nil)
+	case n == len(ft.submit)+2: // a provider sending the browser back, with a fuzzed query
+		req, err = http.NewRequest(http.MethodGet, ft.srv.Config.PublicURL("self-service/methods/oidc/callback/mock")+"?"+query, nil)
+	case n == len(ft.submit)+3: // a native app trading its codes for a session token
+		req, err = http.NewRequest(http.MethodGet, ft.srv.Config.PublicURL("sessions/token-exchange")+"?"+query, nil)
 	default: // whoami with fuzzed credentials
 		c = http.DefaultClient
 		req, err = http.NewRequest(http.MethodGet, ft.srv.Config.PublicURL("sessions/whoami"), nil)
@@ -160,6 +167,16 @@ func FuzzSelfService(f *testing.F) {
 	f.Add(uint8(8), form, "text/html", "", []byte("method=link&token=%00&csrf_token=CSRF"))
 	f.Add(uint8(9), "", js, "ory_rt_not-a-token%zz", []byte(nil))
 	f.Add(uint8(10), "garbage.sig", js, "ory_st_guess", []byte("Bearer ory_st_guess"))
+	// Social sign-in: a provider button, an app's id_token, the callback
+	// with forged or missing state and code, the token exchange.
+	f.Add(uint8(1), js, js, "", []byte(`{"method":"oidc","provider":"mock","csrf_token":"CSRF","upstream_parameters":{"prompt":"x"}}`))
+	f.Add(uint8(3), form, "text/html", "", []byte("provider=mock&csrf_token=CSRF"))
+	f.Add(uint8(0), js, js, "", []byte(`{"method":"oidc","provider":"mock","id_token":"a.b.c","id_token_nonce":1}`))
+	f.Add(uint8(2), js, js, "", []byte(`{"method":"oidc","provider":"nope"}`))
+	f.Add(uint8(11), "", "text/html", "state=forged&code=x", []byte(nil))
+	f.Add(uint8(11), "", js, "error=access_denied&state=", []byte(nil))
+	f.Add(uint8(12), "", js, "init_code=a&return_to_code=b", []byte(nil))
+	f.Add(uint8(12), "", js, "init_code=%zz", []byte(nil))
 	f.Fuzz(func(t *testing.T, i uint8, contentType, accept, query string, body []byte) {
 		res, raw, ok := ft.send(t, i, contentType, accept, query, body)
 		if !ok {

@@ -40,6 +40,7 @@ func newNotifier(cfg *config.Config, db *sqlstore.DB, identities notify.Identiti
 				audit.SecondFactorAdded:        n.SecondFactorAdded.Enabled,
 				audit.SecondFactorRemoved:      n.SecondFactorRemoved.Enabled,
 				audit.AddressChanged:           n.AddressChanged.Enabled,
+				audit.SocialLinked:             n.SocialLinked.Enabled,
 			},
 			LockdownLifespan: n.Lockdown.Lifespan,
 			LockdownUIURL:    cfg.LockdownUIURL(),

@@ -262,6 +262,7 @@ func templateOverrides(t config.CourierTemplates) map[courier.TemplateType]couri
 		courier.TemplateSecuritySecondFactorAdded:   uris(t.SecuritySecondFactorAdded),
 		courier.TemplateSecuritySecondFactorRemoved: uris(t.SecuritySecondFactorRemoved),
 		courier.TemplateSecurityAddressChanged:      uris(t.SecurityAddressChanged),
+		courier.TemplateSecuritySocialLinked:        uris(t.SecuritySocialLinked),
 		courier.TemplateSecurityLockdownConfirmed:   uris(t.SecurityLockdownConfirmed),
 	}
 }

@@ -219,6 +219,20 @@ func (m *Manager) Issue(ctx context.Context, ident *identity.Identity, method st
 	return s, token, nil
 }
 
+// IssueVia is Issue for a method with a provider (a social sign-in:
+// authentication_methods[].provider).
+func (m *Manager) IssueVia(ctx context.Context, ident *identity.Identity, method, provider string, caller httpx.Caller) (*Session, string, error) {
+	s, token, err := m.New(ident, method, caller)
+	if err != nil {
+		return nil, "", err
+	}
+	s.AuthenticationMethods[0].Provider = provider
+	if err := m.Create(ctx, s, token); err != nil {
+		return nil, "", err
+	}
+	return s, token, nil
+}
+
 // New is Issue without the write: the session and its token, to be
 // stored by Create (login's web_hooks see the session before it exists,
 // as Kratos's do).
@@ -362,8 +376,14 @@ func (m *Manager) Get(ctx context.Context, id uuid.UUID) (*Session, error) {
 // lifespan, and method is appended to authentication_methods. Callers
 // re-issue the cookie with SetCookie.
 func (m *Manager) Reauthenticate(ctx context.Context, s *Session, method string) error {
+	return m.ReauthenticateVia(ctx, s, method, "")
+}
+
+// ReauthenticateVia is Reauthenticate for a method with a provider (a
+// social sign-in: authentication_methods[].provider).
+func (m *Manager) ReauthenticateVia(ctx context.Context, s *Session, method, provider string) error {
 	now := m.now()
-	s.AuthenticationMethods = append(s.AuthenticationMethods, AuthMethod{Method: method, AAL: MethodAAL(method), CompletedAt: now})
+	s.AuthenticationMethods = append(s.AuthenticationMethods, AuthMethod{Method: method, AAL: MethodAAL(method), CompletedAt: now, Provider: provider})
 	s.AAL = ComputeAAL(s.AuthenticationMethods)
 	s.AuthenticatedAt = now
 	s.ExpiresAt = now.Add(m.Config.Lifespan)

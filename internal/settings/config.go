@@ -43,7 +43,9 @@ type Config struct {
 	AfterProfileReturnURL  string
 	AfterTOTPReturnURL     string
 	AfterLookupReturnURL   string
-	AfterDefaultReturnURL  string
+	// AfterOIDCReturnURL is ...settings.after.oidc.default_browser_return_url.
+	AfterOIDCReturnURL    string
+	AfterDefaultReturnURL string
 
 	// SettingsUIURL and LoginUIURL are the resolved
 	// selfservice.flows.{settings,login}.ui_url.
@@ -80,6 +82,8 @@ func (c Config) afterReturnURL(method string) string {
 		return c.AfterTOTPReturnURL
 	case method == MethodLookup && c.AfterLookupReturnURL != "":
 		return c.AfterLookupReturnURL
+	case method == MethodOIDC && c.AfterOIDCReturnURL != "":
+		return c.AfterOIDCReturnURL
 	}
 	return c.AfterDefaultReturnURL
 }

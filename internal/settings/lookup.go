@@ -53,7 +53,7 @@ var _ Method = (*Lookup)(nil)
 // ID implements flow.Method.
 func (l *Lookup) ID() string { return MethodLookup }
 
-// Claims implements Claimer: any of the four buttons makes a submission
+// Claims implements flow.Claimer: any of the four buttons makes a submission
 // this method's.
 func (l *Lookup) Claims(body *httpx.FormBody) bool {
 	for _, n := range []string{nodeLookupReveal, nodeLookupRegenerate, nodeLookupConfirm, nodeLookupDisable} {

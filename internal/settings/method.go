@@ -5,7 +5,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/flow"
-	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
 )
 
@@ -26,23 +25,6 @@ type Method interface {
 	// with the service's checks (checkOrigin, checkPrivileged, reject,
 	// succeed) at hand.
 	Update(ctx context.Context, s *Service, f *Flow, sub submission) (*flow.Result, error)
-}
-
-// Claimer is a Method that also takes submissions without a method
-// field when they carry one of its own fields, as Kratos's lookup_secret
-// buttons do (they submit lookup_secret_regenerate=true, say, alone).
-type Claimer interface {
-	Claims(body *httpx.FormBody) bool
-}
-
-// claims reports whether m takes a submission whose method field is
-// method.
-func claims(m Method, method string, body *httpx.FormBody) bool {
-	if m.ID() == method {
-		return true
-	}
-	c, ok := m.(Claimer)
-	return ok && method == "" && c.Claims(body)
 }
 
 // FactorCredentials is what the second-factor methods (totp,

@@ -48,6 +48,9 @@ type Sessions interface {
 	// Reauthenticate records one more completed method on s (enrolling a
 	// second factor proves it, raising the session to aal2).
 	Reauthenticate(ctx context.Context, s *session.Session, method string) error
+	// ReauthenticateVia is Reauthenticate through a provider (linking a
+	// social sign-in account proves it).
+	ReauthenticateVia(ctx context.Context, s *session.Session, method, provider string) error
 }
 
 // Verifier mails a verification code to each address of an identity

@@ -74,7 +74,7 @@ func (s *Service) submit(ctx context.Context, f *Flow, sub submission) (*flow.Re
 		return nil, httpx.ErrMethodDisabled()
 	}
 	for _, m := range s.Methods {
-		if !claims(m, sub.body.Get("method"), sub.body) {
+		if !flow.Claims(m, sub.body.Get("method"), sub.body) {
 			continue
 		}
 		if !m.Enabled() {

@@ -42,7 +42,7 @@ type TOTP struct {
 // ID implements flow.Method.
 func (t *TOTP) ID() string { return MethodTOTP }
 
-// Claims implements Claimer: the unlink button is a submit named
+// Claims implements flow.Claimer: the unlink button is a submit named
 // totp_unlink, so an HTML form sends no method field with it.
 func (t *TOTP) Claims(body *httpx.FormBody) bool { return body.Get(nodeTOTPUnlink) == "true" }
 

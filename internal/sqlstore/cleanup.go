@@ -26,6 +26,8 @@ var cleanupRules = []cleanupRule{
 	{Kind: "recovery link tokens", Table: "recovery_tokens", Key: "id", Column: "expires_at"},
 	{Kind: "verification codes", Table: "verification_codes", Key: "id", Column: "expires_at"},
 	{Kind: "verification link tokens", Table: "verification_tokens", Key: "id", Column: "expires_at"},
+	{Kind: "social sign-in round trips", Table: "social_round_trips", Key: "id", Column: "expires_at"},
+	{Kind: "session token exchanges", Table: "session_token_exchanges", Key: "id", Column: "expires_at"},
 	{Kind: "self-service flows", Table: "selfservice_flows", Key: "id", Column: "expires_at"},
 	// A used lockdown link must still say "already used" while it lives.
 	{Kind: "lockdown link tokens", Table: "lockdown_tokens", Key: "id", Column: "expires_at"},

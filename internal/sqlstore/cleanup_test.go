@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/recovery"
+	"github.com/latchkey/latchkey/internal/social"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
 	"github.com/latchkey/latchkey/internal/verification"
@@ -185,6 +186,24 @@ func (f *cleanupFixture) mustLockdownToken(expires time.Time, used bool) string 
 	return tok.ID.String()
 }
 
+// mustSocial stores a social sign-in round trip and a session token
+// exchange of flow, expiring at expires; it returns their ids.
+func (f *cleanupFixture) mustSocial(flowID string, expires time.Time) (trip, exchange string) {
+	f.t.Helper()
+	ctx := context.Background()
+	s := sqlstore.NewSocialStore(f.db)
+	rt := &social.RoundTrip{ID: uuid.New(), StateHash: uuid.NewString(), FlowID: uuid.MustParse(flowID), FlowKind: "login", Provider: "mock", Browser: uuid.NewString(),
+		Sealed: "sealed", ExpiresAt: expires, CreatedAt: expires.Add(-time.Hour)}
+	if err := s.CreateRoundTrip(ctx, rt); err != nil {
+		f.t.Fatal(err)
+	}
+	e := &social.Exchange{ID: uuid.New(), FlowID: rt.FlowID, InitCodeHash: uuid.NewString(), ExpiresAt: expires, CreatedAt: expires.Add(-time.Hour)}
+	if err := s.CreateExchange(ctx, e); err != nil {
+		f.t.Fatal(err)
+	}
+	return rt.ID.String(), e.ID.String()
+}
+
 // remaining lists the values of column in table, sorted.
 func remaining(t *testing.T, db *sqlstore.DB, table, column string) []string {
 	t.Helper()
@@ -245,6 +264,11 @@ func TestCleanup(t *testing.T) {
 			f.mustVerificationSecret(true, expiredFlow, expiredAt)
 			liveVerificationToken := f.mustVerificationSecret(true, liveFlow, notExpiredAt)
 
+			// Social sign-in rows: one expired on the live flow, one live
+			// (those of the expired flow would go with it, uncounted).
+			f.mustSocial(liveFlow, expiredAt)
+			liveTrip, liveExchange := f.mustSocial(liveFlow, notExpiredAt)
+
 			f.mustError(cleanupNow.Add(-keepLast - 2*time.Hour))
 			recentError := f.mustError(cleanupNow.Add(-keepLast - 30*time.Minute))
 
@@ -287,6 +311,7 @@ func TestCleanup(t *testing.T) {
 				"sessions": 2, "rate-limit counters": 1, "courier messages": 2, "audit events": 1,
 				"lockdown link tokens": 1, "verification codes": 2, "verification link tokens": 1,
 				"session cache invalidations": 0, // fresh: the rule keeps a minute on top
+				"social sign-in round trips":  1, "session token exchanges": 1,
 			}
 			if got := deletedByKind(counts); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("deleted %v, want %v", got, want)
@@ -308,6 +333,8 @@ func TestCleanup(t *testing.T) {
 				{"courier_message_dispatches", "message_id", sorted(recentSent)},
 				{"audit_events", "id", sorted(keptEvent)},
 				{"lockdown_tokens", "id", sorted(usedLockdown, liveLockdown)},
+				{"social_round_trips", "id", sorted(liveTrip)},
+				{"session_token_exchanges", "id", sorted(liveExchange)},
 			} {
 				if got := remaining(t, db, c.table, c.column); !slices.Equal(got, c.want) {
 					t.Errorf("%s left %v, want %v", c.table, got, c.want)

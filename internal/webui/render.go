@@ -196,6 +196,12 @@ func buildFlowView(c containerJSON) *flowView {
 			if n.Group != g && !isDefault {
 				continue
 			}
+			// A provider button signs in by itself: of the shared nodes its
+			// form takes only the hidden ones (csrf_token), not the
+			// identifier it would otherwise require.
+			if g == "oidc" && isDefault && n.Attributes.Type != "hidden" {
+				continue
+			}
 			fv, ok := buildField(n, fmt.Sprintf("f%d-n%d", i, j))
 			if !ok {
 				continue

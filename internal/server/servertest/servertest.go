@@ -337,7 +337,7 @@ func UIAt(base string) []string {
 
 // notificationKinds are the selfservice.notifications switches.
 var notificationKinds = []string{"PASSWORD_CHANGED", "ACCOUNT_RECOVERED", "ADMIN_RECOVERY_ISSUED",
-	"SECOND_FACTOR_ADDED", "SECOND_FACTOR_REMOVED", "ADDRESS_CHANGED"}
+	"SECOND_FACTOR_ADDED", "SECOND_FACTOR_REMOVED", "ADDRESS_CHANGED", "SOCIAL_LINKED"}
 
 func notificationSwitches(value string) []string {
 	out := make([]string, len(notificationKinds))
