@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/server/servertest"
 )
@@ -535,6 +536,115 @@ func TestSocialLinkIsASecurityEvent(t *testing.T) {
 		}
 		if !linked || !login {
 			t.Fatalf("audit: linked %v, login %v: %+v", linked, login, srv.AuditEvents(t, ident.Id))
+		}
+	})
+}
+
+// TestSocialNativeIDToken: a native app that signed in with Google itself
+// submits the ID token; Latchkey verifies it with the provider's keys and
+// answers with a session token (signing the account up the first time).
+func TestSocialNativeIDToken(t *testing.T) {
+	op := servertest.StartOpenIDProvider(t)
+	providers, _ := json.Marshal([]map[string]any{{
+		"id": "google", "provider": "google", "client_id": op.ClientID, "client_secret": op.ClientSecret,
+		"issuer_url": op.Issuer(), // Google's own issuer, pointed at the local provider
+		"scope": []string{"email"}, "mapper_url": "base64://" + base64.StdEncoding.EncodeToString([]byte(socialMapper)),
+	}})
+	env := []string{"SELFSERVICE_METHODS_OIDC_ENABLED=true", "SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS=" + string(providers)}
+	servertest.Each(t, servertest.Options{Env: env}, func(t *testing.T, srv *servertest.Server) {
+		app := srv.SDK(false)
+		submit := func(token, nonce string) (*http.Response, map[string]any) {
+			f, _, err := app.FrontendAPI.CreateNativeLoginFlow(context.Background()).Execute()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return servertest.Do(t, srv.HTTPClient(false), http.MethodPost, srv.Public.URL+"/self-service/login?flow="+f.Id,
+				map[string]any{"method": "oidc", "provider": "google", "id_token": token, "id_token_nonce": nonce}, nil)
+		}
+		claims := map[string]any{"email": "jo@example.com", "email_verified": true}
+		res, body := submit(op.SignIDToken(t, servertest.IDToken{Subject: "jo-1", Nonce: "n-1", Claims: claims}), "n-1")
+		token, _ := body["session_token"].(string)
+		if res.StatusCode != http.StatusOK || !srv.SessionActive(t, token) {
+			t.Fatalf("first id_token sign-in: %d %v", res.StatusCode, body)
+		}
+		first := body["session"].(map[string]any)["identity"].(map[string]any)["id"]
+		res, body = submit(op.SignIDToken(t, servertest.IDToken{Subject: "jo-1", Nonce: "n-2", Claims: claims}), "n-2")
+		if res.StatusCode != http.StatusOK || body["session"].(map[string]any)["identity"].(map[string]any)["id"] != first {
+			t.Fatalf("second id_token sign-in: %d %v", res.StatusCode, body)
+		}
+		// Forged, expired, for another client or with the wrong nonce: a
+		// message on the flow, nobody signed in or up.
+		for name, tok := range map[string]string{
+			"foreign key":   op.SignIDToken(t, servertest.IDToken{Subject: "mallory", Nonce: "n", Claims: claims, ForeignKey: true}),
+			"expired":       op.SignIDToken(t, servertest.IDToken{Subject: "mallory", Nonce: "n", Claims: claims, Expiry: time.Now().Add(-time.Hour)}),
+			"other client":  op.SignIDToken(t, servertest.IDToken{Subject: "mallory", Nonce: "n", Claims: claims, Audience: "someone-else"}),
+			"another nonce": op.SignIDToken(t, servertest.IDToken{Subject: "mallory", Nonce: "other", Claims: claims}),
+		} {
+			res, body := submit(tok, "n")
+			if res.StatusCode != http.StatusBadRequest || !slices.Contains(messageIDsOf(body), 4000001) || body["session_token"] != nil {
+				t.Errorf("%s: %d %v", name, res.StatusCode, body)
+			}
+		}
+		if n := countIdentities(t, srv); n != 1 {
+			t.Fatalf("%d identities", n)
+		}
+	})
+}
+
+// TestSocialProviderFaults: a provider that is down, a bad ID token from
+// the token endpoint and a mapper that fails are messages on the flow;
+// nothing is written.
+func TestSocialProviderFaults(t *testing.T) {
+	op := servertest.StartOpenIDProvider(t)
+	broken := `local claims = std.extVar('claims'); { identity: { traits: { email: claims.missing_claim } } }`
+	providers, _ := json.Marshal([]map[string]any{
+		{"id": "mock", "provider": "generic", "client_id": op.ClientID, "client_secret": op.ClientSecret, "issuer_url": op.Issuer(),
+			"scope": []string{"email"}, "mapper_url": "base64://" + base64.StdEncoding.EncodeToString([]byte(socialMapper))},
+		{"id": "broken", "provider": "generic", "client_id": op.ClientID, "client_secret": op.ClientSecret, "issuer_url": op.Issuer(),
+			"scope": []string{"email"}, "mapper_url": "base64://" + base64.StdEncoding.EncodeToString([]byte(broken))},
+	})
+	env := []string{"SELFSERVICE_METHODS_OIDC_ENABLED=true", "SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS=" + string(providers)}
+	servertest.Each(t, servertest.Options{Env: env}, func(t *testing.T, srv *servertest.Server) {
+		flowMessage := func(b *socialBrowser, res *http.Response, kind string) {
+			t.Helper()
+			loc, _ := url.Parse(res.Header.Get("Location"))
+			if res.StatusCode != http.StatusSeeOther || loc.Query().Get("flow") == "" {
+				t.Fatalf("want a 303 to the flow, got %d %q", res.StatusCode, loc)
+			}
+			_, f := servertest.Do(t, b.c, http.MethodGet, srv.Public.URL+"/self-service/"+kind+"/flows?id="+loc.Query().Get("flow"), nil, nil)
+			if !slices.Contains(messageIDsOf(f), 4000001) {
+				t.Fatalf("no message on the flow: %v", f["ui"])
+			}
+		}
+		op.SetUser("kim-1", "kim@example.com", true, nil)
+
+		// An ID token whose nonce is not this trip's.
+		b := newSocialBrowser(t, srv)
+		op.AlterNextIDToken(func(c map[string]any) { c["nonce"] = "replayed-from-elsewhere" })
+		flowMessage(b, b.roundTrip("registration", ""), "registration")
+
+		// A mapper that fails: the provider account cannot sign up.
+		b = newSocialBrowser(t, srv)
+		id, csrf, _ := b.startFlow("registration", "")
+		flowMessage(b, b.callback(b.viaProvider(b.submit("registration", id, url.Values{"csrf_token": {csrf}, "provider": {"broken"}}))), "registration")
+
+		if n := countIdentities(t, srv); n != 0 {
+			t.Fatalf("%d identities", n)
+		}
+	})
+	// Last: the provider goes down, and a button press stays on the flow.
+	t.Run("down", func(t *testing.T) {
+		down := servertest.StartOpenIDProvider(t)
+		providers, _ := json.Marshal([]map[string]any{{"id": "mock", "provider": "generic", "client_id": "c", "client_secret": "s",
+			"issuer_url": down.Issuer(), "mapper_url": "base64://" + base64.StdEncoding.EncodeToString([]byte(socialMapper))}})
+		down.Stop()
+		srv := servertest.Start(t, servertest.Options{Env: []string{"SELFSERVICE_METHODS_OIDC_ENABLED=true", "SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS=" + string(providers)}})
+		b := newSocialBrowser(t, srv)
+		id, csrf, _ := b.startFlow("login", "")
+		res, body := servertest.Do(t, b.c, http.MethodPost, srv.Public.URL+"/self-service/login?flow="+id,
+			map[string]any{"method": "oidc", "provider": "mock", "csrf_token": csrf}, http.Header{"Accept": {"application/json"}})
+		if res.StatusCode != http.StatusBadRequest || !slices.Contains(messageIDsOf(body), 4000001) {
+			t.Fatalf("provider down: %d %v", res.StatusCode, body)
 		}
 	})
 }
