@@ -548,7 +548,7 @@ func TestSocialNativeIDToken(t *testing.T) {
 	providers, _ := json.Marshal([]map[string]any{{
 		"id": "google", "provider": "google", "client_id": op.ClientID, "client_secret": op.ClientSecret,
 		"issuer_url": op.Issuer(), // Google's own issuer, pointed at the local provider
-		"scope": []string{"email"}, "mapper_url": "base64://" + base64.StdEncoding.EncodeToString([]byte(socialMapper)),
+		"scope":      []string{"email"}, "mapper_url": "base64://" + base64.StdEncoding.EncodeToString([]byte(socialMapper)),
 	}})
 	env := []string{"SELFSERVICE_METHODS_OIDC_ENABLED=true", "SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS=" + string(providers)}
 	servertest.Each(t, servertest.Options{Env: env}, func(t *testing.T, srv *servertest.Server) {
