@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -49,20 +50,28 @@ func firstFactor(t CredentialType) bool { return t == CredentialPassword || t ==
 
 // RemoveCredential is DELETE /admin/identities/{id}/credentials/{type}
 // with Kratos's rules: a second factor (totp, lookup_secret) is removed;
-// the last first factor is kept (400); a type the identity does not have
-// is 404; any other type cannot be removed (400). Sessions keep the level
+// the last first factor is kept (400); an oidc credential loses the one
+// provider link named by identifier ("provider:subject"); a type the
+// identity does not have is 404; any other type cannot be removed (400). Sessions keep the level
 // they reached (Kratos does not downgrade them); whoami sees the change
 // at once because the store invalidates the identity's cached sessions.
-func (s *Service) RemoveCredential(ctx context.Context, id uuid.UUID, t CredentialType) error {
+func (s *Service) RemoveCredential(ctx context.Context, id uuid.UUID, t CredentialType, identifier string) error {
 	return s.Store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.removeCredential(ctx, id, t); err != nil || !SecondFactor(t) {
+		if err := s.removeCredential(ctx, id, t, identifier); err != nil {
 			return err
 		}
-		return s.Audit.Record(ctx, audit.Event{Type: audit.SecondFactorRemoved, IdentityID: &id, Method: string(t)})
+		switch {
+		case SecondFactor(t):
+			return s.Audit.Record(ctx, audit.Event{Type: audit.SecondFactorRemoved, IdentityID: &id, Method: string(t)})
+		case t == CredentialOIDC:
+			provider, _, _ := strings.Cut(identifier, ":")
+			return s.Audit.Record(ctx, audit.Event{Type: audit.SocialUnlinked, IdentityID: &id, Method: string(t), Details: map[string]any{"provider": provider}})
+		}
+		return nil
 	})
 }
 
-func (s *Service) removeCredential(ctx context.Context, id uuid.UUID, t CredentialType) error {
+func (s *Service) removeCredential(ctx context.Context, id uuid.UUID, t CredentialType, identifier string) error {
 	i, err := s.Get(ctx, id)
 	if err != nil {
 		return err
@@ -73,16 +82,11 @@ func (s *Service) removeCredential(ctx context.Context, id uuid.UUID, t Credenti
 	switch {
 	case SecondFactor(t):
 	case firstFactor(t):
-		n := 0
-		for ct := range i.Credentials {
-			// A password credential without a password only reserves
-			// the identifier: it signs nobody in.
-			if firstFactor(ct) && (ct != CredentialPassword || i.HasPassword()) {
-				n++
-			}
-		}
-		if n < 2 {
+		if waysIn(i) < 2 {
 			return httpx.ErrBadRequest("You cannot remove the last first factor credential.")
+		}
+		if t == CredentialOIDC {
+			return s.removeSocialLink(ctx, i, identifier)
 		}
 	default:
 		// webauthn and passkey wait for their methods (Kratos too refuses
@@ -90,6 +94,31 @@ func (s *Service) removeCredential(ctx context.Context, id uuid.UUID, t Credenti
 		return httpx.ErrBadRequest(fmt.Sprintf("Credentials type %s cannot be deleted.", t))
 	}
 	return s.DeleteCredential(ctx, id, t)
+}
+
+// waysIn counts how an identity can sign in: a password (a password
+// credential without one only reserves the identifier) and each linked
+// provider account.
+func waysIn(i *Identity) int {
+	n := len(i.SocialLinks())
+	if i.HasPassword() {
+		n++
+	}
+	return n
+}
+
+// removeSocialLink removes the provider link identifier names
+// ("provider:subject", as Kratos's ?identifier=).
+func (s *Service) removeSocialLink(ctx context.Context, i *Identity, identifier string) error {
+	if identifier == "" {
+		return httpx.ErrBadRequest("You must provide an identifier to delete this credential.")
+	}
+	for _, l := range i.SocialLinks() {
+		if SocialIdentifier(l.Provider, l.Subject) == identifier {
+			return s.UnlinkSocial(ctx, i.ID, l.Provider)
+		}
+	}
+	return httpx.ErrNotFound("").WithReason("The identifier `%s` was not found among OIDC credentials.", identifier)
 }
 
 // Declassified is a copy of i whose credentials show their config only

@@ -143,7 +143,7 @@ func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := h.Service.RemoveCredential(r.Context(), id, CredentialType(r.PathValue("type"))); err != nil {
+	if err := h.Service.RemoveCredential(r.Context(), id, CredentialType(r.PathValue("type")), r.URL.Query().Get("identifier")); err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	ory "github.com/ory/client-go"
+
 	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
@@ -207,6 +209,14 @@ func TestSocialSignUpAndSignIn(t *testing.T) {
 		}
 		if _, who := other.whoami(); who["identity"].(map[string]any)["id"] != identityID {
 			t.Fatalf("login signed in another identity: %v", who)
+		}
+		// A sign-up with an account that is linked signs its identity in.
+		again := newSocialBrowser(t, srv)
+		if res := again.roundTrip("registration", ""); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-up of a linked account: %d", res.StatusCode)
+		}
+		if _, who := again.whoami(); who["identity"].(map[string]any)["id"] != identityID {
+			t.Fatalf("sign-up of a linked account signed in: %v", who)
 		}
 		// A login with an account nobody linked signs it up (as Kratos).
 		op.SetUser("sub-Bob", "bob@example.com", true, nil)
@@ -645,6 +655,63 @@ func TestSocialProviderFaults(t *testing.T) {
 			map[string]any{"method": "oidc", "provider": "mock", "csrf_token": csrf}, http.Header{"Accept": {"application/json"}})
 		if res.StatusCode != http.StatusBadRequest || !slices.Contains(messageIDsOf(body), 4000001) {
 			t.Fatalf("provider down: %d %v", res.StatusCode, body)
+		}
+	})
+}
+
+// TestSocialAdminCredentials: the admin API creates identities with
+// provider links (a Kratos import, say) and removes one link by its
+// identifier, never the last way in.
+func TestSocialAdminCredentials(t *testing.T) {
+	op := servertest.StartOpenIDProvider(t)
+	servertest.Each(t, servertest.Options{Env: socialEnv(op)}, func(t *testing.T, srv *servertest.Server) {
+		ctx := context.Background()
+		admin := srv.SDK(false).IdentityAPI
+		link := func(provider, subject string) ory.IdentityWithCredentialsOidcConfigProvider {
+			return ory.IdentityWithCredentialsOidcConfigProvider{Provider: provider, Subject: subject}
+		}
+		ident, _, err := admin.CreateIdentity(ctx).CreateIdentityBody(ory.CreateIdentityBody{
+			SchemaId: "default", Traits: map[string]any{"email": "lee@example.com"},
+			Credentials: &ory.IdentityWithCredentials{Oidc: &ory.IdentityWithCredentialsOidc{Config: &ory.IdentityWithCredentialsOidcConfig{
+				Providers: []ory.IdentityWithCredentialsOidcConfigProvider{link("mock", "lee-1"), link("github", "4711")}}}},
+		}).Execute()
+		if err != nil {
+			t.Fatal(servertest.ErrorText(err))
+		}
+		if got := (*srv.MustGetIdentity(t, ident.Id).Credentials)["oidc"].Identifiers; !slices.Equal(slices.Sorted(slices.Values(got)), []string{"github:4711", "mock:lee-1"}) {
+			t.Fatalf("created links: %v", got)
+		}
+		// The provider signs in to the identity the admin API linked.
+		op.SetUser("lee-1", "lee@example.com", true, nil)
+		b := newSocialBrowser(t, srv)
+		b.roundTrip("login", "")
+		if _, who := b.whoami(); who["identity"].(map[string]any)["id"] != ident.Id {
+			t.Fatalf("login through an imported link: %v", who)
+		}
+
+		del := func(identifier string) int {
+			req := admin.DeleteIdentityCredentials(ctx, ident.Id, "oidc")
+			if identifier != "" {
+				req = req.Identifier(identifier)
+			}
+			res, _ := req.Execute()
+			return res.StatusCode
+		}
+		for _, c := range []struct {
+			identifier string
+			want       int
+		}{
+			{"", http.StatusBadRequest},
+			{"mock:someone-else", http.StatusNotFound},
+			{"github:4711", http.StatusNoContent},
+			{"mock:lee-1", http.StatusBadRequest}, // the last way in (no password)
+		} {
+			if got := del(c.identifier); got != c.want {
+				t.Errorf("delete %q: %d, want %d", c.identifier, got, c.want)
+			}
+		}
+		if got := (*srv.MustGetIdentity(t, ident.Id).Credentials)["oidc"].Identifiers; !slices.Equal(got, []string{"mock:lee-1"}) {
+			t.Fatalf("links left: %v", got)
 		}
 	})
 }
