@@ -196,11 +196,7 @@ func (s *Service) carryOn(ctx context.Context, q *flow.Request, from *flow.Base,
 // socialFlow loads the login flow a trip comes back to; an expired or
 // spent flow is answered instead (f nil).
 func (s *Service) socialFlow(ctx context.Context, q *flow.Request, flowID uuid.UUID, sess *session.Session) (*Flow, *flow.Result, error) {
-	rec, err := flow.Load(ctx, s.Flows, Kind, flowID.String(), ErrFlowNotFound)
-	if err != nil {
-		return nil, nil, err
-	}
-	f, err := fromRecord(rec)
+	f, err := s.flows().Load(ctx, flowID.String(), ErrFlowNotFound)
 	if err != nil {
 		return nil, nil, err
 	}

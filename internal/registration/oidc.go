@@ -195,11 +195,7 @@ func (s *Service) signUpSocial(ctx context.Context, q *flow.Request, f *Flow, ex
 // socialFlow loads the registration flow a trip comes back to; an expired
 // or spent flow is answered instead (f nil).
 func (s *Service) socialFlow(ctx context.Context, q *flow.Request, flowID uuid.UUID) (*Flow, *flow.Result, error) {
-	rec, err := flow.Load(ctx, s.Flows, Kind, flowID.String(), ErrFlowNotFound)
-	if err != nil {
-		return nil, nil, err
-	}
-	f, err := fromRecord(rec)
+	f, err := s.flows().Load(ctx, flowID.String(), ErrFlowNotFound)
 	if err != nil {
 		return nil, nil, err
 	}
