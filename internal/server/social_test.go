@@ -13,6 +13,7 @@ import (
 
 	ory "github.com/ory/client-go"
 
+	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
@@ -713,5 +714,52 @@ func TestSocialAdminCredentials(t *testing.T) {
 		if got := (*srv.MustGetIdentity(t, ident.Id).Credentials)["oidc"].Identifiers; !slices.Equal(got, []string{"mock:lee-1"}) {
 			t.Fatalf("links left: %v", got)
 		}
+	})
+}
+
+// TestNoSocialSecretAtRest: the state, nonce and authorization code of a
+// trip, a native app's exchange codes and the session token waiting for
+// it never reach the database in clear, before or after the exchange.
+func TestNoSocialSecretAtRest(t *testing.T) {
+	op := servertest.StartOpenIDProvider(t)
+	servertest.Each(t, servertest.Options{Env: socialEnv(op)}, func(t *testing.T, srv *servertest.Server) {
+		op.SetUser("max-1", "max@example.com", true, nil)
+		app := srv.SDK(false)
+		f, _, err := app.FrontendAPI.CreateNativeLoginFlow(context.Background()).
+			ReturnSessionTokenExchangeCode(true).ReturnTo("https://app.example/done").Execute()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body := servertest.Do(t, srv.HTTPClient(false), http.MethodPost, srv.Public.URL+"/self-service/login?flow="+f.Id,
+			map[string]any{"method": "oidc", "provider": "mock"}, nil)
+		auth, _ := url.Parse(strOr(body["redirect_browser_to"]))
+		sys := newSocialBrowser(t, srv)
+		callback, _ := url.Parse(sys.provider(auth.String()))
+		back, _ := url.Parse(sys.callback(callback.String()).Header.Get("Location"))
+		secrets := map[string]string{
+			auth.Query().Get("state"):    "state",
+			auth.Query().Get("nonce"):    "nonce",
+			callback.Query().Get("code"): "authorization code",
+			*f.SessionTokenExchangeCode:  "init code",
+			back.Query().Get("code"):     "return_to code",
+		}
+		for v, what := range secrets {
+			if v == "" {
+				t.Fatalf("no %s to look for", what)
+			}
+		}
+		scanForSecrets(t, srv, secrets)
+		// The token waits for the app sealed with secrets.cipher.
+		var waiting string
+		if err := srv.DB.QueryRow(context.Background(), `SELECT sealed_token FROM session_token_exchanges`).Scan(&waiting); err != nil ||
+			!secret.IsSealed(waiting) || strings.Contains(waiting, "ory_st_") {
+			t.Fatalf("waiting session token at rest: %q %v", waiting, err)
+		}
+		got, _, err := app.FrontendAPI.ExchangeSessionToken(context.Background()).InitCode(*f.SessionTokenExchangeCode).ReturnToCode(back.Query().Get("code")).Execute()
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[*got.SessionToken] = "session token"
+		scanForSecrets(t, srv, secrets)
 	})
 }
