@@ -203,11 +203,8 @@ func (s *Service) socialFlow(ctx context.Context, q *flow.Request, flowID uuid.U
 	now := s.Config.now()
 	f.UI.ResetMessages()
 	if f.Expired(now) {
-		nf, err := s.newFlow(ctx, q, f.Type, f.RequestURL, f.ReturnTo, f.Refresh, f.RequestedAAL, sess, flow.MsgLoginExpired(f.ExpiresAt, now))
-		if err != nil {
-			return nil, nil, err
-		}
-		return nil, flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
+		res, err := s.replaceExpired(ctx, q, f, sess, now)
+		return nil, res, err
 	}
 	if f.State == StatePassedChallenge {
 		res, err := s.flows().Reject(ctx, f, flow.MsgLoginRetrySuccess())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -36,11 +37,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		return s.flows().Reject(ctx, f, flow.MsgGeneric(ErrAlreadyLoggedIn.Reason))
 	}
 	if f.Expired(now) {
-		nf, err := s.newFlow(ctx, q, f.Type, f.RequestURL, f.ReturnTo, f.Refresh, f.RequestedAAL, sess, flow.MsgLoginExpired(f.ExpiresAt, now))
-		if err != nil {
-			return nil, err
-		}
-		return flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
+		return s.replaceExpired(ctx, q, f, sess, now)
 	}
 	if f.RequestedAAL != AAL1 && (sess == nil || f.IdentityID == nil || sess.IdentityID != *f.IdentityID) {
 		// A second factor only raises the session of the identity that
@@ -187,6 +184,16 @@ func (s *Service) signIn(ctx context.Context, q *flow.Request, f *Flow, auth *Au
 		res.Body = loginResponse{Session: s.Sessions.JSON(sess), ContinueWith: []flow.ContinueWith{flow.RedirectBrowserTo(returnTo)}}
 	}
 	return res, nil
+}
+
+// replaceExpired answers a request for f, which expired: a new flow like
+// it takes over, showing why.
+func (s *Service) replaceExpired(ctx context.Context, q *flow.Request, f *Flow, sess *session.Session, now time.Time) (*flow.Result, error) {
+	nf, err := s.newFlow(ctx, q, f.Type, f.RequestURL, f.ReturnTo, f.Refresh, f.RequestedAAL, sess, flow.MsgLoginExpired(f.ExpiresAt, now))
+	if err != nil {
+		return nil, err
+	}
+	return flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
 }
 
 // returnTo is where a browser goes after signing in on f.

@@ -122,6 +122,16 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 	return s.flows().Show(f, 0), nil
 }
 
+// replaceExpired answers a request for f, which expired: a new flow like
+// it takes over, showing why.
+func (s *Service) replaceExpired(ctx context.Context, q *flow.Request, f *Flow, now time.Time) (*flow.Result, error) {
+	nf, err := s.newFlow(ctx, q, f.Type, f.RequestURL, f.ReturnTo, flow.MsgRegistrationExpired(f.ExpiresAt, now))
+	if err != nil {
+		return nil, err
+	}
+	return flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
+}
+
 // startExchange gives a native app's flow created with
 // return_session_token_exchange_code=true its init code, shown once in
 // the creation answer (session_token_exchange_code).
@@ -221,11 +231,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		return s.flows().Reject(ctx, f, flow.MsgGeneric(ErrAlreadyLoggedIn.Reason))
 	}
 	if f.Expired(now) {
-		nf, err := s.newFlow(ctx, q, f.Type, f.RequestURL, f.ReturnTo, flow.MsgRegistrationExpired(f.ExpiresAt, now))
-		if err != nil {
-			return nil, err
-		}
-		return flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
+		return s.replaceExpired(ctx, q, f, now)
 	}
 	if f.State == StatePassedChallenge {
 		return s.flows().Reject(ctx, f, flow.MsgRegistrationRetrySuccess())
