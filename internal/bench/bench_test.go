@@ -48,6 +48,17 @@ func TestEveryScenarioAgainstLatchkey(t *testing.T) {
 			if r.Scenario != "ceiling" && r.CeilingFraction <= 0 {
 				t.Fatal("no fraction of the ceiling")
 			}
+			// Statements per operation come from the server's counters.
+			switch {
+			case r.Scenario == "ceiling" && r.StatementsPerOp != nil:
+				t.Fatal("the ceiling's server has no database, yet statements were counted")
+			case r.Scenario != "ceiling" && (r.StatementsPerOp == nil || r.TransactionsPerOp == nil):
+				t.Fatal("no statements per operation")
+			case r.Scenario == "recovery-flow" && *r.StatementsPerOp < 1:
+				t.Fatalf("a flow was created with %.2f statements", *r.StatementsPerOp)
+			case r.Scenario == "admin-code" && (*r.StatementsPerOp < 3 || *r.TransactionsPerOp < 1):
+				t.Fatalf("an admin code took %.2f statements in %.2f transactions", *r.StatementsPerOp, *r.TransactionsPerOp)
+			}
 			switch r.Scenario {
 			case "login":
 				if r.Notes["hasher"] != "bcrypt cost 4" {

@@ -84,6 +84,10 @@ func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Res
 	if err != nil {
 		return Result{}, fmt.Errorf("%s setup: %w", s.Name(), err)
 	}
+	var countsBefore dbCounts
+	if s.Name() != "ceiling" { // the ceiling's server is not Latchkey
+		countsBefore = readDBCounts(ctx, env)
+	}
 	runCtx, cancel := context.WithTimeout(ctx, duration)
 	end, _ := runCtx.Deadline()
 	// over reports whether the run is over. Connections time out at the
@@ -144,6 +148,9 @@ func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Res
 	res.Requests = len(all)
 	res.PerSecond = float64(len(all)) / elapsed.Seconds()
 	res.Latency = Summarize(all)
+	if countsBefore.ok {
+		res.perOperation(countsBefore, readDBCounts(ctx, env))
+	}
 	env.mu.Lock()
 	if len(env.mailLatency) > 0 {
 		p := Summarize(env.mailLatency)

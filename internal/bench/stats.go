@@ -36,6 +36,12 @@ type Result struct {
 	// CeilingFraction is PerSecond divided by the ceiling scenario's figure,
 	// when both were measured in one invocation.
 	CeilingFraction float64 `json:"ceiling_fraction,omitempty"`
+	// StatementsPerOp, TransactionsPerOp and CommitsPerOp are the
+	// server's database statements, committed transactions and COMMITs
+	// per operation (Latchkey only: read from its metrics).
+	StatementsPerOp   *float64 `json:"statements_per_op,omitempty"`
+	TransactionsPerOp *float64 `json:"transactions_per_op,omitempty"`
+	CommitsPerOp      *float64 `json:"commits_per_op,omitempty"`
 }
 
 // Percentiles of a latency distribution.
@@ -73,22 +79,22 @@ func WriteTable(w io.Writer, results []Result) {
 
 // WriteHeader prints the header of the text table.
 func WriteHeader(w io.Writer) {
-	fmt.Fprintf(w, "%-22s %5s %9s %10s %8s %9s %9s %9s %9s %7s  %s\n", "scenario", "conc", "requests", "req/s", "ceiling", "p50", "p90", "p99", "max", "errors", "notes")
+	fmt.Fprintf(w, "%-22s %5s %9s %10s %8s %9s %9s %9s %9s %7s %8s  %s\n", "scenario", "conc", "requests", "req/s", "ceiling", "p50", "p90", "p99", "max", "errors", "stmts/op", "notes")
 }
 
 // WriteRow prints one result as a line of the text table.
 func WriteRow(w io.Writer, r Result) {
-	fmt.Fprintf(w, "%-22s %5d %9d %10.0f %8s %9s %9s %9s %9s %7d  %s\n", r.Scenario, r.Concurrency, r.Requests, r.PerSecond, fraction(r),
-		ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max), r.Errors, strings.Join(notes(r), "; "))
+	fmt.Fprintf(w, "%-22s %5d %9d %10.0f %8s %9s %9s %9s %9s %7d %8s  %s\n", r.Scenario, r.Concurrency, r.Requests, r.PerSecond, fraction(r),
+		ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max), r.Errors, statements(r), strings.Join(notes(r), "; "))
 }
 
 // WriteMarkdown prints results as a Markdown table (docs/benchmarks.md).
 func WriteMarkdown(w io.Writer, results []Result) {
-	fmt.Fprintln(w, "| scenario | clients | requests | req/s | of ceiling | p50 | p90 | p99 | max | errors | notes |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+	fmt.Fprintln(w, "| scenario | clients | requests | req/s | of ceiling | p50 | p90 | p99 | max | errors | statements/op | notes |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 	for _, r := range results {
-		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %d | %s |\n", r.Scenario, r.Concurrency, r.Requests, r.PerSecond, fraction(r),
-			ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max), r.Errors, strings.Join(notes(r), "; "))
+		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %d | %s | %s |\n", r.Scenario, r.Concurrency, r.Requests, r.PerSecond, fraction(r),
+			ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max), r.Errors, statements(r), strings.Join(notes(r), "; "))
 	}
 }
 
@@ -101,6 +107,15 @@ func fraction(r Result) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f%%", r.CeilingFraction*100)
+}
+
+// statements is the statements per operation, with the transactions and
+// COMMITs in brackets ("-" when the server does not publish them).
+func statements(r Result) string {
+	if r.StatementsPerOp == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f (%.1f tx, %.2f commits)", *r.StatementsPerOp, *r.TransactionsPerOp, *r.CommitsPerOp)
 }
 
 // notes are the facts worth printing beside the figures.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/rowid"
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
@@ -34,7 +35,7 @@ type Base struct {
 // NewBase starts a flow of type t at now, posting its form to actionURL
 // (?flow=<id> is added).
 func NewBase(t Type, now time.Time, lifespan time.Duration, requestURL, returnTo, actionURL string) Base {
-	id := uuid.New()
+	id := rowid.New()
 	return Base{
 		ID: id, Type: t, IssuedAt: now, ExpiresAt: now.Add(lifespan),
 		RequestURL: requestURL, ReturnTo: returnTo,

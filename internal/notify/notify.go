@@ -28,6 +28,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/rowid"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
@@ -47,6 +48,9 @@ type Config struct {
 // Identities is what the notifier and the lockdown need of identities.
 type Identities interface {
 	Get(ctx context.Context, id uuid.UUID) (*identity.Identity, error)
+	// GetPublic loads the identity without its credentials: a mail shows
+	// the public view only.
+	GetPublic(ctx context.Context, id uuid.UUID) (*identity.Identity, error)
 	SetPassword(ctx context.Context, id uuid.UUID, hashed string) error
 }
 
@@ -93,7 +97,7 @@ func (n *Notifier) Observe(ctx context.Context, e *audit.Event) error {
 	if e.Type != audit.LockdownConfirmed && !n.Config.Enabled[e.Type] {
 		return nil
 	}
-	ident, err := n.Identities.Get(ctx, *e.IdentityID)
+	ident, err := n.Identities.GetPublic(ctx, *e.IdentityID)
 	if errors.Is(err, storeerr.ErrNotFound) {
 		return nil // nobody left to warn
 	}
@@ -131,7 +135,7 @@ func (n *Notifier) issueToken(ctx context.Context, identityID uuid.UUID, e *audi
 	value := secret.RandomAlphanumeric(tokenLength)
 	now := n.now()
 	t := &Token{
-		ID: uuid.New(), IdentityID: identityID, Hash: n.Hasher.Hash(value),
+		ID: rowid.New(), IdentityID: identityID, Hash: n.Hasher.Hash(value),
 		EventID: e.ID, EventType: e.Type, EventTime: e.Time,
 		ExpiresAt: now.Add(n.Config.LockdownLifespan), CreatedAt: now,
 	}

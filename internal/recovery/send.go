@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/rowid"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
 )
@@ -138,7 +139,7 @@ func (s *Service) issue(ctx context.Context, f *Flow, m Method, identityID uuid.
 		// as Kratos's does.
 		expires = notAfter
 	}
-	row := &Secret{ID: uuid.New(), FlowID: f.ID, IdentityID: identityID, AddressID: addressID, Kind: kind, ExpiresAt: expires, CreatedAt: now}
+	row := &Secret{ID: rowid.New(), FlowID: f.ID, IdentityID: identityID, AddressID: addressID, Kind: kind, ExpiresAt: expires, CreatedAt: now}
 	if m == MethodLink {
 		token := secret.RandomAlphanumeric(tokenLength)
 		row.Hash = s.Hasher.Hash(token)

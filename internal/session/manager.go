@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
+	"github.com/latchkey/latchkey/internal/rowid"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
@@ -243,7 +244,7 @@ func (m *Manager) New(ident *identity.Identity, method string, caller httpx.Call
 	now := m.now()
 	methods := []AuthMethod{{Method: method, AAL: MethodAAL(method), CompletedAt: now}}
 	s := &Session{
-		ID:                    uuid.New(),
+		ID:                    rowid.New(),
 		IdentityID:            ident.ID,
 		Active:                true,
 		ExpiresAt:             now.Add(m.Config.Lifespan),

@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
@@ -70,7 +71,27 @@ type DB struct {
 	// batches whose IN lists change length (OpenReadOnly), has nothing to
 	// gain from caching them.
 	unprepared bool
+	// counts are the statements and transactions run (see Counts).
+	counts Counts
+	// group commits SQLite's write transactions in groups (nil on other
+	// databases, and on an in-memory SQLite whose one connection serves
+	// reads too).
+	group *groupCommit
 }
+
+// Counts are what a DB has sent to the database since it was opened:
+// every statement (BEGIN, COMMIT and savepoints included), every committed
+// transaction, and the COMMITs that committed them (fewer on SQLite, where
+// transactions are committed in groups: see groupCommit). They are the
+// server's latchkey_db_statements_total, latchkey_db_transactions_total
+// and latchkey_db_commits_total, from which `latchkey bench` prints
+// statements per operation.
+type Counts struct {
+	Statements, Transactions, Commits atomic.Uint64
+}
+
+// Counts returns the DB's counters.
+func (db *DB) Counts() *Counts { return &db.counts }
 
 // statements caches prepared statements on SQLite, where parsing a
 // statement costs as much as running it, and on MySQL, whose driver
@@ -145,6 +166,11 @@ type txState struct {
 	// committing is set once COMMIT is sent: a failure from then on is
 	// ambiguous (the transaction may have committed).
 	committing bool
+	// single: the transaction is one statement (see groupCommit.run).
+	single bool
+	// identities are the identities the transaction read (see
+	// txidentities.go).
+	identities map[identityKey]*identity.Identity
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -191,12 +217,17 @@ func (db *DB) AfterCommit(ctx context.Context, fn func()) {
 // (it may have committed). So fn may run more than once and must have no
 // effect outside the transaction (AfterCommit is for those).
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.inTx(ctx, false, fn)
+}
+
+// inTx is InTx; single says fn runs one statement.
+func (db *DB) inTx(ctx context.Context, single bool, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return fn(ctx)
 	}
 	reconnected := false
 	for attempt := 0; ; attempt++ {
-		st := &txState{}
+		st := &txState{single: single}
 		err := db.inTxOnce(ctx, st, fn)
 		switch {
 		case err == nil:
@@ -209,6 +240,10 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) erro
 		// safe to run again from the start.
 		case db.Dialect == SQLite && attempt < 5 && isBusy(err):
 			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+			continue
+		// Another transaction of its group broke the group: this one was
+		// fine and runs in the next group.
+		case attempt < 5 && errors.Is(err, errGroupLost):
 			continue
 		// PostgreSQL and MySQL report deadlocks/serialization failures the same way.
 		case db.Dialect != SQLite && attempt < 3 && isRetryable(err):
@@ -234,6 +269,7 @@ func (db *DB) Savepoint(ctx context.Context, fn func(ctx context.Context) error)
 	}
 	// One name is enough: savepoints nest, and a rollback or release
 	// applies to the most recent one of that name.
+	db.counts.Statements.Add(2) // SAVEPOINT and its RELEASE or ROLLBACK TO
 	if _, err := st.tx.ExecContext(ctx, "SAVEPOINT latchkey_sp"); err != nil {
 		return err
 	}
@@ -250,6 +286,16 @@ func (db *DB) Savepoint(ctx context.Context, fn func(ctx context.Context) error)
 }
 
 func (db *DB) inTxOnce(ctx context.Context, st *txState, fn func(ctx context.Context) error) (err error) {
+	if db.group != nil {
+		if err := db.group.run(ctx, st, fn); err != nil {
+			return err
+		}
+		for _, f := range st.afterCommit {
+			f()
+		}
+		return nil
+	}
+	db.counts.Statements.Add(1)
 	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -274,9 +320,12 @@ func (db *DB) inTxOnce(ctx context.Context, st *txState, fn func(ctx context.Con
 		}
 	}
 	st.committing = true
+	db.counts.Statements.Add(1)
 	if err = tx.Commit(); err != nil {
 		return err
 	}
+	db.counts.Transactions.Add(1)
+	db.counts.Commits.Add(1)
 	for _, f := range st.afterCommit {
 		f()
 	}
@@ -317,6 +366,10 @@ func (db *DB) Rebind(q string) string {
 // Outside a transaction a statement that fails on a lost connection is not
 // run again: it may have been applied (see InTx for what is retried).
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if db.group != nil && !inTx(ctx) {
+		return db.execInGroup(ctx, q, args, db.Exec)
+	}
+	db.counts.Statements.Add(1)
 	res, err := db.stmtFor(ctx, db.SQL, db.Rebind(q)).ExecContext(ctx, args...)
 	if err != nil && !inTx(ctx) {
 		db.lostConnection(ctx, err) // so the next statement gets a fresh connection
@@ -326,8 +379,13 @@ func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 
 // execText is Exec without the statement cache.
 func (db *DB) execText(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if db.group != nil && !inTx(ctx) {
+		return db.execInGroup(ctx, q, args, db.execText)
+	}
+	db.counts.Statements.Add(1)
 	var r runner = textRunner{db.SQL, db.Rebind(q)}
 	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		st.sawStatement(q)
 		r = textRunner{st.tx, db.Rebind(q)}
 	}
 	res, err := r.ExecContext(ctx, args...)
@@ -337,10 +395,23 @@ func (db *DB) execText(ctx context.Context, q string, args ...any) (sql.Result, 
 	return res, db.mapErr(err)
 }
 
+// execInGroup runs a statement given outside a transaction as a
+// transaction of its own, so that it joins a group commit on SQLite.
+func (db *DB) execInGroup(ctx context.Context, q string, args []any, exec func(context.Context, string, ...any) (sql.Result, error)) (sql.Result, error) {
+	var res sql.Result
+	err := db.inTx(ctx, true, func(ctx context.Context) error {
+		var err error
+		res, err = exec(ctx, q, args...)
+		return err
+	})
+	return res, err
+}
+
 // Query runs a query in the context's transaction (or the read pool).
 // Outside a transaction a query that fails on a lost connection is run
 // once more on a fresh one.
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	db.counts.Statements.Add(1)
 	q = db.Rebind(q)
 	rows, err := db.stmtFor(ctx, db.reader(), q).QueryContext(ctx, args...)
 	if err != nil && !inTx(ctx) && db.lostConnection(ctx, err) {
@@ -352,8 +423,10 @@ func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 // queryText is Query for a text that varies with its arguments (a
 // filter list): it is run unprepared, so it fills no statement cache.
 func (db *DB) queryText(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	db.counts.Statements.Add(1)
 	var r runner = textRunner{db.reader(), db.Rebind(q)}
 	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		st.sawStatement(q)
 		r = textRunner{st.tx, db.Rebind(q)}
 	}
 	rows, err := r.QueryContext(ctx, args...)
@@ -364,6 +437,7 @@ func (db *DB) queryText(ctx context.Context, q string, args ...any) (*sql.Rows, 
 // read pool). Outside a transaction a query that fails on a lost
 // connection is run once more on a fresh one (when Scan is called).
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *Row {
+	db.counts.Statements.Add(1)
 	q = db.Rebind(q)
 	r := &Row{row: db.stmtFor(ctx, db.reader(), q).QueryRowContext(ctx, args...)}
 	if !inTx(ctx) {
@@ -412,6 +486,7 @@ func (db *DB) stmtFor(ctx context.Context, pool *sql.DB, q string) runner {
 	st, inTx := ctx.Value(txKey{}).(*txState)
 	if inTx {
 		pool = db.SQL // transactions run on the writer
+		st.sawStatement(q)
 	}
 	stmt := db.prepared(ctx, pool, q, st)
 	switch {

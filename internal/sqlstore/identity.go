@@ -135,6 +135,9 @@ func (s *IdentityStore) UpdateIdentity(ctx context.Context, i *identity.Identity
 
 // GetIdentity loads an identity, with credentials when asked.
 func (s *IdentityStore) GetIdentity(ctx context.Context, id uuid.UUID, withCredentials bool) (*identity.Identity, error) {
+	if i := cachedIdentity(ctx, id, withCredentials); i != nil {
+		return i, nil
+	}
 	row := s.DB.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = ?`, id.String())
 	i, err := scanIdentity(row)
 	if err != nil {
@@ -143,6 +146,7 @@ func (s *IdentityStore) GetIdentity(ctx context.Context, id uuid.UUID, withCrede
 	if err := s.loadChildren(ctx, []*identity.Identity{i}, withCredentials); err != nil {
 		return nil, err
 	}
+	keepIdentity(ctx, i, withCredentials)
 	return i, nil
 }
 

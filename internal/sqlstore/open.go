@@ -63,6 +63,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("open %s database: %w", dialect, err)
 		}
 		pool.apply(db.read)
+		db.group = &groupCommit{db: db}
 	} else {
 		pool.apply(sqlDB)
 	}
@@ -325,7 +326,10 @@ func isMemory(dsn string) bool {
 // sqlitePragmas: WAL lets readers run beside the writer; a busy timeout
 // makes writers queue instead of failing; "immediate" transactions take the
 // write lock at BEGIN so they never fail half-way on a lock upgrade.
-const sqlitePragmas = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+// temp_store(MEMORY) keeps statement and savepoint journals in memory: a
+// transaction of a group commit runs in a savepoint, and with journals in
+// a temporary file every page it changed was first written there.
+const sqlitePragmas = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 
 func randomHex(n int) string {
 	b := make([]byte, n)

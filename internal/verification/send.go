@@ -8,13 +8,13 @@ import (
 	"net/mail"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/rowid"
 	"github.com/latchkey/latchkey/internal/secret"
 )
 
@@ -114,7 +114,7 @@ func (s *Service) issueAndMail(ctx context.Context, f *Flow, m Method, a *Addres
 		// lifespan, as Kratos's does.
 		expires = f.ExpiresAt
 	}
-	row := &Secret{ID: uuid.New(), FlowID: f.ID, IdentityID: a.IdentityID, AddressID: a.ID, ExpiresAt: expires, CreatedAt: now}
+	row := &Secret{ID: rowid.New(), FlowID: f.ID, IdentityID: a.IdentityID, AddressID: a.ID, ExpiresAt: expires, CreatedAt: now}
 	if ident == nil {
 		var err error
 		if ident, err = s.Identities.GetPublic(ctx, a.IdentityID); err != nil {

@@ -1,0 +1,74 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// dbCounts are a Latchkey server's database counters, read from its
+// Prometheus endpoint on the admin port. Kratos has none: ok is false.
+type dbCounts struct {
+	statements, transactions, commits float64
+	ok                                bool
+}
+
+// readDBCounts reads latchkey_db_statements_total,
+// latchkey_db_transactions_total and latchkey_db_commits_total from
+// env.Admin.
+func readDBCounts(ctx context.Context, env *Env) dbCounts {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env.Admin+"/metrics/prometheus", nil)
+	if err != nil {
+		return dbCounts{}
+	}
+	resp, err := env.Client.Do(req)
+	if err != nil {
+		return dbCounts{}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return dbCounts{}
+	}
+	var c dbCounts
+	found := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		var into *float64
+		switch name {
+		case "latchkey_db_statements_total":
+			into = &c.statements
+		case "latchkey_db_transactions_total":
+			into = &c.transactions
+		case "latchkey_db_commits_total":
+			into = &c.commits
+		default:
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			*into = v
+			found++
+		}
+	}
+	c.ok = found == 3
+	return c
+}
+
+// perOperation fills r's statements, transactions and commits per operation from
+// the counters read before and after the run. The counters are the whole
+// server's, so background work the run caused (the courier sending its
+// mail) is counted too.
+func (r *Result) perOperation(before, after dbCounts) {
+	if !before.ok || !after.ok || r.Requests == 0 {
+		return
+	}
+	per := func(a, b float64) *float64 { v := (a - b) / float64(r.Requests); return &v }
+	r.StatementsPerOp = per(after.statements, before.statements)
+	r.TransactionsPerOp = per(after.transactions, before.transactions)
+	r.CommitsPerOp = per(after.commits, before.commits)
+}
