@@ -74,10 +74,16 @@ func (s *FlowStore) UpdateFlow(ctx context.Context, r *flow.Record) error {
 
 // IncrementSubmissions counts one more submission. The UPDATE takes the
 // row lock, so concurrent submissions are counted one after another.
+// SQLite and PostgreSQL return the new count with the UPDATE; MySQL has no
+// RETURNING and reads it back in the same transaction.
 func (s *FlowStore) IncrementSubmissions(ctx context.Context, id uuid.UUID) (int, error) {
+	const increment = `UPDATE selfservice_flows SET submissions = submissions + 1 WHERE id = ?`
 	var n int
 	err := s.DB.InTx(ctx, func(ctx context.Context) error {
-		res, err := s.DB.Exec(ctx, `UPDATE selfservice_flows SET submissions = submissions + 1 WHERE id = ?`, id.String())
+		if s.DB.Dialect != MySQL {
+			return ScanErr(s.DB.QueryRow(ctx, increment+` RETURNING submissions`, id.String()).Scan(&n))
+		}
+		res, err := s.DB.Exec(ctx, increment, id.String())
 		if err != nil {
 			return err
 		}
