@@ -114,6 +114,8 @@ type Message struct {
 	// ExpiresAt is when the message stops being useful (its code or link
 	// expires): failed deliveries are retried until then, not after.
 	ExpiresAt time.Time `json:"-"`
+	// Priority orders the claims (PriorityOf its template type).
+	Priority Priority `json:"-"`
 	// ContentError is set by a Store that could not decrypt the stored
 	// subject, body and template data (a secrets.cipher key was removed);
 	// they are then empty and the message cannot be delivered.
@@ -159,7 +161,7 @@ type Claim struct {
 	// StaleBefore: processing messages claimed before this time belong to a
 	// dispatcher that died and are claimed again.
 	StaleBefore time.Time
-	// Limit is the batch size.
+	// Limit caps the number of messages claimed.
 	Limit int
 }
 
@@ -220,8 +222,10 @@ type Store interface {
 	// InsertMessage stores a new message.
 	InsertMessage(ctx context.Context, m *Message) error
 	// ClaimMessages marks up to c.Limit due messages as processing under
-	// c.Token, adds one to their send count and returns them. A message is
-	// returned to at most one concurrent claimant.
+	// c.Token, adds one to their send count and returns them, lowest
+	// Priority first, then due queued messages (oldest due first) before
+	// ones whose claim went stale. A message is returned to at most one
+	// concurrent claimant.
 	ClaimMessages(ctx context.Context, c Claim) ([]Message, error)
 	// FinishMessage applies an outcome to a message still held by
 	// o.ClaimToken, or returns ErrClaimLost.
