@@ -247,6 +247,28 @@ func TestNoMailLost(t *testing.T) {
 			}
 		})
 
+		t.Run("LostReplyAfterDataIsRetriedWithTheSameMessageID", func(t *testing.T) {
+			store := newStore(t, db)
+			srv := smtptest.Start(t)
+			// The server takes the mail, then the connection breaks before
+			// its answer: the sender cannot know, so it reports a failure
+			// and the dispatcher retries as after any failure.
+			srv.LoseReplyNext(1)
+			d := RunDispatcher(t, fastConfig(t, store, MustSMTPSender(t, srv.URI())))
+			q := courier.NewQueue(store, MustTemplates(t), d.Wake)
+			id := MustEnqueueRecoveryCode(t, q, "lost-reply@example.test", "929292")
+			first := srv.WaitFor(t, "lost-reply@example.test", 5*time.Second)
+			second := srv.WaitFor(t, "lost-reply@example.test", 5*time.Second)
+			m := WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+			if len(m.Dispatches) != 2 || m.Dispatches[0].Status != courier.DispatchFailed || m.Dispatches[1].Status != courier.DispatchSuccess {
+				t.Errorf("dispatches %+v, want failed then success", m.Dispatches)
+			}
+			want := "<" + id.String() + "@latchkey.example.test>"
+			if a, b := first.Header.Get("Message-Id"), second.Header.Get("Message-Id"); a != want || b != want {
+				t.Errorf("Message-IDs %q and %q, want %q for both", a, b, want)
+			}
+		})
+
 		t.Run("ClaimOfAKilledProcessIsRetakenAfterThirtySeconds", func(t *testing.T) {
 			store := newStore(t, db)
 			srv := smtptest.Start(t)
