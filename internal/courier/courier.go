@@ -7,19 +7,29 @@
 //
 // A flow calls Queue.Enqueue inside its own transaction. The subject and the
 // plaintext body are rendered at once and stored with the template data (the
-// Store encrypts all three at rest) and an expiry (when the code or link dies);
-// the message is inserted with status "queued" and the dispatcher is woken
-// when the transaction commits. The Dispatcher claims due messages in batches
-// (several Latchkey instances may share one database: claims use
+// Store encrypts all three at rest), an expiry (when the code or link dies)
+// and a priority (PriorityOf: interactive for codes and links someone waits
+// for, bulk for security notifications); the message is inserted with
+// status "queued" and the dispatcher is woken when the transaction commits.
+//
+// The Dispatcher keeps up to Concurrency mails in flight and claims due
+// messages whenever a slot is free, no more than there are free slots,
+// interactive before bulk, oldest due first within a priority (flight.go).
+// Several Latchkey instances may share one database: claims use
 // FOR UPDATE SKIP LOCKED on PostgreSQL and MySQL and a conditional update on
-// SQLite), renews its claim with a heartbeat while it sends, renders the HTML
-// body from the stored template data and hands the mail to a Sender. Every
-// attempt leaves a dispatch record. A failed attempt puts the message back to
-// "queued" with a capped exponential backoff until the message expires; then
-// it is "abandoned", keeping the last error. A claim not renewed for the
-// processing timeout (a killed process) is taken over. When a message becomes
-// sent or abandoned its subject and body are replaced by their redacted forms
-// and its template data dropped, in the same transaction.
+// SQLite. All the messages a running dispatcher holds share one claim token,
+// which a heartbeat renews while any is held. The dispatcher renders the
+// HTML body from the stored template data and hands the mail to a Sender;
+// the SMTPSender sends it on a connection kept open from an earlier mail
+// when it has one (smtpconn.go). Every attempt leaves a dispatch record. A
+// failed attempt puts the message back to "queued", priority unchanged, with
+// a capped exponential backoff until the message expires; then it is
+// "abandoned", keeping the last error. A claim not renewed for the
+// processing timeout (a killed process) is taken over. When a message
+// becomes sent or abandoned its subject and body are replaced by their
+// redacted forms and its template data dropped, in the same transaction. On
+// shutdown the mails being sent finish and claimed ones not yet sent go back
+// to the queue.
 //
 // # What the admin API shows
 //
