@@ -7,19 +7,29 @@
 //
 // A flow calls Queue.Enqueue inside its own transaction. The subject and the
 // plaintext body are rendered at once and stored with the template data (the
-// Store encrypts all three at rest) and an expiry (when the code or link dies);
-// the message is inserted with status "queued" and the dispatcher is woken
-// when the transaction commits. The Dispatcher claims due messages in batches
-// (several Latchkey instances may share one database: claims use
+// Store encrypts all three at rest), an expiry (when the code or link dies)
+// and a priority (PriorityOf: interactive for codes and links someone waits
+// for, bulk for security notifications); the message is inserted with
+// status "queued" and the dispatcher is woken when the transaction commits.
+//
+// The Dispatcher keeps up to Concurrency mails in flight and claims due
+// messages whenever a slot is free, no more than there are free slots,
+// interactive before bulk, oldest due first within a priority (flight.go).
+// Several Latchkey instances may share one database: claims use
 // FOR UPDATE SKIP LOCKED on PostgreSQL and MySQL and a conditional update on
-// SQLite), renews its claim with a heartbeat while it sends, renders the HTML
-// body from the stored template data and hands the mail to a Sender. Every
-// attempt leaves a dispatch record. A failed attempt puts the message back to
-// "queued" with a capped exponential backoff until the message expires; then
-// it is "abandoned", keeping the last error. A claim not renewed for the
-// processing timeout (a killed process) is taken over. When a message becomes
-// sent or abandoned its subject and body are replaced by their redacted forms
-// and its template data dropped, in the same transaction.
+// SQLite. All the messages a running dispatcher holds share one claim token,
+// which a heartbeat renews while any is held. The dispatcher renders the
+// HTML body from the stored template data and hands the mail to a Sender;
+// the SMTPSender sends it on a connection kept open from an earlier mail
+// when it has one (smtpconn.go). Every attempt leaves a dispatch record. A
+// failed attempt puts the message back to "queued", priority unchanged, with
+// a capped exponential backoff until the message expires; then it is
+// "abandoned", keeping the last error. A claim not renewed for the
+// processing timeout (a killed process) is taken over. When a message
+// becomes sent or abandoned its subject and body are replaced by their
+// redacted forms and its template data dropped, in the same transaction. On
+// shutdown the mails being sent finish and claimed ones not yet sent go back
+// to the queue.
 //
 // # What the admin API shows
 //
@@ -114,6 +124,8 @@ type Message struct {
 	// ExpiresAt is when the message stops being useful (its code or link
 	// expires): failed deliveries are retried until then, not after.
 	ExpiresAt time.Time `json:"-"`
+	// Priority orders the claims (PriorityOf its template type).
+	Priority Priority `json:"-"`
 	// ContentError is set by a Store that could not decrypt the stored
 	// subject, body and template data (a secrets.cipher key was removed);
 	// they are then empty and the message cannot be delivered.
@@ -159,7 +171,7 @@ type Claim struct {
 	// StaleBefore: processing messages claimed before this time belong to a
 	// dispatcher that died and are claimed again.
 	StaleBefore time.Time
-	// Limit is the batch size.
+	// Limit caps the number of messages claimed.
 	Limit int
 }
 
@@ -220,8 +232,10 @@ type Store interface {
 	// InsertMessage stores a new message.
 	InsertMessage(ctx context.Context, m *Message) error
 	// ClaimMessages marks up to c.Limit due messages as processing under
-	// c.Token, adds one to their send count and returns them. A message is
-	// returned to at most one concurrent claimant.
+	// c.Token, adds one to their send count and returns them, lowest
+	// Priority first, then due queued messages (oldest due first) before
+	// ones whose claim went stale. A message is returned to at most one
+	// concurrent claimant.
 	ClaimMessages(ctx context.Context, c Claim) ([]Message, error)
 	// FinishMessage applies an outcome to a message still held by
 	// o.ClaimToken, or returns ErrClaimLost.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,20 +27,22 @@ type DispatcherConfig struct {
 	// SMTP outage. courier.message_retries: n, when configured, is n+1
 	// attempts, as in Kratos.
 	MaxAttempts int
-	// PullCount is courier.worker.pull_count: messages claimed per batch (default 10).
+	// PullCount is courier.worker.pull_count: the most messages one claim
+	// takes (default 10). Run claims no more than it has free slots
+	// (Concurrency), so with the defaults a claim takes at most 4.
 	PullCount int
 	// PullWait is courier.worker.pull_wait: how often the queue is polled
 	// for messages enqueued by other instances and for retries (default 1s).
 	// Messages enqueued through a Queue wired to Wake go out at once.
 	PullWait time.Duration
-	// Concurrency is how many mails of a batch are sent at once (default 4).
+	// Concurrency is how many mails are sent at once (default 4).
 	Concurrency int
 	// ProcessingTimeout is how old a claim may grow without a heartbeat
 	// before any dispatcher takes it over (default 30s): a process killed
 	// mid-batch delays its mail by about this much.
 	ProcessingTimeout time.Duration
 	// HeartbeatInterval is how often a dispatcher renews the claim of the
-	// batch it is sending (default a third of ProcessingTimeout), so a live
+	// messages it holds (default a third of ProcessingTimeout), so a live
 	// claim never looks stale however long the SMTP server takes.
 	HeartbeatInterval time.Duration
 	// SendTimeout cuts off one delivery attempt (default 1m).
@@ -137,99 +138,95 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run delivers messages until ctx is cancelled. On cancellation it finishes
-// the mails being sent, gives the rest of its batch back to the queue and
+// Run delivers messages until ctx is cancelled, keeping up to Concurrency
+// of them in flight: as soon as one is finished and the queue may hold due
+// mail, it claims more. On cancellation it finishes the mails being sent,
+// gives back the ones claimed but not yet handed to the SMTP server and
 // returns.
+//
+// The queue may hold due mail after a claim that got all it asked for,
+// after Wake, every PullWait (mail of other instances), and when a retry
+// of ours falls due. A claim that got less than it asked for emptied the
+// queue of due mail: a slot freed after it waits for one of those.
 func (d *Dispatcher) Run(ctx context.Context) {
+	f := d.newFlight(ctx)
+	defer f.wait()
 	// Since Go 1.23 Reset discards a pending tick, so no draining is needed.
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var lastStuckCheck time.Time
-	for {
-		n, due, err := d.DispatchBatch(ctx)
-		if ctx.Err() != nil {
-			return
+	var lastStuckCheck, nextPoll time.Time
+	mayBeDue := true
+	for ctx.Err() == nil {
+		if free := d.cfg.Concurrency - f.size(); mayBeDue && free > 0 {
+			// Claim no more than there are free slots, so a claimed message
+			// starts sending at once. Claiming ahead would hold mail back
+			// behind our slowest send while another instance, or a slot
+			// freed a moment later, could send it — the batch barrier again
+			// — and would fix the order early: a code enqueued after the
+			// claim could not overtake the notifications claimed ahead of
+			// it. PullCount still caps one claim (one transaction, its rows
+			// locked until commit). The price is more and smaller claims
+			// under load: at most one per finished mail, next to the write
+			// that records each mail's result.
+			want := min(free, d.cfg.PullCount)
+			n, err := f.claim(ctx, want)
+			nextPoll = time.Now().Add(d.cfg.PullWait)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return
+			case err != nil:
+				d.log.Error("courier: dispatch failed", "error", err)
+				mayBeDue = false // try again at the next poll
+			case n < want:
+				mayBeDue = false
+			}
 		}
 		if now := d.cfg.Now(); now.Sub(lastStuckCheck) >= stuckCheckInterval {
 			lastStuckCheck = now
 			d.warnIfStuck(ctx)
 		}
-		wait := d.cfg.PullWait
-		switch {
-		case err != nil:
-			d.log.Error("courier: dispatch failed", "error", err)
-		case n >= d.cfg.PullCount:
-			continue // a full batch: more are probably due
-		case !due.IsZero():
-			// A retry of ours falls due before the next poll.
-			if w := due.Sub(d.cfg.Now()) + time.Millisecond; w < wait {
-				wait = max(w, 0)
-			}
+		free := d.cfg.Concurrency - f.size()
+		if mayBeDue && free > 0 {
+			continue
 		}
-		timer.Reset(wait)
+		// With mail due but no free slot only a finished send matters; the
+		// poll timer runs while nothing is known to be due.
+		var tick <-chan time.Time
+		if !mayBeDue {
+			wait := max(time.Until(nextPoll), 0)
+			if due := f.nextRetry(); !due.IsZero() {
+				// A retry of ours falls due before the next poll.
+				if w := due.Sub(d.cfg.Now()) + time.Millisecond; w < wait {
+					wait = max(w, 0)
+				}
+			}
+			timer.Reset(wait)
+			tick = timer.C
+		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-d.wake:
-		case <-timer.C:
+			mayBeDue = true
+		case <-tick:
+			mayBeDue = true
+		case <-f.landed:
 		}
 	}
 }
 
-// DispatchBatch claims one batch of due messages and delivers it. It
-// returns how many messages it claimed and the earliest time one of them is
-// due again after a failure (zero if none).
+// DispatchBatch claims up to PullCount due messages at once and delivers
+// them, Concurrency at a time, returning when every one is finished. It
+// returns how many messages it claimed and the earliest time one of them
+// is due again after a failure (zero if none). Run does not use it (it
+// keeps its slots busy without waiting for a batch); it drives a
+// dispatcher one step at a time, as tests on a test clock do. If ctx is
+// cancelled meanwhile, the mails being sent are finished and the rest are
+// given back to the queue.
 func (d *Dispatcher) DispatchBatch(ctx context.Context) (claimed int, nextDue time.Time, err error) {
-	now := d.cfg.Now().UTC()
-	token := uuid.NewString()
-	msgs, err := d.cfg.Store.ClaimMessages(ctx, Claim{
-		Token:       token,
-		Now:         now,
-		StaleBefore: now.Add(-d.cfg.ProcessingTimeout),
-		Limit:       d.cfg.PullCount,
-	})
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("claim messages: %w", err)
-	}
-	if len(msgs) == 0 {
-		return 0, time.Time{}, nil
-	}
-
-	// Results are written even when ctx is cancelled: a mail that went out
-	// must be marked sent.
-	bg := context.WithoutCancel(ctx)
-	stopHeartbeat := d.startHeartbeat(bg, token)
-	defer stopHeartbeat()
-	work := make(chan Message)
-	var (
-		wg sync.WaitGroup
-		mu sync.Mutex
-	)
-	for range min(d.cfg.Concurrency, len(msgs)) {
-		wg.Go(func() {
-			for m := range work {
-				var due time.Time
-				if ctx.Err() != nil {
-					d.release(bg, m, token)
-				} else {
-					due = d.deliver(bg, m, token)
-				}
-				if !due.IsZero() {
-					mu.Lock()
-					if nextDue.IsZero() || due.Before(nextDue) {
-						nextDue = due
-					}
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for _, m := range msgs {
-		work <- m
-	}
-	close(work)
-	wg.Wait()
-	return len(msgs), nextDue, nil
+	f := d.newFlight(ctx)
+	claimed, err = f.claim(ctx, d.cfg.PullCount)
+	f.wait()
+	return claimed, f.nextRetry(), err
 }
 
 // deliver sends one claimed message and records the outcome. It returns

@@ -283,6 +283,39 @@ func TestDelivery(t *testing.T) {
 			}
 		})
 
+		t.Run("ShutdownWaitsForTheMailBeingSent", func(t *testing.T) {
+			store := newStore(t, sqltest.Open(t, db.Dialect))
+			srv := smtptest.Start(t)
+			d, err := courier.NewDispatcher(fastConfig(t, store, patientSMTPSender(t, srv.URI())))
+			if err != nil {
+				t.Fatal(err)
+			}
+			runCtx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			done := make(chan struct{})
+			go func() { d.Run(runCtx); close(done) }()
+			release := srv.Hold(t, "shutdown@example.test")
+			q := courier.NewQueue(store, MustTemplates(t), d.Wake)
+			id := MustEnqueueRecoveryCode(t, q, "shutdown@example.test", "565656")
+			srv.WaitHeld(t, "shutdown@example.test", 5*time.Second)
+
+			cancel()
+			select {
+			case <-done:
+				t.Fatal("Run returned while its mail was with the SMTP server")
+			case <-time.After(100 * time.Millisecond):
+			}
+			release()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return once its mail was sent")
+			}
+			if m, err := store.GetMessage(ctx, id); err != nil || m.Status != courier.StatusSent || m.SendCount != 1 || srv.CountTo("shutdown@example.test") != 1 {
+				t.Errorf("after shutdown: %v, status %s, send_count %d, delivered %d", err, m.Status, m.SendCount, srv.CountTo("shutdown@example.test"))
+			}
+		})
+
 		t.Run("DevMailboxMarksSentAndLogsSubjectAndRecipientOnly", func(t *testing.T) {
 			var logs syncBuffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))

@@ -104,6 +104,7 @@ func (q *Queue) EnqueueInternal(ctx context.Context, tt TemplateType, data any) 
 	m := &Message{
 		ID: uuid.New(), Status: StatusQueued, Type: TypeEmail, Channel: string(TypeEmail),
 		TemplateType: tt, TemplateData: b, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+		Priority: PriorityOf(tt),
 	}
 	if err := q.store.InsertMessage(ctx, m); err != nil {
 		return uuid.Nil, fmt.Errorf("courier: queue message: %w", err)

@@ -85,6 +85,7 @@ func (q *Queue) Enqueue(ctx context.Context, e Email) (uuid.UUID, error) {
 		TemplateData:  data,
 		NextAttemptAt: now,
 		ExpiresAt:     now.Add(lifespan),
+		Priority:      PriorityOf(e.Template),
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}

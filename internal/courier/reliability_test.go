@@ -215,6 +215,60 @@ func TestNoMailLost(t *testing.T) {
 			}
 		})
 
+		t.Run("RunningDispatcherKeepsEveryClaimAlive", func(t *testing.T) {
+			store := newStore(t, sqltest.Open(t, db.Dialect))
+			srv := smtptest.Start(t)
+			cfg := fastConfig(t, store, patientSMTPSender(t, srv.URI()))
+			cfg.ProcessingTimeout, cfg.HeartbeatInterval = time.Second, 100*time.Millisecond
+			d := RunDispatcher(t, cfg)
+			releaseA, releaseB := srv.Hold(t, "held-a@example.test"), srv.Hold(t, "held-b@example.test")
+			q := courier.NewQueue(store, cfg.Templates, d.Wake)
+			// Two slow mails, claimed half a stale threshold apart.
+			a := MustEnqueueRecoveryCode(t, q, "held-a@example.test", "828282")
+			srv.WaitHeld(t, "held-a@example.test", 5*time.Second)
+			time.Sleep(500 * time.Millisecond)
+			b := MustEnqueueRecoveryCode(t, q, "held-b@example.test", "828283")
+			srv.WaitHeld(t, "held-b@example.test", 5*time.Second)
+
+			// A second dispatcher polls for more than twice the stale
+			// threshold while both are being sent.
+			otherCfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			otherCfg.ProcessingTimeout = time.Second
+			RunDispatcher(t, otherCfg)
+			time.Sleep(2500 * time.Millisecond)
+			releaseA()
+			releaseB()
+			WaitForStatus(t, store, a, courier.StatusSent, 5*time.Second)
+			WaitForStatus(t, store, b, courier.StatusSent, 5*time.Second)
+			for _, to := range []string{"held-a@example.test", "held-b@example.test"} {
+				if c := srv.CountTo(to); c != 1 {
+					t.Errorf("%s received %d mails", to, c)
+				}
+			}
+		})
+
+		t.Run("LostReplyAfterDataIsRetriedWithTheSameMessageID", func(t *testing.T) {
+			store := newStore(t, db)
+			srv := smtptest.Start(t)
+			// The server takes the mail, then the connection breaks before
+			// its answer: the sender cannot know, so it reports a failure
+			// and the dispatcher retries as after any failure.
+			srv.LoseReplyNext(1)
+			d := RunDispatcher(t, fastConfig(t, store, MustSMTPSender(t, srv.URI())))
+			q := courier.NewQueue(store, MustTemplates(t), d.Wake)
+			id := MustEnqueueRecoveryCode(t, q, "lost-reply@example.test", "929292")
+			first := srv.WaitFor(t, "lost-reply@example.test", 5*time.Second)
+			second := srv.WaitFor(t, "lost-reply@example.test", 5*time.Second)
+			m := WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+			if len(m.Dispatches) != 2 || m.Dispatches[0].Status != courier.DispatchFailed || m.Dispatches[1].Status != courier.DispatchSuccess {
+				t.Errorf("dispatches %+v, want failed then success", m.Dispatches)
+			}
+			want := "<" + id.String() + "@latchkey.example.test>"
+			if a, b := first.Header.Get("Message-Id"), second.Header.Get("Message-Id"); a != want || b != want {
+				t.Errorf("Message-IDs %q and %q, want %q for both", a, b, want)
+			}
+		})
+
 		t.Run("ClaimOfAKilledProcessIsRetakenAfterThirtySeconds", func(t *testing.T) {
 			store := newStore(t, db)
 			srv := smtptest.Start(t)

@@ -3,6 +3,7 @@ package courier
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -51,6 +52,13 @@ type SMTPConfig struct {
 	ClientKeyPath  string
 	// Timeout bounds connecting and each SMTP command (default 10s).
 	Timeout time.Duration
+	// MaxIdleConns is how many connections are kept open between mails
+	// (default DefaultSMTPMaxIdleConns: one per mail the dispatcher sends
+	// at once). Negative: none, a connection per mail.
+	MaxIdleConns int
+	// IdleTimeout closes a kept connection unused for this long (default
+	// DefaultSMTPIdleTimeout).
+	IdleTimeout time.Duration
 }
 
 // Default SMTP settings.
@@ -58,10 +66,17 @@ const (
 	DefaultFromAddress = "no-reply@ory.kratos.sh"
 	DefaultLocalName   = "localhost"
 	DefaultSMTPTimeout = 10 * time.Second
+	// DefaultSMTPMaxIdleConns is the dispatcher's default concurrency.
+	DefaultSMTPMaxIdleConns = DefaultConcurrency
+	// DefaultSMTPIdleTimeout is well under the five minutes RFC 5321 lets
+	// a server wait before dropping an idle client, and under what many
+	// servers actually wait.
+	DefaultSMTPIdleTimeout = 30 * time.Second
 )
 
-// SMTPSender delivers mail over SMTP with github.com/wneessen/go-mail, one
-// connection per mail. Safe for concurrent use.
+// SMTPSender delivers mail over SMTP with github.com/wneessen/go-mail,
+// keeping connections open between mails (smtpconn.go). Safe for
+// concurrent use; Close closes the connections it keeps.
 type SMTPSender struct {
 	host    string
 	opts    []mail.Option
@@ -69,6 +84,7 @@ type SMTPSender struct {
 	name    string
 	headers map[string]string
 	timeout time.Duration
+	conns   *connPool
 }
 
 // reservedHeaders are written by the sender itself.
@@ -181,7 +197,16 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 	if from == "" {
 		from = DefaultFromAddress
 	}
-	s := &SMTPSender{host: u.Hostname(), opts: opts, from: from, name: cfg.FromName, headers: cfg.Headers, timeout: timeout}
+	maxIdle := cfg.MaxIdleConns
+	if maxIdle == 0 {
+		maxIdle = DefaultSMTPMaxIdleConns
+	}
+	idleTimeout := cfg.IdleTimeout
+	if idleTimeout <= 0 {
+		idleTimeout = DefaultSMTPIdleTimeout
+	}
+	s := &SMTPSender{host: u.Hostname(), opts: opts, from: from, name: cfg.FromName, headers: cfg.Headers, timeout: timeout,
+		conns: &connPool{max: maxIdle, idleTimeout: idleTimeout, timeout: timeout}}
 	// Build a message once so a bad from address fails now.
 	if _, err := s.message(OutgoingEmail{To: "check@example.com", Subject: "check", Text: "check"}); err != nil {
 		return nil, err
@@ -243,17 +268,103 @@ func (s *SMTPSender) message(m OutgoingEmail) (*mail.Msg, error) {
 	return msg, nil
 }
 
-// Send delivers m, bounded by ctx and the configured timeout.
+// Send delivers m on a kept connection if there is one, otherwise on a
+// new one. ctx bounds connecting, the configured timeout each command.
 func (s *SMTPSender) Send(ctx context.Context, m OutgoingEmail) error {
 	msg, err := s.message(m)
 	if err != nil {
 		return err
 	}
-	c, err := mail.NewClient(s.host, s.opts...)
-	if err != nil {
-		return fmt.Errorf("smtp client: %w", err)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return c.DialAndSendWithContext(ctx, msg)
+	if c := s.conns.get(); c != nil {
+		err := s.sendOn(c, msg)
+		if err == nil || !safeToResend(err, msg) {
+			return err
+		}
+		// The kept connection had died (typically the server closed it
+		// while idle) before the mail could have been accepted: once more,
+		// on a new connection, with a fresh message.
+		if msg, err = s.message(m); err != nil {
+			return err
+		}
+	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	return s.sendOn(c, msg)
+}
+
+// dial opens and authenticates a new connection.
+func (s *SMTPSender) dial(ctx context.Context) (*smtpConn, error) {
+	client, err := mail.NewClient(s.host, s.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp client: %w", err)
+	}
+	c, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dial failed: %w", err)
+	}
+	return &smtpConn{client: client, smtp: c}, nil
+}
+
+// sendOn sends msg on c, then keeps c for the next mail, or closes it
+// after a failure (its state is unknown then).
+func (s *SMTPSender) sendOn(c *smtpConn, msg *mail.Msg) error {
+	// Each command gets the configured timeout, as on a new connection:
+	// the deadline left on a kept one by its last command has passed.
+	_ = c.smtp.UpdateDeadline(s.timeout)
+	err := c.client.SendWithSMTPClient(c.smtp, msg)
+	if err == nil {
+		s.conns.put(c)
+		return nil
+	}
+	s.conns.quit(c)
+	if msg.IsDelivered() {
+		// The server accepted the mail; only the RSET after it failed.
+		// Reporting a failure would have the mail sent again.
+		return nil
+	}
+	return fmt.Errorf("send failed: %w", err)
+}
+
+// safeToResend reports whether a send that failed on a kept connection may
+// be tried again at once on a new one, which is when the server cannot
+// have the mail. A server takes a mail when it answers 250 to the "."
+// that ends its data. go-mail tells where a send failed: the connection
+// check (NOOP), MAIL FROM, RCPT TO, the DATA command, or writing the
+// content all fail before that "." left (the content is written through a
+// dot-stuffing writer whose final "." is only sent when it is closed), so
+// the mail cannot have been taken. A failure closing the data (the "."
+// was sent, its reply did not come) or after it (the RSET) may come after
+// the server took the mail: it is never resent here; the dispatcher
+// records the failure and its retry, with the same Message-ID, follows
+// the usual backoff. Even before the ".", only a failed connection is
+// worth a new one — no SMTP reply at all (EOF, reset, broken pipe,
+// timeout: go-mail's error code 0) or 421, the server closing the
+// channel; a refusal (any other 4xx or 5xx) would be the same on a new
+// connection.
+func safeToResend(err error, msg *mail.Msg) bool {
+	var se *mail.SendError
+	if msg.IsDelivered() || !errors.As(err, &se) {
+		return false
+	}
+	switch se.Reason {
+	case mail.ErrConnCheck, mail.ErrSMTPMailFrom, mail.ErrSMTPRcptTo, mail.ErrSMTPData, mail.ErrWriteContent:
+		code := se.ErrorCode()
+		return code == 0 || code == 421
+	}
+	return false
+}
+
+// Close closes the connections kept between mails. A mail being sent
+// finishes, and its connection is closed instead of kept. The sender
+// still works after Close, with a connection per mail.
+func (s *SMTPSender) Close() error {
+	s.conns.close()
+	return nil
 }
 
 // DevMailbox is the sender of development mode without SMTP: it delivers

@@ -2,6 +2,7 @@ package courier_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,144 @@ func TestSMTPSender(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error leaks the password or is nil: %v", err)
 		}
+	})
+}
+
+// TestSMTPConnectionReuse: mails share connections, a connection the
+// server dropped is replaced without losing or doubling a mail, and a mail
+// the server may have taken is never sent twice by the sender itself.
+func TestSMTPConnectionReuse(t *testing.T) {
+	ctx := context.Background()
+	mail := func(to string) courier.OutgoingEmail {
+		return courier.OutgoingEmail{MessageID: uuid.New(), To: to, Subject: "Use code 123456", Text: "code 123456"}
+	}
+	send := func(t *testing.T, s *courier.SMTPSender, to string) {
+		t.Helper()
+		if err := s.Send(ctx, mail(to)); err != nil {
+			t.Fatalf("send to %s: %v", to, err)
+		}
+	}
+
+	for name, opts := range map[string][]smtptest.Option{
+		"Cleartext":           nil,
+		"STARTTLSWithAuth":    {smtptest.WithStartTLS(), smtptest.WithAuth("mailer", "secret")},
+		"ImplicitTLSWithAuth": {smtptest.WithImplicitTLS(), smtptest.WithAuth("mailer", "secret")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Run("MailsInSequenceShareOneConnection", func(t *testing.T) {
+				srv := smtptest.Start(t, opts...)
+				s := MustSMTPSender(t, srv.URI())
+				const n = 5
+				for i := range n {
+					send(t, s, fmt.Sprintf("seq-%d@example.test", i))
+				}
+				if srv.Count() != n || srv.Connections() != 1 {
+					t.Errorf("%d mails over %d connections, want %d over 1", srv.Count(), srv.Connections(), n)
+				}
+			})
+
+			t.Run("ConnectionDroppedWhileIdleIsReplaced", func(t *testing.T) {
+				srv := smtptest.Start(t, opts...)
+				s := MustSMTPSender(t, srv.URI())
+				send(t, s, "before@example.test")
+				srv.DropConnections()
+				srv.WaitOpenConnections(t, 0, 5*time.Second)
+
+				send(t, s, "after@example.test")
+				if c := srv.CountTo("after@example.test"); c != 1 {
+					t.Errorf("delivered %d times", c)
+				}
+				send(t, s, "later@example.test")
+				if srv.Connections() != 2 {
+					t.Errorf("%d connections, want 2 (the dropped one, its replacement)", srv.Connections())
+				}
+			})
+		})
+	}
+
+	t.Run("LostReplyAfterDataIsNotResent", func(t *testing.T) {
+		srv := smtptest.Start(t)
+		s := MustSMTPSender(t, srv.URI())
+		send(t, s, "first@example.test") // the connection is kept
+		srv.LoseReplyNext(1)
+		if err := s.Send(ctx, mail("unsure@example.test")); err == nil {
+			t.Fatal("a send whose reply was lost succeeded")
+		}
+		// The server took it, and the sender did not try a new connection.
+		if c, conns := srv.CountTo("unsure@example.test"), srv.Connections(); c != 1 || conns != 1 {
+			t.Errorf("received %d times over %d connections, want once over 1", c, conns)
+		}
+		// The broken connection is not kept.
+		send(t, s, "next@example.test")
+		if srv.Connections() != 2 {
+			t.Errorf("%d connections, want 2", srv.Connections())
+		}
+	})
+
+	t.Run("RefusalOnAKeptConnectionIsNotRetried", func(t *testing.T) {
+		srv := smtptest.Start(t)
+		s := MustSMTPSender(t, srv.URI())
+		send(t, s, "first@example.test")
+		srv.RejectNext(1)
+		err := s.Send(ctx, mail("refused@example.test"))
+		if err == nil || !strings.Contains(err.Error(), "451") {
+			t.Fatalf("err = %v, want the 451", err)
+		}
+		if srv.Attempts() != 2 || srv.Connections() != 1 {
+			t.Errorf("%d attempts over %d connections, want 2 over 1", srv.Attempts(), srv.Connections())
+		}
+	})
+
+	t.Run("IdleConnectionIsClosed", func(t *testing.T) {
+		srv := smtptest.Start(t)
+		s, err := courier.NewSMTPSender(courier.SMTPConfig{ConnectionURI: srv.URI(), IdleTimeout: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		send(t, s, "idle@example.test")
+		srv.WaitOpenConnections(t, 0, 5*time.Second)
+		send(t, s, "again@example.test")
+		if srv.Connections() != 2 {
+			t.Errorf("%d connections, want 2", srv.Connections())
+		}
+	})
+
+	t.Run("AtMostMaxIdleConnsAreKept", func(t *testing.T) {
+		srv := smtptest.Start(t)
+		s, err := courier.NewSMTPSender(courier.SMTPConfig{ConnectionURI: srv.URI(), MaxIdleConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Four mails at once need four connections...
+		release := srv.Hold(t, "held@example.test")
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() { errs <- s.Send(ctx, mail("held@example.test")) }()
+		}
+		srv.WaitOpenConnections(t, 4, 5*time.Second)
+		release()
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		// ...of which two are kept.
+		srv.WaitOpenConnections(t, 2, 5*time.Second)
+	})
+
+	t.Run("CloseEndsKeptConnections", func(t *testing.T) {
+		srv := smtptest.Start(t)
+		s := MustSMTPSender(t, srv.URI())
+		send(t, s, "a@example.test")
+		if srv.OpenConnections() != 1 {
+			t.Fatalf("%d open connections, want 1 kept", srv.OpenConnections())
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		srv.WaitOpenConnections(t, 0, 5*time.Second)
+		// Still usable, without keeping connections.
+		send(t, s, "b@example.test")
+		srv.WaitOpenConnections(t, 0, 5*time.Second)
 	})
 }

@@ -64,6 +64,9 @@ type Server struct {
 
 	// workers run in the background while the server runs.
 	workers []func(ctx context.Context)
+	// closers release what components keep open (the courier's SMTP
+	// connections); Close runs them.
+	closers []func() error
 }
 
 // New opens the database and wires every component.
@@ -123,8 +126,16 @@ func (s *Server) Admin() http.Handler { return s.admin }
 // DB is the server's database (tests inspect it).
 func (s *Server) DB() *sqlstore.DB { return s.db }
 
-// Close releases the database.
-func (s *Server) Close() error { return s.db.Close() }
+// Close closes the connections the components keep open (the courier's
+// SMTP connections) and releases the database. Call it once the workers
+// have stopped (Run and the function StartWorkers returns wait for them).
+func (s *Server) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(append(errs, s.db.Close())...)
+}
 
 // StartWorkers runs the background workers until ctx ends; the returned
 // function waits for them to stop. Run calls it; tests that serve the

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -203,6 +204,10 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	}, cfg.DevMailbox.Enabled, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("courier.smtp: %w", err)
+	}
+	if c, ok := sender.(io.Closer); ok {
+		// The SMTP sender keeps connections open between mails.
+		s.closers = append(s.closers, c.Close)
 	}
 	if dev, ok := sender.(*courier.DevMailbox); ok {
 		// Sent messages are wiped in the database; the dev mailbox keeps

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,7 @@ func NewCourierStore(db *DB, cipher *secret.Cipher) *CourierStore {
 var _ courier.Store = (*CourierStore)(nil)
 
 const courierMessageColumns = `id, type, status, recipient, subject, body, template_type, template_data,
-	send_count, last_error, next_attempt_at, claimed_at, claimed_by, created_at, updated_at, expires_at`
+	send_count, last_error, next_attempt_at, claimed_at, claimed_by, created_at, updated_at, expires_at, priority`
 
 // seal encrypts the value of column for the message id.
 func (s *CourierStore) seal(id uuid.UUID, column, value string) string {
@@ -72,18 +73,22 @@ func (s *CourierStore) InsertMessage(ctx context.Context, m *courier.Message) er
 		expires = s.T(m.ExpiresAt)
 	}
 	_, err := s.Exec(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
-		template_data, send_count, next_attempt_at, created_at, updated_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		template_data, send_count, next_attempt_at, created_at, updated_at, expires_at, priority)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID.String(), string(m.Type), string(m.Status), m.Recipient,
 		s.seal(m.ID, "subject", m.Subject), s.seal(m.ID, "body", m.Body), string(m.TemplateType),
-		s.seal(m.ID, "template_data", string(m.TemplateData)), m.SendCount, s.T(m.NextAttemptAt), s.T(m.CreatedAt), s.T(m.UpdatedAt), expires)
+		s.seal(m.ID, "template_data", string(m.TemplateData)), m.SendCount, s.T(m.NextAttemptAt), s.T(m.CreatedAt), s.T(m.UpdatedAt), expires,
+		int(m.Priority))
 	return err
 }
 
-// ClaimMessages marks a batch of due messages as processing under c.Token.
-// PostgreSQL and MySQL lock the candidate rows with FOR UPDATE SKIP LOCKED,
-// so concurrent claimants take disjoint batches without waiting for each
-// other; SQLite claims each row with a conditional update.
+// ClaimMessages marks due messages as processing under c.Token: queued
+// ones whose next attempt is due and processing ones whose claim went
+// stale, lowest priority value first (courier.PriorityOf), then due
+// before stale, oldest first. PostgreSQL and MySQL lock the candidate rows
+// with FOR UPDATE SKIP LOCKED, so concurrent claimants take disjoint sets
+// without waiting for each other; SQLite claims each row with a
+// conditional update.
 func (s *CourierStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]courier.Message, error) {
 	var msgs []courier.Message
 	err := s.InTx(ctx, func(ctx context.Context) error {
@@ -91,23 +96,36 @@ func (s *CourierStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]co
 		if s.Dialect == SQLite {
 			lock = ""
 		}
-		ids, err := s.selectIDs(ctx, `SELECT id FROM courier_messages
+		// courier_messages_claim_idx (status, priority, next_attempt_at, id)
+		// serves this order.
+		cands, err := s.claimCandidates(ctx, `SELECT id, priority FROM courier_messages
 			WHERE status = 'queued' AND next_attempt_at <= ?
-			ORDER BY next_attempt_at, id LIMIT ?`+lock, s.T(c.Now), c.Limit)
+			ORDER BY priority, next_attempt_at, id LIMIT ?`+lock, s.T(c.Now), c.Limit)
 		if err != nil {
 			return err
 		}
-		if len(ids) < c.Limit {
-			stale, err := s.selectIDs(ctx, `SELECT id FROM courier_messages
+		// A stale claim (its dispatcher died) is rare, but its message may
+		// be a code someone waits for, which must not wait behind a burst of
+		// due notifications: look for stale ones unless the due ones fill
+		// the claim with interactive mail, and merge by priority.
+		if len(cands) < c.Limit || cands[len(cands)-1].priority > courier.PriorityInteractive {
+			stale, err := s.claimCandidates(ctx, `SELECT id, priority FROM courier_messages
 				WHERE status = 'processing' AND claimed_at < ?
-				ORDER BY claimed_at, id LIMIT ?`+lock, s.T(c.StaleBefore), c.Limit-len(ids))
+				ORDER BY priority, claimed_at, id LIMIT ?`+lock, s.T(c.StaleBefore), c.Limit)
 			if err != nil {
 				return err
 			}
-			ids = append(ids, stale...)
+			// Stable: within a priority, due ones (first in cands) stay first.
+			cands = append(cands, stale...)
+			slices.SortStableFunc(cands, func(a, b claimCandidate) int { return cmp.Compare(a.priority, b.priority) })
+			cands = cands[:min(len(cands), c.Limit)]
 		}
-		if len(ids) == 0 {
+		if len(cands) == 0 {
 			return nil
+		}
+		ids := make([]string, len(cands))
+		for i, cand := range cands {
+			ids[i] = cand.id
 		}
 
 		claimed := ids
@@ -140,14 +158,45 @@ func (s *CourierStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]co
 		}
 
 		in, args := inList(claimed)
-		msgs, err = s.queryMessages(ctx, `SELECT `+courierMessageColumns+` FROM courier_messages
-			WHERE id IN (`+in+`) ORDER BY next_attempt_at, id`, args...)
-		return err
+		if msgs, err = s.queryMessages(ctx, `SELECT `+courierMessageColumns+` FROM courier_messages
+			WHERE id IN (`+in+`)`, args...); err != nil {
+			return err
+		}
+		// In claim order.
+		pos := make(map[string]int, len(claimed))
+		for i, id := range claimed {
+			pos[id] = i
+		}
+		slices.SortFunc(msgs, func(a, b courier.Message) int { return cmp.Compare(pos[a.ID.String()], pos[b.ID.String()]) })
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return msgs, nil
+}
+
+// claimCandidate is a row ClaimMessages may claim.
+type claimCandidate struct {
+	id       string
+	priority courier.Priority
+}
+
+func (s *CourierStore) claimCandidates(ctx context.Context, q string, args ...any) ([]claimCandidate, error) {
+	rows, err := s.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []claimCandidate
+	for rows.Next() {
+		var c claimCandidate
+		if err := rows.Scan(&c.id, &c.priority); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // FinishMessage records the outcome of a claimed message, if the claim
@@ -300,23 +349,6 @@ func (s *CourierStore) OldestPendingSince(ctx context.Context) (time.Time, error
 	return at.UTC(), err
 }
 
-func (s *CourierStore) selectIDs(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := s.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
 func (s *CourierStore) queryMessages(ctx context.Context, q string, args ...any) ([]courier.Message, error) {
 	rows, err := s.Query(ctx, q, args...)
 	if err != nil {
@@ -332,7 +364,7 @@ func (s *CourierStore) queryMessages(ctx context.Context, q string, args ...any)
 			claimedAt, expiresAt               sql.NullTime
 		)
 		if err := rows.Scan(&m.ID, &typ, &status, &m.Recipient, &subject, &body, &tt, &td,
-			&m.SendCount, &lastError, &m.NextAttemptAt, &claimedAt, &claimedBy, &m.CreatedAt, &m.UpdatedAt, &expiresAt); err != nil {
+			&m.SendCount, &lastError, &m.NextAttemptAt, &claimedAt, &claimedBy, &m.CreatedAt, &m.UpdatedAt, &expiresAt, &m.Priority); err != nil {
 			return nil, err
 		}
 		m.Type, m.Channel = courier.MessageType(typ), typ

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -267,6 +268,78 @@ func TestCourierStore(t *testing.T) {
 			other, _ := secret.NewCipher([][]byte{[]byte("another-secret-entirely-0123")})
 			if got, err := sqlstore.NewCourierStore(db, other).GetMessage(ctx, a.ID); err != nil || got.ContentError == nil || got.Subject != "" {
 				t.Errorf("other key: %v %+v", err, got)
+			}
+		})
+
+		t.Run("InteractiveMailIsClaimedBeforeBulk", func(t *testing.T) {
+			s := sqltest.CourierStore(t, sqltest.Open(t, db.Dialect))
+			at := base
+			insert := func(to string, tt courier.TemplateType, due time.Time) courier.Message {
+				t.Helper()
+				m := courier.Message{
+					ID: uuid.New(), Status: courier.StatusQueued, Type: courier.TypeEmail, Channel: "email", Recipient: to,
+					Subject: "subject", Body: "body", TemplateType: tt, TemplateData: []byte(`{}`),
+					NextAttemptAt: due, CreatedAt: due, UpdatedAt: due, Priority: courier.PriorityOf(tt),
+				}
+				if err := s.InsertMessage(ctx, &m); err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+			claim := func(token string, now time.Time, limit int) []string {
+				t.Helper()
+				got, err := s.ClaimMessages(ctx, courier.Claim{Token: token, Now: now, StaleBefore: now.Add(-time.Minute), Limit: limit})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var to []string
+				for _, m := range got {
+					to = append(to, m.Recipient)
+				}
+				return to
+			}
+			// An admin issued codes in bulk: 30 notifications, then one
+			// person asks for a recovery code.
+			for i := range 30 {
+				insert(fmt.Sprintf("n%02d@example.test", i), courier.TemplateSecurityAdminRecovery, at.Add(time.Duration(i)*time.Millisecond))
+			}
+			code := insert("code@example.test", courier.TemplateRecoveryCodeValid, at.Add(time.Second))
+			now := at.Add(2 * time.Second)
+			if got := claim("first", now, 1); !slices.Equal(got, []string{"code@example.test"}) {
+				t.Fatalf("first claim = %v, want the code mail", got)
+			}
+			// Within a priority the order is unchanged: oldest due first.
+			if got := claim("next", now, 3); !slices.Equal(got, []string{"n00@example.test", "n01@example.test", "n02@example.test"}) {
+				t.Fatalf("next claim = %v", got)
+			}
+			if m, _ := s.GetMessage(ctx, code.ID); m.Priority != courier.PriorityInteractive {
+				t.Errorf("stored priority = %d", m.Priority)
+			}
+
+			// A retried code keeps its priority.
+			d := &courier.Dispatch{ID: uuid.New(), MessageID: code.ID, Status: courier.DispatchFailed, Error: []byte(`{"message":"451"}`), CreatedAt: now, UpdatedAt: now}
+			if err := s.FinishMessage(ctx, courier.Outcome{MessageID: code.ID, ClaimToken: "first", Status: courier.StatusQueued,
+				NextAttemptAt: now.Add(time.Second), LastError: "451", Dispatch: d, Now: now}); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(time.Second)
+			if got := claim("retry", now, 1); !slices.Equal(got, []string{"code@example.test"}) {
+				t.Fatalf("retry claim = %v, want the code mail", got)
+			}
+
+			// The dispatchers holding the code and three notifications die.
+			// Their code, once stale, goes before the due notifications
+			// (within a priority, due before stale, as before priorities).
+			late := insert("late-code@example.test", courier.TemplateRecoveryCodeValid, now)
+			now = now.Add(time.Hour)
+			if got := claim("rescuer", now, 3); !slices.Equal(got, []string{"late-code@example.test", "code@example.test", "n03@example.test"}) {
+				t.Fatalf("rescue claim = %v, want the due code, the stale code, the oldest due notification", got)
+			}
+			if m, _ := s.GetMessage(ctx, code.ID); m.SendCount != 3 || m.ClaimedBy != "rescuer" {
+				t.Errorf("stale code: send_count %d, claimed by %q", m.SendCount, m.ClaimedBy)
+			}
+			if m, _ := s.GetMessage(ctx, late.ID); m.SendCount != 1 || m.ClaimedBy != "rescuer" {
+				t.Errorf("late code: send_count %d, claimed by %q", m.SendCount, m.ClaimedBy)
 			}
 		})
 

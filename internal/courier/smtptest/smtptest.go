@@ -63,7 +63,13 @@ type Server struct {
 	attempts   int
 	rejectNext int
 	rejectAll  bool
-	changed    chan struct{} // closed and replaced whenever a mail arrives
+	loseReply  int
+	conns      int                   // connections accepted
+	open       map[*trackedConn]bool // connections open
+	holds      map[string]*hold      // by lower-case recipient
+	// changed is closed and replaced whenever a mail arrives, a held mail
+	// arrives, or a connection opens or closes.
+	changed chan struct{}
 }
 
 // Option configures a Server.
@@ -86,7 +92,7 @@ func WithAuth(user, password string) Option {
 // Start runs a server on a free port of 127.0.0.1 until the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{taken: map[string]int{}, changed: make(chan struct{})}
+	s := &Server{taken: map[string]int{}, open: map[*trackedConn]bool{}, holds: map[string]*hold{}, changed: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -105,15 +111,16 @@ func Start(t testing.TB, opts ...Option) *Server {
 }
 
 func (s *Server) listen(addr string) error {
-	l, err := net.Listen("tcp", addr)
+	tcp, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	var l net.Listener = trackingListener{Listener: tcp, s: s}
 	if s.implicitTLS {
 		l = tls.NewListener(l, s.tlsConfig)
 	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{s: s}, nil
+		return &session{s: s, conn: c}, nil
 	}))
 	srv.Domain = "smtptest.localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
@@ -269,14 +276,168 @@ func (s *Server) to(recipient string) []Mail {
 func (s *Server) deliver(m Mail) {
 	s.mu.Lock()
 	s.mails = append(s.mails, m)
+	s.changedLocked()
+	s.mu.Unlock()
+}
+
+// changedLocked wakes the waiters; s.mu is held.
+func (s *Server) changedLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
+}
+
+// waitUntil waits up to timeout for cond (called with s.mu held) to hold;
+// the test fails with what otherwise.
+func (s *Server) waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		ok, changed := cond(), s.changed
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("smtptest: %s: not within %s", what, timeout)
+		}
+	}
+}
+
+// Connections is how many connections the server accepted.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// OpenConnections is how many connections are open now.
+func (s *Server) OpenConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.open)
+}
+
+// WaitOpenConnections waits until exactly n connections are open.
+func (s *Server) WaitOpenConnections(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	s.waitUntil(t, timeout, fmt.Sprintf("%d open connections", n), func() bool { return len(s.open) == n })
+}
+
+// DropConnections closes every open connection from the server's side,
+// without a word, as a server does with a client idle for too long.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	open := make([]*trackedConn, 0, len(s.open))
+	for c := range s.open {
+		open = append(open, c)
+	}
 	s.mu.Unlock()
+	for _, c := range open {
+		_ = c.Close()
+	}
+}
+
+// LoseReplyNext makes the next n mails be accepted (Count counts them)
+// and then the connection closed instead of answering their final ".":
+// the client cannot tell whether the server took the mail.
+func (s *Server) LoseReplyNext(n int) {
+	s.mu.Lock()
+	s.loseReply = n
+	s.mu.Unlock()
+}
+
+// Hold makes mails to recipient wait, their data received but not yet
+// answered nor accepted, until release is called or the test ends: a slow
+// delivery the test controls.
+func (s *Server) Hold(t testing.TB, recipient string) (release func()) {
+	h := &hold{arrived: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.holds[strings.ToLower(recipient)] = h
+	s.mu.Unlock()
+	release = func() { h.releaseOnce.Do(func() { close(h.release) }) }
+	t.Cleanup(release)
+	return release
+}
+
+// WaitHeld waits until a mail to recipient is being held (see Hold).
+func (s *Server) WaitHeld(t testing.TB, recipient string, timeout time.Duration) {
+	t.Helper()
+	s.mu.Lock()
+	h := s.holds[strings.ToLower(recipient)]
+	s.mu.Unlock()
+	if h == nil {
+		t.Fatalf("smtptest: %s is not held", recipient)
+	}
+	select {
+	case <-h.arrived:
+	case <-time.After(timeout):
+		t.Fatalf("smtptest: no mail to %s held within %s", recipient, timeout)
+	}
+}
+
+// hold is a recipient whose mails wait for release.
+type hold struct {
+	arrived, release         chan struct{}
+	arrivedOnce, releaseOnce sync.Once
+}
+
+// holdFor returns the hold of any of the recipients, or nil.
+func (s *Server) holdFor(recipients []string) *hold {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recipients {
+		if h := s.holds[strings.ToLower(r)]; h != nil {
+			return h
+		}
+	}
+	return nil
+}
+
+// trackingListener counts and tracks the connections it accepts.
+type trackingListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, s: l.s}
+	l.s.mu.Lock()
+	l.s.conns++
+	l.s.open[tc] = true
+	l.s.changedLocked()
+	l.s.mu.Unlock()
+	return tc, nil
+}
+
+// trackedConn leaves the open set when closed, by either side.
+type trackedConn struct {
+	net.Conn
+	s    *Server
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		delete(c.s.open, c)
+		c.s.changedLocked()
+		c.s.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 // session is one SMTP conversation.
 type session struct {
 	s      *Server
+	conn   *smtp.Conn
 	authed bool
 	from   string
 	to     []string
@@ -330,9 +491,23 @@ func (se *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if h := se.s.holdFor(se.to); h != nil {
+		h.arrivedOnce.Do(func() { close(h.arrived) })
+		<-h.release
+	}
 	m := parse(raw)
 	m.From, m.To = se.from, append([]string(nil), se.to...)
 	se.s.deliver(m)
+	s := se.s
+	s.mu.Lock()
+	lose := s.loseReply > 0
+	if lose {
+		s.loseReply--
+	}
+	s.mu.Unlock()
+	if lose {
+		_ = se.conn.Conn().Close()
+	}
 	return nil
 }
 
