@@ -10,7 +10,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/rowid"
 )
 
 // DispatcherConfig configures a Dispatcher. Zero values take the defaults.
@@ -255,7 +255,7 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.
 
 	now := d.cfg.Now().UTC()
 	kept := redacted(m)
-	dispatch := &Dispatch{ID: uuid.New(), MessageID: m.ID, Status: DispatchSuccess, CreatedAt: now, UpdatedAt: now}
+	dispatch := &Dispatch{ID: rowid.New(), MessageID: m.ID, Status: DispatchSuccess, CreatedAt: now, UpdatedAt: now}
 	if sendErr == nil {
 		d.finish(ctx, log, Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusSent, Dispatch: dispatch, Now: now,
 			KeptSubject: kept.Subject, KeptBody: kept.Body})
@@ -271,7 +271,7 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.
 func (d *Dispatcher) failed(ctx context.Context, log *slog.Logger, m Message, token string, sendErr error) time.Time {
 	d.cfg.Metrics.incFailed()
 	now := d.cfg.Now().UTC()
-	dispatch := &Dispatch{ID: uuid.New(), MessageID: m.ID, Status: DispatchFailed, Error: dispatchError(sendErr), CreatedAt: now, UpdatedAt: now}
+	dispatch := &Dispatch{ID: rowid.New(), MessageID: m.ID, Status: DispatchFailed, Error: dispatchError(sendErr), CreatedAt: now, UpdatedAt: now}
 	o := Outcome{MessageID: m.ID, ClaimToken: token, Dispatch: dispatch, LastError: sendErr.Error(), Now: now}
 	next := now.Add(d.backoff(m.SendCount))
 	switch {

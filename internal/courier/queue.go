@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/rowid"
 )
 
 // Email is a mail a flow wants sent.
@@ -74,7 +75,7 @@ func (q *Queue) Enqueue(ctx context.Context, e Email) (uuid.UUID, error) {
 		lifespan = time.Duration(e.Data.ExpiresInMinutes) * time.Minute
 	}
 	m := &Message{
-		ID:            uuid.New(),
+		ID:            rowid.New(),
 		Status:        StatusQueued,
 		Type:          TypeEmail,
 		Channel:       string(TypeEmail),

@@ -31,7 +31,7 @@ func withBasics(log *slog.Logger, public bool, next http.Handler) http.Handler {
 				httpx.WriteError(w, r, httpx.ErrInternal(fmt.Errorf("panic: %v", p)))
 			}
 		}()
-		next.ServeHTTP(w, r)
+		httpx.WithAfterResponse(next).ServeHTTP(w, r)
 	})
 }
 

@@ -32,7 +32,8 @@ type groupCommit struct {
 	queue []chan struct{}
 
 	// Only the caller holding the writer touches these.
-	tx      *sql.Tx   // the group's transaction (nil: none begun)
+	conn    *sql.Conn // the writer connection, taken from the pool for the group
+	tx      *sql.Tx   // the group's transaction on it (nil: none begun)
 	members []*member // transactions done, waiting for the group's commit
 }
 
@@ -56,15 +57,22 @@ func (g *groupCommit) run(ctx context.Context, st *txState, fn func(ctx context.
 		return err
 	}
 	if g.tx == nil {
-		// The group outlives this caller's request: it must not be rolled
-		// back when this request's context ends.
-		g.db.counts.Statements.Add(1)
-		tx, err := g.db.SQL.BeginTx(context.Background(), nil)
+		// Waiting for the connection ends with the request; the group's
+		// transaction outlives it and must not be rolled back when the
+		// request's context ends.
+		conn, err := g.db.SQL.Conn(ctx)
 		if err != nil {
 			g.finish(nil)
 			return fmt.Errorf("begin transaction: %w", err)
 		}
-		g.tx = tx
+		g.db.counts.Statements.Add(1)
+		tx, err := conn.BeginTx(context.Background(), nil)
+		if err != nil {
+			_ = conn.Close()
+			g.finish(nil)
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		g.conn, g.tx = conn, tx
 	}
 	first := len(g.members) == 0
 	// A transaction after the first gets a savepoint to undo it by,
@@ -93,7 +101,7 @@ func (g *groupCommit) run(ctx context.Context, st *txState, fn func(ctx context.
 		switch {
 		case first:
 			_ = g.tx.Rollback()
-			g.tx = nil
+			g.release()
 		case savepoint:
 			undoErr = errors.Join(g.exec(runCtx, "ROLLBACK TO SAVEPOINT latchkey_group"), g.exec(runCtx, "RELEASE SAVEPOINT latchkey_group"))
 		case !errors.Is(err, ErrConflict):
@@ -188,12 +196,13 @@ func (g *groupCommit) handOver() {
 // commit commits the group and answers every member.
 func (g *groupCommit) commit() {
 	members, tx := g.members, g.tx
-	g.members, g.tx = nil, nil
+	g.members = nil
 	for _, m := range members {
 		m.st.committing = true
 	}
 	g.db.counts.Statements.Add(1)
 	err := tx.Commit()
+	g.release()
 	if err == nil {
 		g.db.counts.Transactions.Add(uint64(len(members)))
 		g.db.counts.Commits.Add(1)
@@ -208,11 +217,18 @@ func (g *groupCommit) commit() {
 // passed on.
 func (g *groupCommit) abort(cause error) {
 	_ = g.tx.Rollback()
+	g.release()
 	for _, m := range g.members {
 		m.done <- fmt.Errorf("%w: %w", errGroupLost, cause)
 	}
-	g.members, g.tx = nil, nil
+	g.members = nil
 	g.finish(nil)
+}
+
+// release returns the ended group's connection to the pool.
+func (g *groupCommit) release() {
+	_ = g.conn.Close()
+	g.conn, g.tx = nil, nil
 }
 
 func (g *groupCommit) exec(ctx context.Context, q string) error {
