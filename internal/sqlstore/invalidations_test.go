@@ -132,7 +132,7 @@ func TestInvalidationFeed(t *testing.T) {
 				before := lastSeq(t, a)
 				boom := errors.New("boom")
 				if err := a.InTx(ctx, func(ctx context.Context) error {
-					if _, err := onA.RevokeIdentitySessions(ctx, i.ID, uuid.Nil, time.Now()); err != nil {
+					if _, err := onA.DeleteIdentitySessions(ctx, i.ID); err != nil {
 						return err
 					}
 					return boom
@@ -145,7 +145,7 @@ func TestInvalidationFeed(t *testing.T) {
 					wg.Add(1)
 					go func(st *sqlstore.SessionStore) {
 						defer wg.Done()
-						if _, err := st.RevokeIdentitySessions(ctx, i.ID, uuid.Nil, time.Now()); err != nil {
+						if _, err := st.DeleteIdentitySessions(ctx, i.ID); err != nil {
 							t.Error(err)
 						}
 					}([]*sqlstore.SessionStore{onA, onB}[w%2])
@@ -183,7 +183,7 @@ func TestInvalidationFeed(t *testing.T) {
 				if err := idsOnA.CreateIdentity(ctx, i); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := onA.RevokeIdentitySessions(ctx, i.ID, uuid.Nil, time.Now()); err != nil {
+				if _, err := onA.DeleteIdentitySessions(ctx, i.ID); err != nil {
 					t.Fatal(err)
 				}
 				total := countInvalidations(t, a)
@@ -290,5 +290,55 @@ func TestSessionCacheFeedDSN(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "session_cache_") {
 			t.Errorf("%s: %v", q, err)
 		}
+	}
+}
+
+// A write that changes nothing (no other session to revoke, an address
+// verified already) tells no instance and so waits for none.
+func TestUnchangedWritesRecordNoInvalidation(t *testing.T) {
+	for _, d := range serverDialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			db, _ := replicas(t, d)
+			ids, sessions := sqlstore.NewIdentityStore(db), sqlstore.NewSessionStore(db)
+			i := newTestIdentity("unchanged@example.test", identityT0) // its address is verified
+			if err := ids.CreateIdentity(ctx, i); err != nil {
+				t.Fatal(err)
+			}
+			only := newTestSession(i.ID, time.Now())
+			if err := sessions.CreateSession(ctx, only, fmt.Sprintf("%064x", only.ID[:])); err != nil {
+				t.Fatal(err)
+			}
+			before := countInvalidations(t, db)
+			if n, err := sessions.RevokeIdentitySessions(ctx, i.ID, only.ID, time.Now()); err != nil || n != 0 {
+				t.Fatalf("revoked %d, %v", n, err)
+			}
+			addr := i.VerifiableAddresses[0]
+			if err := ids.MarkAddressVerified(ctx, i.ID, addr.Via, addr.Value, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if n := countInvalidations(t, db); n != before {
+				t.Fatalf("%d invalidations recorded for writes that changed nothing", n-before)
+			}
+			got, err := ids.GetIdentity(ctx, i.ID, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if va := got.VerifiableAddresses[0]; !va.Verified || va.VerifiedAt == nil || !va.VerifiedAt.Equal(*addr.VerifiedAt) {
+				t.Fatalf("verifying again changed the address: %+v", va)
+			}
+
+			// A write that does change something is still recorded.
+			other := newTestSession(i.ID, time.Now())
+			if err := sessions.CreateSession(ctx, other, fmt.Sprintf("%064x", other.ID[:])); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := sessions.RevokeIdentitySessions(ctx, i.ID, only.ID, time.Now()); err != nil || n != 1 {
+				t.Fatalf("revoked %d, %v", n, err)
+			}
+			if countInvalidations(t, db) == before {
+				t.Fatal("revoking a session recorded no invalidation")
+			}
+		})
 	}
 }

@@ -247,9 +247,11 @@ func (s *SessionStore) RevokeIdentitySessions(ctx context.Context, identityID, e
 		if err != nil {
 			return err
 		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err // nothing revoked: no instance needs to hear of it (or wait)
+		}
 		s.DB.sessionsChanged(ctx, identityID)
-		n, err = res.RowsAffected()
-		return err
+		return nil
 	})
 	return int(n), err
 }
