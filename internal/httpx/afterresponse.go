@@ -45,25 +45,38 @@ func AfterResponse(ctx context.Context, fn func()) bool {
 // chunked response would end only once the handler had returned.
 func WithAfterResponse(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a := &afterResponse{}
-		hw := &holdingWriter{ResponseWriter: w, after: a}
-		next.ServeHTTP(hw, r.WithContext(context.WithValue(r.Context(), afterResponseKey{}, a)))
-		hw.release()
-		a.mu.Lock()
-		fns := a.fns
-		a.fns = nil
-		a.mu.Unlock()
-		for _, fn := range fns {
-			fn()
-		}
+		w, ctx, finish := StartAfterResponse(w, r.Context())
+		next.ServeHTTP(w, r.WithContext(ctx))
+		finish()
 	})
+}
+
+// StartAfterResponse is WithAfterResponse for a middleware that makes the
+// request's context itself (one copy of the request instead of two on
+// every request): serve the request with the returned writer and
+// context, then call finish.
+func StartAfterResponse(w http.ResponseWriter, ctx context.Context) (http.ResponseWriter, context.Context, func()) {
+	hw := &holdingWriter{ResponseWriter: w}
+	return hw, context.WithValue(ctx, afterResponseKey{}, &hw.after), hw.finish
+}
+
+// finish sends a held response, then runs the registered work.
+func (w *holdingWriter) finish() {
+	w.release()
+	w.after.mu.Lock()
+	fns := w.after.fns
+	w.after.fns = nil
+	w.after.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // holdingWriter holds a response back when work waits for it (decided at
 // the first write).
 type holdingWriter struct {
 	http.ResponseWriter
-	after            *afterResponse
+	after            afterResponse
 	decided, holding bool
 	status           int
 	body             bytes.Buffer
@@ -107,16 +120,20 @@ func (w *holdingWriter) Flush() {
 // Unwrap gives http.ResponseController the real writer.
 func (w *holdingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// release sends a held response whole and flushes whatever was sent.
+// release sends a held response whole and flushes it. A response that
+// was not held is left to net/http to finish: flushing it here would
+// send its headers before its length is known and turn it chunked (the
+// whoami path measured 25% slower that way).
 func (w *holdingWriter) release() {
-	if w.holding && w.status != 0 {
-		if w.ResponseWriter.Header().Get("Content-Length") == "" && w.body.Len() > 0 {
-			w.ResponseWriter.Header().Set("Content-Length", strconv.Itoa(w.body.Len()))
-		}
-		w.ResponseWriter.WriteHeader(w.status)
-		_, _ = w.ResponseWriter.Write(w.body.Bytes())
+	if !w.holding || w.status == 0 {
+		return
 	}
-	if f, ok := w.ResponseWriter.(http.Flusher); ok && w.decided {
+	if w.ResponseWriter.Header().Get("Content-Length") == "" && w.body.Len() > 0 {
+		w.ResponseWriter.Header().Set("Content-Length", strconv.Itoa(w.body.Len()))
+	}
+	w.ResponseWriter.WriteHeader(w.status)
+	_, _ = w.ResponseWriter.Write(w.body.Bytes())
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
 }

@@ -51,3 +51,20 @@ func TestAfterResponseOutsideARequest(t *testing.T) {
 		t.Fatal("AfterResponse accepted work it will never run")
 	}
 }
+
+// A response with no work waiting is left alone: net/http gives it its
+// Content-Length, as without the middleware.
+func TestAfterResponseLeavesOtherResponsesAlone(t *testing.T) {
+	srv := httptest.NewServer(WithAfterResponse(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"id":"x"}`)
+	})))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength != int64(len(`{"id":"x"}`)) || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("content length %d, transfer encoding %v", resp.ContentLength, resp.TransferEncoding)
+	}
+}

@@ -18,7 +18,8 @@ import (
 func withBasics(log *slog.Logger, public bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log := log.With("client_ip", httpx.ClientIP(r))
-		r = r.WithContext(httpx.WithLogger(r.Context(), log))
+		w, ctx, finish := httpx.StartAfterResponse(w, httpx.WithLogger(r.Context(), log))
+		r = r.WithContext(ctx)
 		if public {
 			w.Header().Set("Vary", "Cookie")
 		}
@@ -29,9 +30,11 @@ func withBasics(log *slog.Logger, public bool, next http.Handler) http.Handler {
 				}
 				log.Error("panic while serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				httpx.WriteError(w, r, httpx.ErrInternal(fmt.Errorf("panic: %v", p)))
+				finish() // a held answer goes out
 			}
 		}()
-		httpx.WithAfterResponse(next).ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
+		finish()
 	})
 }
 
