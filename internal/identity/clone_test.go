@@ -13,16 +13,21 @@ import (
 // be changed in place.
 func TestCloneIsDeep(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	orig := &Identity{
-		ID: uuid.New(), SchemaID: "default", State: StateActive, StateChangedAt: &at,
-		Traits:         json.RawMessage(`{"email":"a@example.com"}`),
-		MetadataPublic: json.RawMessage(`{"p":1}`), MetadataAdmin: json.RawMessage(`{"a":1}`),
-		Credentials: map[CredentialType]Credential{CredentialPassword: {
-			Type: CredentialPassword, Identifiers: []string{"a@example.com"}, Config: json.RawMessage(`{"hashed_password":"x"}`),
-		}},
-		VerifiableAddresses: []VerifiableAddress{{Value: "a@example.com", VerifiedAt: &at}},
-		RecoveryAddresses:   []RecoveryAddress{{Value: "a@example.com"}},
+	id := uuid.New()
+	sample := func() *Identity {
+		verifiedAt := at
+		return &Identity{
+			ID: id, SchemaID: "default", State: StateActive, StateChangedAt: &verifiedAt,
+			Traits:         json.RawMessage(`{"email":"a@example.com"}`),
+			MetadataPublic: json.RawMessage(`{"p":1}`), MetadataAdmin: json.RawMessage(`{"a":1}`),
+			Credentials: map[CredentialType]Credential{CredentialPassword: {
+				Type: CredentialPassword, Identifiers: []string{"a@example.com"}, Config: json.RawMessage(`{"hashed_password":"x"}`),
+			}},
+			VerifiableAddresses: []VerifiableAddress{{Value: "a@example.com", VerifiedAt: &verifiedAt}},
+			RecoveryAddresses:   []RecoveryAddress{{Value: "a@example.com"}},
+		}
 	}
+	orig := sample()
 	c := orig.Clone()
 	if !reflect.DeepEqual(c, orig) {
 		t.Fatalf("clone differs:\n%+v\n%+v", c, orig)
@@ -37,16 +42,7 @@ func TestCloneIsDeep(t *testing.T) {
 	c.VerifiableAddresses[0].Value = "changed"
 	*c.VerifiableAddresses[0].VerifiedAt = at.Add(time.Hour)
 	c.RecoveryAddresses[0].Value = "changed"
-	want := &Identity{
-		ID: orig.ID, SchemaID: "default", State: StateActive, StateChangedAt: &at,
-		Traits:         json.RawMessage(`{"email":"a@example.com"}`),
-		MetadataPublic: json.RawMessage(`{"p":1}`), MetadataAdmin: json.RawMessage(`{"a":1}`),
-		Credentials: map[CredentialType]Credential{CredentialPassword: {
-			Type: CredentialPassword, Identifiers: []string{"a@example.com"}, Config: json.RawMessage(`{"hashed_password":"x"}`),
-		}},
-		VerifiableAddresses: []VerifiableAddress{{Value: "a@example.com", VerifiedAt: &at}},
-		RecoveryAddresses:   []RecoveryAddress{{Value: "a@example.com"}},
-	}
+	want := sample()
 	if !reflect.DeepEqual(orig, want) {
 		t.Fatalf("changing the clone changed the original:\n%+v", orig)
 	}

@@ -127,7 +127,7 @@ func (s *Service) removeSocialLink(ctx context.Context, i *Identity, identifier 
 // ?include_credential= asks for. A config stored unsealed (imported from
 // Kratos) is shown as stored.
 func (i *Identity) Declassified(sealer Sealer, include []CredentialType) (*Identity, error) {
-	out := i.clone()
+	out := i.Clone()
 	for t, c := range out.Credentials {
 		shown := c.Config
 		switch {

@@ -231,35 +231,6 @@ func hasSecret(cfg json.RawMessage) bool {
 	return false
 }
 
-// clone returns a deep copy of the identity.
-func (i *Identity) clone() *Identity {
-	c := *i
-	c.Traits = slices.Clone(i.Traits)
-	c.MetadataPublic = slices.Clone(i.MetadataPublic)
-	c.MetadataAdmin = slices.Clone(i.MetadataAdmin)
-	if i.StateChangedAt != nil {
-		t := *i.StateChangedAt
-		c.StateChangedAt = &t
-	}
-	if i.Credentials != nil {
-		c.Credentials = make(map[CredentialType]Credential, len(i.Credentials))
-		for k, v := range i.Credentials {
-			v.Identifiers = slices.Clone(v.Identifiers)
-			v.Config = slices.Clone(v.Config)
-			c.Credentials[k] = v
-		}
-	}
-	c.RecoveryAddresses = slices.Clone(i.RecoveryAddresses)
-	c.VerifiableAddresses = slices.Clone(i.VerifiableAddresses)
-	for n, a := range c.VerifiableAddresses {
-		if a.VerifiedAt != nil {
-			t := *a.VerifiedAt
-			c.VerifiableAddresses[n].VerifiedAt = &t
-		}
-	}
-	return &c
-}
-
 // setCredentialConfig replaces the config of one credential, creating the
 // credential when missing.
 func (i *Identity) setCredentialConfig(ct CredentialType, cfg json.RawMessage, now time.Time) {

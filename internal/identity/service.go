@@ -313,7 +313,7 @@ func (s *Service) change(ctx context.Context, id uuid.UUID, pwConfig json.RawMes
 		if err != nil {
 			return storeError(err)
 		}
-		next := cur.clone()
+		next := cur.Clone()
 		if err := edit(next); err != nil {
 			return err
 		}
@@ -517,7 +517,7 @@ func (s *Service) save(ctx context.Context, cur, next *Identity) error {
 	}
 	now := s.now()
 	if next.Credentials == nil {
-		next.Credentials = cur.clone().Credentials
+		next.Credentials = cur.Clone().Credentials
 	}
 	if next.State != cur.State {
 		next.StateChangedAt = &now
