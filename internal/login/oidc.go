@@ -94,11 +94,11 @@ func (o *OIDC) Authenticate(ctx context.Context, f *Flow, body *httpx.FormBody, 
 	token := body.Get(nodeIDToken)
 	if token == "" {
 		err := o.Trips.Begin(ctx, &f.Base, Kind, provider, social.Upstream(body))
-		return nil, showable(f, err)
+		return nil, social.ShowOn(&f.UI, err)
 	}
 	ext, err := o.Trips.VerifyIDToken(ctx, provider, token, body.Get(nodeNonce))
 	if err != nil {
-		return nil, showable(f, err)
+		return nil, social.ShowOn(&f.UI, err)
 	}
 	ident, err := o.Links.FindBySocialLink(ctx, provider, ext.Subject)
 	if errors.Is(err, identity.ErrNotFound) {
@@ -120,17 +120,6 @@ func (o *OIDC) authenticated(f *Flow, ident *identity.Identity, ext *social.Exte
 		return nil, inactive(ident.ID)
 	}
 	return &Authenticated{Identity: ident, Provider: ext.Provider.ID()}, nil
-}
-
-// showable turns a failure the flow can show (a provider that cannot be
-// reached) into its message on f (nil, nil for the caller).
-func showable(f *Flow, err error) error {
-	var fm *social.FlowMessage
-	if errors.As(err, &fm) {
-		f.UI.AddMessage(fm.Msg)
-		return nil
-	}
-	return err
 }
 
 // CompleteSocial implements social.Completer: the browser came back from

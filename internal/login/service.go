@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/social"
 )
 
 // Method is one way to sign in. Each lives in its own file (password.go);
@@ -141,7 +142,7 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 // return_session_token_exchange_code=true its init code, shown once in
 // the creation answer (session_token_exchange_code).
 func (s *Service) startExchange(ctx context.Context, q *flow.Request, f *Flow) error {
-	if f.Type != flow.TypeAPI || s.Social == nil || q.Query.Get("return_session_token_exchange_code") != "true" {
+	if s.Social == nil || !social.ExchangeRequested(q, &f.Base) {
 		return nil
 	}
 	code, err := s.Social.NewExchange(ctx, &f.Base)

@@ -80,11 +80,11 @@ func (o *OIDC) Register(ctx context.Context, f *Flow, sch *identity.Schema, body
 	}
 	token := body.Get("id_token")
 	if token == "" {
-		return nil, showable(f, o.Trips.Begin(ctx, &f.Base, Kind, provider, social.Upstream(body)))
+		return nil, social.ShowOn(&f.UI, o.Trips.Begin(ctx, &f.Base, Kind, provider, social.Upstream(body)))
 	}
 	ext, err := o.Trips.VerifyIDToken(ctx, provider, token, body.Get("id_token_nonce"))
 	if err != nil {
-		return nil, showable(f, err)
+		return nil, social.ShowOn(&f.UI, err)
 	}
 	return socialInput(ctx, o.Links, f, sch, ext)
 }
@@ -124,17 +124,6 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-// showable turns a failure the flow can show (a provider that cannot be
-// reached) into its message on f (nil for the caller).
-func showable(f *Flow, err error) error {
-	var fm *social.FlowMessage
-	if errors.As(err, &fm) {
-		f.UI.AddMessage(fm.Msg)
-		return nil
-	}
-	return err
 }
 
 // CompleteSocial implements social.Completer: the browser came back from

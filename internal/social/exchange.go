@@ -26,6 +26,13 @@ func (s *Service) NewExchange(ctx context.Context, f *flow.Base) (string, error)
 	return code, nil
 }
 
+// ExchangeRequested reports whether a flow being created asks for a
+// session token exchange: a native app's flow created with
+// return_session_token_exchange_code=true.
+func ExchangeRequested(q *flow.Request, f *flow.Base) bool {
+	return f.Type == flow.TypeAPI && q.Query.Get("return_session_token_exchange_code") == "true"
+}
+
 // HasExchange reports whether flow flowID was created with an exchange.
 func (s *Service) HasExchange(ctx context.Context, flowID uuid.UUID) (bool, error) {
 	_, err := s.Store.ExchangeOfFlow(ctx, flowID)

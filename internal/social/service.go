@@ -4,8 +4,9 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/google/uuid"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"

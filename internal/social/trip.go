@@ -125,6 +125,17 @@ type FlowMessage struct{ Msg flow.Message }
 
 func (e *FlowMessage) Error() string { return e.Msg.Text }
 
+// ShowOn puts a FlowMessage err on the flow's UI and returns nil; any
+// other err comes back as it is.
+func ShowOn(ui *flow.Container, err error) error {
+	var fm *FlowMessage
+	if errors.As(err, &fm) {
+		ui.AddMessage(fm.Msg)
+		return nil
+	}
+	return err
+}
+
 // providerFailed logs a provider failure and turns it into the message
 // the flow shows: no detail a user cannot act on, nothing secret.
 func (s *Service) providerFailed(p *Provider, err error) error {
