@@ -17,6 +17,10 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
+
+	"github.com/latchkey/latchkey/internal/i18n"
 )
 
 // Config is the whole typed configuration. Build it with Load.
@@ -43,6 +47,34 @@ type Config struct {
 	Database     Database     `key:"database"`
 	Audit        Audit        `key:"audit"`
 	Clients      Clients      `key:"clients"`
+	UI           UI           `key:"ui"`
+}
+
+// DefaultLanguage is selfservice.default_locale as the supported
+// language it names (English when unset).
+func (s SelfService) DefaultLanguage() language.Tag {
+	if t, ok := i18n.Match(s.DefaultLocale); ok {
+		return t
+	}
+	return i18n.Default
+}
+
+// UI (Latchkey only) is the look of the built-in UI and the mails.
+type UI struct {
+	Brand Brand `key:"brand"`
+}
+
+// Brand is ui.brand: whose product the pages and mails present.
+type Brand struct {
+	// Name replaces "Latchkey" in the header, page titles and mails.
+	Name string `key:"name"`
+	// LogoURL is an image shown beside the name in the header (an
+	// absolute http(s) URL, allowed by the pages' img-src); empty shows
+	// the name alone.
+	LogoURL string `key:"logo_url"`
+	// PrimaryColor is the colour of buttons and links, as #rgb or
+	// #rrggbb; the UI darkens it where needed for contrast.
+	PrimaryColor string `key:"primary_color"`
 }
 
 // Clients is Kratos's clients section: how outgoing calls behave.
@@ -279,6 +311,11 @@ type SelfService struct {
 	Methods                 Methods  `key:"methods"`
 	// Notifications (Latchkey only) are the security notification mails.
 	Notifications Notifications `key:"notifications"`
+	// DefaultLocale (Latchkey only, default "en") is the language of the
+	// built-in UI and the mails when neither the identity's locale trait
+	// nor the browser's Accept-Language names a supported one: en, de, fr,
+	// es or pt-BR (a close tag such as "de-AT" is accepted).
+	DefaultLocale string `key:"default_locale"`
 }
 
 // Flows holds the per-flow settings.

@@ -617,3 +617,34 @@ func TestSecrets(t *testing.T) {
 		check(t, "empty keyring", Keyring(nil).SigningSecret(), []byte(nil))
 	})
 }
+
+func TestLocaleAndBrandKeys(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		wantErr string
+		lang    string
+	}{
+		{env: map[string]string{}, lang: "en"},
+		{env: map[string]string{"SELFSERVICE_DEFAULT_LOCALE": "de-AT"}, lang: "de"},
+		{env: map[string]string{"SELFSERVICE_DEFAULT_LOCALE": "pt"}, lang: "pt-BR"},
+		{env: map[string]string{"SELFSERVICE_DEFAULT_LOCALE": "ja"}, wantErr: "selfservice.default_locale"},
+		{env: map[string]string{"UI_BRAND_PRIMARY_COLOR": "#0a7"}, lang: "en"},
+		{env: map[string]string{"UI_BRAND_PRIMARY_COLOR": "red"}, wantErr: "ui.brand.primary_color"},
+		{env: map[string]string{"UI_BRAND_LOGO_URL": "javascript:alert(1)"}, wantErr: "ui.brand.logo_url"},
+	} {
+		var env []string
+		for k, v := range tc.env {
+			env = append(env, k+"="+v)
+		}
+		c, _, err := Load(LoadOptions{Dev: true, Env: env, DataDir: t.TempDir()})
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: err = %v, want one naming %s", tc.env, err, tc.wantErr)
+			}
+		} else if err != nil {
+			t.Errorf("%v: %v", tc.env, err)
+		} else if got := c.SelfService.DefaultLanguage().String(); got != tc.lang {
+			t.Errorf("%v: language %s, want %s", tc.env, got, tc.lang)
+		}
+	}
+}

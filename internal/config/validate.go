@@ -9,10 +9,13 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/i18n"
 )
 
 // validate checks every value; it reports all problems, not the first.
@@ -40,6 +43,7 @@ func (l *loader) validate(c *Config) {
 	l.validateHashers(c)
 	l.validateSession(c)
 	l.validateSelfService(c)
+	l.validateBrand(c.UI.Brand)
 	l.validateHookLists(c)
 	l.validateHTTPClient(c.Clients.HTTP)
 	l.validateNotifications(c)
@@ -258,6 +262,12 @@ func (l *loader) validateSelfService(c *Config) {
 	l.returnURL("selfservice.default_browser_return_url", ss.DefaultBrowserReturnURL)
 	for i, u := range ss.AllowedReturnURLs {
 		l.returnURL(fmt.Sprintf("selfservice.allowed_return_urls[%d]", i), u)
+	}
+
+	if ss.DefaultLocale != "" {
+		if _, ok := i18n.Match(ss.DefaultLocale); !ok {
+			l.fail("selfservice.default_locale", "must be a supported language (en, de, fr, es, pt-BR), got %q", ss.DefaultLocale)
+		}
 	}
 
 	const fl = "selfservice.flows."
@@ -681,4 +691,15 @@ func (l *loader) templateURI(key, s string) {
 		}
 	}
 	l.fail(key, "must be a file://, base64:// or http(s):// URI, got %q", s)
+}
+
+var hexColor = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+
+func (l *loader) validateBrand(b Brand) {
+	if b.PrimaryColor != "" && !hexColor.MatchString(b.PrimaryColor) {
+		l.fail("ui.brand.primary_color", "must be a colour as #rgb or #rrggbb, got %q", b.PrimaryColor)
+	}
+	if b.LogoURL != "" {
+		l.absoluteURL("ui.brand.logo_url", b.LogoURL)
+	}
 }
