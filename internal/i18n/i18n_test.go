@@ -57,10 +57,10 @@ func TestChooseOrder(t *testing.T) {
 		fallback      language.Tag
 		want          string
 	}{
-		{"fr", "de", language.Spanish, "fr"},             // the identity's trait first
-		{"ja", "de", language.Spanish, "de"},             // an unsupported trait falls to the browser
-		{"", "ja", language.Spanish, "es"},               // then the configured default
-		{"", "", language.Und, "en"},                     // then English
+		{"fr", "de", language.Spanish, "fr"},              // the identity's trait first
+		{"ja", "de", language.Spanish, "de"},              // an unsupported trait falls to the browser
+		{"", "ja", language.Spanish, "es"},                // then the configured default
+		{"", "", language.Und, "en"},                      // then English
 		{"", "de;q=0.1, en;q=0.9", language.German, "en"}, // quality order
 	} {
 		if got := Choose(tc.trait, tc.accept, tc.fallback); got.String() != tc.want {
