@@ -164,6 +164,7 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 			ProductName:   "Latchkey",
 			ReturnURLs:    returnURLs,
 			Now:           s.now,
+			DefaultLocale: cfg.SelfService.DefaultLanguage(),
 		},
 	}
 	public.Handle(webui.MountPath, ui)

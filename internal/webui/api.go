@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 )
 
 // apiResponse is the public API's answer to an in-process call.
@@ -38,8 +39,12 @@ func (h *Handler) call(w http.ResponseWriter, r *http.Request, path string) apiR
 	}
 	rec := httptest.NewRecorder()
 	h.API.ServeHTTP(rec, req)
+	// A page may call the API more than once (its visitor, then its
+	// flow); a cookie set by both is passed on once.
 	for _, c := range rec.Result().Header.Values("Set-Cookie") {
-		w.Header().Add("Set-Cookie", c)
+		if !slices.Contains(w.Header().Values("Set-Cookie"), c) {
+			w.Header().Add("Set-Cookie", c)
+		}
 	}
 	return apiResponse{Status: rec.Code, Body: rec.Body.Bytes()}
 }

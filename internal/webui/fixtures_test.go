@@ -55,15 +55,19 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(a.body))
 }
 
-// last is the last request the UI made to the API.
+// last is the last request the UI made to the API for the page itself,
+// not the /sessions/whoami every rendered page asks (its visitor).
 func (f *fakeAPI) last(t *testing.T) *http.Request {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.requests) == 0 {
-		t.Fatal("the UI made no API request")
+	for i := len(f.requests) - 1; i >= 0; i-- {
+		if f.requests[i].URL.Path != "/sessions/whoami" {
+			return f.requests[i]
+		}
 	}
-	return f.requests[len(f.requests)-1]
+	t.Fatal("the UI made no API request")
+	return nil
 }
 
 const testPublic = "http://pub.example.test/"

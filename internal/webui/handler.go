@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/text/language"
 )
 
 //go:embed templates/*.html static/*
@@ -46,6 +48,10 @@ type Config struct {
 	ReturnURLs []string
 	// Now is the clock for "5 minutes ago" texts (time.Now when nil).
 	Now func() time.Time
+	// DefaultLocale is selfservice.default_locale: the language of a page
+	// when neither the identity's locale trait nor the browser's
+	// Accept-Language names a supported one (English when unset).
+	DefaultLocale language.Tag
 }
 
 // Handler serves /ui/. Set the fields, then mount it on the public
@@ -61,9 +67,10 @@ type Handler struct {
 	// Config holds the UI's settings.
 	Config Config
 
-	once  sync.Once
-	mux   *http.ServeMux
-	pages map[string]*template.Template
+	once sync.Once
+	mux  *http.ServeMux
+	// pages holds each page's templates per supported language.
+	pages map[language.Tag]map[string]*template.Template
 	csp   string
 	// base is the UI's path as browsers see it (links and redirects):
 	// "/ui/", or "/auth/ui/" when the public base URL has a path.
@@ -85,7 +92,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Cache-Control", "no-store")
-	h.mux.ServeHTTP(w, r)
+	h.mux.ServeHTTP(w, withVisitorSlot(r))
 }
 
 // Pages of the UI, relative to its base path.

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/language"
+
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/i18n"
 )
 
 // page is what every template receives.
@@ -21,6 +24,8 @@ type page struct {
 	Product        string
 	Base           string
 	MailboxEnabled bool
+	// Lang is the page's language ("en", "de", "pt-BR").
+	Lang string
 
 	Flow *flowView
 	// SecondStep marks the second login step (aal2): the page says so and
@@ -50,30 +55,52 @@ type messagePage struct {
 }
 
 // parsePages parses the layout once per page template, so each page
-// defines its own "content".
-func parsePages() map[string]*template.Template {
-	layout := template.Must(template.New("layout.html").ParseFS(assets, "templates/layout.html", "templates/partials.html"))
-	pages := map[string]*template.Template{}
-	for _, name := range []string{"flow", "error", "message", "welcome", "mail", "lockdown"} {
-		t := template.Must(layout.Clone())
-		pages[name] = template.Must(t.ParseFS(assets, "templates/"+name+".html"))
+// defines its own "content", and gives each supported language its own
+// copy whose t, tn and duration functions speak that language.
+func parsePages() map[language.Tag]map[string]*template.Template {
+	layout := template.Must(template.New("layout.html").Funcs(textFuncs(i18n.For(i18n.Default))).
+		ParseFS(assets, "templates/layout.html", "templates/partials.html"))
+	out := map[language.Tag]map[string]*template.Template{}
+	for _, tag := range i18n.Supported {
+		funcs := textFuncs(i18n.For(tag))
+		pages := map[string]*template.Template{}
+		for _, name := range []string{"flow", "error", "message", "welcome", "mail", "lockdown"} {
+			t := template.Must(layout.Clone())
+			t = template.Must(t.ParseFS(assets, "templates/"+name+".html"))
+			pages[name] = t.Funcs(funcs)
+		}
+		out[tag] = pages
 	}
-	return pages
+	return out
+}
+
+// textFuncs are the template functions that print texts: {{t "key"}},
+// {{t "key" "name" value}}, {{tn "key" count}}, {{duration d}}.
+func textFuncs(p *i18n.Printer) template.FuncMap {
+	return template.FuncMap{
+		"t":        p.T,
+		"tn":       p.N,
+		"duration": p.Duration,
+	}
 }
 
 // render writes a page. The template runs into a buffer first, so a
 // template error becomes a clean 500 instead of half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	v := h.visitor(w, r)
 	p.Product = h.productName()
 	p.Base = h.base
 	p.MailboxEnabled = h.Config.Mailbox
+	p.Lang = v.P.Lang()
 	var buf bytes.Buffer
-	if err := h.pages[name].ExecuteTemplate(&buf, "layout.html", p); err != nil {
+	if err := h.pages[v.P.Tag()][name].ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		httpx.Logger(r.Context()).Error("web UI template failed", "page", name, "error", err)
 		http.Error(w, "The page could not be rendered.", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", p.Lang)
+	w.Header().Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
