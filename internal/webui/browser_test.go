@@ -45,6 +45,8 @@ type browser struct {
 	// seenMail are the ids of dev-mailbox mails readMailbox passes over:
 	// those it returned and those there when the mailbox was marked.
 	seenMail []string
+	// checked are the pages (path and language) axe-core has checked.
+	checked map[string]bool
 }
 
 // MustBrowser starts a fresh headless Chromium (its own profile, no
@@ -91,6 +93,7 @@ func (b *browser) open(url string) *network.Response {
 	if err != nil {
 		b.t.Fatalf("open %s: %v", url, err)
 	}
+	b.checkAccessibility()
 	return res
 }
 
@@ -115,6 +118,9 @@ func (b *browser) click(sel string) *network.Response {
 	res, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS(sel)))
 	if err != nil {
 		b.t.Fatalf("click %s: %v", sel, err)
+	}
+	if res != nil {
+		b.checkAccessibility()
 	}
 	return res
 }
