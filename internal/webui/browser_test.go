@@ -47,11 +47,25 @@ type browser struct {
 	seenMail []string
 	// checked are the pages (path and language) axe-core has checked.
 	checked map[string]bool
+	// lang is the language the browser asks for ("" = Chromium's default).
+	lang string
 }
 
 // MustBrowser starts a fresh headless Chromium (its own profile, no
 // background networking) that is closed when the test ends.
 func MustBrowser(t *testing.T) *browser {
+	t.Helper()
+	return mustBrowser(t, "")
+}
+
+// MustBrowserIn is MustBrowser for a person whose browser asks for lang
+// first (its Accept-Language header); screenshots go to a lang folder.
+func MustBrowserIn(t *testing.T, lang string) *browser {
+	t.Helper()
+	return mustBrowser(t, lang)
+}
+
+func mustBrowser(t *testing.T, lang string) *browser {
 	t.Helper()
 	exe := chromiumPath(t)
 	profile, err := os.MkdirTemp("", "latchkey-chromium-")
@@ -71,6 +85,9 @@ func MustBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.WindowSize(900, 1000),
 	)
+	if lang != "" {
+		opts = append(opts, chromedp.Flag("lang", lang), chromedp.Flag("accept-lang", lang))
+	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
@@ -83,7 +100,7 @@ func MustBrowser(t *testing.T) *browser {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium %s: %v", exe, err)
 	}
-	return &browser{t: t, ctx: ctx}
+	return &browser{t: t, ctx: ctx, lang: lang}
 }
 
 // open navigates to url and returns the final response (after redirects).
@@ -188,6 +205,11 @@ func (b *browser) screenshot(name string) {
 	dir := os.Getenv("LATCHKEY_SCREENSHOTS_DIR")
 	if dir == "" {
 		dir = b.t.TempDir()
+	} else if b.lang != "" {
+		dir = filepath.Join(dir, b.lang)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.t.Fatal(err)
+		}
 	}
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
