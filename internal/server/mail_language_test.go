@@ -61,6 +61,7 @@ func languageOptions() servertest.Options {
 		"IDENTITY_SCHEMAS="+string(schemas),
 		"SELFSERVICE_DEFAULT_LOCALE=es",
 		"SELFSERVICE_FLOWS_RECOVERY_NOTIFY_UNKNOWN_RECIPIENTS=true",
+		"SELFSERVICE_FLOWS_VERIFICATION_ENABLED=true",
 	)}
 }
 
@@ -152,6 +153,39 @@ func TestMailLanguage(t *testing.T) {
 			m := srv.SMTP.WaitFor(t, email, 10*time.Second)
 			if code := mustSay(t, m, "pt-BR", "Digite este código", "expira em 1 hora"); code == "" || !strings.Contains(m.Subject, code) {
 				t.Fatalf("Portuguese code mail: %q %q", m.Subject, m.Text)
+			}
+		})
+
+		t.Run("VerificationCodeInTheRequestLanguage", func(t *testing.T) {
+			const email = "lang-verify@example.test"
+			mustLocaleIdentity(t, srv, email, "")
+			sdk := speaking(srv, srv.HTTPClient(false), "de")
+			f, res, err := sdk.FrontendAPI.CreateNativeVerificationFlow(ctx).Execute()
+			mustStatus(t, res, err, http.StatusOK)
+			_, res, err = verifyEmail(t, sdk, f.Id, email, "")
+			mustStatus(t, res, err, http.StatusOK)
+			m := srv.SMTP.WaitFor(t, email, 10*time.Second)
+			if code := mustSay(t, m, "de", "Bitte bestätige deine E-Mail-Adresse", "indem du diesen Code eingibst", "1 Stunde lang gültig"); code == "" {
+				t.Fatalf("no code in the German verification mail: %q", m.Text)
+			}
+		})
+
+		t.Run("SettingsChangeWarnsInTheRequestLanguage", func(t *testing.T) {
+			const email, pw = "lang-settings@example.test", "Lang-Passw0rd!-old"
+			srv.MustCreateIdentityBody(t, ory.CreateIdentityBody{SchemaId: "default", Traits: map[string]any{"email": email},
+				Credentials: &ory.IdentityWithCredentials{Password: &ory.IdentityWithCredentialsPassword{
+					Config: &ory.IdentityWithCredentialsPasswordConfig{Password: ory.PtrString(pw)}}}})
+			token := srv.MustNativeLogin(t, email, pw)
+			sdk := speaking(srv, srv.HTTPClient(false), "fr-FR")
+			f, res, err := sdk.FrontendAPI.CreateNativeSettingsFlow(ctx).XSessionToken(token).Execute()
+			mustStatus(t, res, err, http.StatusOK)
+			_, res, err = sdk.FrontendAPI.UpdateSettingsFlow(ctx).Flow(f.Id).XSessionToken(token).UpdateSettingsFlowBody(
+				ory.UpdateSettingsFlowWithPasswordMethodAsUpdateSettingsFlowBody(ory.NewUpdateSettingsFlowWithPasswordMethod("password", "Lang-Passw0rd!-new"))).Execute()
+			mustStatus(t, res, err, http.StatusOK)
+			m, link := srv.Notification(t, email, "Votre mot de passe a été modifié")
+			mustSay(t, m, "fr", "vient d’être modifié", " à ", "UTC", "pendant 7 jours")
+			if link == "" || !strings.Contains(m.HTML, "Ce n’était pas moi") {
+				t.Errorf("the French warning lacks its lockdown link or button: %q", m.HTML)
 			}
 		})
 
