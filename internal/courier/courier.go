@@ -6,7 +6,9 @@
 // # Life of a message
 //
 // A flow calls Queue.Enqueue inside its own transaction. The subject and the
-// plaintext body are rendered at once and stored with the template data (the
+// plaintext body are rendered at once, in the language chosen for the reader
+// (language.go), and stored with the template data, which keeps that
+// language for the HTML body and the Content-Language header (the
 // Store encrypts all three at rest), an expiry (when the code or link dies)
 // and a priority (PriorityOf: interactive for codes and links someone waits
 // for, bulk for security notifications); the message is inserted with

@@ -245,8 +245,11 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.
 	var data TemplateData
 	if err := json.Unmarshal(m.TemplateData, &data); err != nil {
 		log.Error("courier: stored template data unreadable; sending the plaintext part only", "error", err)
-	} else if out.HTML, err = d.cfg.Templates.RenderHTML(m.TemplateType, data); err != nil {
-		log.Error("courier: HTML body failed to render; sending the plaintext part only", "error", err)
+	} else {
+		out.Language = d.cfg.Templates.languageOf(data).String()
+		if out.HTML, err = d.cfg.Templates.RenderHTML(m.TemplateType, data); err != nil {
+			log.Error("courier: HTML body failed to render; sending the plaintext part only", "error", err)
+		}
 	}
 
 	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)

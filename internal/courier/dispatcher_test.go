@@ -67,8 +67,11 @@ func TestDelivery(t *testing.T) {
 			if !strings.Contains(m.Text, "628048") || !strings.Contains(m.HTML, "628048") {
 				t.Errorf("code missing from a part: text %q html %q", m.Text, m.HTML)
 			}
-			if !strings.Contains(m.Text, "expires in 60 minutes") {
+			if !strings.Contains(m.Text, "expires in 1 hour") {
 				t.Errorf("expiry missing: %q", m.Text)
+			}
+			if got := m.Header.Get("Content-Language"); got != "en" {
+				t.Errorf("Content-Language = %q, want en", got)
 			}
 
 			msg := WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)

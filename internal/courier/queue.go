@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/rowid"
 )
 
@@ -50,8 +51,10 @@ func NewQueue(store Store, templates *Templates, wake func()) *Queue {
 func (q *Queue) SetClock(now func() time.Time) { q.now = now }
 
 // Enqueue renders the subject and plaintext body of e, and stores the
-// message as queued within the transaction carried by ctx (if any). A
-// missing or malformed recipient is an error, so the caller's request fails.
+// message as queued within the transaction carried by ctx (if any). The
+// mail is written in the language chosen for it (language.go), which is
+// stored with it. A missing or malformed recipient is an error, so the
+// caller's request fails.
 func (q *Queue) Enqueue(ctx context.Context, e Email) (uuid.UUID, error) {
 	to := strings.TrimSpace(e.To)
 	addr, err := mail.ParseAddress(to)
@@ -61,6 +64,7 @@ func (q *Queue) Enqueue(ctx context.Context, e Email) (uuid.UUID, error) {
 	if e.Data.To == "" {
 		e.Data.To = to
 	}
+	e.Data.localize(i18n.For(q.templates.language(ctx, e.Data)))
 	r, err := q.templates.renderStored(e.Template, e.Data)
 	if err != nil {
 		return uuid.Nil, err

@@ -23,6 +23,9 @@ type OutgoingEmail struct {
 	Subject   string
 	Text      string
 	HTML      string // empty: send the plaintext part only
+	// Language is the mail's language, its Content-Language header
+	// ("de", "pt-BR"); empty sends none.
+	Language string
 }
 
 // Sender delivers one rendered mail.
@@ -258,6 +261,9 @@ func (s *SMTPSender) message(m OutgoingEmail) (*mail.Msg, error) {
 		id = uuid.New()
 	}
 	msg.SetMessageIDWithValue(id.String() + "@" + domain)
+	if m.Language != "" {
+		msg.SetGenHeader(mail.HeaderContentLang, m.Language)
+	}
 	for k, v := range s.headers {
 		msg.SetGenHeader(mail.Header(k), v)
 	}

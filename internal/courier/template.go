@@ -1,23 +1,19 @@
 package courier
 
 import (
-	"embed"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"io/fs"
 	"net/url"
-	"os"
-	"path"
-	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	texttemplate "text/template"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/language"
+
+	"github.com/latchkey/latchkey/internal/i18n"
 )
 
 // TemplateType names what a message says; it is stored with the message and
@@ -112,11 +108,20 @@ type TemplateData struct {
 	TransientPayload map[string]any `json:"transient_payload,omitempty"`
 	ExpiresInMinutes int            `json:"expires_in_minutes,omitempty"`
 
+	// Locale is the language the mail is written in ("en", "de",
+	// "pt-BR"): the Queue chooses it (language.go) unless the caller
+	// set it. ExpiresIn says ExpiresInMinutes in words in that language
+	// ("1 hour", "1 Stunde"); the Queue fills it.
+	Locale    string `json:"locale,omitempty"`
+	ExpiresIn string `json:"expires_in,omitempty"`
+
 	// Security notifications (internal/notify): what happened, and the
 	// single-use "this wasn't me" link that locks the account down.
 	Event       *EventData `json:"event,omitempty"`
 	LockdownURL string     `json:"lockdown_url,omitempty"`
-	// LockdownValidFor says how long the link works ("7 days").
+	// LockdownValidFor says how long the link works ("7 days"), in the
+	// mail's language; the Queue fills it from ExpiresInMinutes, which a
+	// notification sets to the link's lifespan.
 	LockdownValidFor string `json:"lockdown_valid_for,omitempty"`
 }
 
@@ -125,8 +130,8 @@ type TemplateData struct {
 type EventData struct {
 	// Type is the audit event type ("password.changed").
 	Type string `json:"type"`
-	// Time is when it happened, and TimeText the same in words for the
-	// mail ("2 January 2026 at 15:04 UTC").
+	// Time is when it happened, and TimeText the same in words in the
+	// mail's language ("2 January 2026 at 15:04 UTC"; the Queue fills it).
 	Time     time.Time `json:"time"`
 	TimeText string    `json:"time_text"`
 	// Method is how: "code", "link", "lookup_secret", "totp", "password".
@@ -170,16 +175,21 @@ func linkToken(link string) string {
 }
 
 // TemplatesConfig says where template overrides come from (config keys
-// courier.template_override_path and courier.templates).
+// courier.template_override_path and courier.templates) and which
+// language a mail is in when nothing else says (selfservice.default_locale).
 type TemplatesConfig struct {
 	// OverridePath is a directory holding <group>/<valid|invalid>/
 	// email.subject.gotmpl, email.body.gotmpl (HTML) and
-	// email.body.plaintext.gotmpl; any part may be missing.
+	// email.body.plaintext.gotmpl, and the same per language under
+	// <locale>/ (templatefiles.go); any part may be missing.
 	OverridePath string
 	// Overrides are per-part template URIs (config key
 	// courier.templates.<group>.<valid|invalid>) by template type; they win
 	// over OverridePath.
 	Overrides map[TemplateType]TemplateURIs
+	// DefaultLanguage is the language of a mail whose recipient and
+	// request name none (English when unset).
+	DefaultLanguage language.Tag
 }
 
 // TemplateURIs are the per-part template sources of one template type:
@@ -198,218 +208,18 @@ type Rendered struct {
 	HTML    string
 }
 
-// Templates renders messages. Every template is parsed (and tried) when the
-// Templates are built, so a broken override stops start-up instead of a
-// delivery. Safe for concurrent use.
+// Templates renders messages. Every template is parsed (and tried) in
+// every supported language when the Templates are built, so a broken
+// override stops start-up instead of a delivery. Safe for concurrent use.
 type Templates struct {
-	sets map[TemplateType]*templateSet
+	sets        map[TemplateType]map[language.Tag]*templateSet
+	defaultLang language.Tag
 }
 
 type templateSet struct {
 	subject *texttemplate.Template
 	text    *texttemplate.Template
 	html    *htmltemplate.Template
-}
-
-//go:embed templates
-var builtinTemplates embed.FS
-
-// The three parts of a template and the file names that make them up: the
-// main file, and siblings whose names start with the prefix (parsed with
-// it so they can hold named sub-templates).
-type part struct {
-	file     string // main file name
-	prefix   string // siblings start with this
-	exclude  string // but not with this
-	uriField string // TemplateURIs field, for messages
-	isHTML   bool
-}
-
-var (
-	partSubject = part{file: "email.subject.gotmpl", prefix: "email.subject", uriField: "email.subject"}
-	partHTML    = part{file: "email.body.gotmpl", prefix: "email.body", exclude: "email.body.plaintext", uriField: "email.body.html", isHTML: true}
-	partText    = part{file: "email.body.plaintext.gotmpl", prefix: "email.body.plaintext", uriField: "email.body.plaintext"}
-)
-
-// NewTemplates parses the built-in templates and every override. The error
-// of a broken template names the file or URI and the line.
-func NewTemplates(cfg TemplatesConfig) (*Templates, error) {
-	for tt := range cfg.Overrides {
-		if !slices.Contains(TemplateTypes, tt) {
-			return nil, fmt.Errorf("courier.templates: unknown template type %q", tt)
-		}
-	}
-	if cfg.OverridePath != "" {
-		if st, err := os.Stat(cfg.OverridePath); err != nil {
-			return nil, fmt.Errorf("courier.template_override_path: %w", err)
-		} else if !st.IsDir() {
-			return nil, fmt.Errorf("courier.template_override_path: %s is not a directory", cfg.OverridePath)
-		}
-	}
-
-	t := &Templates{sets: map[TemplateType]*templateSet{}}
-	for _, tt := range TemplateTypes {
-		g, v := tt.key()
-		uris := cfg.Overrides[tt]
-		set := &templateSet{}
-		var err error
-		if set.subject, err = loadText(cfg.OverridePath, g, v, partSubject, uris.Subject); err != nil {
-			return nil, err
-		}
-		if set.text, err = loadText(cfg.OverridePath, g, v, partText, uris.BodyPlaintext); err != nil {
-			return nil, err
-		}
-		if set.html, err = loadHTML(cfg.OverridePath, g, v, uris.BodyHTML); err != nil {
-			return nil, err
-		}
-		if err := set.try(tt); err != nil {
-			return nil, err
-		}
-		t.sets[tt] = set
-	}
-	return t, nil
-}
-
-// source is one parsed file: its name in error messages and its text.
-type source struct {
-	name string
-	text string
-}
-
-// sources finds the files of a part: a configured URI, else the override
-// directory, else the built-in templates. The main file comes first.
-func sources(overridePath, group, validity string, p part, uri string) ([]source, error) {
-	if uri != "" {
-		key := configKey(group, validity, p.uriField)
-		s, err := readURI(key, uri)
-		if err != nil {
-			return nil, err
-		}
-		return []source{s}, nil
-	}
-	if overridePath != "" {
-		dir := filepath.Join(overridePath, group, validity)
-		srcs, err := readDir(os.DirFS(dir), ".", p, func(name string) string { return filepath.Join(dir, name) })
-		if err != nil {
-			return nil, fmt.Errorf("courier.template_override_path: %w", err)
-		}
-		if srcs != nil {
-			return srcs, nil
-		}
-	}
-	dir := path.Join("templates", group, validity)
-	srcs, err := readDir(builtinTemplates, dir, p, func(name string) string { return "builtin:" + path.Join(group, validity, name) })
-	if err != nil || srcs == nil {
-		return nil, fmt.Errorf("courier: built-in template %s missing: %v", path.Join(group, validity, p.file), err)
-	}
-	return srcs, nil
-}
-
-// readDir returns the main file of a part and its siblings, or nil when the
-// main file does not exist.
-func readDir(fsys fs.FS, dir string, p part, display func(string) string) ([]source, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var main *source
-	var siblings []source
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasPrefix(name, p.prefix) || (p.exclude != "" && strings.HasPrefix(name, p.exclude)) {
-			continue
-		}
-		b, err := fs.ReadFile(fsys, path.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		s := source{name: display(name), text: string(b)}
-		if name == p.file {
-			main = &s
-		} else {
-			siblings = append(siblings, s)
-		}
-	}
-	if main == nil {
-		return nil, nil
-	}
-	return append([]source{*main}, siblings...), nil
-}
-
-// readURI loads a template from a file:// or base64:// URI.
-func readURI(key, uri string) (source, error) {
-	scheme, rest, ok := strings.Cut(uri, "://")
-	if !ok {
-		return source{}, fmt.Errorf("%s: %q is not a URI (use file:// or base64://)", key, shorten(uri))
-	}
-	switch strings.ToLower(scheme) {
-	case "file":
-		u, err := url.Parse(uri)
-		if err != nil {
-			return source{}, fmt.Errorf("%s: %w", key, err)
-		}
-		p := u.Host + u.Path // file://relative/path keeps its first segment in Host
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return source{}, fmt.Errorf("%s: %w", key, err)
-		}
-		return source{name: p, text: string(b)}, nil
-	case "base64":
-		rest = strings.TrimSpace(rest)
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err := enc.DecodeString(rest); err == nil {
-				return source{name: key, text: string(b)}, nil
-			}
-		}
-		return source{}, fmt.Errorf("%s: base64:// template is not valid base64", key)
-	}
-	return source{}, fmt.Errorf("%s: unsupported template URI scheme %q (use file:// or base64://)", key, scheme)
-}
-
-func shorten(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
-func loadText(overridePath, group, validity string, p part, uri string) (*texttemplate.Template, error) {
-	srcs, err := sources(overridePath, group, validity, p, uri)
-	if err != nil {
-		return nil, err
-	}
-	return parseSources(texttemplate.New(srcs[0].name).Funcs(textFuncs), srcs)
-}
-
-func loadHTML(overridePath, group, validity, uri string) (*htmltemplate.Template, error) {
-	srcs, err := sources(overridePath, group, validity, partHTML, uri)
-	if err != nil {
-		return nil, err
-	}
-	return parseSources(htmltemplate.New(srcs[0].name).Funcs(htmltemplate.FuncMap(textFuncs)), srcs)
-}
-
-// parseSources parses the main file (srcs[0]) into root, named after it,
-// and each sibling into a template of its own name associated with root,
-// for text/template and html/template alike.
-func parseSources[T interface {
-	New(name string) T
-	Parse(text string) (T, error)
-}](root T, srcs []source) (T, error) {
-	for i, s := range srcs {
-		t := root
-		if i > 0 {
-			t = root.New(s.name)
-		}
-		if _, err := t.Parse(s.text); err != nil {
-			var none T
-			return none, fmt.Errorf("courier: parse template %s: %w", s.name, err)
-		}
-	}
-	return root, nil
 }
 
 // sampleData fills every field so that a trial render reaches every
@@ -427,13 +237,16 @@ var sampleData = TemplateData{
 		Method: "password", Actor: "self", ClientIP: "192.0.2.1", UserAgent: "Mozilla/5.0",
 		PreviousAddresses: []string{"old@example.com"}, CurrentAddresses: []string{"someone@example.com"}},
 	LockdownURL: "https://example.com/ui/lockdown?token=x", LockdownValidFor: "7 days",
+	Locale: "en", ExpiresIn: "1 hour",
 }
 
 // try renders the set once. Errors that depend on data (a trait missing in
 // the sample identity) are left for delivery time; a reference to a field
 // TemplateData does not have is a mistake in the template and fails now.
-func (s *templateSet) try(tt TemplateType) error {
-	if _, err := s.render(sampleData, true); err != nil {
+func (s *templateSet) try(tt TemplateType, p *i18n.Printer) error {
+	d := sampleData
+	d.localize(p)
+	if _, err := s.render(d, true); err != nil {
 		if strings.Contains(err.Error(), reflect.TypeFor[TemplateData]().String()) {
 			return fmt.Errorf("courier: template %s: %w", tt, err)
 		}
@@ -470,7 +283,10 @@ func (s *templateSet) renderHTML(d TemplateData) (string, error) {
 	return b.String(), nil
 }
 
-// Render renders subject, plaintext and HTML body of a template type.
+// Render renders subject, plaintext and HTML body of a template type, in
+// d.Locale (the default language when it names none). The texts that
+// depend on the language (ExpiresIn, Event.TimeText, LockdownValidFor)
+// are made in that language.
 func (t *Templates) Render(tt TemplateType, d TemplateData) (Rendered, error) {
 	return t.render(tt, d, true)
 }
@@ -481,7 +297,7 @@ func (t *Templates) renderStored(tt TemplateType, d TemplateData) (Rendered, err
 }
 
 func (t *Templates) render(tt TemplateType, d TemplateData, withHTML bool) (Rendered, error) {
-	set, err := t.set(tt)
+	set, d, err := t.set(tt, d)
 	if err != nil {
 		return Rendered{}, err
 	}
@@ -492,9 +308,9 @@ func (t *Templates) render(tt TemplateType, d TemplateData, withHTML bool) (Rend
 	return r, nil
 }
 
-// RenderHTML renders the HTML body of a template type.
+// RenderHTML renders the HTML body of a template type, as Render does.
 func (t *Templates) RenderHTML(tt TemplateType, d TemplateData) (string, error) {
-	set, err := t.set(tt)
+	set, d, err := t.set(tt, d)
 	if err != nil {
 		return "", err
 	}
@@ -505,17 +321,21 @@ func (t *Templates) RenderHTML(tt TemplateType, d TemplateData) (string, error) 
 	return h, nil
 }
 
-func (t *Templates) set(tt TemplateType) (*templateSet, error) {
-	set, ok := t.sets[tt]
+// set is the template set of tt in the language d is written in, and d
+// localized to it.
+func (t *Templates) set(tt TemplateType, d TemplateData) (*templateSet, TemplateData, error) {
+	sets, ok := t.sets[tt]
 	if !ok {
-		return nil, fmt.Errorf("courier: unknown template type %q", tt)
+		return nil, d, fmt.Errorf("courier: unknown template type %q", tt)
 	}
-	return set, nil
+	lang := t.languageOf(d)
+	d.localize(i18n.For(lang))
+	return sets[lang], d, nil
 }
 
-// textFuncs is the small, hermetic function set templates get (no
-// environment, network or randomness).
-var textFuncs = texttemplate.FuncMap{
+// baseFuncs is the small, hermetic function set every template gets (no
+// environment, network or randomness); textFuncs adds those of its language.
+var baseFuncs = texttemplate.FuncMap{
 	"upper":      strings.ToUpper,
 	"lower":      strings.ToLower,
 	"title":      title,

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/courier"
 )
@@ -28,7 +29,7 @@ func TestTemplates(t *testing.T) {
 		RecoveryURL:      "http://127.0.0.1:4433/self-service/recovery?flow=f&token=abc",
 		VerificationURL:  "http://127.0.0.1:4433/self-service/verification?flow=f&token=def",
 		ExpiresInMinutes: 60,
-		Event: &courier.EventData{Type: "password.changed", TimeText: "2 December 2026 at 10:00 UTC", Method: "totp",
+		Event: &courier.EventData{Type: "password.changed", Time: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), Method: "totp",
 			ClientIP: "203.0.113.9", UserAgent: "Firefox", PreviousAddresses: []string{"old@example.test"}, CurrentAddresses: []string{"new@example.test"}},
 		LockdownURL: "http://127.0.0.1:4433/ui/lockdown?token=lockdowntoken", LockdownValidFor: "7 days",
 	}
@@ -62,7 +63,7 @@ func TestTemplates(t *testing.T) {
 			if r.Subject != want[tt] {
 				t.Errorf("%s subject = %q, want %q", tt, r.Subject, want[tt])
 			}
-			if r.Text == "" || !strings.Contains(r.HTML, "<html>") {
+			if r.Text == "" || !strings.Contains(r.HTML, `<html lang="en">`) {
 				t.Errorf("%s: empty text or HTML part", tt)
 			}
 		}
@@ -116,11 +117,11 @@ func TestTemplates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(r.Text, secret) || !strings.Contains(r.Text, "expires in 60 minutes") {
+			if !strings.Contains(r.Text, secret) || !strings.Contains(r.Text, "expires in 1 hour") {
 				t.Errorf("%s text lacks secret or expiry:\n%s", tt, r.Text)
 			}
 			htmlSecret := strings.ReplaceAll(secret, "&", "&amp;")
-			if !strings.Contains(r.HTML, htmlSecret) || !strings.Contains(r.HTML, "expires in 60 minutes") {
+			if !strings.Contains(r.HTML, htmlSecret) || !strings.Contains(r.HTML, "expires in 1 hour") {
 				t.Errorf("%s HTML lacks secret or expiry:\n%s", tt, r.HTML)
 			}
 		}
@@ -147,7 +148,7 @@ func TestTemplates(t *testing.T) {
 		if r.HTML != "<p>Hello friend</p><b>628048</b>" {
 			t.Errorf("html = %q", r.HTML)
 		}
-		if !strings.Contains(r.Text, "628048") || !strings.Contains(r.Text, "expires in 60 minutes") {
+		if !strings.Contains(r.Text, "628048") || !strings.Contains(r.Text, "expires in 1 hour") {
 			t.Errorf("plaintext fell back wrongly: %q", r.Text)
 		}
 		// Other types are untouched.

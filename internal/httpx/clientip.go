@@ -38,7 +38,10 @@ type client struct {
 	// forwarded: ip came from a trusted proxy's header, not the socket.
 	forwarded bool
 	userAgent string
-	admin     bool
+	// acceptLanguage is the Accept-Language header: the language of mail
+	// the request causes (courier.RequestLanguage).
+	acceptLanguage string
+	admin          bool
 }
 
 type clientKey struct{}
@@ -48,7 +51,7 @@ type clientKey struct{}
 func (c *ClientIPs) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cl := c.resolve(r)
-		cl.userAgent, cl.admin = r.UserAgent(), c.admin
+		cl.userAgent, cl.acceptLanguage, cl.admin = r.UserAgent(), r.Header.Get("Accept-Language"), c.admin
 		ctx := context.WithValue(r.Context(), clientKey{}, cl)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -151,6 +154,8 @@ func peerHost(addr string) string {
 // courier, cleanup, a CLI command.
 type Origin struct {
 	IP, UserAgent string
+	// AcceptLanguage is the request's Accept-Language header.
+	AcceptLanguage string
 	// Admin: the request came in on the admin listener.
 	Admin bool
 	// Known: ctx belongs to a request that ClientIPs.Wrap saw.
@@ -163,5 +168,5 @@ func OriginOf(ctx context.Context) Origin {
 	if !ok {
 		return Origin{}
 	}
-	return Origin{IP: c.ip, UserAgent: c.userAgent, Admin: c.admin, Known: true}
+	return Origin{IP: c.ip, UserAgent: c.userAgent, AcceptLanguage: c.acceptLanguage, Admin: c.admin, Known: true}
 }

@@ -88,7 +88,10 @@ var templates = map[audit.Type]courier.TemplateType{
 }
 
 // Observe queues the notification of e, if e is one that is mailed
-// about, in e's transaction: an error rolls the change back with it.
+// about, in e's transaction: an error rolls the change back with it. The
+// courier writes it in the identity's locale trait, else in the language
+// of the request that made the change (never an administrator's), else
+// in selfservice.default_locale.
 func (n *Notifier) Observe(ctx context.Context, e *audit.Event) error {
 	tmpl, ok := templates[e.Type]
 	if !ok || e.IdentityID == nil || e.Result != audit.ResultSuccess {
@@ -119,7 +122,7 @@ func (n *Notifier) Observe(ctx context.Context, e *audit.Event) error {
 				return err
 			}
 			data.LockdownURL = link
-			data.LockdownValidFor = humanDuration(n.Config.LockdownLifespan)
+			// The courier says it in the mail's language (LockdownValidFor).
 			data.ExpiresInMinutes = int(n.Config.LockdownLifespan.Minutes())
 		}
 		if _, err := n.Mail.Enqueue(ctx, courier.Email{To: to, Template: tmpl, Data: data}); err != nil {
@@ -162,7 +165,7 @@ func (n *Notifier) now() time.Time {
 // eventData is what the mail says about e: the audit record's facts.
 func eventData(e *audit.Event) *courier.EventData {
 	d := &courier.EventData{
-		Type: string(e.Type), Time: e.Time.UTC(), TimeText: e.Time.UTC().Format("2 January 2006 at 15:04 MST"),
+		Type: string(e.Type), Time: e.Time.UTC(), // the courier writes TimeText in the mail's language
 		Method: e.Method, Actor: string(e.Actor), ClientIP: e.ClientIP, UserAgent: e.UserAgent,
 	}
 	if by, _ := e.Details["issued_by"].(string); by == "admin" {
@@ -216,21 +219,4 @@ func union(lists ...[]string) []string {
 		}
 	}
 	return out
-}
-
-// humanDuration says d in words for a mail ("7 days", "12 hours").
-func humanDuration(d time.Duration) string {
-	plural := func(n int, unit string) string {
-		if n == 1 {
-			return "1 " + unit
-		}
-		return fmt.Sprintf("%d %ss", n, unit)
-	}
-	switch {
-	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
-		return plural(int(d/(24*time.Hour)), "day")
-	case d >= time.Hour && d%time.Hour == 0:
-		return plural(int(d/time.Hour), "hour")
-	}
-	return plural(max(1, int(d.Round(time.Minute)/time.Minute)), "minute")
 }

@@ -34,13 +34,16 @@ type sendRequest struct {
 	Method           Method         `json:"method"`
 	TransientPayload map[string]any `json:"transient_payload,omitempty"`
 	RequestURL       string         `json:"request_url,omitempty"`
+	// Language is the language the request asked for
+	// (courier.RequestLanguage), for the mail the courier prepares.
+	Language string `json:"language,omitempty"`
 }
 
 // requestEmail queues the internal message of an email submission, in the
 // transaction carried by ctx.
 func (s *Service) requestEmail(ctx context.Context, f *Flow, m Method, email string, payload map[string]any) error {
 	_, err := s.Mail.EnqueueInternal(ctx, courier.TemplateRecoveryRequest, sendRequest{
-		Address: email, FlowID: f.ID, Method: m, TransientPayload: payload, RequestURL: f.RequestURL,
+		Address: email, FlowID: f.ID, Method: m, TransientPayload: payload, RequestURL: f.RequestURL, Language: courier.RequestLanguage(ctx),
 	})
 	return err
 }
@@ -74,6 +77,8 @@ func (s *Service) PrepareRequest(ctx context.Context, msg courier.Message) error
 		log.Info("recovery request dropped: its flow is over", "state", f.State)
 		return nil
 	}
+	// The mail is queued away from the request: its language travels.
+	ctx = courier.WithRequestLanguage(ctx, req.Language)
 	identityID, err := s.sendEmail(ctx, f, req)
 	if err != nil {
 		return err

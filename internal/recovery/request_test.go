@@ -204,7 +204,7 @@ func TestMailedCodeNeverOutlivesItsFlow(t *testing.T) {
 			t.Fatalf("email: %d %v", res.StatusCode, body)
 		}
 		m := srv.SMTP.WaitFor(t, email, 10*time.Second)
-		if !strings.Contains(m.Text, "expires in 60 minutes") {
+		if !strings.Contains(m.Text, "expires in 1 hour") {
 			t.Errorf("mail: %q", m.Text)
 		}
 		var codeExpires, flowExpires time.Time

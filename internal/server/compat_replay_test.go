@@ -12,11 +12,13 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/courier/smtptest"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
@@ -315,13 +317,15 @@ func (r *replayer) compareMail(d *diffs, want recordedMail, got smtptest.Mail) {
 var (
 	mailLink    = regexp.MustCompile(`https?://[^\s"<>]+`)
 	mailCode    = regexp.MustCompile(`\b\d{6}\b`)
-	mailExpires = regexp.MustCompile(`\d+ minutes`)
+	mailExpires = regexp.MustCompile(`(\d+) minutes`)
 )
 
 // compareMailBody checks what a mail body must carry: Latchkey's wording
 // is its own (identity-and-courier.md §4.4: "built-in body wording may be
 // our own but must contain the code (or link) and the expiry in minutes"),
 // so the body is compared by its links, codes and expiry, not word by word.
+// The expiry is said the way a person would (issue 17: "60 minutes" is
+// "1 hour"), so Kratos's minutes are compared as that duration.
 func (r *replayer) compareMailBody(d *diffs, part, want, got string) {
 	wantLinks, gotLinks := mailLink.FindAllString(want, -1), mailLink.FindAllString(got, -1)
 	if len(wantLinks) > 0 && len(gotLinks) == 0 {
@@ -341,8 +345,11 @@ func (r *replayer) compareMailBody(d *diffs, part, want, got string) {
 			r.compareString(d, part+" code", wantCodes[0], c)
 		}
 	}
-	if exp := mailExpires.FindString(want); exp != "" && !strings.Contains(got, exp) {
-		d.add("%s: does not say %q: %q", part, exp, got)
+	if m := mailExpires.FindStringSubmatch(want); m != nil {
+		minutes, _ := strconv.Atoi(m[1])
+		if exp := i18n.For(i18n.Default).Duration(time.Duration(minutes) * time.Minute); !strings.Contains(got, exp) {
+			d.add("%s: does not say %q (%s): %q", part, exp, m[0], got)
+		}
 	}
 }
 

@@ -240,6 +240,8 @@ func newTemplates(cfg *config.Config) (*courier.Templates, error) {
 	t, err := courier.NewTemplates(courier.TemplatesConfig{
 		OverridePath: cfg.Courier.TemplateOverridePath,
 		Overrides:    templateOverrides(cfg.Courier.Templates),
+		// A mail whose recipient and request name no language.
+		DefaultLanguage: cfg.SelfService.DefaultLanguage(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("courier templates: %w", err)
