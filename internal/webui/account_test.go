@@ -121,8 +121,8 @@ func revokeTokenOf(t *testing.T, h http.Handler) string {
 	return ""
 }
 
-// post serves a form POST on h.
-func post(t *testing.T, h http.Handler, target string, form url.Values, headers ...string) *httptest.ResponseRecorder {
+// postForm serves a form POST on h.
+func postForm(t *testing.T, h http.Handler, target string, form url.Values, headers ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -171,7 +171,7 @@ func TestRevokeSession(t *testing.T) {
 				api.on("/sessions/whoami", 401, `{"error":{"code":401,"status":"Unauthorized"}}`)
 			}
 			api.on("/sessions/"+other, http.StatusNoContent, "")
-			w := post(t, MustHandler(t, api, nil), c.target, url.Values{"token": {c.token}}, c.headers...)
+			w := postForm(t, MustHandler(t, api, nil), c.target, url.Values{"token": {c.token}}, c.headers...)
 			if w.Code != c.status || w.Header().Get("Location") != c.location {
 				t.Errorf("got %d → %q, want %d → %q", w.Code, w.Header().Get("Location"), c.status, c.location)
 			}
@@ -187,7 +187,7 @@ func TestRevokeSession(t *testing.T) {
 	t.Run("APIRefusalShowsTheError", func(t *testing.T) {
 		api := signedInAPI()
 		api.on("/sessions/"+other, http.StatusBadRequest, `{"error":{"code":400,"status":"Bad Request","message":"cannot revoke current session"}}`)
-		w := post(t, MustHandler(t, api, nil), target, url.Values{"token": {token}}, sameOrigin...)
+		w := postForm(t, MustHandler(t, api, nil), target, url.Values{"token": {token}}, sameOrigin...)
 		if w.Code != 400 {
 			t.Errorf("status %d", w.Code)
 		}
