@@ -161,13 +161,16 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		Config: webui.Config{
 			PublicBaseURL: cfg.Serve.Public.BaseURL,
 			Mailbox:       cfg.DevMailbox.Enabled,
-			ProductName:   "Latchkey",
+			ProductName:   cfg.UI.Brand.Name,
+			LogoURL:       cfg.UI.Brand.LogoURL,
+			PrimaryColor:  cfg.UI.Brand.PrimaryColor,
 			ReturnURLs:    returnURLs,
 			Now:           s.now,
 			DefaultLocale: cfg.SelfService.DefaultLanguage(),
 		},
 	}
 	public.Handle(webui.MountPath, ui)
+	public.HandleFunc("GET /favicon.ico", webui.ServeFavicon)
 	public.Handle("GET /{$}", http.RedirectHandler(webui.MountPath, http.StatusFound))
 	return nil
 }

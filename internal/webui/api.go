@@ -20,7 +20,12 @@ type apiResponse struct {
 // cookie the API sets (a CSRF cookie, a refreshed session) is passed on to
 // the browser.
 func (h *Handler) call(w http.ResponseWriter, r *http.Request, path string) apiResponse {
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, path, nil)
+	return h.callMethod(w, r, http.MethodGet, path)
+}
+
+// callMethod is call with another method (DELETE /sessions/{id}).
+func (h *Handler) callMethod(w http.ResponseWriter, r *http.Request, method, path string) apiResponse {
+	req, err := http.NewRequestWithContext(r.Context(), method, path, nil)
 	if err != nil {
 		return apiResponse{Status: http.StatusInternalServerError}
 	}

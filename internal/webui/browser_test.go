@@ -179,6 +179,13 @@ func eval[T any](b *browser, expr string) T {
 	return v
 }
 
+// openDetails unfolds every <details> of the page (technical details),
+// so expectText sees their text.
+func (b *browser) openDetails() {
+	b.t.Helper()
+	eval[bool](b, `(document.querySelectorAll('details').forEach(d => d.open = true), true)`)
+}
+
 // expectPath fails unless the tab shows a page under path.
 func (b *browser) expectPath(path string) {
 	b.t.Helper()

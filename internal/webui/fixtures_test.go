@@ -161,3 +161,15 @@ func attrs(tag string) map[string]string {
 	}
 	return out
 }
+
+// apiCookies are the Set-Cookie headers of a UI response but for the
+// UI's own (the last flow page, lastflow.go): those the API set.
+func apiCookies(w *httptest.ResponseRecorder) []string {
+	var out []string
+	for _, c := range w.Header().Values("Set-Cookie") {
+		if !strings.HasPrefix(c, "latchkey_ui_flow=") {
+			out = append(out, c)
+		}
+	}
+	return out
+}

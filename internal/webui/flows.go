@@ -66,6 +66,7 @@ var flowKinds = []flowKind{
 // cookie) or session is replaced by a new one instead of a dead end.
 func (h *Handler) flowPage(k flowKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		h.rememberFlow(w, r, k) // lastflow.go: the error page's restart
 		id, err := uuid.Parse(r.URL.Query().Get("flow"))
 		if err != nil {
 			h.startFlow(w, r, k)
@@ -101,6 +102,9 @@ func (h *Handler) flowPage(k flowKind) http.HandlerFunc {
 // the flow and answers 303 back to this page with ?flow=<id> (the flows'
 // ui_urls default to these pages).
 func (h *Handler) startFlow(w http.ResponseWriter, r *http.Request, k flowKind) {
+	if h.explainSignedIn(w, r, k) { // signedin.go
+		return
+	}
 	q := url.Values{}
 	for _, p := range k.Keep {
 		if v := r.URL.Query().Get(p); v != "" {

@@ -38,8 +38,15 @@ type Config struct {
 	// in --dev, or dev_mailbox.enabled).
 	Mailbox bool
 	// ProductName is shown in the header and page titles ("Latchkey" when
-	// empty).
+	// empty): ui.brand.name.
 	ProductName string
+	// LogoURL is ui.brand.logo_url: an image shown in the header instead
+	// of the name (which becomes its alt text). Its origin is allowed by
+	// the pages' img-src.
+	LogoURL string
+	// PrimaryColor is ui.brand.primary_color (#rgb or #rrggbb): the
+	// colour of buttons and links, served as <base>static/brand.css.
+	PrimaryColor string
 	// ReturnURLs are where a browser may be sent after a form post on
 	// another origin than the public API: selfservice.allowed_return_urls
 	// and the configured default_browser_return_urls. Their origins are
@@ -72,6 +79,8 @@ type Handler struct {
 	// pages holds each page's templates per supported language.
 	pages map[language.Tag]map[string]*template.Template
 	csp   string
+	// brandCSS is the stylesheet of Config.PrimaryColor ("" without one).
+	brandCSS string
 	// base is the UI's path as browsers see it (links and redirects):
 	// "/ui/", or "/auth/ui/" when the public base URL has a path.
 	base string
@@ -104,8 +113,9 @@ const (
 
 func (h *Handler) init() {
 	h.base = uiBasePath(h.Config.PublicBaseURL)
-	h.csp = contentSecurityPolicy(h.Config.PublicBaseURL, h.Config.ReturnURLs)
+	h.csp = contentSecurityPolicy(h.Config.PublicBaseURL, h.Config.ReturnURLs, h.Config.LogoURL)
 	h.pages = parsePages()
+	h.brandCSS = brandStylesheet(h.Config.PrimaryColor)
 
 	m := http.NewServeMux()
 	b := MountPath
@@ -117,6 +127,8 @@ func (h *Handler) init() {
 	m.HandleFunc("GET "+b+pathWelcome, h.welcome)
 	m.HandleFunc("GET "+b+pathMail, h.mailbox)
 	m.HandleFunc("GET "+b+pathLockdown, h.lockdown)
+	m.HandleFunc("POST "+b+pathRevoke, h.revokeSession)
+	m.HandleFunc("GET "+b+"static/brand.css", h.serveBrandCSS)
 	static, _ := fs.Sub(assets, "static")
 	m.Handle("GET "+b+"static/", http.StripPrefix(b+"static/", http.FileServerFS(static)))
 	m.HandleFunc("/", h.notFound)
@@ -136,10 +148,11 @@ func uiBasePath(publicBase string) string {
 	return p + "ui/"
 }
 
-// contentSecurityPolicy allows nothing but the UI's own stylesheet, and
+// contentSecurityPolicy allows nothing but the UI's own stylesheets, and
 // forms that post to the public API (or redirect on to an allowed return
-// URL), and the UI's own script (the backup codes' Copy button).
-func contentSecurityPolicy(publicBase string, returnURLs []string) string {
+// URL), the UI's own script (the backup codes' Copy button), and images
+// of its own, inline QR codes and the configured logo.
+func contentSecurityPolicy(publicBase string, returnURLs []string, logoURL string) string {
 	actions := []string{"'self'"}
 	seen := map[string]bool{}
 	for _, raw := range append([]string{publicBase}, returnURLs...) {
@@ -150,7 +163,11 @@ func contentSecurityPolicy(publicBase string, returnURLs []string) string {
 		seen[o] = true
 		actions = append(actions, o)
 	}
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action " +
+	img := "'self' data:"
+	if o := origin(logoURL); o != "" && !strings.Contains(o, "*") {
+		img += " " + o
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img + "; form-action " +
 		strings.Join(actions, " ") + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
@@ -194,8 +211,7 @@ func (h *Handler) productName() string {
 // home sends the browser to its account page when it has a session, else
 // to sign in.
 func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
-	res := h.call(w, r, "/sessions/whoami")
-	if res.Status == http.StatusOK {
+	if h.visitor(w, r).Session != nil {
 		http.Redirect(w, r, h.base+pathWelcome, http.StatusSeeOther)
 		return
 	}
@@ -203,8 +219,9 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	p := h.visitor(w, r).P
 	h.render(w, r, http.StatusNotFound, "message", page{
-		Title:   "Page not found",
-		Message: &messagePage{Heading: "Page not found", Text: "There is no page at this address."},
+		Title:   p.T("account.not_found.title"),
+		Message: &messagePage{Heading: p.T("account.not_found.title"), Text: p.T("account.not_found.text")},
 	})
 }

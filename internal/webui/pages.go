@@ -3,13 +3,9 @@ package webui
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"html/template"
 	"net/http"
-	"net/url"
 	"sort"
-	"strings"
-	"time"
 
 	"golang.org/x/text/language"
 
@@ -26,6 +22,15 @@ type page struct {
 	MailboxEnabled bool
 	// Lang is the page's language ("en", "de", "pt-BR").
 	Lang string
+	// LogoURL is ui.brand.logo_url; BrandCSS links the stylesheet of
+	// ui.brand.primary_color.
+	LogoURL  string
+	BrandCSS bool
+	// Account names the signed-in visitor in the header (their email or
+	// other identifier), "" when signed out; AccountLogoutURL is the
+	// header's Log out link.
+	Account          string
+	AccountLogoutURL string
 
 	Flow *flowView
 	// SecondStep marks the second login step (aal2): the page says so and
@@ -47,11 +52,22 @@ type link struct {
 	Href string
 }
 
-// messagePage is a page that only says something (not found, disabled).
+// messagePage is a page that only says something (not found, disabled,
+// already signed in), with optional buttons instead of the Home link.
 type messagePage struct {
 	Heading string
 	Text    string
 	Detail  string
+	Actions []action
+}
+
+// action is a button-styled link; the first Primary one is the page's
+// main way on.
+type action struct {
+	Text    string
+	Href    string
+	ID      string
+	Primary bool
 }
 
 // parsePages parses the layout once per page template, so each page
@@ -92,6 +108,16 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	p.Base = h.base
 	p.MailboxEnabled = h.Config.Mailbox
 	p.Lang = v.P.Lang()
+	p.LogoURL = h.Config.LogoURL
+	p.BrandCSS = h.brandCSS != ""
+	if v.Session != nil {
+		p.Account = accountName(v.Session, v.P)
+		p.AccountLogoutURL = h.logoutURL(w, r)
+	}
+	if p.Error != nil {
+		h.explainError(w, r, v, p.Error)
+		p.Title = p.Error.Heading
+	}
 	var buf bytes.Buffer
 	if err := h.pages[v.P.Tag()][name].ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		httpx.Logger(r.Context()).Error("web UI template failed", "page", name, "error", err)
@@ -105,51 +131,6 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
 	}
-}
-
-// errorView is an API error shown to a person.
-type errorView struct {
-	Heading string
-	Message string
-	Reason  string
-	Code    int
-	Status  string
-	ID      string
-	Details []detail
-}
-
-// detail is one entry of an error's details.
-type detail struct {
-	Key   string
-	Value string
-}
-
-func buildErrorView(e errorBody) *errorView {
-	v := &errorView{
-		Heading: "Something went wrong",
-		Message: e.Message,
-		Reason:  e.Reason,
-		Code:    e.Code,
-		Status:  e.Status,
-		ID:      e.ID,
-	}
-	if v.Status == "" {
-		v.Status = http.StatusText(e.Code)
-	}
-	switch {
-	case e.ID == "security_csrf_violation":
-		v.Heading = "Your request was blocked"
-	case e.Code == http.StatusGone:
-		v.Heading = "This page has expired"
-	case e.Code == http.StatusNotFound:
-		v.Heading = "Not found"
-	case e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden:
-		v.Heading = "Not allowed"
-	}
-	for _, k := range sortedKeys(e.Details) {
-		v.Details = append(v.Details, detail{Key: k, Value: detailString(e.Details[k])})
-	}
-	return v
 }
 
 func detailString(v any) string {
@@ -167,217 +148,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// errorPage serves /ui/error?id=: the error a browser flow stored before
-// sending the browser here.
-func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
-	if id == "" {
-		id = r.URL.Query().Get("error")
-	}
-	if id == "" {
-		h.render(w, r, http.StatusNotFound, "message", page{
-			Title:   "Error not found",
-			Message: &messagePage{Heading: "Error not found", Text: "This address names no error."},
-		})
-		return
-	}
-	res := h.call(w, r, "/self-service/errors?id="+url.QueryEscape(id))
-	if res.Status != http.StatusOK {
-		h.render(w, r, http.StatusNotFound, "message", page{
-			Title:   "Error not found",
-			Message: &messagePage{Heading: "Error not found", Text: "The error could not be found. It may have been removed."},
-		})
-		return
-	}
-	var ef struct {
-		Error errorBody `json:"error"`
-	}
-	if err := res.decode(&ef); err != nil {
-		h.showAPIError(w, r, apiError{Error: errorBody{Code: http.StatusBadGateway, Message: "The error could not be read."}})
-		return
-	}
-	h.render(w, r, http.StatusOK, "error", page{Title: "Something went wrong", Error: buildErrorView(ef.Error)})
-}
-
-// sessionJSON is the part of a session the welcome page shows.
-type sessionJSON struct {
-	ID                          string    `json:"id"`
-	AuthenticatedAt             time.Time `json:"authenticated_at"`
-	ExpiresAt                   time.Time `json:"expires_at"`
-	AuthenticatorAssuranceLevel string    `json:"authenticator_assurance_level"`
-	AuthenticationMethods       []struct {
-		Method string `json:"method"`
-	} `json:"authentication_methods"`
-	Identity *struct {
-		ID     string         `json:"id"`
-		Traits map[string]any `json:"traits"`
-	} `json:"identity"`
-	Devices []struct {
-		UserAgent string `json:"user_agent"`
-		IPAddress string `json:"ip_address"`
-	} `json:"devices"`
-}
-
-// welcomeView is the signed-in person's account page.
-type welcomeView struct {
-	IdentityID string
-	Traits     []detail
-	Current    sessionView
-	Others     []sessionView
-	LogoutURL  string
-}
-
-// sessionView is one session as listed on the welcome page.
-type sessionView struct {
-	ID              string
-	AuthenticatedAt string
-	ExpiresAt       string
-	Methods         string
-	AAL             string
-	Device          string
-}
-
-func (h *Handler) sessionView(s sessionJSON) sessionView {
-	var methods []string
-	for _, m := range s.AuthenticationMethods {
-		methods = append(methods, methodName(m.Method))
-	}
-	v := sessionView{
-		ID:              s.ID,
-		AuthenticatedAt: h.timeText(s.AuthenticatedAt),
-		ExpiresAt:       h.timeText(s.ExpiresAt),
-		Methods:         strings.Join(methods, ", "),
-		AAL:             s.AuthenticatorAssuranceLevel,
-	}
-	if len(s.Devices) > 0 {
-		d := s.Devices[0]
-		v.Device = strings.TrimSpace(d.UserAgent + " " + d.IPAddress)
-	}
-	return v
-}
-
-// methodName says how a session was authenticated, in words.
-func methodName(m string) string {
-	switch m {
-	case "password":
-		return "password"
-	case "code_recovery":
-		return "recovery code"
-	case "link_recovery":
-		return "recovery link"
-	}
-	return strings.ReplaceAll(m, "_", " ")
-}
-
-// welcome serves /ui/welcome: who is signed in, their sessions, and the way
-// out. Without a session the browser is sent to sign in.
-func (h *Handler) welcome(w http.ResponseWriter, r *http.Request) {
-	res := h.call(w, r, "/sessions/whoami")
-	if res.Status != http.StatusOK {
-		if to := res.errorOf().redirect(); safeRedirect(to) {
-			http.Redirect(w, r, to, http.StatusSeeOther)
-			return
-		}
-		http.Redirect(w, r, h.base+"login", http.StatusSeeOther)
-		return
-	}
-	var s sessionJSON
-	if err := res.decode(&s); err != nil {
-		h.showAPIError(w, r, apiError{Error: errorBody{Code: http.StatusBadGateway, Message: "The session could not be read."}})
-		return
-	}
-	v := &welcomeView{Current: h.sessionView(s)}
-	if s.Identity != nil {
-		v.IdentityID = s.Identity.ID
-		v.Traits = flattenTraits("", s.Identity.Traits)
-	}
-	if others := h.call(w, r, "/sessions"); others.Status == http.StatusOK {
-		var list []sessionJSON
-		if others.decode(&list) == nil {
-			for _, o := range list {
-				if o.ID != s.ID {
-					v.Others = append(v.Others, h.sessionView(o))
-				}
-			}
-		}
-	}
-	v.LogoutURL = h.logoutURL(w, r)
-	h.render(w, r, http.StatusOK, "welcome", page{Title: "Your account", Welcome: v})
-}
-
-// logoutURL is the browser's log-out link, or "" without a session.
-func (h *Handler) logoutURL(w http.ResponseWriter, r *http.Request) string {
-	lo := h.call(w, r, "/self-service/logout/browser")
-	if lo.Status != http.StatusOK {
-		return ""
-	}
-	var l struct {
-		LogoutURL string `json:"logout_url"`
-	}
-	if lo.decode(&l) != nil || !safeRedirect(l.LogoutURL) {
-		return ""
-	}
-	return l.LogoutURL
-}
-
-// flattenTraits lists traits as dotted keys ("name.first"), sorted.
-func flattenTraits(prefix string, traits map[string]any) []detail {
-	var out []detail
-	for _, k := range sortedKeys(traits) {
-		key := k
-		if prefix != "" {
-			key = prefix + "." + k
-		}
-		if sub, ok := traits[k].(map[string]any); ok {
-			out = append(out, flattenTraits(key, sub)...)
-			continue
-		}
-		out = append(out, detail{Key: key, Value: detailString(traits[k])})
-	}
-	return out
-}
-
-// timeText is "2026-11-22 11:26 UTC (5 minutes ago)".
-func (h *Handler) timeText(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04 UTC") + " (" + relative(t, h.now()) + ")"
-}
-
-// relative is a rough "3 minutes ago" / "in 2 hours".
-func relative(t, now time.Time) string {
-	d := now.Sub(t)
-	past := d >= 0
-	if !past {
-		d = -d
-	}
-	// Rounded to the nearest unit: a link valid for 7 days less a few
-	// seconds is valid "in 7 days", not "in 6 days" (and 59m50s is
-	// "1 hour", not "60 minutes").
-	in := func(unit time.Duration) int { return int((d + unit/2) / unit) }
-	var s string
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case in(time.Minute) < 60:
-		s = plural(in(time.Minute), "minute")
-	case in(time.Hour) < 48:
-		s = plural(in(time.Hour), "hour")
-	default:
-		s = plural(in(24*time.Hour), "day")
-	}
-	if past {
-		return s + " ago"
-	}
-	return "in " + s
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
 }

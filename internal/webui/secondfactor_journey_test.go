@@ -159,6 +159,7 @@ func TestBrowserSecondFactorJourney(t *testing.T) {
 	b.click(`button[name="method"][value="totp"]`)
 	b.open(lk.Public + "ui/welcome")
 	b.expectPath("/ui/welcome")
+	b.openDetails()
 	b.expectText(email, "aal2", "totp")
 
 	// Log out, forget the password, recover by email code.
@@ -189,6 +190,7 @@ func TestBrowserSecondFactorJourney(t *testing.T) {
 	b.fill(`input[name="totp_code"]`, lk.totpCode(t, secret))
 	b.click(`button[name="method"][value="totp"]`)
 	b.open(lk.Public + "ui/welcome")
+	b.openDetails()
 	b.expectText(email, "aal2")
 
 	// The identity keeps its authenticator app, and the backup code given

@@ -3,6 +3,7 @@ package webui
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/latchkey/latchkey/internal/i18n"
 )
@@ -12,6 +13,11 @@ import (
 type visitor struct {
 	Session *sessionJSON
 	P       *i18n.Printer
+	// Redirect is where whoami sends a browser it does not count as
+	// signed in, when it names a place (the second factor still to enter).
+	Redirect string
+	// logout is the browser's log-out URL once asked for (see logoutURL).
+	logout *string
 }
 
 type visitorKey struct{}
@@ -36,7 +42,8 @@ func (h *Handler) visitor(w http.ResponseWriter, r *http.Request) *visitor {
 	}
 	v := &visitor{}
 	trait := ""
-	if res := h.call(w, r, "/sessions/whoami"); res.Status == http.StatusOK {
+	res := h.call(w, r, "/sessions/whoami")
+	if res.Status == http.StatusOK {
 		var s sessionJSON
 		if res.decode(&s) == nil {
 			v.Session = &s
@@ -44,10 +51,44 @@ func (h *Handler) visitor(w http.ResponseWriter, r *http.Request) *visitor {
 				trait = i18n.TraitLocale(s.Identity.Traits)
 			}
 		}
+	} else if to := res.errorOf().redirect(); safeRedirect(to) {
+		v.Redirect = to
 	}
 	v.P = i18n.For(i18n.Choose(trait, r.Header.Get("Accept-Language"), h.Config.DefaultLocale))
 	if slot != nil {
 		slot.v = v
 	}
 	return v
+}
+
+// logoutURL is the browser's log-out link, or "" without a session. It is
+// asked of the API once per page (the header and the page body share it).
+func (h *Handler) logoutURL(w http.ResponseWriter, r *http.Request) string {
+	v := h.visitor(w, r)
+	if v.logout == nil {
+		u := h.logoutURLTo(w, r, "")
+		v.logout = &u
+	}
+	return *v.logout
+}
+
+// logoutURLTo is a log-out link that returns the browser to returnTo
+// (which the API checks against selfservice.allowed_return_urls), or ""
+// when the API gives none.
+func (h *Handler) logoutURLTo(w http.ResponseWriter, r *http.Request, returnTo string) string {
+	path := "/self-service/logout/browser"
+	if returnTo != "" {
+		path += "?return_to=" + url.QueryEscape(returnTo)
+	}
+	lo := h.call(w, r, path)
+	if lo.Status != http.StatusOK {
+		return ""
+	}
+	var l struct {
+		LogoutURL string `json:"logout_url"`
+	}
+	if lo.decode(&l) != nil || !safeRedirect(l.LogoutURL) {
+		return ""
+	}
+	return l.LogoutURL
 }
