@@ -154,7 +154,6 @@ type messageView struct {
 // Error reports whether the message is an error (shown with role=alert).
 func (m messageView) Error() bool { return m.Type == "error" }
 
-
 // shared reports whether the node belongs in every form: the default
 // group's, and the hidden identifier an identifier-first login keeps on
 // its second screen (group identifier_first), which the password form
