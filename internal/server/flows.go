@@ -168,6 +168,8 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 		},
 	}
 	public.Handle(webui.MountPath, ui)
+	// Links' confirm pages are drawn in the UI's layout and language.
+	respond.Confirm = ui
 	public.Handle("GET /{$}", http.RedirectHandler(webui.MountPath, http.StatusFound))
 	return nil
 }
