@@ -78,6 +78,7 @@ func MsgRecoveryExpired(expiredAt, now time.Time) Message {
 func MsgRecoveryCodeInvalid() Message {
 	return fail(4060006, "The recovery code is invalid or has already been used. Please try again.")
 }
+
 // WithAttemptsLeft adds to a wrong-code message how many more codes the
 // flow takes (context.attempts_left, Latchkey's addition to Kratos's
 // message: the built-in UI says "2 attempts left").
