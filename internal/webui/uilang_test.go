@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	ory "github.com/ory/client-go"
 )
 
@@ -286,5 +288,49 @@ func TestMessageTexts(t *testing.T) {
 			want := html.EscapeString(tc.want)
 			mustContain(t, body, `data-message-id="`+tc.message[6:13]+`">`+want+`</p>`, `">`+want+`</label>`)
 		})
+	}
+}
+
+// TestBrowserShowPassword: in Chromium the script reveals the button;
+// pressing it shows the password as text and says so with aria-pressed,
+// pressing it again hides it; the button's accessible name stays.
+func TestBrowserShowPassword(t *testing.T) {
+	b := MustBrowser(t)
+	api := newFakeAPI()
+	api.on("/self-service/settings/flows?id="+flowID, 200, syntheticFlow)
+	h := MustHandler(t, api, nil)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	h.Config.PublicBaseURL = srv.URL + "/"
+
+	b.open(srv.URL + "/ui/settings?flow=" + flowID)
+	state := func() string {
+		return eval[string](b, `(function(){
+			const btn = document.querySelector('button[data-reveal]');
+			const input = document.getElementById(btn.getAttribute('aria-controls'));
+			return [btn.hidden, input.type, btn.getAttribute('aria-pressed'), btn.getAttribute('aria-label')].join(' ');
+		})()`)
+	}
+	if got := state(); got != "false password false Show password" {
+		t.Fatalf("before: %q, want the button shown and the password hidden", got)
+	}
+	// The button loads no page: click it without waiting for one.
+	press := func() {
+		t.Helper()
+		if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(`button[data-reveal]`))); err != nil {
+			t.Fatalf("press: %v", err)
+		}
+	}
+	b.fill(`input[name="password"]`, "Secret-Value-1")
+	press()
+	if got := state(); got != "false text true Show password" {
+		t.Errorf("after one press: %q, want the password shown", got)
+	}
+	if v := eval[string](b, `document.querySelector('input[name="password"]').value`); v != "Secret-Value-1" {
+		t.Errorf("the value changed to %q", v)
+	}
+	press()
+	if got := state(); got != "false password false Show password" {
+		t.Errorf("after two presses: %q, want the password hidden again", got)
 	}
 }
