@@ -186,14 +186,8 @@ func TestRecoveryInGerman(t *testing.T) {
 func TestConfirmPageInTheLayout(t *testing.T) {
 	lk := MustLatchkey(t, "SELFSERVICE_METHODS_LINK_ENABLED=true")
 	email := newEmail("link-de")
-	id := lk.MustIdentity(t, email, "Silent-Meadow-Compass-25")
-	rl, _, err := lk.Admin.IdentityAPI.CreateRecoveryLinkForIdentity(context.Background()).
-		CreateRecoveryLinkForIdentityBody(ory.CreateRecoveryLinkForIdentityBody{IdentityId: id}).Execute()
-	if err != nil {
-		t.Fatalf("admin recovery link: %v", err)
-	}
 	c := newUIClient(t, "de")
-	p := c.get(rl.RecoveryLink)
+	p := c.get(lk.mustRecoveryLink(t, lk.MustIdentity(t, email, "Silent-Meadow-Compass-25")))
 	if p.Status != http.StatusOK || p.URL.Path != "/self-service/recovery" {
 		t.Fatalf("link: %d %s", p.Status, p.URL)
 	}
@@ -219,6 +213,17 @@ func TestConfirmPageInTheLayout(t *testing.T) {
 	if who.Status != http.StatusOK || !strings.Contains(who.Body, email) {
 		t.Errorf("no session after the confirm button: %d", who.Status)
 	}
+}
+
+// mustRecoveryLink is an admin-issued recovery link for identity id.
+func (l *latchkey) mustRecoveryLink(t *testing.T, id string) string {
+	t.Helper()
+	rl, _, err := l.Admin.IdentityAPI.CreateRecoveryLinkForIdentity(context.Background()).
+		CreateRecoveryLinkForIdentityBody(ory.CreateRecoveryLinkForIdentityBody{IdentityId: id}).Execute()
+	if err != nil {
+		t.Fatalf("admin recovery link: %v", err)
+	}
+	return rl.RecoveryLink
 }
 
 var passwordButton = regexp.MustCompile(`<button type="button" class="secondary reveal" aria-controls="([^"]+)" aria-pressed="false" aria-label="([^"]+)" data-reveal hidden>([^<]+)</button>`)
