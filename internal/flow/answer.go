@@ -91,6 +91,9 @@ type Responder struct {
 	Errors *Errors
 	// SetSessionCookie gives a browser its session cookie.
 	SetSessionCookie func(w http.ResponseWriter, g *SessionGrant)
+	// Confirm draws the confirm page of an emailed link; nil: the page
+	// draws itself (ConfirmPage.Write).
+	Confirm ConfirmRenderer
 }
 
 // Answer writes res, or err when set, for client c.

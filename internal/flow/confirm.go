@@ -54,13 +54,25 @@ type confirmField struct{ Name, Value, Label string }
 
 // ConfirmPage is the text of a confirm page.
 type ConfirmPage struct {
+	// Name is the flow the link belongs to ("recovery", "verification"):
+	// a ConfirmRenderer finds the page's texts in the reader's language by
+	// it. Title and Note are the English ones of the self-contained page.
+	Name string
 	// Title heads the page ("Recover your account").
 	Title string
 	// Note tells someone who did not ask for the link what to do.
 	Note string
 }
 
-// Write renders the confirm form ui as HTML.
+// ConfirmRenderer draws a link's confirm page in the site's own layout and
+// the reader's language (the built-in UI implements it). It must keep the
+// token out of any Referer and allow no more than the page needs.
+type ConfirmRenderer interface {
+	RenderConfirm(w http.ResponseWriter, r *http.Request, page ConfirmPage, ui Container)
+}
+
+// Write renders the confirm form ui as a self-contained HTML page: the
+// page when no ConfirmRenderer is set (no built-in UI).
 func (p ConfirmPage) Write(w http.ResponseWriter, ui Container) {
 	data := struct {
 		Title, Note     string
@@ -105,6 +117,10 @@ func (p *Responder) AnswerLink(w http.ResponseWriter, r *http.Request, q *Reques
 		ui := &confirm.Common().UI
 		ui.SetCSRF(p.CSRF.Mask(q.CSRF.Token()))
 		p.CSRF.Write(w, q.CSRF)
+		if p.Confirm != nil {
+			p.Confirm.RenderConfirm(w, r, page, *ui)
+			return
+		}
 		page.Write(w, *ui)
 	}
 }

@@ -78,6 +78,19 @@ func MsgRecoveryExpired(expiredAt, now time.Time) Message {
 func MsgRecoveryCodeInvalid() Message {
 	return fail(4060006, "The recovery code is invalid or has already been used. Please try again.")
 }
+
+// WithAttemptsLeft adds to a wrong-code message how many more codes the
+// flow takes (context.attempts_left, Latchkey's addition to Kratos's
+// message: the built-in UI says "2 attempts left").
+func (m Message) WithAttemptsLeft(n int) Message {
+	ctx := make(map[string]any, len(m.Context)+1)
+	for k, v := range m.Context {
+		ctx[k] = v
+	}
+	ctx["attempts_left"] = max(n, 0)
+	m.Context = ctx
+	return m
+}
 func MsgRecoveryNoStrategy() Message {
 	return fail(4010005, "Could not find a strategy to recover your account with. Did you fill out the form correctly?")
 }

@@ -46,7 +46,7 @@ func (s *Service) checkCode(ctx context.Context, q *flow.Request, f *Flow, in su
 		}
 		httpx.Logger(ctx).Info("recovery code wrong", "flow_id", f.ID, "submissions", n)
 		f.UI.ResetMessages()
-		f.UI.AddMessage(flow.MsgRecoveryCodeInvalid())
+		f.UI.AddMessage(flow.MsgRecoveryCodeInvalid().WithAttemptsLeft(s.Config.MaxSubmissions - n))
 		if err := flow.Save(ctx, s.Flows, f); err != nil {
 			return err
 		}

@@ -31,6 +31,7 @@ func (h *Handler) Register(public, admin *http.ServeMux) {
 
 // confirmPage is the page a recovery link opens (departure 5).
 var confirmPage = flow.ConfirmPage{
+	Name:  "recovery",
 	Title: "Recover your account",
 	Note:  "If you did not ask to recover your account, close this page: nothing has changed.",
 }

@@ -37,7 +37,7 @@ var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" valu
 // confirmForm reads the form of a link confirm page.
 func confirmForm(t *testing.T, page string) (action string, values url.Values) {
 	t.Helper()
-	m := regexp.MustCompile(`<form method="POST" action="([^"]+)">`).FindStringSubmatch(page)
+	m := regexp.MustCompile(`<form [^>]*action="([^"]+)"`).FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no form in confirm page:\n%s", page)
 	}

@@ -40,6 +40,8 @@ func (s *Service) showLimited(ctx context.Context, f *Flow, limited *ratelimit.E
 	httpx.Logger(ctx).Warn(what, "flow_id", f.ID, "limit", limited.Scope, "retry_after_seconds", int(limited.RetryAfter.Seconds()))
 	f.UI.ResetMessages()
 	f.UI.AddMessage(flow.MsgRateLimited(limited.RetryAfter))
+	// The address stays in its input, to send again once the wait is over.
+	f.UI.SetNodeValue("email", address)
 	var res *flow.Result
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
 		if err := s.recordLimited(ctx, f, m, uuid.Nil, limited, address, ""); err != nil {

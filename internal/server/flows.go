@@ -171,6 +171,8 @@ func (s *Server) wireFlows(c *components, public, admin *http.ServeMux) error {
 	}
 	public.Handle(webui.MountPath, ui)
 	public.HandleFunc("GET /favicon.ico", webui.ServeFavicon)
+	// Links' confirm pages are drawn in the UI's layout and language.
+	respond.Confirm = ui
 	public.Handle("GET /{$}", http.RedirectHandler(webui.MountPath, http.StatusFound))
 	return nil
 }

@@ -46,7 +46,7 @@ func confirmForm(t *testing.T, browser *http.Client, link string) (string, url.V
 	if !strings.Contains(page, "Verify your email address") || res.Header.Get("Referrer-Policy") != "no-referrer" {
 		t.Fatalf("confirm page %s", page)
 	}
-	action := regexp.MustCompile(`<form method="POST" action="([^"]+)">`).FindStringSubmatch(page)
+	action := regexp.MustCompile(`<form [^>]*action="([^"]+)"`).FindStringSubmatch(page)
 	if action == nil {
 		t.Fatalf("no form in %s", page)
 	}

@@ -57,7 +57,7 @@ func (s *Service) checkCode(ctx context.Context, f *Flow, q *flow.Request, code 
 			return err
 		}
 		f.UI.ResetMessages()
-		f.UI.AddMessage(flow.MsgVerificationCodeInvalid())
+		f.UI.AddMessage(flow.MsgVerificationCodeInvalid().WithAttemptsLeft(s.Config.MaxSubmissions - n))
 		return flow.Save(ctx, s.Flows, f)
 	})
 	if err != nil {

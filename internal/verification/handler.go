@@ -50,6 +50,7 @@ func (h *Handler) openCodeLink(w http.ResponseWriter, r *http.Request) {
 
 // confirmPage is the page a verification link opens.
 var confirmPage = flow.ConfirmPage{
+	Name:  "verification",
 	Title: "Verify your email address",
 	Note:  "If you did not ask to verify this address, close this page: nothing has changed.",
 }

@@ -81,6 +81,8 @@ func (s *Service) showLimited(ctx context.Context, f *Flow, limited *ratelimit.E
 	httpx.Logger(ctx).Warn("verification send limit hit", "flow_id", f.ID, "limit", limited.Scope)
 	f.UI.ResetMessages()
 	f.UI.AddMessage(flow.MsgVerificationRateLimited(limited.RetryAfter))
+	// The address stays in its input, to send again once the wait is over.
+	f.UI.SetNodeValue("email", email)
 	var res *flow.Result
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
 		if err := s.Audit.Record(ctx, audit.Event{Type: audit.VerificationRateLimited, FlowID: &f.ID, Method: string(m), Result: audit.ResultRateLimited,

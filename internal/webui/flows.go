@@ -6,16 +6,17 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/internal/i18n"
 )
 
 // flowKind is everything a flow page knows about its flow: which API
 // endpoints to call and the page's chrome. How the flow looks comes from
 // the flow's ui container alone.
 type flowKind struct {
-	// Name is the flow's name in the API paths and the page's path.
+	// Name is the flow's name in the API paths and the page's path; the
+	// page's heading is the text ui.flow.<name>.title.
 	Name string
-	// Title is the page heading.
-	Title string
 	// Keep lists the query parameters passed on to the init endpoint.
 	Keep []string
 	// InitInProcess: start the flow with an in-process call rather than by
@@ -28,37 +29,41 @@ type flowKind struct {
 	MailboxHint bool
 }
 
-// pageLink is a link to another UI page (Path relative to the UI's base).
+// pageLink is a link to another UI page (Path relative to the UI's base)
+// with the key of its text.
 type pageLink struct {
-	Text string
+	Key  string
 	Path string
 }
 
 var flowKinds = []flowKind{
 	{
-		Name: "registration", Title: "Create an account", Keep: []string{"return_to"},
-		Links: []pageLink{{"Already have an account? Sign in", "login"}},
+		Name: "registration", Keep: []string{"return_to"},
+		Links: []pageLink{{"ui.link.have_account", "login"}},
 	},
 	{
-		Name: "login", Title: "Sign in", Keep: []string{"return_to", "refresh", "aal"},
-		Links: []pageLink{{"Forgot your password?", "recovery"}, {"Create an account", "registration"}},
+		Name: "login", Keep: []string{"return_to", "refresh", "aal"},
+		Links: []pageLink{{"ui.link.forgot_password", "recovery"}, {"ui.link.create_account", "registration"}},
 	},
 	{
-		Name: "recovery", Title: "Recover your account", Keep: []string{"return_to"},
-		Links:       []pageLink{{"Back to sign in", "login"}},
+		Name: "recovery", Keep: []string{"return_to"},
+		Links:       []pageLink{{"ui.link.back_to_sign_in", "login"}},
 		MailboxHint: true,
 	},
 	{
-		Name: "settings", Title: "Account settings", Keep: []string{"return_to"},
-		Links: []pageLink{{"Back to your account", pathWelcome}},
+		Name: "settings", Keep: []string{"return_to"},
+		Links: []pageLink{{"ui.link.back_to_account", pathWelcome}},
 	},
 	{
-		Name: "verification", Title: "Verify your email address", Keep: []string{"return_to"},
+		Name: "verification", Keep: []string{"return_to"},
 		InitInProcess: true,
-		Links:         []pageLink{{"Back to your account", pathWelcome}},
+		Links:         []pageLink{{"ui.link.back_to_account", pathWelcome}},
 		MailboxHint:   true,
 	},
 }
+
+// title is the flow page's heading in p's language.
+func (k flowKind) title(p *i18n.Printer) string { return p.T("ui.flow." + k.Name + ".title") }
 
 // flowPage serves /ui/<flow>: without ?flow= it starts a flow; with it, it
 // fetches the flow and renders its form. A flow that cannot be fetched
@@ -86,9 +91,10 @@ func (h *Handler) flowPage(k flowKind) http.HandlerFunc {
 		case res.Status == http.StatusForbidden && e.Error.ID == "security_csrf_violation" && r.Header.Get("Cookie") == "":
 			// The browser sent no cookie at all, so a new flow would fail
 			// the same way: say so instead of redirecting in a loop.
+			p := h.visitor(w, r).P
 			h.render(w, r, http.StatusForbidden, "message", page{
-				Title:   "Cookies are needed",
-				Message: &messagePage{Heading: "Cookies are needed", Text: "This page protects your account with a cookie, and your browser did not send it. Allow cookies for this site and try again."},
+				Title:   p.T("ui.cookies_needed.title"),
+				Message: &messagePage{Heading: p.T("ui.cookies_needed.title"), Text: p.T("ui.cookies_needed.text")},
 			})
 		case res.Status == http.StatusUnauthorized, res.Status == http.StatusForbidden, res.Status == http.StatusNotFound, res.Status == http.StatusGone:
 			h.startFlow(w, r, k)
@@ -135,11 +141,12 @@ func (h *Handler) startFlow(w http.ResponseWriter, r *http.Request, k flowKind) 
 	switch res.Status {
 	case http.StatusBadRequest, http.StatusNotFound:
 		// The flow is turned off (or not built into this server).
+		p := h.visitor(w, r).P
 		h.render(w, r, http.StatusOK, "message", page{
-			Title: k.Title,
+			Title: k.title(p),
 			Message: &messagePage{
-				Heading: k.Title,
-				Text:    "This feature is not enabled on this server.",
+				Heading: k.title(p),
+				Text:    p.T("ui.flow.disabled"),
 				Detail:  e.Error.Reason,
 			},
 		})
@@ -150,15 +157,16 @@ func (h *Handler) startFlow(w http.ResponseWriter, r *http.Request, k flowKind) 
 
 // renderFlow shows a fetched flow.
 func (h *Handler) renderFlow(w http.ResponseWriter, r *http.Request, k flowKind, res apiResponse) {
+	lang := h.visitor(w, r).P
 	var f flowJSON
 	if err := res.decode(&f); err != nil {
-		h.showAPIError(w, r, apiError{Error: errorBody{Code: http.StatusBadGateway, Status: http.StatusText(http.StatusBadGateway), Message: "The flow could not be read."}})
+		h.showAPIError(w, r, apiError{Error: errorBody{Code: http.StatusBadGateway, Status: http.StatusText(http.StatusBadGateway), Message: lang.T("ui.flow.unreadable")}})
 		return
 	}
 	if k.Name == "verification" {
 		prefillCode(&f.UI, r.URL.Query().Get("code"))
 	}
-	p := page{Title: k.Title, Flow: buildFlowView(f.UI)}
+	p := page{Title: k.title(lang), Flow: buildFlowView(f.UI, texts{p: lang, now: h.now()})}
 	links := k.Links
 	if k.Name == "login" && f.RequestedAAL == "aal2" {
 		// The second step: the person is half signed in, so the way out is
@@ -169,7 +177,7 @@ func (h *Handler) renderFlow(w http.ResponseWriter, r *http.Request, k flowKind,
 		p.LogoutURL = h.logoutURL(w, r)
 	}
 	for _, l := range links {
-		p.Links = append(p.Links, link{Text: l.Text, Href: h.base + l.Path})
+		p.Links = append(p.Links, link{Text: lang.T(l.Key), Href: h.base + l.Path})
 	}
 	if k.MailboxHint && h.Config.Mailbox {
 		p.MailboxHint = true

@@ -237,7 +237,7 @@ func TestBrowserJourneys(t *testing.T) {
 		b.logOut(lk.Public)
 		b.click(`ul.links a[href$="/ui/recovery"]`)
 		b.expectPath("/ui/recovery?flow=")
-		b.expectText("Check the dev mailbox")
+		b.expectText("Open the dev mailbox")
 		b.fill(`input[name="email"]`, email)
 		b.click(`button[name="method"][value="code"]`)
 		b.expectPath("/ui/recovery?flow=")
@@ -267,7 +267,7 @@ func TestBrowserJourneys(t *testing.T) {
 		b.fill(`input[name="code"]`, codes[0])
 		b.click(`button[name="method"][value="code"]`)
 		b.expectPath("/ui/settings?flow=")
-		b.expectText("You successfully recovered your account.")
+		b.expectText("You recovered your account. Set a new password within 1 hour.")
 		if !eval[bool](b, `!!document.querySelector('form[data-group="profile"]') && !!document.querySelector('form[data-group="password"]')`) {
 			t.Error("settings lacks the Profile or the Password form")
 		}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/i18n"
 )
 
 // pathLockdown is the "this wasn't me" page a security notification's
@@ -27,12 +29,17 @@ type lockdownView struct {
 	Reason  string
 }
 
-// brokenLinkHeadings are the headings of the states of a link that no
-// longer works, by the API's error id.
-var brokenLinkHeadings = map[string]string{
-	"lockdown_token_used":    "Your account is already locked down",
-	"lockdown_token_expired": "This link has expired",
-	"lockdown_token_invalid": "This link does not work",
+// brokenLinks are the API's error ids of a link that no longer works;
+// each has its heading and reason (ui.lockdown.<id>.heading, .reason).
+var brokenLinks = map[string]bool{
+	"lockdown_token_used":    true,
+	"lockdown_token_expired": true,
+	"lockdown_token_invalid": true,
+}
+
+// brokenLink is the view of a link that stopped working for reason id.
+func brokenLink(p *i18n.Printer, id string) lockdownView {
+	return lockdownView{State: "broken", Heading: p.T("ui.lockdown." + id + ".heading"), Reason: p.T("ui.lockdown." + id + ".reason")}
 }
 
 // lockdown serves /ui/lockdown. With ?token= it asks the API what the link
@@ -41,45 +48,45 @@ var brokenLinkHeadings = map[string]string{
 // POST /self-service/lockdown; the API sends the browser back here with
 // ?state=confirmed, or with the token again when the link stopped working.
 func (h *Handler) lockdown(w http.ResponseWriter, r *http.Request) {
+	p := h.visitor(w, r).P
 	q := r.URL.Query()
 	token := q.Get("token")
 	switch {
 	case token == "" && q.Get("state") == "confirmed":
-		h.renderLockdown(w, r, http.StatusOK, "Account locked down", lockdownView{State: "confirmed"})
+		h.renderLockdown(w, r, http.StatusOK, p.T("ui.lockdown.confirmed.title"), lockdownView{State: "confirmed"})
 		return
 	case token == "":
-		h.renderLockdown(w, r, http.StatusNotFound, "Lock down your account", lockdownView{State: "broken",
-			Heading: brokenLinkHeadings["lockdown_token_invalid"],
-			Reason:  "Open the link from the security notification we sent you by email."})
+		v := brokenLink(p, "lockdown_token_invalid")
+		v.Reason = p.T("ui.lockdown.no_token")
+		h.renderLockdown(w, r, http.StatusNotFound, p.T("ui.lockdown.title"), v)
 		return
 	}
 	res := h.call(w, r, "/self-service/lockdown?token="+url.QueryEscape(token))
 	if res.Status != http.StatusOK {
 		e := res.errorOf().Error
-		heading, ok := brokenLinkHeadings[e.ID]
-		if !ok {
+		if !brokenLinks[e.ID] {
 			h.showAPIError(w, r, apiError{Error: e})
 			return
 		}
-		h.renderLockdown(w, r, res.Status, "Lock down your account", lockdownView{State: "broken", Heading: heading, Reason: e.Message})
+		h.renderLockdown(w, r, res.Status, p.T("ui.lockdown.title"), brokenLink(p, e.ID))
 		return
 	}
-	var p struct {
+	var link struct {
 		Event struct {
 			Type string    `json:"type"`
 			Time time.Time `json:"time"`
 		} `json:"event"`
 		ExpiresAt time.Time `json:"expires_at"`
 	}
-	if err := res.decode(&p); err != nil {
-		h.showAPIError(w, r, apiError{Error: errorBody{Code: http.StatusBadGateway, Message: "The lockdown link could not be read."}})
+	if err := res.decode(&link); err != nil {
+		h.showAPIError(w, r, apiError{Error: errorBody{Code: http.StatusBadGateway, Message: p.T("ui.lockdown.unreadable")}})
 		return
 	}
-	h.renderLockdown(w, r, http.StatusOK, "Lock down your account", lockdownView{
+	h.renderLockdown(w, r, http.StatusOK, p.T("ui.lockdown.title"), lockdownView{
 		State:     "pending",
-		Event:     eventSentence(p.Event.Type),
-		EventTime: h.timeText(p.Event.Time),
-		ExpiresAt: h.timeText(p.ExpiresAt),
+		Event:     eventSentence(p, link.Event.Type),
+		EventTime: p.DateTime(link.Event.Time),
+		ExpiresAt: p.DateTime(link.ExpiresAt),
 		Action:    h.publicURL("self-service/lockdown"),
 		Token:     token,
 	})
@@ -89,23 +96,22 @@ func (h *Handler) renderLockdown(w http.ResponseWriter, r *http.Request, status 
 	h.render(w, r, status, "lockdown", page{Title: title, Lockdown: &v})
 }
 
+// lockdownEvents are the security events a notification names; each
+// has its sentence, ui.lockdown.event.<type>.
+var lockdownEvents = map[string]bool{
+	"recovery.succeeded":          true,
+	"password.changed":            true,
+	"admin.recovery_code_created": true,
+	"admin.recovery_link_created": true,
+	"second_factor.added":         true,
+	"second_factor.removed":       true,
+	"address.changed":             true,
+}
+
 // eventSentence says in words what happened to the account.
-func eventSentence(eventType string) string {
-	switch eventType {
-	case "recovery.succeeded":
-		return "Your account was recovered."
-	case "password.changed":
-		return "Your password was changed."
-	case "admin.recovery_code_created":
-		return "An administrator created a recovery code for your account."
-	case "admin.recovery_link_created":
-		return "An administrator created a recovery link for your account."
-	case "second_factor.added":
-		return "A second factor was added to your account."
-	case "second_factor.removed":
-		return "A second factor was removed from your account."
-	case "address.changed":
-		return "An email address of your account was changed."
+func eventSentence(p *i18n.Printer, eventType string) string {
+	if lockdownEvents[eventType] {
+		return p.T("ui.lockdown.event." + eventType)
 	}
-	return "A security event happened on your account (" + eventType + ")."
+	return p.T("ui.lockdown.event.other", "type", eventType)
 }

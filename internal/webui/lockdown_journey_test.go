@@ -61,7 +61,7 @@ func TestBrowserLockdown(t *testing.T) {
 
 	// The attacker recovers the account by email code and is signed in.
 	b.recoverByCode(lk.Public, email)
-	b.expectText("You successfully recovered your account.")
+	b.expectText("You recovered your account.")
 	if n := lk.activeSessions(t, id); n != 1 {
 		t.Fatalf("%d active sessions after the recovery, want 1", n)
 	}

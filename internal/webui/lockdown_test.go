@@ -30,8 +30,8 @@ func TestLockdownPage(t *testing.T) {
 			t.Fatalf("status %d, want 200", w.Code)
 		}
 		body := w.Body.String()
-		mustContain(t, body, "Wasn't this you?", "<title>Lock down your account · Latchkey</title>", "Your account was recovered.",
-			"2026-11-22 11:40 UTC (20 minutes ago)", "2026-11-29 11:40 UTC (in 7 days)",
+		mustContain(t, body, "Wasn&#39;t this you?", "<title>Lock down your account · Latchkey</title>", "Your account was recovered.",
+			"22 November 2026 at 11:40 UTC", "29 November 2026 at 11:40 UTC",
 			"sign out every device", "cancel every recovery code and link", "turn off your password")
 		fs := forms(body)
 		if len(fs) != 1 {

@@ -82,9 +82,10 @@ func (h *Handler) mailbox(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, r)
 		return
 	}
+	p := h.visitor(w, r).P
 	msgs, err := h.Mailbox.RecentMessages(r.Context(), mailboxLimit)
 	if err != nil {
-		h.showAPIError(w, r, apiError{Error: errorBody{Code: http.StatusInternalServerError, Message: "The mailbox could not be read."}})
+		h.showAPIError(w, r, apiError{Error: errorBody{Code: http.StatusInternalServerError, Message: p.T("ui.mail.unreadable")}})
 		return
 	}
 	views := make([]mailView, 0, len(msgs))
@@ -102,7 +103,7 @@ func (h *Handler) mailbox(w http.ResponseWriter, r *http.Request) {
 			Codes:        codesOf(body),
 		})
 	}
-	h.render(w, r, http.StatusOK, "mail", page{Title: "Dev mailbox", Mail: views})
+	h.render(w, r, http.StatusOK, "mail", page{Title: p.T("ui.mail.title"), Mail: views})
 }
 
 // bodyTokens finds links and six-digit codes in a plaintext body.

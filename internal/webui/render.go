@@ -69,6 +69,9 @@ type messageJSON struct {
 type flowView struct {
 	Messages []messageView
 	Forms    []formView
+	// Note is a line under the forms (a link's confirm page says what to
+	// do when the link was not asked for).
+	Note string
 }
 
 // formView is one HTML form: the nodes of one group plus every node of the
@@ -151,20 +154,6 @@ type messageView struct {
 // Error reports whether the message is an error (shown with role=alert).
 func (m messageView) Error() bool { return m.Type == "error" }
 
-// groupLegends names the node groups Latchkey and Kratos use; others are
-// shown with their name capitalised.
-var groupLegends = map[string]string{
-	"password":      "Password",
-	"profile":       "Profile",
-	"code":          "Email code",
-	"link":          "Email link",
-	"totp":          "Authenticator app",
-	"lookup_secret": "Backup codes",
-	"webauthn":      "Security key",
-	"passkey":       "Passkey",
-	"oidc":          "Social sign in",
-}
-
 // shared reports whether the node belongs in every form: the default
 // group's, and the hidden identifier an identifier-first login keeps on
 // its second screen (group identifier_first), which the password form
@@ -173,9 +162,9 @@ func (n nodeJSON) shared() bool {
 	return n.Group == "default" || n.Group == "" || (n.Group == "identifier_first" && n.Attributes.Type == "hidden")
 }
 
-// buildFlowView lays out any ui container.
-func buildFlowView(c containerJSON) *flowView {
-	v := &flowView{Messages: messageViews(c.Messages)}
+// buildFlowView lays out any ui container, its texts in tx's language.
+func buildFlowView(c containerJSON, tx texts) *flowView {
+	v := &flowView{Messages: tx.messageViews(c.Messages, false)}
 	var groups []string
 	seen := map[string]bool{}
 	for _, n := range c.Nodes {
@@ -189,7 +178,7 @@ func buildFlowView(c containerJSON) *flowView {
 		groups = []string{"default"}
 	}
 	for i, g := range groups {
-		f := formView{Group: g, Action: c.Action, Method: formMethod(c.Method), Legend: groupLegend(g)}
+		f := formView{Group: g, Action: c.Action, Method: formMethod(c.Method), Legend: tx.groupLegend(g)}
 		own := 0
 		for j, n := range c.Nodes {
 			isDefault := n.shared()
@@ -202,7 +191,7 @@ func buildFlowView(c containerJSON) *flowView {
 			if g == "oidc" && isDefault && n.Attributes.Type != "hidden" {
 				continue
 			}
-			fv, ok := buildField(n, fmt.Sprintf("f%d-n%d", i, j))
+			fv, ok := buildField(n, fmt.Sprintf("f%d-n%d", i, j), tx)
 			if !ok {
 				continue
 			}
@@ -296,9 +285,11 @@ func (v *flowView) foldBackupCodes() {
 	}
 }
 
-func groupLegend(g string) string {
-	if l, ok := groupLegends[g]; ok {
-		return l
+// groupLegend names a node group (ui.group.<name>); a group the UI does
+// not know is shown with its name capitalised.
+func (tx texts) groupLegend(g string) string {
+	if k := "ui.group." + g; tx.p.Has(k) {
+		return tx.p.T(k)
 	}
 	s := strings.ReplaceAll(g, "_", " ")
 	if s == "" {
@@ -317,27 +308,24 @@ func formMethod(m string) string {
 
 // buildField turns a node into a field; script and unknown nodes are
 // dropped (the pages run no JavaScript).
-func buildField(n nodeJSON, id string) (fieldView, bool) {
+func buildField(n nodeJSON, id string, tx texts) (fieldView, bool) {
 	a := n.Attributes
-	f := fieldView{ID: id, Messages: messageViews(n.Messages)}
-	if n.Meta.Label != nil {
-		f.Label = n.Meta.Label.Text
-	}
+	f := fieldView{ID: id, Messages: tx.messageViews(n.Messages, true), Label: tx.label(n.Meta.Label)}
 	switch n.Type {
 	case "input", "":
 	case "text":
 		f.Kind, f.NodeID = "text", a.ID
 		if a.Text != nil {
-			f.Value = a.Text.Text
+			f.Value = tx.message(*a.Text, false)
 		}
-		if codes := backupCodes(a.Text); codes != nil {
+		if codes := backupCodes(a.Text, tx); codes != nil {
 			f.Kind, f.Codes, f.Download = "codes", codes, codesFile(codes)
 		}
 		return f, true
 	case "a":
 		f.Kind, f.Href = "link", a.Href
 		if a.Title != nil {
-			f.Label = a.Title.Text
+			f.Label = tx.message(*a.Title, false)
 		}
 		return f, true
 	case "img":
@@ -383,8 +371,24 @@ func buildField(n nodeJSON, id string) (fieldView, bool) {
 		if f.Type == "" {
 			f.Type = "text"
 		}
+		if f.Value == "" {
+			f.Value = rejectedValue(n.Messages)
+		}
 	}
 	return f, true
+}
+
+// rejectedValue is the value a node's error message says was refused
+// (4000040 "Enter a valid email address" carries it in context.value):
+// the API leaves the input empty, as Kratos does, but the person should
+// correct what they typed rather than type it again.
+func rejectedValue(ms []messageJSON) string {
+	for _, m := range ms {
+		if v, ok := decodeContext(m.Context)["value"].(string); ok && m.Type == "error" {
+			return v
+		}
+	}
+	return ""
 }
 
 // valueString renders an attribute value as the form would send it.
@@ -407,14 +411,14 @@ func valueString(v any) string {
 	}
 }
 
-func messageViews(ms []messageJSON) []messageView {
+func (tx texts) messageViews(ms []messageJSON, onNode bool) []messageView {
 	out := make([]messageView, 0, len(ms))
 	for _, m := range ms {
 		t := m.Type
 		if t != "error" && t != "success" {
 			t = "info"
 		}
-		out = append(out, messageView{ID: m.ID.String(), Text: m.Text, Type: t})
+		out = append(out, messageView{ID: m.ID.String(), Text: tx.message(m, onNode), Type: t})
 	}
 	return out
 }
@@ -430,7 +434,7 @@ const (
 // its context.secrets holds one message per code, 1050009 with the code
 // when unused, another (1050014 "Secret was used at …") when used. Nil
 // when the text is not such a list.
-func backupCodes(m *messageJSON) []codeView {
+func backupCodes(m *messageJSON, tx texts) []codeView {
 	if m == nil || m.ID.String() != msgBackupCodeList || len(m.Context) == 0 {
 		return nil
 	}
@@ -445,7 +449,7 @@ func backupCodes(m *messageJSON) []codeView {
 		if s.ID.String() == msgBackupCode {
 			codes = append(codes, codeView{Code: s.Text})
 		} else {
-			codes = append(codes, codeView{Used: true, Text: s.Text})
+			codes = append(codes, codeView{Used: true, Text: tx.message(s, false)})
 		}
 	}
 	return codes
@@ -462,4 +466,28 @@ func codesFile(codes []codeView) template.URL {
 	// The codes are [a-z0-9] from our own API, but escape anyway: the URL
 	// is trusted by html/template as it stands.
 	return template.URL("data:text/plain;charset=utf-8," + url.PathEscape(b.String()))
+}
+
+// Unused is how many codes of a codes field are unused (what Copy copies).
+func (f fieldView) Unused() int {
+	n := 0
+	for _, c := range f.Codes {
+		if !c.Used {
+			n++
+		}
+	}
+	return n
+}
+
+// AsksPassword reports whether the flow has a password input (the page
+// then loads the script behind its show-password button).
+func (v *flowView) AsksPassword() bool {
+	for _, f := range v.Forms {
+		for _, fv := range f.Fields {
+			if fv.Kind == "input" && fv.Type == "password" {
+				return true
+			}
+		}
+	}
+	return false
 }

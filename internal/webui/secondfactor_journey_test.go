@@ -176,7 +176,7 @@ func TestBrowserSecondFactorJourney(t *testing.T) {
 
 	// Back on the recovery's settings flow, which takes the new password.
 	b.expectPath("/ui/settings?flow=")
-	b.expectText("You successfully recovered your account.")
+	b.expectText("You recovered your account.")
 	b.setPassword(newPassword)
 
 	// The new password works, and the authenticator app is still enrolled.

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -93,8 +94,8 @@ func TestRenderSecondFactors(t *testing.T) {
 			}
 		}
 		mustContain(t, lookup, `data-node-id="lookup_secret_codes"`,
-			"These are your back up recovery codes. Please keep them in a safe place!",
-			`<li class="used">Secret was used at 2026-12-01 10:00:00 &#43;0000 UTC</li>`,
+			"These are your backup recovery codes. Please keep them in a safe place!",
+			`<li class="used">Used on 1 December 2026 at 10:00 UTC</li>`,
 			`name="lookup_secret_confirm" value="true"`, "Confirm backup recovery codes")
 		// The used code itself is never shown (Kratos's list replaces it).
 		mustNotContain(t, body, "p2f6h1zc")
@@ -117,7 +118,7 @@ func TestRenderSecondFactors(t *testing.T) {
 		if listID == nil {
 			t.Fatal("no code list")
 		}
-		mustContain(t, lookup, `<button type="button" class="secondary" data-copy-codes="`+listID[1]+`" hidden>Copy</button>`,
+		mustContain(t, lookup, `<button type="button" class="secondary" data-copy-codes="`+listID[1]+`" data-copied="Copied `+strconv.Itoa(len(want))+` codes." data-copy-failed="Your browser did not allow copying. Select the codes or download them." hidden>Copy</button>`,
 			`<p class="copy-status" role="status" id="`+listID[1]+`-status"></p>`)
 		mustContain(t, body, `<script src="/ui/static/backup-codes.js" defer></script>`)
 
@@ -138,7 +139,7 @@ func TestRenderSecondFactors(t *testing.T) {
 		api := newFakeAPI()
 		api.on("/self-service/logout/browser", 200, `{"logout_url":"http://pub.example.test/self-service/logout?token=lo-token","logout_token":"lo-token"}`)
 		body := mustRenderFixture(t, "login", "login-aal2.json", api)
-		mustContain(t, body, `<h1 id="page-title">Confirm it's you</h1>`,
+		mustContain(t, body, `<h1 id="page-title">Confirm it&#39;s you</h1>`,
 			"Enter the code your authenticator app shows, or one of your backup codes.",
 			`data-message-id="1010004">Please complete the second authentication challenge.</p>`,
 			`<a id="logout" href="http://pub.example.test/self-service/logout?token=lo-token">`)
@@ -166,7 +167,7 @@ func TestRenderSecondFactors(t *testing.T) {
 
 	t.Run("SettingsKeepsBothGroupsUnfolded", func(t *testing.T) {
 		body := mustRenderFixture(t, "settings", "settings-lookup-codes.json", nil)
-		mustNotContain(t, body, "<details", "Confirm it's you")
+		mustNotContain(t, body, "<details", "Confirm it&#39;s you")
 	})
 
 	t.Run("CopyScriptIsServed", func(t *testing.T) {

@@ -135,7 +135,7 @@ func TestRender(t *testing.T) {
 		mustContain(t, body,
 			`<p class="msg msg-success" role="status" data-message-id="1050001">Your changes have been saved!</p>`,
 			`<p class="msg msg-error" role="alert" data-message-id="4000001">Something &lt;b&gt;bad&lt;/b&gt; happened.</p>`,
-			`<p class="msg msg-info" role="status" data-message-id="1060003">An email was sent.</p>`,
+			`<p class="msg msg-info" role="status" data-message-id="1060003">An email containing a recovery code has been sent to the email address you provided.`,
 			`role="alert" data-message-id="4000040">Enter a valid email address</p>`,
 			`role="alert" data-message-id="4000032">The password must be at least 8 characters long, but got 3.</p>`,
 			`role="status" data-message-id="1234">Just so you know.</p>`)
@@ -150,17 +150,21 @@ func TestRender(t *testing.T) {
 
 	t.Run("TextLinkAndImageNodes", func(t *testing.T) {
 		mustContain(t, body,
-			`<code>abcd-efgh</code>`, `Your backup codes`,
+			`<code>abcd-efgh</code>`, `These are your backup recovery codes.`,
 			`<a id="f3-n13" href="https://docs.example.test/backup">About backup codes</a>`,
-			`<img id="f4-n14" src="data:image/png;base64,iVBORw0KGgo=" alt="QR code" width="256" height="256">`)
-		mustNotContain(t, body, "<script", "evil.example")
+			`<img id="f4-n14" src="data:image/png;base64,iVBORw0KGgo=" alt="Authenticator app QR code" width="256" height="256">`)
+		mustNotContain(t, body, "evil.example")
+		// The only script is the UI's own, behind the show-password button.
+		if strings.Count(body, "<script") != 1 || !strings.Contains(body, `<script src="/ui/static/show-password.js" defer></script>`) {
+			t.Error("the page loads another script than the show-password one")
+		}
 	})
 
 	t.Run("PageIsAccessibleHTML", func(t *testing.T) {
 		mustContain(t, body, `<html lang="en">`, `<meta name="viewport" content="width=device-width, initial-scale=1">`,
 			`<h1 id="page-title">Account settings</h1>`, `<link rel="stylesheet" href="/ui/static/style.css">`,
 			`<a href="/ui/login">Sign in</a>`, `<a href="/ui/registration">Sign up</a>`, `<a href="/ui/recovery">Recover</a>`)
-		mustNotContain(t, body, "<script", "http://fonts", "https://fonts", `href="/ui/mail"`)
+		mustNotContain(t, body, "http://fonts", "https://fonts", `href="/ui/mail"`)
 	})
 }
 
@@ -176,7 +180,7 @@ func TestRenderSingleGroupHasNoLegend(t *testing.T) {
 	}
 	mustNotContain(t, body, "<legend>", "<fieldset>")
 	// Recovery in dev mode points to the mailbox.
-	mustContain(t, body, `Check the <a href="/ui/mail">dev mailbox</a>`, `<a href="/ui/login">Back to sign in</a>`, `<a href="/ui/mail">Mailbox</a>`)
+	mustContain(t, body, `<a href="/ui/mail">Open the dev mailbox</a>`, `<a href="/ui/login">Back to sign in</a>`, `<a href="/ui/mail">Mailbox</a>`)
 }
 
 func TestSecurityHeaders(t *testing.T) {

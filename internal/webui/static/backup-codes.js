@@ -13,10 +13,11 @@ document.querySelectorAll("button[data-copy-codes]").forEach(function (button) {
     var codes = Array.prototype.map.call(list.querySelectorAll("li:not(.used) code"), function (c) {
       return c.textContent;
     });
+    // The status texts come in the page's language from the button.
     navigator.clipboard.writeText(codes.join("\n") + "\n").then(function () {
-      status.textContent = "Copied " + codes.length + " codes.";
+      status.textContent = button.dataset.copied;
     }, function () {
-      status.textContent = "Your browser did not allow copying. Select the codes or download them.";
+      status.textContent = button.dataset.copyFailed;
     });
   });
 });
