@@ -205,7 +205,7 @@ func (h *Handler) showAPIError(w http.ResponseWriter, r *http.Request, e apiErro
 	if status < 400 || status > 599 {
 		status = http.StatusBadGateway
 	}
-	h.render(w, r, status, "error", page{Title: "Something went wrong", Error: buildErrorView(e.Error)})
+	h.render(w, r, status, "error", page{Error: buildErrorView(e.Error)}) // render words the title
 }
 
 // safeRedirect accepts only http(s) URLs and absolute paths.

@@ -97,7 +97,7 @@ func (h *Handler) mailbox(w http.ResponseWriter, r *http.Request) {
 			Subject:      m.Subject,
 			TemplateType: m.TemplateType,
 			Status:       m.Status,
-			Sent:         h.timeText(m.CreatedAt),
+			Sent:         h.when(p, m.CreatedAt),
 			SentISO:      m.CreatedAt.UTC().Format(time.RFC3339),
 			Body:         body,
 			Codes:        codesOf(body),

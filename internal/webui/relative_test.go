@@ -3,6 +3,8 @@ package webui
 import (
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/i18n"
 )
 
 // TestRelative: times read as a person would say them, rounded to the
@@ -26,7 +28,7 @@ func TestRelative(t *testing.T) {
 		{-(6*24*time.Hour + 23*time.Hour + 40*time.Minute), "in 7 days"},
 		{-(6*24*time.Hour + 11*time.Hour), "in 6 days"},
 	} {
-		if got := relative(now.Add(-c.d), now); got != c.want {
+		if got := relativeIn(i18n.For(i18n.Default), now.Add(-c.d), now); got != c.want {
 			t.Errorf("%v: %q, want %q", c.d, got, c.want)
 		}
 	}

@@ -6,15 +6,6 @@ import (
 	"github.com/latchkey/latchkey/internal/i18n"
 )
 
-// timeText is "2026-11-22 11:26 UTC (5 minutes ago)" in English, for the
-// pages that are not translated yet (mailbox, lockdown).
-func (h *Handler) timeText(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04 UTC") + " (" + relative(t, h.now()) + ")"
-}
-
 // when is a time in p's language: "22 November 2026 at 11:26 UTC
 // (5 minutes ago)".
 func (h *Handler) when(p *i18n.Printer, t time.Time) string {
@@ -23,9 +14,6 @@ func (h *Handler) when(p *i18n.Printer, t time.Time) string {
 	}
 	return p.T("account.time.when", "date", p.DateTime(t), "relative", relativeIn(p, t, h.now()))
 }
-
-// relative is relativeIn in English.
-func relative(t, now time.Time) string { return relativeIn(i18n.For(i18n.Default), t, now) }
 
 // relativeIn is a rough "3 minutes ago" / "in 2 hours" in p's language.
 func relativeIn(p *i18n.Printer, t, now time.Time) string {
