@@ -173,6 +173,24 @@ func TestLoginBrowser(t *testing.T) {
 			}
 		})
 
+		t.Run("ExpiredFormFlowPostedWithoutItsTokenKeepsNothing", func(t *testing.T) {
+			// Another site cannot pre-fill a browser's form through an
+			// expired flow: without the anti-CSRF token nothing is kept.
+			b := srv.HTTPClient(true)
+			id, _ := startFormFlow(t, srv, b, "")
+			srv.Clock.Advance(61 * time.Minute)
+			res, _ := servertest.Do(t, b, "POST", srv.Config.PublicURL("self-service/login?flow="+id),
+				url.Values{"method": {"password"}, "identifier": {"mallory@example.test"}, "password": {pw}}, htmlAccept)
+			loc := res.Header.Get("Location")
+			if res.StatusCode != 303 || !strings.HasPrefix(loc, servertest.EntryLoginUI+"?flow=") {
+				t.Fatalf("submit: %d %q", res.StatusCode, loc)
+			}
+			_, body := servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/flows?id="+strings.TrimPrefix(loc, servertest.EntryLoginUI+"?flow=")), nil, nil)
+			if v := nodeValue(body, "identifier"); v != nil && v != "" {
+				t.Errorf("a post without the token pre-filled identifier %v", v)
+			}
+		})
+
 		t.Run("ExpiredFormFlowIsReplaced", func(t *testing.T) {
 			b := srv.HTTPClient(true)
 			id, csrf := startFormFlow(t, srv, b, "")
@@ -187,6 +205,13 @@ func TestLoginBrowser(t *testing.T) {
 			if res.StatusCode != 200 || messageIDs(body) != "4010001" {
 				t.Fatalf("replacement: %d %v", res.StatusCode, body)
 			}
+			// What was typed is kept, but never the password.
+			if v := nodeValue(body, "identifier"); v != "carol@example.test" {
+				t.Errorf("replacement identifier = %v, want the one typed", v)
+			}
+			if v := nodeValue(body, "password"); v != nil && v != "" {
+				t.Errorf("replacement carries the password: %v", v)
+			}
 			// The old flow, fetched, is gone with where to start again.
 			res, body = servertest.Do(t, b, "GET", srv.Config.PublicURL("self-service/login/flows?id="+id), nil, nil)
 			e := body["error"].(map[string]any)
@@ -195,6 +220,18 @@ func TestLoginBrowser(t *testing.T) {
 			}
 		})
 	})
+}
+
+// nodeValue is the value of the flow's input node name (nil if none).
+func nodeValue(flowJSON map[string]any, name string) any {
+	nodes, _ := flowJSON["ui"].(map[string]any)["nodes"].([]any)
+	for _, n := range nodes {
+		a, _ := n.(map[string]any)["attributes"].(map[string]any)
+		if a["name"] == name {
+			return a["value"]
+		}
+	}
+	return nil
 }
 
 func hasCookie(res *http.Response, name string) bool {

@@ -192,7 +192,7 @@ func (s *Service) socialFlow(ctx context.Context, q *flow.Request, flowID uuid.U
 	now := s.Config.now()
 	f.UI.ResetMessages()
 	if f.Expired(now) {
-		res, err := s.replaceExpired(ctx, q, f, sess, now)
+		res, err := s.replaceExpired(ctx, q, f, sess, now, nil)
 		return nil, res, err
 	}
 	if f.State == StatePassedChallenge {

@@ -37,7 +37,11 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		return s.flows().Reject(ctx, f, flow.MsgGeneric(ErrAlreadyLoggedIn.Reason))
 	}
 	if f.Expired(now) {
-		return s.replaceExpired(ctx, q, f, sess, now)
+		var typed url.Values
+		if body != nil {
+			typed = body.Values
+		}
+		return s.replaceExpired(ctx, q, f, sess, now, typed)
 	}
 	if f.RequestedAAL != AAL1 && (sess == nil || f.IdentityID == nil || sess.IdentityID != *f.IdentityID) {
 		// A second factor only raises the session of the identity that
@@ -187,11 +191,16 @@ func (s *Service) signIn(ctx context.Context, q *flow.Request, f *Flow, auth *Au
 }
 
 // replaceExpired answers a request for f, which expired: a new flow like
-// it takes over, showing why.
-func (s *Service) replaceExpired(ctx context.Context, q *flow.Request, f *Flow, sess *session.Session, now time.Time) (*flow.Result, error) {
+// it takes over, showing why, with what was typed (flow.KeepTyped).
+func (s *Service) replaceExpired(ctx context.Context, q *flow.Request, f *Flow, sess *session.Session, now time.Time, typed url.Values) (*flow.Result, error) {
 	nf, err := s.newFlow(ctx, q, f.Type, f.RequestURL, f.ReturnTo, f.Refresh, f.RequestedAAL, sess, flow.MsgLoginExpired(f.ExpiresAt, now))
 	if err != nil {
 		return nil, err
+	}
+	if flow.KeepTyped(q, &f.Base, &nf.UI, typed) {
+		if err := flow.Save(ctx, s.Flows, nf); err != nil {
+			return nil, err
+		}
 	}
 	return flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
 }

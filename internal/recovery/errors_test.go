@@ -161,6 +161,21 @@ func TestExpiredBrowserFlow(t *testing.T) {
 		if res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), recoveryUI+"?flow=") {
 			t.Fatalf("form POST: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
+		// The new flow keeps the address typed, so one click sends the code.
+		newID := strings.TrimPrefix(res.Header.Get("Location"), recoveryUI+"?flow=")
+		res, nf := getJSON(t, srv, hc, "/self-service/recovery/flows?id="+newID, nil)
+		if res.StatusCode != 200 || dig(nf, "ui", "messages", 0, "id") != float64(4060005) {
+			t.Fatalf("new flow: %d %v", res.StatusCode, nf)
+		}
+		kept := false
+		for _, n := range dig(nf, "ui", "nodes").([]any) {
+			if a := n.(map[string]any)["attributes"].(map[string]any); a["name"] == "email" && a["value"] == "a@example.test" {
+				kept = true
+			}
+		}
+		if !kept {
+			t.Errorf("the new flow does not keep the address typed: %v", dig(nf, "ui", "nodes"))
+		}
 	})
 }
 

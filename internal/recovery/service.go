@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -245,7 +246,7 @@ func (s *Service) Submit(ctx context.Context, q *flow.Request, id uuid.UUID, bod
 func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, in submission, sess *session.Session) (*flow.Result, error) {
 	now := s.now()
 	if f.Expired(now) {
-		return s.replaceExpired(ctx, q, f, now)
+		return s.replaceExpired(ctx, q, f, now, url.Values{"email": {in.Email}})
 	}
 	if in.Token != "" {
 		// The confirm page of a link always comes from a browser: its POST
@@ -319,15 +320,17 @@ func (s *Service) replace(ctx context.Context, q *flow.Request, f *Flow, t flow.
 
 // replaceExpired creates the flow that takes over from an expired one
 // (§7.5): same type (api link flows continue in a browser), same
-// request_url, message 4060005. A native app with continue_with
-// transitions gets the 410 naming it; other JSON clients fetch it.
-func (s *Service) replaceExpired(ctx context.Context, q *flow.Request, f *Flow, now time.Time) (*flow.Result, error) {
+// request_url, message 4060005, the address typed kept (flow.KeepTyped).
+// A native app with continue_with transitions gets the 410 naming it;
+// other JSON clients fetch it.
+func (s *Service) replaceExpired(ctx context.Context, q *flow.Request, f *Flow, now time.Time, typed url.Values) (*flow.Result, error) {
 	t := f.Type
 	if t == flow.TypeAPI && f.method() == MethodLink {
 		t = flow.TypeBrowser
 	}
 	nf := s.newFlow(t, f.RequestURL, f.ReturnTo, q)
 	nf.UI.AddMessage(flow.MsgRecoveryExpired(f.ExpiresAt, now))
+	flow.KeepTyped(q, &f.Base, &nf.UI, typed)
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
 		owner, err := s.flowIdentity(ctx, f)
 		if err != nil {

@@ -386,6 +386,27 @@ func TestRegistration(t *testing.T) {
 			if res.StatusCode != 303 || !strings.HasPrefix(loc, servertest.EntryRegisterUI+"?flow=") || strings.HasSuffix(loc, id) {
 				t.Fatalf("form %d %q", res.StatusCode, loc)
 			}
+			// The new form keeps the traits typed, not the password.
+			nf, _, err = srv.SDKWith(c).FrontendAPI.GetRegistrationFlow(ctx).Id(strings.TrimPrefix(loc, servertest.EntryRegisterUI+"?flow=")).Execute()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range nf.Ui.Nodes {
+				a := n.Attributes.UiNodeInputAttributes
+				if a == nil {
+					continue
+				}
+				switch a.Name {
+				case "traits.email":
+					if a.Value != "sam@example.test" {
+						t.Errorf("traits.email = %v, want the address typed", a.Value)
+					}
+				case "password":
+					if a.Value != nil && a.Value != "" {
+						t.Errorf("the password was kept: %v", a.Value)
+					}
+				}
+			}
 		})
 
 		t.Run("ReturnToOfAnotherHostIsForbidden", func(t *testing.T) {

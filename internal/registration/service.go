@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -124,11 +125,16 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 }
 
 // replaceExpired answers a request for f, which expired: a new flow like
-// it takes over, showing why.
-func (s *Service) replaceExpired(ctx context.Context, q *flow.Request, f *Flow, now time.Time) (*flow.Result, error) {
+// it takes over, showing why, with what was typed (flow.KeepTyped).
+func (s *Service) replaceExpired(ctx context.Context, q *flow.Request, f *Flow, now time.Time, typed url.Values) (*flow.Result, error) {
 	nf, err := s.newFlow(ctx, q, f.Type, f.RequestURL, f.ReturnTo, flow.MsgRegistrationExpired(f.ExpiresAt, now))
 	if err != nil {
 		return nil, err
+	}
+	if flow.KeepTyped(q, &f.Base, &nf.UI, typed) {
+		if err := flow.Save(ctx, s.Flows, nf); err != nil {
+			return nil, err
+		}
 	}
 	return flow.ExpiredReplacement(nf, f.ExpiresAt, now, s.Config.UIURL), nil
 }
@@ -232,7 +238,11 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, body *ht
 		return s.flows().Reject(ctx, f, flow.MsgGeneric(ErrAlreadyLoggedIn.Reason))
 	}
 	if f.Expired(now) {
-		return s.replaceExpired(ctx, q, f, now)
+		var typed url.Values
+		if body != nil {
+			typed = body.Values
+		}
+		return s.replaceExpired(ctx, q, f, now, typed)
 	}
 	if f.State == StatePassedChallenge {
 		return s.flows().Reject(ctx, f, flow.MsgRegistrationRetrySuccess())

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -222,6 +223,7 @@ func (s *Service) submit(ctx context.Context, q *flow.Request, f *Flow, in submi
 	if f.Expired(now) {
 		nf := s.newFlow(f.Type, f.RequestURL, f.ReturnTo, q.CSRF.Fingerprint())
 		nf.UI.AddMessage(flow.MsgVerificationExpired(f.ExpiresAt, now))
+		flow.KeepTyped(q, &f.Base, &nf.UI, url.Values{"email": {in.Email}})
 		if err := flow.Create(ctx, s.Flows, nf); err != nil {
 			return nil, err
 		}
