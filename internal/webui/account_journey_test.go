@@ -29,30 +29,9 @@ func newHTTPBrowser(t *testing.T, ua string) *httpBrowser {
 
 func (c *httpBrowser) do(method, target string, form url.Values, headers ...string) (int, string) {
 	c.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, target, body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Header.Set("Accept", "text/html")
-	req.Header.Set("User-Agent", c.ua)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	c.last = res.Request.URL.String()
-	return res.StatusCode, string(b)
+	p := sendForm(c.t, c.http, method, target, form, append([]string{"Accept", "text/html", "User-Agent", c.ua}, headers...)...)
+	c.last = p.URL.String()
+	return p.Status, p.Body
 }
 
 func (c *httpBrowser) get(target string) string {

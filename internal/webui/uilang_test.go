@@ -45,22 +45,33 @@ type uiPage struct {
 
 func (c *uiClient) do(method, target, accept string, form url.Values) uiPage {
 	c.t.Helper()
+	return sendForm(c.t, c.http, method, target, form, "Accept", accept, "Accept-Language", c.lang)
+}
+
+// sendForm sends a request as a browser without JavaScript would (a form
+// body when form is set, headers as name, value pairs) and reads the
+// answer after redirects.
+func sendForm(t *testing.T, client *http.Client, method, target string, form url.Values, headers ...string) uiPage {
+	t.Helper()
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequest(method, target, body)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	req.Header.Set("Accept", accept)
-	req.Header.Set("Accept-Language", c.lang)
-	res, err := c.http.Do(req)
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] != "" {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	res, err := client.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, target, err)
+		t.Fatalf("%s %s: %v", method, target, err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
