@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +34,7 @@ func newServe() *cobra.Command {
 			}
 			defer srv.Close()
 			return srv.Run(ctx, func() {
+				go releaseStartUpMemory()
 				fmt.Fprintf(cmd.OutOrStdout(), "Latchkey %s is ready.\n  public API: %s\n  admin API:  %s\n", Version, cfg.Serve.Public.BaseURL, cfg.Serve.Admin.BaseURL)
 				if cfg.Dev {
 					ui := cfg.UIURLs()
@@ -46,4 +49,13 @@ func newServe() *cobra.Command {
 	cmd.Flags().BoolVar(&watchCourier, "watch-courier", false, "accepted for Kratos compatibility; the courier always runs inside serve")
 	cmd.Flags().BoolVar(&sqaOptOut, "sqa-opt-out", false, "accepted for Kratos compatibility; Latchkey sends no telemetry")
 	return cmd
+}
+
+// releaseStartUpMemory hands back to the system what start-up needed only
+// once: the migration parser's buffers (kept in a sync.Pool, which one
+// collection moves aside and the next frees) and the parse trees of
+// templates already compiled. An idle server then holds only what it uses.
+func releaseStartUpMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
