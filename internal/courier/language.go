@@ -95,25 +95,10 @@ func (t *Templates) languageOf(d TemplateData) language.Tag {
 // datetime in that language (the names the web UI's templates use).
 func textFuncs(p *i18n.Printer) texttemplate.FuncMap {
 	m := maps.Clone(baseFuncs)
-	m["t"] = p.T
-	m["tn"] = p.N
-	m["duration"] = p.Duration
-	m["datetime"] = p.DateTime
+	maps.Copy(m, p.Funcs())
 	return m
 }
 
 func htmlFuncs(p *i18n.Printer) htmltemplate.FuncMap {
 	return htmltemplate.FuncMap(textFuncs(p))
-}
-
-// defaultLanguage is the supported language closest to tag, English
-// when tag is unset or none is close.
-func defaultLanguage(tag language.Tag) language.Tag {
-	if tag == language.Und {
-		return i18n.Default
-	}
-	if t, ok := i18n.Match(tag.String()); ok {
-		return t
-	}
-	return i18n.Default
 }

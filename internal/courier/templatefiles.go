@@ -73,7 +73,7 @@ func NewTemplates(cfg TemplatesConfig) (*Templates, error) {
 		}
 	}
 
-	t := &Templates{sets: map[TemplateType]map[language.Tag]*templateSet{}, defaultLang: defaultLanguage(cfg.DefaultLanguage)}
+	t := &Templates{sets: map[TemplateType]map[language.Tag]*templateSet{}, defaultLang: i18n.For(cfg.DefaultLanguage).Tag()} // the closest supported; English when unset
 	for _, tt := range TemplateTypes {
 		t.sets[tt] = map[language.Tag]*templateSet{}
 		for _, lang := range i18n.Supported {

@@ -120,6 +120,19 @@ func (p *Printer) Duration(d time.Duration) string {
 	return p.N("duration.hours", int(math.Round(float64(m)/60)))
 }
 
+// Funcs are the template functions that print in p's language, under the
+// names every Latchkey template uses (the /ui/ pages and the mails):
+// {{t "key" "name" value}}, {{tn "key" count}}, {{duration d}},
+// {{datetime t}}. The map suits text/template and html/template alike.
+func (p *Printer) Funcs() map[string]any {
+	return map[string]any{
+		"t":        p.T,
+		"tn":       p.N,
+		"duration": p.Duration,
+		"datetime": p.DateTime,
+	}
+}
+
 // DateTime writes t (in UTC) as a date and time in words: "2 January 2026
 // at 15:04 UTC", "2. Januar 2026 um 15:04 UTC".
 func (p *Printer) DateTime(t time.Time) string {

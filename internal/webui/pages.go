@@ -72,13 +72,13 @@ type action struct {
 
 // parsePages parses the layout once per page template, so each page
 // defines its own "content", and gives each supported language its own
-// copy whose t, tn and duration functions speak that language.
+// copy whose text functions (i18n.Printer.Funcs) speak that language.
 func parsePages() map[language.Tag]map[string]*template.Template {
-	layout := template.Must(template.New("layout.html").Funcs(textFuncs(i18n.For(i18n.Default))).
+	layout := template.Must(template.New("layout.html").Funcs(i18n.For(i18n.Default).Funcs()).
 		ParseFS(assets, "templates/layout.html", "templates/partials.html"))
 	out := map[language.Tag]map[string]*template.Template{}
 	for _, tag := range i18n.Supported {
-		funcs := textFuncs(i18n.For(tag))
+		funcs := template.FuncMap(i18n.For(tag).Funcs())
 		pages := map[string]*template.Template{}
 		for _, name := range []string{"flow", "error", "message", "welcome", "mail", "lockdown"} {
 			t := template.Must(layout.Clone())
@@ -88,16 +88,6 @@ func parsePages() map[language.Tag]map[string]*template.Template {
 		out[tag] = pages
 	}
 	return out
-}
-
-// textFuncs are the template functions that print texts: {{t "key"}},
-// {{t "key" "name" value}}, {{tn "key" count}}, {{duration d}}.
-func textFuncs(p *i18n.Printer) template.FuncMap {
-	return template.FuncMap{
-		"t":        p.T,
-		"tn":       p.N,
-		"duration": p.Duration,
-	}
 }
 
 // render writes a page. The template runs into a buffer first, so a
