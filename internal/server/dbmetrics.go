@@ -24,6 +24,16 @@ func registerDBMetrics(reg prometheus.Registerer, db *sqlstore.DB) error {
 			Namespace: "latchkey", Subsystem: "db", Name: "commits_total",
 			Help: "COMMITs sent; below transactions_total where SQLite commits transactions in groups.",
 		}, func() float64 { return float64(c.Commits.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "latchkey", Subsystem: "session_cache", Name: "change_waits_total",
+			Help:        "Changes of sessions or identities that waited for the other instances and ended when all had applied them (PostgreSQL, MySQL).",
+			ConstLabels: prometheus.Labels{"ended": "applied"},
+		}, func() float64 { applied, _ := db.ChangeWaits(); return float64(applied) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "latchkey", Subsystem: "session_cache", Name: "change_waits_total",
+			Help:        "Changes of sessions or identities that waited for the other instances and ended when all had applied them (PostgreSQL, MySQL).",
+			ConstLabels: prometheus.Labels{"ended": "lease"},
+		}, func() float64 { _, lease := db.ChangeWaits(); return float64(lease) }),
 	} {
 		if err := reg.Register(m); err != nil {
 			return err

@@ -163,6 +163,10 @@ type txState struct {
 	// invalidated are the sessions and identities the transaction
 	// changed, for the other instances' caches (see invalidations.go).
 	invalidated []uuid.UUID
+	// seq is the number those changes were written under.
+	seq int64
+	// committed is when the transaction committed.
+	committed time.Time
 	// committing is set once COMMIT is sent: a failure from then on is
 	// ambiguous (the transaction may have committed).
 	committing bool
@@ -231,8 +235,8 @@ func (db *DB) inTx(ctx context.Context, single bool, fn func(ctx context.Context
 		err := db.inTxOnce(ctx, st, fn)
 		switch {
 		case err == nil:
-			if len(st.invalidated) > 0 && db.feed != nil {
-				db.waitForReplicas(ctx)
+			if st.seq > 0 {
+				db.waitForReplicas(ctx, st.seq, st.committed)
 			}
 			return nil
 		// SQLite may refuse to upgrade a read transaction to a write one
@@ -324,6 +328,7 @@ func (db *DB) inTxOnce(ctx context.Context, st *txState, fn func(ctx context.Con
 	if err = tx.Commit(); err != nil {
 		return err
 	}
+	st.committed = time.Now()
 	db.counts.Transactions.Add(1)
 	db.counts.Commits.Add(1)
 	for _, f := range st.afterCommit {

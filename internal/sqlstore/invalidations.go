@@ -3,10 +3,12 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,8 +17,8 @@ import (
 // Several instances on one PostgreSQL or MySQL database each keep a whoami
 // cache (whoamiCache). A revocation made on instance A must answer 401 on
 // instance B as soon as A has answered the revoking request. The
-// invalidation feed guarantees it, on each instance's own monotonic clock
-// and without trusting notifications to arrive in time:
+// invalidation feed guarantees it without trusting notifications to
+// arrive in time:
 //
 //  1. Every transaction that changes sessions or identities takes the next
 //     number from session_cache_counter just before it commits and writes
@@ -32,19 +34,40 @@ import (
 //     stops short of it.
 //  3. An instance serves a cached lookup only while its last complete read
 //     (all rows, no hole) started less than lease ago.
-//  4. The revoking request returns only once lease (or the cache TTL, if
-//     shorter) has passed since its commit.
+//  4. Each instance keeps a row in session_cache_instances (registry.go):
+//     the last number it has applied, written after its cache dropped
+//     what the numbers name, and valid_until, on the database's clock. It
+//     starts a read only once a row that has committed says valid_until ≥
+//     the read's start + lease (it writes the row with valid_until =
+//     database now + 2×trust, and counts on it for trust of its own clock
+//     from before the write).
+//  5. The changing request returns once every other instance whose row is
+//     live (valid_until after the database's now) has applied its number,
+//     and at the latest once lease (or the cache TTL, if shorter) has
+//     passed since its commit.
 //
-// So when the client, having its answer, asks B: if B serves from its
-// cache, B's last complete read started less than lease ago, hence after
-// the commit, and it saw the row (hole-free reads see every earlier
-// number); the entry was invalidated, or was read after the commit. If B's
-// reads fail or lag, its lease lapses and whoami reads the database, which
-// is correct too. The only cost is the revoking request's wait.
+// So when the client, having its answer, asks B, and B serves from its
+// cache: by 3, B's last complete read R started less than lease ago. If R
+// started after A's commit, it saw the change (hole-free reads see every
+// earlier number), and the entry was invalidated or read after the
+// commit. If A waited out the lease, R started after the commit, as
+// before. Otherwise A saw every live instance's row applied: if B's row
+// was among them, B had dropped the entry before A answered (a lookup
+// that raced with the drop is refused by the cache's epochs). If it was
+// not, B's row, as A read it after its commit, had valid_until before the
+// database's now, or was not there; but the row that covered R committed
+// before R started, hence before A's commit if R missed the change, and
+// says B may serve past the client's request, which came after A's check:
+// a contradiction, unless the database's clock stepped forward by more
+// than trust in between. If B's reads or writes fail or lag, its lease
+// lapses and whoami reads the database, which is correct too. The cost is
+// the changing request's wait: one poll interval while other instances
+// run, none when A is alone; a killed instance's row makes changes wait
+// the whole lease until its valid_until passes (2×trust, seconds).
 //
 // PostgreSQL's LISTEN/NOTIFY would wake B sooner, but it cannot replace the
-// lease (a notification may arrive after the client's next request) and
-// with the lease it would not shorten the wait, so it is not used.
+// lease (a notification may arrive after the client's next request), so
+// it is not used.
 
 // Default feed timing (DSN session_cache_poll, session_cache_lease): a
 // poll is one indexed query returning nothing most of the time, and a
@@ -81,10 +104,17 @@ type invalidationFeed struct {
 	cursor    int64 // every number up to cursor is applied
 	started   bool  // cursor has been read from the counter
 	holeSince time.Time
+	registry  registry
+
+	// waits counts how changes' waits ended (see waitForReplicas).
+	waits struct{ applied, lease atomic.Uint64 }
 }
 
 func newInvalidationFeed(db *DB, cache *whoamiCache, poll time.Duration) *invalidationFeed {
-	return &invalidationFeed{db: db, cache: cache, poll: poll, done: make(chan struct{}), stopped: make(chan struct{})}
+	return &invalidationFeed{
+		db: db, cache: cache, poll: poll, done: make(chan struct{}), stopped: make(chan struct{}),
+		registry: registry{id: uuid.NewString(), trust: max(registryTrustMin, 4*cache.lease)},
+	}
 }
 
 // start runs the feed in the background (once; on the first whoami
@@ -96,14 +126,20 @@ func (f *invalidationFeed) start() {
 	f.startOnce.Do(func() { go f.run() })
 }
 
-// stop ends the feed and waits for it.
+// stop ends the feed, waits for it, and withdraws the instance from the
+// registry.
 func (f *invalidationFeed) stop() {
 	if f == nil {
 		return
 	}
 	f.stopOnce.Do(func() {
-		f.startOnce.Do(func() { close(f.stopped) }) // never started
+		ran := true
+		f.startOnce.Do(func() { ran = false; close(f.stopped) })
 		close(f.done)
+		<-f.stopped
+		if ran {
+			f.withdraw()
+		}
 	})
 	<-f.stopped
 }
@@ -125,18 +161,26 @@ func (f *invalidationFeed) run() {
 }
 
 // readOnce reads the feed until it is complete (or fails), renewing the
-// cache's lease from the start of each complete read.
+// cache's lease from the start of each complete read whose lease the
+// instance's registry row covers, and reporting what it applied.
 func (f *invalidationFeed) readOnce() error {
 	for {
 		began := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if err := f.announce(ctx, began); err != nil {
+			cancel()
+			return err
+		}
 		complete, err := f.read(ctx)
+		if err == nil && complete {
+			f.cache.renewLease(began)
+			err = f.reportApplied(ctx)
+		}
 		cancel()
 		if err != nil {
 			return err
 		}
 		if complete {
-			f.cache.renewLease(began)
 			return nil
 		}
 		if !f.holeSince.IsZero() {
@@ -261,20 +305,42 @@ func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
 	if _, err := db.Exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("record session cache invalidation: %w", err)
 	}
+	st.seq = seq
 	return nil
 }
 
-// waitForReplicas holds a transaction that changed sessions or identities
-// until every other instance has either read its invalidation or stopped
-// serving from its cache (step 4 above): the lease, or the cache TTL when
-// shorter, since every cached entry is older than that by then.
-func (db *DB) waitForReplicas(ctx context.Context) {
-	wait := min(db.whoami.lease, db.whoami.ttl)
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done(): // nobody is waiting for the answer any more
+// waitForReplicas holds a transaction that changed sessions or identities,
+// committed as number seq, until every other live instance has applied it
+// (step 5 above), checking the registry every checkEvery, and at the
+// latest until the lease, or the cache TTL when shorter, has passed since
+// the commit: every other instance has stopped serving from a read that
+// missed it, and every cached entry is older than that by then.
+func (db *DB) waitForReplicas(ctx context.Context, seq int64, committed time.Time) {
+	f := db.feed
+	deadline := committed.Add(min(db.whoami.lease, db.whoami.ttl))
+	checkEvery := max(f.poll/5, time.Millisecond)
+	for {
+		err := db.othersApplied(ctx, seq)
+		if err == nil {
+			f.waits.applied.Add(1)
+			return
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			f.waits.lease.Add(1)
+			return
+		}
+		if !errors.Is(err, errLagging) {
+			// The registry cannot tell: wait out the lease.
+			checkEvery = wait
+		}
+		t := time.NewTimer(min(checkEvery, wait))
+		select {
+		case <-t.C:
+		case <-ctx.Done(): // nobody is waiting for the answer any more
+			t.Stop()
+			return
+		}
 	}
 }
 

@@ -186,6 +186,14 @@ func (c *whoamiCache) renewLease(from time.Time) {
 	}
 }
 
+// dropLease stops the cache from serving until the feed renews the lease
+// (the instance is stopping).
+func (c *whoamiCache) dropLease() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.leaseFrom = time.Time{}
+}
+
 // sessionsChanged tells the whoami cache that these sessions or
 // identities (or the sessions of these identities) changed, once the
 // context's transaction commits, and, on a database several instances
