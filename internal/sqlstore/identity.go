@@ -183,7 +183,7 @@ func (s *IdentityStore) ListIdentities(ctx context.Context, q identity.ListQuery
 		if len(q.IDs) == 0 {
 			return []*identity.Identity{}, nil
 		}
-		where = append(where, `id IN (`+s.inPlaceholders(len(q.IDs))+`)`)
+		where = append(where, `id IN (`+placeholders(len(q.IDs))+`)`)
 		for _, id := range q.IDs {
 			args = append(args, id.String())
 		}
@@ -515,87 +515,9 @@ func scanIdentity(row interface{ Scan(...any) error }) (*identity.Identity, erro
 }
 
 // loadChildren fills addresses (and credentials) of the listed identities
-// with one query per table.
+// with one query (identitychildren.go).
 func (s *IdentityStore) loadChildren(ctx context.Context, list []*identity.Identity, withCredentials bool) error {
-	if len(list) == 0 {
-		return nil
-	}
-	byID := make(map[uuid.UUID]*identity.Identity, len(list))
-	args := make([]any, len(list))
-	for n, i := range list {
-		byID[i.ID] = i
-		args[n] = i.ID.String()
-		i.RecoveryAddresses, i.VerifiableAddresses = nil, nil
-	}
-	in := `(` + s.inPlaceholders(len(list)) + `)`
-
-	err := s.each(ctx, `SELECT identity_id, id, via, value, created_at, updated_at
-		FROM identity_recovery_addresses WHERE identity_id IN `+in+` ORDER BY created_at, value`, args, func(r *sql.Rows) error {
-		owner, a, err := scanRecoveryAddress(r)
-		if err == nil {
-			byID[owner].RecoveryAddresses = append(byID[owner].RecoveryAddresses, a)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	err = s.each(ctx, `SELECT identity_id, id, via, value, verified, status, verified_at, created_at, updated_at
-		FROM identity_verifiable_addresses WHERE identity_id IN `+in+` ORDER BY created_at, value`, args, func(r *sql.Rows) error {
-		var (
-			owner, id  string
-			a          identity.VerifiableAddress
-			verifiedAt sql.NullTime
-		)
-		if err := r.Scan(&owner, &id, &a.Via, &a.Value, &a.Verified, &a.Status, &verifiedAt, &a.CreatedAt, &a.UpdatedAt); err != nil {
-			return err
-		}
-		a.ID = uuid.MustParse(id)
-		a.VerifiedAt = utcTimePtr(verifiedAt)
-		a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
-		o := byID[uuid.MustParse(owner)]
-		o.VerifiableAddresses = append(o.VerifiableAddresses, a)
-		return nil
-	})
-	if err != nil || !withCredentials {
-		return err
-	}
-
-	for _, i := range list {
-		i.Credentials = map[identity.CredentialType]identity.Credential{}
-	}
-	err = s.each(ctx, `SELECT identity_id, id, type, config, version, created_at, updated_at
-		FROM identity_credentials WHERE identity_id IN `+in, args, func(r *sql.Rows) error {
-		var (
-			owner, id, typ, cfg string
-			c                   identity.Credential
-		)
-		if err := r.Scan(&owner, &id, &typ, &cfg, &c.Version, &c.CreatedAt, &c.UpdatedAt); err != nil {
-			return err
-		}
-		c.ID, c.Type, c.Config = uuid.MustParse(id), identity.CredentialType(typ), json.RawMessage(cfg)
-		c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-		c.Identifiers = []string{}
-		byID[uuid.MustParse(owner)].Credentials[c.Type] = c
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return s.each(ctx, `SELECT identity_id, credential_type, identifier
-		FROM identity_credential_identifiers WHERE identity_id IN `+in+` ORDER BY identifier`, args, func(r *sql.Rows) error {
-		var owner, typ, ident string
-		if err := r.Scan(&owner, &typ, &ident); err != nil {
-			return err
-		}
-		o := byID[uuid.MustParse(owner)]
-		ct := identity.CredentialType(typ)
-		if c, ok := o.Credentials[ct]; ok {
-			c.Identifiers = append(c.Identifiers, ident)
-			o.Credentials[ct] = c
-		}
-		return nil
-	})
+	return s.DB.loadIdentityChildren(ctx, list, withCredentials)
 }
 
 // each runs a query and calls fn for every row.
@@ -668,9 +590,4 @@ func credentialConfigText(cfg json.RawMessage) string {
 		return "{}"
 	}
 	return string(cfg)
-}
-
-// inPlaceholders is "?, ?, …" for an IN list of n values.
-func (s *IdentityStore) inPlaceholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

@@ -65,17 +65,6 @@ const whoamiColumns = `s.id, s.identity_id, s.active, s.aal, s.authentication_me
 	i.schema_id, i.state, i.state_changed_at, i.traits, i.metadata_public, i.external_id, i.created_at, i.updated_at,
 	EXISTS (SELECT 1 FROM identity_credentials c WHERE c.identity_id = i.id AND c.type IN (%s))`
 
-// identityAddresses lists both kinds of addresses of an identity in one
-// round trip, each kind in the order loadChildren gives it. The
-// verifiable addresses come first: SQLite types a compound's columns
-// after its first SELECT, and only that one has every timestamp column.
-const identityAddresses = `SELECT 'v', id, via, value, verified, status, verified_at, created_at, updated_at
-	FROM identity_verifiable_addresses WHERE identity_id = ?
-	UNION ALL
-	SELECT 'r', id, via, value, NULL, NULL, NULL, created_at, updated_at
-	FROM identity_recovery_addresses WHERE identity_id = ?
-	ORDER BY 1, 8, 4`
-
 // SessionForWhoami is the whoami lookup: the session of a token hash
 // joined with its identity in one indexed query, then the identity's
 // addresses in a second. Outside a transaction the answer is kept for a
@@ -161,36 +150,7 @@ func (s *SessionStore) loadForWhoami(ctx context.Context, hashes []string, secon
 
 // loadAddresses fills the identity's verifiable and recovery addresses.
 func (s *SessionStore) loadAddresses(ctx context.Context, ident *identity.Identity) error {
-	rows, err := s.DB.Query(ctx, identityAddresses, ident.ID.String(), ident.ID.String())
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			kind, id, via, value string
-			verified             sql.NullBool
-			status               sql.NullString
-			verifiedAt           sql.NullTime
-			createdAt, updatedAt time.Time
-		)
-		if err := rows.Scan(&kind, &id, &via, &value, &verified, &status, &verifiedAt, &createdAt, &updatedAt); err != nil {
-			return err
-		}
-		addrID, err := uuid.Parse(id)
-		if err != nil {
-			return fmt.Errorf("address id %q: %w", id, err)
-		}
-		if kind == "r" {
-			ident.RecoveryAddresses = append(ident.RecoveryAddresses, identity.RecoveryAddress{
-				ID: addrID, Via: via, Value: value, CreatedAt: createdAt.UTC(), UpdatedAt: updatedAt.UTC()})
-			continue
-		}
-		ident.VerifiableAddresses = append(ident.VerifiableAddresses, identity.VerifiableAddress{
-			ID: addrID, Via: via, Value: value, Verified: verified.Bool, Status: status.String,
-			VerifiedAt: utcTimePtr(verifiedAt), CreatedAt: createdAt.UTC(), UpdatedAt: updatedAt.UTC()})
-	}
-	return rows.Err()
+	return s.DB.loadIdentityChildren(ctx, []*identity.Identity{ident}, false)
 }
 
 // GetSession loads a session by id.

@@ -1,0 +1,119 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/internal/identity"
+)
+
+// identityChildren lists the addresses and, past the first UNION ALL
+// that childrenWithCredentials adds, the credentials of the identities
+// in an IN list (%s), all in one round trip. Each row says its kind
+// first ('c' credential, 'i' identifier, 'r' recovery address, 'v'
+// verifiable address): credentials sort before their identifiers, and
+// addresses by creation then value, as the API lists them. The verifiable
+// addresses come first in the text: SQLite types a compound's columns
+// after its first SELECT, and only that one has every timestamp column;
+// PostgreSQL types a NULL column as text, so the version is 0 where a
+// row has none.
+const identityChildren = `SELECT 'v', identity_id, id, via, value, verified, status, verified_at, 0, created_at, updated_at
+	FROM identity_verifiable_addresses WHERE identity_id IN (%[1]s)
+	UNION ALL
+	SELECT 'r', identity_id, id, via, value, NULL, NULL, NULL, 0, created_at, updated_at
+	FROM identity_recovery_addresses WHERE identity_id IN (%[1]s)`
+
+const childrenWithCredentials = `
+	UNION ALL
+	SELECT 'c', identity_id, id, type, config, NULL, NULL, NULL, version, created_at, updated_at
+	FROM identity_credentials WHERE identity_id IN (%[1]s)
+	UNION ALL
+	SELECT 'i', identity_id, NULL, credential_type, identifier, NULL, NULL, NULL, 0, NULL, NULL
+	FROM identity_credential_identifiers WHERE identity_id IN (%[1]s)`
+
+// loadIdentityChildren fills addresses (and credentials) of the listed
+// identities with one query.
+func (db *DB) loadIdentityChildren(ctx context.Context, list []*identity.Identity, withCredentials bool) error {
+	if len(list) == 0 {
+		return nil
+	}
+	byID := make(map[uuid.UUID]*identity.Identity, len(list))
+	ids := make([]any, len(list))
+	for n, i := range list {
+		byID[i.ID] = i
+		ids[n] = i.ID.String()
+		i.RecoveryAddresses, i.VerifiableAddresses = nil, nil
+		if withCredentials {
+			i.Credentials = map[identity.CredentialType]identity.Credential{}
+		}
+	}
+	q, parts := identityChildren, 2
+	if withCredentials {
+		q, parts = q+childrenWithCredentials, 4
+	}
+	q = fmt.Sprintf(q+`
+	ORDER BY 1, 10, 5`, placeholders(len(list)))
+	args := make([]any, 0, parts*len(ids))
+	for range parts {
+		args = append(args, ids...)
+	}
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			kind, owner, via, value string
+			id, status              sql.NullString
+			verified                sql.NullBool
+			verifiedAt              sql.NullTime
+			version                 int
+			createdAt, updatedAt    sql.NullTime
+		)
+		if err := rows.Scan(&kind, &owner, &id, &via, &value, &verified, &status, &verifiedAt, &version, &createdAt, &updatedAt); err != nil {
+			return err
+		}
+		ownerID, err := uuid.Parse(owner)
+		if err != nil {
+			return fmt.Errorf("identity id %q: %w", owner, err)
+		}
+		o := byID[ownerID]
+		var rowID uuid.UUID
+		if kind != "i" {
+			if rowID, err = uuid.Parse(id.String); err != nil {
+				return fmt.Errorf("%s id %q: %w", childKinds[kind], id.String, err)
+			}
+		}
+		switch kind {
+		case "v":
+			o.VerifiableAddresses = append(o.VerifiableAddresses, identity.VerifiableAddress{
+				ID: rowID, Via: via, Value: value, Verified: verified.Bool, Status: status.String,
+				VerifiedAt: utcTimePtr(verifiedAt), CreatedAt: createdAt.Time.UTC(), UpdatedAt: updatedAt.Time.UTC(),
+			})
+		case "r":
+			o.RecoveryAddresses = append(o.RecoveryAddresses, identity.RecoveryAddress{
+				ID: rowID, Via: via, Value: value, CreatedAt: createdAt.Time.UTC(), UpdatedAt: updatedAt.Time.UTC(),
+			})
+		case "c":
+			o.Credentials[identity.CredentialType(via)] = identity.Credential{
+				ID: rowID, Type: identity.CredentialType(via), Config: json.RawMessage(value),
+				Version: version, Identifiers: []string{}, CreatedAt: createdAt.Time.UTC(), UpdatedAt: updatedAt.Time.UTC(),
+			}
+		case "i":
+			ct := identity.CredentialType(via)
+			if c, ok := o.Credentials[ct]; ok {
+				c.Identifiers = append(c.Identifiers, value)
+				o.Credentials[ct] = c
+			}
+		}
+	}
+	return rows.Err()
+}
+
+// childKinds name the kinds of identityChildren rows in errors.
+var childKinds = map[string]string{"v": "verifiable address", "r": "recovery address", "c": "credential"}
