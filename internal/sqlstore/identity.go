@@ -252,16 +252,19 @@ func (s *IdentityStore) MarkAddressVerified(ctx context.Context, identityID uuid
 			addrID, status string
 			verified       bool
 		)
-		err := s.DB.QueryRow(ctx, `SELECT id, verified, status FROM identity_verifiable_addresses
-			WHERE identity_id = ? AND via = ? AND value = ?`, identityID.String(), via, value).Scan(&addrID, &verified, &status)
-		if err != nil {
+		if a, ok := cachedAddress(ctx, identityID, via, value); ok {
+			// The transaction read the identity already (a recovery
+			// loads it before it verifies the address).
+			addrID, verified, status = a.ID.String(), a.Verified, a.Status
+		} else if err := s.DB.QueryRow(ctx, `SELECT id, verified, status FROM identity_verifiable_addresses
+			WHERE identity_id = ? AND via = ? AND value = ?`, identityID.String(), via, value).Scan(&addrID, &verified, &status); err != nil {
 			return ScanErr(err)
 		}
 		if verified && status == identity.VerifiableStatusCompleted {
 			return nil
 		}
 		s.DB.sessionsChanged(ctx, identityID)
-		_, err = s.DB.Exec(ctx, `UPDATE identity_verifiable_addresses
+		_, err := s.DB.Exec(ctx, `UPDATE identity_verifiable_addresses
 			SET verified = ?, status = ?, verified_at = ?, updated_at = ? WHERE id = ?`,
 			true, identity.VerifiableStatusCompleted, s.DB.T(at), s.DB.T(at), addrID)
 		return err

@@ -39,6 +39,20 @@ func cachedIdentity(ctx context.Context, id uuid.UUID, withCredentials bool) *id
 	return nil
 }
 
+// cachedAddress returns the verifiable address the context's transaction
+// read already with its identity, if any (found only when spelled as
+// stored: the database may compare addresses case-insensitively).
+func cachedAddress(ctx context.Context, identityID uuid.UUID, via, value string) (identity.VerifiableAddress, bool) {
+	if i := cachedIdentity(ctx, identityID, false); i != nil {
+		for _, a := range i.VerifiableAddresses {
+			if a.Via == via && a.Value == value {
+				return a, true
+			}
+		}
+	}
+	return identity.VerifiableAddress{}, false
+}
+
 // keepIdentity remembers a copy of i in the context's transaction.
 func keepIdentity(ctx context.Context, i *identity.Identity, withCredentials bool) {
 	st, ok := ctx.Value(txKey{}).(*txState)

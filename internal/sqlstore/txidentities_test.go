@@ -102,3 +102,60 @@ func TestTransactionKeepsIdentitiesItRead(t *testing.T) {
 		}
 	})
 }
+
+// Verifying an address of an identity the transaction read already
+// writes the address and reads nothing; one verified already costs no
+// statement at all. Afterwards the address is verified in the database.
+func TestVerifyingAKeptIdentitysAddress(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := sqlstore.NewIdentityStore(db)
+		i := newTestIdentity("verify-kept@example.test", identityT0)
+		i.VerifiableAddresses[0].Verified, i.VerifiableAddresses[0].Status, i.VerifiableAddresses[0].VerifiedAt = false, "pending", nil
+		if err := s.CreateIdentity(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		addr := i.VerifiableAddresses[0]
+		at := identityT0.Add(time.Hour)
+		statements := func() uint64 { return db.Counts().Statements.Load() }
+		err := db.InTx(ctx, func(ctx context.Context) error {
+			if _, err := s.GetIdentity(ctx, i.ID, false); err != nil {
+				return err
+			}
+			before := statements()
+			if err := s.MarkAddressVerified(ctx, i.ID, addr.Via, addr.Value, at); err != nil {
+				return err
+			}
+			if n := statements() - before; n != 1 {
+				t.Errorf("verifying a kept identity's address ran %d statements, want the UPDATE only", n)
+			}
+			// The write forgot the kept identity; read it again, verified.
+			again, err := s.GetIdentity(ctx, i.ID, false)
+			if err != nil {
+				return err
+			}
+			if !again.VerifiableAddresses[0].Verified {
+				t.Error("the transaction does not see the address verified")
+			}
+			before = statements()
+			if err := s.MarkAddressVerified(ctx, i.ID, addr.Via, addr.Value, at.Add(time.Hour)); err != nil {
+				return err
+			}
+			if n := statements() - before; n != 0 {
+				t.Errorf("verifying a verified address ran %d statements", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetIdentity(ctx, i.ID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		va := got.VerifiableAddresses[0]
+		if !va.Verified || va.Status != "completed" || va.VerifiedAt == nil || !va.VerifiedAt.Equal(at) {
+			t.Fatalf("after the transaction: %+v", va)
+		}
+	})
+}
