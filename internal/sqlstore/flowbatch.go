@@ -133,7 +133,9 @@ func (b *flowBatcher) write(batch []*flowRow) {
 		return
 	}
 	// Some row failed (a duplicate id, a deleted identity) or the
-	// connection did: each row on its own, so only a bad one fails.
+	// connection did: each row on its own, so only a bad one fails. (If
+	// the connection broke after the batch committed, its rows now fail
+	// as duplicates: an error, as a single statement's would have been.)
 	for i, r := range batch {
 		r.done <- b.exec(ctx, batch[i:i+1])
 	}
