@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/httpx"
@@ -135,7 +136,38 @@ func (p *Responder) WriteFlow(w http.ResponseWriter, q *Request, status int, v V
 		b.UI.SetCSRF(p.CSRF.Mask(q.CSRF.Token()))
 	}
 	p.CSRF.Write(w, q.CSRF)
-	httpx.WriteJSON(w, statusOr200(status), v)
+	writeJSON(w, statusOr200(status), v)
+}
+
+// Appender is a View that writes its JSON itself (see jsonwrite.go):
+// AppendJSON appends what MarshalJSON returns.
+type Appender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
+// answerBufs are the buffers answers are written in.
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// writeJSON writes v as httpx.WriteJSON does (a trailing newline, as
+// json.Encoder writes), straight from an Appender's bytes.
+func writeJSON(w http.ResponseWriter, status int, v View) {
+	a, ok := v.(Appender)
+	if !ok {
+		httpx.WriteJSON(w, status, v)
+		return
+	}
+	bp := answerBufs.Get().(*[]byte)
+	defer answerBufs.Put(bp)
+	b, err := a.AppendJSON((*bp)[:0])
+	if err != nil {
+		httpx.WriteJSON(w, status, v) // answers the error as it does
+		return
+	}
+	b = append(b, '\n')
+	*bp = b
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // Fail answers err for client c: browsers follow a RedirectError or go to

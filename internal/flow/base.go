@@ -57,15 +57,30 @@ func (b *Base) Record(kind, state string, identityID *uuid.UUID, data any) (*Rec
 	if err != nil {
 		return nil, fmt.Errorf("encode %s flow: %w", kind, err)
 	}
+	return b.RecordData(kind, state, identityID, raw), nil
+}
+
+// RecordData stores the flow as kind with data already encoded (a kind
+// that writes its data with AppendStored).
+func (b *Base) RecordData(kind, state string, identityID *uuid.UUID, data json.RawMessage) *Record {
 	return &Record{
 		ID: b.ID, Kind: kind, Type: b.Type, State: state, IdentityID: identityID, CSRF: b.CSRF,
-		Data: raw, ExpiresAt: b.ExpiresAt, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
-	}, nil
+		Data: data, ExpiresAt: b.ExpiresAt, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
+	}
 }
 
 // Stored is the part of a flow's data every kind keeps.
 func (b *Base) Stored() Stored {
 	return Stored{IssuedAt: b.IssuedAt, RequestURL: b.RequestURL, ReturnTo: b.ReturnTo, UI: b.UI}
+}
+
+// AppendStored writes the members of Stored, as json.Marshal writes
+// them; the kind's own members follow.
+func (b *Base) AppendStored(o *JSONObject) {
+	o.Time("issued_at", b.IssuedAt)
+	o.String("request_url", b.RequestURL)
+	o.StringOmitEmpty("return_to", b.ReturnTo)
+	o.UI("ui", &b.UI)
 }
 
 // BaseOf rebuilds the base of a stored flow; data is the record's Data,
@@ -209,6 +224,15 @@ type Head struct {
 // Head returns the start of the flow's JSON.
 func (b *Base) Head() Head {
 	return Head{ID: b.ID, Type: b.Type, ExpiresAt: b.ExpiresAt, IssuedAt: b.IssuedAt, RequestURL: b.RequestURL}
+}
+
+// AppendHead writes the members of Head, as json.Marshal writes them.
+func (b *Base) AppendHead(o *JSONObject) {
+	o.UUID("id", b.ID)
+	o.String("type", string(b.Type))
+	o.Time("expires_at", b.ExpiresAt)
+	o.Time("issued_at", b.IssuedAt)
+	o.String("request_url", b.RequestURL)
 }
 
 // EntryHead is how the JSON of a login or registration flow starts: with

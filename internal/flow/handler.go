@@ -48,16 +48,16 @@ func (h *Handler[S]) Register(mux *http.ServeMux) {
 }
 
 func (h *Handler[S]) startBrowser(w http.ResponseWriter, r *http.Request) {
-	h.start(w, r, TypeBrowser, h.Respond.CSRF.ReadRequest(r).InitClient())
+	q := h.Respond.CSRF.ReadRequest(r)
+	h.start(w, r, q, TypeBrowser, q.InitClient())
 }
 
 func (h *Handler[S]) startAPI(w http.ResponseWriter, r *http.Request) {
-	h.start(w, r, TypeAPI, Native)
+	h.start(w, r, h.Respond.CSRF.ReadRequest(r), TypeAPI, Native)
 }
 
-func (h *Handler[S]) start(w http.ResponseWriter, r *http.Request, t Type, c Client) {
+func (h *Handler[S]) start(w http.ResponseWriter, r *http.Request, q *Request, t Type, c Client) {
 	httpx.NoCache(w)
-	q := h.Respond.CSRF.ReadRequest(r)
 	sess, err := h.Session(r.Context(), r)
 	if err != nil {
 		h.Respond.Fail(w, r, q, c, err)

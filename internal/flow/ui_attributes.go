@@ -29,18 +29,9 @@ type anchorAttributes struct {
 // methods, so marshalling it does not recurse.
 type inputAttributes Attributes
 
-// MarshalJSON writes the attributes in the shape of the node's type.
-func (a Attributes) MarshalJSON() ([]byte, error) {
-	switch a.NodeType {
-	case "img":
-		return json.Marshal(imageAttributes{Src: a.Src, ID: a.ID, Width: a.Width, Height: a.Height, NodeType: a.NodeType})
-	case "text":
-		return json.Marshal(textAttributes{Text: a.Text, ID: a.ID, NodeType: a.NodeType})
-	case "a":
-		return json.Marshal(anchorAttributes{Href: a.Href, Title: a.Text, ID: a.ID, NodeType: a.NodeType})
-	}
-	return json.Marshal(inputAttributes(a))
-}
+// MarshalJSON writes the attributes in the shape of the node's type (by
+// hand: see jsonwrite.go).
+func (a Attributes) MarshalJSON() ([]byte, error) { return a.appendJSON(nil, nil) }
 
 // UnmarshalJSON reads any of the three shapes (stored flows are read back).
 func (a *Attributes) UnmarshalJSON(b []byte) error {

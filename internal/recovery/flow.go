@@ -16,6 +16,7 @@ package recovery
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/latchkey/latchkey/internal/flow"
 )
@@ -53,23 +54,25 @@ type Flow struct {
 	AdminCreated bool
 }
 
-// flowJSON is the wire form, in Kratos key order.
-type flowJSON struct {
-	flow.Head
-	ReturnTo         string              `json:"return_to,omitempty"`
-	Active           string              `json:"active,omitempty"`
-	UI               flow.Container      `json:"ui"`
-	State            State               `json:"state"`
-	ContinueWith     []flow.ContinueWith `json:"continue_with,omitempty"`
-	TransientPayload json.RawMessage     `json:"transient_payload,omitempty"`
-}
+// MarshalJSON writes the Kratos recovery flow object: id, type,
+// expires_at, issued_at, request_url, return_to, active, ui, state,
+// continue_with, transient_payload (the last two only in the answer to a
+// submission), as json.Marshal writes flowJSON (flow_json_internal_test.go).
+func (f *Flow) MarshalJSON() ([]byte, error) { return f.AppendJSON(nil) }
 
-// MarshalJSON writes the Kratos recovery flow object.
-func (f *Flow) MarshalJSON() ([]byte, error) {
-	return json.Marshal(flowJSON{
-		Head: f.Head(), ReturnTo: f.ReturnTo, Active: f.Active, UI: f.UI, State: f.State,
-		ContinueWith: f.ContinueWith, TransientPayload: f.TransientPayload,
-	})
+// AppendJSON appends the flow's JSON (see MarshalJSON).
+func (f *Flow) AppendJSON(b []byte) ([]byte, error) {
+	o := flow.NewJSONObject(b)
+	f.AppendHead(o)
+	o.StringOmitEmpty("return_to", f.ReturnTo)
+	o.StringOmitEmpty("active", f.Active)
+	o.UI("ui", &f.UI)
+	o.String("state", string(f.State))
+	if len(f.ContinueWith) > 0 {
+		o.Value("continue_with", f.ContinueWith)
+	}
+	o.RawOmitEmpty("transient_payload", f.TransientPayload)
+	return o.End()
 }
 
 // storedFlow is what Record.Data holds; ID, type, state, expiry and the
@@ -80,9 +83,20 @@ type storedFlow struct {
 	AdminCreated bool   `json:"admin_created,omitempty"`
 }
 
-// Record converts the flow for storage.
+// Record converts the flow for storage: Data is what json.Marshal writes
+// for storedFlow.
 func (f *Flow) Record() (*flow.Record, error) {
-	return f.Base.Record(FlowKind, string(f.State), nil, storedFlow{Stored: f.Stored(), Active: f.Active, AdminCreated: f.AdminCreated})
+	o := flow.NewJSONObject(make([]byte, 0, 1536)) // a new flow's data takes about 1 100 bytes
+	f.AppendStored(o)
+	o.String("active", f.Active)
+	if f.AdminCreated {
+		o.Bool("admin_created", true)
+	}
+	data, err := o.End()
+	if err != nil {
+		return nil, fmt.Errorf("encode recovery flow: %w", err)
+	}
+	return f.RecordData(FlowKind, string(f.State), nil, data), nil
 }
 
 // fromRecord rebuilds a flow from storage.

@@ -146,7 +146,8 @@ func (s *Service) Start(ctx context.Context, q *flow.Request, t flow.Type, sess 
 	if err := flow.Create(ctx, s.Flows, f); err != nil {
 		return nil, err
 	}
-	httpx.Logger(ctx).Info("recovery flow created", "flow_id", f.ID, "flow_type", f.Type, "method", f.Active)
+	httpx.Logger(ctx).LogAttrs(ctx, slog.LevelInfo, "recovery flow created",
+		slog.String("flow_id", f.ID.String()), slog.String("flow_type", string(f.Type)), slog.String("method", f.Active))
 	return s.show(f, http.StatusOK), nil
 }
 

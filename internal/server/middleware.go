@@ -17,7 +17,7 @@ import (
 // logged with its stack).
 func withBasics(log *slog.Logger, public bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		log := log.With("client_ip", httpx.ClientIP(r))
+		log := newRequestLogger(log, httpx.ClientIP(r))
 		w, ctx, finish := httpx.StartAfterResponse(w, httpx.WithLogger(r.Context(), log))
 		r = r.WithContext(ctx)
 		if public {

@@ -10,10 +10,21 @@ import (
 )
 
 // FlowStore implements flow.Store.
-type FlowStore struct{ DB *DB }
+type FlowStore struct {
+	DB *DB
+	// batch writes flows created outside a transaction together
+	// (PostgreSQL, MySQL; nil on SQLite, where groupCommit does).
+	batch *flowBatcher
+}
 
 // NewFlowStore returns the flow store of db.
-func NewFlowStore(db *DB) *FlowStore { return &FlowStore{DB: db} }
+func NewFlowStore(db *DB) *FlowStore {
+	s := &FlowStore{DB: db}
+	if db.Dialect != SQLite {
+		s.batch = &flowBatcher{db: db}
+	}
+	return s
+}
 
 var _ flow.Store = (*FlowStore)(nil)
 
@@ -21,11 +32,12 @@ var _ flow.Store = (*FlowStore)(nil)
 func (s *FlowStore) CreateFlow(ctx context.Context, r *flow.Record) error {
 	now := s.DB.NowUTC()
 	r.CreatedAt, r.UpdatedAt = now, now
-	_, err := s.DB.Exec(ctx, `INSERT INTO selfservice_flows
-		(id, kind, type, state, identity_id, csrf_fingerprint, data, submissions, expires_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID.String(), r.Kind, string(r.Type), r.State, nullableUUID(r.IdentityID), r.CSRF, string(r.Data), r.Submissions,
-		s.DB.T(r.ExpiresAt), s.DB.T(now), s.DB.T(now))
+	args := []any{r.ID.String(), r.Kind, string(r.Type), r.State, nullableUUID(r.IdentityID), r.CSRF, string(r.Data), r.Submissions,
+		s.DB.T(r.ExpiresAt), s.DB.T(now), s.DB.T(now)}
+	if s.batch != nil && !inTx(ctx) {
+		return s.batch.insert(ctx, args)
+	}
+	_, err := s.DB.Exec(ctx, flowInserts[1], args...)
 	return err
 }
 
