@@ -226,7 +226,6 @@ type Templates struct {
 
 // slot is the template set of one type in one language.
 type slot struct {
-	tt    TemplateType
 	lang  language.Tag
 	parts setSources // what NewTemplates read; dropped once parsed
 	once  sync.Once

@@ -93,7 +93,7 @@ func NewTemplates(cfg TemplatesConfig) (*Templates, error) {
 				}
 			}
 			s := &slots[i]
-			s.tt, s.lang, s.parts = tt, lang, srcs
+			s.lang, s.parts = lang, srcs
 		}
 		t.slots[tt] = slots
 	}
