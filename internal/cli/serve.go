@@ -53,9 +53,11 @@ func newServe() *cobra.Command {
 
 // releaseStartUpMemory hands back to the system what start-up needed only
 // once: the migration parser's buffers (kept in a sync.Pool, which one
-// collection moves aside and the next frees) and the parse trees of
-// templates already compiled. An idle server then holds only what it uses.
+// collection moves aside and the next frees), what the wiring left behind,
+// and the mapping of the executable's pages only start-up ran or read. An
+// idle server then holds only what it uses.
 func releaseStartUpMemory() {
 	runtime.GC()
 	debug.FreeOSMemory()
+	releaseExecutablePages()
 }

@@ -5,7 +5,9 @@ import (
 	htmltemplate "html/template"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 	"unicode"
@@ -208,12 +210,36 @@ type Rendered struct {
 	HTML    string
 }
 
-// Templates renders messages. Every template is parsed (and tried) in
-// every supported language when the Templates are built, so a broken
-// override stops start-up instead of a delivery. Safe for concurrent use.
+// Templates renders messages. Safe for concurrent use.
+//
+// A template type has one set of templates per supported language. The
+// sets that use an override are parsed and tried when the Templates are
+// built, so a broken override stops start-up instead of a delivery; the
+// built-in sets pass the same check in a test. Each set is then parsed
+// again on its first mail, from the sources read at start: an idle server
+// keeps no parse trees, and one that sends only English recovery codes
+// keeps that one set.
 type Templates struct {
-	sets        map[TemplateType]map[language.Tag]*templateSet
+	slots       map[TemplateType][]slot // by the index of the language in i18n.Supported
 	defaultLang language.Tag
+}
+
+// slot is the template set of one type in one language.
+type slot struct {
+	lang  language.Tag
+	parts setSources // what NewTemplates read; dropped once parsed
+	once  sync.Once
+	set   *templateSet
+	err   error
+}
+
+// get parses the set on its first use.
+func (s *slot) get() (*templateSet, error) {
+	s.once.Do(func() {
+		s.set, s.err = s.parts.parse(i18n.For(s.lang))
+		s.parts = setSources{}
+	})
+	return s.set, s.err
 }
 
 type templateSet struct {
@@ -324,13 +350,17 @@ func (t *Templates) RenderHTML(tt TemplateType, d TemplateData) (string, error) 
 // set is the template set of tt in the language d is written in, and d
 // localized to it.
 func (t *Templates) set(tt TemplateType, d TemplateData) (*templateSet, TemplateData, error) {
-	sets, ok := t.sets[tt]
+	slots, ok := t.slots[tt]
 	if !ok {
 		return nil, d, fmt.Errorf("courier: unknown template type %q", tt)
 	}
 	lang := t.languageOf(d)
 	d.localize(i18n.For(lang))
-	return sets[lang], d, nil
+	set, err := slots[slices.Index(i18n.Supported, lang)].get()
+	if err != nil {
+		return nil, d, err
+	}
+	return set, d, nil
 }
 
 // baseFuncs is the small, hermetic function set every template gets (no

@@ -2,13 +2,18 @@ package courier_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/text/language"
+
 	"github.com/latchkey/latchkey/internal/courier"
+	"github.com/latchkey/latchkey/internal/i18n"
 )
 
 func writeFile(t *testing.T, path, content string) {
@@ -240,4 +245,52 @@ func TestTemplates(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTemplatesParsedOnFirstMail: sets are parsed on their first mail;
+// many mails at once, in every language, get the same text as one alone,
+// and an override is rendered as it was read at start, even once its
+// file has changed.
+func TestTemplatesParsedOnFirstMail(t *testing.T) {
+	dir := t.TempDir()
+	subject := filepath.Join(dir, "de", "recovery_code", "valid", "email.subject.gotmpl")
+	writeFile(t, subject, "Ihr Code: {{ .RecoveryCode }}")
+	tpl, err := courier.NewTemplates(courier.TemplatesConfig{OverridePath: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, subject, "{{ .Broken }")
+
+	want := map[string]courier.Rendered{}
+	for _, lang := range i18n.Supported {
+		r, err := MustTemplates(t).Render(courier.TemplateRecoveryCodeValid, courier.TemplateData{RecoveryCode: "628048", Locale: lang.String(), ExpiresInMinutes: 15})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lang == language.German {
+			r.Subject = "Ihr Code: 628048"
+		}
+		want[lang.String()] = r
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*len(i18n.Supported))
+	for range 8 {
+		for _, lang := range i18n.Supported {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := tpl.Render(courier.TemplateRecoveryCodeValid, courier.TemplateData{RecoveryCode: "628048", Locale: lang.String(), ExpiresInMinutes: 15})
+				if err != nil {
+					errs <- err
+				} else if r != want[lang.String()] {
+					errs <- fmt.Errorf("%s: got %+v, want %+v", lang, r, want[lang.String()])
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

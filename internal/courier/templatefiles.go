@@ -56,9 +56,10 @@ var (
 	partText    = part{file: "email.body.plaintext.gotmpl", prefix: "email.body.plaintext", uriField: "email.body.plaintext"}
 )
 
-// NewTemplates parses the built-in templates and every override, in every
-// supported language. The error of a broken template names the file or
-// URI and the line.
+// NewTemplates reads every override, and parses and tries, in every
+// supported language, each template set that uses one. The error of a
+// broken template names the file or URI and the line. Sets are parsed
+// again on their first mail (Templates).
 func NewTemplates(cfg TemplatesConfig) (*Templates, error) {
 	for tt := range cfg.Overrides {
 		if !slices.Contains(TemplateTypes, tt) {
@@ -73,41 +74,95 @@ func NewTemplates(cfg TemplatesConfig) (*Templates, error) {
 		}
 	}
 
-	t := &Templates{sets: map[TemplateType]map[language.Tag]*templateSet{}, defaultLang: i18n.For(cfg.DefaultLanguage).Tag()} // the closest supported; English when unset
+	t := &Templates{slots: map[TemplateType][]slot{}, defaultLang: i18n.For(cfg.DefaultLanguage).Tag()} // the closest supported; English when unset
 	for _, tt := range TemplateTypes {
-		t.sets[tt] = map[language.Tag]*templateSet{}
-		for _, lang := range i18n.Supported {
-			set, err := loadSet(cfg, tt, i18n.For(lang))
+		slots := make([]slot, len(i18n.Supported))
+		for i, lang := range i18n.Supported {
+			srcs, err := readSet(cfg, tt, lang)
 			if err != nil {
 				return nil, err
 			}
-			t.sets[tt][lang] = set
+			if srcs.overridden() {
+				p := i18n.For(lang)
+				set, err := srcs.parse(p)
+				if err != nil {
+					return nil, err
+				}
+				if err := set.try(tt, p); err != nil {
+					return nil, err
+				}
+			}
+			s := &slots[i]
+			s.lang, s.parts = lang, srcs
 		}
+		t.slots[tt] = slots
 	}
 	return t, nil
 }
 
-// loadSet parses the three parts of a template type in the language of p
-// and tries them.
-func loadSet(cfg TemplatesConfig, tt TemplateType, p *i18n.Printer) (*templateSet, error) {
+// setSources are the sources of a template set's three parts. A nil part
+// is the built-in one, read from the binary when the set is parsed.
+type setSources struct {
+	group, validity     string
+	subject, text, html []source
+}
+
+// readSet reads the overrides of a template type in lang.
+func readSet(cfg TemplatesConfig, tt TemplateType, lang language.Tag) (setSources, error) {
 	g, v := tt.key()
 	uris := cfg.Overrides[tt]
-	dirs := overrideDirs(cfg.OverridePath, p.Tag(), g, v)
-	set := &templateSet{}
+	dirs := overrideDirs(cfg.OverridePath, lang, g, v)
+	s := setSources{group: g, validity: v}
 	var err error
-	if set.subject, err = loadText(dirs, g, v, partSubject, uris.Subject, p); err != nil {
+	if s.subject, err = overrideSources(dirs, g, v, partSubject, uris.Subject); err != nil {
+		return s, err
+	}
+	if s.text, err = overrideSources(dirs, g, v, partText, uris.BodyPlaintext); err != nil {
+		return s, err
+	}
+	if s.html, err = overrideSources(dirs, g, v, partHTML, uris.BodyHTML); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func (s setSources) overridden() bool {
+	return s.subject != nil || s.text != nil || s.html != nil
+}
+
+// parse parses the three parts in the language of p.
+func (s setSources) parse(p *i18n.Printer) (*templateSet, error) {
+	subject, err := s.or(s.subject, partSubject)
+	if err != nil {
 		return nil, err
 	}
-	if set.text, err = loadText(dirs, g, v, partText, uris.BodyPlaintext, p); err != nil {
+	text, err := s.or(s.text, partText)
+	if err != nil {
 		return nil, err
 	}
-	if set.html, err = loadHTML(dirs, g, v, uris.BodyHTML, p); err != nil {
+	html, err := s.or(s.html, partHTML)
+	if err != nil {
 		return nil, err
 	}
-	if err := set.try(tt, p); err != nil {
+	set := &templateSet{}
+	if set.subject, err = parseSources(texttemplate.New(subject[0].name).Funcs(textFuncs(p)), subject); err != nil {
+		return nil, err
+	}
+	if set.text, err = parseSources(texttemplate.New(text[0].name).Funcs(textFuncs(p)), text); err != nil {
+		return nil, err
+	}
+	if set.html, err = parseSources(htmltemplate.New(html[0].name).Funcs(htmlFuncs(p)), html); err != nil {
 		return nil, err
 	}
 	return set, nil
+}
+
+// or is srcs, or the built-in sources of the part when srcs is nil.
+func (s setSources) or(srcs []source, pt part) ([]source, error) {
+	if srcs != nil {
+		return srcs, nil
+	}
+	return builtinSources(s.group, s.validity, pt)
 }
 
 // overrideDirs are the override directories of a template in the order
@@ -131,10 +186,10 @@ type source struct {
 	text string
 }
 
-// sources finds the files of a part: a configured URI, else the first
-// override directory that has the part, else the built-in templates. The
-// main file comes first.
-func sources(dirs []string, group, validity string, p part, uri string) ([]source, error) {
+// overrideSources finds the files of a part: a configured URI, else the
+// first override directory that has the part; nil when neither has it.
+// The main file comes first.
+func overrideSources(dirs []string, group, validity string, p part, uri string) ([]source, error) {
 	if uri != "" {
 		key := configKey(group, validity, p.uriField)
 		s, err := readURI(key, uri)
@@ -152,6 +207,11 @@ func sources(dirs []string, group, validity string, p part, uri string) ([]sourc
 			return srcs, nil
 		}
 	}
+	return nil, nil
+}
+
+// builtinSources are the files of a built-in part.
+func builtinSources(group, validity string, p part) ([]source, error) {
 	dir := path.Join("templates", group, validity)
 	srcs, err := readDir(builtinTemplates, dir, p, func(name string) string { return "builtin:" + path.Join(group, validity, name) })
 	if err != nil || srcs == nil {
@@ -229,22 +289,6 @@ func shorten(s string) string {
 		return s[:40] + "…"
 	}
 	return s
-}
-
-func loadText(dirs []string, group, validity string, pt part, uri string, p *i18n.Printer) (*texttemplate.Template, error) {
-	srcs, err := sources(dirs, group, validity, pt, uri)
-	if err != nil {
-		return nil, err
-	}
-	return parseSources(texttemplate.New(srcs[0].name).Funcs(textFuncs(p)), srcs)
-}
-
-func loadHTML(dirs []string, group, validity, uri string, p *i18n.Printer) (*htmltemplate.Template, error) {
-	srcs, err := sources(dirs, group, validity, partHTML, uri)
-	if err != nil {
-		return nil, err
-	}
-	return parseSources(htmltemplate.New(srcs[0].name).Funcs(htmlFuncs(p)), srcs)
 }
 
 // parseSources parses the main file (srcs[0]) into root, named after it,

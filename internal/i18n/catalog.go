@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/language"
 )
@@ -40,53 +41,68 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// catalogs holds every supported language's texts, loaded once.
-var catalogs = mustLoad(localeFiles)
-
-func mustLoad(fsys fs.FS) map[language.Tag]map[string]text {
-	out, err := load(fsys)
-	if err != nil {
-		panic("i18n: " + err.Error())
-	}
-	return out
+// catalog is one language's texts, read from locales/ on first use: a
+// server whose pages and mails are all English never reads the others.
+type catalog struct {
+	tag   language.Tag
+	once  sync.Once
+	texts map[string]text
 }
 
-// load reads locales/<locale>/*.json for every supported language.
-func load(fsys fs.FS) (map[language.Tag]map[string]text, error) {
-	out := map[language.Tag]map[string]text{}
+func (c *catalog) get() map[string]text {
+	c.once.Do(func() {
+		texts, err := loadLanguage(localeFiles, c.tag)
+		if err != nil {
+			// The files are part of the binary, and the tests read every
+			// language (TestEveryLanguageHasEveryText).
+			panic("i18n: " + err.Error())
+		}
+		c.texts = texts
+	})
+	return c.texts
+}
+
+// catalogs holds the catalog of every supported language.
+var catalogs = func() map[language.Tag]*catalog {
+	out := map[language.Tag]*catalog{}
 	for _, tag := range Supported {
-		dir := path.Join("locales", tag.String())
-		texts := map[string]text{}
-		files, err := fs.Glob(fsys, dir+"/*.json")
+		out[tag] = &catalog{tag: tag}
+	}
+	return out
+}()
+
+// loadLanguage reads locales/<locale>/*.json of one language.
+func loadLanguage(fsys fs.FS, tag language.Tag) (map[string]text, error) {
+	dir := path.Join("locales", tag.String())
+	texts := map[string]text{}
+	files, err := fs.Glob(fsys, dir+"/*.json")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range files {
+		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, err
 		}
-		for _, name := range files {
-			b, err := fs.ReadFile(fsys, name)
-			if err != nil {
-				return nil, err
-			}
-			var file map[string]text
-			if err := json.Unmarshal(b, &file); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			for k, v := range file {
-				if _, dup := texts[k]; dup {
-					return nil, fmt.Errorf("%s: %q is defined twice for %s", name, k, tag)
-				}
-				texts[k] = v
-			}
+		var file map[string]text
+		if err := json.Unmarshal(b, &file); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		out[tag] = texts
+		for k, v := range file {
+			if _, dup := texts[k]; dup {
+				return nil, fmt.Errorf("%s: %q is defined twice for %s", name, k, tag)
+			}
+			texts[k] = v
+		}
 	}
-	return out, nil
+	return texts, nil
 }
 
 // Keys lists the keys of a language's own texts (without the English
 // fallback), sorted; tests use it to find untranslated texts.
 func Keys(tag language.Tag) []string {
 	var keys []string
-	for k := range catalogs[tag] {
+	for k := range catalogs[tag].get() {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -95,7 +111,7 @@ func Keys(tag language.Tag) []string {
 
 // Counted reports whether the English text of key has count forms.
 func Counted(key string) bool {
-	t, ok := catalogs[language.English][key]
+	t, ok := catalogs[language.English].get()[key]
 	return ok && t.Other != ""
 }
 

@@ -7,9 +7,10 @@
 //
 // Texts live in locales/<locale>/*.json, one flat object per file (key →
 // text, or key → {"one": …, "other": …} for a count). Every file of a
-// locale is merged; a key defined twice is a start-up panic, a key missing
-// from a locale falls back to English. Placeholders are {name} and are
-// replaced from the arguments given by name.
+// locale is merged when the language's first text is needed; a key
+// defined twice is an error the tests catch (a panic at run time), a key
+// missing from a locale falls back to English. Placeholders are {name} and
+// are replaced from the arguments given by name.
 package i18n
 
 import (

@@ -161,9 +161,9 @@ func placeholders(s text) []string {
 // translation that drops {code} would mail a recovery code-less text) and
 // counted where English is counted.
 func TestEveryLanguageHasEveryText(t *testing.T) {
-	en := catalogs[language.English]
+	en := catalogs[language.English].get()
 	for _, tag := range Supported[1:] {
-		texts := catalogs[tag]
+		texts := catalogs[tag].get()
 		for key, want := range en {
 			got, ok := texts[key]
 			if !ok {
@@ -192,14 +192,14 @@ func TestLoadRejectsBadCatalogs(t *testing.T) {
 		"locales/en/a.json": {Data: []byte(`{"x": "1"}`)},
 		"locales/en/b.json": {Data: []byte(`{"x": "2"}`)},
 	}
-	if _, err := load(dup); err == nil || !strings.Contains(err.Error(), "twice") {
+	if _, err := loadLanguage(dup, language.English); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("a key in two files: err = %v", err)
 	}
 	noOther := fstest.MapFS{"locales/en/a.json": {Data: []byte(`{"x": {"one": "1"}}`)}}
-	if _, err := load(noOther); err == nil {
+	if _, err := loadLanguage(noOther, language.English); err == nil {
 		t.Error("a counted text without an other form loaded")
 	}
-	if _, err := load(fstest.MapFS{"locales/de/a.json": {Data: []byte(`{`)}}); err == nil {
+	if _, err := loadLanguage(fstest.MapFS{"locales/de/a.json": {Data: []byte(`{`)}}, language.German); err == nil {
 		t.Error("broken JSON loaded")
 	}
 }

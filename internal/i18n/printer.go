@@ -12,8 +12,8 @@ import (
 // read-only and safe to share.
 type Printer struct {
 	tag   language.Tag
-	texts map[string]text
-	en    map[string]text
+	texts *catalog
+	en    *catalog
 }
 
 // For returns the Printer of a supported language; any other tag gets
@@ -26,7 +26,7 @@ func For(tag language.Tag) *Printer {
 			tag = Default
 		}
 	}
-	return &Printer{tag: tag, texts: catalogs[tag], en: catalogs[language.English]}
+	return &Printer{tag: tag, texts: catalogs[tag], en: catalogs[language.English]} // read on the first text
 }
 
 // Tag is the printer's language.
@@ -44,10 +44,10 @@ func (p *Printer) Has(key string) bool {
 }
 
 func (p *Printer) lookup(key string) (text, bool) {
-	if t, ok := p.texts[key]; ok {
+	if t, ok := p.texts.get()[key]; ok {
 		return t, true
 	}
-	t, ok := p.en[key]
+	t, ok := p.en.get()[key]
 	return t, ok
 }
 

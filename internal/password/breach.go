@@ -34,7 +34,8 @@ type BreachList struct {
 }
 
 // EmbeddedBreachList decodes the list compiled into the binary (about
-// 47,000 common passwords, 0.6 MB in memory). Decode it once and share it.
+// 47,000 common passwords, 0.6 MB in memory). Policies share one copy,
+// decoded on their first password check.
 func EmbeddedBreachList() (*BreachList, error) {
 	return parseBreachList(bytes.NewReader(breachedFile))
 }

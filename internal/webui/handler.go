@@ -13,7 +13,6 @@ package webui
 
 import (
 	"embed"
-	"html/template"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -77,7 +76,7 @@ type Handler struct {
 	once sync.Once
 	mux  *http.ServeMux
 	// pages holds each page's templates per supported language.
-	pages map[language.Tag]map[string]*template.Template
+	pages pageSet
 	csp   string
 	// brandCSS is the stylesheet of Config.PrimaryColor ("" without one).
 	brandCSS string
@@ -114,7 +113,7 @@ const (
 func (h *Handler) init() {
 	h.base = uiBasePath(h.Config.PublicBaseURL)
 	h.csp = contentSecurityPolicy(h.Config.PublicBaseURL, h.Config.ReturnURLs, h.Config.LogoURL)
-	h.pages = parsePages()
+	h.pages = newPageSet()
 	h.brandCSS = brandStylesheet(h.Config.PrimaryColor)
 
 	m := http.NewServeMux()

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"sort"
+	"sync"
 
 	"golang.org/x/text/language"
 
@@ -70,24 +71,48 @@ type action struct {
 	Primary bool
 }
 
-// parsePages parses the layout once per page template, so each page
-// defines its own "content", and gives each supported language its own
-// copy whose text functions (i18n.Printer.Funcs) speak that language.
-func parsePages() map[language.Tag]map[string]*template.Template {
-	layout := template.Must(template.New("layout.html").Funcs(i18n.For(i18n.Default).Funcs()).
-		ParseFS(assets, "templates/layout.html", "templates/partials.html"))
-	out := map[language.Tag]map[string]*template.Template{}
+// pageNames are the page templates (templates/<name>.html).
+var pageNames = []string{"flow", "error", "message", "welcome", "mail", "lockdown"}
+
+// pageSet holds the page templates of every supported language. A
+// language's pages are parsed on its first page: a UI that is only ever
+// shown in English keeps one copy, not five (about 0.6 MiB each).
+type pageSet map[language.Tag]*langPages
+
+type langPages struct {
+	once  sync.Once
+	pages map[string]*template.Template
+}
+
+func newPageSet() pageSet {
+	s := pageSet{}
 	for _, tag := range i18n.Supported {
-		funcs := template.FuncMap(i18n.For(tag).Funcs())
-		pages := map[string]*template.Template{}
-		for _, name := range []string{"flow", "error", "message", "welcome", "mail", "lockdown"} {
-			t := template.Must(layout.Clone())
-			t = template.Must(t.ParseFS(assets, "templates/"+name+".html"))
-			pages[name] = t.Funcs(funcs)
-		}
-		out[tag] = pages
+		s[tag] = &langPages{}
 	}
-	return out
+	return s
+}
+
+// page is the template of page name in tag, a supported language.
+func (s pageSet) page(tag language.Tag, name string) *template.Template {
+	l := s[tag]
+	l.once.Do(func() { l.pages = parsePages(tag) })
+	return l.pages[name]
+}
+
+// parsePages parses the layout once per page template, so each page
+// defines its own "content", with text functions (i18n.Printer.Funcs)
+// that speak the language of tag. The templates are part of the binary
+// and the tests render every page, so a parse error is a broken build.
+func parsePages(tag language.Tag) map[string]*template.Template {
+	funcs := template.FuncMap(i18n.For(tag).Funcs())
+	layout := template.Must(template.New("layout.html").Funcs(funcs).
+		ParseFS(assets, "templates/layout.html", "templates/partials.html"))
+	pages := map[string]*template.Template{}
+	for _, name := range pageNames {
+		t := template.Must(layout.Clone())
+		pages[name] = template.Must(t.ParseFS(assets, "templates/"+name+".html"))
+	}
+	return pages
 }
 
 // render writes a page. The template runs into a buffer first, so a
@@ -109,7 +134,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		p.Title = p.Error.Heading
 	}
 	var buf bytes.Buffer
-	if err := h.pages[v.P.Tag()][name].ExecuteTemplate(&buf, "layout.html", p); err != nil {
+	if err := h.pages.page(v.P.Tag(), name).ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		httpx.Logger(r.Context()).Error("web UI template failed", "page", name, "error", err)
 		http.Error(w, "The page could not be rendered.", http.StatusInternalServerError)
 		return
