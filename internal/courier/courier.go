@@ -171,7 +171,9 @@ type Claim struct {
 	// Now is the claim time: queued messages with next_attempt_at <= Now are due.
 	Now time.Time
 	// StaleBefore: processing messages claimed before this time belong to a
-	// dispatcher that died and are claimed again.
+	// dispatcher that died and are claimed again. Zero: the claim takes
+	// due queued messages only (a running dispatcher looks for stale
+	// claims once per PullWait, not at every claim).
 	StaleBefore time.Time
 	// Limit caps the number of messages claimed.
 	Limit int
@@ -233,11 +235,16 @@ type Store interface {
 	MailboxLister
 	// InsertMessage stores a new message.
 	InsertMessage(ctx context.Context, m *Message) error
+	// PrepareInsert is InsertMessage in two steps: the costly part
+	// (sealing the content) now, the insert when the returned function is
+	// called, in the transaction its ctx carries. It writes the same row
+	// each time it is called (a transaction may be run again).
+	PrepareInsert(m *Message) func(ctx context.Context) error
 	// ClaimMessages marks up to c.Limit due messages as processing under
 	// c.Token, adds one to their send count and returns them, lowest
 	// Priority first, then due queued messages (oldest due first) before
-	// ones whose claim went stale. A message is returned to at most one
-	// concurrent claimant.
+	// ones whose claim went stale (when c.StaleBefore is set). A message
+	// is returned to at most one concurrent claimant.
 	ClaimMessages(ctx context.Context, c Claim) ([]Message, error)
 	// FinishMessage applies an outcome to a message still held by
 	// o.ClaimToken, or returns ErrClaimLost.

@@ -32,6 +32,9 @@ type flight struct {
 	// retryAt is the earliest next attempt of a message of ours that
 	// failed since the last claim (zero: none).
 	retryAt time.Time
+	// staleLook is when a claim last looked for stale claims (wall
+	// clock, as PullWait is).
+	staleLook time.Time
 }
 
 // newFlight starts an empty flight with its heartbeat.
@@ -50,15 +53,20 @@ func (d *Dispatcher) newFlight(ctx context.Context) *flight {
 
 // claim claims up to limit due messages and starts delivering them. It
 // returns how many it claimed.
+//
+// It looks for stale claims (a dead dispatcher's) at its first claim and
+// then at most once per PullWait: a claim goes stale only after
+// ProcessingTimeout, so looking at every claim, about once per mail sent,
+// would cost a query each for nothing.
 func (f *flight) claim(ctx context.Context, limit int) (int, error) {
 	d := f.d
 	now := d.cfg.Now().UTC()
-	msgs, err := d.cfg.Store.ClaimMessages(ctx, Claim{
-		Token:       f.token,
-		Now:         now,
-		StaleBefore: now.Add(-d.cfg.ProcessingTimeout),
-		Limit:       limit,
-	})
+	c := Claim{Token: f.token, Now: now, Limit: limit}
+	if wall := time.Now(); wall.Sub(f.staleLook) >= d.cfg.PullWait {
+		f.staleLook = wall
+		c.StaleBefore = now.Add(-d.cfg.ProcessingTimeout)
+	}
+	msgs, err := d.cfg.Store.ClaimMessages(ctx, c)
 	if err != nil {
 		return 0, fmt.Errorf("claim messages: %w", err)
 	}

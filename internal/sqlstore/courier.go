@@ -68,39 +68,138 @@ func sealPlace(id uuid.UUID, column string) []byte {
 
 // InsertMessage stores a new message.
 func (s *CourierStore) InsertMessage(ctx context.Context, m *courier.Message) error {
+	return s.PrepareInsert(m)(ctx)
+}
+
+// PrepareInsert seals m's content now and returns its insert: a caller
+// seals before its transaction, which then holds the writer (SQLite's
+// one connection) for the insert only. The insert writes the same row
+// each time it runs.
+func (s *CourierStore) PrepareInsert(m *courier.Message) func(ctx context.Context) error {
 	var expires any
 	if !m.ExpiresAt.IsZero() {
 		expires = s.T(m.ExpiresAt)
 	}
-	_, err := s.Exec(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
-		template_data, send_count, next_attempt_at, created_at, updated_at, expires_at, priority)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID.String(), string(m.Type), string(m.Status), m.Recipient,
+	args := []any{m.ID.String(), string(m.Type), string(m.Status), m.Recipient,
 		s.seal(m.ID, "subject", m.Subject), s.seal(m.ID, "body", m.Body), string(m.TemplateType),
 		s.seal(m.ID, "template_data", string(m.TemplateData)), m.SendCount, s.T(m.NextAttemptAt), s.T(m.CreatedAt), s.T(m.UpdatedAt), expires,
-		int(m.Priority))
-	return err
+		int(m.Priority)}
+	return func(ctx context.Context) error {
+		_, err := s.Exec(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
+			template_data, send_count, next_attempt_at, created_at, updated_at, expires_at, priority)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		return err
+	}
 }
 
+// claimSet is what a claim changes: the arguments are the claim time,
+// the token and the claim time again.
+const claimSet = `SET status = 'processing', claimed_at = ?, claimed_by = ?, send_count = send_count + 1, updated_at = ?`
+
 // ClaimMessages marks due messages as processing under c.Token: queued
-// ones whose next attempt is due and processing ones whose claim went
-// stale, lowest priority value first (courier.PriorityOf), then due
-// before stale, oldest first. PostgreSQL and MySQL lock the candidate rows
-// with FOR UPDATE SKIP LOCKED, so concurrent claimants take disjoint sets
-// without waiting for each other; SQLite claims each row with a
-// conditional update.
+// ones whose next attempt is due and, when c.StaleBefore is set,
+// processing ones whose claim went stale; lowest priority value first
+// (courier.PriorityOf), then due before stale, oldest first.
+//
+// Most claims find no stale claim to take over, and are then one
+// statement on SQLite and PostgreSQL: an UPDATE … RETURNING of the rows a
+// subquery picks. MariaDB and MySQL have no UPDATE … RETURNING: they
+// select the rows and update them, in one transaction. PostgreSQL and
+// MySQL pick rows with FOR UPDATE SKIP LOCKED, so concurrent claimants
+// take disjoint sets without waiting for each other; SQLite has one
+// writer. Content is opened after the claim, not while it holds the
+// writer.
 func (s *CourierStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]courier.Message, error) {
-	var msgs []courier.Message
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		lock := " FOR UPDATE SKIP LOCKED"
-		if s.Dialect == SQLite {
-			lock = ""
+	stale := !c.StaleBefore.IsZero()
+	if stale && s.Dialect != MySQL {
+		var err error
+		if stale, err = s.anyStale(ctx, c.StaleBefore); err != nil {
+			return nil, err
 		}
-		// courier_messages_claim_idx (status, priority, next_attempt_at, id)
-		// serves this order.
-		cands, err := s.claimCandidates(ctx, `SELECT id, priority FROM courier_messages
+	}
+	var (
+		rows []sealedMessage
+		err  error
+	)
+	if stale || s.Dialect == MySQL {
+		rows, err = s.claimSelected(ctx, c, stale)
+	} else {
+		rows, err = s.claimDue(ctx, c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	msgs := make([]courier.Message, len(rows))
+	for i := range rows {
+		msgs[i] = s.openMessage(rows[i])
+	}
+	return msgs, nil
+}
+
+// anyStale reports whether some claim went stale (its dispatcher died).
+func (s *CourierStore) anyStale(ctx context.Context, before time.Time) (bool, error) {
+	var one int
+	err := s.QueryRow(ctx, `SELECT 1 FROM courier_messages WHERE status = 'processing' AND claimed_at < ? LIMIT 1`, s.T(before)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// claimDue claims due queued messages with one UPDATE … RETURNING
+// (SQLite and PostgreSQL), in claim order. courier_messages_claim_idx
+// (status, priority, next_attempt_at, id) serves the subquery.
+func (s *CourierStore) claimDue(ctx context.Context, c courier.Claim) ([]sealedMessage, error) {
+	lock := ""
+	if s.Dialect == Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	q := `UPDATE courier_messages ` + claimSet + `
+		WHERE id IN (SELECT id FROM courier_messages WHERE status = 'queued' AND next_attempt_at <= ?
+			ORDER BY priority, next_attempt_at, id LIMIT ?` + lock + `)
+		RETURNING ` + courierMessageColumns
+	args := []any{s.T(c.Now), c.Token, s.T(c.Now), s.T(c.Now), c.Limit}
+	var rows []sealedMessage
+	run := func(ctx context.Context) error {
+		var err error
+		rows, err = s.scanSealed(s.Query(ctx, q, args...))
+		return err
+	}
+	var err error
+	if s.Dialect == SQLite {
+		// A write: on the writer, as a one-statement transaction (which
+		// joins a group commit without a savepoint).
+		err = s.inTx(ctx, true, run)
+	} else {
+		// Autocommitted. queryText, unlike Query, never runs it twice: a
+		// claim whose answer was lost must not claim more.
+		rows, err = s.scanSealed(s.queryText(ctx, q, args...))
+	}
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING has no order: the claim's is the subquery's.
+	slices.SortFunc(rows, func(a, b sealedMessage) int {
+		return cmp.Or(cmp.Compare(a.m.Priority, b.m.Priority), a.m.NextAttemptAt.Compare(b.m.NextAttemptAt),
+			strings.Compare(a.m.ID.String(), b.m.ID.String()))
+	})
+	return rows, nil
+}
+
+// claimSelected claims in one transaction: it selects due messages and,
+// with stale, messages whose claim went stale, keeps the first c.Limit by
+// priority (due before stale within one), and updates them.
+func (s *CourierStore) claimSelected(ctx context.Context, c courier.Claim, stale bool) ([]sealedMessage, error) {
+	lock := " FOR UPDATE SKIP LOCKED"
+	if s.Dialect == SQLite {
+		lock = "" // its transactions hold the database's one write lock from BEGIN
+	}
+	var msgs []sealedMessage
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		msgs, err = s.scanSealed(s.Query(ctx, `SELECT `+courierMessageColumns+` FROM courier_messages
 			WHERE status = 'queued' AND next_attempt_at <= ?
-			ORDER BY priority, next_attempt_at, id LIMIT ?`+lock, s.T(c.Now), c.Limit)
+			ORDER BY priority, next_attempt_at, id LIMIT ?`+lock, s.T(c.Now), c.Limit))
 		if err != nil {
 			return err
 		}
@@ -108,145 +207,112 @@ func (s *CourierStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]co
 		// be a code someone waits for, which must not wait behind a burst of
 		// due notifications: look for stale ones unless the due ones fill
 		// the claim with interactive mail, and merge by priority.
-		if len(cands) < c.Limit || cands[len(cands)-1].priority > courier.PriorityInteractive {
-			stale, err := s.claimCandidates(ctx, `SELECT id, priority FROM courier_messages
+		if stale && (len(msgs) < c.Limit || msgs[len(msgs)-1].m.Priority > courier.PriorityInteractive) {
+			more, err := s.scanSealed(s.Query(ctx, `SELECT `+courierMessageColumns+` FROM courier_messages
 				WHERE status = 'processing' AND claimed_at < ?
-				ORDER BY priority, claimed_at, id LIMIT ?`+lock, s.T(c.StaleBefore), c.Limit)
+				ORDER BY priority, claimed_at, id LIMIT ?`+lock, s.T(c.StaleBefore), c.Limit))
 			if err != nil {
 				return err
 			}
-			// Stable: within a priority, due ones (first in cands) stay first.
-			cands = append(cands, stale...)
-			slices.SortStableFunc(cands, func(a, b claimCandidate) int { return cmp.Compare(a.priority, b.priority) })
-			cands = cands[:min(len(cands), c.Limit)]
+			// Stable: within a priority, due ones (first in msgs) stay first.
+			msgs = append(msgs, more...)
+			slices.SortStableFunc(msgs, func(a, b sealedMessage) int { return cmp.Compare(a.m.Priority, b.m.Priority) })
+			msgs = msgs[:min(len(msgs), c.Limit)]
 		}
-		if len(cands) == 0 {
+		if len(msgs) == 0 {
 			return nil
 		}
-		ids := make([]string, len(cands))
-		for i, cand := range cands {
-			ids[i] = cand.id
+		ids := make([]string, len(msgs))
+		for i := range msgs {
+			ids[i] = msgs[i].m.ID.String()
 		}
-
-		claimed := ids
-		if s.Dialect == SQLite {
-			claimed = claimed[:0:0]
-			for _, id := range ids {
-				res, err := s.Exec(ctx, `UPDATE courier_messages
-					SET status = 'processing', claimed_at = ?, claimed_by = ?, send_count = send_count + 1, updated_at = ?
-					WHERE id = ? AND ((status = 'queued' AND next_attempt_at <= ?) OR (status = 'processing' AND claimed_at < ?))`,
-					s.T(c.Now), c.Token, s.T(c.Now), id, s.T(c.Now), s.T(c.StaleBefore))
-				if err != nil {
-					return err
-				}
-				if n, err := res.RowsAffected(); err != nil {
-					return err
-				} else if n == 1 {
-					claimed = append(claimed, id)
-				}
-			}
-			if len(claimed) == 0 {
-				return nil
-			}
-		} else {
-			in, args := inList(claimed)
-			if _, err := s.Exec(ctx, `UPDATE courier_messages
-				SET status = 'processing', claimed_at = ?, claimed_by = ?, send_count = send_count + 1, updated_at = ?
-				WHERE id IN (`+in+`)`, append([]any{s.T(c.Now), c.Token, s.T(c.Now)}, args...)...); err != nil {
-				return err
-			}
-		}
-
-		in, args := inList(claimed)
-		if msgs, err = s.queryMessages(ctx, `SELECT `+courierMessageColumns+` FROM courier_messages
-			WHERE id IN (`+in+`)`, args...); err != nil {
-			return err
-		}
-		// In claim order.
-		pos := make(map[string]int, len(claimed))
-		for i, id := range claimed {
-			pos[id] = i
-		}
-		slices.SortFunc(msgs, func(a, b courier.Message) int { return cmp.Compare(pos[a.ID.String()], pos[b.ID.String()]) })
-		return nil
+		in, args := inList(ids)
+		_, err = s.Exec(ctx, `UPDATE courier_messages `+claimSet+` WHERE id IN (`+in+`)`,
+			append([]any{s.T(c.Now), c.Token, s.T(c.Now)}, args...)...)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The rows as the update left them.
+	now := Time(c.Now)
+	for i := range msgs {
+		m := &msgs[i].m
+		m.Status, m.ClaimedAt, m.ClaimedBy, m.UpdatedAt = courier.StatusProcessing, now, c.Token, now
+		m.SendCount++
 	}
 	return msgs, nil
 }
 
-// claimCandidate is a row ClaimMessages may claim.
-type claimCandidate struct {
-	id       string
-	priority courier.Priority
-}
-
-func (s *CourierStore) claimCandidates(ctx context.Context, q string, args ...any) ([]claimCandidate, error) {
-	rows, err := s.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []claimCandidate
-	for rows.Next() {
-		var c claimCandidate
-		if err := rows.Scan(&c.id, &c.priority); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
 // FinishMessage records the outcome of a claimed message, if the claim
-// still holds.
+// still holds: the message's new state and the dispatch record of the
+// attempt, together. On PostgreSQL that is one statement.
 func (s *CourierStore) FinishMessage(ctx context.Context, o courier.Outcome) error {
+	// Everything is sealed before the statements run.
+	set := []string{"status = ?", "claimed_at = NULL", "claimed_by = NULL", "updated_at = ?"}
+	args := []any{string(o.Status), s.T(o.Now)}
+	if o.Status == courier.StatusQueued {
+		set = append(set, "next_attempt_at = ?")
+		args = append(args, s.T(o.NextAttemptAt))
+	}
+	if o.LastError != "" {
+		set = append(set, "last_error = ?")
+		args = append(args, o.LastError)
+	}
+	if o.Release {
+		set = append(set, "send_count = send_count - 1")
+	}
+	if o.Status == courier.StatusSent || o.Status == courier.StatusAbandoned {
+		// The wipe: nothing of the code or link survives the delivery.
+		subject, body := cmp.Or(o.KeptSubject, "[redacted]"), cmp.Or(o.KeptBody, "[redacted]")
+		set = append(set, "subject = ?", "body = ?", "template_data = ?")
+		args = append(args, s.seal(o.MessageID, "subject", subject), s.seal(o.MessageID, "body", body),
+			s.seal(o.MessageID, "template_data", "{}"))
+	}
+	update := `UPDATE courier_messages SET ` + strings.Join(set, ", ") + `
+		WHERE id = ? AND status = 'processing' AND claimed_by = ?`
+	args = append(args, o.MessageID.String(), o.ClaimToken)
+	var dispatch []any
+	if d := o.Dispatch; d != nil {
+		var derr any
+		if len(d.Error) > 0 {
+			derr = string(d.Error)
+		}
+		dispatch = []any{d.ID.String(), string(d.Status), derr, s.T(d.CreatedAt), s.T(d.UpdatedAt)}
+	}
+	if dispatch != nil && s.Dialect == Postgres {
+		// The dispatch is inserted only if the update found the claim.
+		res, err := s.Exec(ctx, `WITH finished AS (`+update+` RETURNING id)
+			INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at)
+			SELECT ?, id, ?, ?, ?, ? FROM finished`,
+			append(args, dispatch[0], dispatch[1], dispatch[2], dispatch[3], dispatch[4])...)
+		return claimHeld(res, err)
+	}
 	return s.InTx(ctx, func(ctx context.Context) error {
-		set := []string{"status = ?", "claimed_at = NULL", "claimed_by = NULL", "updated_at = ?"}
-		args := []any{string(o.Status), s.T(o.Now)}
-		if o.Status == courier.StatusQueued {
-			set = append(set, "next_attempt_at = ?")
-			args = append(args, s.T(o.NextAttemptAt))
-		}
-		if o.LastError != "" {
-			set = append(set, "last_error = ?")
-			args = append(args, o.LastError)
-		}
-		if o.Release {
-			set = append(set, "send_count = send_count - 1")
-		}
-		if o.Status == courier.StatusSent || o.Status == courier.StatusAbandoned {
-			// The wipe: nothing of the code or link survives the delivery.
-			subject, body := cmp.Or(o.KeptSubject, "[redacted]"), cmp.Or(o.KeptBody, "[redacted]")
-			set = append(set, "subject = ?", "body = ?", "template_data = ?")
-			args = append(args, s.seal(o.MessageID, "subject", subject), s.seal(o.MessageID, "body", body),
-				s.seal(o.MessageID, "template_data", "{}"))
-		}
-		args = append(args, o.MessageID.String(), o.ClaimToken)
-		res, err := s.Exec(ctx, `UPDATE courier_messages SET `+strings.Join(set, ", ")+`
-			WHERE id = ? AND status = 'processing' AND claimed_by = ?`, args...)
-		if err != nil {
+		if err := claimHeld(s.Exec(ctx, update, args...)); err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return courier.ErrClaimLost
+		if dispatch == nil {
+			return nil
 		}
-		if d := o.Dispatch; d != nil {
-			var derr any
-			if len(d.Error) > 0 {
-				derr = string(d.Error)
-			}
-			if _, err := s.Exec(ctx, `INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?)`,
-				d.ID.String(), d.MessageID.String(), string(d.Status), derr, s.T(d.CreatedAt), s.T(d.UpdatedAt)); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := s.Exec(ctx, `INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, dispatch[0], o.MessageID.String(), dispatch[1], dispatch[2], dispatch[3], dispatch[4])
+		return err
 	})
+}
+
+// claimHeld is courier.ErrClaimLost when a statement guarded by the claim
+// changed nothing.
+func claimHeld(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return courier.ErrClaimLost
+	}
+	return nil
 }
 
 // GetMessage returns a message with its dispatches.
@@ -350,20 +416,39 @@ func (s *CourierStore) OldestPendingSince(ctx context.Context) (time.Time, error
 }
 
 func (s *CourierStore) queryMessages(ctx context.Context, q string, args ...any) ([]courier.Message, error) {
-	rows, err := s.Query(ctx, q, args...)
+	rows, err := s.scanSealed(s.Query(ctx, q, args...))
+	if err != nil {
+		return nil, err
+	}
+	msgs := make([]courier.Message, len(rows))
+	for i := range rows {
+		msgs[i] = s.openMessage(rows[i])
+	}
+	return msgs, nil
+}
+
+// sealedMessage is a message as read, its content still sealed.
+type sealedMessage struct {
+	m                   courier.Message
+	subject, body, data string
+}
+
+// scanSealed reads rows of courierMessageColumns and closes them.
+func (s *CourierStore) scanSealed(rows *sql.Rows, err error) ([]sealedMessage, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []courier.Message
+	var out []sealedMessage
 	for rows.Next() {
 		var (
-			m                                  courier.Message
-			typ, status, tt, subject, body, td string
-			lastError, claimedBy               sql.NullString
-			claimedAt, expiresAt               sql.NullTime
+			r                    sealedMessage
+			m                    = &r.m
+			typ, status, tt      string
+			lastError, claimedBy sql.NullString
+			claimedAt, expiresAt sql.NullTime
 		)
-		if err := rows.Scan(&m.ID, &typ, &status, &m.Recipient, &subject, &body, &tt, &td,
+		if err := rows.Scan(&m.ID, &typ, &status, &m.Recipient, &r.subject, &r.body, &tt, &r.data,
 			&m.SendCount, &lastError, &m.NextAttemptAt, &claimedAt, &claimedBy, &m.CreatedAt, &m.UpdatedAt, &expiresAt, &m.Priority); err != nil {
 			return nil, err
 		}
@@ -378,25 +463,26 @@ func (s *CourierStore) queryMessages(ctx context.Context, q string, args ...any)
 		if expiresAt.Valid {
 			m.ExpiresAt = expiresAt.Time.UTC()
 		}
-		s.openContent(&m, subject, body, td)
-		out = append(out, m)
+		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
-// openContent decrypts subject, body and template data into m. A message
-// that no configured key opens stays listable (the admin API still shows
-// its status and recipient) with ContentError set.
-func (s *CourierStore) openContent(m *courier.Message, subject, body, data string) {
+// openMessage decrypts the content of r. A message that no configured
+// key opens stays listable (the admin API still shows its status and
+// recipient) with ContentError set.
+func (s *CourierStore) openMessage(r sealedMessage) courier.Message {
+	m := r.m
 	var err1, err2, err3 error
-	m.Subject, err1 = s.open(m.ID, "subject", subject)
-	m.Body, err2 = s.open(m.ID, "body", body)
-	td, err3 := s.open(m.ID, "template_data", data)
+	m.Subject, err1 = s.open(m.ID, "subject", r.subject)
+	m.Body, err2 = s.open(m.ID, "body", r.body)
+	td, err3 := s.open(m.ID, "template_data", r.data)
 	m.TemplateData = json.RawMessage(td)
 	if err := cmp.Or(err1, err2, err3); err != nil {
 		m.Subject, m.Body, m.TemplateData = "", "", nil
 		m.ContentError = fmt.Errorf("courier: message content cannot be decrypted (was a secrets.cipher key removed?): %w", err)
 	}
+	return m
 }
 
 // loadDispatches fills the Dispatches of msgs, oldest attempt first.

@@ -343,6 +343,94 @@ func TestCourierStore(t *testing.T) {
 			}
 		})
 
+		t.Run("ClaimAndRecordInFewStatements", func(t *testing.T) {
+			db := sqltest.Open(t, db.Dialect)
+			s := sqltest.CourierStore(t, db)
+			at := base
+			for i := range 3 {
+				mustInsertMessage(t, s, fmt.Sprintf("few%d@example.test", i), at)
+			}
+			statements := func() uint64 { return db.Counts().Statements.Load() }
+			before := statements()
+			got, err := s.ClaimMessages(ctx, courier.Claim{Token: "few", Now: at, Limit: 2})
+			if err != nil || len(got) != 2 || got[0].Status != courier.StatusProcessing || got[0].SendCount != 1 || got[0].ClaimedBy != "few" || got[0].Body != "body" {
+				t.Fatalf("claim: %v %+v", err, got)
+			}
+			// SQLite and PostgreSQL: one UPDATE … RETURNING (on SQLite in a
+			// transaction of its own). MySQL: SELECT … FOR UPDATE SKIP
+			// LOCKED and UPDATE, in a transaction.
+			claim := map[sqlstore.Dialect]uint64{sqlstore.SQLite: 3, sqlstore.Postgres: 1, sqlstore.MySQL: 4}
+			if n := statements() - before; n != claim[db.Dialect] {
+				t.Errorf("claim: %d statements, want %d", n, claim[db.Dialect])
+			}
+			before = statements()
+			d := &courier.Dispatch{ID: uuid.New(), MessageID: got[0].ID, Status: courier.DispatchSuccess, CreatedAt: at, UpdatedAt: at}
+			if err := s.FinishMessage(ctx, courier.Outcome{MessageID: got[0].ID, ClaimToken: "few", Status: courier.StatusSent, Dispatch: d, Now: at}); err != nil {
+				t.Fatal(err)
+			}
+			// PostgreSQL: the update and the dispatch's insert are one
+			// statement; elsewhere two, in a transaction.
+			finish := map[sqlstore.Dialect]uint64{sqlstore.SQLite: 4, sqlstore.Postgres: 1, sqlstore.MySQL: 4}
+			if n := statements() - before; n != finish[db.Dialect] {
+				t.Errorf("record: %d statements, want %d", n, finish[db.Dialect])
+			}
+			if m, _ := s.GetMessage(ctx, got[0].ID); m.Status != courier.StatusSent || len(m.Dispatches) != 1 || m.Dispatches[0].ID != d.ID {
+				t.Errorf("recorded: %+v", m)
+			}
+			// A result whose claim was lost changes nothing, and records no attempt.
+			lost := &courier.Dispatch{ID: uuid.New(), MessageID: got[1].ID, Status: courier.DispatchSuccess, CreatedAt: at, UpdatedAt: at}
+			err = s.FinishMessage(ctx, courier.Outcome{MessageID: got[1].ID, ClaimToken: "someone-else", Status: courier.StatusSent, Dispatch: lost, Now: at})
+			if !errors.Is(err, courier.ErrClaimLost) {
+				t.Fatalf("foreign claim: %v", err)
+			}
+			if m, _ := s.GetMessage(ctx, got[1].ID); m.Status != courier.StatusProcessing || len(m.Dispatches) != 0 {
+				t.Errorf("after a lost claim: %s, %d dispatches", m.Status, len(m.Dispatches))
+			}
+		})
+
+		t.Run("StaleClaimsOnlyWhenAskedFor", func(t *testing.T) {
+			s := sqltest.CourierStore(t, sqltest.Open(t, db.Dialect))
+			at := base
+			m := mustInsertMessage(t, s, "dead-claim@example.test", at)
+			if got, _ := s.ClaimMessages(ctx, courier.Claim{Token: "dies", Now: at, Limit: 1}); len(got) != 1 {
+				t.Fatal("first claim")
+			}
+			later := at.Add(time.Hour)
+			if got, err := s.ClaimMessages(ctx, courier.Claim{Token: "due-only", Now: later, Limit: 10}); err != nil || len(got) != 0 {
+				t.Fatalf("a claim without StaleBefore took %d (%v)", len(got), err)
+			}
+			got, err := s.ClaimMessages(ctx, courier.Claim{Token: "rescuer", Now: later, StaleBefore: later.Add(-30 * time.Second), Limit: 10})
+			if err != nil || len(got) != 1 || got[0].ID != m.ID || got[0].SendCount != 2 || got[0].ClaimedBy != "rescuer" || got[0].Body != "body" {
+				t.Fatalf("rescue: %v %+v", err, got)
+			}
+		})
+
+		t.Run("PreparedInsertRunsAgainAfterARollback", func(t *testing.T) {
+			at := base.Add(6 * time.Hour)
+			m := courier.Message{
+				ID: uuid.New(), Status: courier.StatusQueued, Type: courier.TypeEmail, Channel: "email", Recipient: "again@example.test",
+				Subject: "Use code 271828", Body: "Code 271828", TemplateType: courier.TemplateRecoveryCodeValid,
+				TemplateData: []byte(`{"recovery_code":"271828"}`), NextAttemptAt: at, CreatedAt: at, UpdatedAt: at,
+			}
+			insert := s.PrepareInsert(&m)
+			rollback := errors.New("the transaction's connection was lost")
+			if err := db.InTx(ctx, func(ctx context.Context) error {
+				if err := insert(ctx); err != nil {
+					return err
+				}
+				return rollback
+			}); !errors.Is(err, rollback) {
+				t.Fatal(err)
+			}
+			if err := db.InTx(ctx, insert); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetMessage(ctx, m.ID)
+			if err != nil || got.Subject != m.Subject || got.Body != m.Body || string(got.TemplateData) != string(m.TemplateData) || got.ContentError != nil {
+				t.Fatalf("stored: %v %+v", err, got)
+			}
+		})
+
 		t.Run("UnknownMessageIsNotFound", func(t *testing.T) {
 			_, err := s.GetMessage(ctx, uuid.New())
 			if !errors.Is(err, courier.ErrMessageNotFound) || !errors.Is(err, sqlstore.ErrNotFound) {
