@@ -56,10 +56,31 @@ func (q *Queue) SetClock(now func() time.Time) { q.now = now }
 // stored with it. A missing or malformed recipient is an error, so the
 // caller's request fails.
 func (q *Queue) Enqueue(ctx context.Context, e Email) (uuid.UUID, error) {
+	p, err := q.Prepare(ctx, e)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return p.ID, p.Enqueue(ctx)
+}
+
+// Prepared is a mail rendered, and its content sealed, ahead of the
+// transaction that queues it (Queue.Prepare), so that the transaction
+// holds the writer for one insert only.
+type Prepared struct {
+	// ID is the message's id.
+	ID     uuid.UUID
+	insert func(ctx context.Context) error
+	q      *Queue
+}
+
+// Prepare does the work of Enqueue but the insert: it checks the
+// recipient, renders the subject and plaintext body in the mail's
+// language (chosen from ctx and e, as Enqueue does) and seals them.
+func (q *Queue) Prepare(ctx context.Context, e Email) (*Prepared, error) {
 	to := strings.TrimSpace(e.To)
 	addr, err := mail.ParseAddress(to)
 	if to == "" || err != nil || addr.Address != to {
-		return uuid.Nil, fmt.Errorf("%w: %q", ErrInvalidRecipient, to)
+		return nil, fmt.Errorf("%w: %q", ErrInvalidRecipient, to)
 	}
 	if e.Data.To == "" {
 		e.Data.To = to
@@ -67,11 +88,11 @@ func (q *Queue) Enqueue(ctx context.Context, e Email) (uuid.UUID, error) {
 	e.Data.localize(i18n.For(q.templates.language(ctx, e.Data)))
 	r, err := q.templates.renderStored(e.Template, e.Data)
 	if err != nil {
-		return uuid.Nil, err
+		return nil, err
 	}
 	data, err := json.Marshal(e.Data)
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("courier: encode template data: %w", err)
+		return nil, fmt.Errorf("courier: encode template data: %w", err)
 	}
 	now := q.now().UTC()
 	lifespan := DefaultMessageLifespan
@@ -94,13 +115,21 @@ func (q *Queue) Enqueue(ctx context.Context, e Email) (uuid.UUID, error) {
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
-	if err := q.store.InsertMessage(ctx, m); err != nil {
-		return uuid.Nil, fmt.Errorf("courier: queue message: %w", err)
+	return &Prepared{ID: m.ID, insert: q.store.PrepareInsert(m), q: q}, nil
+}
+
+// Enqueue stores the prepared mail as queued in the transaction ctx
+// carries and wakes the dispatcher once it commits. Run again (a
+// transaction run again after a lost connection), it writes the same
+// message.
+func (p *Prepared) Enqueue(ctx context.Context) error {
+	if err := p.insert(ctx); err != nil {
+		return fmt.Errorf("courier: queue message: %w", err)
 	}
-	if q.wake != nil {
-		q.store.AfterCommit(ctx, q.wake)
+	if p.q.wake != nil {
+		p.q.store.AfterCommit(ctx, p.q.wake)
 	}
-	return m.ID, nil
+	return nil
 }
 
 // IdentityData turns an identity (any value with the identity JSON shape,

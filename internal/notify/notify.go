@@ -54,9 +54,10 @@ type Identities interface {
 	SetPassword(ctx context.Context, id uuid.UUID, hashed string) error
 }
 
-// Mailer queues mail in the caller's transaction (courier.Queue).
+// Mailer renders and seals mail ahead of the transaction that queues it
+// (courier.Queue).
 type Mailer interface {
-	Enqueue(ctx context.Context, e courier.Email) (uuid.UUID, error)
+	Prepare(ctx context.Context, e courier.Email) (*courier.Prepared, error)
 }
 
 // Notifier mails the security notifications. It is an audit.Observer.
@@ -72,7 +73,7 @@ type Notifier struct {
 	Now       func() time.Time
 }
 
-var _ audit.Observer = (*Notifier)(nil)
+var _ audit.Preparer = (*Notifier)(nil)
 
 // templates maps each event type that can be mailed about to its mail.
 var templates = map[audit.Type]courier.TemplateType{
@@ -93,19 +94,36 @@ var templates = map[audit.Type]courier.TemplateType{
 // of the request that made the change (never an administrator's), else
 // in selfservice.default_locale.
 func (n *Notifier) Observe(ctx context.Context, e *audit.Event) error {
+	write, err := n.Prepare(ctx, e, nil)
+	if err != nil || write == nil {
+		return err
+	}
+	return write(ctx)
+}
+
+// Prepare is Observe before the transaction: the lockdown tokens and
+// their keyed hashes are made, the mails rendered and sealed, and the
+// returned function only inserts them (in the transaction of e). subject
+// is the identity e concerns as the caller read it (public view), or nil
+// to read it here.
+func (n *Notifier) Prepare(ctx context.Context, e *audit.Event, subject any) (func(ctx context.Context) error, error) {
 	tmpl, ok := templates[e.Type]
 	if !ok || e.IdentityID == nil || e.Result != audit.ResultSuccess {
-		return nil
+		return nil, nil
 	}
 	if e.Type != audit.LockdownConfirmed && !n.Config.Enabled[e.Type] {
-		return nil
+		return nil, nil
 	}
-	ident, err := n.Identities.GetPublic(ctx, *e.IdentityID)
-	if errors.Is(err, storeerr.ErrNotFound) {
-		return nil // nobody left to warn
-	}
-	if err != nil {
-		return fmt.Errorf("notify: load identity: %w", err)
+	ident, _ := subject.(*identity.Identity)
+	if ident == nil || ident.ID != *e.IdentityID {
+		var err error
+		ident, err = n.Identities.GetPublic(ctx, *e.IdentityID)
+		if errors.Is(err, storeerr.ErrNotFound) {
+			return nil, nil // nobody left to warn
+		}
+		if err != nil {
+			return nil, fmt.Errorf("notify: load identity: %w", err)
+		}
 	}
 	ev := eventData(e)
 	recipients := recoveryEmails(ident)
@@ -113,28 +131,54 @@ func (n *Notifier) Observe(ctx context.Context, e *audit.Event) error {
 		// The old address must hear of it: it may be the owner's.
 		recipients = union(ev.PreviousAddresses, ev.CurrentAddresses)
 	}
+	if len(recipients) == 0 {
+		return nil, nil
+	}
 	identityData := ident.TemplateData(n.SchemaURL)
+	var (
+		tokens []*Token
+		mails  []*courier.Prepared
+	)
 	for _, to := range recipients {
 		data := courier.TemplateData{To: to, Identity: identityData, Event: ev}
 		if e.Type != audit.LockdownConfirmed {
-			link, err := n.issueToken(ctx, ident.ID, e)
+			t, link, err := n.newToken(ident.ID, e)
 			if err != nil {
-				return err
+				return nil, err
 			}
+			tokens = append(tokens, t)
 			data.LockdownURL = link
 			// The courier says it in the mail's language (LockdownValidFor).
 			data.ExpiresInMinutes = int(n.Config.LockdownLifespan.Minutes())
 		}
-		if _, err := n.Mail.Enqueue(ctx, courier.Email{To: to, Template: tmpl, Data: data}); err != nil {
-			return fmt.Errorf("notify: queue %s: %w", tmpl, err)
+		m, err := n.Mail.Prepare(ctx, courier.Email{To: to, Template: tmpl, Data: data})
+		if err != nil {
+			return nil, fmt.Errorf("notify: queue %s: %w", tmpl, err)
 		}
+		mails = append(mails, m)
 	}
-	return nil
+	return func(ctx context.Context) error {
+		for _, t := range tokens {
+			if err := n.Tokens.CreateLockdownToken(ctx, t); err != nil {
+				return fmt.Errorf("notify: store lockdown token: %w", err)
+			}
+		}
+		for _, m := range mails {
+			if err := m.Enqueue(ctx); err != nil {
+				return fmt.Errorf("notify: queue %s: %w", tmpl, err)
+			}
+		}
+		return nil
+	}, nil
 }
 
-// issueToken stores a new lockdown token for the identity, answering
-// event e, and returns the link carrying it.
-func (n *Notifier) issueToken(ctx context.Context, identityID uuid.UUID, e *audit.Event) (string, error) {
+// newToken makes a new lockdown token for the identity, answering event
+// e: the row to store (its keyed hash only) and the link carrying it.
+func (n *Notifier) newToken(identityID uuid.UUID, e *audit.Event) (*Token, string, error) {
+	u, err := url.Parse(n.Config.LockdownUIURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("notify: lockdown ui_url: %w", err)
+	}
 	value := secret.RandomAlphanumeric(tokenLength)
 	now := n.now()
 	t := &Token{
@@ -142,17 +186,10 @@ func (n *Notifier) issueToken(ctx context.Context, identityID uuid.UUID, e *audi
 		EventID: e.ID, EventType: e.Type, EventTime: e.Time,
 		ExpiresAt: now.Add(n.Config.LockdownLifespan), CreatedAt: now,
 	}
-	if err := n.Tokens.CreateLockdownToken(ctx, t); err != nil {
-		return "", fmt.Errorf("notify: store lockdown token: %w", err)
-	}
-	u, err := url.Parse(n.Config.LockdownUIURL)
-	if err != nil {
-		return "", fmt.Errorf("notify: lockdown ui_url: %w", err)
-	}
 	q := u.Query()
 	q.Set("token", value)
 	u.RawQuery = q.Encode()
-	return u.String(), nil
+	return t, u.String(), nil
 }
 
 func (n *Notifier) now() time.Time {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/identity"
@@ -81,41 +82,13 @@ func (s *Service) CreateAdminCode(ctx context.Context, in AdminRequest, caller A
 		return nil, err
 	}
 	f := s.adminFlow(t, MethodCode, lifespan, caller.RequestURL, returnTo)
-	var (
-		code  string
-		ident *identity.Identity
-	)
-	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
-		// Read in the transaction: on SQLite it runs on the writer's
-		// connection, whose page cache the stream of writes never empties.
-		var err error
-		ident, err = s.Identities.GetPublic(ctx, in.IdentityID)
-		if errors.Is(err, storeerr.ErrNotFound) {
-			return httpx.ErrNotFound("could not find identity")
-		}
-		if err != nil {
-			return err
-		}
-		if err := flow.Create(ctx, s.Flows, f); err != nil {
-			return err
-		}
-		code, _, _, err = s.issue(ctx, f, MethodCode, ident.ID, nil, KindAdmin, f.ExpiresAt)
-		if err != nil {
-			return err
-		}
-		if in.Send {
-			if err := s.adminSend(ctx, f, ident, caller, code, "", lifespan); err != nil {
-				return err
-			}
-		}
-		return s.recordAdmin(ctx, audit.AdminRecoveryCodeCreated, f, MethodCode, ident.ID, in)
-	})
+	w, err := s.createAdmin(ctx, f, MethodCode, lifespan, in, caller, httpx.ErrNotFound("could not find identity"))
 	if err != nil {
-		return nil, s.adminRefused(ctx, err, in, MethodCode)
+		return nil, err
 	}
-	httpx.Logger(ctx).Info("admin recovery code created", "flow_id", f.ID, "identity_id", ident.ID, "flow_type", t,
+	httpx.Logger(ctx).Info("admin recovery code created", "flow_id", f.ID, "identity_id", w.ident.ID, "flow_type", t,
 		"sent", in.Send, "remote_addr", caller.RemoteAddr)
-	return &AdminCode{RecoveryLink: flow.WithQuery(s.Config.RecoveryUIURL, "flow", f.ID.String()), RecoveryCode: code, ExpiresAt: f.ExpiresAt}, nil
+	return &AdminCode{RecoveryLink: flow.WithQuery(s.Config.RecoveryUIURL, "flow", f.ID.String()), RecoveryCode: w.code, ExpiresAt: f.ExpiresAt}, nil
 }
 
 // CreateAdminLink creates a recovery flow and link for an identity
@@ -134,46 +107,134 @@ func (s *Service) CreateAdminLink(ctx context.Context, in AdminRequest, caller A
 		return nil, err
 	}
 	f := s.adminFlow(flow.TypeBrowser, MethodLink, lifespan, caller.RequestURL, returnTo)
-	var (
-		link  string
-		ident *identity.Identity
-	)
-	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
-		var err error
-		ident, err = s.Identities.GetPublic(ctx, in.IdentityID) // in the transaction, as CreateAdminCode
+	// Kratos answers an unknown identity with 400 here, 404 for a code.
+	w, err := s.createAdmin(ctx, f, MethodLink, lifespan, in, caller, httpx.ErrBadRequest("The requested identity id does not exist."))
+	if err != nil {
+		return nil, err
+	}
+	httpx.Logger(ctx).Info("admin recovery link created", "flow_id", f.ID, "identity_id", w.ident.ID,
+		"sent", in.Send, "remote_addr", caller.RemoteAddr)
+	return &AdminLink{RecoveryLink: w.link, ExpiresAt: f.ExpiresAt}, nil
+}
+
+// adminWrites is what an admin-created code or link writes, prepared
+// before its transaction (prepareAdmin) so that the transaction holds
+// the writer — SQLite's one connection, the rows PostgreSQL and MariaDB
+// lock — for the inserts only: the secret and its keyed hash, the mail
+// of "send" rendered and sealed, the audit event with its notification
+// (lockdown token, mail).
+type adminWrites struct {
+	// ident is the identity as read, public view.
+	ident      *identity.Identity
+	secret     *Secret
+	code, link string
+	// address and mail: "send" mails the code or link there.
+	address string
+	mail    *courier.Prepared
+	event   *audit.Pending
+}
+
+// createAdmin writes flow f and its code or link for in.IdentityID
+// (notFound when there is no such identity), in one transaction with the
+// audit event, its notification and the mail of "send". The identity is
+// read and everything prepared before the transaction; the secret's
+// insert checks the identity is unchanged, and when it changed
+// meanwhile, the transaction reads it again and prepares anew, so what
+// is written follows the identity at commit, as when all of it was done
+// in the transaction.
+func (s *Service) createAdmin(ctx context.Context, f *Flow, m Method, lifespan time.Duration, in AdminRequest, caller AdminCaller, notFound error) (*adminWrites, error) {
+	read := func(ctx context.Context) (*identity.Identity, error) {
+		ident, err := s.Identities.GetPublic(ctx, in.IdentityID)
 		if errors.Is(err, storeerr.ErrNotFound) {
-			return httpx.ErrBadRequest("The requested identity id does not exist.")
+			return nil, notFound
 		}
+		return ident, err
+	}
+	ident, err := read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.prepareAdmin(ctx, f, m, ident, in, lifespan)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := f.Record()
+	if err != nil {
+		return nil, err
+	}
+	err = s.Tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.Flows.CreateFlow(ctx, rec); err != nil {
+			return fmt.Errorf("create recovery flow: %w", err)
+		}
+		stored, err := s.storeSecretAsOf(ctx, m, w.secret, w.ident.UpdatedAt)
 		if err != nil {
 			return err
 		}
-		if err := flow.Create(ctx, s.Flows, f); err != nil {
-			return err
-		}
-		_, link, _, err = s.issue(ctx, f, MethodLink, ident.ID, nil, KindAdmin, f.ExpiresAt)
-		if err != nil {
-			return err
-		}
-		if in.Send {
-			if err := s.adminSend(ctx, f, ident, caller, "", link, lifespan); err != nil {
+		if !stored {
+			ident, err := read(ctx)
+			if err != nil {
+				return err
+			}
+			if w, err = s.prepareAdmin(ctx, f, m, ident, in, lifespan); err != nil {
+				return err
+			}
+			if err := s.storeSecret(ctx, m, w.secret); err != nil {
 				return err
 			}
 		}
-		return s.recordAdmin(ctx, audit.AdminRecoveryLinkCreated, f, MethodLink, ident.ID, in)
+		if in.Send {
+			if err := s.countAdminSend(ctx, w, caller); err != nil {
+				return err
+			}
+			if err := w.mail.Enqueue(ctx); err != nil {
+				return err
+			}
+		}
+		return w.event.Record(ctx)
 	})
 	if err != nil {
-		return nil, s.adminRefused(ctx, err, in, MethodLink)
+		return nil, s.adminRefused(ctx, err, in, m)
 	}
-	httpx.Logger(ctx).Info("admin recovery link created", "flow_id", f.ID, "identity_id", ident.ID,
-		"sent", in.Send, "remote_addr", caller.RemoteAddr)
-	return &AdminLink{RecoveryLink: link, ExpiresAt: f.ExpiresAt}, nil
+	return w, nil
 }
 
-// recordAdmin writes the audit event of an admin-created code or link,
-// with the admin's reason, in the transaction that created it.
-func (s *Service) recordAdmin(ctx context.Context, t audit.Type, f *Flow, m Method, identityID uuid.UUID, in AdminRequest) error {
-	return s.Audit.Record(ctx, audit.Event{Type: t, IdentityID: &identityID, FlowID: &f.ID, Method: string(m), Reason: in.Reason,
-		Details: map[string]any{"flow_type": string(f.Type), "sent": in.Send, "expires_at": f.ExpiresAt}})
+// prepareAdmin makes the secret of f for ident and prepares what its
+// creation writes but the flow (adminWrites).
+func (s *Service) prepareAdmin(ctx context.Context, f *Flow, m Method, ident *identity.Identity, in AdminRequest, lifespan time.Duration) (*adminWrites, error) {
+	w := &adminWrites{ident: ident}
+	w.secret, w.code, w.link, _ = s.newSecret(f, m, ident.ID, nil, KindAdmin, f.ExpiresAt)
+	if in.Send {
+		for _, a := range ident.RecoveryAddresses {
+			if a.Via == identity.ViaEmail {
+				w.address = a.Value
+				break
+			}
+		}
+		if w.address == "" {
+			return nil, httpx.ErrBadRequest("The identity has no recovery email address, so Latchkey cannot send it anything. Create the code or link without \"send\" and hand it over yourself.")
+		}
+		var err error
+		if w.mail, err = s.Mail.Prepare(ctx, s.validMail(f, ident, w.address, w.code, w.link, lifespan, nil)); err != nil {
+			return nil, err
+		}
+	}
+	t := audit.AdminRecoveryCodeCreated
+	if m == MethodLink {
+		t = audit.AdminRecoveryLinkCreated
+	}
+	var err error
+	w.event, err = s.Audit.Prepare(ctx, audit.Event{Type: t, IdentityID: &ident.ID, FlowID: &f.ID, Method: string(m), Reason: in.Reason,
+		Details: map[string]any{"flow_type": string(f.Type), "sent": in.Send, "expires_at": f.ExpiresAt}}, ident)
+	return w, err
+}
+
+// storeSecretAsOf is storeSecret while the identity's updated_at is asOf
+// (Store.CreateCodeAsOf).
+func (s *Service) storeSecretAsOf(ctx context.Context, m Method, row *Secret, asOf time.Time) (bool, error) {
+	if m == MethodLink {
+		return s.Store.CreateTokenAsOf(ctx, row, asOf)
+	}
+	return s.Store.CreateCodeAsOf(ctx, row, asOf)
 }
 
 // adminLifespan parses expires_in with Kratos's two (different) messages.
@@ -209,28 +270,15 @@ func (s *Service) adminFlow(t flow.Type, m Method, lifespan time.Duration, reque
 	return f
 }
 
-// adminSend mails an admin-created code or link to the identity's
-// recovery email address ("send": true), within the send limits.
-func (s *Service) adminSend(ctx context.Context, f *Flow, ident *identity.Identity, caller AdminCaller, code, link string, lifespan time.Duration) error {
-	address := ""
-	for _, a := range ident.RecoveryAddresses {
-		if a.Via == identity.ViaEmail {
-			address = a.Value
-			break
-		}
+// countAdminSend counts the mail of "send" against the send limits.
+func (s *Service) countAdminSend(ctx context.Context, w *adminWrites, caller AdminCaller) error {
+	err := s.countSend(ctx, w.address, caller.IP)
+	var limited *ratelimit.ExceededError
+	if errors.As(err, &limited) {
+		httpx.Logger(ctx).Warn("recovery send limit hit", "identity_id", w.ident.ID, "limit", limited.Scope,
+			"retry_after_seconds", int(limited.RetryAfter.Seconds()), "remote_addr", caller.RemoteAddr)
 	}
-	if address == "" {
-		return httpx.ErrBadRequest("The identity has no recovery email address, so Latchkey cannot send it anything. Create the code or link without \"send\" and hand it over yourself.")
-	}
-	if err := s.countSend(ctx, address, caller.IP); err != nil {
-		var limited *ratelimit.ExceededError
-		if errors.As(err, &limited) {
-			httpx.Logger(ctx).Warn("recovery send limit hit", "identity_id", ident.ID, "limit", limited.Scope,
-				"retry_after_seconds", int(limited.RetryAfter.Seconds()), "remote_addr", caller.RemoteAddr)
-		}
-		return err
-	}
-	return s.mailValid(ctx, f, ident, address, code, link, lifespan, nil)
+	return err
 }
 
 // adminRefused answers the error of an admin creation. A send refused by

@@ -97,16 +97,17 @@ func (s *Service) submitEmail(ctx context.Context, q *flow.Request, f *Flow, in 
 // issueAndMail creates a code or link token for ident and queues the
 // "valid" mail to address.
 func (s *Service) issueAndMail(ctx context.Context, f *Flow, m Method, ident *identity.Identity, addressID *uuid.UUID, address string, kind Kind, notAfter time.Time, payload map[string]any) error {
-	code, link, lifespan, err := s.issue(ctx, f, m, ident.ID, addressID, kind, notAfter)
-	if err != nil {
+	row, code, link, lifespan := s.newSecret(f, m, ident.ID, addressID, kind, notAfter)
+	if err := s.storeSecret(ctx, m, row); err != nil {
 		return err
 	}
-	return s.mailValid(ctx, f, ident, address, code, link, lifespan, payload)
+	_, err := s.Mail.Enqueue(ctx, s.validMail(f, ident, address, code, link, lifespan, payload))
+	return err
 }
 
-// mailValid queues the recovery_code_valid (code) or recovery_valid
-// (link) mail.
-func (s *Service) mailValid(ctx context.Context, f *Flow, ident *identity.Identity, address, code, link string, lifespan time.Duration, payload map[string]any) error {
+// validMail is the recovery_code_valid (code) or recovery_valid (link)
+// mail.
+func (s *Service) validMail(f *Flow, ident *identity.Identity, address, code, link string, lifespan time.Duration, payload map[string]any) courier.Email {
 	data := courier.TemplateData{
 		To: address, RecoveryCode: code, RecoveryURL: link, Identity: s.identityData(ident),
 		RequestURL: f.RequestURL, TransientPayload: payload, ExpiresInMinutes: int(math.Ceil(lifespan.Minutes())),
@@ -115,14 +116,15 @@ func (s *Service) mailValid(ctx context.Context, f *Flow, ident *identity.Identi
 	if link != "" {
 		tmpl = courier.TemplateRecoveryValid
 	}
-	_, err := s.Mail.Enqueue(ctx, courier.Email{To: address, Template: tmpl, Data: data})
-	return err
+	return courier.Email{To: address, Template: tmpl, Data: data}
 }
 
-// issue stores a new code or link token for the flow and returns it in
-// clear (the only time it exists outside the mail or the admin response).
-// It expires after the method's lifespan, and never after notAfter.
-func (s *Service) issue(ctx context.Context, f *Flow, m Method, identityID uuid.UUID, addressID *uuid.UUID, kind Kind, notAfter time.Time) (code, link string, lifespan time.Duration, err error) {
+// newSecret makes a new code or link token for the flow: the row to
+// store (its keyed hash only) and, in clear, the code or the link
+// carrying the token (the only time either exists outside the mail or
+// the admin response). It expires after the method's lifespan, and never
+// after notAfter.
+func (s *Service) newSecret(f *Flow, m Method, identityID uuid.UUID, addressID *uuid.UUID, kind Kind, notAfter time.Time) (row *Secret, code, link string, lifespan time.Duration) {
 	now := s.now()
 	lifespan = s.Config.CodeLifespan
 	if m == MethodLink {
@@ -139,16 +141,24 @@ func (s *Service) issue(ctx context.Context, f *Flow, m Method, identityID uuid.
 		// as Kratos's does.
 		expires = notAfter
 	}
-	row := &Secret{ID: rowid.New(), FlowID: f.ID, IdentityID: identityID, AddressID: addressID, Kind: kind, ExpiresAt: expires, CreatedAt: now}
+	row = &Secret{ID: rowid.New(), FlowID: f.ID, IdentityID: identityID, AddressID: addressID, Kind: kind, ExpiresAt: expires, CreatedAt: now}
 	if m == MethodLink {
 		token := secret.RandomAlphanumeric(tokenLength)
 		row.Hash = s.Hasher.Hash(token)
 		link = flow.WithQuery(flow.Route(s.linkBase(), "self-service/recovery"), "flow", f.ID.String(), "token", token)
-		return "", link, lifespan, s.Store.CreateToken(ctx, row)
+		return row, "", link, lifespan
 	}
 	code = secret.RandomDigits(codeLength)
 	row.Hash = s.Hasher.Hash(code)
-	return code, "", lifespan, s.Store.CreateCode(ctx, row)
+	return row, code, "", lifespan
+}
+
+// storeSecret inserts a code (MethodCode) or link token.
+func (s *Service) storeSecret(ctx context.Context, m Method, row *Secret) error {
+	if m == MethodLink {
+		return s.Store.CreateToken(ctx, row)
+	}
+	return s.Store.CreateCode(ctx, row)
 }
 
 func (s *Service) linkBase() string {

@@ -56,6 +56,9 @@ type SettingsStarter interface {
 // (courier.Queue implements it). Mail is never sent on the request path.
 type Mailer interface {
 	Enqueue(ctx context.Context, e courier.Email) (uuid.UUID, error)
+	// Prepare renders and seals a mail before the transaction that
+	// queues it (with Prepared.Enqueue).
+	Prepare(ctx context.Context, e courier.Email) (*courier.Prepared, error)
 	// EnqueueInternal queues a message the courier hands back to a
 	// Preparer instead of sending it (request.go).
 	EnqueueInternal(ctx context.Context, tt courier.TemplateType, data any) (uuid.UUID, error)

@@ -40,6 +40,11 @@ type Secret struct {
 // implements it.
 type Store interface {
 	CreateCode(ctx context.Context, c *Secret) error
+	// CreateCodeAsOf inserts a code only while its identity is as the
+	// caller read it outside the transaction: its updated_at, which every
+	// change of its traits and recovery addresses moves, still asOf. False,
+	// with nothing written, when it changed or was deleted since.
+	CreateCodeAsOf(ctx context.Context, c *Secret, asOf time.Time) (bool, error)
 	// FlowCodes returns every code of a flow (used or not).
 	FlowCodes(ctx context.Context, flowID uuid.UUID) ([]Secret, error)
 	// DeleteFlowCodes removes a flow's codes (a resend supersedes them).
@@ -49,6 +54,8 @@ type Store interface {
 	UseCode(ctx context.Context, id uuid.UUID, at time.Time) (bool, error)
 
 	CreateToken(ctx context.Context, t *Secret) error
+	// CreateTokenAsOf is CreateCodeAsOf for a link token.
+	CreateTokenAsOf(ctx context.Context, t *Secret, asOf time.Time) (bool, error)
 	// FlowTokens returns every link token of a flow (used or not).
 	FlowTokens(ctx context.Context, flowID uuid.UUID) ([]Secret, error)
 	// UseToken marks a token used unless it already was.

@@ -56,7 +56,37 @@ func (s *RecoveryStore) UseToken(ctx context.Context, id uuid.UUID, at time.Time
 	return s.DB.spendSecret(ctx, "recovery_tokens", id, at)
 }
 
+// CreateCodeAsOf inserts a code while its identity's updated_at is asOf.
+func (s *RecoveryStore) CreateCodeAsOf(ctx context.Context, c *recovery.Secret, asOf time.Time) (bool, error) {
+	return s.insertAsOf(ctx, "recovery_codes", "code_hash", c, asOf)
+}
+
+// CreateTokenAsOf inserts a link token while its identity's updated_at is asOf.
+func (s *RecoveryStore) CreateTokenAsOf(ctx context.Context, t *recovery.Secret, asOf time.Time) (bool, error) {
+	return s.insertAsOf(ctx, "recovery_tokens", "token_hash", t, asOf)
+}
+
 func (s *RecoveryStore) insert(ctx context.Context, table, hashColumn string, c *recovery.Secret) error {
+	_, err := s.DB.Exec(ctx, `INSERT INTO `+table+` (id, flow_id, identity_id, recovery_address_id, `+hashColumn+`, kind, expires_at, used_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)`, s.row(c)...)
+	return err
+}
+
+// insertAsOf is insert guarded by the identity: one statement, which
+// inserts nothing when no identity row has that id and updated_at.
+func (s *RecoveryStore) insertAsOf(ctx context.Context, table, hashColumn string, c *recovery.Secret, asOf time.Time) (bool, error) {
+	res, err := s.DB.Exec(ctx, `INSERT INTO `+table+` (id, flow_id, identity_id, recovery_address_id, `+hashColumn+`, kind, expires_at, used_at, created_at)
+		SELECT ?, ?, ?, ?, ?, ?, ?, NULL, ? FROM identities WHERE id = ? AND updated_at = ?`,
+		append(s.row(c), c.IdentityID.String(), s.DB.T(asOf))...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// row is the values of c's columns but used_at.
+func (s *RecoveryStore) row(c *recovery.Secret) []any {
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = s.DB.NowUTC()
 	}
@@ -64,10 +94,7 @@ func (s *RecoveryStore) insert(ctx context.Context, table, hashColumn string, c 
 	if c.AddressID != nil {
 		addr = c.AddressID.String()
 	}
-	_, err := s.DB.Exec(ctx, `INSERT INTO `+table+` (id, flow_id, identity_id, recovery_address_id, `+hashColumn+`, kind, expires_at, used_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
-		c.ID.String(), c.FlowID.String(), c.IdentityID.String(), addr, c.Hash, string(c.Kind), s.DB.T(c.ExpiresAt), s.DB.T(c.CreatedAt))
-	return err
+	return []any{c.ID.String(), c.FlowID.String(), c.IdentityID.String(), addr, c.Hash, string(c.Kind), s.DB.T(c.ExpiresAt), s.DB.T(c.CreatedAt)}
 }
 
 func (s *RecoveryStore) list(ctx context.Context, q string, flowID uuid.UUID) ([]recovery.Secret, error) {

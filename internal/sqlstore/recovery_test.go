@@ -101,6 +101,43 @@ func TestRecoveryStore(t *testing.T) {
 			}
 		})
 
+		t.Run("SecretsAsOfAnIdentityReadEarlier", func(t *testing.T) {
+			ids := sqlstore.NewIdentityStore(db)
+			read, err := ids.GetIdentity(ctx, identityID, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code := &recovery.Secret{ID: uuid.New(), FlowID: flowID, IdentityID: identityID, Hash: "as-of-1", Kind: recovery.KindAdmin, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+			if ok, err := s.CreateCodeAsOf(ctx, code, read.UpdatedAt); !ok || err != nil {
+				t.Fatalf("unchanged identity: %v %v", ok, err)
+			}
+			// The identity changes: a secret prepared from the earlier read
+			// is not written.
+			read.Traits = json.RawMessage(`{"changed":true}`)
+			read.UpdatedAt = read.UpdatedAt.Add(time.Second)
+			if err := ids.UpdateIdentity(ctx, read); err != nil {
+				t.Fatal(err)
+			}
+			stale := &recovery.Secret{ID: uuid.New(), FlowID: flowID, IdentityID: identityID, Hash: "as-of-2", Kind: recovery.KindAdmin, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+			if ok, err := s.CreateCodeAsOf(ctx, stale, read.UpdatedAt.Add(-time.Second)); ok || err != nil {
+				t.Fatalf("changed identity: %v %v", ok, err)
+			}
+			tok := &recovery.Secret{ID: uuid.New(), FlowID: flowID, IdentityID: uuid.New(), Hash: "as-of-3", Kind: recovery.KindAdmin, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+			if ok, err := s.CreateTokenAsOf(ctx, tok, read.UpdatedAt); ok || err != nil {
+				t.Fatalf("unknown identity: %v %v", ok, err)
+			}
+			codes, _ := s.FlowCodes(ctx, flowID)
+			tokens, _ := s.FlowTokens(ctx, flowID)
+			for _, c := range append(codes, tokens...) {
+				if c.Hash == "as-of-2" || c.Hash == "as-of-3" {
+					t.Errorf("%s written", c.Hash)
+				}
+			}
+			if len(codes) != 1 || codes[0].Hash != "as-of-1" {
+				t.Errorf("codes = %+v", codes)
+			}
+		})
+
 		t.Run("DeletingTheFlowDeletesItsSecrets", func(t *testing.T) {
 			if _, err := db.Exec(ctx, `DELETE FROM selfservice_flows WHERE id = ?`, flowID.String()); err != nil {
 				t.Fatal(err)
