@@ -249,6 +249,13 @@ type Store interface {
 	// FinishMessage applies an outcome to a message still held by
 	// o.ClaimToken, or returns ErrClaimLost.
 	FinishMessage(ctx context.Context, o Outcome) error
+	// FinishAndClaim is FinishMessage(o), then ClaimMessages(c): a
+	// sending slot records its mail's result and takes its next mail.
+	// recordErr is FinishMessage's error; unless it is nil or
+	// ErrClaimLost nothing was claimed, and claimErr is the claim's. A
+	// Store may run both in one transaction, where a failed claim undoes
+	// the record (both errors are then the claim's).
+	FinishAndClaim(ctx context.Context, o Outcome, c Claim) (msgs []Message, recordErr, claimErr error)
 	// GetMessage returns a message with its dispatches, or ErrMessageNotFound.
 	GetMessage(ctx context.Context, id uuid.UUID) (Message, error)
 	// ExtendClaim moves claimed_at of the processing messages held by

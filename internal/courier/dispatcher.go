@@ -149,7 +149,7 @@ func (d *Dispatcher) Wake() {
 // of ours falls due. A claim that got less than it asked for emptied the
 // queue of due mail: a slot freed after it waits for one of those.
 func (d *Dispatcher) Run(ctx context.Context) {
-	f := d.newFlight(ctx)
+	f := d.newFlight(ctx, true)
 	defer f.wait()
 	// Since Go 1.23 Reset discards a pending tick, so no draining is needed.
 	timer := time.NewTimer(time.Hour)
@@ -223,19 +223,27 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // cancelled meanwhile, the mails being sent are finished and the rest are
 // given back to the queue.
 func (d *Dispatcher) DispatchBatch(ctx context.Context) (claimed int, nextDue time.Time, err error) {
-	f := d.newFlight(ctx)
+	f := d.newFlight(ctx, false)
 	claimed, err = f.claim(ctx, d.cfg.PullCount)
 	f.wait()
 	return claimed, f.nextRetry(), err
 }
 
-// deliver sends one claimed message and records the outcome. It returns
-// when the message is due again if it was re-queued.
-func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.Time {
+// result is what delivering a claimed message leaves to record.
+type result struct {
+	log *slog.Logger
+	// out is the outcome to record; nil when there is none (an internal
+	// message, prepared in its own transaction).
+	out *Outcome
+	// due is when a re-queued message is due again (zero: not re-queued).
+	due time.Time
+}
+
+// deliver sends one claimed message and returns the outcome to record.
+func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) result {
 	log := d.log.With("message_id", m.ID, "template_type", m.TemplateType, "send_count", m.SendCount)
 	if reason := d.undeliverable(m, d.cfg.Now().UTC()); reason != "" {
-		d.abandon(ctx, log, m, Outcome{MessageID: m.ID, ClaimToken: token, LastError: cmp.Or(m.LastError, reason), Now: d.cfg.Now().UTC()}, reason)
-		return time.Time{}
+		return d.abandon(log, m, Outcome{MessageID: m.ID, ClaimToken: token, LastError: cmp.Or(m.LastError, reason), Now: d.cfg.Now().UTC()}, reason)
 	}
 	if m.TemplateType.Internal() {
 		return d.prepare(ctx, log, m, token)
@@ -260,18 +268,16 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) time.
 	kept := redacted(m)
 	dispatch := &Dispatch{ID: rowid.New(), MessageID: m.ID, Status: DispatchSuccess, CreatedAt: now, UpdatedAt: now}
 	if sendErr == nil {
-		d.finish(ctx, log, Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusSent, Dispatch: dispatch, Now: now,
-			KeptSubject: kept.Subject, KeptBody: kept.Body})
 		d.cfg.Metrics.incSent()
-		return time.Time{}
+		return result{log: log, out: &Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusSent, Dispatch: dispatch, Now: now,
+			KeptSubject: kept.Subject, KeptBody: kept.Body}}
 	}
-	return d.failed(ctx, log, m, token, sendErr)
+	return d.failed(log, m, token, sendErr)
 }
 
-// failed records a failed attempt at a claimed message: it is re-queued
-// with a backoff, or abandoned after its last attempt. It returns when the
-// message is due again (zero if abandoned).
-func (d *Dispatcher) failed(ctx context.Context, log *slog.Logger, m Message, token string, sendErr error) time.Time {
+// failed is the outcome of a failed attempt at a claimed message: it is
+// re-queued with a backoff, or abandoned after its last attempt.
+func (d *Dispatcher) failed(log *slog.Logger, m Message, token string, sendErr error) result {
 	d.cfg.Metrics.incFailed()
 	now := d.cfg.Now().UTC()
 	dispatch := &Dispatch{ID: rowid.New(), MessageID: m.ID, Status: DispatchFailed, Error: dispatchError(sendErr), CreatedAt: now, UpdatedAt: now}
@@ -279,17 +285,14 @@ func (d *Dispatcher) failed(ctx context.Context, log *slog.Logger, m Message, to
 	next := now.Add(d.backoff(m.SendCount))
 	switch {
 	case d.cfg.MaxAttempts > 0 && m.SendCount >= d.cfg.MaxAttempts:
-		d.abandon(ctx, log, m, o, "no attempts left (courier.message_retries)", "error", sendErr)
-		return time.Time{}
+		return d.abandon(log, m, o, "no attempts left (courier.message_retries)", "error", sendErr)
 	case !next.Before(m.ExpiresAt):
 		// The code or link would be dead before the next attempt.
-		d.abandon(ctx, log, m, o, "the message expires before the next attempt", "error", sendErr, "expires_at", m.ExpiresAt)
-		return time.Time{}
+		return d.abandon(log, m, o, "the message expires before the next attempt", "error", sendErr, "expires_at", m.ExpiresAt)
 	}
 	o.Status, o.NextAttemptAt = StatusQueued, next
-	d.finish(ctx, log, o)
 	log.Warn("courier: delivery failed; will retry", "error", sendErr, "retry_at", o.NextAttemptAt)
-	return o.NextAttemptAt
+	return result{log: log, out: &o, due: next}
 }
 
 // undeliverable says why a claimed message must be abandoned without an
@@ -308,29 +311,37 @@ func (d *Dispatcher) undeliverable(m Message, now time.Time) string {
 	return ""
 }
 
-// abandon records o as abandoned, wiping the message like a sent one.
-func (d *Dispatcher) abandon(ctx context.Context, log *slog.Logger, m Message, o Outcome, why string, attrs ...any) {
+// abandon makes o the outcome of an abandoned message, wiped like a sent
+// one.
+func (d *Dispatcher) abandon(log *slog.Logger, m Message, o Outcome, why string, attrs ...any) result {
 	kept := redacted(m)
 	o.Status, o.KeptSubject, o.KeptBody = StatusAbandoned, kept.Subject, kept.Body
-	d.finish(ctx, log, o)
 	d.cfg.Metrics.incAbandoned()
 	log.Warn("courier: message abandoned: "+why, attrs...)
+	return result{log: log, out: &o}
 }
 
-// release gives a claimed, unattempted message back to the queue.
-func (d *Dispatcher) release(ctx context.Context, m Message, token string) {
+// release is the outcome that gives a claimed, unattempted message back
+// to the queue.
+func (d *Dispatcher) release(m Message, token string) result {
 	now := d.cfg.Now().UTC()
-	d.finish(ctx, d.log.With("message_id", m.ID), Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusQueued, NextAttemptAt: now, Release: true, Now: now})
+	return result{log: d.log.With("message_id", m.ID),
+		out: &Outcome{MessageID: m.ID, ClaimToken: token, Status: StatusQueued, NextAttemptAt: now, Release: true, Now: now}}
 }
 
 // finish records an outcome, retrying database errors: a result that is
 // not recorded means the mail is sent again once the claim goes stale.
-func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, o Outcome) {
+// tried is the error of a first attempt already made (by
+// Store.FinishAndClaim), nil when none was.
+func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, o Outcome, tried error) {
 	wait := d.cfg.RecordRetryBase
 	for attempt := 0; ; attempt++ {
-		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := d.cfg.Store.FinishMessage(fctx, o)
-		cancel()
+		err := tried
+		if attempt > 0 || tried == nil {
+			fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err = d.cfg.Store.FinishMessage(fctx, o)
+			cancel()
+		}
 		switch {
 		case err == nil:
 			return

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -372,6 +373,33 @@ func TestDelivery(t *testing.T) {
 			}
 		})
 
+		t.Run("ASlotRecordsAMailAndTakesTheNextInOneStep", func(t *testing.T) {
+			store := &countingStore{Store: newStore(t, sqltest.Open(t, db.Dialect))}
+			q := courier.NewQueue(store, MustTemplates(t), nil)
+			q.SetClock(func() time.Time { return time.Now().Add(-time.Minute) })
+			var ids []uuid.UUID
+			for i := range 5 {
+				ids = append(ids, MustEnqueueRecoveryCode(t, q, fmt.Sprintf("chain%d@example.test", i), fmt.Sprintf("31415%d", i)))
+			}
+			srv := smtptest.Start(t)
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			cfg.Concurrency, cfg.PullWait = 1, time.Hour // no polls: the claims are the dispatcher's own
+			RunDispatcher(t, cfg)
+			for i, id := range ids {
+				WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+				if mails := srv.Mails(); len(mails) <= i || mails[i].To[0] != fmt.Sprintf("chain%d@example.test", i) {
+					t.Fatalf("mail %d went out out of order: %+v", i, mails)
+				}
+			}
+			// The first mail came with the dispatcher's claim, each next one
+			// with the result of the one before; the last result's claim
+			// found nothing, and so did the dispatcher's once the slot was
+			// free.
+			if n, c := store.finishAndClaims.Load(), store.claims.Load(); n != 5 || c > 2 {
+				t.Errorf("%d results recorded with a claim (want 5), %d claims of their own (want at most 2)", n, c)
+			}
+		})
+
 		t.Run("MetricsCountOutcomesAndQueueDepth", func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			metrics, err := courier.NewMetrics(reg, store, nil)
@@ -534,4 +562,21 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// countingStore counts claims, and results recorded together with a
+// claim.
+type countingStore struct {
+	courier.Store
+	claims, finishAndClaims atomic.Int32
+}
+
+func (s *countingStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]courier.Message, error) {
+	s.claims.Add(1)
+	return s.Store.ClaimMessages(ctx, c)
+}
+
+func (s *countingStore) FinishAndClaim(ctx context.Context, o courier.Outcome, c courier.Claim) ([]courier.Message, error, error) {
+	s.finishAndClaims.Add(1)
+	return s.Store.FinishAndClaim(ctx, o, c)
 }

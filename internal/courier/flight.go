@@ -2,6 +2,7 @@ package courier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -20,9 +21,12 @@ type flight struct {
 	// claim renewed, even after shutdown began (a mail that went out must
 	// be marked sent).
 	bg context.Context
+	// chain: a slot that finished a mail claims its next one as it
+	// records the result (Run; a batch claims once).
+	chain bool
 	// slots lets Concurrency messages be delivered at once.
 	slots chan struct{}
-	// landed gets a value (if it has room) each time a message finishes.
+	// landed gets a value (if it has room) each time a slot is freed.
 	landed        chan struct{}
 	wg            sync.WaitGroup
 	stopHeartbeat func()
@@ -38,11 +42,12 @@ type flight struct {
 }
 
 // newFlight starts an empty flight with its heartbeat.
-func (d *Dispatcher) newFlight(ctx context.Context) *flight {
+func (d *Dispatcher) newFlight(ctx context.Context, chain bool) *flight {
 	f := &flight{
 		d:      d,
 		token:  uuid.NewString(),
 		bg:     context.WithoutCancel(ctx),
+		chain:  chain,
 		slots:  make(chan struct{}, d.cfg.Concurrency),
 		landed: make(chan struct{}, 1),
 		held:   map[uuid.UUID]bool{},
@@ -51,70 +56,136 @@ func (d *Dispatcher) newFlight(ctx context.Context) *flight {
 	return f
 }
 
-// claim claims up to limit due messages and starts delivering them. It
-// returns how many it claimed.
-//
-// It looks for stale claims (a dead dispatcher's) at its first claim and
-// then at most once per PullWait: a claim goes stale only after
+// newClaim is a claim of up to limit messages under the flight's token.
+// It looks for stale claims (a dead dispatcher's) at the flight's first
+// claim and then at most once per PullWait: a claim goes stale only after
 // ProcessingTimeout, so looking at every claim, about once per mail sent,
 // would cost a query each for nothing.
-func (f *flight) claim(ctx context.Context, limit int) (int, error) {
+func (f *flight) newClaim(limit int) Claim {
 	d := f.d
 	now := d.cfg.Now().UTC()
 	c := Claim{Token: f.token, Now: now, Limit: limit}
+	f.mu.Lock()
 	if wall := time.Now(); wall.Sub(f.staleLook) >= d.cfg.PullWait {
 		f.staleLook = wall
 		c.StaleBefore = now.Add(-d.cfg.ProcessingTimeout)
 	}
-	msgs, err := d.cfg.Store.ClaimMessages(ctx, c)
+	f.mu.Unlock()
+	return c
+}
+
+// claimed notes that a claim at now looked for due mail: a retry of ours
+// due by then was its to take.
+func (f *flight) claimed(now time.Time) {
+	f.mu.Lock()
+	if !f.retryAt.After(now) {
+		f.retryAt = time.Time{}
+	}
+	f.mu.Unlock()
+}
+
+// claim claims up to limit due messages and starts delivering them. It
+// returns how many it claimed.
+func (f *flight) claim(ctx context.Context, limit int) (int, error) {
+	c := f.newClaim(limit)
+	msgs, err := f.d.cfg.Store.ClaimMessages(ctx, c)
 	if err != nil {
 		return 0, fmt.Errorf("claim messages: %w", err)
 	}
-	f.mu.Lock()
-	if !f.retryAt.After(now) {
-		f.retryAt = time.Time{} // this claim looked for it
-	}
-	f.mu.Unlock()
+	f.claimed(c.Now)
 	for _, m := range msgs {
 		f.start(ctx, m)
 	}
 	return len(msgs), nil
 }
 
-// start delivers m in the background once a slot is free. If ctx is done
-// by then, m goes back to the queue unattempted.
-func (f *flight) start(ctx context.Context, m Message) {
+// hold adds m to the flight, unless it holds m already: our own claim of
+// it looked stale (the heartbeat could not reach the database for
+// ProcessingTimeout) and a claim took it again under the same token. It
+// is being sent already, and that send's result still matches the claim.
+func (f *flight) hold(m Message) bool {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.held[m.ID] {
-		// Our own claim of it looked stale (the heartbeat could not reach
-		// the database for ProcessingTimeout) and this claim took it again
-		// under the same token: it is being sent already, and that send's
-		// result still matches the claim.
-		f.mu.Unlock()
-		return
+		return false
 	}
 	f.held[m.ID] = true
-	f.mu.Unlock()
+	return true
+}
+
+// start delivers m in the background once a slot is free, then, while
+// the flight chains, the messages its slot claims as it records each
+// result. If ctx is done by then, a message goes back to the queue
+// unattempted.
+func (f *flight) start(ctx context.Context, m Message) {
+	if !f.hold(m) {
+		return
+	}
 	f.wg.Go(func() {
 		f.slots <- struct{}{}
-		var due time.Time
-		if ctx.Err() != nil {
-			f.d.release(f.bg, m, f.token)
-		} else {
-			due = f.d.deliver(f.bg, m, f.token)
+		for {
+			var r result
+			if ctx.Err() != nil {
+				r = f.d.release(m, f.token)
+			} else {
+				r = f.d.deliver(f.bg, m, f.token)
+			}
+			next, ok := f.record(ctx, r)
+			f.mu.Lock()
+			delete(f.held, m.ID)
+			if !r.due.IsZero() && (f.retryAt.IsZero() || r.due.Before(f.retryAt)) {
+				f.retryAt = r.due
+			}
+			f.mu.Unlock()
+			if !ok {
+				break
+			}
+			m = next
 		}
 		<-f.slots
-		f.mu.Lock()
-		delete(f.held, m.ID)
-		if !due.IsZero() && (f.retryAt.IsZero() || due.Before(f.retryAt)) {
-			f.retryAt = due
-		}
-		f.mu.Unlock()
 		select {
 		case f.landed <- struct{}{}:
 		default:
 		}
 	})
+}
+
+// record records r's outcome. While the flight chains and ctx is live, it
+// claims the slot's next message in the same step (Store.FinishAndClaim:
+// on SQLite and MySQL one transaction, one commit, where the claim after
+// the slot landed would be another) and returns it, already held.
+func (f *flight) record(ctx context.Context, r result) (Message, bool) {
+	if r.out == nil {
+		return Message{}, false
+	}
+	if !f.chain || ctx.Err() != nil {
+		f.d.finish(f.bg, r.log, *r.out, nil)
+		return Message{}, false
+	}
+	c := f.newClaim(1)
+	fctx, cancel := context.WithTimeout(f.bg, 30*time.Second)
+	msgs, recordErr, claimErr := f.d.cfg.Store.FinishAndClaim(fctx, *r.out, c)
+	cancel()
+	switch {
+	case errors.Is(recordErr, ErrClaimLost):
+		r.log.Warn("courier: claim taken over before the result was recorded", "status", r.out.Status)
+	case recordErr != nil:
+		// Nothing was recorded, nor claimed: record it on its own, with
+		// the retries that deserves.
+		f.d.finish(f.bg, r.log, *r.out, recordErr)
+		return Message{}, false
+	}
+	if claimErr != nil {
+		f.d.log.Error("courier: dispatch failed", "error", fmt.Errorf("claim messages: %w", claimErr))
+		return Message{}, false
+	}
+	f.claimed(c.Now)
+	for _, m := range msgs {
+		if f.hold(m) {
+			return m, true
+		}
+	}
+	return Message{}, false
 }
 
 // size is how many messages the flight holds.

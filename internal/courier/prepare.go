@@ -69,11 +69,11 @@ func (d *Dispatcher) SetPreparer(tt TemplateType, p Preparer) {
 // message in the same transaction, so it is prepared exactly once: if
 // another dispatcher took over a stale claim, the removal finds the claim
 // lost and the whole preparation rolls back.
-func (d *Dispatcher) prepare(ctx context.Context, log *slog.Logger, m Message, token string) time.Time {
+func (d *Dispatcher) prepare(ctx context.Context, log *slog.Logger, m Message, token string) result {
 	p := d.preparers[m.TemplateType]
 	if p == nil {
 		// Another instance may know the type (a rolling upgrade): retry.
-		return d.failed(ctx, log, m, token, fmt.Errorf("courier: no preparer for internal message type %q", m.TemplateType))
+		return d.failed(log, m, token, fmt.Errorf("courier: no preparer for internal message type %q", m.TemplateType))
 	}
 	err := d.cfg.Store.InTx(ctx, func(ctx context.Context) error {
 		if err := d.cfg.Store.DeleteMessage(ctx, m.ID, token); err != nil {
@@ -83,12 +83,12 @@ func (d *Dispatcher) prepare(ctx context.Context, log *slog.Logger, m Message, t
 	})
 	switch {
 	case err == nil:
-		return time.Time{}
+		return result{log: log}
 	case errors.Is(err, ErrClaimLost):
 		log.Warn("courier: claim expired before the message was prepared; another dispatcher prepares it")
-		return time.Time{}
+		return result{log: log}
 	}
-	return d.failed(ctx, log, m, token, err)
+	return d.failed(log, m, token, err)
 }
 
 // EnqueueInternal stores an internal message of type tt carrying data,

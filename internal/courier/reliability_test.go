@@ -398,6 +398,23 @@ func (f *flakyFinish) FinishMessage(ctx context.Context, o courier.Outcome) erro
 	return f.Store.FinishMessage(ctx, o)
 }
 
+// FinishAndClaim fails as FinishMessage does, recording and claiming
+// nothing.
+func (f *flakyFinish) FinishAndClaim(ctx context.Context, o courier.Outcome, c courier.Claim) ([]courier.Message, error, error) {
+	f.mu.Lock()
+	f.n++
+	fail := f.failures > 0
+	if fail {
+		f.failures--
+	}
+	f.mu.Unlock()
+	if fail {
+		err := errors.New("driver: bad connection (test)")
+		return nil, err, err
+	}
+	return f.Store.FinishAndClaim(ctx, o, c)
+}
+
 func (f *flakyFinish) calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -110,6 +110,44 @@ const claimSet = `SET status = 'processing', claimed_at = ?, claimed_by = ?, sen
 // writer. Content is opened after the claim, not while it holds the
 // writer.
 func (s *CourierStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]courier.Message, error) {
+	rows, err := s.claim(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return s.openMessages(rows), nil
+}
+
+// FinishAndClaim records o and claims c: on SQLite and MySQL in one
+// transaction (one commit, where a claim of its own would be another);
+// on PostgreSQL as the one statement each of them is, since a
+// transaction around them would cost two round trips to save a commit.
+func (s *CourierStore) FinishAndClaim(ctx context.Context, o courier.Outcome, c courier.Claim) (msgs []courier.Message, recordErr, claimErr error) {
+	var rows []sealedMessage
+	both := func(ctx context.Context) error {
+		recordErr = s.FinishMessage(ctx, o)
+		if recordErr != nil && !errors.Is(recordErr, courier.ErrClaimLost) {
+			return recordErr
+		}
+		rows, claimErr = s.claim(ctx, c)
+		return claimErr
+	}
+	if s.Dialect == Postgres {
+		_ = both(ctx) // its errors are recordErr and claimErr
+		return s.openMessages(rows), recordErr, claimErr
+	}
+	err := s.InTx(ctx, both)
+	switch {
+	case err == nil:
+		return s.openMessages(rows), recordErr, nil
+	case recordErr != nil && !errors.Is(recordErr, courier.ErrClaimLost):
+		return nil, recordErr, nil
+	}
+	// The claim, or the commit, failed: the record went with it.
+	return nil, err, err
+}
+
+// claim is ClaimMessages without opening the content.
+func (s *CourierStore) claim(ctx context.Context, c courier.Claim) ([]sealedMessage, error) {
 	stale := !c.StaleBefore.IsZero()
 	if stale && s.Dialect != MySQL {
 		var err error
@@ -117,23 +155,10 @@ func (s *CourierStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]co
 			return nil, err
 		}
 	}
-	var (
-		rows []sealedMessage
-		err  error
-	)
 	if stale || s.Dialect == MySQL {
-		rows, err = s.claimSelected(ctx, c, stale)
-	} else {
-		rows, err = s.claimDue(ctx, c)
+		return s.claimSelected(ctx, c, stale)
 	}
-	if err != nil {
-		return nil, err
-	}
-	msgs := make([]courier.Message, len(rows))
-	for i := range rows {
-		msgs[i] = s.openMessage(rows[i])
-	}
-	return msgs, nil
+	return s.claimDue(ctx, c)
 }
 
 // anyStale reports whether some claim went stale (its dispatcher died).
@@ -420,11 +445,16 @@ func (s *CourierStore) queryMessages(ctx context.Context, q string, args ...any)
 	if err != nil {
 		return nil, err
 	}
+	return s.openMessages(rows), nil
+}
+
+// openMessages opens the content of rows (openMessage).
+func (s *CourierStore) openMessages(rows []sealedMessage) []courier.Message {
 	msgs := make([]courier.Message, len(rows))
 	for i := range rows {
 		msgs[i] = s.openMessage(rows[i])
 	}
-	return msgs, nil
+	return msgs
 }
 
 // sealedMessage is a message as read, its content still sealed.

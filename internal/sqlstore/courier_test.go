@@ -388,6 +388,44 @@ func TestCourierStore(t *testing.T) {
 			}
 		})
 
+		t.Run("RecordAndClaimTheNext", func(t *testing.T) {
+			db := sqltest.Open(t, db.Dialect)
+			s := sqltest.CourierStore(t, db)
+			at := base
+			first := mustInsertMessage(t, s, "next0@example.test", at)
+			second := mustInsertMessage(t, s, "next1@example.test", at.Add(time.Millisecond))
+			third := mustInsertMessage(t, s, "next2@example.test", at.Add(2*time.Millisecond))
+			if got, _ := s.ClaimMessages(ctx, courier.Claim{Token: "slot", Now: at, Limit: 1}); len(got) != 1 || got[0].ID != first.ID {
+				t.Fatalf("first claim: %+v", got)
+			}
+			statements := func() uint64 { return db.Counts().Statements.Load() }
+			before := statements()
+			d := &courier.Dispatch{ID: uuid.New(), MessageID: first.ID, Status: courier.DispatchSuccess, CreatedAt: at, UpdatedAt: at}
+			got, recordErr, claimErr := s.FinishAndClaim(ctx, courier.Outcome{MessageID: first.ID, ClaimToken: "slot", Status: courier.StatusSent, Dispatch: d, Now: at},
+				courier.Claim{Token: "slot", Now: at.Add(time.Second), Limit: 1})
+			if recordErr != nil || claimErr != nil || len(got) != 1 || got[0].ID != second.ID || got[0].ClaimedBy != "slot" || got[0].Body != "body" {
+				t.Fatalf("record and claim: %v %v %+v", recordErr, claimErr, got)
+			}
+			// SQLite and MySQL: one transaction (BEGIN, the record's UPDATE
+			// and INSERT, the claim, COMMIT); PostgreSQL: its two statements.
+			want := map[sqlstore.Dialect]uint64{sqlstore.SQLite: 5, sqlstore.Postgres: 2, sqlstore.MySQL: 6}
+			if n := statements() - before; n != want[db.Dialect] {
+				t.Errorf("%d statements, want %d", n, want[db.Dialect])
+			}
+			if m, _ := s.GetMessage(ctx, first.ID); m.Status != courier.StatusSent || len(m.Dispatches) != 1 {
+				t.Errorf("recorded: %s, %d dispatches", m.Status, len(m.Dispatches))
+			}
+			// A result whose claim was lost is not recorded; the claim is made.
+			got, recordErr, claimErr = s.FinishAndClaim(ctx, courier.Outcome{MessageID: second.ID, ClaimToken: "not-the-slot", Status: courier.StatusSent, Now: at},
+				courier.Claim{Token: "slot", Now: at.Add(time.Second), Limit: 1})
+			if !errors.Is(recordErr, courier.ErrClaimLost) || claimErr != nil || len(got) != 1 || got[0].ID != third.ID {
+				t.Fatalf("lost claim: %v %v %+v", recordErr, claimErr, got)
+			}
+			if m, _ := s.GetMessage(ctx, second.ID); m.Status != courier.StatusProcessing {
+				t.Errorf("second: %s", m.Status)
+			}
+		})
+
 		t.Run("StaleClaimsOnlyWhenAskedFor", func(t *testing.T) {
 			s := sqltest.CourierStore(t, sqltest.Open(t, db.Dialect))
 			at := base
