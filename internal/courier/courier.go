@@ -17,10 +17,11 @@
 // The Dispatcher keeps up to Concurrency mails in flight and claims due
 // messages whenever a slot is free, no more than there are free slots,
 // interactive before bulk, oldest due first within a priority (flight.go).
-// Several Latchkey instances may share one database: claims use
-// FOR UPDATE SKIP LOCKED on PostgreSQL and MySQL and a conditional update on
-// SQLite. All the messages a running dispatcher holds share one claim token,
-// which a heartbeat renews while any is held. The dispatcher renders the
+// Several Latchkey instances may share one database: claims pick rows with
+// FOR UPDATE SKIP LOCKED on PostgreSQL and MySQL; SQLite has one writer. All
+// the messages a running dispatcher holds share one claim token, which a
+// heartbeat renews while any is held; a slot that finishes a mail records
+// its result and claims its next mail in one step (FinishAndClaim). The dispatcher renders the
 // HTML body from the stored template data and hands the mail to a Sender;
 // the SMTPSender sends it on a connection kept open from an earlier mail
 // when it has one (smtpconn.go). Every attempt leaves a dispatch record. A
