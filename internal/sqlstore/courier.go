@@ -405,18 +405,12 @@ func (s *CourierStore) ExtendClaim(ctx context.Context, token string, now time.T
 // dispatch records.
 func (s *CourierStore) DeleteMessage(ctx context.Context, id uuid.UUID, claimToken string) error {
 	return s.InTx(ctx, func(ctx context.Context) error {
-		res, err := s.Exec(ctx, `DELETE FROM courier_messages WHERE id = ? AND status = 'processing' AND claimed_by = ?`, id.String(), claimToken)
-		if err != nil {
+		if err := claimHeld(s.Exec(ctx, `DELETE FROM courier_messages WHERE id = ? AND status = 'processing' AND claimed_by = ?`, id.String(), claimToken)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return courier.ErrClaimLost
 		}
 		// ON DELETE CASCADE removes them too; this keeps the store correct
 		// should a database run without foreign keys.
-		_, err = s.Exec(ctx, `DELETE FROM courier_message_dispatches WHERE message_id = ?`, id.String())
+		_, err := s.Exec(ctx, `DELETE FROM courier_message_dispatches WHERE message_id = ?`, id.String())
 		return err
 	})
 }
