@@ -384,15 +384,20 @@ type flakyFinish struct {
 	n        int
 }
 
-func (f *flakyFinish) FinishMessage(ctx context.Context, o courier.Outcome) error {
+// fail counts a call and reports whether it is one of the failures.
+func (f *flakyFinish) fail() bool {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.n++
-	fail := f.failures > 0
-	if fail {
+	if f.failures > 0 {
 		f.failures--
+		return true
 	}
-	f.mu.Unlock()
-	if fail {
+	return false
+}
+
+func (f *flakyFinish) FinishMessage(ctx context.Context, o courier.Outcome) error {
+	if f.fail() {
 		return errors.New("driver: bad connection (test)")
 	}
 	return f.Store.FinishMessage(ctx, o)
@@ -401,14 +406,7 @@ func (f *flakyFinish) FinishMessage(ctx context.Context, o courier.Outcome) erro
 // FinishAndClaim fails as FinishMessage does, recording and claiming
 // nothing.
 func (f *flakyFinish) FinishAndClaim(ctx context.Context, o courier.Outcome, c courier.Claim) ([]courier.Message, error, error) {
-	f.mu.Lock()
-	f.n++
-	fail := f.failures > 0
-	if fail {
-		f.failures--
-	}
-	f.mu.Unlock()
-	if fail {
+	if f.fail() {
 		err := errors.New("driver: bad connection (test)")
 		return nil, err, err
 	}
