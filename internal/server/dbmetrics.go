@@ -25,6 +25,10 @@ func registerDBMetrics(reg prometheus.Registerer, db *sqlstore.DB) error {
 			Help: "COMMITs sent; below transactions_total where SQLite commits transactions in groups.",
 		}, func() float64 { return float64(c.Commits.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "latchkey", Subsystem: "db", Name: "round_trips_total",
+			Help: "Round trips to the database: statements_total less those sent in the round trip of another (PostgreSQL pipelines).",
+		}, func() float64 { return float64(c.Statements.Load() - c.Pipelined.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Namespace: "latchkey", Subsystem: "session_cache", Name: "change_waits_total",
 			Help:        "Changes of sessions or identities that waited for the other instances and ended when all had applied them (PostgreSQL, MySQL).",
 			ConstLabels: prometheus.Labels{"ended": "applied"},

@@ -33,12 +33,13 @@ func (s *AuditStore) AppendEvent(ctx context.Context, e *audit.Event) error {
 		}
 		details = string(b)
 	}
-	_, err := s.DB.Exec(ctx, `INSERT INTO audit_events
+	// Sent with the transaction's next statement on PostgreSQL: a new row
+	// under a fresh id.
+	return s.DB.ExecLater(ctx, `INSERT INTO audit_events
 		(id, created_at, type, identity_id, actor, flow_id, method, client_ip, user_agent, result, reason, details)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID.String(), s.DB.T(e.Time), string(e.Type), nullableUUID(e.IdentityID), string(e.Actor), nullableUUID(e.FlowID),
 		e.Method, e.ClientIP, e.UserAgent, e.Result, e.Reason, details)
-	return err
 }
 
 // AfterCommit runs fn once ctx's transaction has committed.

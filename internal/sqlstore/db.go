@@ -88,6 +88,10 @@ type DB struct {
 // statements per operation.
 type Counts struct {
 	Statements, Transactions, Commits atomic.Uint64
+	// Pipelined are the statements that went to PostgreSQL in the round
+	// trip of another (see pipeline): round trips are Statements −
+	// Pipelined.
+	Pipelined atomic.Uint64
 }
 
 // Counts returns the DB's counters.
@@ -158,7 +162,10 @@ type txKey struct{}
 
 // txState is what a transaction carries in the context.
 type txState struct {
+	// tx is the transaction on SQLite and MySQL; pipe is its stand-in on
+	// PostgreSQL (see pipeline).
 	tx          *sql.Tx
+	pipe        *pipeline
 	afterCommit []func()
 	// invalidated are the sessions and identities the transaction
 	// changed, for the other instances' caches (see invalidations.go).
@@ -274,19 +281,32 @@ func (db *DB) Savepoint(ctx context.Context, fn func(ctx context.Context) error)
 	// One name is enough: savepoints nest, and a rollback or release
 	// applies to the most recent one of that name.
 	db.counts.Statements.Add(2) // SAVEPOINT and its RELEASE or ROLLBACK TO
-	if _, err := st.tx.ExecContext(ctx, "SAVEPOINT latchkey_sp"); err != nil {
+	if _, err := st.exec(ctx, "SAVEPOINT latchkey_sp"); err != nil {
 		return err
 	}
 	if err := fn(ctx); err != nil {
-		if _, rbErr := st.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT latchkey_sp"); rbErr != nil {
+		if st.pipe != nil {
+			// What fn queued after SAVEPOINT (which sent what was queued
+			// before) is undone before it is sent.
+			st.pipe.drop()
+		}
+		if _, rbErr := st.exec(ctx, "ROLLBACK TO SAVEPOINT latchkey_sp"); rbErr != nil {
 			// The transaction is lost (a deadlock rolled it back, say):
 			// both errors go up, so InTx can tell whether to retry it.
 			return errors.Join(err, rbErr)
 		}
 		return err
 	}
-	_, err := st.tx.ExecContext(ctx, "RELEASE SAVEPOINT latchkey_sp")
+	_, err := st.exec(ctx, "RELEASE SAVEPOINT latchkey_sp")
 	return err
+}
+
+// exec runs a statement of the transaction's own (a savepoint's).
+func (st *txState) exec(ctx context.Context, q string) (sql.Result, error) {
+	if st.pipe != nil {
+		return st.pipe.exec(ctx, q, nil)
+	}
+	return st.tx.ExecContext(ctx, q)
 }
 
 func (db *DB) inTxOnce(ctx context.Context, st *txState, fn func(ctx context.Context) error) (err error) {
@@ -299,21 +319,18 @@ func (db *DB) inTxOnce(ctx context.Context, st *txState, fn func(ctx context.Con
 		}
 		return nil
 	}
-	db.counts.Statements.Add(1)
-	tx, err := db.SQL.BeginTx(ctx, nil)
-	if err != nil {
+	if err := db.begin(ctx, st); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			_ = tx.Rollback()
+			st.rollback()
 			panic(p)
 		}
 		if err != nil {
-			_ = tx.Rollback()
+			st.rollback()
 		}
 	}()
-	st.tx = tx
 	txCtx := context.WithValue(ctx, txKey{}, st)
 	if err = fn(txCtx); err != nil {
 		return err
@@ -325,7 +342,7 @@ func (db *DB) inTxOnce(ctx context.Context, st *txState, fn func(ctx context.Con
 	}
 	st.committing = true
 	db.counts.Statements.Add(1)
-	if err = tx.Commit(); err != nil {
+	if err = st.commit(ctx); err != nil {
 		return err
 	}
 	st.committed = time.Now()
@@ -335,6 +352,37 @@ func (db *DB) inTxOnce(ctx context.Context, st *txState, fn func(ctx context.Con
 		f()
 	}
 	return nil
+}
+
+// begin starts st's transaction: a pipeline on PostgreSQL (whose BEGIN
+// waits for the first statement), BEGIN elsewhere.
+func (db *DB) begin(ctx context.Context, st *txState) (err error) {
+	if db.Dialect == Postgres {
+		st.pipe, err = db.beginPipeline(ctx)
+		return err
+	}
+	db.counts.Statements.Add(1)
+	st.tx, err = db.SQL.BeginTx(ctx, nil)
+	return err
+}
+
+func (st *txState) commit(ctx context.Context) error {
+	if st.pipe != nil {
+		return st.pipe.commit(ctx)
+	}
+	return st.tx.Commit()
+}
+
+// rollback ends a transaction that failed (after a failed commit too:
+// then it does nothing).
+func (st *txState) rollback() {
+	if st.pipe != nil {
+		if st.pipe.conn != nil {
+			st.pipe.rollback()
+		}
+		return
+	}
+	_ = st.tx.Rollback()
 }
 
 func isBusy(err error) bool {
@@ -388,12 +436,7 @@ func (db *DB) execText(ctx context.Context, q string, args ...any) (sql.Result, 
 		return db.execInGroup(ctx, q, args, db.execText)
 	}
 	db.counts.Statements.Add(1)
-	var r runner = textRunner{db.SQL, db.Rebind(q)}
-	if st, ok := ctx.Value(txKey{}).(*txState); ok {
-		st.sawStatement(q)
-		r = textRunner{st.tx, db.Rebind(q)}
-	}
-	res, err := r.ExecContext(ctx, args...)
+	res, err := db.textFor(ctx, db.SQL, q).ExecContext(ctx, args...)
 	if err != nil && !inTx(ctx) {
 		db.lostConnection(ctx, err)
 	}
@@ -429,12 +472,7 @@ func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 // filter list): it is run unprepared, so it fills no statement cache.
 func (db *DB) queryText(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	db.counts.Statements.Add(1)
-	var r runner = textRunner{db.reader(), db.Rebind(q)}
-	if st, ok := ctx.Value(txKey{}).(*txState); ok {
-		st.sawStatement(q)
-		r = textRunner{st.tx, db.Rebind(q)}
-	}
-	rows, err := r.QueryContext(ctx, args...)
+	rows, err := db.textFor(ctx, db.reader(), q).QueryContext(ctx, args...)
 	return rows, db.mapErr(err)
 }
 
@@ -444,6 +482,11 @@ func (db *DB) queryText(ctx context.Context, q string, args ...any) (*sql.Rows, 
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *Row {
 	db.counts.Statements.Add(1)
 	q = db.Rebind(q)
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.pipe != nil {
+		if err := st.pipe.flush(ctx); err != nil {
+			return &Row{err: err}
+		}
+	}
 	r := &Row{row: db.stmtFor(ctx, db.reader(), q).QueryRowContext(ctx, args...)}
 	if !inTx(ctx) {
 		r.db, r.ctx, r.query, r.args = db, ctx, q, args
@@ -455,6 +498,8 @@ func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *Row {
 // its connection was lost.
 type Row struct {
 	row *sql.Row
+	// err is an error met before the query could run.
+	err error
 	// db is set when the query may run again, with what it needs.
 	db    *DB
 	ctx   context.Context
@@ -464,6 +509,9 @@ type Row struct {
 
 // Scan copies the row's columns into dest, as sql.Row.Scan does.
 func (r *Row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
 	err := r.row.Scan(dest...)
 	if err != nil && r.db != nil && r.db.lostConnection(r.ctx, err) {
 		r.row = r.db.stmtFor(r.ctx, r.db.reader(), r.query).QueryRowContext(r.ctx, r.args...)
@@ -474,7 +522,12 @@ func (r *Row) Scan(dest ...any) error {
 }
 
 // Err reports the query's error, as sql.Row.Err does.
-func (r *Row) Err() error { return r.row.Err() }
+func (r *Row) Err() error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.row.Err()
+}
 
 // runner is what a prepared statement and a query text on a pool or
 // transaction share.
@@ -492,6 +545,9 @@ func (db *DB) stmtFor(ctx context.Context, pool *sql.DB, q string) runner {
 	if inTx {
 		pool = db.SQL // transactions run on the writer
 		st.sawStatement(q)
+		if st.pipe != nil {
+			return pipelineRunner{st.pipe, q}
+		}
 	}
 	stmt := db.prepared(ctx, pool, q, st)
 	switch {
@@ -505,6 +561,23 @@ func (db *DB) stmtFor(ctx context.Context, pool *sql.DB, q string) runner {
 		return textRunner{st.tx, q}
 	default:
 		return textRunner{pool, q}
+	}
+}
+
+// textFor is stmtFor for a text that is never prepared by the DB (it
+// varies with its arguments).
+func (db *DB) textFor(ctx context.Context, pool *sql.DB, q string) runner {
+	q = db.Rebind(q)
+	st, ok := ctx.Value(txKey{}).(*txState)
+	switch {
+	case !ok:
+		return textRunner{pool, q}
+	case st.pipe != nil:
+		st.sawStatement(q)
+		return pipelineRunner{st.pipe, q}
+	default:
+		st.sawStatement(q)
+		return textRunner{st.tx, q}
 	}
 }
 

@@ -37,8 +37,7 @@ func (s *FlowStore) CreateFlow(ctx context.Context, r *flow.Record) error {
 	if s.batch != nil && !inTx(ctx) {
 		return s.batch.insert(ctx, args)
 	}
-	_, err := s.DB.Exec(ctx, flowInserts[1], args...)
-	return err
+	return s.DB.ExecLater(ctx, flowInserts[1], args...)
 }
 
 // GetFlow loads a flow of the given kind.

@@ -302,7 +302,8 @@ func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
 	}
 	q := `INSERT INTO session_cache_invalidations (seq, target_id, created_at) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(ids)), ", ")
-	if _, err := db.Exec(ctx, q, args...); err != nil {
+	// Sent with the COMMIT on PostgreSQL.
+	if err := db.ExecLater(ctx, q, args...); err != nil {
 		return fmt.Errorf("record session cache invalidation: %w", err)
 	}
 	st.seq = seq

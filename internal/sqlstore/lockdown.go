@@ -22,11 +22,10 @@ func (s *LockdownStore) CreateLockdownToken(ctx context.Context, t *notify.Token
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = s.DB.NowUTC()
 	}
-	_, err := s.DB.Exec(ctx, `INSERT INTO lockdown_tokens (id, identity_id, token_hash, event_id, event_type, event_time, expires_at, used_at, created_at)
+	return s.DB.ExecLater(ctx, `INSERT INTO lockdown_tokens (id, identity_id, token_hash, event_id, event_type, event_time, expires_at, used_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
 		t.ID.String(), t.IdentityID.String(), t.Hash, t.EventID.String(), string(t.EventType),
 		s.DB.T(t.EventTime), s.DB.T(t.ExpiresAt), s.DB.T(t.CreatedAt))
-	return err
 }
 
 // LockdownTokenByHash finds the token whose hash is any of hashes.

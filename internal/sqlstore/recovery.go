@@ -30,8 +30,7 @@ func (s *RecoveryStore) FlowCodes(ctx context.Context, flowID uuid.UUID) ([]reco
 
 // DeleteFlowCodes removes every code of a flow.
 func (s *RecoveryStore) DeleteFlowCodes(ctx context.Context, flowID uuid.UUID) error {
-	_, err := s.DB.Exec(ctx, `DELETE FROM recovery_codes WHERE flow_id = ?`, flowID.String())
-	return err
+	return s.DB.ExecLater(ctx, `DELETE FROM recovery_codes WHERE flow_id = ?`, flowID.String())
 }
 
 // UseCode marks a code used. Only one of several concurrent callers sees
@@ -67,9 +66,8 @@ func (s *RecoveryStore) CreateTokenAsOf(ctx context.Context, t *recovery.Secret,
 }
 
 func (s *RecoveryStore) insert(ctx context.Context, table, hashColumn string, c *recovery.Secret) error {
-	_, err := s.DB.Exec(ctx, `INSERT INTO `+table+` (id, flow_id, identity_id, recovery_address_id, `+hashColumn+`, kind, expires_at, used_at, created_at)
+	return s.DB.ExecLater(ctx, `INSERT INTO `+table+` (id, flow_id, identity_id, recovery_address_id, `+hashColumn+`, kind, expires_at, used_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)`, s.row(c)...)
-	return err
 }
 
 // insertAsOf is insert guarded by the identity: one statement, which

@@ -30,7 +30,13 @@ const sessionColumns = `id, identity_id, active, aal, authentication_methods, de
 
 // CreateSession inserts a session with the hash of its token.
 func (s *SessionStore) CreateSession(ctx context.Context, ss *session.Session, tokenHash string) error {
-	return s.CreateSessions(ctx, []*session.Session{ss}, []string{tokenHash})
+	row, err := s.sessionRow(ss, tokenHash)
+	if err != nil {
+		return err
+	}
+	// A fresh id and a fresh random token's hash: sent with the
+	// transaction's next statement on PostgreSQL.
+	return s.DB.ExecLater(ctx, `INSERT INTO sessions (`+sessionInsertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row...)
 }
 
 // CreateSessions inserts sessions, tokenHashes[i] being the hash of the
@@ -38,15 +44,26 @@ func (s *SessionStore) CreateSession(ctx context.Context, ss *session.Session, t
 func (s *SessionStore) CreateSessions(ctx context.Context, list []*session.Session, tokenHashes []string) error {
 	rows := make([][]any, 0, len(list))
 	for k, ss := range list {
-		methods, devices, err := sessionJSONColumns(ss)
+		row, err := s.sessionRow(ss, tokenHashes[k])
 		if err != nil {
 			return err
 		}
-		rows = append(rows, []any{ss.ID.String(), ss.IdentityID.String(), tokenHashes[k], ss.Active, ss.AAL, methods, devices,
-			s.DB.T(ss.AuthenticatedAt), s.DB.T(ss.IssuedAt), s.DB.T(ss.ExpiresAt), s.DB.T(ss.CreatedAt), s.DB.T(ss.UpdatedAt)})
+		rows = append(rows, row)
 	}
-	return s.DB.insertRows(ctx, "sessions", `id, identity_id, token_hash, active, aal, authentication_methods, devices,
-		authenticated_at, issued_at, expires_at, created_at, updated_at`, rows)
+	return s.DB.insertRows(ctx, "sessions", sessionInsertColumns, rows)
+}
+
+const sessionInsertColumns = `id, identity_id, token_hash, active, aal, authentication_methods, devices,
+	authenticated_at, issued_at, expires_at, created_at, updated_at`
+
+// sessionRow is the values of sessionInsertColumns for ss.
+func (s *SessionStore) sessionRow(ss *session.Session, tokenHash string) ([]any, error) {
+	methods, devices, err := sessionJSONColumns(ss)
+	if err != nil {
+		return nil, err
+	}
+	return []any{ss.ID.String(), ss.IdentityID.String(), tokenHash, ss.Active, ss.AAL, methods, devices,
+		s.DB.T(ss.AuthenticatedAt), s.DB.T(ss.IssuedAt), s.DB.T(ss.ExpiresAt), s.DB.T(ss.CreatedAt), s.DB.T(ss.UpdatedAt)}, nil
 }
 
 // SessionByTokenHash finds the session whose token hash is any of hashes.
