@@ -103,13 +103,15 @@ func (s *Service) PrepareRequest(ctx context.Context, msg courier.Message) error
 //
 // It returns the identity the address belongs to (uuid.Nil if none).
 func (s *Service) sendEmail(ctx context.Context, f *Flow, req sendRequest) (uuid.UUID, error) {
+	addr, ident, err := s.Identities.FindRecoveryAddress(ctx, identity.ViaEmail, normalizeEmail(req.Address))
 	if req.Method == MethodCode {
-		// A resend supersedes every earlier code of the flow.
+		// A resend supersedes every earlier code of the flow. After the
+		// lookup, so that on PostgreSQL it goes with the writes below in
+		// one round trip rather than before the lookup's reads.
 		if err := s.Store.DeleteFlowCodes(ctx, f.ID); err != nil {
 			return uuid.Nil, err
 		}
 	}
-	addr, ident, err := s.Identities.FindRecoveryAddress(ctx, identity.ViaEmail, normalizeEmail(req.Address))
 	if errors.Is(err, storeerr.ErrNotFound) {
 		notify := s.Config.NotifyUnknownRecipients
 		if err := s.Audit.Record(ctx, audit.Event{Type: audit.RecoverySent, FlowID: &f.ID, Method: string(req.Method), Result: audit.ResultUnknownAddress,

@@ -73,6 +73,10 @@ type DB struct {
 	unprepared bool
 	// counts are the statements and transactions run (see Counts).
 	counts Counts
+	// readsBeforeBegin: a PostgreSQL transaction may run its leading plain
+	// reads before its BEGIN (the server's default isolation is READ
+	// COMMITTED; see pipeline).
+	readsBeforeBegin bool
 	// group commits SQLite's write transactions in groups (nil on other
 	// databases, and on an in-memory SQLite whose one connection serves
 	// reads too).
@@ -341,13 +345,11 @@ func (db *DB) inTxOnce(ctx context.Context, st *txState, fn func(ctx context.Con
 		}
 	}
 	st.committing = true
-	db.counts.Statements.Add(1)
-	if err = st.commit(ctx); err != nil {
+	if err = st.commit(ctx, &db.counts); err != nil {
 		return err
 	}
 	st.committed = time.Now()
 	db.counts.Transactions.Add(1)
-	db.counts.Commits.Add(1)
 	for _, f := range st.afterCommit {
 		f()
 	}
@@ -366,10 +368,13 @@ func (db *DB) begin(ctx context.Context, st *txState) (err error) {
 	return err
 }
 
-func (st *txState) commit(ctx context.Context) error {
+// commit commits st's transaction (and counts its COMMIT, if sent).
+func (st *txState) commit(ctx context.Context, counts *Counts) error {
 	if st.pipe != nil {
 		return st.pipe.commit(ctx)
 	}
+	counts.Statements.Add(1)
+	counts.Commits.Add(1)
 	return st.tx.Commit()
 }
 
@@ -483,7 +488,7 @@ func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *Row {
 	db.counts.Statements.Add(1)
 	q = db.Rebind(q)
 	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.pipe != nil {
-		if err := st.pipe.flush(ctx); err != nil {
+		if err := st.pipe.flushFor(ctx, q); err != nil {
 			return &Row{err: err}
 		}
 	}

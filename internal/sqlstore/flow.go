@@ -70,17 +70,12 @@ func (s *FlowStore) GetFlow(ctx context.Context, kind string, id uuid.UUID) (*fl
 // UpdateFlow saves a flow's mutable fields.
 func (s *FlowStore) UpdateFlow(ctx context.Context, r *flow.Record) error {
 	r.UpdatedAt = s.DB.NowUTC()
-	res, err := s.DB.Exec(ctx, `UPDATE selfservice_flows
+	// In a PostgreSQL transaction it goes with the next statement; a flow
+	// gone meanwhile fails that statement with ErrNotFound.
+	return s.DB.ExecLaterChanging(ctx, ErrNotFound, `UPDATE selfservice_flows
 		SET state = ?, identity_id = ?, csrf_fingerprint = ?, data = ?, expires_at = ?, updated_at = ?
 		WHERE id = ?`,
 		r.State, nullableUUID(r.IdentityID), r.CSRF, string(r.Data), s.DB.T(r.ExpiresAt), s.DB.T(r.UpdatedAt), r.ID.String())
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
 }
 
 // IncrementSubmissions counts one more submission. The UPDATE takes the

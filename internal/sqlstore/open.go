@@ -85,6 +85,14 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if split {
 		db.stopCheckpoints = db.checkpoints(walCheckpointInterval)
 	}
+	if dialect == Postgres {
+		var level string
+		if err := sqlDB.QueryRowContext(pingCtx, `SHOW default_transaction_isolation`).Scan(&level); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+		}
+		db.readsBeforeBegin = level == "read committed"
+	}
 	return db, nil
 }
 

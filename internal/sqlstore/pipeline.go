@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,6 +25,12 @@ import (
 //   - a write whose result nobody reads (DB.ExecLater: an audit event, a
 //     queued mail, a new session) waits and goes with the next statement;
 //   - COMMIT goes with the last such writes.
+//
+// Under READ COMMITTED (PostgreSQL's default, checked at Open) every
+// statement of a transaction reads from a snapshot of its own, so a plain
+// read (no row locks) that comes before the transaction's first write sees
+// what it would see inside the transaction: such reads run before BEGIN,
+// and a transaction that only reads sends no BEGIN or COMMIT at all.
 //
 // A transaction that only writes is then one round trip. A query still
 // needs its own (its rows are read through database/sql), after the
@@ -44,6 +53,9 @@ type pipeline struct {
 type pendingStatement struct {
 	query string // rebound for PostgreSQL
 	args  []any
+	// unchanged, when set, is the error of the statement if it changed
+	// no row (ExecLaterChanging).
+	unchanged error
 }
 
 // beginPipeline takes a connection for a transaction; its BEGIN waits for
@@ -57,16 +69,14 @@ func (db *DB) beginPipeline(ctx context.Context) (*pipeline, error) {
 }
 
 // later queues a statement for the next round trip.
-func (p *pipeline) later(q string, args []any) {
-	p.pending = append(p.pending, pendingStatement{q, args})
-}
+func (p *pipeline) later(s pendingStatement) { p.pending = append(p.pending, s) }
 
 // exec runs q after what is pending, in one round trip.
 func (p *pipeline) exec(ctx context.Context, q string, args []any) (sql.Result, error) {
 	if p.begun && len(p.pending) == 0 {
 		return p.conn.ExecContext(ctx, q, args...)
 	}
-	tag, err := p.send(ctx, &pendingStatement{q, args})
+	tag, err := p.send(ctx, &pendingStatement{query: q, args: args})
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +92,48 @@ func (p *pipeline) flush(ctx context.Context) error {
 	return err
 }
 
+// flushFor is flush before query q, which a plain read that comes before
+// the transaction's first write does not need.
+func (p *pipeline) flushFor(ctx context.Context, q string) error {
+	if !p.begun && len(p.pending) == 0 && p.db.readsBeforeBegin && plainRead(q) {
+		return nil
+	}
+	return p.flush(ctx)
+}
+
+// plainRead reports whether q only reads, taking no row or advisory lock
+// and changing nothing: a SELECT without FOR UPDATE/SHARE and without the
+// functions that would. Anything else (a WITH, an UPDATE … RETURNING) is
+// not.
+func plainRead(q string) bool {
+	q = strings.TrimLeft(q, " \t\r\n")
+	if len(q) < 7 || !strings.EqualFold(q[:7], "SELECT ") {
+		return false
+	}
+	if v, ok := plainReads.Load(q); ok {
+		return v.(bool)
+	}
+	u := strings.ToUpper(q)
+	plain := true
+	for _, w := range []string{" FOR UPDATE", " FOR SHARE", " FOR NO KEY", " FOR KEY SHARE", "PG_ADVISORY", "NEXTVAL", "SETVAL", "SET_CONFIG", "PG_SLEEP"} {
+		if strings.Contains(u, w) {
+			plain = false
+			break
+		}
+	}
+	if plainReadsKept.Add(1) <= maxStatements {
+		plainReads.Store(q, plain)
+	}
+	return plain
+}
+
+// plainReads caches plainRead by query text (stores write their SQL as
+// constants; past maxStatements texts it is worked out each time).
+var (
+	plainReads     sync.Map
+	plainReadsKept atomic.Int32
+)
+
 // commit sends what is pending and COMMIT, in one round trip, and gives
 // the connection back. A transaction that sent nothing has nothing to
 // commit.
@@ -90,6 +142,16 @@ func (p *pipeline) commit(ctx context.Context) error {
 		p.release()
 		return nil
 	}
+	if p.checksPending() {
+		// A write that must change a row is checked before COMMIT is
+		// sent: PostgreSQL would commit whatever its count.
+		if err := p.flush(ctx); err != nil {
+			p.rollback()
+			return err
+		}
+	}
+	p.db.counts.Statements.Add(1)
+	p.db.counts.Commits.Add(1)
 	tag, err := p.send(ctx, &pendingStatement{query: "COMMIT"})
 	if err == nil && tag.String() == "ROLLBACK" {
 		// PostgreSQL answers COMMIT of a failed transaction this way.
@@ -101,6 +163,15 @@ func (p *pipeline) commit(ctx context.Context) error {
 	}
 	p.release()
 	return nil
+}
+
+func (p *pipeline) checksPending() bool {
+	for _, s := range p.pending {
+		if s.unchanged != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // rollback ends the transaction, if BEGIN was sent, and gives the
@@ -131,23 +202,23 @@ func (p *pipeline) drop() { p.pending = p.pending[:0] }
 // (when not nil) in one round trip, and returns last's command tag. The
 // caller has counted last; send counts the rest.
 func (p *pipeline) send(ctx context.Context, last *pendingStatement) (pgconn.CommandTag, error) {
-	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(p.pending)+2)}
+	stmts := make([]pendingStatement, 0, len(p.pending)+2)
 	if !p.begun {
-		batch.Queue("BEGIN")
+		stmts = append(stmts, pendingStatement{query: "BEGIN"})
 	}
-	for _, s := range p.pending {
-		batch.Queue(s.query, s.args...)
-	}
-	extra := len(batch.QueuedQueries)
+	stmts = append(stmts, p.pending...)
+	p.db.counts.Statements.Add(uint64(len(stmts)))
 	if last != nil {
-		batch.Queue(last.query, last.args...)
+		stmts = append(stmts, *last)
 	}
 	p.pending = p.pending[:0]
 	p.begun = true
-	n := len(batch.QueuedQueries)
-	p.db.counts.Statements.Add(uint64(extra))
-	p.db.counts.Pipelined.Add(uint64(n - 1))
+	p.db.counts.Pipelined.Add(uint64(len(stmts) - 1))
 
+	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts))}
+	for _, s := range stmts {
+		batch.Queue(s.query, s.args...)
+	}
 	var tag pgconn.CommandTag
 	err := p.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
@@ -156,8 +227,11 @@ func (p *pipeline) send(ctx context.Context, last *pendingStatement) (pgconn.Com
 		}
 		results := c.Conn().SendBatch(ctx, batch)
 		var first error
-		for range n {
+		for _, s := range stmts {
 			t, err := results.Exec()
+			if err == nil && s.unchanged != nil && t.RowsAffected() == 0 {
+				err = s.unchanged
+			}
 			if err != nil && first == nil {
 				first = err
 			}
@@ -192,7 +266,7 @@ func (r pipelineRunner) ExecContext(ctx context.Context, args ...any) (sql.Resul
 }
 
 func (r pipelineRunner) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
-	if err := r.p.flush(ctx); err != nil {
+	if err := r.p.flushFor(ctx, r.query); err != nil {
 		return nil, err
 	}
 	return r.p.conn.QueryContext(ctx, r.query, args...)
@@ -209,11 +283,29 @@ func (r pipelineRunner) QueryRowContext(ctx context.Context, args ...any) *sql.R
 // transaction's next statement or its COMMIT; an error it meets fails that
 // statement and so the transaction. Elsewhere it is Exec.
 func (db *DB) ExecLater(ctx context.Context, q string, args ...any) error {
+	return db.execLater(ctx, pendingStatement{query: q, args: args})
+}
+
+// ExecLaterChanging is ExecLater for a write that must change a row: when
+// it changes none, the statement that sent it (or, elsewhere, this call)
+// fails with unchanged.
+func (db *DB) ExecLaterChanging(ctx context.Context, unchanged error, q string, args ...any) error {
+	return db.execLater(ctx, pendingStatement{query: q, args: args, unchanged: unchanged})
+}
+
+func (db *DB) execLater(ctx context.Context, s pendingStatement) error {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.pipe != nil {
-		st.sawStatement(q)
-		st.pipe.later(db.Rebind(q), args)
+		st.sawStatement(s.query)
+		s.query = db.Rebind(s.query)
+		st.pipe.later(s)
 		return nil
 	}
-	_, err := db.Exec(ctx, q, args...)
-	return err
+	res, err := db.Exec(ctx, s.query, s.args...)
+	if err != nil || s.unchanged == nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(s.unchanged, err)
+	}
+	return nil
 }

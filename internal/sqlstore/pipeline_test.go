@@ -170,6 +170,82 @@ func TestPipelinedTransactions(t *testing.T) {
 			}
 		})
 
+		t.Run("AReadOnlyTransactionSendsNoBeginOrCommit", func(t *testing.T) {
+			a := uuid.New()
+			if err := insert(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			trips := roundTrips(func() {
+				err = db.InTx(ctx, func(ctx context.Context) error {
+					var n int
+					return db.QueryRow(ctx, `SELECT COUNT(*) FROM selfservice_errors WHERE id = ?`, a.String()).Scan(&n)
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if db.Dialect == sqlstore.Postgres && trips != 1 {
+				t.Fatalf("a transaction of one read took %d round trips, want 1", trips)
+			}
+		})
+
+		t.Run("AReadThenWritesIsTwoRoundTrips", func(t *testing.T) {
+			a, b := uuid.New(), uuid.New()
+			var err error
+			trips := roundTrips(func() {
+				err = db.InTx(ctx, func(ctx context.Context) error {
+					if exists(t, a) {
+						t.Error("a row exists before it is written")
+					}
+					if err := insert(ctx, a); err != nil {
+						return err
+					}
+					return insert(ctx, b)
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !exists(t, a) || !exists(t, b) {
+				t.Fatal("the writes are missing")
+			}
+			if db.Dialect == sqlstore.Postgres && trips != 2 {
+				t.Fatalf("a read, two writes and COMMIT took %d round trips, want 2", trips)
+			}
+		})
+
+		t.Run("AWriteThatMustChangeARowAndDoesNot", func(t *testing.T) {
+			missing, c := uuid.New(), uuid.New()
+			update := func(ctx context.Context, id uuid.UUID) error {
+				return db.ExecLaterChanging(ctx, sqlstore.ErrNotFound, `UPDATE selfservice_errors SET body = ? WHERE id = ?`, `{"a":1}`, id.String())
+			}
+			err := db.InTx(ctx, func(ctx context.Context) error {
+				if err := update(ctx, missing); err != nil {
+					return err
+				}
+				return insert(ctx, c)
+			})
+			if !errors.Is(err, sqlstore.ErrNotFound) {
+				t.Fatalf("err = %v, want ErrNotFound", err)
+			}
+			if exists(t, c) {
+				t.Fatal("a write of the failed transaction was committed")
+			}
+			if err := update(ctx, missing); !errors.Is(err, sqlstore.ErrNotFound) {
+				t.Fatalf("outside a transaction: err = %v, want ErrNotFound", err)
+			}
+			if err := db.InTx(ctx, func(ctx context.Context) error { return update(ctx, c) }); !errors.Is(err, sqlstore.ErrNotFound) {
+				t.Fatalf("err = %v, want ErrNotFound", err)
+			}
+			if err := insert(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.InTx(ctx, func(ctx context.Context) error { return update(ctx, c) }); err != nil {
+				t.Fatalf("updating a row that exists: %v", err)
+			}
+		})
+
 		t.Run("OutsideATransactionItIsExec", func(t *testing.T) {
 			a := uuid.New()
 			if err := insert(ctx, a); err != nil {
