@@ -505,6 +505,8 @@ type Row struct {
 	row *sql.Row
 	// err is an error met before the query could run.
 	err error
+	// pipe: the query runs in this pipeline when scanned (ReturningRow).
+	pipe *pipeline
 	// db is set when the query may run again, with what it needs.
 	db    *DB
 	ctx   context.Context
@@ -517,6 +519,10 @@ func (r *Row) Scan(dest ...any) error {
 	if r.err != nil {
 		return r.err
 	}
+	if r.pipe != nil {
+		_, err := r.pipe.send(r.ctx, &pendingStatement{query: r.query, args: r.args, dest: dest})
+		return err
+	}
 	err := r.row.Scan(dest...)
 	if err != nil && r.db != nil && r.db.lostConnection(r.ctx, err) {
 		r.row = r.db.stmtFor(r.ctx, r.db.reader(), r.query).QueryRowContext(r.ctx, r.args...)
@@ -528,7 +534,7 @@ func (r *Row) Scan(dest ...any) error {
 
 // Err reports the query's error, as sql.Row.Err does.
 func (r *Row) Err() error {
-	if r.err != nil {
+	if r.err != nil || r.row == nil {
 		return r.err
 	}
 	return r.row.Err()

@@ -87,7 +87,8 @@ func (s *FlowStore) IncrementSubmissions(ctx context.Context, id uuid.UUID) (int
 	var n int
 	err := s.DB.InTx(ctx, func(ctx context.Context) error {
 		if s.DB.Dialect != MySQL {
-			return ScanErr(s.DB.QueryRow(ctx, increment+` RETURNING submissions`, id.String()).Scan(&n))
+			// With the transaction's BEGIN, in one round trip.
+			return ScanErr(s.DB.ReturningRow(ctx, increment+` RETURNING submissions`, id.String()).Scan(&n))
 		}
 		res, err := s.DB.Exec(ctx, increment, id.String())
 		if err != nil {

@@ -288,7 +288,8 @@ func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
 			return fmt.Errorf("number session cache invalidation: %w", err)
 		}
 	default:
-		if err := db.QueryRow(ctx, `UPDATE session_cache_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq`).Scan(&seq); err != nil {
+		// With the transaction's pending writes, in one round trip.
+		if err := db.ReturningRow(ctx, `UPDATE session_cache_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq`).Scan(&seq); err != nil {
 			return fmt.Errorf("number session cache invalidation: %w", err)
 		}
 	}

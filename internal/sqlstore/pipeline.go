@@ -56,6 +56,8 @@ type pendingStatement struct {
 	// unchanged, when set, is the error of the statement if it changed
 	// no row (ExecLaterChanging).
 	unchanged error
+	// dest, when set, receives the statement's one row (ReturningRow).
+	dest []any
 }
 
 // beginPipeline takes a connection for a transaction; its BEGIN waits for
@@ -228,7 +230,13 @@ func (p *pipeline) send(ctx context.Context, last *pendingStatement) (pgconn.Com
 		results := c.Conn().SendBatch(ctx, batch)
 		var first error
 		for _, s := range stmts {
-			t, err := results.Exec()
+			var t pgconn.CommandTag
+			var err error
+			if s.dest != nil {
+				err = results.QueryRow().Scan(s.dest...)
+			} else {
+				t, err = results.Exec()
+			}
 			if err == nil && s.unchanged != nil && t.RowsAffected() == 0 {
 				err = s.unchanged
 			}
@@ -243,6 +251,20 @@ func (p *pipeline) send(ctx context.Context, last *pendingStatement) (pgconn.Com
 		return first
 	})
 	return tag, p.db.mapErr(err)
+}
+
+// ReturningRow runs a single-row statement, typically a write with
+// RETURNING. In a PostgreSQL transaction it goes, when Scan is called,
+// with BEGIN and the pending statements in one round trip, scanned by pgx
+// itself: dest must be plain values (integers, strings, times), not
+// database/sql Scanners. Elsewhere it is QueryRow.
+func (db *DB) ReturningRow(ctx context.Context, q string, args ...any) *Row {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.pipe != nil {
+		db.counts.Statements.Add(1)
+		st.sawStatement(q)
+		return &Row{ctx: ctx, pipe: st.pipe, query: db.Rebind(q), args: args}
+	}
+	return db.QueryRow(ctx, q, args...)
 }
 
 // pgResult is the sql.Result of a statement sent in a pipeline.

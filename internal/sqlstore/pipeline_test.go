@@ -246,6 +246,36 @@ func TestPipelinedTransactions(t *testing.T) {
 			}
 		})
 
+		t.Run("ARowReturnedWithThePendingWrites", func(t *testing.T) {
+			a := uuid.New()
+			var n int64
+			var missing string
+			var err error
+			trips := roundTrips(func() {
+				err = db.InTx(ctx, func(ctx context.Context) error {
+					if err := insert(ctx, a); err != nil {
+						return err
+					}
+					if err := db.ReturningRow(ctx, `SELECT COUNT(*) FROM selfservice_errors WHERE id = ?`, a.String()).Scan(&n); err != nil {
+						return err
+					}
+					if err := sqlstore.ScanErr(db.ReturningRow(ctx, `SELECT body FROM selfservice_errors WHERE id = ?`, uuid.NewString()).Scan(&missing)); !errors.Is(err, sqlstore.ErrNotFound) {
+						t.Errorf("no row: err = %v, want ErrNotFound", err)
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Fatalf("the row returned counted %d of the transaction's own pending write, want 1", n)
+			}
+			if db.Dialect == sqlstore.Postgres && trips != 3 {
+				t.Fatalf("BEGIN + insert + a returned row, a second row, COMMIT took %d round trips, want 3", trips)
+			}
+		})
+
 		t.Run("OutsideATransactionItIsExec", func(t *testing.T) {
 			a := uuid.New()
 			if err := insert(ctx, a); err != nil {
