@@ -276,6 +276,30 @@ func (f *invalidationFeed) skipHole(through, last int64) int64 {
 // no more than the commit.
 func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
 	ids := uniqueIDs(st.invalidated)
+	// created_at only tells the cleanup (cleanup.go) what is old; every
+	// instance reads a row within a poll interval, and one cut off for
+	// longer clears its cache rather than miss a deleted row.
+	at := db.T(time.Now())
+	if st.pipe != nil {
+		// PostgreSQL: the number and the rows in one statement, sent with
+		// the COMMIT (and what is pending) in one round trip, so the
+		// counter row is locked only while PostgreSQL runs them.
+		args := make([]any, 0, 1+len(ids))
+		args = append(args, at)
+		for _, id := range ids {
+			args = append(args, id.String())
+		}
+		st.pipe.final = &pendingStatement{
+			query: db.Rebind(`WITH c AS (UPDATE session_cache_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq)
+				INSERT INTO session_cache_invalidations (seq, target_id, created_at)
+				SELECT c.last_seq, v.target_id, CAST(? AS TIMESTAMPTZ) FROM c, (VALUES ` +
+				strings.TrimSuffix(strings.Repeat("(CAST(? AS TEXT)), ", len(ids)), ", ") + `) AS v(target_id)
+				RETURNING seq`),
+			args: args,
+			dest: []any{&st.seq},
+		}
+		return nil
+	}
 	var seq int64
 	switch db.Dialect {
 	case MySQL:
@@ -288,23 +312,17 @@ func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
 			return fmt.Errorf("number session cache invalidation: %w", err)
 		}
 	default:
-		// With the transaction's pending writes, in one round trip.
-		if err := db.ReturningRow(ctx, `UPDATE session_cache_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq`).Scan(&seq); err != nil {
+		if err := db.QueryRow(ctx, `UPDATE session_cache_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq`).Scan(&seq); err != nil {
 			return fmt.Errorf("number session cache invalidation: %w", err)
 		}
 	}
-	// It only tells the cleanup (cleanup.go) what is old; every instance
-	// reads a row within a poll interval, and one cut off for longer
-	// clears its cache rather than miss a deleted row.
-	at := db.T(time.Now())
 	args := make([]any, 0, 3*len(ids))
 	for _, id := range ids {
 		args = append(args, seq, id.String(), at)
 	}
 	q := `INSERT INTO session_cache_invalidations (seq, target_id, created_at) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(ids)), ", ")
-	// Sent with the COMMIT on PostgreSQL.
-	if err := db.ExecLater(ctx, q, args...); err != nil {
+	if _, err := db.Exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("record session cache invalidation: %w", err)
 	}
 	st.seq = seq

@@ -48,6 +48,9 @@ type pipeline struct {
 	// begun: BEGIN has been sent (from then on the connection may be in
 	// a transaction that must be ended).
 	begun bool
+	// final, when set, goes right before COMMIT, in its round trip (the
+	// invalidation feed's number and rows: invalidations.go).
+	final *pendingStatement
 }
 
 type pendingStatement struct {
@@ -140,7 +143,7 @@ var (
 // the connection back. A transaction that sent nothing has nothing to
 // commit.
 func (p *pipeline) commit(ctx context.Context) error {
-	if !p.begun && len(p.pending) == 0 {
+	if !p.begun && len(p.pending) == 0 && p.final == nil {
 		p.release()
 		return nil
 	}
@@ -151,6 +154,10 @@ func (p *pipeline) commit(ctx context.Context) error {
 			p.rollback()
 			return err
 		}
+	}
+	if p.final != nil {
+		p.pending = append(p.pending, *p.final)
+		p.final = nil
 	}
 	p.db.counts.Statements.Add(1)
 	p.db.counts.Commits.Add(1)
