@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -191,10 +192,17 @@ func (p *pipeline) rollback() {
 	p.pending = nil
 	if p.begun {
 		p.db.counts.Statements.Add(1)
-		_, _ = p.conn.ExecContext(context.Background(), "ROLLBACK")
+		// Not under the request's context, which may be why the
+		// transaction failed; bounded, so that a dead connection cannot
+		// hold the caller (the pool then drops the connection).
+		ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
+		_, _ = p.conn.ExecContext(ctx, "ROLLBACK")
+		cancel()
 	}
 	p.release()
 }
+
+const rollbackTimeout = 5 * time.Second
 
 func (p *pipeline) release() {
 	if p.conn != nil {
