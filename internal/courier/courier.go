@@ -234,7 +234,9 @@ type MailboxLister interface {
 // Every method joins the transaction carried by ctx, if any.
 type Store interface {
 	MailboxLister
-	// InsertMessage stores a new message.
+	// InsertMessage stores a new message: queued, or already claimed
+	// (status processing, with ClaimedAt, ClaimedBy and SendCount set as
+	// a claim sets them: the mail a preparation enqueues, prepare.go).
 	InsertMessage(ctx context.Context, m *Message) error
 	// PrepareInsert is InsertMessage in two steps: the costly part
 	// (sealing the content) now, the insert when the returned function is
@@ -274,8 +276,9 @@ type Store interface {
 	// InTx runs fn in a transaction carried by the context fn gets (joining
 	// the one in ctx, if any).
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
-	// DeleteMessage removes a message still held by claimToken, with its
-	// dispatches, or returns ErrClaimLost (internal messages, once
-	// prepared).
-	DeleteMessage(ctx context.Context, id uuid.UUID, claimToken string) error
+	// DeleteMessage removes message m if still held by claimToken, with
+	// its dispatches, or returns ErrClaimLost (internal messages, once
+	// prepared). m is the message as claimed: on its first claim
+	// (SendCount 1) it has no dispatches to look for.
+	DeleteMessage(ctx context.Context, m Message, claimToken string) error
 }

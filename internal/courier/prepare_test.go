@@ -176,7 +176,7 @@ func TestInternalMessages(t *testing.T) {
 			srv.WaitFor(t, "killed-prep@example.test", 5*time.Second)
 			// The dead instance's claim is gone with the message: its late
 			// removal finds nothing to remove.
-			if err := store.DeleteMessage(ctx, id, "dead-instance"); !isClaimLost(err) {
+			if err := store.DeleteMessage(ctx, claimed[0], "dead-instance"); !isClaimLost(err) {
 				t.Errorf("stale claim removed the message: %v", err)
 			}
 			time.Sleep(100 * time.Millisecond)

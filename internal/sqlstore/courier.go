@@ -66,7 +66,7 @@ func sealPlace(id uuid.UUID, column string) []byte {
 	return []byte("courier_messages." + column + ":" + id.String())
 }
 
-// InsertMessage stores a new message.
+// InsertMessage stores a new message, queued or already claimed.
 func (s *CourierStore) InsertMessage(ctx context.Context, m *courier.Message) error {
 	return s.PrepareInsert(m)(ctx)
 }
@@ -74,21 +74,26 @@ func (s *CourierStore) InsertMessage(ctx context.Context, m *courier.Message) er
 // PrepareInsert seals m's content now and returns its insert: a caller
 // seals before its transaction, which then holds the writer (SQLite's
 // one connection) for the insert only. The insert writes the same row
-// each time it runs.
+// each time it runs. A new row under a fresh id cannot fail on its own,
+// so in a PostgreSQL transaction it goes with the next statement
+// (ExecLater).
 func (s *CourierStore) PrepareInsert(m *courier.Message) func(ctx context.Context) error {
-	var expires any
+	var expires, claimedAt, claimedBy any
 	if !m.ExpiresAt.IsZero() {
 		expires = s.T(m.ExpiresAt)
 	}
+	if m.ClaimedBy != "" {
+		// Claimed as it is inserted (a preparation's mail).
+		claimedAt, claimedBy = s.T(m.ClaimedAt), m.ClaimedBy
+	}
 	args := []any{m.ID.String(), string(m.Type), string(m.Status), m.Recipient,
 		s.seal(m.ID, "subject", m.Subject), s.seal(m.ID, "body", m.Body), string(m.TemplateType),
-		s.seal(m.ID, "template_data", string(m.TemplateData)), m.SendCount, s.T(m.NextAttemptAt), s.T(m.CreatedAt), s.T(m.UpdatedAt), expires,
-		int(m.Priority)}
+		s.seal(m.ID, "template_data", string(m.TemplateData)), m.SendCount, s.T(m.NextAttemptAt), claimedAt, claimedBy,
+		s.T(m.CreatedAt), s.T(m.UpdatedAt), expires, int(m.Priority)}
 	return func(ctx context.Context) error {
-		_, err := s.Exec(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
-			template_data, send_count, next_attempt_at, created_at, updated_at, expires_at, priority)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-		return err
+		return s.ExecLater(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
+			template_data, send_count, next_attempt_at, claimed_at, claimed_by, created_at, updated_at, expires_at, priority)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	}
 }
 
@@ -401,16 +406,22 @@ func (s *CourierStore) ExtendClaim(ctx context.Context, token string, now time.T
 	return err
 }
 
-// DeleteMessage removes a message still held by claimToken, and its
-// dispatch records.
-func (s *CourierStore) DeleteMessage(ctx context.Context, id uuid.UUID, claimToken string) error {
+// DeleteMessage removes m if still held by claimToken, and its dispatch
+// records. A message on its first claim has none (a dispatch records an
+// attempt made under an earlier claim): their DELETE, which would find
+// nothing, is left out.
+func (s *CourierStore) DeleteMessage(ctx context.Context, m courier.Message, claimToken string) error {
+	del := `DELETE FROM courier_messages WHERE id = ? AND status = 'processing' AND claimed_by = ?`
+	if m.SendCount <= 1 {
+		return claimHeld(s.Exec(ctx, del, m.ID.String(), claimToken))
+	}
 	return s.InTx(ctx, func(ctx context.Context) error {
-		if err := claimHeld(s.Exec(ctx, `DELETE FROM courier_messages WHERE id = ? AND status = 'processing' AND claimed_by = ?`, id.String(), claimToken)); err != nil {
+		if err := claimHeld(s.Exec(ctx, del, m.ID.String(), claimToken)); err != nil {
 			return err
 		}
 		// ON DELETE CASCADE removes them too; this keeps the store correct
 		// should a database run without foreign keys.
-		_, err := s.Exec(ctx, `DELETE FROM courier_message_dispatches WHERE message_id = ?`, id.String())
+		_, err := s.Exec(ctx, `DELETE FROM courier_message_dispatches WHERE message_id = ?`, m.ID.String())
 		return err
 	})
 }
