@@ -54,8 +54,8 @@ func TestEveryScenarioAgainstLatchkey(t *testing.T) {
 			switch {
 			case r.Scenario == "ceiling" && r.StatementsPerOp != nil:
 				t.Fatal("the ceiling's server has no database, yet statements were counted")
-			case r.Scenario != "ceiling" && (r.StatementsPerOp == nil || r.TransactionsPerOp == nil):
-				t.Fatal("no statements per operation")
+			case r.Scenario != "ceiling" && (r.StatementsPerOp == nil || r.TransactionsPerOp == nil || r.RoundTripsPerOp == nil):
+				t.Fatal("no statements or round trips per operation")
 			case r.Scenario == "recovery-flow" && *r.StatementsPerOp < 1:
 				t.Fatalf("a flow was created with %.2f statements", *r.StatementsPerOp)
 			case r.Scenario == "admin-code" && (*r.StatementsPerOp < 3 || *r.TransactionsPerOp < 1):
