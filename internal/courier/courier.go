@@ -21,7 +21,10 @@
 // FOR UPDATE SKIP LOCKED on PostgreSQL and MySQL; SQLite has one writer. All
 // the messages a running dispatcher holds share one claim token, which a
 // heartbeat renews while any is held; a slot that finishes a mail records
-// its result and claims its next mail in one step (FinishAndClaim). The dispatcher renders the
+// its result and claims its next mail in one step (FinishAndClaim). The mail
+// an internal message's preparation queues is inserted already claimed by
+// the preparing flight and sent by the same slot once the preparation
+// commits (prepare.go). The dispatcher renders the
 // HTML body from the stored template data and hands the mail to a Sender;
 // the SMTPSender sends it on a connection kept open from an earlier mail
 // when it has one (smtpconn.go). Every attempt leaves a dispatch record. A

@@ -47,12 +47,7 @@ func mailPreparer(q *courier.Queue, calls *atomic.Int32, fail func() bool) couri
 // countInternal counts the internal messages left in the store.
 func countInternal(t *testing.T, db *sqlstore.DB) int {
 	t.Helper()
-	var n int
-	if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM courier_messages WHERE template_type = ?`,
-		string(courier.TemplateRecoveryRequest)).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return countWhere(t, db, `template_type = ?`, string(courier.TemplateRecoveryRequest))
 }
 
 func TestInternalMessages(t *testing.T) {
