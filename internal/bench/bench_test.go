@@ -2,8 +2,10 @@ package bench_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -52,8 +54,8 @@ func TestEveryScenarioAgainstLatchkey(t *testing.T) {
 			switch {
 			case r.Scenario == "ceiling" && r.StatementsPerOp != nil:
 				t.Fatal("the ceiling's server has no database, yet statements were counted")
-			case r.Scenario != "ceiling" && (r.StatementsPerOp == nil || r.TransactionsPerOp == nil):
-				t.Fatal("no statements per operation")
+			case r.Scenario != "ceiling" && (r.StatementsPerOp == nil || r.TransactionsPerOp == nil || r.RoundTripsPerOp == nil):
+				t.Fatal("no statements or round trips per operation")
 			case r.Scenario == "recovery-flow" && *r.StatementsPerOp < 1:
 				t.Fatalf("a flow was created with %.2f statements", *r.StatementsPerOp)
 			case r.Scenario == "admin-code" && (*r.StatementsPerOp < 3 || *r.TransactionsPerOp < 1):
@@ -210,5 +212,54 @@ func TestEnumerationScenario(t *testing.T) {
 	plan.Public, plan.Admin = limited.Public.URL, limited.Admin.URL
 	if _, err := bench.RunPlan(context.Background(), plan, nil); err == nil || !strings.Contains(err.Error(), "RATE_LIMIT_PER_ADDRESS_MAX=0") {
 		t.Fatalf("run against the default limits: %v", err)
+	}
+}
+
+// The security notification of each admin code goes to the driver's SMTP
+// server during the run, as the journeys' mail does, instead of failing
+// and being retried.
+func TestAdminCodeNotificationsReachTheDriversSMTPServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole server")
+	}
+	addr := freeAddr(t)
+	// Notifications are on by default; servertest turns them off.
+	srv := servertest.Start(t, servertest.Options{NoSMTP: true, Env: append(servertest.NotificationsOn(),
+		"COURIER_SMTP_CONNECTION_URI=smtp://"+addr+"/?disable_starttls=true")})
+	results, err := bench.RunPlan(context.Background(), bench.Plan{
+		Public: srv.Public.URL, Admin: srv.Admin.URL, Scenarios: []string{"admin-code"},
+		Levels: []int{2}, Duration: time.Second, Options: bench.Options{SMTPListen: addr},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results[0]; r.Requests == 0 || r.Errors != 0 || r.Notes["smtp"] != addr {
+		t.Fatalf("%d requests, %d errors, notes %v: %v", r.Requests, r.Errors, r.Notes, r.ErrorSamples)
+	}
+	var msgs []struct {
+		TemplateType string `json:"template_type"`
+		Status       string `json:"status"`
+	}
+	resp, err := http.Get(srv.Admin.URL + "/admin/courier/messages?page_size=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&msgs); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for _, m := range msgs {
+		if m.TemplateType != "security_admin_recovery_issued" {
+			continue
+		}
+		// Those still queued at the end of the run meet a closed SMTP
+		// server; those sent during it reached the driver's.
+		if m.Status == "sent" {
+			sent++
+		}
+	}
+	if sent == 0 {
+		t.Fatalf("no notification sent among %d messages", len(msgs))
 	}
 }

@@ -13,11 +13,13 @@ import (
 type dbCounts struct {
 	statements, transactions, commits float64
 	ok                                bool
+	// roundTrips is set by a server that counts them.
+	roundTrips *float64
 }
 
 // readDBCounts reads latchkey_db_statements_total,
 // latchkey_db_transactions_total and latchkey_db_commits_total from
-// env.Admin.
+// env.Admin, and latchkey_db_round_trips_total if the server has it.
 func readDBCounts(ctx context.Context, env *Env) dbCounts {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env.Admin+"/metrics/prometheus", nil)
 	if err != nil {
@@ -47,6 +49,12 @@ func readDBCounts(ctx context.Context, env *Env) dbCounts {
 			into = &c.transactions
 		case "latchkey_db_commits_total":
 			into = &c.commits
+		case "latchkey_db_round_trips_total":
+			// Optional: not one of the three.
+			if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+				c.roundTrips = &v
+			}
+			continue
 		default:
 			continue
 		}
@@ -71,4 +79,7 @@ func (r *Result) perOperation(before, after dbCounts) {
 	r.StatementsPerOp = per(after.statements, before.statements)
 	r.TransactionsPerOp = per(after.transactions, before.transactions)
 	r.CommitsPerOp = per(after.commits, before.commits)
+	if before.roundTrips != nil && after.roundTrips != nil {
+		r.RoundTripsPerOp = per(*after.roundTrips, *before.roundTrips)
+	}
 }

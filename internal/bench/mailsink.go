@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/mail"
@@ -21,6 +22,25 @@ type mailSink struct {
 }
 
 var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
+
+// serveMail starts the driver's SMTP server on listen (default
+// 127.0.0.1:1025) for the scenario's run: the server under test sends its
+// mail there (Options.SMTPListen), the journeys' codes and every
+// scenario's security notifications, which would otherwise fail and be
+// retried, costing work the scenario does not describe.
+func serveMail(env *Env, listen string) (*mailSink, error) {
+	if listen == "" {
+		listen = "127.0.0.1:1025"
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("start SMTP server on %s: %w", listen, err)
+	}
+	sink := startMailSink(ln)
+	env.OnDone(sink.close)
+	env.Notes["smtp"] = ln.Addr().String()
+	return sink, nil
+}
 
 // startMailSink serves SMTP on ln until close.
 func startMailSink(ln net.Listener) *mailSink {

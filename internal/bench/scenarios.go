@@ -52,7 +52,7 @@ var registry = map[string]func(Options) Scenario{
 	"whoami-bearer": func(Options) Scenario { return &whoami{carrier: "bearer"} },
 	"whoami-cookie": func(Options) Scenario { return &whoami{carrier: "cookie"} },
 	"recovery-flow": func(Options) Scenario { return &recoveryFlow{} },
-	"admin-code":    func(Options) Scenario { return &adminCode{} },
+	"admin-code":    func(o Options) Scenario { return &adminCode{listen: o.SMTPListen} },
 	"login":         func(Options) Scenario { return &login{} },
 	"recovery-journey": func(o Options) Scenario {
 		return &journey{listen: o.SMTPListen, settings: true}
@@ -275,12 +275,17 @@ func (recoveryFlow) Setup(ctx context.Context, env *Env) (Op, error) {
 	}, nil
 }
 
-// adminCode creates admin recovery codes for one identity.
-type adminCode struct{}
+// adminCode creates admin recovery codes for one identity. Each code
+// queues a security notification, which the server sends to the driver's
+// SMTP server, as the journeys' mail.
+type adminCode struct{ listen string }
 
 func (adminCode) Name() string { return "admin-code" }
 
-func (adminCode) Setup(ctx context.Context, env *Env) (Op, error) {
+func (a adminCode) Setup(ctx context.Context, env *Env) (Op, error) {
+	if _, err := serveMail(env, a.listen); err != nil {
+		return nil, err
+	}
 	id, err := env.createIdentity(ctx, "bench-admin-"+randomSuffix()+"@bench.test", "")
 	if err != nil {
 		return nil, err
@@ -348,16 +353,10 @@ func (j *journey) Name() string {
 }
 
 func (j *journey) Setup(ctx context.Context, env *Env) (Op, error) {
-	if j.listen == "" {
-		j.listen = "127.0.0.1:1025"
+	var err error
+	if j.mail, err = serveMail(env, j.listen); err != nil {
+		return nil, err
 	}
-	ln, err := net.Listen("tcp", j.listen)
-	if err != nil {
-		return nil, fmt.Errorf("start SMTP server on %s: %w", j.listen, err)
-	}
-	j.mail = startMailSink(ln)
-	env.OnDone(j.mail.close)
-	env.Notes["smtp"] = ln.Addr().String()
 	// One identity per worker, created before the clock starts (without a
 	// password: the journey sets one).
 	emails := make([]string, env.Concurrency)

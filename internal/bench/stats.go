@@ -42,6 +42,10 @@ type Result struct {
 	StatementsPerOp   *float64 `json:"statements_per_op,omitempty"`
 	TransactionsPerOp *float64 `json:"transactions_per_op,omitempty"`
 	CommitsPerOp      *float64 `json:"commits_per_op,omitempty"`
+	// RoundTripsPerOp is the round trips to the database per operation:
+	// fewer than statements where several go together (PostgreSQL
+	// pipelines). Nil from a server that does not count them.
+	RoundTripsPerOp *float64 `json:"round_trips_per_op,omitempty"`
 }
 
 // Percentiles of a latency distribution.
@@ -109,13 +113,18 @@ func fraction(r Result) string {
 	return fmt.Sprintf("%.0f%%", r.CeilingFraction*100)
 }
 
-// statements is the statements per operation, with the transactions and
-// COMMITs in brackets ("-" when the server does not publish them).
+// statements is the statements per operation, with the transactions,
+// COMMITs and round trips (when counted) in brackets ("-" when the server
+// does not publish them).
 func statements(r Result) string {
 	if r.StatementsPerOp == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%.1f (%.1f tx, %.2f commits)", *r.StatementsPerOp, *r.TransactionsPerOp, *r.CommitsPerOp)
+	trips := ""
+	if r.RoundTripsPerOp != nil {
+		trips = fmt.Sprintf(", %.1f trips", *r.RoundTripsPerOp)
+	}
+	return fmt.Sprintf("%.1f (%.1f tx, %.2f commits%s)", *r.StatementsPerOp, *r.TransactionsPerOp, *r.CommitsPerOp, trips)
 }
 
 // notes are the facts worth printing beside the figures.

@@ -21,7 +21,10 @@
 // FOR UPDATE SKIP LOCKED on PostgreSQL and MySQL; SQLite has one writer. All
 // the messages a running dispatcher holds share one claim token, which a
 // heartbeat renews while any is held; a slot that finishes a mail records
-// its result and claims its next mail in one step (FinishAndClaim). The dispatcher renders the
+// its result and claims its next mail in one step (FinishAndClaim). The mail
+// an internal message's preparation queues is inserted already claimed by
+// the preparing flight and sent by the same slot once the preparation
+// commits (prepare.go). The dispatcher renders the
 // HTML body from the stored template data and hands the mail to a Sender;
 // the SMTPSender sends it on a connection kept open from an earlier mail
 // when it has one (smtpconn.go). Every attempt leaves a dispatch record. A
@@ -234,7 +237,9 @@ type MailboxLister interface {
 // Every method joins the transaction carried by ctx, if any.
 type Store interface {
 	MailboxLister
-	// InsertMessage stores a new message.
+	// InsertMessage stores a new message: queued, or already claimed
+	// (status processing, with ClaimedAt, ClaimedBy and SendCount set as
+	// a claim sets them: the mail a preparation enqueues, prepare.go).
 	InsertMessage(ctx context.Context, m *Message) error
 	// PrepareInsert is InsertMessage in two steps: the costly part
 	// (sealing the content) now, the insert when the returned function is
@@ -274,8 +279,9 @@ type Store interface {
 	// InTx runs fn in a transaction carried by the context fn gets (joining
 	// the one in ctx, if any).
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
-	// DeleteMessage removes a message still held by claimToken, with its
-	// dispatches, or returns ErrClaimLost (internal messages, once
-	// prepared).
-	DeleteMessage(ctx context.Context, id uuid.UUID, claimToken string) error
+	// DeleteMessage removes message m if still held by claimToken, with
+	// its dispatches, or returns ErrClaimLost (internal messages, once
+	// prepared). m is the message as claimed: on its first claim
+	// (SendCount 1) it has no dispatches to look for.
+	DeleteMessage(ctx context.Context, m Message, claimToken string) error
 }

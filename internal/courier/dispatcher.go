@@ -237,6 +237,9 @@ type result struct {
 	out *Outcome
 	// due is when a re-queued message is due again (zero: not re-queued).
 	due time.Time
+	// prepared are the mails a preparation inserted claimed by the
+	// flight (prepare.go), committed, for the slot to send next.
+	prepared []Message
 }
 
 // deliver sends one claimed message and returns the outcome to record.

@@ -113,7 +113,8 @@ func (f *flight) hold(m Message) bool {
 	return true
 }
 
-// start delivers m in the background once a slot is free, then, while
+// start delivers m in the background once a slot is free, then the mails
+// its preparation enqueued (an internal message: prepare.go), then, while
 // the flight chains, the messages its slot claims as it records each
 // result. If ctx is done by then, a message goes back to the queue
 // unattempted.
@@ -123,24 +124,33 @@ func (f *flight) start(ctx context.Context, m Message) {
 	}
 	f.wg.Go(func() {
 		f.slots <- struct{}{}
-		for {
+		next := []Message{m}
+		for len(next) > 0 {
+			m := next[0]
+			next = next[1:]
 			var r result
 			if ctx.Err() != nil {
 				r = f.d.release(m, f.token)
 			} else {
 				r = f.d.deliver(f.bg, m, f.token)
 			}
-			next, ok := f.record(ctx, r)
+			// Held before m is let go, so the heartbeat never skips them.
+			for _, p := range r.prepared {
+				if f.hold(p) {
+					next = append(next, p)
+				}
+			}
+			// The slot claims its next mail only when it has none left.
+			claimed, ok := f.record(ctx, r, len(next) == 0)
 			f.mu.Lock()
 			delete(f.held, m.ID)
 			if !r.due.IsZero() && (f.retryAt.IsZero() || r.due.Before(f.retryAt)) {
 				f.retryAt = r.due
 			}
 			f.mu.Unlock()
-			if !ok {
-				break
+			if ok {
+				next = append(next, claimed)
 			}
-			m = next
 		}
 		<-f.slots
 		select {
@@ -150,15 +160,16 @@ func (f *flight) start(ctx context.Context, m Message) {
 	})
 }
 
-// record records r's outcome. While the flight chains and ctx is live, it
-// claims the slot's next message in the same step (Store.FinishAndClaim:
-// on SQLite and MySQL one transaction, one commit, where the claim after
-// the slot landed would be another) and returns it, already held.
-func (f *flight) record(ctx context.Context, r result) (Message, bool) {
+// record records r's outcome. While the flight chains, ctx is live and
+// the slot wants another mail (want), it claims the slot's next message in
+// the same step (Store.FinishAndClaim: on SQLite and MySQL one
+// transaction, one commit, where the claim after the slot landed would be
+// another) and returns it, already held.
+func (f *flight) record(ctx context.Context, r result, want bool) (Message, bool) {
 	if r.out == nil {
 		return Message{}, false
 	}
-	if !f.chain || ctx.Err() != nil {
+	if !f.chain || !want || ctx.Err() != nil {
 		f.d.finish(f.bg, r.log, *r.out, nil)
 		return Message{}, false
 	}

@@ -69,26 +69,66 @@ func (d *Dispatcher) SetPreparer(tt TemplateType, p Preparer) {
 // message in the same transaction, so it is prepared exactly once: if
 // another dispatcher took over a stale claim, the removal finds the claim
 // lost and the whole preparation rolls back.
+//
+// The interactive mail the preparer enqueues (the code someone waits
+// for) is inserted already claimed by this flight (a preparation, below)
+// and, once the transaction commits, returned in result.prepared for the
+// same slot to send at once: no claim statement, no wake, no wait.
 func (d *Dispatcher) prepare(ctx context.Context, log *slog.Logger, m Message, token string) result {
 	p := d.preparers[m.TemplateType]
 	if p == nil {
 		// Another instance may know the type (a rolling upgrade): retry.
 		return d.failed(log, m, token, fmt.Errorf("courier: no preparer for internal message type %q", m.TemplateType))
 	}
+	prep := &preparation{token: token, now: d.cfg.Now().UTC()}
 	err := d.cfg.Store.InTx(ctx, func(ctx context.Context) error {
-		if err := d.cfg.Store.DeleteMessage(ctx, m.ID, token); err != nil {
+		prep.mails = nil // a transaction run again enqueues again
+		if err := d.cfg.Store.DeleteMessage(ctx, m, token); err != nil {
 			return err
 		}
-		return p(ctx, m)
+		return p(context.WithValue(ctx, preparationKey{}, prep), m)
 	})
 	switch {
 	case err == nil:
-		return result{log: log}
+		return result{log: log, prepared: prep.mails}
 	case errors.Is(err, ErrClaimLost):
 		log.Warn("courier: claim expired before the message was prepared; another dispatcher prepares it")
 		return result{log: log}
 	}
 	return d.failed(log, m, token, err)
+}
+
+// A preparation is the claim of a flight preparing an internal message,
+// carried by the context its Preparer gets. Queue.Prepare inserts an
+// interactive mail prepared under it as claimed by the flight (the row a
+// claim would leave: processing, claimed_at, claimed_by, send count 1),
+// and Prepared.Enqueue adds it to mails, which the flight holds and sends
+// once the transaction commits. If it rolls back, the rows go with it and
+// nothing is held. A flight dying after the commit leaves an ordinary
+// claim, taken over once stale; bulk mail (notifications) is queued as
+// usual, to wait its turn behind interactive mail.
+type preparation struct {
+	token string
+	now   time.Time
+	// mails are the messages inserted claimed, in the order enqueued.
+	mails []Message
+}
+
+type preparationKey struct{}
+
+// claimFor is the preparation carried by ctx when a mail of template
+// type tt is to be inserted claimed under it; nil otherwise.
+func claimFor(ctx context.Context, tt TemplateType) *preparation {
+	prep, _ := ctx.Value(preparationKey{}).(*preparation)
+	if prep == nil || PriorityOf(tt) != PriorityInteractive {
+		return nil
+	}
+	return prep
+}
+
+// claim marks m as claimed by the preparation, as a claim would.
+func (prep *preparation) claim(m *Message) {
+	m.Status, m.ClaimedAt, m.ClaimedBy, m.SendCount = StatusProcessing, prep.now, prep.token, 1
 }
 
 // EnqueueInternal stores an internal message of type tt carrying data,

@@ -47,12 +47,7 @@ func mailPreparer(q *courier.Queue, calls *atomic.Int32, fail func() bool) couri
 // countInternal counts the internal messages left in the store.
 func countInternal(t *testing.T, db *sqlstore.DB) int {
 	t.Helper()
-	var n int
-	if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM courier_messages WHERE template_type = ?`,
-		string(courier.TemplateRecoveryRequest)).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return countWhere(t, db, `template_type = ?`, string(courier.TemplateRecoveryRequest))
 }
 
 func TestInternalMessages(t *testing.T) {
@@ -176,7 +171,7 @@ func TestInternalMessages(t *testing.T) {
 			srv.WaitFor(t, "killed-prep@example.test", 5*time.Second)
 			// The dead instance's claim is gone with the message: its late
 			// removal finds nothing to remove.
-			if err := store.DeleteMessage(ctx, id, "dead-instance"); !isClaimLost(err) {
+			if err := store.DeleteMessage(ctx, claimed[0], "dead-instance"); !isClaimLost(err) {
 				t.Errorf("stale claim removed the message: %v", err)
 			}
 			time.Sleep(100 * time.Millisecond)

@@ -71,6 +71,10 @@ type Prepared struct {
 	ID     uuid.UUID
 	insert func(ctx context.Context) error
 	q      *Queue
+	// prep, when set, is the preparation m was claimed under (prepare.go):
+	// once inserted, m is the preparing flight's to send.
+	prep *preparation
+	m    Message
 }
 
 // Prepare does the work of Enqueue but the insert: it checks the
@@ -115,16 +119,26 @@ func (q *Queue) Prepare(ctx context.Context, e Email) (*Prepared, error) {
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
-	return &Prepared{ID: m.ID, insert: q.store.PrepareInsert(m), q: q}, nil
+	prep := claimFor(ctx, e.Template)
+	if prep != nil {
+		prep.claim(m)
+	}
+	return &Prepared{ID: m.ID, insert: q.store.PrepareInsert(m), q: q, prep: prep, m: *m}, nil
 }
 
 // Enqueue stores the prepared mail as queued in the transaction ctx
 // carries and wakes the dispatcher once it commits. Run again (a
 // transaction run again after a lost connection), it writes the same
-// message.
+// message. A mail prepared by a dispatcher's preparation is stored
+// claimed instead, and the preparing slot sends it after the commit:
+// nobody is woken.
 func (p *Prepared) Enqueue(ctx context.Context) error {
 	if err := p.insert(ctx); err != nil {
 		return fmt.Errorf("courier: queue message: %w", err)
+	}
+	if p.prep != nil {
+		p.prep.mails = append(p.prep.mails, p.m)
+		return nil
 	}
 	if p.q.wake != nil {
 		p.q.store.AfterCommit(ctx, p.q.wake)

@@ -66,7 +66,7 @@ func sealPlace(id uuid.UUID, column string) []byte {
 	return []byte("courier_messages." + column + ":" + id.String())
 }
 
-// InsertMessage stores a new message.
+// InsertMessage stores a new message, queued or already claimed.
 func (s *CourierStore) InsertMessage(ctx context.Context, m *courier.Message) error {
 	return s.PrepareInsert(m)(ctx)
 }
@@ -74,21 +74,26 @@ func (s *CourierStore) InsertMessage(ctx context.Context, m *courier.Message) er
 // PrepareInsert seals m's content now and returns its insert: a caller
 // seals before its transaction, which then holds the writer (SQLite's
 // one connection) for the insert only. The insert writes the same row
-// each time it runs.
+// each time it runs. A new row under a fresh id cannot fail on its own,
+// so in a PostgreSQL transaction it goes with the next statement
+// (ExecLater).
 func (s *CourierStore) PrepareInsert(m *courier.Message) func(ctx context.Context) error {
-	var expires any
+	var expires, claimedAt, claimedBy any
 	if !m.ExpiresAt.IsZero() {
 		expires = s.T(m.ExpiresAt)
 	}
+	if m.ClaimedBy != "" {
+		// Claimed as it is inserted (a preparation's mail).
+		claimedAt, claimedBy = s.T(m.ClaimedAt), m.ClaimedBy
+	}
 	args := []any{m.ID.String(), string(m.Type), string(m.Status), m.Recipient,
 		s.seal(m.ID, "subject", m.Subject), s.seal(m.ID, "body", m.Body), string(m.TemplateType),
-		s.seal(m.ID, "template_data", string(m.TemplateData)), m.SendCount, s.T(m.NextAttemptAt), s.T(m.CreatedAt), s.T(m.UpdatedAt), expires,
-		int(m.Priority)}
+		s.seal(m.ID, "template_data", string(m.TemplateData)), m.SendCount, s.T(m.NextAttemptAt), claimedAt, claimedBy,
+		s.T(m.CreatedAt), s.T(m.UpdatedAt), expires, int(m.Priority)}
 	return func(ctx context.Context) error {
-		_, err := s.Exec(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
-			template_data, send_count, next_attempt_at, created_at, updated_at, expires_at, priority)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-		return err
+		return s.ExecLater(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
+			template_data, send_count, next_attempt_at, claimed_at, claimed_by, created_at, updated_at, expires_at, priority)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	}
 }
 
@@ -119,8 +124,8 @@ func (s *CourierStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]co
 
 // FinishAndClaim records o and claims c: on SQLite and MySQL in one
 // transaction (one commit, where a claim of its own would be another);
-// on PostgreSQL as the one statement each of them is, since a
-// transaction around them would cost two round trips to save a commit.
+// on PostgreSQL in one statement (finishAndClaimDue), or, when the claim
+// looks for stale claims too, as the one statement each of them is.
 func (s *CourierStore) FinishAndClaim(ctx context.Context, o courier.Outcome, c courier.Claim) (msgs []courier.Message, recordErr, claimErr error) {
 	var rows []sealedMessage
 	both := func(ctx context.Context) error {
@@ -132,6 +137,13 @@ func (s *CourierStore) FinishAndClaim(ctx context.Context, o courier.Outcome, c 
 		return claimErr
 	}
 	if s.Dialect == Postgres {
+		if c.StaleBefore.IsZero() {
+			rows, recordErr = s.finishAndClaimDue(ctx, o, c)
+			if recordErr != nil && !errors.Is(recordErr, courier.ErrClaimLost) {
+				return nil, recordErr, recordErr // one statement: nothing was done
+			}
+			return s.openMessages(rows), recordErr, nil
+		}
 		_ = both(ctx) // its errors are recordErr and claimErr
 		return s.openMessages(rows), recordErr, claimErr
 	}
@@ -203,12 +215,63 @@ func (s *CourierStore) claimDue(ctx context.Context, c courier.Claim) ([]sealedM
 	if err != nil {
 		return nil, err
 	}
-	// RETURNING has no order: the claim's is the subquery's.
+	sortClaimed(rows)
+	return rows, nil
+}
+
+// sortClaimed puts the rows of an UPDATE … RETURNING claim, which has no
+// order, in the claim's: its subquery's.
+func sortClaimed(rows []sealedMessage) {
 	slices.SortFunc(rows, func(a, b sealedMessage) int {
 		return cmp.Or(cmp.Compare(a.m.Priority, b.m.Priority), a.m.NextAttemptAt.Compare(b.m.NextAttemptAt),
 			strings.Compare(a.m.ID.String(), b.m.ID.String()))
 	})
-	return rows, nil
+}
+
+// finishAndClaimDue records o and claims c's due queued messages in one
+// statement (PostgreSQL): the record's UPDATE, its dispatch's INSERT and
+// the claim's UPDATE as data-modifying WITH queries. They see one
+// snapshot, in which the finished message is processing, so the claim
+// never takes it; the rows they return say whether the record found its
+// claim (ErrClaimLost if not: the claim is made all the same, as
+// FinishAndClaim's contract says). Like claimDue it never runs twice.
+func (s *CourierStore) finishAndClaimDue(ctx context.Context, o courier.Outcome, c courier.Claim) ([]sealedMessage, error) {
+	update, args, dispatch := s.finishStatements(o)
+	q := `WITH finished AS (` + update + ` RETURNING ` + courierMessageColumns + `)`
+	if dispatch != nil {
+		q += `, recorded AS (` + dispatchInsert + `)`
+		args = append(args, dispatch...)
+	}
+	q += `, claimed AS (UPDATE courier_messages ` + claimSet + `
+			WHERE id IN (SELECT id FROM courier_messages WHERE status = 'queued' AND next_attempt_at <= ?
+				ORDER BY priority, next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+			RETURNING ` + courierMessageColumns + `)
+		SELECT false, * FROM finished UNION ALL SELECT true, * FROM claimed`
+	args = append(args, s.T(c.Now), c.Token, s.T(c.Now), s.T(c.Now), c.Limit)
+	var claimed []*bool
+	res, err := s.queryText(ctx, q, args...)
+	rows, err := s.scanSealedAfter(res, err, func() []any {
+		b := new(bool)
+		claimed = append(claimed, b)
+		return []any{b}
+	})
+	if err != nil {
+		return nil, err
+	}
+	recorded := false
+	var msgs []sealedMessage
+	for i, r := range rows {
+		if *claimed[i] {
+			msgs = append(msgs, r)
+		} else {
+			recorded = true
+		}
+	}
+	sortClaimed(msgs)
+	if !recorded {
+		return msgs, courier.ErrClaimLost
+	}
+	return msgs, nil
 }
 
 // claimSelected claims in one transaction: it selects due messages and,
@@ -273,9 +336,40 @@ func (s *CourierStore) claimSelected(ctx context.Context, c courier.Claim, stale
 // still holds: the message's new state and the dispatch record of the
 // attempt, together. On PostgreSQL that is one statement.
 func (s *CourierStore) FinishMessage(ctx context.Context, o courier.Outcome) error {
-	// Everything is sealed before the statements run.
+	update, args, dispatch := s.finishStatements(o)
+	if dispatch != nil && s.Dialect == Postgres {
+		// The dispatch is inserted only if the update found the claim.
+		res, err := s.Exec(ctx, `WITH finished AS (`+update+` RETURNING id)`+dispatchInsert,
+			append(args, dispatch...)...)
+		return claimHeld(res, err)
+	}
+	return s.InTx(ctx, func(ctx context.Context) error {
+		if err := claimHeld(s.Exec(ctx, update, args...)); err != nil {
+			return err
+		}
+		if dispatch == nil {
+			return nil
+		}
+		_, err := s.Exec(ctx, `INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, dispatch[0], o.MessageID.String(), dispatch[1], dispatch[2], dispatch[3], dispatch[4])
+		return err
+	})
+}
+
+// dispatchInsert follows a WITH finished AS (… RETURNING id) on
+// PostgreSQL: the dispatch record of the message the update found, if it
+// found it. Its arguments are finishStatements' dispatch.
+const dispatchInsert = `
+	INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at)
+	SELECT ?, id, ?, ?, ?, ? FROM finished`
+
+// finishStatements are the UPDATE recording o, guarded by its claim, with
+// its arguments, and the arguments of its dispatch record (id, status,
+// error, created_at, updated_at; nil when nothing was attempted).
+// Everything is sealed before the statements run.
+func (s *CourierStore) finishStatements(o courier.Outcome) (update string, args, dispatch []any) {
 	set := []string{"status = ?", "claimed_at = NULL", "claimed_by = NULL", "updated_at = ?"}
-	args := []any{string(o.Status), s.T(o.Now)}
+	args = []any{string(o.Status), s.T(o.Now)}
 	if o.Status == courier.StatusQueued {
 		set = append(set, "next_attempt_at = ?")
 		args = append(args, s.T(o.NextAttemptAt))
@@ -294,10 +388,9 @@ func (s *CourierStore) FinishMessage(ctx context.Context, o courier.Outcome) err
 		args = append(args, s.seal(o.MessageID, "subject", subject), s.seal(o.MessageID, "body", body),
 			s.seal(o.MessageID, "template_data", "{}"))
 	}
-	update := `UPDATE courier_messages SET ` + strings.Join(set, ", ") + `
+	update = `UPDATE courier_messages SET ` + strings.Join(set, ", ") + `
 		WHERE id = ? AND status = 'processing' AND claimed_by = ?`
 	args = append(args, o.MessageID.String(), o.ClaimToken)
-	var dispatch []any
 	if d := o.Dispatch; d != nil {
 		var derr any
 		if len(d.Error) > 0 {
@@ -305,25 +398,7 @@ func (s *CourierStore) FinishMessage(ctx context.Context, o courier.Outcome) err
 		}
 		dispatch = []any{d.ID.String(), string(d.Status), derr, s.T(d.CreatedAt), s.T(d.UpdatedAt)}
 	}
-	if dispatch != nil && s.Dialect == Postgres {
-		// The dispatch is inserted only if the update found the claim.
-		res, err := s.Exec(ctx, `WITH finished AS (`+update+` RETURNING id)
-			INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at)
-			SELECT ?, id, ?, ?, ?, ? FROM finished`,
-			append(args, dispatch[0], dispatch[1], dispatch[2], dispatch[3], dispatch[4])...)
-		return claimHeld(res, err)
-	}
-	return s.InTx(ctx, func(ctx context.Context) error {
-		if err := claimHeld(s.Exec(ctx, update, args...)); err != nil {
-			return err
-		}
-		if dispatch == nil {
-			return nil
-		}
-		_, err := s.Exec(ctx, `INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, dispatch[0], o.MessageID.String(), dispatch[1], dispatch[2], dispatch[3], dispatch[4])
-		return err
-	})
+	return update, args, dispatch
 }
 
 // claimHeld is courier.ErrClaimLost when a statement guarded by the claim
@@ -401,16 +476,22 @@ func (s *CourierStore) ExtendClaim(ctx context.Context, token string, now time.T
 	return err
 }
 
-// DeleteMessage removes a message still held by claimToken, and its
-// dispatch records.
-func (s *CourierStore) DeleteMessage(ctx context.Context, id uuid.UUID, claimToken string) error {
+// DeleteMessage removes m if still held by claimToken, and its dispatch
+// records. A message on its first claim has none (a dispatch records an
+// attempt made under an earlier claim): their DELETE, which would find
+// nothing, is left out.
+func (s *CourierStore) DeleteMessage(ctx context.Context, m courier.Message, claimToken string) error {
+	del := `DELETE FROM courier_messages WHERE id = ? AND status = 'processing' AND claimed_by = ?`
+	if m.SendCount <= 1 {
+		return claimHeld(s.Exec(ctx, del, m.ID.String(), claimToken))
+	}
 	return s.InTx(ctx, func(ctx context.Context) error {
-		if err := claimHeld(s.Exec(ctx, `DELETE FROM courier_messages WHERE id = ? AND status = 'processing' AND claimed_by = ?`, id.String(), claimToken)); err != nil {
+		if err := claimHeld(s.Exec(ctx, del, m.ID.String(), claimToken)); err != nil {
 			return err
 		}
 		// ON DELETE CASCADE removes them too; this keeps the store correct
 		// should a database run without foreign keys.
-		_, err := s.Exec(ctx, `DELETE FROM courier_message_dispatches WHERE message_id = ?`, id.String())
+		_, err := s.Exec(ctx, `DELETE FROM courier_message_dispatches WHERE message_id = ?`, m.ID.String())
 		return err
 	})
 }
@@ -459,6 +540,13 @@ type sealedMessage struct {
 
 // scanSealed reads rows of courierMessageColumns and closes them.
 func (s *CourierStore) scanSealed(rows *sql.Rows, err error) ([]sealedMessage, error) {
+	return s.scanSealedAfter(rows, err, nil)
+}
+
+// scanSealedAfter is scanSealed for rows whose courierMessageColumns come
+// after columns of their own: lead returns their destinations, for each
+// row.
+func (s *CourierStore) scanSealedAfter(rows *sql.Rows, err error, lead func() []any) ([]sealedMessage, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -472,8 +560,13 @@ func (s *CourierStore) scanSealed(rows *sql.Rows, err error) ([]sealedMessage, e
 			lastError, claimedBy sql.NullString
 			claimedAt, expiresAt sql.NullTime
 		)
-		if err := rows.Scan(&m.ID, &typ, &status, &m.Recipient, &r.subject, &r.body, &tt, &r.data,
-			&m.SendCount, &lastError, &m.NextAttemptAt, &claimedAt, &claimedBy, &m.CreatedAt, &m.UpdatedAt, &expiresAt, &m.Priority); err != nil {
+		var dest []any
+		if lead != nil {
+			dest = lead()
+		}
+		dest = append(dest, &m.ID, &typ, &status, &m.Recipient, &r.subject, &r.body, &tt, &r.data,
+			&m.SendCount, &lastError, &m.NextAttemptAt, &claimedAt, &claimedBy, &m.CreatedAt, &m.UpdatedAt, &expiresAt, &m.Priority)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		m.Type, m.Channel = courier.MessageType(typ), typ
