@@ -317,9 +317,19 @@ func (t *Templates) Render(tt TemplateType, d TemplateData) (Rendered, error) {
 	return t.render(tt, d, true)
 }
 
-// renderStored renders what is stored with a message: subject and plaintext.
+// renderStored renders what is stored with a message: subject and
+// plaintext. Queue.Prepare has localized d already (it stores it so), so
+// it is not localized a second time.
 func (t *Templates) renderStored(tt TemplateType, d TemplateData) (Rendered, error) {
-	return t.render(tt, d, false)
+	set, err := t.slot(tt, t.languageOf(d))
+	if err != nil {
+		return Rendered{}, err
+	}
+	r, err := set.render(d, false)
+	if err != nil {
+		return Rendered{}, fmt.Errorf("courier: render %s: %w", tt, err)
+	}
+	return r, nil
 }
 
 func (t *Templates) render(tt TemplateType, d TemplateData, withHTML bool) (Rendered, error) {
@@ -350,17 +360,22 @@ func (t *Templates) RenderHTML(tt TemplateType, d TemplateData) (string, error) 
 // set is the template set of tt in the language d is written in, and d
 // localized to it.
 func (t *Templates) set(tt TemplateType, d TemplateData) (*templateSet, TemplateData, error) {
-	slots, ok := t.slots[tt]
-	if !ok {
-		return nil, d, fmt.Errorf("courier: unknown template type %q", tt)
-	}
 	lang := t.languageOf(d)
-	d.localize(i18n.For(lang))
-	set, err := slots[slices.Index(i18n.Supported, lang)].get()
+	set, err := t.slot(tt, lang)
 	if err != nil {
 		return nil, d, err
 	}
+	d.localize(i18n.For(lang))
 	return set, d, nil
+}
+
+// slot is the template set of tt in lang, parsed on its first use.
+func (t *Templates) slot(tt TemplateType, lang language.Tag) (*templateSet, error) {
+	slots, ok := t.slots[tt]
+	if !ok {
+		return nil, fmt.Errorf("courier: unknown template type %q", tt)
+	}
+	return slots[slices.Index(i18n.Supported, lang)].get()
 }
 
 // baseFuncs is the small, hermetic function set every template gets (no
