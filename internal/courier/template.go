@@ -222,6 +222,7 @@ type Rendered struct {
 type Templates struct {
 	slots       map[TemplateType][]slot // by the index of the language in i18n.Supported
 	defaultLang language.Tag
+	sayers      sync.Map // language.Tag → *words (language.go)
 }
 
 // slot is the template set of one type in one language.
@@ -365,7 +366,7 @@ func (t *Templates) set(tt TemplateType, d TemplateData) (*templateSet, Template
 	if err != nil {
 		return nil, d, err
 	}
-	d.localize(i18n.For(lang))
+	d.localize(t.words(lang))
 	return set, d, nil
 }
 
