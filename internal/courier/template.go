@@ -315,7 +315,11 @@ func (s *templateSet) renderHTML(d TemplateData) (string, error) {
 // depend on the language (ExpiresIn, Event.TimeText, LockdownValidFor)
 // are made in that language.
 func (t *Templates) Render(tt TemplateType, d TemplateData) (Rendered, error) {
-	return t.render(tt, d, true)
+	set, d, err := t.set(tt, d)
+	if err != nil {
+		return Rendered{}, err
+	}
+	return renderIn(tt, set, d, true)
 }
 
 // renderStored renders what is stored with a message: subject and
@@ -326,18 +330,11 @@ func (t *Templates) renderStored(tt TemplateType, d TemplateData) (Rendered, err
 	if err != nil {
 		return Rendered{}, err
 	}
-	r, err := set.render(d, false)
-	if err != nil {
-		return Rendered{}, fmt.Errorf("courier: render %s: %w", tt, err)
-	}
-	return r, nil
+	return renderIn(tt, set, d, false)
 }
 
-func (t *Templates) render(tt TemplateType, d TemplateData, withHTML bool) (Rendered, error) {
-	set, d, err := t.set(tt, d)
-	if err != nil {
-		return Rendered{}, err
-	}
+// renderIn renders tt with set, d already localized to set's language.
+func renderIn(tt TemplateType, set *templateSet, d TemplateData, withHTML bool) (Rendered, error) {
 	r, err := set.render(d, withHTML)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("courier: render %s: %w", tt, err)
