@@ -4,6 +4,7 @@ import (
 	"context"
 	htmltemplate "html/template"
 	"maps"
+	"sync/atomic"
 	texttemplate "text/template"
 	"time"
 
@@ -64,7 +65,7 @@ func (t *Templates) language(ctx context.Context, d TemplateData) language.Tag {
 
 // localize sets the texts of d that depend on its language: Locale, the
 // expiry in words, the event time and the lockdown link's validity.
-func (d *TemplateData) localize(p *i18n.Printer) {
+func (d *TemplateData) localize(p sayer) {
 	d.Locale = p.Lang()
 	d.ExpiresIn = ""
 	if d.ExpiresInMinutes > 0 {
@@ -79,6 +80,65 @@ func (d *TemplateData) localize(p *i18n.Printer) {
 		ev.TimeText = p.DateTime(ev.Time)
 		d.Event = &ev
 	}
+}
+
+// sayer says what localize needs in one language: an *i18n.Printer, or
+// the Templates' words that remember its last answers.
+type sayer interface {
+	Lang() string
+	Duration(d time.Duration) string
+	DateTime(t time.Time) string
+}
+
+// words is the sayer of one language for the mails a server queues and
+// delivers: it says the last duration and the last minute again without
+// filling the catalog's placeholders anew, since mails carry the same
+// lifespan, and events of the same minute, over and over. One entry
+// each: admin-chosen lifespans cannot make it grow.
+type words struct {
+	p        *i18n.Printer
+	lang     string
+	duration atomic.Pointer[said[time.Duration]]
+	minute   atomic.Pointer[said[time.Time]]
+}
+
+// said is an answer of words and what it was asked.
+type said[K any] struct {
+	key  K
+	text string
+}
+
+// words is the sayer of lang, made on its first use.
+func (t *Templates) words(lang language.Tag) *words {
+	if w, ok := t.sayers.Load(lang); ok {
+		return w.(*words)
+	}
+	p := i18n.For(lang)
+	w, _ := t.sayers.LoadOrStore(lang, &words{p: p, lang: p.Lang()})
+	return w.(*words)
+}
+
+func (w *words) Lang() string { return w.lang }
+
+func (w *words) Duration(d time.Duration) string {
+	if s := w.duration.Load(); s != nil && s.key == d {
+		return s.text
+	}
+	text := w.p.Duration(d)
+	w.duration.Store(&said[time.Duration]{d, text})
+	return text
+}
+
+// DateTime says t to the minute (i18n.Printer.DateTime), so any t of
+// the same UTC minute gets the same text.
+func (w *words) DateTime(t time.Time) string {
+	m := t.UTC().Truncate(time.Minute)
+	if s := w.minute.Load(); s != nil && s.key.Equal(m) {
+		return s.text
+	}
+	text := w.p.DateTime(t)
+	w.minute.Store(&said[time.Time]{m, text})
+	return text
 }
 
 // languageOf is the language a stored message is rendered in: its Locale,

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/rowid"
 )
 
@@ -89,7 +88,7 @@ func (q *Queue) Prepare(ctx context.Context, e Email) (*Prepared, error) {
 	if e.Data.To == "" {
 		e.Data.To = to
 	}
-	e.Data.localize(i18n.For(q.templates.language(ctx, e.Data)))
+	e.Data.localize(q.templates.words(q.templates.language(ctx, e.Data)))
 	r, err := q.templates.renderStored(e.Template, e.Data)
 	if err != nil {
 		return nil, err

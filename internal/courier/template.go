@@ -222,6 +222,7 @@ type Rendered struct {
 type Templates struct {
 	slots       map[TemplateType][]slot // by the index of the language in i18n.Supported
 	defaultLang language.Tag
+	sayers      sync.Map // language.Tag → *words (language.go)
 }
 
 // slot is the template set of one type in one language.
@@ -314,19 +315,26 @@ func (s *templateSet) renderHTML(d TemplateData) (string, error) {
 // depend on the language (ExpiresIn, Event.TimeText, LockdownValidFor)
 // are made in that language.
 func (t *Templates) Render(tt TemplateType, d TemplateData) (Rendered, error) {
-	return t.render(tt, d, true)
-}
-
-// renderStored renders what is stored with a message: subject and plaintext.
-func (t *Templates) renderStored(tt TemplateType, d TemplateData) (Rendered, error) {
-	return t.render(tt, d, false)
-}
-
-func (t *Templates) render(tt TemplateType, d TemplateData, withHTML bool) (Rendered, error) {
 	set, d, err := t.set(tt, d)
 	if err != nil {
 		return Rendered{}, err
 	}
+	return renderIn(tt, set, d, true)
+}
+
+// renderStored renders what is stored with a message: subject and
+// plaintext. Queue.Prepare has localized d already (it stores it so), so
+// it is not localized a second time.
+func (t *Templates) renderStored(tt TemplateType, d TemplateData) (Rendered, error) {
+	set, err := t.slot(tt, t.languageOf(d))
+	if err != nil {
+		return Rendered{}, err
+	}
+	return renderIn(tt, set, d, false)
+}
+
+// renderIn renders tt with set, d already localized to set's language.
+func renderIn(tt TemplateType, set *templateSet, d TemplateData, withHTML bool) (Rendered, error) {
 	r, err := set.render(d, withHTML)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("courier: render %s: %w", tt, err)
@@ -350,17 +358,22 @@ func (t *Templates) RenderHTML(tt TemplateType, d TemplateData) (string, error) 
 // set is the template set of tt in the language d is written in, and d
 // localized to it.
 func (t *Templates) set(tt TemplateType, d TemplateData) (*templateSet, TemplateData, error) {
-	slots, ok := t.slots[tt]
-	if !ok {
-		return nil, d, fmt.Errorf("courier: unknown template type %q", tt)
-	}
 	lang := t.languageOf(d)
-	d.localize(i18n.For(lang))
-	set, err := slots[slices.Index(i18n.Supported, lang)].get()
+	set, err := t.slot(tt, lang)
 	if err != nil {
 		return nil, d, err
 	}
+	d.localize(t.words(lang))
 	return set, d, nil
+}
+
+// slot is the template set of tt in lang, parsed on its first use.
+func (t *Templates) slot(tt TemplateType, lang language.Tag) (*templateSet, error) {
+	slots, ok := t.slots[tt]
+	if !ok {
+		return nil, fmt.Errorf("courier: unknown template type %q", tt)
+	}
+	return slots[slices.Index(i18n.Supported, lang)].get()
 }
 
 // baseFuncs is the small, hermetic function set every template gets (no

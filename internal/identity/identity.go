@@ -210,22 +210,3 @@ func emptyIfNull(m json.RawMessage) json.RawMessage {
 	}
 	return m
 }
-
-// TemplateData is the identity as mail templates see it: the public view
-// as a JSON object, so {{ .Identity.traits.email }} uses the JSON names.
-// schemaURL, when set, gives the schema_url of the identity's schema.
-func (i *Identity) TemplateData(schemaURL func(schemaID string) string) map[string]any {
-	u := ""
-	if schemaURL != nil {
-		u = schemaURL(i.SchemaID)
-	}
-	b, err := json.Marshal(i.JSON(PublicView, u))
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return nil
-	}
-	return m
-}

@@ -263,9 +263,10 @@ func (s *Service) adminFlow(t flow.Type, m Method, lifespan time.Duration, reque
 		Base:   flow.NewBase(t, s.now(), lifespan, requestURL, returnTo, s.Config.route("self-service/recovery")),
 		Active: string(m), State: StateChooseMethod, AdminCreated: true,
 	}
-	f.UI.Nodes = chooseMethodNodes(MethodLink)
 	if m == MethodCode {
 		f.State, f.UI.Nodes = StateSentEmail, adminCodeNodes()
+	} else {
+		f.UI.Nodes = chooseMethodNodes(MethodLink)
 	}
 	return f
 }
