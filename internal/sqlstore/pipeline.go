@@ -112,20 +112,17 @@ func (p *pipeline) flushFor(ctx context.Context, q string) error {
 // functions that would. Anything else (a WITH, an UPDATE … RETURNING) is
 // not.
 func plainRead(q string) bool {
-	q = strings.TrimLeft(q, " \t\r\n")
-	if len(q) < 7 || !strings.EqualFold(q[:7], "SELECT ") {
-		return false
-	}
 	if v, ok := plainReads.Load(q); ok {
 		return v.(bool)
 	}
-	u := strings.ToUpper(q)
-	plain := true
-	for _, w := range []string{" FOR UPDATE", " FOR SHARE", " FOR NO KEY", " FOR KEY SHARE", "PG_ADVISORY", "NEXTVAL", "SETVAL", "SET_CONFIG", "PG_SLEEP"} {
-		if strings.Contains(u, w) {
-			plain = false
+	// One space between words, so that "FOR\n\t\tUPDATE" is seen too.
+	u := " " + strings.Join(strings.Fields(strings.ToUpper(q)), " ") + " "
+	plain := strings.HasPrefix(u, " SELECT ")
+	for _, w := range []string{" FOR UPDATE ", " FOR SHARE ", " FOR NO KEY ", " FOR KEY SHARE ", "PG_ADVISORY", "NEXTVAL", "SETVAL", "SET_CONFIG", "PG_SLEEP"} {
+		if !plain {
 			break
 		}
+		plain = !strings.Contains(u, w)
 	}
 	if plainReadsKept.Add(1) <= maxStatements {
 		plainReads.Store(q, plain)
