@@ -70,6 +70,11 @@ func TestEveryScenarioAgainstLatchkey(t *testing.T) {
 				if r.MailLatency == nil || r.MailLatency.Max <= 0 {
 					t.Fatal("no mail latency")
 				}
+				// Every journey waited for its code mail: at least one
+				// mail was sent per journey during the run.
+				if r.MailsSentPerOp == nil || r.QueuedAtEnd == nil || *r.MailsSentPerOp < 1 {
+					t.Fatalf("courier figures: %v mails sent per journey, %v queued at the end", r.MailsSentPerOp, r.QueuedAtEnd)
+				}
 			}
 		})
 	}

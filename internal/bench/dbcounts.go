@@ -15,6 +15,9 @@ type dbCounts struct {
 	ok                                bool
 	// roundTrips is set by a server that counts them.
 	roundTrips *float64
+	// mailsSent and queued are the courier's sent counter and queue
+	// depth (the gauge is read from the database at most once a second).
+	mailsSent, queued *float64
 }
 
 // readDBCounts reads latchkey_db_statements_total,
@@ -50,10 +53,13 @@ func readDBCounts(ctx context.Context, env *Env) dbCounts {
 		case "latchkey_db_commits_total":
 			into = &c.commits
 		case "latchkey_db_round_trips_total":
-			// Optional: not one of the three.
-			if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
-				c.roundTrips = &v
-			}
+			c.roundTrips = optional(value) // not one of the three
+			continue
+		case "latchkey_courier_messages_sent_total":
+			c.mailsSent = optional(value)
+			continue
+		case "latchkey_courier_queue_depth":
+			c.queued = optional(value)
 			continue
 		default:
 			continue
@@ -65,6 +71,15 @@ func readDBCounts(ctx context.Context, env *Env) dbCounts {
 	}
 	c.ok = found == 3
 	return c
+}
+
+// optional is a counter's value, nil when it does not parse.
+func optional(value string) *float64 {
+	v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+	if err != nil {
+		return nil
+	}
+	return &v
 }
 
 // perOperation fills r's statements, transactions and commits per operation from
@@ -81,5 +96,9 @@ func (r *Result) perOperation(before, after dbCounts) {
 	r.CommitsPerOp = per(after.commits, before.commits)
 	if before.roundTrips != nil && after.roundTrips != nil {
 		r.RoundTripsPerOp = per(*after.roundTrips, *before.roundTrips)
+	}
+	if before.mailsSent != nil && after.mailsSent != nil && after.queued != nil {
+		r.MailsSentPerOp = per(*after.mailsSent, *before.mailsSent)
+		r.QueuedAtEnd = after.queued
 	}
 }

@@ -46,6 +46,11 @@ type Result struct {
 	// fewer than statements where several go together (PostgreSQL
 	// pipelines). Nil from a server that does not count them.
 	RoundTripsPerOp *float64 `json:"round_trips_per_op,omitempty"`
+	// MailsSentPerOp is the mails the courier sent during the run per
+	// operation, and QueuedAtEnd the mails still queued when it ended
+	// (within a second): a run whose mail piles up is not a steady state.
+	MailsSentPerOp *float64 `json:"mails_sent_per_op,omitempty"`
+	QueuedAtEnd    *float64 `json:"queued_at_end,omitempty"`
 }
 
 // Percentiles of a latency distribution.
@@ -135,6 +140,9 @@ func notes(r Result) []string {
 	}
 	if r.MailLatency != nil {
 		out = append(out, fmt.Sprintf("mail p50 %s p99 %s max %s", ms(r.MailLatency.P50), ms(r.MailLatency.P99), ms(r.MailLatency.Max)))
+	}
+	if r.MailsSentPerOp != nil && (*r.MailsSentPerOp > 0 || *r.QueuedAtEnd > 0) {
+		out = append(out, fmt.Sprintf("courier: %.2f mails sent/op, %.0f queued at the end", *r.MailsSentPerOp, *r.QueuedAtEnd))
 	}
 	keys := make([]string, 0, len(r.Notes))
 	for k := range r.Notes {
