@@ -300,21 +300,15 @@ func (db *DB) appendInvalidations(ctx context.Context, st *txState) error {
 		}
 		return nil
 	}
-	var seq int64
-	switch db.Dialect {
-	case MySQL:
-		// LAST_INSERT_ID(expr) hands the new value back in the reply.
-		res, err := db.Exec(ctx, `UPDATE session_cache_counter SET last_seq = LAST_INSERT_ID(last_seq + 1) WHERE id = 1`)
-		if err != nil {
-			return fmt.Errorf("number session cache invalidation: %w", err)
-		}
-		if seq, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("number session cache invalidation: %w", err)
-		}
-	default:
-		if err := db.QueryRow(ctx, `UPDATE session_cache_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq`).Scan(&seq); err != nil {
-			return fmt.Errorf("number session cache invalidation: %w", err)
-		}
+	// MySQL (the only other database with a feed: SQLite has none).
+	// LAST_INSERT_ID(expr) hands the new value back in the reply.
+	res, err := db.Exec(ctx, `UPDATE session_cache_counter SET last_seq = LAST_INSERT_ID(last_seq + 1) WHERE id = 1`)
+	if err != nil {
+		return fmt.Errorf("number session cache invalidation: %w", err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("number session cache invalidation: %w", err)
 	}
 	args := make([]any, 0, 3*len(ids))
 	for _, id := range ids {
