@@ -778,6 +778,9 @@ type SMTP struct {
 type CourierWorker struct {
 	PullCount int           `key:"pull_count"`
 	PullWait  time.Duration `key:"pull_wait"`
+	// Concurrency (Latchkey only) is how many mails are sent at once, over
+	// as many kept SMTP connections.
+	Concurrency int `key:"concurrency"`
 }
 
 // CourierTemplates is courier.templates: per-template URIs (file://,

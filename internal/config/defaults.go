@@ -123,7 +123,7 @@ func defaults() *Config {
 				LocalName:   "localhost",
 				Headers:     map[string]string{},
 			},
-			Worker:           CourierWorker{PullCount: 10, PullWait: time.Second},
+			Worker:           CourierWorker{PullCount: 10, PullWait: time.Second, Concurrency: 16},
 			DeliveryStrategy: "smtp",
 		},
 		FeatureFlags: FeatureFlags{UseContinueWithTransitions: true},

@@ -120,7 +120,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"smtp.from_address", c.Courier.SMTP.FromAddress, "no-reply@ory.kratos.sh"},
 		{"smtp.local_name", c.Courier.SMTP.LocalName, "localhost"},
 		{"courier.message_retries", c.Courier.MessageRetries, (*int)(nil)},
-		{"courier.worker", c.Courier.Worker, CourierWorker{PullCount: 10, PullWait: time.Second}},
+		{"courier.worker", c.Courier.Worker, CourierWorker{PullCount: 10, PullWait: time.Second, Concurrency: 16}},
 		{"courier.delivery_strategy", c.Courier.DeliveryStrategy, "smtp"},
 		{"use_continue_with_transitions", c.FeatureFlags.UseContinueWithTransitions, true},
 		{"faster_session_extend", c.FeatureFlags.FasterSessionExtend, false},

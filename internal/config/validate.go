@@ -663,6 +663,7 @@ func (l *loader) validateCourier(c *Config) {
 	}
 	l.atLeast("courier.worker.pull_count", co.Worker.PullCount, 1)
 	l.positive("courier.worker.pull_wait", co.Worker.PullWait)
+	l.between("courier.worker.concurrency", co.Worker.Concurrency, 1, 256)
 	if l.oneOf("courier.delivery_strategy", co.DeliveryStrategy, "smtp", "http") && co.DeliveryStrategy == "http" {
 		l.warn("courier.delivery_strategy", "http delivery is not supported; mail is sent over SMTP")
 	}

@@ -127,6 +127,8 @@ func TestInvalidValues(t *testing.T) {
 			want: `config: courier.template_override_path: not a readable directory`},
 		{name: "PullCount", yaml: "courier: {worker: {pull_count: 0}}",
 			want: `config: courier.worker.pull_count: must be at least 1, got 0`},
+		{name: "Concurrency", yaml: "courier: {worker: {concurrency: 0}}",
+			want: `config: courier.worker.concurrency: must be between 1 and 256, got 0`},
 		{name: "DeliveryStrategy", yaml: "courier: {delivery_strategy: pigeon}",
 			want: `config: courier.delivery_strategy: must be one of smtp, http, got "pigeon"`},
 		{name: "Bool", yaml: "selfservice: {flows: {recovery: {enabled: maybe}}}",

@@ -29,13 +29,17 @@ type DispatcherConfig struct {
 	MaxAttempts int
 	// PullCount is courier.worker.pull_count: the most messages one claim
 	// takes (default 10). Run claims no more than it has free slots
-	// (Concurrency), so with the defaults a claim takes at most 4.
+	// (Concurrency).
 	PullCount int
 	// PullWait is courier.worker.pull_wait: how often the queue is polled
 	// for messages enqueued by other instances and for retries (default 1s).
 	// Messages enqueued through a Queue wired to Wake go out at once.
 	PullWait time.Duration
-	// Concurrency is how many mails are sent at once (default 4).
+	// Concurrency is how many mails are sent at once (default 16). Under
+	// load a mail's round trips (SMTP's and the database's) wait for a
+	// busy CPU, and four slots, the old default, could not carry a
+	// notification per code: the notifications piled up behind the codes
+	// (docs/benchmarks.md, fourth round).
 	Concurrency int
 	// ProcessingTimeout is how old a claim may grow without a heartbeat
 	// before any dispatcher takes it over (default 30s): a process killed
@@ -70,7 +74,7 @@ type DispatcherConfig struct {
 const (
 	DefaultPullCount         = 10
 	DefaultPullWait          = time.Second
-	DefaultConcurrency       = 4
+	DefaultConcurrency       = 16
 	DefaultProcessingTimeout = 30 * time.Second
 	DefaultSendTimeout       = time.Minute
 	DefaultBackoffBase       = time.Second

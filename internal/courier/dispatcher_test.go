@@ -580,3 +580,34 @@ func (s *countingStore) FinishAndClaim(ctx context.Context, o courier.Outcome, c
 	s.finishAndClaims.Add(1)
 	return s.Store.FinishAndClaim(ctx, o, c)
 }
+
+// TestConcurrencyBoundsMailsInFlight: a dispatcher sends Concurrency mails
+// at once, each on its own connection, and no more; the rest wait for a
+// slot and then go out on the kept connections. (The slot count is the
+// same on every dialect.)
+func TestConcurrencyBoundsMailsInFlight(t *testing.T) {
+	store := newStore(t, sqltest.OpenSQLite(t))
+	srv := smtptest.Start(t)
+	release := srv.Hold(t, "held@example.test")
+	cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+	cfg.Concurrency = 3
+	d := RunDispatcher(t, cfg)
+	q := courier.NewQueue(store, cfg.Templates, d.Wake)
+	var ids []uuid.UUID
+	for i := range 5 {
+		ids = append(ids, MustEnqueueRecoveryCode(t, q, "held@example.test", fmt.Sprintf("70000%d", i)))
+	}
+	srv.WaitOpenConnections(t, 3, 5*time.Second)
+	// Give a fourth slot, if there were one, the time to open its connection.
+	time.Sleep(300 * time.Millisecond)
+	if n := srv.OpenConnections(); n != 3 {
+		t.Fatalf("%d connections open with 3 slots", n)
+	}
+	release()
+	for _, id := range ids {
+		WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+	}
+	if n := srv.Connections(); n != 3 {
+		t.Errorf("%d connections opened for 5 mails on 3 slots, want 3 (kept between mails)", n)
+	}
+}

@@ -151,7 +151,11 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 	if localName == "" {
 		localName = DefaultLocalName
 	}
-	opts := []mail.Option{mail.WithTimeout(timeout), mail.WithHELO(localName), mail.WithTLSConfig(tlsConf)}
+	// WithoutNoop: go-mail would check a connection with a NOOP before
+	// each mail, a round trip for nothing. A kept connection that died
+	// fails at MAIL FROM instead, before the server can have the mail, and
+	// Send tries once more on a new one (safeToResend).
+	opts := []mail.Option{mail.WithTimeout(timeout), mail.WithHELO(localName), mail.WithTLSConfig(tlsConf), mail.WithoutNoop()}
 
 	encrypted := true
 	switch strings.ToLower(u.Scheme) {
@@ -340,10 +344,11 @@ func (s *SMTPSender) sendOn(c *smtpConn, msg *mail.Msg) error {
 // be tried again at once on a new one, which is when the server cannot
 // have the mail. A server takes a mail when it answers 250 to the "."
 // that ends its data. go-mail tells where a send failed: the connection
-// check (NOOP), MAIL FROM, RCPT TO, the DATA command, or writing the
-// content all fail before that "." left (the content is written through a
-// dot-stuffing writer whose final "." is only sent when it is closed), so
-// the mail cannot have been taken. A failure closing the data (the "."
+// check (no NOOP is sent: only a closed client fails it), MAIL FROM,
+// RCPT TO, the DATA command, or writing the content all fail before that
+// "." left (the content is written through a dot-stuffing writer whose
+// final "." is only sent when it is closed), so the mail cannot have been
+// taken. A failure closing the data (the "."
 // was sent, its reply did not come) or after it (the RSET) may come after
 // the server took the mail: it is never resent here; the dispatcher
 // records the failure and its retry, with the same Message-ID, follows

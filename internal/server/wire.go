@@ -201,6 +201,7 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	sender, err := courier.NewSender(courier.SMTPConfig{
 		ConnectionURI: smtp.ConnectionURI, FromAddress: smtp.FromAddress, FromName: smtp.FromName,
 		Headers: smtp.Headers, LocalName: smtp.LocalName, ClientCertPath: smtp.ClientCertPath, ClientKeyPath: smtp.ClientKeyPath,
+		MaxIdleConns: cfg.Courier.Worker.Concurrency, // a connection kept for each slot
 	}, cfg.DevMailbox.Enabled, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("courier.smtp: %w", err)
@@ -225,7 +226,8 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	c.dispatcher, err = courier.NewDispatcher(courier.DispatcherConfig{
 		Store: courierStore, Templates: templates, Sender: sender, Logger: s.log, Metrics: metrics,
 		MaxAttempts: maxAttempts, PullCount: cfg.Courier.Worker.PullCount, PullWait: cfg.Courier.Worker.PullWait,
-		Now: s.now,
+		Concurrency: cfg.Courier.Worker.Concurrency,
+		Now:         s.now,
 	})
 	if err != nil {
 		return nil, err
