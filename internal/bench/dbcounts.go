@@ -18,6 +18,9 @@ type dbCounts struct {
 	// mailsSent and queued are the courier's sent counter and queue
 	// depth (the gauge is read from the database at most once a second).
 	mailsSent, queued *float64
+	// pending is the age of the oldest queued or processing message (0:
+	// none).
+	pending *float64
 }
 
 // readDBCounts reads latchkey_db_statements_total,
@@ -60,6 +63,9 @@ func readDBCounts(ctx context.Context, env *Env) dbCounts {
 			continue
 		case "latchkey_courier_queue_depth":
 			c.queued = optional(value)
+			continue
+		case "latchkey_courier_oldest_pending_seconds":
+			c.pending = optional(value)
 			continue
 		default:
 			continue

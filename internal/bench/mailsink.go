@@ -38,6 +38,7 @@ func serveMail(env *Env, listen string) (*mailSink, error) {
 	}
 	sink := startMailSink(ln)
 	env.OnDone(sink.close)
+	env.servesMail = true
 	env.Notes["smtp"] = ln.Addr().String()
 	return sink, nil
 }

@@ -41,6 +41,9 @@ type Env struct {
 	mu          sync.Mutex
 	// cleanups run when the scenario's run is over (servers it started).
 	cleanups []func()
+	// servesMail: the driver's SMTP server runs for this scenario, so
+	// the run waits for the mail it left queued (drain).
+	servesMail bool
 }
 
 // OnDone registers fn to run once the scenario's run is over.
@@ -150,6 +153,9 @@ func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Res
 	res.Latency = Summarize(all)
 	if countsBefore.ok {
 		res.perOperation(countsBefore, readDBCounts(ctx, env))
+		if env.servesMail {
+			drain(ctx, env, &res)
+		}
 	}
 	env.mu.Lock()
 	if len(env.mailLatency) > 0 {

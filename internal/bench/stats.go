@@ -51,6 +51,11 @@ type Result struct {
 	// (within a second): a run whose mail piles up is not a steady state.
 	MailsSentPerOp *float64 `json:"mails_sent_per_op,omitempty"`
 	QueuedAtEnd    *float64 `json:"queued_at_end,omitempty"`
+	// DrainedIn is how long after the run the courier took to send the
+	// mail still queued (drain.go); StillQueued is what was left when the
+	// driver stopped waiting for it.
+	DrainedIn   *time.Duration `json:"drained_in_ns,omitempty"`
+	StillQueued *float64       `json:"still_queued,omitempty"`
 }
 
 // Percentiles of a latency distribution.
@@ -142,7 +147,15 @@ func notes(r Result) []string {
 		out = append(out, fmt.Sprintf("mail p50 %s p99 %s max %s", ms(r.MailLatency.P50), ms(r.MailLatency.P99), ms(r.MailLatency.Max)))
 	}
 	if r.MailsSentPerOp != nil && (*r.MailsSentPerOp > 0 || *r.QueuedAtEnd > 0) {
-		out = append(out, fmt.Sprintf("courier: %.2f mails sent/op, %.0f queued at the end", *r.MailsSentPerOp, *r.QueuedAtEnd))
+		courier := fmt.Sprintf("courier: %.2f mails sent/op, %.0f queued at the end", *r.MailsSentPerOp, *r.QueuedAtEnd)
+		switch {
+		case r.StillQueued != nil:
+			courier += fmt.Sprintf(", %.0f still queued %s later", *r.StillQueued, secs(*r.DrainedIn))
+		case r.DrainedIn != nil && *r.QueuedAtEnd > 0:
+			// "Within": the gauges lag the queue by up to a second.
+			courier += ", sent within " + secs(*r.DrainedIn) + " after it"
+		}
+		out = append(out, courier)
 	}
 	keys := make([]string, 0, len(r.Notes))
 	for k := range r.Notes {
