@@ -25,7 +25,10 @@ func newServe() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := newLogger(cmd.ErrOrStderr(), cfg)
+			// Closed last (deferred first): it writes what the shutdown logged.
+			logs := newLogWriter(cmd.ErrOrStderr())
+			defer logs.Close()
+			log := newLogger(logs, cfg)
 			ctx, stop := signalContext()
 			defer stop()
 			srv, err := server.New(ctx, cfg, server.Options{Migrate: migrate || cfg.Dev, Logger: log, Version: Version})
