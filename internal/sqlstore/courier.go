@@ -147,7 +147,7 @@ func (s *CourierStore) FinishAndClaim(ctx context.Context, o courier.Outcome, c 
 		_ = both(ctx) // its errors are recordErr and claimErr
 		return s.openMessages(rows), recordErr, claimErr
 	}
-	err := s.InTxReadCommitted(ctx, both)
+	err := s.InTx(ctx, both)
 	switch {
 	case err == nil:
 		return s.openMessages(rows), recordErr, nil
@@ -206,7 +206,7 @@ func (s *CourierStore) claimDue(ctx context.Context, c courier.Claim) ([]sealedM
 	if s.Dialect == SQLite {
 		// A write: on the writer, as a one-statement transaction (which
 		// joins a group commit without a savepoint).
-		err = s.inTx(ctx, txOptions{single: true}, run)
+		err = s.inTx(ctx, true, run)
 	} else {
 		// Autocommitted. queryText, unlike Query, never runs it twice: a
 		// claim whose answer was lost must not claim more.
@@ -283,7 +283,7 @@ func (s *CourierStore) claimSelected(ctx context.Context, c courier.Claim, stale
 		lock = "" // its transactions hold the database's one write lock from BEGIN
 	}
 	var msgs []sealedMessage
-	err := s.InTxReadCommitted(ctx, func(ctx context.Context) error {
+	err := s.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		msgs, err = s.scanSealed(s.Query(ctx, `SELECT `+courierMessageColumns+` FROM courier_messages
 			WHERE status = 'queued' AND next_attempt_at <= ?

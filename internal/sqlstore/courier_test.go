@@ -82,7 +82,7 @@ func TestCourierStore(t *testing.T) {
 
 		// The courier's slots: each records its mail and claims the next in
 		// one step, 16 at once. On MariaDB at REPEATABLE READ they deadlocked
-		// on the claim index's gaps (InTxReadCommitted).
+		// on the claim index's gaps (mysqlconn.go).
 		t.Run("SlotsRecordAndClaimConcurrently", func(t *testing.T) {
 			db := sqltest.Open(t, db.Dialect)
 			s := sqltest.CourierStore(t, db)
@@ -414,9 +414,8 @@ func TestCourierStore(t *testing.T) {
 			}
 			// SQLite and PostgreSQL: one UPDATE … RETURNING (on SQLite in a
 			// transaction of its own). MySQL: SELECT … FOR UPDATE SKIP
-			// LOCKED and UPDATE, in a transaction at READ COMMITTED (SET
-			// TRANSACTION first).
-			claim := map[sqlstore.Dialect]uint64{sqlstore.SQLite: 3, sqlstore.Postgres: 1, sqlstore.MySQL: 5}
+			// LOCKED and UPDATE, in a transaction.
+			claim := map[sqlstore.Dialect]uint64{sqlstore.SQLite: 3, sqlstore.Postgres: 1, sqlstore.MySQL: 4}
 			if n := statements() - before; n != claim[db.Dialect] {
 				t.Errorf("claim: %d statements, want %d", n, claim[db.Dialect])
 			}
@@ -464,10 +463,8 @@ func TestCourierStore(t *testing.T) {
 				t.Fatalf("record and claim: %v %v %+v", recordErr, claimErr, got)
 			}
 			// SQLite and MySQL: one transaction (BEGIN, the record's UPDATE
-			// and INSERT, the claim, COMMIT; on MySQL SET TRANSACTION
-			// ISOLATION LEVEL READ COMMITTED first); PostgreSQL: one
-			// statement.
-			want := map[sqlstore.Dialect]uint64{sqlstore.SQLite: 5, sqlstore.Postgres: 1, sqlstore.MySQL: 7}
+			// and INSERT, the claim, COMMIT); PostgreSQL: one statement.
+			want := map[sqlstore.Dialect]uint64{sqlstore.SQLite: 5, sqlstore.Postgres: 1, sqlstore.MySQL: 6}
 			if n := statements() - before; n != want[db.Dialect] {
 				t.Errorf("%d statements, want %d", n, want[db.Dialect])
 			}

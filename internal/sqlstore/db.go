@@ -184,18 +184,11 @@ type txState struct {
 	// committing is set once COMMIT is sent: a failure from then on is
 	// ambiguous (the transaction may have committed).
 	committing bool
-	txOptions
+	// single: the transaction is one statement (see groupCommit.run).
+	single bool
 	// identities are the identities the transaction read (see
 	// txidentities.go).
 	identities map[identityKey]*identity.Identity
-}
-
-// txOptions are the choices a caller makes for its transaction.
-type txOptions struct {
-	// single: the transaction is one statement (see groupCommit.run).
-	single bool
-	// readCommitted: on MySQL, run at READ COMMITTED (InTxReadCommitted).
-	readCommitted bool
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -242,30 +235,17 @@ func (db *DB) AfterCommit(ctx context.Context, fn func()) {
 // (it may have committed). So fn may run more than once and must have no
 // effect outside the transaction (AfterCommit is for those).
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	return db.inTx(ctx, txOptions{}, fn)
+	return db.inTx(ctx, false, fn)
 }
 
-// InTxReadCommitted is InTx at READ COMMITTED on MySQL and MariaDB, for
-// a queue's transactions: under their default, REPEATABLE READ, a
-// locking read also locks the gaps between the index entries it passes,
-// and a claim's UPDATE moves its rows' entries of the claim index into
-// such gaps, so concurrent claimants (the courier's 16 slots) deadlock
-// on each other. A claim needs no gap locks: it locks the rows it takes
-// (FOR UPDATE SKIP LOCKED) and checks its own claim token when it
-// records. PostgreSQL already runs at READ COMMITTED; SQLite has one
-// writer. Inside a transaction it is fn in that transaction.
-func (db *DB) InTxReadCommitted(ctx context.Context, fn func(ctx context.Context) error) error {
-	return db.inTx(ctx, txOptions{readCommitted: true}, fn)
-}
-
-// inTx is InTx with opts.
-func (db *DB) inTx(ctx context.Context, opts txOptions, fn func(ctx context.Context) error) error {
+// inTx is InTx; single says fn runs one statement.
+func (db *DB) inTx(ctx context.Context, single bool, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return fn(ctx)
 	}
 	reconnected := false
 	for attempt := 0; ; attempt++ {
-		st := &txState{txOptions: opts}
+		st := &txState{single: single}
 		err := db.inTxOnce(ctx, st, fn)
 		switch {
 		case err == nil:
@@ -388,13 +368,7 @@ func (db *DB) begin(ctx context.Context, st *txState) (err error) {
 		return err
 	}
 	db.counts.Statements.Add(1)
-	var opts *sql.TxOptions
-	if st.readCommitted && db.Dialect == MySQL {
-		// The driver sends SET TRANSACTION ISOLATION LEVEL first.
-		db.counts.Statements.Add(1)
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	st.tx, err = db.SQL.BeginTx(ctx, opts)
+	st.tx, err = db.SQL.BeginTx(ctx, nil)
 	return err
 }
 
@@ -482,7 +456,7 @@ func (db *DB) execText(ctx context.Context, q string, args ...any) (sql.Result, 
 // transaction of its own, so that it joins a group commit on SQLite.
 func (db *DB) execInGroup(ctx context.Context, q string, args []any, exec func(context.Context, string, ...any) (sql.Result, error)) (sql.Result, error) {
 	var res sql.Result
-	err := db.inTx(ctx, txOptions{single: true}, func(ctx context.Context) error {
+	err := db.inTx(ctx, true, func(ctx context.Context) error {
 		var err error
 		res, err = exec(ctx, q, args...)
 		return err

@@ -133,9 +133,14 @@ func (db *DB) checkpoints(every time.Duration) (stop func()) {
 }
 
 // openPool opens a pool of driver on source. PostgreSQL connections are
-// checked before reuse (pgAlive; go-sql-driver/mysql checks its own).
+// checked before reuse (pgAlive; go-sql-driver/mysql checks its own);
+// MySQL connections run at READ COMMITTED (mysqlconn.go).
 func openPool(driver, source string) (*sql.DB, error) {
-	if driver != "pgx" {
+	switch driver {
+	case "mysql":
+		return openMySQL(source)
+	case "pgx":
+	default:
 		return sql.Open(driver, source)
 	}
 	cfg, err := pgx.ParseConfig(source)
