@@ -31,6 +31,20 @@ func mustInsertMessage(t *testing.T, s *sqlstore.CourierStore, to string, at tim
 	return m
 }
 
+// claimedOnce checks that concurrent claimants took each of n messages
+// exactly once (seen counts the claims of each).
+func claimedOnce(t *testing.T, seen map[uuid.UUID]int, n int) {
+	t.Helper()
+	if len(seen) != n {
+		t.Fatalf("claimed %d distinct messages, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s claimed %d times", id, c)
+		}
+	}
+}
+
 func TestCourierStore(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
@@ -70,14 +84,7 @@ func TestCourierStore(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			if len(seen) != n {
-				t.Fatalf("claimed %d distinct messages, want %d", len(seen), n)
-			}
-			for id, c := range seen {
-				if c != 1 {
-					t.Errorf("%s claimed %d times", id, c)
-				}
-			}
+			claimedOnce(t, seen, n)
 		})
 
 		// The courier's slots: each records its mail and claims the next in
@@ -120,14 +127,7 @@ func TestCourierStore(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			if len(seen) != n {
-				t.Fatalf("claimed %d distinct messages, want %d", len(seen), n)
-			}
-			for id, c := range seen {
-				if c != 1 {
-					t.Errorf("%s claimed %d times", id, c)
-				}
-			}
+			claimedOnce(t, seen, n)
 			if q, err := s.CountQueued(ctx); err != nil || q != 0 {
 				t.Errorf("%d still queued (%v)", q, err)
 			}
