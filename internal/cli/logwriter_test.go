@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,28 +8,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
-// lockedBuffer is an io.Writer tests can read while it is written.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLogWriterKeepsRecordsWholeAndInOrder(t *testing.T) {
-	var out lockedBuffer
+	var out servertest.LogBuffer
 	l := newLogWriter(&out)
 	const writers, records = 8, 2000
 	var wg sync.WaitGroup
@@ -67,7 +50,7 @@ func TestLogWriterKeepsRecordsWholeAndInOrder(t *testing.T) {
 }
 
 func TestLogWriterWritesWithoutWaitingForClose(t *testing.T) {
-	var out lockedBuffer
+	var out servertest.LogBuffer
 	l := newLogWriter(&out)
 	defer l.Close()
 	slog.New(slog.NewTextHandler(l, nil)).Info("recovery flow created", "flow_id", "f1")
@@ -83,12 +66,12 @@ func TestLogWriterWritesWithoutWaitingForClose(t *testing.T) {
 // stalled is a writer that blocks until released: a log pipe nobody reads.
 type stalled struct {
 	release chan struct{}
-	lockedBuffer
+	servertest.LogBuffer
 }
 
 func (s *stalled) Write(p []byte) (int, error) {
 	<-s.release
-	return s.lockedBuffer.Write(p)
+	return s.LogBuffer.Write(p)
 }
 
 func TestLogWriterHoldsAtMostMaxPending(t *testing.T) {
