@@ -138,12 +138,8 @@ func (s *IdentityStore) GetIdentity(ctx context.Context, id uuid.UUID, withCrede
 	if i := cachedIdentity(ctx, id, withCredentials); i != nil {
 		return i, nil
 	}
-	row := s.DB.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = ?`, id.String())
-	i, err := scanIdentity(row)
+	i, err := s.DB.readIdentity(ctx, id, withCredentials)
 	if err != nil {
-		return nil, ScanErr(err)
-	}
-	if err := s.loadChildren(ctx, []*identity.Identity{i}, withCredentials); err != nil {
 		return nil, err
 	}
 	keepIdentity(ctx, i, withCredentials)
@@ -503,6 +499,13 @@ func scanIdentity(row interface{ Scan(...any) error }) (*identity.Identity, erro
 	if i.ID, err = uuid.Parse(idStr); err != nil {
 		return nil, err
 	}
+	setIdentityColumns(&i, state, stateChangedAt, traits, metaPublic, metaAdmin, ex)
+	return &i, nil
+}
+
+// setIdentityColumns sets what an identity's row holds besides its id,
+// schema and timestamps (which it turns to UTC), as read from the row.
+func setIdentityColumns(i *identity.Identity, state string, stateChangedAt sql.NullTime, traits string, metaPublic, metaAdmin, externalID sql.NullString) {
 	i.State = identity.State(state)
 	i.StateChangedAt = utcTimePtr(stateChangedAt)
 	i.Traits = json.RawMessage(traits)
@@ -512,9 +515,8 @@ func scanIdentity(row interface{ Scan(...any) error }) (*identity.Identity, erro
 	if metaAdmin.Valid {
 		i.MetadataAdmin = json.RawMessage(metaAdmin.String)
 	}
-	i.ExternalID = ex.String
+	i.ExternalID = externalID.String
 	i.CreatedAt, i.UpdatedAt = i.CreatedAt.UTC(), i.UpdatedAt.UTC()
-	return &i, nil
 }
 
 // loadChildren fills addresses (and credentials) of the listed identities

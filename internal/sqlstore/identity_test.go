@@ -78,6 +78,40 @@ func TestIdentityStore(t *testing.T) {
 			}
 		})
 
+		t.Run("ReadInOneStatement", func(t *testing.T) {
+			i := newTestIdentity("one-statement@example.test", identityT0)
+			bare := newTestIdentity("bare@example.test", identityT0)
+			bare.Credentials, bare.RecoveryAddresses, bare.VerifiableAddresses, bare.MetadataPublic = nil, nil, nil, nil
+			for _, x := range []*identity.Identity{i, bare} {
+				if err := s.CreateIdentity(ctx, x); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tc := range []struct {
+				name string
+				id   uuid.UUID
+				want *identity.Identity
+			}{{"with everything", i.ID, i}, {"with nothing but its row", bare.ID, bare}, {"unknown", uuid.New(), nil}} {
+				before := db.Counts().Statements.Load()
+				got, err := s.GetIdentity(ctx, tc.id, true)
+				if n := db.Counts().Statements.Load() - before; n != 1 {
+					t.Errorf("%s: %d statements, want 1", tc.name, n)
+				}
+				if tc.want == nil {
+					if !errors.Is(err, sqlstore.ErrNotFound) {
+						t.Errorf("%s: err = %v, want ErrNotFound", tc.name, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				if a, b := adminJSON(t, tc.want), adminJSON(t, got); a != b {
+					t.Errorf("%s:\nput %s\ngot %s", tc.name, a, b)
+				}
+			}
+		})
+
 		t.Run("UpdateSyncsOwnedRows", func(t *testing.T) {
 			i := newTestIdentity("sync-a@example.test", identityT0)
 			if err := s.CreateIdentity(ctx, i); err != nil {

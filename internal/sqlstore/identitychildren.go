@@ -13,27 +13,51 @@ import (
 
 // identityChildren lists the addresses and, past the first UNION ALL
 // that childrenWithCredentials adds, the credentials of the identities
-// in an IN list (%s), all in one round trip. Each row says its kind
-// first ('c' credential, 'i' identifier, 'r' recovery address, 'v'
-// verifiable address): credentials sort before their identifiers, and
-// addresses by creation then value, as the API lists them. The verifiable
-// addresses come first in the text: SQLite types a compound's columns
-// after its first SELECT, and only that one has every timestamp column;
-// PostgreSQL types a NULL column as text, so the version is 0 where a
-// row has none.
-const identityChildren = `SELECT 'v', identity_id, id, via, value, verified, status, verified_at, 0, created_at, updated_at
+// in an IN list (%s), all in one round trip; identityItself adds the
+// identities' own rows, so that GetIdentity is one statement too. Each
+// row says its kind first ('a' the identity, 'c' credential, 'i'
+// identifier, 'r' recovery address, 'v' verifiable address): the identity
+// sorts first, credentials before their identifiers, and addresses by
+// creation then value, as the API lists them. The verifiable addresses
+// come first in the text: SQLite types a compound's columns after its
+// first SELECT, and only that one has every timestamp column; PostgreSQL
+// types a NULL column as text, so the version is 0 where a row has none.
+// The last three columns are the identity's metadata and external id.
+const identityChildren = `SELECT 'v', identity_id, id, via, value, verified, status, verified_at, 0, created_at, updated_at, NULL, NULL, NULL
 	FROM identity_verifiable_addresses WHERE identity_id IN (%[1]s)
 	UNION ALL
-	SELECT 'r', identity_id, id, via, value, NULL, NULL, NULL, 0, created_at, updated_at
+	SELECT 'r', identity_id, id, via, value, NULL, NULL, NULL, 0, created_at, updated_at, NULL, NULL, NULL
 	FROM identity_recovery_addresses WHERE identity_id IN (%[1]s)`
 
 const childrenWithCredentials = `
 	UNION ALL
-	SELECT 'c', identity_id, id, type, config, NULL, NULL, NULL, version, created_at, updated_at
+	SELECT 'c', identity_id, id, type, config, NULL, NULL, NULL, version, created_at, updated_at, NULL, NULL, NULL
 	FROM identity_credentials WHERE identity_id IN (%[1]s)
 	UNION ALL
-	SELECT 'i', identity_id, NULL, credential_type, identifier, NULL, NULL, NULL, 0, NULL, NULL
+	SELECT 'i', identity_id, NULL, credential_type, identifier, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL
 	FROM identity_credential_identifiers WHERE identity_id IN (%[1]s)`
+
+// identityItself puts schema_id where an address has its channel, the
+// traits where it has its value, the state where it has its status and
+// when the state changed where it has when it was verified.
+const identityItself = `
+	UNION ALL
+	SELECT 'a', id, id, schema_id, traits, NULL, state, state_changed_at, 0, created_at, updated_at, metadata_public, metadata_admin, external_id
+	FROM identities WHERE id IN (%[1]s)`
+
+// readIdentity loads one identity with its addresses (and credentials)
+// in one statement; ErrNotFound when there is none.
+func (db *DB) readIdentity(ctx context.Context, id uuid.UUID, withCredentials bool) (*identity.Identity, error) {
+	byID := map[uuid.UUID]*identity.Identity{}
+	if err := db.queryIdentityRows(ctx, byID, []any{id.String()}, withCredentials, true); err != nil {
+		return nil, err
+	}
+	i := byID[id]
+	if i == nil {
+		return nil, ErrNotFound
+	}
+	return i, nil
+}
 
 // loadIdentityChildren fills addresses (and credentials) of the listed
 // identities with one query.
@@ -51,12 +75,22 @@ func (db *DB) loadIdentityChildren(ctx context.Context, list []*identity.Identit
 			i.Credentials = map[identity.CredentialType]identity.Credential{}
 		}
 	}
+	return db.queryIdentityRows(ctx, byID, ids, withCredentials, false)
+}
+
+// queryIdentityRows runs identityChildren for ids and fills the
+// identities of byID; with itself, it also reads the identities and adds
+// them to byID (their rows sort first).
+func (db *DB) queryIdentityRows(ctx context.Context, byID map[uuid.UUID]*identity.Identity, ids []any, withCredentials, itself bool) error {
 	q, parts := identityChildren, 2
 	if withCredentials {
 		q, parts = q+childrenWithCredentials, 4
 	}
+	if itself {
+		q, parts = q+identityItself, parts+1
+	}
 	q = fmt.Sprintf(q+`
-	ORDER BY 1, 10, 5`, placeholders(len(list)))
+	ORDER BY 1, 10, 5`, placeholders(len(ids)))
 	args := make([]any, 0, parts*len(ids))
 	for range parts {
 		args = append(args, ids...)
@@ -68,21 +102,35 @@ func (db *DB) loadIdentityChildren(ctx context.Context, list []*identity.Identit
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			kind, owner, via, value string
-			id, status              sql.NullString
-			verified                sql.NullBool
-			verifiedAt              sql.NullTime
-			version                 int
-			createdAt, updatedAt    sql.NullTime
+			kind, owner, via, value           string
+			id, status                        sql.NullString
+			verified                          sql.NullBool
+			verifiedAt                        sql.NullTime
+			version                           int
+			createdAt, updatedAt              sql.NullTime
+			metaPublic, metaAdmin, externalID sql.NullString
 		)
-		if err := rows.Scan(&kind, &owner, &id, &via, &value, &verified, &status, &verifiedAt, &version, &createdAt, &updatedAt); err != nil {
+		if err := rows.Scan(&kind, &owner, &id, &via, &value, &verified, &status, &verifiedAt, &version, &createdAt, &updatedAt,
+			&metaPublic, &metaAdmin, &externalID); err != nil {
 			return err
 		}
 		ownerID, err := uuid.Parse(owner)
 		if err != nil {
 			return fmt.Errorf("identity id %q: %w", owner, err)
 		}
+		if kind == "a" {
+			i := &identity.Identity{ID: ownerID, SchemaID: via, CreatedAt: createdAt.Time, UpdatedAt: updatedAt.Time}
+			setIdentityColumns(i, status.String, verifiedAt, value, metaPublic, metaAdmin, externalID)
+			if withCredentials {
+				i.Credentials = map[identity.CredentialType]identity.Credential{}
+			}
+			byID[ownerID] = i
+			continue
+		}
 		o := byID[ownerID]
+		if o == nil {
+			continue
+		}
 		var rowID uuid.UUID
 		if kind != "i" {
 			if rowID, err = uuid.Parse(id.String); err != nil {

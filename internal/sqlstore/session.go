@@ -150,14 +150,8 @@ func (s *SessionStore) loadForWhoami(ctx context.Context, hashes []string, secon
 		return nil, false, err
 	}
 	ident.ID = ss.IdentityID
-	ident.State = identity.State(state)
-	ident.StateChangedAt = utcTimePtr(stateChangedAt)
-	ident.Traits = json.RawMessage(traits)
-	if metaPublic.Valid {
-		ident.MetadataPublic = json.RawMessage(metaPublic.String)
-	}
-	ident.ExternalID = ex.String
-	ident.CreatedAt, ident.UpdatedAt = ident.CreatedAt.UTC(), ident.UpdatedAt.UTC()
+	// The session's join leaves the admin metadata out: it is never shown to the session's owner.
+	setIdentityColumns(&ident, state, stateChangedAt, traits, metaPublic, sql.NullString{}, ex)
 	if err := s.loadAddresses(ctx, &ident); err != nil {
 		return nil, false, err
 	}
