@@ -58,9 +58,12 @@ func newServe() *cobra.Command {
 // once: the migration parser's buffers (kept in a sync.Pool, which one
 // collection moves aside and the next frees), what the wiring left behind,
 // and the mapping of the executable's pages only start-up ran or read. An
-// idle server then holds only what it uses.
+// idle server then holds only what it uses. Then the collector gets its
+// serving target (raiseGCPercent).
 func releaseStartUpMemory() {
 	runtime.GC()
 	debug.FreeOSMemory()
 	releaseExecutablePages()
+	// After the collection above, so the idle heap stays what it is.
+	raiseGCPercent()
 }
