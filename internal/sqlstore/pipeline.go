@@ -33,7 +33,9 @@ import (
 // what it would see inside the transaction: such reads run before BEGIN,
 // and a transaction that only reads sends no BEGIN or COMMIT at all.
 //
-// A transaction that only writes is then one round trip. A query still
+// A transaction that only writes is then one round trip, also when a
+// write must change a row (DB.ExecLaterChanging): it goes with COMMIT,
+// rewritten to fail when it changes none (guardPending). A query still
 // needs its own (its rows are read through database/sql), after the
 // pending statements, which are sent first in one. A statement that fails
 // in a pipeline stops the rest (PostgreSQL skips them): its error is the
@@ -62,6 +64,9 @@ type pendingStatement struct {
 	unchanged error
 	// dest, when set, receives the statement's one row (ReturningRow).
 	dest []any
+	// guarded: query is the statement rewritten to fail when it changes
+	// no row (guardPending); its failure is unchanged.
+	guarded bool
 }
 
 // beginPipeline takes a connection for a transaction; its BEGIN waits for
@@ -145,7 +150,7 @@ func (p *pipeline) commit(ctx context.Context) error {
 		p.release()
 		return nil
 	}
-	if p.checksPending() {
+	if p.checksPending() && !p.guardPending() {
 		// A write that must change a row is checked before COMMIT is
 		// sent: PostgreSQL would commit whatever its count.
 		if err := p.flush(ctx); err != nil {
@@ -171,6 +176,50 @@ func (p *pipeline) commit(ctx context.Context) error {
 	p.release()
 	return nil
 }
+
+// guardPending rewrites every pending write that must change a row so
+// that it fails when it changes none (guarded), and reports whether it
+// could: then COMMIT goes in the same round trip, and PostgreSQL, which
+// skips what follows a failed statement, never runs it after such a
+// write. It rewrites nothing unless it can rewrite them all.
+func (p *pipeline) guardPending() bool {
+	for _, s := range p.pending {
+		if s.unchanged != nil && !guardable(s.query) {
+			return false
+		}
+	}
+	for i := range p.pending {
+		if s := &p.pending[i]; s.unchanged != nil && !s.guarded {
+			s.query, s.guarded = guarded(s.query), true
+		}
+	}
+	return true
+}
+
+// guarded is the write q as one statement that fails with division_by_zero
+// when q changes no row: q's changed rows are counted in a WITH query,
+// and one is divided by the count.
+func guarded(q string) string {
+	return `WITH changed AS (` + q + ` RETURNING 1) SELECT 1 / COUNT(*) FROM changed`
+}
+
+// guardable reports whether guarded(q) is valid: q is an INSERT, UPDATE
+// or DELETE without a RETURNING or a WITH of its own.
+func guardable(q string) bool {
+	u := " " + strings.Join(strings.Fields(strings.ToUpper(q)), " ") + " "
+	if strings.Contains(u, " RETURNING ") || strings.Contains(u, " WITH ") {
+		return false
+	}
+	for _, verb := range []string{" INSERT ", " UPDATE ", " DELETE "} {
+		if strings.HasPrefix(u, verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// divisionByZero is the SQLSTATE of a guarded write that changed no row.
+const divisionByZero = "22012"
 
 func (p *pipeline) checksPending() bool {
 	for _, s := range p.pending {
@@ -249,7 +298,10 @@ func (p *pipeline) send(ctx context.Context, last *pendingStatement) (pgconn.Com
 			} else {
 				t, err = results.Exec()
 			}
-			if err == nil && s.unchanged != nil && t.RowsAffected() == 0 {
+			if err == nil && s.unchanged != nil && !s.guarded && t.RowsAffected() == 0 {
+				err = s.unchanged
+			}
+			if pgErr := (*pgconn.PgError)(nil); s.guarded && errors.As(err, &pgErr) && pgErr.Code == divisionByZero {
 				err = s.unchanged
 			}
 			if err != nil && first == nil {

@@ -35,3 +35,25 @@ func TestPlainRead(t *testing.T) {
 		}
 	}
 }
+
+// Which writes that must change a row can go with COMMIT, guarded.
+func TestGuardable(t *testing.T) {
+	for _, c := range []struct {
+		q         string
+		guardable bool
+	}{
+		{`UPDATE selfservice_flows SET state = $1 WHERE id = $2`, true},
+		{"\n\t\tupdate recovery_codes SET used_at = $1\n\t\tWHERE id = $2 AND used_at IS NULL", true},
+		{`DELETE FROM sessions WHERE id = $1`, true},
+		{`INSERT INTO recovery_codes (id) SELECT $1 WHERE EXISTS (SELECT 1 FROM identities WHERE id = $2)`, true},
+		{`UPDATE flows SET n = n + 1 WHERE id = $1 RETURNING n`, false},
+		{"UPDATE flows SET n = n + 1 WHERE id = $1\nRETURNING\tn", false},
+		{`WITH x AS (SELECT 1) UPDATE flows SET n = 1`, false},
+		{`SELECT 1`, false},
+		{`UPDATED`, false},
+	} {
+		if got := guardable(c.q); got != c.guardable {
+			t.Errorf("guardable(%q) = %v, want %v", c.q, got, c.guardable)
+		}
+	}
+}

@@ -233,6 +233,43 @@ func TestPipelinedTransactions(t *testing.T) {
 			if err := db.InTx(ctx, func(ctx context.Context) error { return update(ctx, c) }); err != nil {
 				t.Fatalf("updating a row that exists: %v", err)
 			}
+			// Checked with COMMIT, in the transaction's one round trip, on
+			// PostgreSQL: the write's guard fails the transaction when it
+			// changes nothing, so nothing is committed.
+			d := uuid.New()
+			for _, tc := range []struct {
+				name   string
+				target uuid.UUID
+				want   error
+			}{{"changes a row", c, nil}, {"changes none", missing, sqlstore.ErrNotFound}} {
+				var err error
+				trips := roundTrips(func() {
+					err = db.InTx(ctx, func(ctx context.Context) error {
+						if err := insert(ctx, d); err != nil {
+							return err
+						}
+						return update(ctx, tc.target)
+					})
+				})
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("%s: err = %v, want %v", tc.name, err, tc.want)
+				}
+				if got := exists(t, d); got != (tc.want == nil) {
+					t.Fatalf("%s: the other write committed = %v", tc.name, got)
+				}
+				wantTrips := uint64(1) // BEGIN, the writes and COMMIT
+				if tc.want != nil {
+					wantTrips = 2 // and the ROLLBACK
+				}
+				if db.Dialect == sqlstore.Postgres && trips != wantTrips {
+					t.Fatalf("%s: %d round trips, want %d", tc.name, trips, wantTrips)
+				}
+				if tc.want == nil {
+					if _, err := db.Exec(ctx, `DELETE FROM selfservice_errors WHERE id = ?`, d.String()); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 		})
 
 		t.Run("ARowReturnedWithThePendingWrites", func(t *testing.T) {
