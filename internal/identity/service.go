@@ -447,13 +447,9 @@ func (s *Service) FindRecoveryAddress(ctx context.Context, via, value string) (*
 	if value == "" {
 		return nil, nil, ErrNotFound
 	}
-	addr, identityID, err := s.Store.FindRecoveryAddress(ctx, via, value)
+	addr, i, err := s.Store.FindRecoveryAddress(ctx, via, value)
 	if err != nil {
 		return nil, nil, storeError(err)
-	}
-	i, err := s.Get(ctx, identityID)
-	if err != nil {
-		return nil, nil, err
 	}
 	return addr, i, nil
 }

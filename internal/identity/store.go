@@ -43,8 +43,9 @@ type Store interface {
 	// a credential identifier (already normalised).
 	FindIdentityByIdentifier(ctx context.Context, ct CredentialType, identifier string) (*Identity, error)
 	// FindRecoveryAddress finds a recovery address by channel and
-	// (normalised) value, returning it with its identity's id.
-	FindRecoveryAddress(ctx context.Context, via, value string) (*RecoveryAddress, uuid.UUID, error)
+	// (normalised) value, returning it with the identity owning it
+	// (credentials included).
+	FindRecoveryAddress(ctx context.Context, via, value string) (*RecoveryAddress, *Identity, error)
 	// MarkAddressVerified sets the identity's verifiable address (via,
 	// value) to verified/completed at the given time.
 	MarkAddressVerified(ctx context.Context, identityID uuid.UUID, via, value string, at time.Time) error

@@ -228,15 +228,20 @@ func (s *IdentityStore) FindIdentityByIdentifier(ctx context.Context, ct identit
 	return s.GetIdentity(ctx, id, true)
 }
 
-// FindRecoveryAddress finds a recovery address by channel and value.
-func (s *IdentityStore) FindRecoveryAddress(ctx context.Context, via, value string) (*identity.RecoveryAddress, uuid.UUID, error) {
-	row := s.DB.QueryRow(ctx, `SELECT identity_id, id, via, value, created_at, updated_at
-		FROM identity_recovery_addresses WHERE via = ? AND value = ?`, via, value)
-	owner, a, err := scanRecoveryAddress(row)
+// FindRecoveryAddress finds a recovery address by channel and value, with
+// the identity owning it (credentials included), in one statement.
+func (s *IdentityStore) FindRecoveryAddress(ctx context.Context, via, value string) (*identity.RecoveryAddress, *identity.Identity, error) {
+	i, err := s.DB.readRecoveryAddressOwner(ctx, via, value)
 	if err != nil {
-		return nil, uuid.Nil, ScanErr(err)
+		return nil, nil, err
 	}
-	return &a, owner, nil
+	for n := range i.RecoveryAddresses {
+		if a := &i.RecoveryAddresses[n]; a.Via == via && a.Value == value {
+			keepIdentity(ctx, i, true)
+			return a, i, nil
+		}
+	}
+	return nil, nil, ErrNotFound // not reached: the identity was read for this address
 }
 
 // MarkAddressVerified marks one verifiable address as verified. An

@@ -235,9 +235,16 @@ func TestIdentityStore(t *testing.T) {
 			if err := s.CreateIdentity(ctx, i); err != nil {
 				t.Fatal(err)
 			}
+			before := db.Counts().Statements.Load()
 			addr, owner, err := s.FindRecoveryAddress(ctx, "email", "rec@example.test")
-			if err != nil || owner != i.ID || addr.ID != i.RecoveryAddresses[0].ID {
-				t.Fatalf("got %+v %v %v", addr, owner, err)
+			if err != nil || owner.ID != i.ID || addr.ID != i.RecoveryAddresses[0].ID {
+				t.Fatalf("got %+v %+v %v", addr, owner, err)
+			}
+			if n := db.Counts().Statements.Load() - before; n != 1 {
+				t.Errorf("%d statements, want 1", n)
+			}
+			if a, b := adminJSON(t, i), adminJSON(t, owner); a != b {
+				t.Errorf("owner:\nput %s\ngot %s", a, b)
 			}
 			if _, _, err := s.FindRecoveryAddress(ctx, "sms", "rec@example.test"); !errors.Is(err, sqlstore.ErrNotFound) {
 				t.Errorf("wrong channel: %v", err)

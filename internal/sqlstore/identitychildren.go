@@ -49,7 +49,7 @@ const identityItself = `
 // in one statement; ErrNotFound when there is none.
 func (db *DB) readIdentity(ctx context.Context, id uuid.UUID, withCredentials bool) (*identity.Identity, error) {
 	byID := map[uuid.UUID]*identity.Identity{}
-	if err := db.queryIdentityRows(ctx, byID, []any{id.String()}, withCredentials, true); err != nil {
+	if err := db.queryIdentityRows(ctx, byID, "?", []any{id.String()}, withCredentials, true); err != nil {
 		return nil, err
 	}
 	i := byID[id]
@@ -57,6 +57,24 @@ func (db *DB) readIdentity(ctx context.Context, id uuid.UUID, withCredentials bo
 		return nil, ErrNotFound
 	}
 	return i, nil
+}
+
+// ownerOfRecoveryAddress selects the identity id of a recovery address
+// (its channel and value are the arguments).
+const ownerOfRecoveryAddress = `SELECT identity_id FROM identity_recovery_addresses WHERE via = ? AND value = ?`
+
+// readRecoveryAddressOwner loads the identity owning the recovery address
+// (via, value), with its addresses and credentials, in one statement;
+// ErrNotFound when no identity has that address.
+func (db *DB) readRecoveryAddressOwner(ctx context.Context, via, value string) (*identity.Identity, error) {
+	byID := map[uuid.UUID]*identity.Identity{}
+	if err := db.queryIdentityRows(ctx, byID, ownerOfRecoveryAddress, []any{via, value}, true, true); err != nil {
+		return nil, err
+	}
+	for _, i := range byID {
+		return i, nil // the address is unique: at most one owner
+	}
+	return nil, ErrNotFound
 }
 
 // loadIdentityChildren fills addresses (and credentials) of the listed
@@ -75,13 +93,14 @@ func (db *DB) loadIdentityChildren(ctx context.Context, list []*identity.Identit
 			i.Credentials = map[identity.CredentialType]identity.Credential{}
 		}
 	}
-	return db.queryIdentityRows(ctx, byID, ids, withCredentials, false)
+	return db.queryIdentityRows(ctx, byID, placeholders(len(ids)), ids, withCredentials, false)
 }
 
-// queryIdentityRows runs identityChildren for ids and fills the
+// queryIdentityRows runs identityChildren for the identities whose ids in
+// lists (placeholders, or a subquery) with inArgs, and fills the
 // identities of byID; with itself, it also reads the identities and adds
 // them to byID (their rows sort first).
-func (db *DB) queryIdentityRows(ctx context.Context, byID map[uuid.UUID]*identity.Identity, ids []any, withCredentials, itself bool) error {
+func (db *DB) queryIdentityRows(ctx context.Context, byID map[uuid.UUID]*identity.Identity, in string, inArgs []any, withCredentials, itself bool) error {
 	q, parts := identityChildren, 2
 	if withCredentials {
 		q, parts = q+childrenWithCredentials, 4
@@ -90,10 +109,10 @@ func (db *DB) queryIdentityRows(ctx context.Context, byID map[uuid.UUID]*identit
 		q, parts = q+identityItself, parts+1
 	}
 	q = fmt.Sprintf(q+`
-	ORDER BY 1, 10, 5`, placeholders(len(ids)))
-	args := make([]any, 0, parts*len(ids))
+	ORDER BY 1, 10, 5`, in)
+	args := make([]any, 0, parts*len(inArgs))
 	for range parts {
-		args = append(args, ids...)
+		args = append(args, inArgs...)
 	}
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
