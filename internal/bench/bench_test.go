@@ -70,10 +70,13 @@ func TestEveryScenarioAgainstLatchkey(t *testing.T) {
 				if r.MailLatency == nil || r.MailLatency.Max <= 0 {
 					t.Fatal("no mail latency")
 				}
-				// Every journey waited for its code mail: at least one
-				// mail was sent per journey during the run.
-				if r.MailsSentPerOp == nil || r.QueuedAtEnd == nil || *r.MailsSentPerOp < 1 {
-					t.Fatalf("courier figures: %v mails sent per journey, %v queued at the end", r.MailsSentPerOp, r.QueuedAtEnd)
+				// Every journey waited for its code mail, so its mail was
+				// sent during the run: the courier counts it once the SMTP
+				// server has answered, which it may not have done yet for
+				// the last journey of each client when the run ends.
+				if r.MailsSentPerOp == nil || r.QueuedAtEnd == nil ||
+					*r.MailsSentPerOp*float64(r.Requests) < float64(r.Requests-r.Concurrency)-0.5 {
+					t.Fatalf("courier figures: %s mails sent per journey, %s queued at the end", orNil(r.MailsSentPerOp), orNil(r.QueuedAtEnd))
 				}
 			}
 		})
@@ -269,4 +272,12 @@ func TestAdminCodeNotificationsReachTheDriversSMTPServer(t *testing.T) {
 		t.Fatalf("%d of %d notifications sent (%d messages); drained in %v, %v still queued", sent, notifications, len(msgs),
 			results[0].DrainedIn, results[0].StillQueued)
 	}
+}
+
+// orNil prints a figure the driver may not have: its value, or nil.
+func orNil[T any](p *T) string {
+	if p == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*p)
 }
