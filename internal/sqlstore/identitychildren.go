@@ -96,10 +96,10 @@ func (db *DB) loadIdentityChildren(ctx context.Context, list []*identity.Identit
 	return db.queryIdentityRows(ctx, byID, placeholders(len(ids)), ids, withCredentials, false)
 }
 
-// queryIdentityRows runs identityChildren for the identities whose ids in
-// lists (placeholders, or a subquery) with inArgs, and fills the
-// identities of byID; with itself, it also reads the identities and adds
-// them to byID (their rows sort first).
+// queryIdentityRows runs identityChildren for the identities whose id is
+// in the list in (placeholders, or a subquery) gives with inArgs, and
+// fills the identities of byID; with itself, it also reads the identities
+// and adds them to byID (their rows sort first).
 func (db *DB) queryIdentityRows(ctx context.Context, byID map[uuid.UUID]*identity.Identity, in string, inArgs []any, withCredentials, itself bool) error {
 	q, parts := identityChildren, 2
 	if withCredentials {
