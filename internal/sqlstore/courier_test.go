@@ -247,6 +247,10 @@ func TestCourierStore(t *testing.T) {
 			if _, err := s.ClaimMessages(ctx, courier.Claim{Token: "o", Now: old, StaleBefore: old.Add(-time.Hour), Limit: 1}); err != nil {
 				t.Fatal(err)
 			}
+			// Being sent, it is still pending.
+			if at, err := s.OldestPendingSince(ctx); err != nil || !at.Equal(old) {
+				t.Fatalf("oldest while processing = %v, %v; want %v", at, err, old)
+			}
 			if err := s.FinishMessage(ctx, courier.Outcome{MessageID: m.ID, ClaimToken: "o", Status: courier.StatusSent, Now: old}); err != nil {
 				t.Fatal(err)
 			}
