@@ -13,10 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
 // testVersion is stamped into the test binary with -ldflags, the way
@@ -93,7 +94,7 @@ func run(t *testing.T, dir string, env []string, stdin string, args ...string) r
 type process struct {
 	t              *testing.T
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *servertest.LogBuffer
 	started        time.Time
 	done           chan struct{} // closed when the process has exited
 }
@@ -105,7 +106,7 @@ func start(t *testing.T, dir string, env []string, args ...string) *process {
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = append(baseEnv(), env...)
-	p := &process{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{t: t, cmd: cmd, stdout: &servertest.LogBuffer{}, stderr: &servertest.LogBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
@@ -191,24 +192,6 @@ func (p *process) wait(timeout time.Duration) int {
 		p.t.Fatalf("latchkey still running after %s:\n%s", timeout, p.stderr)
 		return -1
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the process writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.

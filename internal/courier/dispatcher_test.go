@@ -1,7 +1,6 @@
 package courier_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/courier/smtptest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
 )
@@ -321,7 +320,7 @@ func TestDelivery(t *testing.T) {
 		})
 
 		t.Run("DevMailboxMarksSentAndLogsSubjectAndRecipientOnly", func(t *testing.T) {
-			var logs syncBuffer
+			var logs servertest.LogBuffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
 			sender, err := courier.NewSender(courier.SMTPConfig{}, true, logger)
 			if err != nil {
@@ -544,24 +543,6 @@ type cancelOnSend struct {
 func (c cancelOnSend) Send(ctx context.Context, m courier.OutgoingEmail) error {
 	c.cancel()
 	return c.Sender.Send(ctx, m)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers (loggers).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // countingStore counts claims, and results recorded together with a

@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/courier/smtptest"
+	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
 )
@@ -316,7 +317,7 @@ func TestNoMailLost(t *testing.T) {
 			if age := gather(t, reg, "latchkey_courier_oldest_pending_seconds"); age < 600 || age > 3600 {
 				t.Errorf("oldest pending age = %v s, want about 600", age)
 			}
-			var logs syncBuffer
+			var logs servertest.LogBuffer
 			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
 			cfg.Logger, cfg.Metrics = slog.New(slog.NewTextHandler(&logs, nil)), metrics
 			RunDispatcher(t, cfg)
