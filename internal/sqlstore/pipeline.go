@@ -120,8 +120,7 @@ func plainRead(q string) bool {
 	if v, ok := plainReads.Load(q); ok {
 		return v.(bool)
 	}
-	// One space between words, so that "FOR\n\t\tUPDATE" is seen too.
-	u := " " + strings.Join(strings.Fields(strings.ToUpper(q)), " ") + " "
+	u := upperWords(q)
 	plain := strings.HasPrefix(u, " SELECT ")
 	for _, w := range []string{" FOR UPDATE ", " FOR SHARE ", " FOR NO KEY ", " FOR KEY SHARE ", "PG_ADVISORY", "NEXTVAL", "SETVAL", "SET_CONFIG", "PG_SLEEP"} {
 		if !plain {
@@ -133,6 +132,13 @@ func plainRead(q string) bool {
 		plainReads.Store(q, plain)
 	}
 	return plain
+}
+
+// upperWords is q in upper case with one space between words and one
+// around them, so that a keyword is found as " FOR UPDATE " however the
+// query's text breaks its lines ("FOR\n\t\tUPDATE").
+func upperWords(q string) string {
+	return " " + strings.Join(strings.Fields(strings.ToUpper(q)), " ") + " "
 }
 
 // plainReads caches plainRead by query text (stores write their SQL as
@@ -206,7 +212,7 @@ func guarded(q string) string {
 // guardable reports whether guarded(q) is valid: q is an INSERT, UPDATE
 // or DELETE without a RETURNING or a WITH of its own.
 func guardable(q string) bool {
-	u := " " + strings.Join(strings.Fields(strings.ToUpper(q)), " ") + " "
+	u := upperWords(q)
 	if strings.Contains(u, " RETURNING ") || strings.Contains(u, " WITH ") {
 		return false
 	}
