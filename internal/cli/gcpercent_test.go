@@ -42,3 +42,16 @@ func TestRaiseGCPercent(t *testing.T) {
 		})
 	}
 }
+
+// TestServeRaisesGCPercentOnceReady: what serve runs once ready leaves the
+// collector at its serving target (GOGC unset).
+func TestServeRaisesGCPercentOnceReady(t *testing.T) {
+	defer debug.SetGCPercent(currentGCPercent())
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	debug.SetGCPercent(100)
+	releaseStartUpMemory()
+	if got := currentGCPercent(); got != servingGCPercent {
+		t.Fatalf("GC percent after start-up = %d, want %d", got, servingGCPercent)
+	}
+}
