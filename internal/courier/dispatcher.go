@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/rowid"
@@ -93,6 +94,9 @@ type Dispatcher struct {
 	wake chan struct{}
 	// preparers handle internal messages by template type (prepare.go).
 	preparers map[TemplateType]Preparer
+	// running is Run's flight while it runs: internal messages queued on
+	// this instance are handed to it (prepare.go).
+	running atomic.Pointer[flight]
 }
 
 // NewDispatcher checks cfg and fills in defaults.
@@ -154,7 +158,11 @@ func (d *Dispatcher) Wake() {
 // queue of due mail: a slot freed after it waits for one of those.
 func (d *Dispatcher) Run(ctx context.Context) {
 	f := d.newFlight(ctx, true)
-	defer f.wait()
+	d.running.Store(f)
+	defer func() {
+		d.running.CompareAndSwap(f, nil)
+		f.wait()
+	}()
 	// Since Go 1.23 Reset discards a pending tick, so no draining is needed.
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -258,7 +266,8 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) resul
 
 	out := OutgoingEmail{MessageID: m.ID, To: m.Recipient, Subject: m.Subject, Text: m.Body}
 	var data TemplateData
-	if err := json.Unmarshal(m.TemplateData, &data); err != nil {
+	dataErr := json.Unmarshal(m.TemplateData, &data)
+	if err := dataErr; err != nil {
 		log.Error("courier: stored template data unreadable; sending the plaintext part only", "error", err)
 	} else {
 		out.Language = d.cfg.Templates.languageOf(data).String()
@@ -272,7 +281,10 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) resul
 	cancel()
 
 	now := d.cfg.Now().UTC()
-	kept := redacted(m)
+	kept := redactedBy(m, &data)
+	if dataErr != nil {
+		kept = redacted(m)
+	}
 	dispatch := &Dispatch{ID: rowid.New(), MessageID: m.ID, Status: DispatchSuccess, CreatedAt: now, UpdatedAt: now}
 	if sendErr == nil {
 		d.cfg.Metrics.incSent()

@@ -126,8 +126,18 @@ func redacted(m Message) Message {
 		m.Subject, m.Body = "[redacted]", "[redacted]"
 		return m
 	}
-	m.Subject = redact(m.Subject, d.secrets())
-	m.Body = redact(m.Body, d.secrets())
+	return redactedBy(m, &d)
+}
+
+// redactedBy is redacted(m) for a caller that has decoded m's template
+// data already (d).
+func redactedBy(m Message, d *TemplateData) Message {
+	if !m.TemplateType.carriesSecret() {
+		return m
+	}
+	secrets := d.secrets()
+	m.Subject = redact(m.Subject, secrets)
+	m.Body = redact(m.Body, secrets)
 	return m
 }
 

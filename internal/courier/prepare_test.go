@@ -141,6 +141,87 @@ func TestInternalMessages(t *testing.T) {
 			}
 		})
 
+		t.Run("HandedToTheRunningDispatcherWithoutPollOrWake", func(t *testing.T) {
+			srv := smtptest.Start(t)
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			cfg.PullWait = time.Hour // it never polls in this test
+			d, err := courier.NewDispatcher(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := courier.NewQueue(store, cfg.Templates, nil) // nor is it woken
+			q.HandOff(d)
+			var calls atomic.Int32
+			d.SetPreparer(courier.TemplateRecoveryRequest, mailPreparer(q, &calls, nil))
+			ctxRun, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { d.Run(ctxRun); close(done) }()
+			defer func() { cancel(); <-done }()
+			waitUntil(t, "the dispatcher runs", func() bool { return courier.Running(d) })
+			time.Sleep(50 * time.Millisecond) // its first claim found nothing; now it sleeps
+
+			if _, err := q.EnqueueInternal(ctx, courier.TemplateRecoveryRequest, request{To: "handed@example.test", Code: "577215"}); err != nil {
+				t.Fatal(err)
+			}
+			m := srv.WaitFor(t, "handed@example.test", 5*time.Second)
+			if !strings.Contains(m.Text, "577215") {
+				t.Fatalf("prepared mail: %q", m.Text)
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("prepared %d times", n)
+			}
+			if n := countInternal(t, db); n != 0 {
+				t.Errorf("%d internal messages left", n)
+			}
+		})
+
+		t.Run("GivenBackWhenTheDispatcherStops", func(t *testing.T) {
+			srv := smtptest.Start(t)
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			stopping, err := courier.NewDispatcher(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := courier.NewQueue(store, cfg.Templates, nil)
+			q.HandOff(stopping)
+			var calls atomic.Int32
+			stopping.SetPreparer(courier.TemplateRecoveryRequest, mailPreparer(q, &calls, nil))
+			ctxRun, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { stopping.Run(ctxRun); close(done) }()
+			waitUntil(t, "the dispatcher runs", func() bool { return courier.Running(stopping) })
+
+			// Claimed by the running flight as it is inserted; handed over
+			// PrepareDelay later, by which time that flight has landed.
+			id, err := q.EnqueueInternal(ctx, courier.TemplateRecoveryRequest, request{To: "given-back@example.test", Code: "662607"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			<-done
+			waitUntil(t, "the message is back in the queue", func() bool {
+				return countWhere(t, db, `id = ? AND status = 'queued' AND claimed_by IS NULL AND send_count = 0`, id.String()) == 1
+			})
+			if n := calls.Load(); n != 0 {
+				t.Fatalf("prepared %d times by the stopped dispatcher", n)
+			}
+
+			// Any dispatcher prepares it then.
+			next, err := courier.NewDispatcher(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next.SetPreparer(courier.TemplateRecoveryRequest, mailPreparer(q, &calls, nil))
+			ctxNext, cancelNext := context.WithCancel(ctx)
+			doneNext := make(chan struct{})
+			go func() { next.Run(ctxNext); close(doneNext) }()
+			defer func() { cancelNext(); <-doneNext }()
+			srv.WaitFor(t, "given-back@example.test", 5*time.Second)
+			if n := calls.Load(); n != 1 {
+				t.Errorf("prepared %d times", n)
+			}
+		})
+
 		t.Run("ClaimOfAKilledProcessIsPreparedOnceAfterRestart", func(t *testing.T) {
 			srv := smtptest.Start(t)
 			past := time.Now().Add(-10 * time.Minute)

@@ -12,14 +12,22 @@ import (
 // checkCode handles a code submission (§7.3): a wrong code is shown on
 // the flow until the submissions run out, a used one replaces the flow,
 // the right one completes it. A refused submission is counted and its
-// recovery.failed event written in one transaction.
+// recovery.failed event written in one transaction. Without blocking
+// after hooks (which must run between the check and the completion, out
+// of any transaction) the right code completes the flow in the same
+// transaction that counted it: one commit instead of two.
 func (s *Service) checkCode(ctx context.Context, q *flow.Request, f *Flow, in submission) (*flow.Result, error) {
 	var (
-		match  *Secret
-		failed string // the audit result of a refused code
+		match      *Secret
+		failed     string // the audit result of a refused code
+		completing bool   // the transaction went on to complete the flow
+		done       completion
 	)
+	together := s.Hooks == nil || !s.Hooks.HasBlockingAfter(string(MethodCode))
+	// The sessions revoked on success are logged as part of this flow.
+	inFlow := audit.InFlow(ctx, f.ID, string(MethodCode))
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
-		match, failed = nil, ""
+		match, failed, completing = nil, "", false
 		n, err := s.Flows.IncrementSubmissions(ctx, f.ID)
 		if err != nil {
 			return err
@@ -41,6 +49,10 @@ func (s *Service) checkCode(ctx context.Context, q *flow.Request, f *Flow, in su
 			return s.recordFailed(ctx, f, MethodCode, match.IdentityID, failed)
 		case !s.now().Before(match.ExpiresAt):
 			failed = audit.ResultExpired
+		case together:
+			completing = true
+			f.TransientPayload = orEmptyObject(in.TransientPayload)
+			return s.complete(audit.InFlow(ctx, f.ID, string(MethodCode)), q, f, match, MethodCode, s.Store.UseCode, &done)
 		default:
 			return nil
 		}
@@ -52,6 +64,10 @@ func (s *Service) checkCode(ctx context.Context, q *flow.Request, f *Flow, in su
 		}
 		return s.recordFailed(ctx, f, MethodCode, secretsIdentity(codes), failed)
 	})
+	if completing {
+		res, err := s.answerSuccess(inFlow, q, f, match, MethodCode, &done, err, true)
+		return s.codeUsedOr(ctx, q, f, res, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +84,12 @@ func (s *Service) checkCode(ctx context.Context, q *flow.Request, f *Flow, in su
 	// Set before the hooks run: they see it in ctx.flow, as in Kratos.
 	f.TransientPayload = orEmptyObject(in.TransientPayload)
 	res, err := s.succeed(ctx, q, f, match, MethodCode, s.Store.UseCode)
+	return s.codeUsedOr(ctx, q, f, res, err)
+}
+
+// codeUsedOr is the answer to a right code whose completion ended with
+// res and err: a code spent meanwhile replaces the flow.
+func (s *Service) codeUsedOr(ctx context.Context, q *flow.Request, f *Flow, res *flow.Result, err error) (*flow.Result, error) {
 	if errors.Is(err, errAlreadyUsed) {
 		return s.replace(ctx, q, f, f.Type, httpx.ErrBadRequest(reasonCodeUsed), flow.MsgGeneric(reasonCodeUsed))
 	}
