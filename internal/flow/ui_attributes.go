@@ -33,36 +33,32 @@ type inputAttributes Attributes
 // hand: see jsonwrite.go).
 func (a Attributes) MarshalJSON() ([]byte, error) { return a.appendJSON(nil, nil) }
 
-// UnmarshalJSON reads any of the three shapes (stored flows are read back).
+// UnmarshalJSON reads any of the shapes (stored flows are read back), in
+// one pass: the keys of every shape are decoded together, then the node
+// type picks what it keeps.
 func (a *Attributes) UnmarshalJSON(b []byte) error {
-	var probe struct {
-		NodeType string `json:"node_type"`
+	var v struct {
+		inputAttributes
+		Src    string   `json:"src"`
+		ID     string   `json:"id"`
+		Width  int      `json:"width"`
+		Height int      `json:"height"`
+		Text   *Message `json:"text"`
+		Href   string   `json:"href"`
+		Title  *Message `json:"title"`
 	}
-	if err := json.Unmarshal(b, &probe); err != nil {
+	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	switch probe.NodeType {
+	switch v.NodeType {
 	case "img":
-		var v imageAttributes
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
 		*a = Attributes{Src: v.Src, ID: v.ID, Width: v.Width, Height: v.Height, NodeType: v.NodeType}
-		return nil
 	case "text":
-		var v textAttributes
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
 		*a = Attributes{Text: v.Text, ID: v.ID, NodeType: v.NodeType}
-		return nil
 	case "a":
-		var v anchorAttributes
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
 		*a = Attributes{Href: v.Href, Text: v.Title, ID: v.ID, NodeType: v.NodeType}
-		return nil
+	default:
+		*a = Attributes(v.inputAttributes)
 	}
-	return json.Unmarshal(b, (*inputAttributes)(a))
+	return nil
 }

@@ -99,3 +99,18 @@ func TestFlowRecordAsMarshalled(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkLoadFlow: decoding a stored flow, which every submission and
+// the courier's preparation of an email submission do.
+func BenchmarkLoadFlow(b *testing.B) {
+	rec, err := testFlows()["sent_email"].Record()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := fromRecord(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
