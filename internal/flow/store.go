@@ -41,6 +41,9 @@ type Store interface {
 	CreateFlow(ctx context.Context, r *Record) error
 	// GetFlow returns the flow of this kind, or sqlstore.ErrNotFound.
 	GetFlow(ctx context.Context, kind string, id uuid.UUID) (*Record, error)
+	// GetFlowStatus returns the state and expiry of the flow of this kind,
+	// or sqlstore.ErrNotFound: a flow's status without decoding its data.
+	GetFlowStatus(ctx context.Context, kind string, id uuid.UUID) (state string, expiresAt time.Time, err error)
 	// UpdateFlow saves State, IdentityID, CSRF, Data and ExpiresAt.
 	UpdateFlow(ctx context.Context, r *Record) error
 	// IncrementSubmissions atomically counts one more submission and returns

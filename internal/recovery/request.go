@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
+	"github.com/latchkey/latchkey/internal/flow"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
@@ -48,10 +49,6 @@ func (s *Service) requestEmail(ctx context.Context, f *Flow, m Method, email str
 	return err
 }
 
-// errRequestFlowGone is what loading the flow of a request answers when it
-// no longer exists.
-var errRequestFlowGone = errors.New("recovery: the flow of the request is gone")
-
 // PrepareRequest is the courier.Preparer of courier.TemplateRecoveryRequest
 // messages. It runs in the dispatcher's transaction, which also removes the
 // message: a failure rolls everything back and the courier tries again.
@@ -64,14 +61,18 @@ func (s *Service) PrepareRequest(ctx context.Context, msg courier.Message) error
 		return nil
 	}
 	log = log.With("flow_id", req.FlowID)
-	f, err := s.load(ctx, req.FlowID.String(), errRequestFlowGone)
-	if errors.Is(err, errRequestFlowGone) {
+	// Only the flow's status is read: issuing a code or link needs no
+	// more of the flow than its id and expiry, and the request URL the
+	// request carried.
+	state, expiresAt, err := s.Flows.GetFlowStatus(ctx, FlowKind, req.FlowID)
+	if errors.Is(err, storeerr.ErrNotFound) {
 		log.Info("recovery request dropped: its flow is gone")
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	f := &Flow{Base: flow.Base{ID: req.FlowID, ExpiresAt: expiresAt, RequestURL: req.RequestURL}, State: State(state)}
 	if f.Expired(s.now()) || f.State == StatePassedChallenge {
 		// A code for it could not be used any more.
 		log.Info("recovery request dropped: its flow is over", "state", f.State)

@@ -217,3 +217,60 @@ func TestMailedCodeNeverOutlivesItsFlow(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestOfAFlowOverIsDropped: a request whose flow passed, expired
+// or was deleted before the courier prepared it is dropped: no code, no
+// mail. The request of a flow still open is prepared as usual.
+func TestRequestOfAFlowOverIsDropped(t *testing.T) {
+	servertest.EachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
+		opts := options()
+		opts.Dialect, opts.NoCourier = d, true
+		front := servertest.Start(t, opts)
+		ctx := context.Background()
+		cases := map[string]string{ // address → what happens to its flow
+			uniqueEmail("open"):    "",
+			uniqueEmail("passed"):  `UPDATE selfservice_flows SET state = 'passed_challenge' WHERE id = ?`,
+			uniqueEmail("expired"): `UPDATE selfservice_flows SET expires_at = created_at WHERE id = ?`,
+			uniqueEmail("deleted"): `DELETE FROM selfservice_flows WHERE id = ?`,
+		}
+		flows := map[string]string{}
+		for email, change := range cases {
+			mustIdentity(t, front, email)
+			id := newNativeFlow(t, front)
+			if res, body := postJSON(t, front, nil, id, `{"method":"code","email":"`+email+`"}`, nil); res.StatusCode != 200 {
+				t.Fatalf("email: %d %v", res.StatusCode, body)
+			}
+			if change != "" {
+				if _, err := front.DB.Exec(ctx, change, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			flows[email] = id
+		}
+
+		back := front.StartSharingDB(t, options())
+		var open string
+		for email, change := range cases {
+			if change == "" {
+				open = email
+			}
+		}
+		back.SMTP.WaitFor(t, open, 10*time.Second)
+		waitPrepared(t, back)
+		for email, change := range cases {
+			if change == "" {
+				continue
+			}
+			if n := back.SMTP.CountTo(email); n != 0 {
+				t.Errorf("%s: %d mails", email, n)
+			}
+			var codes int
+			if err := back.DB.QueryRow(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE flow_id = ?`, flows[email]).Scan(&codes); err != nil {
+				t.Fatal(err)
+			}
+			if codes != 0 {
+				t.Errorf("%s: %d codes issued", email, codes)
+			}
+		}
+	})
+}

@@ -67,6 +67,20 @@ func (s *FlowStore) GetFlow(ctx context.Context, kind string, id uuid.UUID) (*fl
 	return &r, nil
 }
 
+// GetFlowStatus reads a flow's state and expiry only.
+func (s *FlowStore) GetFlowStatus(ctx context.Context, kind string, id uuid.UUID) (string, time.Time, error) {
+	var (
+		state     string
+		expiresAt time.Time
+	)
+	err := s.DB.QueryRow(ctx, `SELECT state, expires_at FROM selfservice_flows WHERE id = ? AND kind = ?`, id.String(), kind).
+		Scan(&state, &expiresAt)
+	if err != nil {
+		return "", time.Time{}, ScanErr(err)
+	}
+	return state, expiresAt.UTC(), nil
+}
+
 // UpdateFlow saves a flow's mutable fields.
 func (s *FlowStore) UpdateFlow(ctx context.Context, r *flow.Record) error {
 	r.UpdatedAt = s.DB.NowUTC()
