@@ -28,11 +28,7 @@ func (s *Service) checkCode(ctx context.Context, q *flow.Request, f *Flow, in su
 	inFlow := audit.InFlow(ctx, f.ID, string(MethodCode))
 	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
 		match, failed, completing = nil, "", false
-		n, err := s.Flows.IncrementSubmissions(ctx, f.ID)
-		if err != nil {
-			return err
-		}
-		codes, err := s.Store.FlowCodes(ctx, f.ID)
+		n, codes, err := s.Store.CountCodeSubmission(ctx, f.ID)
 		if err != nil {
 			return err
 		}

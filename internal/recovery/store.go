@@ -47,6 +47,11 @@ type Store interface {
 	CreateCodeAsOf(ctx context.Context, c *Secret, asOf time.Time) (bool, error)
 	// FlowCodes returns every code of a flow (used or not).
 	FlowCodes(ctx context.Context, flowID uuid.UUID) ([]Secret, error)
+	// CountCodeSubmission counts one more submission of the flow, as
+	// flow.Store's IncrementSubmissions does (the flow's row lock orders
+	// concurrent submissions), and returns the new count with the flow's
+	// codes, as FlowCodes; storeerr.ErrNotFound when the flow is gone.
+	CountCodeSubmission(ctx context.Context, flowID uuid.UUID) (int, []Secret, error)
 	// DeleteFlowCodes removes a flow's codes (a resend supersedes them).
 	DeleteFlowCodes(ctx context.Context, flowID uuid.UUID) error
 	// UseCode marks a code used unless it already was; false means another

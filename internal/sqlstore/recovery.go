@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,39 @@ func (s *RecoveryStore) CreateCode(ctx context.Context, c *recovery.Secret) erro
 func (s *RecoveryStore) FlowCodes(ctx context.Context, flowID uuid.UUID) ([]recovery.Secret, error) {
 	return s.list(ctx, `SELECT id, flow_id, identity_id, recovery_address_id, code_hash, kind, expires_at, used_at, created_at
 		FROM recovery_codes WHERE flow_id = ? ORDER BY created_at`, flowID)
+}
+
+// CountCodeSubmission counts a code submission and lists the flow's codes.
+// On PostgreSQL, where each read is a round trip, it is one statement: the
+// count's UPDATE as a data-modifying WITH query, joined with the codes.
+// Its codes are read in the statement's snapshot, which may predate a
+// code's use committed by a submission this one waited for: the use of
+// the code (UseCode) re-checks, as it always must.
+func (s *RecoveryStore) CountCodeSubmission(ctx context.Context, flowID uuid.UUID) (int, []recovery.Secret, error) {
+	if s.DB.Dialect != Postgres {
+		n, err := (&FlowStore{DB: s.DB}).IncrementSubmissions(ctx, flowID)
+		if err != nil {
+			return 0, nil, err
+		}
+		codes, err := s.FlowCodes(ctx, flowID)
+		return n, codes, err
+	}
+	rows, err := s.DB.Query(ctx, `WITH counted AS (
+			UPDATE selfservice_flows SET submissions = submissions + 1 WHERE id = ? RETURNING submissions)
+		SELECT counted.submissions, c.id, c.flow_id, c.identity_id, c.recovery_address_id, c.code_hash, c.kind, c.expires_at, c.used_at, c.created_at
+		FROM counted LEFT JOIN recovery_codes c ON c.flow_id = ? ORDER BY c.created_at`, flowID.String(), flowID.String())
+	if err != nil {
+		return 0, nil, err
+	}
+	n, found := 0, false
+	codes, err := scanSecrets(rows, func(dest []any) []any {
+		found = true
+		return append([]any{&n}, dest...)
+	})
+	if err == nil && !found {
+		err = ErrNotFound
+	}
+	return n, codes, err
 }
 
 // DeleteFlowCodes removes every code of a flow.
@@ -100,26 +134,39 @@ func (s *RecoveryStore) list(ctx context.Context, q string, flowID uuid.UUID) ([
 	if err != nil {
 		return nil, err
 	}
+	return scanSecrets(rows, nil)
+}
+
+// scanSecrets reads and closes rows of secrets (id, flow_id, identity_id,
+// recovery_address_id, hash, kind, expires_at, used_at, created_at). before,
+// when set, puts destinations of its own before those of each row; a row
+// whose secret columns are all NULL (an outer join that found none) adds
+// no secret.
+func scanSecrets(rows *sql.Rows, before func(dest []any) []any) ([]recovery.Secret, error) {
 	defer rows.Close()
 	var out []recovery.Secret
 	for rows.Next() {
 		var (
-			c                     recovery.Secret
-			id, flow, ident, kind string
-			addr                  *string
-			used                  *time.Time
+			id, flow, ident, addr, hash, kind *string
+			expires, used, created            *time.Time
 		)
-		if err := rows.Scan(&id, &flow, &ident, &addr, &c.Hash, &kind, &c.ExpiresAt, &used, &c.CreatedAt); err != nil {
+		dest := []any{&id, &flow, &ident, &addr, &hash, &kind, &expires, &used, &created}
+		if before != nil {
+			dest = before(dest)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		c.ID, c.FlowID, c.IdentityID = uuid.MustParse(id), uuid.MustParse(flow), uuid.MustParse(ident)
+		if id == nil {
+			continue
+		}
+		c := recovery.Secret{ID: uuid.MustParse(*id), FlowID: uuid.MustParse(*flow), IdentityID: uuid.MustParse(*ident),
+			Hash: *hash, Kind: recovery.Kind(*kind), ExpiresAt: expires.UTC(), CreatedAt: created.UTC()}
 		if addr != nil {
 			if a, err := uuid.Parse(*addr); err == nil {
 				c.AddressID = &a
 			}
 		}
-		c.Kind = recovery.Kind(kind)
-		c.ExpiresAt, c.CreatedAt = c.ExpiresAt.UTC(), c.CreatedAt.UTC()
 		if used != nil {
 			u := used.UTC()
 			c.UsedAt = &u

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +147,80 @@ func TestRecoveryStore(t *testing.T) {
 				t.Fatalf("tokens survived their flow: %d", len(got))
 			}
 		})
+	})
+}
+
+// TestCountCodeSubmission: the count and the codes in one call, the same
+// on every database, in one statement on PostgreSQL.
+func TestCountCodeSubmission(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := sqlstore.NewRecoveryStore(db)
+		identityID, flowID := mustRecoveryFlow(t, db)
+		now := sqlstore.Time(time.Now())
+
+		count := func() (int, []recovery.Secret, uint64) {
+			t.Helper()
+			var (
+				n     int
+				codes []recovery.Secret
+			)
+			before := db.Counts().Statements.Load()
+			err := db.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				n, codes, err = s.CountCodeSubmission(ctx, flowID)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n, codes, db.Counts().Statements.Load() - before - 2 // BEGIN, COMMIT
+		}
+
+		// No code yet: counted all the same.
+		if n, codes, stmts := count(); n != 1 || len(codes) != 0 {
+			t.Fatalf("without codes: %d, %+v", n, codes)
+		} else if db.Dialect == sqlstore.Postgres && stmts != 1 {
+			t.Errorf("%d statements on PostgreSQL, want 1", stmts)
+		}
+
+		used := now.Add(time.Minute)
+		first := recovery.Secret{ID: uuid.New(), FlowID: flowID, IdentityID: identityID, Hash: "first", Kind: recovery.KindSelf, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+		second := recovery.Secret{ID: uuid.New(), FlowID: flowID, IdentityID: identityID, Hash: "second", Kind: recovery.KindAdmin, ExpiresAt: now.Add(2 * time.Hour), CreatedAt: now.Add(time.Second)}
+		for _, c := range []*recovery.Secret{&second, &first} {
+			if err := s.CreateCode(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.InTx(ctx, func(ctx context.Context) error {
+			_, err := s.UseCode(ctx, first.ID, used)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		first.UsedAt = &used
+
+		n, codes, _ := count()
+		if n != 2 || len(codes) != 2 {
+			t.Fatalf("with codes: %d, %+v", n, codes)
+		}
+		for i, want := range []recovery.Secret{first, second} { // oldest first
+			got := codes[i]
+			if got.ID != want.ID || got.FlowID != flowID || got.IdentityID != identityID || got.Hash != want.Hash || got.Kind != want.Kind ||
+				!got.ExpiresAt.Equal(want.ExpiresAt) || !got.CreatedAt.Equal(want.CreatedAt) ||
+				got.AddressID != nil ||
+				(got.UsedAt == nil) != (want.UsedAt == nil) || (got.UsedAt != nil && !got.UsedAt.Equal(*want.UsedAt)) {
+				t.Errorf("code %d = %+v, want %+v", i, got, want)
+			}
+		}
+
+		// A flow that is gone.
+		err := db.InTx(ctx, func(ctx context.Context) error {
+			_, _, err := s.CountCodeSubmission(ctx, uuid.New())
+			return err
+		})
+		if !errors.Is(err, sqlstore.ErrNotFound) {
+			t.Fatalf("unknown flow: %v", err)
+		}
 	})
 }
