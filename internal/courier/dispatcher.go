@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/rowid"
@@ -94,9 +93,6 @@ type Dispatcher struct {
 	wake chan struct{}
 	// preparers handle internal messages by template type (prepare.go).
 	preparers map[TemplateType]Preparer
-	// running is Run's flight while it runs: internal messages queued on
-	// this instance are handed to it (prepare.go).
-	running atomic.Pointer[flight]
 }
 
 // NewDispatcher checks cfg and fills in defaults.
@@ -158,11 +154,7 @@ func (d *Dispatcher) Wake() {
 // queue of due mail: a slot freed after it waits for one of those.
 func (d *Dispatcher) Run(ctx context.Context) {
 	f := d.newFlight(ctx, true)
-	d.running.Store(f)
-	defer func() {
-		d.running.CompareAndSwap(f, nil)
-		f.wait()
-	}()
+	defer f.wait()
 	// Since Go 1.23 Reset discards a pending tick, so no draining is needed.
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -267,10 +259,11 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) resul
 	out := OutgoingEmail{MessageID: m.ID, To: m.Recipient, Subject: m.Subject, Text: m.Body}
 	var data TemplateData
 	dataErr := json.Unmarshal(m.TemplateData, &data)
-	if err := dataErr; err != nil {
-		log.Error("courier: stored template data unreadable; sending the plaintext part only", "error", err)
+	if dataErr != nil {
+		log.Error("courier: stored template data unreadable; sending the plaintext part only", "error", dataErr)
 	} else {
 		out.Language = d.cfg.Templates.languageOf(data).String()
+		var err error
 		if out.HTML, err = d.cfg.Templates.RenderHTML(m.TemplateType, data); err != nil {
 			log.Error("courier: HTML body failed to render; sending the plaintext part only", "error", err)
 		}
@@ -281,9 +274,11 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message, token string) resul
 	cancel()
 
 	now := d.cfg.Now().UTC()
-	kept := redactedBy(m, &data)
-	if dataErr != nil {
-		kept = redacted(m)
+	var kept Message
+	if dataErr == nil {
+		kept = redactedBy(m, &data) // the data decoded once
+	} else {
+		kept = redacted(m) // shows nothing: the secret cannot be located
 	}
 	dispatch := &Dispatch{ID: rowid.New(), MessageID: m.ID, Status: DispatchSuccess, CreatedAt: now, UpdatedAt: now}
 	if sendErr == nil {

@@ -111,16 +111,6 @@ func WaitForStatus(t testing.TB, store courier.Store, id uuid.UUID, st courier.M
 	return WaitForMessage(t, store, id, timeout, string(st), func(m courier.Message) bool { return m.Status == st })
 }
 
-// waitUntil polls cond for up to 5 s.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not %s within 5s", what)
-		}
-	}
-}
-
 func newStore(t testing.TB, db *sqlstore.DB) *sqlstore.CourierStore {
 	return sqltest.CourierStore(t, db)
 }

@@ -21,9 +21,6 @@ type flight struct {
 	// claim renewed, even after shutdown began (a mail that went out must
 	// be marked sent).
 	bg context.Context
-	// live is the caller's context, for the messages handed to the
-	// flight (adopt) rather than claimed by it.
-	live context.Context
 	// chain: a slot that finished a mail claims its next one as it
 	// records the result (Run; a batch claims once).
 	chain bool
@@ -34,9 +31,8 @@ type flight struct {
 	wg            sync.WaitGroup
 	stopHeartbeat func()
 
-	mu      sync.Mutex
-	held    map[uuid.UUID]bool // claimed, not finished
-	closing bool               // wait began: nothing more is adopted
+	mu   sync.Mutex
+	held map[uuid.UUID]bool // claimed, not finished
 	// retryAt is the earliest next attempt of a message of ours that
 	// failed since the last claim (zero: none).
 	retryAt time.Time
@@ -51,7 +47,6 @@ func (d *Dispatcher) newFlight(ctx context.Context, chain bool) *flight {
 		d:      d,
 		token:  uuid.NewString(),
 		bg:     context.WithoutCancel(ctx),
-		live:   ctx,
 		chain:  chain,
 		slots:  make(chan struct{}, d.cfg.Concurrency),
 		landed: make(chan struct{}, 1),
@@ -127,65 +122,42 @@ func (f *flight) start(ctx context.Context, m Message) {
 	if !f.hold(m) {
 		return
 	}
-	f.wg.Go(func() { f.run(ctx, m) })
-}
-
-// adopt starts delivering m, inserted already claimed under the flight's
-// token (prepare.go: an internal message handed over in memory), as start
-// does. It returns false once the flight is landing for good (wait):
-// then m is the caller's to give back.
-func (f *flight) adopt(m Message) bool {
-	f.mu.Lock()
-	if f.closing || f.held[m.ID] {
-		f.mu.Unlock()
-		return !f.closing
-	}
-	f.held[m.ID] = true
-	f.wg.Add(1) // before wait can begin: it takes f.mu first
-	f.mu.Unlock()
-	go func() {
-		defer f.wg.Done()
-		f.run(f.live, m)
-	}()
-	return true
-}
-
-// run delivers m in a slot, then what follows it in that slot (start).
-func (f *flight) run(ctx context.Context, m Message) {
-	f.slots <- struct{}{}
-	next := []Message{m}
-	for len(next) > 0 {
-		m := next[0]
-		next = next[1:]
-		var r result
-		if ctx.Err() != nil {
-			r = f.d.release(m, f.token)
-		} else {
-			r = f.d.deliver(f.bg, m, f.token)
-		}
-		// Held before m is let go, so the heartbeat never skips them.
-		for _, p := range r.prepared {
-			if f.hold(p) {
-				next = append(next, p)
+	f.wg.Go(func() {
+		f.slots <- struct{}{}
+		next := []Message{m}
+		for len(next) > 0 {
+			m := next[0]
+			next = next[1:]
+			var r result
+			if ctx.Err() != nil {
+				r = f.d.release(m, f.token)
+			} else {
+				r = f.d.deliver(f.bg, m, f.token)
+			}
+			// Held before m is let go, so the heartbeat never skips them.
+			for _, p := range r.prepared {
+				if f.hold(p) {
+					next = append(next, p)
+				}
+			}
+			// The slot claims its next mail only when it has none left.
+			claimed, ok := f.record(ctx, r, len(next) == 0)
+			f.mu.Lock()
+			delete(f.held, m.ID)
+			if !r.due.IsZero() && (f.retryAt.IsZero() || r.due.Before(f.retryAt)) {
+				f.retryAt = r.due
+			}
+			f.mu.Unlock()
+			if ok {
+				next = append(next, claimed)
 			}
 		}
-		// The slot claims its next mail only when it has none left.
-		claimed, ok := f.record(ctx, r, len(next) == 0)
-		f.mu.Lock()
-		delete(f.held, m.ID)
-		if !r.due.IsZero() && (f.retryAt.IsZero() || r.due.Before(f.retryAt)) {
-			f.retryAt = r.due
+		<-f.slots
+		select {
+		case f.landed <- struct{}{}:
+		default:
 		}
-		f.mu.Unlock()
-		if ok {
-			next = append(next, claimed)
-		}
-	}
-	<-f.slots
-	select {
-	case f.landed <- struct{}{}:
-	default:
-	}
+	})
 }
 
 // record records r's outcome. While the flight chains, ctx is live and
@@ -245,9 +217,6 @@ func (f *flight) nextRetry() time.Time {
 // wait waits for every message of the flight to be finished (sent,
 // re-queued, abandoned or released) and stops the heartbeat.
 func (f *flight) wait() {
-	f.mu.Lock()
-	f.closing = true
-	f.mu.Unlock()
 	f.wg.Wait()
 	f.stopHeartbeat()
 }

@@ -134,14 +134,6 @@ func (prep *preparation) claim(m *Message) {
 // EnqueueInternal stores an internal message of type tt carrying data,
 // within the transaction carried by ctx. It costs the same whatever data
 // says: no rendering, one insert.
-//
-// While this instance's dispatcher runs (Queue.HandOff) the message is
-// inserted already claimed by its flight and handed to that flight once
-// the transaction commits (after the answer, below): no claim statement,
-// no wake, no poll. A process that dies before preparing it leaves an
-// ordinary claim, taken over once stale (ProcessingTimeout), as a claim
-// of a dispatcher killed mid-send is; a dispatcher that stopped meanwhile
-// gives it back to the queue.
 func (q *Queue) EnqueueInternal(ctx context.Context, tt TemplateType, data any) (uuid.UUID, error) {
 	if !tt.Internal() {
 		return uuid.Nil, fmt.Errorf("courier: %q is not an internal message type", tt)
@@ -156,51 +148,22 @@ func (q *Queue) EnqueueInternal(ctx context.Context, tt TemplateType, data any) 
 		TemplateType: tt, TemplateData: b, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		Priority: PriorityOf(tt),
 	}
-	var f *flight
-	if q.local != nil {
-		f = q.local.running.Load()
-	}
-	if f != nil {
-		m.Status, m.ClaimedAt, m.ClaimedBy, m.SendCount = StatusProcessing, now, f.token, 1
-	}
 	if err := q.store.InsertMessage(ctx, m); err != nil {
 		return uuid.Nil, fmt.Errorf("courier: queue message: %w", err)
 	}
-	var next func()
-	switch {
-	case f != nil:
-		// As a claim would read it back (a stored message without an
-		// expiry lives DefaultMessageLifespan).
-		claimed := *m
-		claimed.ExpiresAt = now.Add(DefaultMessageLifespan)
-		next = func() { q.local.handOver(f, claimed) }
-	case q.wake != nil:
-		next = q.wake
-	default:
-		return m.ID, nil
+	if q.wake != nil {
+		q.store.AfterCommit(ctx, func() {
+			if !httpx.AfterResponse(ctx, q.wake) {
+				time.AfterFunc(PrepareDelay, q.wake)
+			}
+		})
 	}
-	q.store.AfterCommit(ctx, func() {
-		if !httpx.AfterResponse(ctx, next) {
-			time.AfterFunc(PrepareDelay, next)
-		}
-	})
 	return m.ID, nil
 }
 
-// handOver starts preparing m, inserted claimed by f (EnqueueInternal),
-// or gives it back to the queue if f has landed for good.
-func (d *Dispatcher) handOver(f *flight, m Message) {
-	if f.adopt(m) {
-		return
-	}
-	r := d.release(m, f.token)
-	d.finish(f.bg, r.log, *r.out, nil)
-}
-
-// An internal message is handed over (or the dispatcher woken for it)
-// once the request that queued it has sent its answer, so that the
-// preparation, whose work differs from one address to another, cannot
-// delay that answer (measured with `latchkey bench --scenario
-// enumeration`). Outside a request that happens PrepareDelay after the
-// commit.
+// The dispatcher is woken for an internal message once the request that
+// queued it has sent its answer, so that the preparation, whose work
+// differs from one address to another, cannot delay that answer (measured
+// with `latchkey bench --scenario enumeration`). Outside a request it is
+// woken PrepareDelay after the commit.
 const PrepareDelay = 50 * time.Millisecond

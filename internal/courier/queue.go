@@ -36,9 +36,7 @@ type Queue struct {
 	store     Store
 	templates *Templates
 	wake      func()
-	// local is the dispatcher internal messages are handed to (HandOff).
-	local *Dispatcher
-	now   func() time.Time
+	now       func() time.Time
 }
 
 // NewQueue returns a queue writing to store. wake is called after the
@@ -47,11 +45,6 @@ type Queue struct {
 func NewQueue(store Store, templates *Templates, wake func()) *Queue {
 	return &Queue{store: store, templates: templates, wake: wake, now: time.Now}
 }
-
-// HandOff makes the internal messages q stores be claimed by d's running
-// flight as they are inserted and handed to it in memory (prepare.go).
-// Without it, or while d does not run, they are queued for any dispatcher.
-func (q *Queue) HandOff(d *Dispatcher) { q.local = d }
 
 // SetClock replaces the clock stamping new messages (tests).
 func (q *Queue) SetClock(now func() time.Time) { q.now = now }

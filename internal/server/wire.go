@@ -233,7 +233,6 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 		return nil, err
 	}
 	c.queue = courier.NewQueue(courierStore, templates, c.dispatcher.Wake)
-	c.queue.HandOff(c.dispatcher)
 	c.queue.SetClock(s.now)
 	return c, nil
 }
