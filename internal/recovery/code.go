@@ -24,9 +24,10 @@ func (s *Service) checkCode(ctx context.Context, q *flow.Request, f *Flow, in su
 		done       completion
 	)
 	together := s.Hooks == nil || !s.Hooks.HasBlockingAfter(string(MethodCode))
-	// The sessions revoked on success are logged as part of this flow.
+	// The sessions revoked on success are logged as part of this flow
+	// (the refusals below name their flow and method themselves).
 	inFlow := audit.InFlow(ctx, f.ID, string(MethodCode))
-	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+	err := s.Tx.InTx(inFlow, func(ctx context.Context) error {
 		match, failed, completing = nil, "", false
 		n, codes, err := s.Store.CountCodeSubmission(ctx, f.ID)
 		if err != nil {
@@ -48,7 +49,7 @@ func (s *Service) checkCode(ctx context.Context, q *flow.Request, f *Flow, in su
 		case together:
 			completing = true
 			f.TransientPayload = orEmptyObject(in.TransientPayload)
-			return s.complete(audit.InFlow(ctx, f.ID, string(MethodCode)), q, f, match, MethodCode, s.Store.UseCode, &done)
+			return s.complete(ctx, q, f, match, MethodCode, s.Store.UseCode, &done)
 		default:
 			return nil
 		}
