@@ -246,6 +246,11 @@ type Store interface {
 	// called, in the transaction its ctx carries. It writes the same row
 	// each time it is called (a transaction may be run again).
 	PrepareInsert(m *Message) func(ctx context.Context) error
+	// PrepareTakeover is PrepareInsert for a mail that replaces the
+	// message whose row has its id: claimed by m.ClaimedBy on its first
+	// claim (an internal message being prepared, so without dispatches).
+	// The row becomes m, or the call fails with ErrClaimLost.
+	PrepareTakeover(m *Message) func(ctx context.Context) error
 	// ClaimMessages marks up to c.Limit due messages as processing under
 	// c.Token, adds one to their send count and returns them, lowest
 	// Priority first, then due queued messages (oldest due first) before

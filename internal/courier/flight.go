@@ -134,16 +134,23 @@ func (f *flight) start(ctx context.Context, m Message) {
 			} else {
 				r = f.d.deliver(f.bg, m, f.token)
 			}
-			// Held before m is let go, so the heartbeat never skips them.
+			// Held before m is let go, so the heartbeat never skips them. A
+			// mail that took over m's row keeps m's hold.
+			tookOver := false
 			for _, p := range r.prepared {
-				if f.hold(p) {
+				if p.ID == m.ID {
+					tookOver = true
+					next = append(next, p)
+				} else if f.hold(p) {
 					next = append(next, p)
 				}
 			}
 			// The slot claims its next mail only when it has none left.
 			claimed, ok := f.record(ctx, r, len(next) == 0)
 			f.mu.Lock()
-			delete(f.held, m.ID)
+			if !tookOver {
+				delete(f.held, m.ID)
+			}
 			if !r.due.IsZero() && (f.retryAt.IsZero() || r.due.Before(f.retryAt)) {
 				f.retryAt = r.due
 			}

@@ -71,9 +71,11 @@ func (d *Dispatcher) SetPreparer(tt TemplateType, p Preparer) {
 // lost and the whole preparation rolls back.
 //
 // The interactive mail the preparer enqueues (the code someone waits
-// for) is inserted already claimed by this flight (a preparation, below)
+// for) is written already claimed by this flight (a preparation, below)
 // and, once the transaction commits, returned in result.prepared for the
-// same slot to send at once: no claim statement, no wake, no wait.
+// same slot to send at once: no claim statement, no wake, no wait. The
+// first such mail takes over the internal message's row, which is then
+// one UPDATE instead of a DELETE and an INSERT.
 func (d *Dispatcher) prepare(ctx context.Context, log *slog.Logger, m Message, token string) result {
 	p := d.preparers[m.TemplateType]
 	if p == nil {
@@ -82,11 +84,19 @@ func (d *Dispatcher) prepare(ctx context.Context, log *slog.Logger, m Message, t
 	}
 	prep := &preparation{token: token, now: d.cfg.Now().UTC()}
 	err := d.cfg.Store.InTx(ctx, func(ctx context.Context) error {
-		prep.mails = nil // a transaction run again enqueues again
-		if err := d.cfg.Store.DeleteMessage(ctx, m, token); err != nil {
+		// A transaction run again enqueues again.
+		prep.mails, prep.row, prep.took = nil, uuid.Nil, false
+		if m.SendCount <= 1 {
+			// Earlier attempts left dispatch records, which a mail must not inherit.
+			prep.row = m.ID
+		}
+		if err := p(context.WithValue(ctx, preparationKey{}, prep), m); err != nil {
 			return err
 		}
-		return p(context.WithValue(ctx, preparationKey{}, prep), m)
+		if prep.took {
+			return nil
+		}
+		return d.cfg.Store.DeleteMessage(ctx, m, token)
 	})
 	switch {
 	case err == nil:
@@ -99,7 +109,7 @@ func (d *Dispatcher) prepare(ctx context.Context, log *slog.Logger, m Message, t
 }
 
 // A preparation is the claim of a flight preparing an internal message,
-// carried by the context its Preparer gets. Queue.Prepare inserts an
+// carried by the context its Preparer gets. Queue.Prepare writes an
 // interactive mail prepared under it as claimed by the flight (the row a
 // claim would leave: processing, claimed_at, claimed_by, send count 1),
 // and Prepared.Enqueue adds it to mails, which the flight holds and sends
@@ -110,7 +120,12 @@ func (d *Dispatcher) prepare(ctx context.Context, log *slog.Logger, m Message, t
 type preparation struct {
 	token string
 	now   time.Time
-	// mails are the messages inserted claimed, in the order enqueued.
+	// row is the id of the internal message while its row is free for
+	// the first mail to take over (uuid.Nil once given, or when it has
+	// dispatch records); took: a mail enqueued has taken it.
+	row  uuid.UUID
+	took bool
+	// mails are the messages written claimed, in the order enqueued.
 	mails []Message
 }
 
@@ -126,9 +141,16 @@ func claimFor(ctx context.Context, tt TemplateType) *preparation {
 	return prep
 }
 
-// claim marks m as claimed by the preparation, as a claim would.
-func (prep *preparation) claim(m *Message) {
+// claim marks m as claimed by the preparation, as a claim would, and
+// gives it the internal message's row if that is still free: it reports
+// whether it did.
+func (prep *preparation) claim(m *Message) (takeover bool) {
 	m.Status, m.ClaimedAt, m.ClaimedBy, m.SendCount = StatusProcessing, prep.now, prep.token, 1
+	if prep.row == uuid.Nil {
+		return false
+	}
+	m.ID, prep.row = prep.row, uuid.Nil
+	return true
 }
 
 // EnqueueInternal stores an internal message of type tt carrying data,

@@ -100,7 +100,8 @@ func TestPreparedMailIsSentWithoutAClaim(t *testing.T) {
 			t.Fatal(err)
 		}
 		without := statements(batch)
-		if _, err := q.EnqueueInternal(ctx, courier.TemplateRecoveryRequest, request{To: "direct@example.test", Code: "112358"}); err != nil {
+		internal, err := q.EnqueueInternal(ctx, courier.TemplateRecoveryRequest, request{To: "direct@example.test", Code: "112358"})
+		if err != nil {
 			t.Fatal(err)
 		}
 		with := statements(batch)
@@ -112,6 +113,9 @@ func TestPreparedMailIsSentWithoutAClaim(t *testing.T) {
 		m := mailTo(t, store, "direct@example.test")
 		if m.Status != courier.StatusSent || m.SendCount != 1 || len(m.Dispatches) != 1 || m.Dispatches[0].Status != courier.DispatchSuccess {
 			t.Fatalf("mail status %s, send count %d, dispatches %+v", m.Status, m.SendCount, m.Dispatches)
+		}
+		if m.ID != internal {
+			t.Fatalf("mail %s, want it in the row of internal message %s", m.ID, internal)
 		}
 		if c, fc := counting.claims.Load(), counting.finishAndClaims.Load(); c != 2 || fc != 0 {
 			t.Fatalf("%d claims and %d records with a claim for two internal messages, want 2 and 0", c, fc)
@@ -133,9 +137,11 @@ func TestPreparedMailIsSentWithoutAClaim(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		// The mail cost its insert and its record: no claim, no read.
-		if with-without != 1+record {
-			t.Fatalf("the prepared mail cost %d statements, want %d (its insert and its record, %d)", with-without, 1+record, record)
+		// The mail cost its record: no claim, no read, and no insert (it
+		// took over the internal message's row, one UPDATE where the
+		// preparation without a mail DELETEs it).
+		if with-without != record {
+			t.Fatalf("the prepared mail cost %d statements, want %d (its record)", with-without, record)
 		}
 	})
 }
@@ -167,6 +173,53 @@ func TestRolledBackPreparationHoldsNothing(t *testing.T) {
 		// The internal message waits for its retry.
 		if n := countWhere(t, db, `id = ? AND status = 'queued'`, id.String()); n != 1 {
 			t.Fatal("the internal message is not queued again")
+		}
+	})
+}
+
+func TestRetriedPreparationWritesAMailOfItsOwn(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		store := newStore(t, db)
+		srv := smtptest.Start(t)
+		cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+		cfg.BackoffBase, cfg.BackoffMax = time.Millisecond, time.Millisecond
+		failures := 1
+		d, q, calls := preparing(t, cfg, store, func() error {
+			if failures > 0 {
+				failures--
+				return errors.New("preparer: database went away")
+			}
+			return nil
+		})
+		id, err := q.EnqueueInternal(ctx, courier.TemplateRecoveryRequest, request{To: "retried@example.test", Code: "577215"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _, err := d.DispatchBatch(ctx); n != 1 || err != nil {
+			t.Fatalf("first DispatchBatch: claimed %d, %v", n, err)
+		}
+		time.Sleep(5 * time.Millisecond) // the retry is due
+		if n, _, err := d.DispatchBatch(ctx); n != 1 || err != nil || calls.Load() != 2 {
+			t.Fatalf("second DispatchBatch: claimed %d, %v, %d preparations", n, err, calls.Load())
+		}
+		if m := srv.WaitFor(t, "retried@example.test", time.Second); !strings.Contains(m.Text, "577215") {
+			t.Fatalf("mail: %q", m.Text)
+		}
+		// The failed attempt left a dispatch record on the internal message:
+		// the mail does not take its row, and the record goes with it.
+		m := mailTo(t, store, "retried@example.test")
+		m = WaitForStatus(t, store, m.ID, courier.StatusSent, 5*time.Second)
+		if m.ID == id || m.SendCount != 1 || len(m.Dispatches) != 1 || m.Dispatches[0].Status != courier.DispatchSuccess {
+			t.Fatalf("mail %s (internal %s): send count %d, dispatches %+v; want a row of its own, 1, one success",
+				m.ID, id, m.SendCount, m.Dispatches)
+		}
+		if n := countWhere(t, db, `id = ?`, id.String()); n != 0 {
+			t.Fatal("the retried internal message outlived its preparation")
+		}
+		var dispatches int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM courier_message_dispatches WHERE message_id = ?`, id.String()).Scan(&dispatches); err != nil || dispatches != 0 {
+			t.Fatalf("%d dispatch records of the internal message left (%v)", dispatches, err)
 		}
 	})
 }
@@ -262,8 +315,11 @@ func TestShutdownReleasesAPreparedMail(t *testing.T) {
 			t.Fatalf("released mail: status %s, claimed by %q, send count %d, %d dispatches; want queued, unclaimed, 0, 0",
 				m.Status, m.ClaimedBy, m.SendCount, len(m.Dispatches))
 		}
-		if n := countWhere(t, db, `id = ?`, id.String()); n != 0 {
-			t.Fatal("the internal message was not removed by its committed preparation")
+		if m.ID != id {
+			t.Fatalf("mail %s, want it in the row of internal message %s", m.ID, id)
+		}
+		if n := countWhere(t, db, `template_type = ?`, string(courier.TemplateRecoveryRequest)); n != 0 {
+			t.Fatal("the internal message outlived its committed preparation")
 		}
 
 		// The next dispatcher sends it.

@@ -71,9 +71,11 @@ type Prepared struct {
 	insert func(ctx context.Context) error
 	q      *Queue
 	// prep, when set, is the preparation m was claimed under (prepare.go):
-	// once inserted, m is the preparing flight's to send.
-	prep *preparation
-	m    Message
+	// once written, m is the preparing flight's to send. takeover: m
+	// takes over the row of the internal message being prepared.
+	prep     *preparation
+	takeover bool
+	m        Message
 }
 
 // Prepare does the work of Enqueue but the insert: it checks the
@@ -118,11 +120,14 @@ func (q *Queue) Prepare(ctx context.Context, e Email) (*Prepared, error) {
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
-	prep := claimFor(ctx, e.Template)
-	if prep != nil {
-		prep.claim(m)
+	p := &Prepared{q: q, prep: claimFor(ctx, e.Template)}
+	if p.prep != nil && p.prep.claim(m) {
+		p.takeover, p.insert = true, q.store.PrepareTakeover(m)
+	} else {
+		p.insert = q.store.PrepareInsert(m)
 	}
-	return &Prepared{ID: m.ID, insert: q.store.PrepareInsert(m), q: q, prep: prep, m: *m}, nil
+	p.ID, p.m = m.ID, *m
+	return p, nil
 }
 
 // Enqueue stores the prepared mail as queued in the transaction ctx
@@ -137,6 +142,7 @@ func (p *Prepared) Enqueue(ctx context.Context) error {
 	}
 	if p.prep != nil {
 		p.prep.mails = append(p.prep.mails, p.m)
+		p.prep.took = p.prep.took || p.takeover
 		return nil
 	}
 	if p.q.wake != nil {

@@ -78,6 +78,35 @@ func (s *CourierStore) InsertMessage(ctx context.Context, m *courier.Message) er
 // so in a PostgreSQL transaction it goes with the next statement
 // (ExecLater).
 func (s *CourierStore) PrepareInsert(m *courier.Message) func(ctx context.Context) error {
+	args := s.rowValues(m)
+	return func(ctx context.Context) error {
+		return s.ExecLater(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
+			template_data, send_count, next_attempt_at, claimed_at, claimed_by, created_at, updated_at, expires_at, priority)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	}
+}
+
+// PrepareTakeover is PrepareInsert for a mail that takes over the row of
+// the message it was prepared from (an internal message on its first
+// claim, held by m.ClaimedBy): one UPDATE instead of that row's DELETE
+// and the mail's INSERT. It fails with courier.ErrClaimLost when the
+// claim no longer holds, and in a PostgreSQL transaction goes with the
+// next statement or COMMIT (ExecLaterChanging).
+func (s *CourierStore) PrepareTakeover(m *courier.Message) func(ctx context.Context) error {
+	args := append(s.rowValues(m)[1:], m.ID.String(), m.ClaimedBy)
+	return func(ctx context.Context) error {
+		return s.ExecLaterChanging(ctx, courier.ErrClaimLost, `UPDATE courier_messages SET type = ?, status = ?,
+			recipient = ?, subject = ?, body = ?, template_type = ?, template_data = ?, send_count = ?, next_attempt_at = ?,
+			claimed_at = ?, claimed_by = ?, created_at = ?, updated_at = ?, expires_at = ?, priority = ?, last_error = NULL
+			WHERE id = ? AND status = 'processing' AND claimed_by = ?`, args...)
+	}
+}
+
+// rowValues are the values PrepareInsert writes, in its order (id,
+// type, status, recipient, subject, body, template_type, template_data,
+// send_count, next_attempt_at, claimed_at, claimed_by, created_at,
+// updated_at, expires_at, priority), the content sealed.
+func (s *CourierStore) rowValues(m *courier.Message) []any {
 	var expires, claimedAt, claimedBy any
 	if !m.ExpiresAt.IsZero() {
 		expires = s.T(m.ExpiresAt)
@@ -86,15 +115,10 @@ func (s *CourierStore) PrepareInsert(m *courier.Message) func(ctx context.Contex
 		// Claimed as it is inserted (a preparation's mail).
 		claimedAt, claimedBy = s.T(m.ClaimedAt), m.ClaimedBy
 	}
-	args := []any{m.ID.String(), string(m.Type), string(m.Status), m.Recipient,
+	return []any{m.ID.String(), string(m.Type), string(m.Status), m.Recipient,
 		s.seal(m.ID, "subject", m.Subject), s.seal(m.ID, "body", m.Body), string(m.TemplateType),
 		s.seal(m.ID, "template_data", string(m.TemplateData)), m.SendCount, s.T(m.NextAttemptAt), claimedAt, claimedBy,
 		s.T(m.CreatedAt), s.T(m.UpdatedAt), expires, int(m.Priority)}
-	return func(ctx context.Context) error {
-		return s.ExecLater(ctx, `INSERT INTO courier_messages (id, type, status, recipient, subject, body, template_type,
-			template_data, send_count, next_attempt_at, claimed_at, claimed_by, created_at, updated_at, expires_at, priority)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-	}
 }
 
 // claimSet is what a claim changes: the arguments are the claim time,
@@ -479,11 +503,12 @@ func (s *CourierStore) ExtendClaim(ctx context.Context, token string, now time.T
 // DeleteMessage removes m if still held by claimToken, and its dispatch
 // records. A message on its first claim has none (a dispatch records an
 // attempt made under an earlier claim): their DELETE, which would find
-// nothing, is left out.
+// nothing, is left out, and in a PostgreSQL transaction the message's
+// goes with the next statement or COMMIT (ExecLaterChanging).
 func (s *CourierStore) DeleteMessage(ctx context.Context, m courier.Message, claimToken string) error {
 	del := `DELETE FROM courier_messages WHERE id = ? AND status = 'processing' AND claimed_by = ?`
 	if m.SendCount <= 1 {
-		return claimHeld(s.Exec(ctx, del, m.ID.String(), claimToken))
+		return s.ExecLaterChanging(ctx, courier.ErrClaimLost, del, m.ID.String(), claimToken)
 	}
 	return s.InTx(ctx, func(ctx context.Context) error {
 		if err := claimHeld(s.Exec(ctx, del, m.ID.String(), claimToken)); err != nil {
