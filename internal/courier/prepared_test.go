@@ -321,6 +321,11 @@ func TestShutdownReleasesAPreparedMail(t *testing.T) {
 		if n := countWhere(t, db, `template_type = ?`, string(courier.TemplateRecoveryRequest)); n != 0 {
 			t.Fatal("the internal message outlived its committed preparation")
 		}
+		// The row it took over holds the code sealed, never as it is.
+		if n := countWhere(t, db, `id = ? AND (subject LIKE ? OR body LIKE ? OR template_data LIKE ?)`,
+			id.String(), "%223606%", "%223606%", "%223606%"); n != 0 {
+			t.Fatal("the code is readable in the row the mail took over")
+		}
 
 		// The next dispatcher sends it.
 		if n, _, err := d.DispatchBatch(ctx); n != 1 || err != nil {
