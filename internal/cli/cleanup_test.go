@@ -85,6 +85,7 @@ func cleanupReport(flows, sessions, events int, keepLast string) string {
 		"social sign-in round trips   0",
 		"session token exchanges      0",
 		"self-service flows           " + strconv.Itoa(flows),
+		"lockdown link uses           0",
 		"lockdown link tokens         0",
 		"self-service errors          0",
 		"sessions                     " + strconv.Itoa(sessions),

@@ -64,13 +64,7 @@ type Outcome struct {
 // Inspect returns the token of value if it can still be confirmed. It
 // changes nothing (a mail scanner opening the link does no harm).
 func (l *Lockdown) Inspect(ctx context.Context, value string) (*Token, error) {
-	if !wellFormed(value) {
-		return nil, ErrTokenInvalid
-	}
-	t, err := l.Tokens.LockdownTokenByHash(ctx, l.Hasher.Candidates(value))
-	if errors.Is(err, storeerr.ErrNotFound) {
-		return nil, ErrTokenInvalid
-	}
+	t, err := l.token(ctx, value)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +75,37 @@ func (l *Lockdown) Inspect(ctx context.Context, value string) (*Token, error) {
 		return t, ErrTokenExpired
 	}
 	return t, nil
+}
+
+// token finds what value answers: a derived token is read from value
+// itself, then its use looked up; a stored one (mailed before tokens were
+// derived) is looked up by its keyed hash.
+func (l *Lockdown) token(ctx context.Context, value string) (*Token, error) {
+	if len(value) == legacyTokenLength && alphanumeric(value) {
+		t, err := l.Tokens.LegacyTokenByHash(ctx, l.Hasher.Candidates(value))
+		if errors.Is(err, storeerr.ErrNotFound) {
+			return nil, ErrTokenInvalid
+		}
+		return t, err
+	}
+	t, ok := decodeToken(l.Hasher, value)
+	if !ok {
+		return nil, ErrTokenInvalid
+	}
+	used, err := l.Tokens.LinkUsedAt(ctx, t.EventID, t.Recipient)
+	if err != nil {
+		return nil, err
+	}
+	t.UsedAt = used
+	return t, nil
+}
+
+// use spends t; false means another request spent it first.
+func (l *Lockdown) use(ctx context.Context, t *Token, at time.Time) (bool, error) {
+	if t.LegacyID != uuid.Nil {
+		return l.Tokens.UseLegacyToken(ctx, t.LegacyID, at)
+	}
+	return l.Tokens.UseLink(ctx, t.EventID, t.Recipient, at, t.ExpiresAt)
 }
 
 // Confirm locks the account of the token down, in one transaction: the
@@ -107,19 +132,21 @@ func (l *Lockdown) Confirm(ctx context.Context, value string) (*Outcome, error) 
 	err = l.Tx.InTx(ctx, func(ctx context.Context) error {
 		*out = Outcome{Token: t}
 		now := l.now()
-		ok, err := l.Tokens.UseLockdownToken(ctx, t.ID, now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrTokenUsed
-		}
+		// The identity first: a derived token outlives the identity it
+		// names (a stored one went with it).
 		ident, err := l.Identities.Get(ctx, t.IdentityID)
 		if errors.Is(err, storeerr.ErrNotFound) {
 			return ErrTokenInvalid
 		}
 		if err != nil {
 			return err
+		}
+		ok, err := l.use(ctx, t, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrTokenUsed
 		}
 		if out.RevokedSessions, err = l.Sessions.RevokeAll(ctx, ident.ID); err != nil {
 			return err
@@ -151,18 +178,4 @@ func (l *Lockdown) now() time.Time {
 		return l.Now().UTC()
 	}
 	return time.Now().UTC()
-}
-
-// wellFormed rejects what cannot be a token before any lookup.
-func wellFormed(v string) bool {
-	if len(v) != tokenLength {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
 }

@@ -7,8 +7,8 @@
 // change — it queues a mail to each of the identity's recovery
 // addresses, in the transaction of the change, so there is no change
 // without its warning and no warning without its change. Each mail
-// carries its own single-use lockdown link; only the link token's keyed
-// hash is stored.
+// carries its own single-use lockdown link, whose token is derived with
+// secrets.default and stored nowhere (token.go).
 //
 // Opening the link changes nothing (GET shows what happened, for mail
 // scanners); confirming it (POST) locks the account down in one
@@ -28,7 +28,6 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/identity"
-	"github.com/latchkey/latchkey/internal/rowid"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/storeerr"
 )
@@ -64,9 +63,8 @@ type Mailer interface {
 type Notifier struct {
 	Config     Config
 	Identities Identities
-	Tokens     Store
 	Mail       Mailer
-	// Hasher keys the lockdown token hashes (secrets.default).
+	// Hasher signs the lockdown link tokens (secrets.default).
 	Hasher secret.Hasher
 	// SchemaURL gives the identity JSON its schema_url in templates.
 	SchemaURL func(schemaID string) string
@@ -101,9 +99,9 @@ func (n *Notifier) Observe(ctx context.Context, e *audit.Event) error {
 	return write(ctx)
 }
 
-// Prepare is Observe before the transaction: the lockdown tokens and
-// their keyed hashes are made, the mails rendered and sealed, and the
-// returned function only inserts them (in the transaction of e). subject
+// Prepare is Observe before the transaction: the lockdown links are made
+// and the mails rendered and sealed, and the returned function only
+// inserts the mails (in the transaction of e). subject
 // is the identity e concerns as the caller read it (public view), or nil
 // to read it here.
 func (n *Notifier) Prepare(ctx context.Context, e *audit.Event, subject any) (func(ctx context.Context) error, error) {
@@ -135,18 +133,14 @@ func (n *Notifier) Prepare(ctx context.Context, e *audit.Event, subject any) (fu
 		return nil, nil
 	}
 	identityData := ident.TemplateData(n.SchemaURL)
-	var (
-		tokens []*Token
-		mails  []*courier.Prepared
-	)
-	for _, to := range recipients {
+	mails := make([]*courier.Prepared, 0, len(recipients))
+	for i, to := range recipients {
 		data := courier.TemplateData{To: to, Identity: identityData, Event: ev}
 		if e.Type != audit.LockdownConfirmed {
-			t, link, err := n.newToken(ident.ID, e)
+			link, err := n.link(ident.ID, e, i)
 			if err != nil {
 				return nil, err
 			}
-			tokens = append(tokens, t)
 			data.LockdownURL = link
 			// The courier says it in the mail's language (LockdownValidFor).
 			data.ExpiresInMinutes = int(n.Config.LockdownLifespan.Minutes())
@@ -158,11 +152,6 @@ func (n *Notifier) Prepare(ctx context.Context, e *audit.Event, subject any) (fu
 		mails = append(mails, m)
 	}
 	return func(ctx context.Context) error {
-		for _, t := range tokens {
-			if err := n.Tokens.CreateLockdownToken(ctx, t); err != nil {
-				return fmt.Errorf("notify: store lockdown token: %w", err)
-			}
-		}
 		for _, m := range mails {
 			if err := m.Enqueue(ctx); err != nil {
 				return fmt.Errorf("notify: queue %s: %w", tmpl, err)
@@ -172,24 +161,26 @@ func (n *Notifier) Prepare(ctx context.Context, e *audit.Event, subject any) (fu
 	}, nil
 }
 
-// newToken makes a new lockdown token for the identity, answering event
-// e: the row to store (its keyed hash only) and the link carrying it.
-func (n *Notifier) newToken(identityID uuid.UUID, e *audit.Event) (*Token, string, error) {
+// link returns the lockdown link answering event e for its recipient-th
+// recipient: its token is derived (token.go), so nothing is stored.
+func (n *Notifier) link(identityID uuid.UUID, e *audit.Event, recipient int) (string, error) {
 	u, err := url.Parse(n.Config.LockdownUIURL)
 	if err != nil {
-		return nil, "", fmt.Errorf("notify: lockdown ui_url: %w", err)
+		return "", fmt.Errorf("notify: lockdown ui_url: %w", err)
 	}
-	value := secret.RandomAlphanumeric(tokenLength)
-	now := n.now()
-	t := &Token{
-		ID: rowid.New(), IdentityID: identityID, Hash: n.Hasher.Hash(value),
-		EventID: e.ID, EventType: e.Type, EventTime: e.Time,
-		ExpiresAt: now.Add(n.Config.LockdownLifespan), CreatedAt: now,
+	value, ok := encodeToken(n.Hasher, &Token{
+		IdentityID: identityID, EventID: e.ID, EventType: e.Type, EventTime: e.Time,
+		// The token holds a byte: recipients past the 256th (an identity
+		// with that many recovery addresses) share the last use.
+		Recipient: min(recipient, maxRecipient), ExpiresAt: n.now().Add(n.Config.LockdownLifespan),
+	})
+	if !ok {
+		return "", fmt.Errorf("notify: no lockdown link for %s to recipient %d", e.Type, recipient)
 	}
 	q := u.Query()
 	q.Set("token", value)
 	u.RawQuery = q.Encode()
-	return t, u.String(), nil
+	return u.String(), nil
 }
 
 func (n *Notifier) now() time.Time {

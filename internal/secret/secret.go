@@ -119,6 +119,25 @@ func (h Hasher) Verify(message, mac []byte) bool {
 	return ok == 1
 }
 
+// MinTruncatedMAC is the shortest MAC VerifyTruncated accepts: 128 bits.
+const MinTruncatedMAC = 16
+
+// VerifyTruncated is Verify for a MAC cut to its first len(mac) bytes, as
+// a token short enough for a link carries it (Sign, then keep a prefix of
+// at least MinTruncatedMAC bytes).
+func (h Hasher) VerifyTruncated(message, mac []byte) bool {
+	if len(mac) < MinTruncatedMAC || len(mac) > sha256.Size {
+		return false
+	}
+	ok := 0
+	for _, s := range h.Secrets {
+		m := hmac.New(sha256.New, s)
+		m.Write(message)
+		ok |= subtle.ConstantTimeCompare(m.Sum(nil)[:len(mac)], mac)
+	}
+	return ok == 1
+}
+
 // DerivedLength is the length of the values Derive returns.
 const DerivedLength = 32
 

@@ -95,6 +95,29 @@ func TestHasher(t *testing.T) {
 			t.Fatal("unknown secret accepted")
 		}
 	})
+	t.Run("VerifyTruncated", func(t *testing.T) {
+		mac := old.Sign([]byte("payload"))
+		for _, c := range []struct {
+			name    string
+			h       secret.Hasher
+			message string
+			mac     []byte
+			want    bool
+		}{
+			{"128-bit prefix", old, "payload", mac[:16], true},
+			{"after rotation", rotated, "payload", mac[:20], true},
+			{"whole MAC", rotated, "payload", mac, true},
+			{"shorter than 128 bits", old, "payload", mac[:15], false},
+			{"longer than the MAC", old, "payload", append(append([]byte{}, mac...), 0), false},
+			{"tampered payload", old, "payloaD", mac[:16], false},
+			{"tampered MAC", old, "payload", append([]byte{mac[0] ^ 1}, mac[1:16]...), false},
+			{"unknown secret", old, "payload", rotated.Sign([]byte("payload"))[:16], false},
+		} {
+			if got := c.h.VerifyTruncated([]byte(c.message), c.mac); got != c.want {
+				t.Errorf("%s: %v, want %v", c.name, got, c.want)
+			}
+		}
+	})
 	t.Run("Equal", func(t *testing.T) {
 		if !secret.Equal("abc", "abc") || secret.Equal("abc", "abd") || secret.Equal("abc", "abcd") {
 			t.Fatal("Equal is wrong")

@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	ory "github.com/ory/client-go"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
@@ -252,6 +254,16 @@ func TestNotificationSwitches(t *testing.T) {
 			if oldLink == "" || oldLink == newLink {
 				t.Fatalf("links %q and %q", oldLink, newLink)
 			}
+			// ... used once each: spending the new address's leaves the old
+			// address's to its owner.
+			client := srv.HTTPClient(false)
+			lockdown := srv.Public.URL + "/self-service/lockdown?token="
+			if res, body := servertest.Do(t, client, http.MethodPost, lockdown+lockdownToken(t, newLink), nil, jsonHeader()); res.StatusCode != http.StatusOK {
+				t.Fatalf("the new address's link: %d %v", res.StatusCode, body)
+			}
+			if res, body := servertest.Do(t, client, http.MethodGet, lockdown+lockdownToken(t, oldLink), nil, jsonHeader()); res.StatusCode != http.StatusOK || body["state"] != "pending" {
+				t.Fatalf("the old address's link after the new one's was used: %d %v", res.StatusCode, body)
+			}
 			if m, _ := srv.Notification(t, new, subjectPasswordSet); !strings.Contains(m.Text, "changed") {
 				t.Fatalf("password mail: %q", m.Text)
 			}
@@ -299,7 +311,7 @@ func TestNotificationIsPartOfTheChange(t *testing.T) {
 	servertest.Each(t, servertest.Options{Env: servertest.NotificationsOn()}, func(t *testing.T, srv *servertest.Server) {
 		const email, password = "atomic-notify@example.test", "Atomic-Passw0rd!"
 		id := srv.MustCreateIdentity(t, email, password).Id
-		lift := srv.RefuseInserts(t, "lockdown_tokens")
+		lift := srv.RefuseInserts(t, "courier_messages")
 		res, _ := servertest.Do(t, srv.HTTPClient(false), http.MethodPatch, srv.Admin.URL+"/admin/identities/"+id, []map[string]any{
 			{"op": "add", "path": "/credentials/password/config/password", "value": "Atomic-Other-Passw0rd!"},
 		}, nil)
@@ -397,6 +409,79 @@ func TestLockdownLinkErrors(t *testing.T) {
 			if status, id := errorID(method, "?token="+token, nil); status != http.StatusGone || id != "lockdown_token_expired" {
 				t.Errorf("%s an expired link: %d %v", method, status, id)
 			}
+		}
+	})
+}
+
+// TestLockdownLinkIsDerived: mailing a notification stores no token;
+// confirming its link writes the one row that makes it single-use; a
+// token changed in one character is unknown; and a link mailed before
+// tokens were derived (a stored token) still works, once.
+func TestLockdownLinkIsDerived(t *testing.T) {
+	servertest.Each(t, servertest.Options{Env: servertest.NotificationsOn()}, func(t *testing.T, srv *servertest.Server) {
+		ctx := context.Background()
+		client := srv.HTTPClient(false)
+		count := func(table string) int {
+			t.Helper()
+			var n int
+			if err := srv.DB.QueryRow(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		lockdown := func(method, token string) (int, map[string]any) {
+			t.Helper()
+			res, body := servertest.Do(t, client, method, srv.Public.URL+"/self-service/lockdown?token="+token, nil, jsonHeader())
+			return res.StatusCode, body
+		}
+
+		const email = "derived-link@example.test"
+		id := srv.MustCreateIdentity(t, email, "Derived-Link-Passw0rd!").Id
+		if res, body := servertest.Do(t, client, http.MethodPost, srv.Admin.URL+"/admin/recovery/code", map[string]any{"identity_id": id}, nil); res.StatusCode != http.StatusCreated {
+			t.Fatalf("admin code: %d %v", res.StatusCode, body)
+		}
+		_, link := srv.Notification(t, email, subjectAdminCode)
+		token := lockdownToken(t, link)
+		if n := count("lockdown_tokens") + count("lockdown_uses"); n != 0 {
+			t.Fatalf("mailing the link stored %d rows", n)
+		}
+		changed := []byte(token)
+		if changed[len(changed)/2] = 'x'; token[len(token)/2] == 'x' {
+			changed[len(changed)/2] = 'y'
+		}
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			if status, body := lockdown(method, string(changed)); status != http.StatusNotFound {
+				t.Errorf("%s a changed token: %d %v, want 404", method, status, body)
+			}
+		}
+		if status, body := lockdown(http.MethodPost, token); status != http.StatusOK || body["state"] != "confirmed" {
+			t.Fatalf("confirm: %d %v", status, body)
+		}
+		if n := count("lockdown_uses"); n != 1 {
+			t.Fatalf("%d lockdown_uses rows after one confirmation, want 1", n)
+		}
+		if status, body := lockdown(http.MethodGet, token); status != http.StatusGone || body["error"].(map[string]any)["id"] != "lockdown_token_used" {
+			t.Fatalf("GET a used link: %d %v", status, body)
+		}
+
+		// A link mailed by an earlier version: its token's keyed hash is a
+		// row of lockdown_tokens.
+		const stored = "StoredLockdownToken0123456789abc"
+		now := srv.Clock.Now()
+		if _, err := srv.DB.Exec(ctx, `INSERT INTO lockdown_tokens (id, identity_id, token_hash, event_id, event_type, event_time, expires_at, used_at, created_at)
+			VALUES (?, ?, ?, ?, 'password.changed', ?, ?, NULL, ?)`, uuid.NewString(), id,
+			secret.Hasher{Secrets: srv.Config.Secrets.DefaultKeys().VerificationSecrets()}.Hash(stored), uuid.NewString(),
+			srv.DB.T(now.Add(-time.Hour)), srv.DB.T(now.Add(time.Hour)), srv.DB.T(now.Add(-time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+		if status, body := lockdown(http.MethodGet, stored); status != http.StatusOK || body["event"].(map[string]any)["type"] != "password.changed" {
+			t.Fatalf("GET a stored token: %d %v", status, body)
+		}
+		if status, body := lockdown(http.MethodPost, stored); status != http.StatusOK || body["state"] != "confirmed" {
+			t.Fatalf("confirm a stored token: %d %v", status, body)
+		}
+		if status, _ := lockdown(http.MethodPost, stored); status != http.StatusGone {
+			t.Fatalf("confirm a stored token again: %d, want 410", status)
 		}
 	})
 }

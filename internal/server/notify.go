@@ -17,7 +17,7 @@ import (
 func (s *Server) wireNotifications(c *components, public *http.ServeMux) {
 	cfg := s.cfg
 	tokens := sqlstore.NewLockdownStore(s.db)
-	c.audit.Observers = append(c.audit.Observers, newNotifier(cfg, s.db, c.identities, c.queue, s.now))
+	c.audit.Observers = append(c.audit.Observers, newNotifier(cfg, c.identities, c.queue, s.now))
 	lockdown := &notify.Lockdown{
 		Tx: s.db, Tokens: tokens, Recovery: sqlstore.NewRecoveryStore(s.db),
 		Sessions: c.sessions, Identities: c.identities, Passwords: c.hasher,
@@ -28,7 +28,7 @@ func (s *Server) wireNotifications(c *components, public *http.ServeMux) {
 
 // newNotifier is the observer that mails the notifications, for serve
 // and for the offline commands alike.
-func newNotifier(cfg *config.Config, db *sqlstore.DB, identities notify.Identities, mail notify.Mailer, now func() time.Time) *notify.Notifier {
+func newNotifier(cfg *config.Config, identities notify.Identities, mail notify.Mailer, now func() time.Time) *notify.Notifier {
 	n := cfg.SelfService.Notifications
 	return &notify.Notifier{
 		Config: notify.Config{
@@ -46,7 +46,6 @@ func newNotifier(cfg *config.Config, db *sqlstore.DB, identities notify.Identiti
 			LockdownUIURL:    cfg.LockdownUIURL(),
 		},
 		Identities: identities,
-		Tokens:     sqlstore.NewLockdownStore(db),
 		Mail:       mail,
 		Hasher:     tokenHasher(cfg),
 		SchemaURL:  func(id string) string { return identity.SchemaURL(cfg.Serve.Public.BaseURL, id) },

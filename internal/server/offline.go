@@ -50,7 +50,7 @@ func NewOffline(cfg *config.Config, db *sqlstore.DB) (*Offline, error) {
 	// serve or `courier watch` to deliver it.
 	queue := courier.NewQueue(sqlstore.NewCourierStore(db, cipher), templates, nil)
 	identities.Audit = &audit.Recorder{Store: sqlstore.NewAuditStore(db),
-		Observers: []audit.Observer{newNotifier(cfg, db, identities, queue, nil)}}
+		Observers: []audit.Observer{newNotifier(cfg, identities, queue, nil)}}
 	return &Offline{
 		Identities: identities,
 		Tokens:     tokenHasher(cfg),

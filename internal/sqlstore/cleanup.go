@@ -30,6 +30,7 @@ var cleanupRules = []cleanupRule{
 	{Kind: "session token exchanges", Table: "session_token_exchanges", Key: "id", Column: "expires_at"},
 	{Kind: "self-service flows", Table: "selfservice_flows", Key: "id", Column: "expires_at"},
 	// A used lockdown link must still say "already used" while it lives.
+	{Kind: "lockdown link uses", Table: "lockdown_uses", Key: "event_id, recipient", Column: "expires_at"},
 	{Kind: "lockdown link tokens", Table: "lockdown_tokens", Key: "id", Column: "expires_at"},
 	// An error is read by the error UI right after the redirect that
 	// names it; an hour is plenty.

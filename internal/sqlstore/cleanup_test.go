@@ -14,7 +14,6 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/courier"
 	"github.com/latchkey/latchkey/internal/flow"
-	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/social"
 	"github.com/latchkey/latchkey/internal/sqlstore"
@@ -168,22 +167,34 @@ func (f *cleanupFixture) mustEvent(at time.Time) string {
 	return e.ID.String()
 }
 
-// mustLockdownToken stores a lockdown link token expiring at expires.
+// mustLockdownToken stores a lockdown link token of the kind mailed
+// before tokens were derived, expiring at expires.
 func (f *cleanupFixture) mustLockdownToken(expires time.Time, used bool) string {
 	f.t.Helper()
 	ctx := context.Background()
-	s := sqlstore.NewLockdownStore(f.db)
-	tok := &notify.Token{ID: uuid.New(), IdentityID: f.identity, Hash: uuid.NewString(), EventID: uuid.New(), EventType: audit.RecoverySucceeded,
-		EventTime: expires.Add(-time.Hour), ExpiresAt: expires, CreatedAt: expires.Add(-time.Hour)}
-	if err := s.CreateLockdownToken(ctx, tok); err != nil {
+	id := uuid.New()
+	if _, err := f.db.Exec(ctx, `INSERT INTO lockdown_tokens (id, identity_id, token_hash, event_id, event_type, event_time, expires_at, used_at, created_at)
+		VALUES (?, ?, ?, ?, 'recovery.succeeded', ?, ?, NULL, ?)`, id.String(), f.identity.String(), uuid.NewString(), uuid.NewString(),
+		f.db.T(expires.Add(-time.Hour)), f.db.T(expires), f.db.T(expires.Add(-time.Hour))); err != nil {
 		f.t.Fatal(err)
 	}
 	if used {
-		if ok, err := s.UseLockdownToken(ctx, tok.ID, expires.Add(-time.Minute)); err != nil || !ok {
+		if ok, err := sqlstore.NewLockdownStore(f.db).UseLegacyToken(ctx, id, expires.Add(-time.Minute)); err != nil || !ok {
 			f.t.Fatalf("use lockdown token: %v %v", ok, err)
 		}
 	}
-	return tok.ID.String()
+	return id.String()
+}
+
+// mustLockdownUse spends a (derived) lockdown link expiring at expires;
+// it returns the link's event id.
+func (f *cleanupFixture) mustLockdownUse(expires time.Time) string {
+	f.t.Helper()
+	event := uuid.New()
+	if ok, err := sqlstore.NewLockdownStore(f.db).UseLink(context.Background(), event, 0, expires.Add(-time.Minute), expires); err != nil || !ok {
+		f.t.Fatalf("use lockdown link: %v %v", ok, err)
+	}
+	return event.String()
 }
 
 // mustSocial stores a social sign-in round trip and a session token
@@ -301,6 +312,8 @@ func TestCleanup(t *testing.T) {
 			f.mustLockdownToken(expiredAt, true)
 			usedLockdown := f.mustLockdownToken(notExpiredAt, true)
 			liveLockdown := f.mustLockdownToken(notExpiredAt, false)
+			f.mustLockdownUse(expiredAt)
+			usedLink := f.mustLockdownUse(notExpiredAt)
 
 			counts, err := db.Cleanup(ctx, sqlstore.CleanupOptions{KeepLast: keepLast, BatchSize: 100, CounterWindow: time.Hour, AuditRetention: auditRetention})
 			if err != nil {
@@ -309,7 +322,7 @@ func TestCleanup(t *testing.T) {
 			want := map[string]int64{
 				"recovery codes": 2, "recovery link tokens": 2, "self-service flows": 1, "self-service errors": 1,
 				"sessions": 2, "rate-limit counters": 1, "courier messages": 2, "audit events": 1,
-				"lockdown link tokens": 1, "verification codes": 2, "verification link tokens": 1,
+				"lockdown link tokens": 1, "lockdown link uses": 1, "verification codes": 2, "verification link tokens": 1,
 				"session cache invalidations": 0, // fresh: the rule keeps a minute on top
 				"social sign-in round trips":  1, "session token exchanges": 1,
 			}
@@ -333,6 +346,7 @@ func TestCleanup(t *testing.T) {
 				{"courier_message_dispatches", "message_id", sorted(recentSent)},
 				{"audit_events", "id", sorted(keptEvent)},
 				{"lockdown_tokens", "id", sorted(usedLockdown, liveLockdown)},
+				{"lockdown_uses", "event_id", sorted(usedLink)},
 				{"social_round_trips", "id", sorted(liveTrip)},
 				{"session_token_exchanges", "id", sorted(liveExchange)},
 			} {

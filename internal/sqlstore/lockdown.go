@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -9,7 +10,9 @@ import (
 	"github.com/latchkey/latchkey/internal/notify"
 )
 
-// LockdownStore implements notify.Store: the lockdown_tokens table.
+// LockdownStore implements notify.Store: lockdown_uses, the links used,
+// and lockdown_tokens, the stored tokens of links mailed before tokens
+// were derived.
 type LockdownStore struct{ DB *DB }
 
 // NewLockdownStore returns the lockdown token store of db.
@@ -17,19 +20,35 @@ func NewLockdownStore(db *DB) *LockdownStore { return &LockdownStore{DB: db} }
 
 var _ notify.Store = (*LockdownStore)(nil)
 
-// CreateLockdownToken inserts a token.
-func (s *LockdownStore) CreateLockdownToken(ctx context.Context, t *notify.Token) error {
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = s.DB.NowUTC()
+// LinkUsedAt says when the link of (eventID, recipient) was used.
+func (s *LockdownStore) LinkUsedAt(ctx context.Context, eventID uuid.UUID, recipient int) (*time.Time, error) {
+	var used time.Time
+	err := s.DB.QueryRow(ctx, `SELECT used_at FROM lockdown_uses WHERE event_id = ? AND recipient = ?`,
+		eventID.String(), recipient).Scan(&used)
+	if err = ScanErr(err); errors.Is(err, ErrNotFound) {
+		return nil, nil
 	}
-	return s.DB.ExecLater(ctx, `INSERT INTO lockdown_tokens (id, identity_id, token_hash, event_id, event_type, event_time, expires_at, used_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
-		t.ID.String(), t.IdentityID.String(), t.Hash, t.EventID.String(), string(t.EventType),
-		s.DB.T(t.EventTime), s.DB.T(t.ExpiresAt), s.DB.T(t.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	used = used.UTC()
+	return &used, nil
 }
 
-// LockdownTokenByHash finds the token whose hash is any of hashes.
-func (s *LockdownStore) LockdownTokenByHash(ctx context.Context, hashes []string) (*notify.Token, error) {
+// UseLink spends the link of (eventID, recipient): the primary key lets
+// exactly one of concurrent callers insert its row.
+func (s *LockdownStore) UseLink(ctx context.Context, eventID uuid.UUID, recipient int, at, expiresAt time.Time) (bool, error) {
+	_, err := s.DB.Exec(ctx, `INSERT INTO lockdown_uses (event_id, recipient, used_at, expires_at) VALUES (?, ?, ?, ?)`,
+		eventID.String(), recipient, s.DB.T(at), s.DB.T(expiresAt))
+	if errors.Is(err, ErrConflict) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// LegacyTokenByHash finds the stored token (lockdown_tokens, links mailed
+// before tokens were derived) whose hash is any of hashes.
+func (s *LockdownStore) LegacyTokenByHash(ctx context.Context, hashes []string) (*notify.Token, error) {
 	if len(hashes) == 0 {
 		return nil, ErrNotFound
 	}
@@ -39,15 +58,15 @@ func (s *LockdownStore) LockdownTokenByHash(ctx context.Context, hashes []string
 		id, ident, event, eventType string
 		used                        *time.Time
 	)
-	err := s.DB.QueryRow(ctx, `SELECT id, identity_id, token_hash, event_id, event_type, event_time, expires_at, used_at, created_at
+	err := s.DB.QueryRow(ctx, `SELECT id, identity_id, event_id, event_type, event_time, expires_at, used_at
 		FROM lockdown_tokens WHERE token_hash`+oneOf(len(hashes)), args...).
-		Scan(&id, &ident, &t.Hash, &event, &eventType, &t.EventTime, &t.ExpiresAt, &used, &t.CreatedAt)
+		Scan(&id, &ident, &event, &eventType, &t.EventTime, &t.ExpiresAt, &used)
 	if err != nil {
 		return nil, ScanErr(err)
 	}
-	t.ID, t.IdentityID, t.EventID = uuid.MustParse(id), uuid.MustParse(ident), uuid.MustParse(event)
+	t.LegacyID, t.IdentityID, t.EventID = uuid.MustParse(id), uuid.MustParse(ident), uuid.MustParse(event)
 	t.EventType = audit.Type(eventType)
-	t.EventTime, t.ExpiresAt, t.CreatedAt = t.EventTime.UTC(), t.ExpiresAt.UTC(), t.CreatedAt.UTC()
+	t.EventTime, t.ExpiresAt = t.EventTime.UTC(), t.ExpiresAt.UTC()
 	if used != nil {
 		u := used.UTC()
 		t.UsedAt = &u
@@ -55,9 +74,9 @@ func (s *LockdownStore) LockdownTokenByHash(ctx context.Context, hashes []string
 	return &t, nil
 }
 
-// UseLockdownToken marks a token used; exactly one concurrent caller
+// UseLegacyToken marks a stored token used; exactly one concurrent caller
 // sees true (the conditional UPDATE re-checks used_at under the row lock).
-func (s *LockdownStore) UseLockdownToken(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
+func (s *LockdownStore) UseLegacyToken(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
 	res, err := s.DB.Exec(ctx, `UPDATE lockdown_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, s.DB.T(at), id.String())
 	if err != nil {
 		return false, err
