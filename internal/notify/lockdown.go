@@ -78,8 +78,9 @@ func (l *Lockdown) Inspect(ctx context.Context, value string) (*Token, error) {
 }
 
 // token finds what value answers: a derived token is read from value
-// itself, then its use looked up; a stored one (mailed before tokens were
-// derived) is looked up by its keyed hash.
+// itself, then its identity and its use looked up; a stored one (mailed
+// before tokens were derived, and deleted with its identity) is looked up
+// by its keyed hash. Either way, a link of a deleted identity is unknown.
 func (l *Lockdown) token(ctx context.Context, value string) (*Token, error) {
 	if len(value) == legacyTokenLength && alphanumeric(value) {
 		t, err := l.Tokens.LegacyTokenByHash(ctx, l.Hasher.Candidates(value))
@@ -92,7 +93,10 @@ func (l *Lockdown) token(ctx context.Context, value string) (*Token, error) {
 	if !ok {
 		return nil, ErrTokenInvalid
 	}
-	used, err := l.Tokens.LinkUsedAt(ctx, t.EventID, t.Recipient)
+	used, err := l.Tokens.LinkUsedAt(ctx, t.IdentityID, t.EventID, t.Recipient)
+	if errors.Is(err, storeerr.ErrNotFound) {
+		return nil, ErrTokenInvalid
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +136,7 @@ func (l *Lockdown) Confirm(ctx context.Context, value string) (*Outcome, error) 
 	err = l.Tx.InTx(ctx, func(ctx context.Context) error {
 		*out = Outcome{Token: t}
 		now := l.now()
-		// The identity first: a derived token outlives the identity it
-		// names (a stored one went with it).
+		// The identity first: it may have been deleted since Inspect.
 		ident, err := l.Identities.Get(ctx, t.IdentityID)
 		if errors.Is(err, storeerr.ErrNotFound) {
 			return ErrTokenInvalid

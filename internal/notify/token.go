@@ -153,8 +153,9 @@ func alphanumeric(v string) bool {
 // transaction ctx carries. sqlstore.LockdownStore implements it.
 type Store interface {
 	// LinkUsedAt says when the link of (eventID, recipient) was used, or
-	// nil if it was not.
-	LinkUsedAt(ctx context.Context, eventID uuid.UUID, recipient int) (*time.Time, error)
+	// nil if it was not; storeerr.ErrNotFound when identityID names no
+	// identity (a link outlives the identity it was mailed about).
+	LinkUsedAt(ctx context.Context, identityID, eventID uuid.UUID, recipient int) (*time.Time, error)
 	// UseLink spends the link of (eventID, recipient), kept until
 	// expiresAt; false means it was spent already (another request used
 	// it first).

@@ -483,6 +483,26 @@ func TestLockdownLinkIsDerived(t *testing.T) {
 		if status, _ := lockdown(http.MethodPost, stored); status != http.StatusGone {
 			t.Fatalf("confirm a stored token again: %d, want 410", status)
 		}
+
+		// The link of an identity deleted since is unknown, as a stored
+		// token deleted with it was.
+		const gone = "derived-link-gone@example.test"
+		goneID := srv.MustCreateIdentity(t, gone, "Derived-Link-Gone-Passw0rd!").Id
+		if res, body := servertest.Do(t, client, http.MethodPost, srv.Admin.URL+"/admin/recovery/code", map[string]any{"identity_id": goneID}, nil); res.StatusCode != http.StatusCreated {
+			t.Fatalf("admin code: %d %v", res.StatusCode, body)
+		}
+		_, link = srv.Notification(t, gone, subjectAdminCode)
+		if status, body := lockdown(http.MethodGet, lockdownToken(t, link)); status != http.StatusOK {
+			t.Fatalf("GET before the identity is deleted: %d %v", status, body)
+		}
+		if res, body := servertest.Do(t, client, http.MethodDelete, srv.Admin.URL+"/admin/identities/"+goneID, nil, nil); res.StatusCode != http.StatusNoContent {
+			t.Fatalf("delete identity: %d %v", res.StatusCode, body)
+		}
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			if status, body := lockdown(method, lockdownToken(t, link)); status != http.StatusNotFound {
+				t.Errorf("%s the link of a deleted identity: %d %v, want 404", method, status, body)
+			}
+		}
 	})
 }
 

@@ -20,19 +20,24 @@ func NewLockdownStore(db *DB) *LockdownStore { return &LockdownStore{DB: db} }
 
 var _ notify.Store = (*LockdownStore)(nil)
 
-// LinkUsedAt says when the link of (eventID, recipient) was used.
-func (s *LockdownStore) LinkUsedAt(ctx context.Context, eventID uuid.UUID, recipient int) (*time.Time, error) {
-	var used time.Time
-	err := s.DB.QueryRow(ctx, `SELECT used_at FROM lockdown_uses WHERE event_id = ? AND recipient = ?`,
-		eventID.String(), recipient).Scan(&used)
-	if err = ScanErr(err); errors.Is(err, ErrNotFound) {
-		return nil, nil
-	}
+// LinkUsedAt says when the link of (eventID, recipient) was used, and
+// ErrNotFound when identityID names no identity (any more).
+func (s *LockdownStore) LinkUsedAt(ctx context.Context, identityID, eventID uuid.UUID, recipient int) (*time.Time, error) {
+	var (
+		id   string
+		used *time.Time
+	)
+	err := s.DB.QueryRow(ctx, `SELECT i.id, u.used_at FROM identities i
+		LEFT JOIN lockdown_uses u ON u.event_id = ? AND u.recipient = ?
+		WHERE i.id = ?`, eventID.String(), recipient, identityID.String()).Scan(&id, &used)
 	if err != nil {
-		return nil, err
+		return nil, ScanErr(err)
 	}
-	used = used.UTC()
-	return &used, nil
+	if used != nil {
+		u := used.UTC()
+		used = &u
+	}
+	return used, nil
 }
 
 // UseLink spends the link of (eventID, recipient): the primary key lets
