@@ -61,6 +61,16 @@ func TestEveryScenarioAgainstLatchkey(t *testing.T) {
 			case r.Scenario == "admin-code" && (*r.StatementsPerOp < 3 || *r.TransactionsPerOp < 1):
 				t.Fatalf("an admin code took %.2f statements in %.2f transactions", *r.StatementsPerOp, *r.TransactionsPerOp)
 			}
+			// So does the server's CPU (the test's own process here, driver
+			// included): logins hash passwords, which takes CPU time.
+			switch {
+			case r.Scenario == "ceiling" && r.ServerCPUPerOp != nil:
+				t.Fatal("the ceiling's server is not Latchkey, yet its CPU was read")
+			case r.Scenario != "ceiling" && r.ServerCPUPerOp == nil:
+				t.Fatal("no server CPU per operation")
+			case r.Scenario == "login" && *r.ServerCPUPerOp <= 0:
+				t.Fatalf("a login took %s of CPU", *r.ServerCPUPerOp)
+			}
 			switch r.Scenario {
 			case "login":
 				if r.Notes["hasher"] != "bcrypt cost 4" {

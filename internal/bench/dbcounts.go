@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // dbCounts are a Latchkey server's database counters, read from its
@@ -21,6 +22,9 @@ type dbCounts struct {
 	// pending is the age of the oldest queued or processing message (0:
 	// none).
 	pending *float64
+	// cpuSeconds is the server process's CPU time
+	// (process_cpu_seconds_total: Kratos has it too).
+	cpuSeconds *float64
 }
 
 // readDBCounts reads latchkey_db_statements_total,
@@ -67,6 +71,9 @@ func readDBCounts(ctx context.Context, env *Env) dbCounts {
 		case "latchkey_courier_oldest_pending_seconds":
 			c.pending = optional(value)
 			continue
+		case "process_cpu_seconds_total":
+			c.cpuSeconds = optional(value)
+			continue
 		default:
 			continue
 		}
@@ -88,15 +95,22 @@ func optional(value string) *float64 {
 	return &v
 }
 
-// perOperation fills r's statements, transactions and commits per operation from
-// the counters read before and after the run. The counters are the whole
+// perOperation fills r's server CPU, statements, transactions and commits
+// per operation from the counters read before and after the run. The counters are the whole
 // server's, so background work the run caused (the courier sending its
 // mail) is counted too.
 func (r *Result) perOperation(before, after dbCounts) {
-	if !before.ok || !after.ok || r.Requests == 0 {
+	if r.Requests == 0 {
 		return
 	}
 	per := func(a, b float64) *float64 { v := (a - b) / float64(r.Requests); return &v }
+	if before.cpuSeconds != nil && after.cpuSeconds != nil {
+		cpu := time.Duration(*per(*after.cpuSeconds, *before.cpuSeconds) * float64(time.Second))
+		r.ServerCPUPerOp = &cpu
+	}
+	if !before.ok || !after.ok {
+		return
+	}
 	r.StatementsPerOp = per(after.statements, before.statements)
 	r.TransactionsPerOp = per(after.transactions, before.transactions)
 	r.CommitsPerOp = per(after.commits, before.commits)

@@ -151,11 +151,11 @@ func Run(ctx context.Context, s Scenario, env *Env, duration time.Duration) (Res
 	res.Requests = len(all)
 	res.PerSecond = float64(len(all)) / elapsed.Seconds()
 	res.Latency = Summarize(all)
-	if countsBefore.ok {
+	if countsBefore.ok || countsBefore.cpuSeconds != nil {
 		res.perOperation(countsBefore, readDBCounts(ctx, env))
-		if env.servesMail {
-			drain(ctx, env, &res)
-		}
+	}
+	if countsBefore.ok && env.servesMail {
+		drain(ctx, env, &res)
 	}
 	env.mu.Lock()
 	if len(env.mailLatency) > 0 {

@@ -56,6 +56,11 @@ type Result struct {
 	// driver stopped waiting for it.
 	DrainedIn   *time.Duration `json:"drained_in_ns,omitempty"`
 	StillQueued *float64       `json:"still_queued,omitempty"`
+	// ServerCPUPerOp is the server process's CPU time during the run per
+	// operation (its process_cpu_seconds_total, which Kratos has too; the
+	// courier's work during the run included, a database server's not).
+	// Less sensitive than req/s to what else the machine is doing.
+	ServerCPUPerOp *time.Duration `json:"server_cpu_per_op_ns,omitempty"`
 }
 
 // Percentiles of a latency distribution.
@@ -145,6 +150,9 @@ func notes(r Result) []string {
 	}
 	if r.MailLatency != nil {
 		out = append(out, fmt.Sprintf("mail p50 %s p99 %s max %s", ms(r.MailLatency.P50), ms(r.MailLatency.P99), ms(r.MailLatency.Max)))
+	}
+	if r.ServerCPUPerOp != nil {
+		out = append(out, fmt.Sprintf("server CPU %.0f µs/op", float64(*r.ServerCPUPerOp)/float64(time.Microsecond)))
 	}
 	if r.MailsSentPerOp != nil && (*r.MailsSentPerOp > 0 || *r.QueuedAtEnd > 0) {
 		courier := fmt.Sprintf("courier: %.2f mails sent/op, %.0f queued at the end", *r.MailsSentPerOp, *r.QueuedAtEnd)

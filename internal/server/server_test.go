@@ -224,6 +224,18 @@ func TestServer(t *testing.T) {
 				wantKratosError(t, send(t, srv, "POST", pub+"/self-service/login?flow="+f.ID, "application/json", strings.NewReader(big)), 413, "exceeds the maximum size of 1 MiB")
 			})
 
+			t.Run("MetricsOnAdminShowTheProcess", func(t *testing.T) {
+				r := send(t, srv, "GET", adm+"/metrics/prometheus", "", nil)
+				for _, name := range []string{"process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "go_goroutines"} {
+					m := regexp.MustCompile(`(?m)^` + name + ` ([0-9.e+]+)$`).FindStringSubmatch(r.body)
+					if m == nil {
+						t.Errorf("/metrics/prometheus lacks %s", name)
+					} else if v, _ := strconv.ParseFloat(m[1], 64); v <= 0 && name != "process_cpu_seconds_total" {
+						t.Errorf("/metrics/prometheus: %s %v, want a positive value", name, v)
+					}
+				}
+			})
+
 			t.Run("MetricsOnAdminShowCourierCounters", func(t *testing.T) {
 				before := courierMetrics(t, srv)
 				for _, name := range []string{"latchkey_courier_messages_sent_total", "latchkey_courier_messages_failed_total", "latchkey_courier_messages_abandoned_total", "latchkey_courier_queue_depth"} {

@@ -148,6 +148,9 @@ func (s *Server) buildComponents(opts Options) (*components, error) {
 	if err := registerDBMetrics(s.metrics, db); err != nil {
 		return nil, err
 	}
+	if err := registerProcessMetrics(s.metrics); err != nil {
+		return nil, err
+	}
 	c.audit = &audit.Recorder{Store: sqlstore.NewAuditStore(db), Now: s.now}
 	if c.audit.Counter, err = audit.NewMetrics(s.metrics); err != nil {
 		return nil, err
