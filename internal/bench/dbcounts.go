@@ -96,9 +96,9 @@ func optional(value string) *float64 {
 }
 
 // perOperation fills r's server CPU, statements, transactions and commits
-// per operation from the counters read before and after the run. The counters are the whole
-// server's, so background work the run caused (the courier sending its
-// mail) is counted too.
+// per operation from the counters read before and after the run. The
+// counters are the whole server's, so background work the run caused (the
+// courier sending its mail) is counted too.
 func (r *Result) perOperation(before, after dbCounts) {
 	if r.Requests == 0 {
 		return
