@@ -110,13 +110,7 @@ func (h Hasher) Sign(message []byte) []byte {
 // Verify reports whether mac is the MAC of message under any secret,
 // comparing in constant time.
 func (h Hasher) Verify(message, mac []byte) bool {
-	ok := 0
-	for _, s := range h.Secrets {
-		m := hmac.New(sha256.New, s)
-		m.Write(message)
-		ok |= subtle.ConstantTimeCompare(m.Sum(nil), mac)
-	}
-	return ok == 1
+	return len(mac) == sha256.Size && h.verifyPrefix(message, mac)
 }
 
 // MinTruncatedMAC is the shortest MAC VerifyTruncated accepts: 128 bits.
@@ -126,9 +120,13 @@ const MinTruncatedMAC = 16
 // a token short enough for a link carries it (Sign, then keep a prefix of
 // at least MinTruncatedMAC bytes).
 func (h Hasher) VerifyTruncated(message, mac []byte) bool {
-	if len(mac) < MinTruncatedMAC || len(mac) > sha256.Size {
-		return false
-	}
+	return len(mac) >= MinTruncatedMAC && len(mac) <= sha256.Size && h.verifyPrefix(message, mac)
+}
+
+// verifyPrefix reports whether mac is the first len(mac) bytes of the MAC
+// of message under any secret, comparing in constant time and trying
+// every secret even after a match.
+func (h Hasher) verifyPrefix(message, mac []byte) bool {
 	ok := 0
 	for _, s := range h.Secrets {
 		m := hmac.New(sha256.New, s)

@@ -33,11 +33,7 @@ func (s *LockdownStore) LinkUsedAt(ctx context.Context, identityID, eventID uuid
 	if err != nil {
 		return nil, ScanErr(err)
 	}
-	if used != nil {
-		u := used.UTC()
-		used = &u
-	}
-	return used, nil
+	return utcPtr(used), nil
 }
 
 // UseLink spends the link of (eventID, recipient): the primary key lets
@@ -71,11 +67,7 @@ func (s *LockdownStore) LegacyTokenByHash(ctx context.Context, hashes []string) 
 	}
 	t.LegacyID, t.IdentityID, t.EventID = uuid.MustParse(id), uuid.MustParse(ident), uuid.MustParse(event)
 	t.EventType = audit.Type(eventType)
-	t.EventTime, t.ExpiresAt = t.EventTime.UTC(), t.ExpiresAt.UTC()
-	if used != nil {
-		u := used.UTC()
-		t.UsedAt = &u
-	}
+	t.EventTime, t.ExpiresAt, t.UsedAt = t.EventTime.UTC(), t.ExpiresAt.UTC(), utcPtr(used)
 	return &t, nil
 }
 
