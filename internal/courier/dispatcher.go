@@ -91,6 +91,8 @@ type Dispatcher struct {
 	cfg  DispatcherConfig
 	log  *slog.Logger
 	wake chan struct{}
+	// due says whether a claim may find mail (due.go).
+	due dueState
 	// preparers handle internal messages by template type (prepare.go).
 	preparers map[TemplateType]Preparer
 }
@@ -136,6 +138,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 
 // Wake makes a running dispatcher look at the queue now. It never blocks.
 func (d *Dispatcher) Wake() {
+	d.due.poke()
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -151,7 +154,9 @@ func (d *Dispatcher) Wake() {
 // The queue may hold due mail after a claim that got all it asked for,
 // after Wake, every PullWait (mail of other instances), and when a retry
 // of ours falls due. A claim that got less than it asked for emptied the
-// queue of due mail: a slot freed after it waits for one of those.
+// queue of due mail: a slot freed after it waits for one of those, and
+// so does a slot recording a result (flight.record), which claims with
+// it only while mail may be due.
 func (d *Dispatcher) Run(ctx context.Context) {
 	f := d.newFlight(ctx, true)
 	defer f.wait()
@@ -159,8 +164,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var lastStuckCheck, nextPoll time.Time
-	mayBeDue := true
 	for ctx.Err() == nil {
+		gen, mayBeDue := d.due.mayBeDue()
 		if free := d.cfg.Concurrency - f.size(); mayBeDue && free > 0 {
 			// Claim no more than there are free slots, so a claimed message
 			// starts sending at once. Claiming ahead would hold mail back
@@ -180,9 +185,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				return
 			case err != nil:
 				d.log.Error("courier: dispatch failed", "error", err)
-				mayBeDue = false // try again at the next poll
-			case n < want:
-				mayBeDue = false
+				d.due.found(gen, 0, want) // try again at the next poll
+			default:
+				d.due.found(gen, n, want)
 			}
 		}
 		if now := d.cfg.Now(); now.Sub(lastStuckCheck) >= stuckCheckInterval {
@@ -190,6 +195,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			d.warnIfStuck(ctx)
 		}
 		free := d.cfg.Concurrency - f.size()
+		_, mayBeDue = d.due.mayBeDue()
 		if mayBeDue && free > 0 {
 			continue
 		}
@@ -209,10 +215,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-		case <-d.wake:
-			mayBeDue = true
+		case <-d.wake: // Wake started a new generation already
 		case <-tick:
-			mayBeDue = true
+			d.due.poke()
 		case <-f.landed:
 		}
 	}

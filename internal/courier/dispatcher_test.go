@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -399,6 +400,53 @@ func TestDelivery(t *testing.T) {
 			}
 		})
 
+		t.Run("NoClaimAfterAClaimFoundTheQueueEmpty", func(t *testing.T) {
+			store := &countingStore{Store: newStore(t, sqltest.Open(t, db.Dialect))}
+			srv := smtptest.Start(t)
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			cfg.Concurrency, cfg.PullWait = 4, time.Hour // no polls: every claim follows a wake
+			d := RunDispatcher(t, cfg)
+			q := courier.NewQueue(store, cfg.Templates, d.Wake)
+			// A first mail, and a moment for the dispatcher to settle: its
+			// start races with the first wake.
+			WaitForStatus(t, store, MustEnqueueRecoveryCode(t, q, "trickle@example.test", "271820"), courier.StatusSent, 5*time.Second)
+			time.Sleep(200 * time.Millisecond)
+			store.claims.Store(0)
+			store.finishAndClaims.Store(0)
+			for i := range 3 {
+				id := MustEnqueueRecoveryCode(t, q, fmt.Sprintf("trickle%d@example.test", i), fmt.Sprintf("27182%d", i+1))
+				WaitForStatus(t, store, id, courier.StatusSent, 5*time.Second)
+			}
+			// Each mail came with the claim its wake caused, which got fewer
+			// than the four free slots asked for, so recording it claimed
+			// nothing more.
+			if n, c := store.finishAndClaims.Load(), store.claims.Load(); n != 0 || c != 3 {
+				t.Errorf("%d results recorded with a claim (want 0), %d claims of their own (want 3)", n, c)
+			}
+		})
+
+		t.Run("MailQueuedDuringAClaimThatMissedItIsNotLeftForThePoll", func(t *testing.T) {
+			store := &pausingChain{Store: newStore(t, sqltest.Open(t, db.Dialect)), reached: make(chan struct{}), resume: make(chan struct{})}
+			srv := smtptest.Start(t)
+			cfg := fastConfig(t, store, MustSMTPSender(t, srv.URI()))
+			cfg.Concurrency, cfg.PullWait = 1, time.Hour // no polls: only the wake can bring the second mail
+			d := RunDispatcher(t, cfg)
+			q := courier.NewQueue(store, cfg.Templates, d.Wake)
+			first := MustEnqueueRecoveryCode(t, q, "first@example.test", "161803")
+			// The one slot got the one mail its claim asked for, so it claims
+			// again as it records it; that claim finds nothing, and is held
+			// here before it says so.
+			select {
+			case <-store.reached:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the slot did not claim again as it recorded the first mail")
+			}
+			second := MustEnqueueRecoveryCode(t, q, "second@example.test", "161804")
+			close(store.resume)
+			WaitForStatus(t, store, first, courier.StatusSent, 5*time.Second)
+			WaitForStatus(t, store, second, courier.StatusSent, 5*time.Second)
+		})
+
 		t.Run("MetricsCountOutcomesAndQueueDepth", func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			metrics, err := courier.NewMetrics(reg, store, nil)
@@ -560,6 +608,23 @@ func (s *countingStore) ClaimMessages(ctx context.Context, c courier.Claim) ([]c
 func (s *countingStore) FinishAndClaim(ctx context.Context, o courier.Outcome, c courier.Claim) ([]courier.Message, error, error) {
 	s.finishAndClaims.Add(1)
 	return s.Store.FinishAndClaim(ctx, o, c)
+}
+
+// pausingChain holds the first result recorded with a claim after it is
+// committed, until resume is closed.
+type pausingChain struct {
+	courier.Store
+	once            sync.Once
+	reached, resume chan struct{}
+}
+
+func (s *pausingChain) FinishAndClaim(ctx context.Context, o courier.Outcome, c courier.Claim) ([]courier.Message, error, error) {
+	msgs, recordErr, claimErr := s.Store.FinishAndClaim(ctx, o, c)
+	s.once.Do(func() {
+		close(s.reached)
+		<-s.resume
+	})
+	return msgs, recordErr, claimErr
 }
 
 // TestConcurrencyBoundsMailsInFlight: a dispatcher sends Concurrency mails

@@ -167,16 +167,17 @@ func (f *flight) start(ctx context.Context, m Message) {
 	})
 }
 
-// record records r's outcome. While the flight chains, ctx is live and
-// the slot wants another mail (want), it claims the slot's next message in
-// the same step (Store.FinishAndClaim: on SQLite and MySQL one
-// transaction, one commit, where the claim after the slot landed would be
-// another) and returns it, already held.
+// record records r's outcome. While the flight chains, ctx is live, the
+// slot wants another mail (want) and mail may be due (dueState), it claims
+// the slot's next message in the same step (Store.FinishAndClaim: on
+// SQLite and MySQL one transaction, one commit, where the claim after the
+// slot landed would be another) and returns it, already held.
 func (f *flight) record(ctx context.Context, r result, want bool) (Message, bool) {
 	if r.out == nil {
 		return Message{}, false
 	}
-	if !f.chain || !want || ctx.Err() != nil {
+	gen, mayBeDue := f.d.due.mayBeDue()
+	if !f.chain || !want || !mayBeDue || ctx.Err() != nil {
 		f.d.finish(f.bg, r.log, *r.out, nil)
 		return Message{}, false
 	}
@@ -198,6 +199,7 @@ func (f *flight) record(ctx context.Context, r result, want bool) (Message, bool
 		return Message{}, false
 	}
 	f.claimed(c.Now)
+	f.d.due.found(gen, len(msgs), 1)
 	for _, m := range msgs {
 		if f.hold(m) {
 			return m, true
