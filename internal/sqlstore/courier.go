@@ -532,24 +532,32 @@ func (s *CourierStore) CountQueued(ctx context.Context) (int, error) {
 // processing message (zero when there is none). One lookup per status,
 // each the first entry of courier_messages_status_created_idx: one query
 // for both (status IN …) would sort every pending message, which a
-// backlog makes slow (21 ms at 10 000 queued on PostgreSQL).
+// backlog makes slow (21 ms at 10 000 queued on PostgreSQL). The two
+// lookups are one statement, so they read one snapshot: as two queries, a
+// message claimed between them (queued in neither the first's view nor,
+// failed and queued again, the second's) was missed, and with it the
+// warning about a queue stuck on that one message.
 func (s *CourierStore) OldestPendingSince(ctx context.Context) (time.Time, error) {
+	rows, err := s.Query(ctx, `SELECT at FROM (SELECT created_at AS at FROM courier_messages
+			WHERE status = 'queued' ORDER BY created_at LIMIT 1) AS queued
+		UNION ALL
+		SELECT at FROM (SELECT created_at AS at FROM courier_messages
+			WHERE status = 'processing' ORDER BY created_at LIMIT 1) AS processing`)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer rows.Close()
 	var oldest time.Time
-	for _, status := range []courier.MessageStatus{courier.StatusQueued, courier.StatusProcessing} {
+	for rows.Next() {
 		var at time.Time
-		err := s.QueryRow(ctx, `SELECT created_at FROM courier_messages
-			WHERE status = ? ORDER BY created_at LIMIT 1`, string(status)).Scan(&at)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
+		if err := rows.Scan(&at); err != nil {
 			return time.Time{}, err
 		}
 		if oldest.IsZero() || at.Before(oldest) {
 			oldest = at.UTC()
 		}
 	}
-	return oldest, nil
+	return oldest, rows.Err()
 }
 
 func (s *CourierStore) queryMessages(ctx context.Context, q string, args ...any) ([]courier.Message, error) {
