@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/bench"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testnet"
 )
 
 // TestEveryScenarioAgainstLatchkey runs each scenario briefly against a
@@ -24,7 +25,7 @@ func TestEveryScenarioAgainstLatchkey(t *testing.T) {
 	}
 	// The journeys' mail goes to the driver's SMTP server, on a port
 	// chosen now so the server can be told where it is.
-	smtpAddr := freeAddr(t)
+	smtpAddr := testnet.FreeAddr(t)
 	srv := servertest.Start(t, servertest.Options{NoSMTP: true, Env: []string{
 		"COURIER_SMTP_CONNECTION_URI=smtp://" + smtpAddr + "/?disable_starttls=true",
 		"SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_IP_MAX=0",
@@ -93,24 +94,13 @@ func TestEveryScenarioAgainstLatchkey(t *testing.T) {
 	}
 }
 
-// freeAddr returns a local address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // Each run stops its mail server, so the next level can start one on the
 // same address.
 func TestJourneyAtSeveralLevels(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a whole server")
 	}
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	srv := servertest.Start(t, servertest.Options{NoSMTP: true, Env: []string{
 		"COURIER_SMTP_CONNECTION_URI=smtp://" + addr + "/?disable_starttls=true",
 		"SELFSERVICE_FLOWS_RECOVERY_RATE_LIMIT_PER_IP_MAX=0",
@@ -240,7 +230,7 @@ func TestAdminCodeNotificationsReachTheDriversSMTPServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a whole server")
 	}
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	// Notifications are on by default; servertest turns them off.
 	srv := servertest.Start(t, servertest.Options{NoSMTP: true, Env: append(servertest.NotificationsOn(),
 		"COURIER_SMTP_CONNECTION_URI=smtp://"+addr+"/?disable_starttls=true")})

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testnet"
 )
 
 // testVersion is stamped into the test binary with -ldflags, the way
@@ -194,24 +194,13 @@ func (p *process) wait(timeout time.Duration) int {
 	}
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // ports are a public and an admin port with the environment that selects them.
 type ports struct {
 	public, admin int
 }
 
 func freePorts(t *testing.T) ports {
-	return ports{public: freePort(t), admin: freePort(t)}
+	return ports{public: testnet.FreePort(t), admin: testnet.FreePort(t)}
 }
 
 func (p ports) env() []string {

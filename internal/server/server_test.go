@@ -22,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/sqlstore"
 	"github.com/latchkey/latchkey/internal/sqlstore/sqltest"
+	"github.com/latchkey/latchkey/internal/testnet"
 )
 
 // kratosErrorBody is the Kratos error envelope.
@@ -384,7 +385,7 @@ func TestRun(t *testing.T) {
 	}
 
 	t.Run("ServesUntilCancelled", func(t *testing.T) {
-		cfg, srv := newServer(t, freeTCPPort(t), freeTCPPort(t))
+		cfg, srv := newServer(t, testnet.FreePort(t), testnet.FreePort(t))
 		ctx, cancel := context.WithCancel(context.Background())
 		ready := make(chan struct{})
 		done := make(chan error, 1)
@@ -441,7 +442,7 @@ func TestRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer taken.Close()
-		_, srv := newServer(t, freeTCPPort(t), taken.Addr().(*net.TCPAddr).Port)
+		_, srv := newServer(t, testnet.FreePort(t), taken.Addr().(*net.TCPAddr).Port)
 		err = srv.Run(context.Background(), func() { t.Error("ready called although the admin port is taken") })
 		if err == nil || !strings.HasPrefix(err.Error(), "serve.admin: ") {
 			t.Fatalf("Run = %v, want an error naming serve.admin", err)
@@ -487,16 +488,6 @@ func courierMetrics(t *testing.T, srv *servertest.Server) map[string]float64 {
 		out[m[1]] = v
 	}
 	return out
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestClientClosedRequestIsNotAnError: a client that hangs up while its
