@@ -171,6 +171,14 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	}
 	workerCtx, stopWorkers := context.WithCancel(context.Background())
 	waitWorkers := s.StartWorkers(workerCtx)
+	// The database pool's connections open while the instance starts, not
+	// in its first burst of requests (sqlstore.DB.Warm). Not a worker: the
+	// tests' many servers would each open a whole pool.
+	warmed := make(chan struct{})
+	go func() {
+		defer close(warmed)
+		s.db.Warm(workerCtx)
+	}()
 	// The listeners are bound, so clients already queue; announcing before
 	// serving means no request is answered before the banner is out.
 	if ready != nil {
@@ -197,5 +205,6 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	}
 	stopWorkers()
 	waitWorkers()
+	<-warmed
 	return runErr
 }
