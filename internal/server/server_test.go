@@ -365,10 +365,10 @@ func TestProfilingSwitch(t *testing.T) {
 // listen, and returns nil after a graceful shutdown; a port already taken
 // is an error naming the listener.
 func TestRun(t *testing.T) {
-	newServer := func(t *testing.T, publicPort, adminPort int) (*config.Config, *server.Server) {
+	newServerOn := func(t *testing.T, d sqlstore.Dialect, publicPort, adminPort int) (*config.Config, *server.Server) {
 		t.Helper()
 		cfg, _, err := config.Load(config.LoadOptions{Dev: true, DataDir: t.TempDir(), Env: []string{
-			"DSN=" + sqltest.DSN(t, sqlstore.SQLite),
+			"DSN=" + sqltest.DSN(t, d),
 			"SERVE_PUBLIC_PORT=" + strconv.Itoa(publicPort),
 			"SERVE_ADMIN_PORT=" + strconv.Itoa(adminPort),
 			"SECRETS_DEFAULT=[\"test-secret-0123456789abcdef\"]",
@@ -382,6 +382,10 @@ func TestRun(t *testing.T) {
 		}
 		t.Cleanup(func() { srv.Close() })
 		return cfg, srv
+	}
+	newServer := func(t *testing.T, publicPort, adminPort int) (*config.Config, *server.Server) {
+		t.Helper()
+		return newServerOn(t, sqlstore.SQLite, publicPort, adminPort)
 	}
 
 	t.Run("ServesUntilCancelled", func(t *testing.T) {
@@ -433,6 +437,23 @@ func TestRun(t *testing.T) {
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatal("Run did not return 20s after cancel")
+		}
+	})
+
+	t.Run("OpensTheDatabasePoolAsItStarts", func(t *testing.T) {
+		_, srv := newServerOn(t, sqlstore.Postgres, testnet.FreePort(t), testnet.FreePort(t))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx, nil) }()
+		defer func() { cancel(); <-done }()
+		// Nothing asks the database anything: the connections are Run's.
+		want := 20 // max_idle_conns' default
+		deadline := time.Now().Add(10 * time.Second)
+		for srv.DB().SQL.Stats().Idle < want && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if st := srv.DB().SQL.Stats(); st.Idle < want {
+			t.Errorf("%d idle connections (%d open) after start, want %d", st.Idle, st.OpenConnections, want)
 		}
 	})
 

@@ -11,7 +11,7 @@ import (
 // requests finds them open. Opened on demand instead, each waited for its
 // connection and its server process to start while the CPUs served the
 // burst: at 64 clients on PostgreSQL the first whoami calls of a fresh
-// instance waited up to 600–720 ms, against 130–265 ms warmed
+// instance waited up to 470–844 ms, against 185–209 ms warmed
 // (docs/benchmarks.md, ninth round). SQLite's connections are in the
 // process: nothing to do. Errors are left to the requests that meet them.
 func (db *DB) Warm(ctx context.Context) {
