@@ -10,16 +10,15 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/text/language"
 
+	"github.com/latchkey/latchkey/internal/docurl"
 	"github.com/latchkey/latchkey/internal/i18n"
 )
 
@@ -582,33 +581,19 @@ func (w WebHook) BodyName() string {
 	return w.Body
 }
 
-// ErrRemoteBody is returned by WebHook.ReadBody for an http(s) body,
-// which the server fetches itself.
-var ErrRemoteBody = errors.New("web_hook body is fetched over HTTP")
-
 // ReadBody returns the Jsonnet template of a file://, base64:// or
-// scheme-less (file path) body; nil for no body.
+// scheme-less (file path, relative to the working directory, as in
+// Kratos) body; nil for no body. An http(s) body gives an error matching
+// docurl.ErrRemote: the server fetches it at start-up.
 func (w WebHook) ReadBody() ([]byte, error) {
-	switch b := w.Body; {
-	case b == "":
+	b := w.Body
+	if b == "" {
 		return nil, nil
-	case strings.HasPrefix(b, "base64://"):
-		out, err := decodeBase64(strings.TrimPrefix(b, "base64://"))
-		if err != nil {
-			return nil, fmt.Errorf("base64:// body does not decode: %w", err)
-		}
-		return out, nil
-	case strings.HasPrefix(b, "http://"), strings.HasPrefix(b, "https://"):
-		return nil, ErrRemoteBody
-	default:
-		// file://./x.jsonnet is relative to the working directory, as in
-		// Kratos; so is a bare path.
-		out, err := os.ReadFile(strings.TrimPrefix(b, "file://"))
-		if err != nil {
-			return nil, fmt.Errorf("cannot read body file: %w", err)
-		}
-		return out, nil
 	}
+	if !strings.Contains(b, "://") {
+		b = "file://" + b
+	}
+	return docurl.Read(b, "body")
 }
 
 // HasHook reports whether hooks contains a hook with the given name.

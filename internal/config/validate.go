@@ -1,8 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/mail"
@@ -15,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latchkey/latchkey/internal/docurl"
 	"github.com/latchkey/latchkey/internal/i18n"
 )
 
@@ -158,7 +157,7 @@ func (l *loader) validateIdentity(c *Config) {
 			l.fail(key+".id", "duplicate schema id %q", s.ID)
 		}
 		seen[s.ID] = true
-		if _, err := s.Read(); err != nil && !errors.Is(err, ErrRemoteSchema) {
+		if _, err := s.Read(); err != nil {
 			l.fail(key+".url", "%v", err)
 		}
 	}
@@ -167,51 +166,10 @@ func (l *loader) validateIdentity(c *Config) {
 	}
 }
 
-// ErrRemoteSchema is returned by IdentitySchema.Read for http(s) URLs,
-// which the caller fetches itself.
-var ErrRemoteSchema = errors.New("schema is fetched over HTTP")
-
 // Read returns the schema document of a file:// or base64:// URL
 // (file://./x.json is relative to the working directory, as in Kratos).
-func (s IdentitySchema) Read() ([]byte, error) {
-	switch {
-	case strings.HasPrefix(s.URL, "file://"):
-		path := strings.TrimPrefix(s.URL, "file://")
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read schema file: %w", err)
-		}
-		return b, nil
-	case strings.HasPrefix(s.URL, "base64://"):
-		b, err := decodeBase64(strings.TrimPrefix(s.URL, "base64://"))
-		if err != nil {
-			return nil, fmt.Errorf("base64:// schema does not decode: %w", err)
-		}
-		return b, nil
-	case strings.HasPrefix(s.URL, "http://"), strings.HasPrefix(s.URL, "https://"):
-		if _, err := url.Parse(s.URL); err != nil {
-			return nil, fmt.Errorf("not a valid URL: %q", s.URL)
-		}
-		return nil, ErrRemoteSchema
-	case s.URL == "":
-		return nil, errors.New("must not be empty")
-	}
-	return nil, fmt.Errorf("unsupported schema URL %q (use file://, base64:// or https://)", s.URL)
-}
-
-func decodeBase64(s string) ([]byte, error) {
-	var firstErr error
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		b, err := enc.DecodeString(s)
-		if err == nil {
-			return b, nil
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return nil, firstErr
-}
+// http(s) URLs are refused, as the server refuses them at start-up.
+func (s IdentitySchema) Read() ([]byte, error) { return docurl.Read(s.URL, "schema") }
 
 func (l *loader) validateHashers(c *Config) {
 	h := c.Hashers

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/docurl"
 )
 
 func TestInvalidValues(t *testing.T) {
@@ -75,6 +77,10 @@ func TestInvalidValues(t *testing.T) {
 			want: "config: identity.schemas[0].url: base64:// schema does not decode"},
 		{name: "SchemaSchemeUnsupported", yaml: "identity: {schemas: [{id: default, url: 'ftp://x/s.json'}]}",
 			want: `config: identity.schemas[0].url: unsupported schema URL "ftp://x/s.json"`},
+		{name: "SchemaOverHTTPS", yaml: "identity: {schemas: [{id: default, url: 'https://schemas.example/person.json'}]}",
+			want: `config: identity.schemas[0].url: "https://schemas.example/person.json": Latchkey does not fetch a schema over http(s)`},
+		{name: "MapperOverHTTPS", yaml: "selfservice: {methods: {oidc: {enabled: true, config: {providers: [{id: gh, provider: github, client_id: c, client_secret: s, mapper_url: 'https://mappers.example/gh.jsonnet'}]}}}}",
+			want: "config: selfservice.methods.oidc.config.providers[0].mapper_url: \"https://mappers.example/gh.jsonnet\": Latchkey does not fetch a mapper over http(s)"},
 		{name: "SchemaDefaultMissing", yaml: "identity: {default_schema_id: person, schemas: [{id: default, url: 'base64://e30='}]}",
 			want: `config: identity.default_schema_id: no schema with id "person" in identity.schemas`},
 		{name: "SchemaDuplicate", yaml: "identity: {schemas: [{id: default, url: 'base64://e30='}, {id: default, url: 'base64://e30='}]}",
@@ -523,7 +529,7 @@ selfservice:
 			t.Errorf("ReadBody(%q) = %q, %v", body, got, err)
 		}
 	}
-	if _, err := (WebHook{Body: "https://templates.example/b.jsonnet"}).ReadBody(); !errors.Is(err, ErrRemoteBody) {
+	if _, err := (WebHook{Body: "https://templates.example/b.jsonnet"}).ReadBody(); !errors.Is(err, docurl.ErrRemote) {
 		t.Errorf("remote body: %v", err)
 	}
 }
@@ -557,7 +563,7 @@ func TestIdentitySchemaRead(t *testing.T) {
 		{"file://./testdata/identity.schema.json", nil, `"$schema"`},
 		{"base64://eyJ0eXBlIjoib2JqZWN0In0=", nil, `{"type":"object"}`},
 		{"base64://eyJ0eXBlIjoib2JqZWN0In0", nil, `{"type":"object"}`}, // unpadded
-		{"https://schemas.example.com/person.json", ErrRemoteSchema, ""},
+		{"https://schemas.example.com/person.json", docurl.ErrRemote, ""},
 	}
 	for _, tt := range tests {
 		b, err := IdentitySchema{ID: "x", URL: tt.url}.Read()

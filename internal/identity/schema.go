@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/latchkey/latchkey/internal/docurl"
 )
 
 // DefaultSchemaID is the id of the built-in schema and the default
@@ -156,7 +157,7 @@ func NewSchemas(sources []SchemaSource, defaultID string) (*Schemas, error) {
 		if _, dup := s.byID[src.ID]; dup {
 			return nil, fmt.Errorf("%s.id: duplicate schema id %q", key, src.ID)
 		}
-		raw, err := readSchemaURL(src.URL)
+		raw, err := docurl.Read(src.URL, "schema")
 		if err != nil {
 			return nil, fmt.Errorf("%s.url: %w", key, err)
 		}
@@ -248,30 +249,6 @@ func (sch *Schema) Trait(path string) (TraitProperty, bool) {
 		}
 	}
 	return TraitProperty{}, false
-}
-
-func readSchemaURL(u string) ([]byte, error) {
-	switch {
-	case strings.HasPrefix(u, "file://"):
-		b, err := os.ReadFile(strings.TrimPrefix(u, "file://"))
-		if err != nil {
-			return nil, fmt.Errorf("cannot read schema file: %w", err)
-		}
-		return b, nil
-	case strings.HasPrefix(u, "base64://"):
-		enc := strings.TrimPrefix(u, "base64://")
-		for _, e := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err := e.DecodeString(enc); err == nil {
-				return b, nil
-			}
-		}
-		return nil, errors.New("base64:// schema does not decode as base64")
-	case strings.HasPrefix(u, "http://"), strings.HasPrefix(u, "https://"):
-		return nil, fmt.Errorf("%q: schemas over http(s) are not supported; use a file:// or base64:// URL", u)
-	case u == "":
-		return nil, errors.New("must not be empty")
-	}
-	return nil, fmt.Errorf("unsupported schema URL %q (use file:// or base64://)", u)
 }
 
 // compileSchema parses, compiles and inspects one schema document.

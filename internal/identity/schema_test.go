@@ -158,7 +158,7 @@ func TestNewSchemas(t *testing.T) {
 		defaultID string
 		want      string
 	}{
-		{"HTTP", []SchemaSource{{ID: "a", URL: "https://example.com/s.json"}}, "a", "schemas over http(s) are not supported"},
+		{"HTTP", []SchemaSource{{ID: "a", URL: "https://example.com/s.json"}}, "a", "does not fetch a schema over http(s)"},
 		{"MissingFile", []SchemaSource{{ID: "a", URL: "file://" + filepath.Join(dir, "nope.json")}}, "a", "cannot read schema file"},
 		{"NotJSON", []SchemaSource{{ID: "a", URL: "file://" + broken}}, "a", "schema is not valid JSON"},
 		{"BadBase64", []SchemaSource{{ID: "a", URL: "base64://!!!"}}, "a", "does not decode"},

@@ -3,17 +3,17 @@ package oidc
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/google/go-jsonnet"
 	"github.com/google/go-jsonnet/ast"
 	"github.com/google/go-jsonnet/toolutils"
+
+	"github.com/latchkey/latchkey/internal/docurl"
 )
 
 // mapperTimeout bounds one evaluation when the caller's ctx allows more:
@@ -68,7 +68,7 @@ type VerifiedAddress struct {
 // syntax (the error names the problem and where). http(s) URLs are
 // refused: Latchkey does not fetch code over the network.
 func LoadMapper(url string) (*Mapper, error) {
-	src, err := readMapperURL(url)
+	src, err := docurl.Read(url, "mapper")
 	if err != nil {
 		return nil, err
 	}
@@ -80,30 +80,6 @@ func LoadMapper(url string) (*Mapper, error) {
 		return nil, errors.New(problem)
 	}
 	return &Mapper{url: url, snippet: string(src)}, nil
-}
-
-func readMapperURL(u string) ([]byte, error) {
-	switch {
-	case strings.HasPrefix(u, "file://"):
-		b, err := os.ReadFile(strings.TrimPrefix(u, "file://"))
-		if err != nil {
-			return nil, fmt.Errorf("cannot read mapper file: %w", err)
-		}
-		return b, nil
-	case strings.HasPrefix(u, "base64://"):
-		enc := strings.TrimPrefix(u, "base64://")
-		for _, e := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err := e.DecodeString(enc); err == nil {
-				return b, nil
-			}
-		}
-		return nil, errors.New("base64:// mapper does not decode as base64")
-	case strings.HasPrefix(u, "http://"), strings.HasPrefix(u, "https://"):
-		return nil, fmt.Errorf("%q: mappers over http(s) are not supported; use a file:// or base64:// URL", u)
-	case u == "":
-		return nil, errors.New("must not be empty")
-	}
-	return nil, fmt.Errorf("unsupported mapper URL %q (use file:// or base64://)", u)
 }
 
 // forbidden names the first construct a mapper may not use, "" when

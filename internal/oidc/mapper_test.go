@@ -115,8 +115,8 @@ func TestLoadMapperRefuses(t *testing.T) {
 		name, url, want string
 	}{
 		{"BadSyntax", base64Mapper("{ identity: { traits: } }"), "jsonnet syntax: "},
-		{"HTTP", "http://example.com/mapper.jsonnet", "mappers over http(s) are not supported"},
-		{"HTTPS", "https://example.com/mapper.jsonnet", "mappers over http(s) are not supported"},
+		{"HTTP", "http://example.com/mapper.jsonnet", "does not fetch a mapper over http(s)"},
+		{"HTTPS", "https://example.com/mapper.jsonnet", "does not fetch a mapper over http(s)"},
 		{"NotBase64", "base64://%%%", "does not decode as base64"},
 		{"UnknownScheme", "s3://bucket/mapper.jsonnet", "unsupported mapper URL"},
 		{"Import", base64Mapper(`local lib = import 'lib.libsonnet'; { identity: { traits: lib } }`), `imports "lib.libsonnet": imports are not available`},

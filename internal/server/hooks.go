@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/docurl"
 	"github.com/latchkey/latchkey/internal/hook"
 	"github.com/latchkey/latchkey/internal/identity"
 	"github.com/latchkey/latchkey/internal/login"
@@ -126,7 +127,7 @@ func newWebHook(c *config.WebHook, fetch *http.Client) (*hook.WebHook, error) {
 		}
 	}
 	tpl, err := c.ReadBody()
-	if errors.Is(err, config.ErrRemoteBody) {
+	if errors.Is(err, docurl.ErrRemote) {
 		if tpl, err = fetchTemplate(fetch, c.Body); err == nil {
 			err = config.CheckJsonnet(c.BodyName(), string(tpl))
 		}
