@@ -94,6 +94,28 @@ func TestEveryScenarioAgainstLatchkey(t *testing.T) {
 	}
 }
 
+// Logins at 16 clients succeed: no client's login is refused by the
+// failed-login budget of its identifier, which holds a place for each
+// attempt being checked (10), however many clients log in at once.
+func TestLoginsOfManyClientsAreNotThrottled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole server")
+	}
+	// A hash slow enough (~50 ms) that the clients' attempts wait for it
+	// together, as they do under load with the default cost of 12.
+	srv := servertest.Start(t, servertest.Options{Env: []string{"HASHERS_BCRYPT_COST=10"}})
+	results, err := bench.RunPlan(context.Background(), bench.Plan{
+		Public: srv.Public.URL, Admin: srv.Admin.URL, Scenarios: []string{"login"},
+		Levels: []int{16}, Duration: time.Second,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results[0]; r.Requests == 0 || r.Errors != 0 {
+		t.Fatalf("%d logins, %d errors %v: %v", r.Requests, r.Errors, r.ErrorsBy, r.ErrorSamples)
+	}
+}
+
 // Each run stops its mail server, so the next level can start one on the
 // same address.
 func TestJourneyAtSeveralLevels(t *testing.T) {
