@@ -39,7 +39,7 @@ type DispatcherConfig struct {
 	// load a mail's round trips (SMTP's and the database's) wait for a
 	// busy CPU, and four slots, the old default, could not carry a
 	// notification per code: the notifications piled up behind the codes
-	// (docs/benchmarks.md, fourth round).
+	// (docs/benchmarks-history.md, fourth round).
 	Concurrency int
 	// ProcessingTimeout is how old a claim may grow without a heartbeat
 	// before any dispatcher takes it over (default 30s): a process killed

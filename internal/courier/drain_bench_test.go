@@ -18,7 +18,7 @@ import (
 // queued ahead (half codes, half security notifications, as a recovery
 // journey leaves them), then one dispatcher with the default slots sends
 // them over real SMTP to an in-process server. mails/s is the figure the
-// journeys' notifications depend on (docs/benchmarks.md).
+// journeys' notifications depend on (docs/benchmarks-history.md).
 func BenchmarkDrain(b *testing.B) {
 	for _, d := range []sqlstore.Dialect{sqlstore.SQLite, sqlstore.Postgres, sqlstore.MySQL} {
 		for _, slots := range []int{4, courier.DefaultConcurrency} {

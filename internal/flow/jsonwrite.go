@@ -16,7 +16,7 @@ import (
 // flow writes it twice (the record, the answer), and through json.Marshal
 // each node's attributes were marshalled on their own and every
 // MarshalJSON's output validated again (encoding/json's compact), a tenth
-// of the CPU a flow took (docs/benchmarks.md). Values of no fixed type
+// of the CPU a flow took (docs/benchmarks-history.md). Values of no fixed type
 // (an input's value, a message's context) still go through json.Marshal.
 
 // JSONObject writes one JSON object member by member.

@@ -10,7 +10,7 @@ import (
 // MySQL with one multi-row INSERT: one round trip and one commit for the
 // batch, where each flow would otherwise be an autocommitted statement
 // whose commit the database writes and flushes on its own (under load
-// that commit bounded flow creation, docs/benchmarks.md). SQLite has
+// that commit bounded flow creation, docs/benchmarks-history.md). SQLite has
 // groupCommit instead.
 //
 // One batch is written at a time; the flows that arrive meanwhile wait

@@ -13,7 +13,7 @@ import (
 // each other share one COMMIT: a commit writes every page the group changed
 // to the write-ahead log once, where separate commits would each write the
 // pages they share (the table's last leaf, the index pages) again. Under
-// load most of a write's cost was that log writing (docs/benchmarks.md).
+// load most of a write's cost was that log writing (docs/benchmarks-history.md).
 //
 // Each transaction of a group runs inside its own savepoint, so its error
 // undoes only its own writes; its caller is answered only once the whole

@@ -18,7 +18,7 @@ import (
 //
 // A round trip to PostgreSQL costs both processes a socket write, a read
 // and a wake-up, which on a small machine is more CPU than most of
-// Latchkey's statements cost to run (docs/benchmarks.md). So a PostgreSQL
+// Latchkey's statements cost to run (docs/benchmarks-history.md). So a PostgreSQL
 // transaction runs on one connection of the pool, not a *sql.Tx, and sends
 // what it can together, in pgx's pipeline mode (statements stay prepared):
 //

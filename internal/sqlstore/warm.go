@@ -12,7 +12,7 @@ import (
 // connection and its server process to start while the CPUs served the
 // burst: at 64 clients on PostgreSQL the first whoami calls of a fresh
 // instance waited up to 470–844 ms, against 185–209 ms warmed
-// (docs/benchmarks.md, ninth round). SQLite's connections are in the
+// (docs/benchmarks-history.md, ninth round). SQLite's connections are in the
 // process: nothing to do. Errors are left to the requests that meet them.
 func (db *DB) Warm(ctx context.Context) {
 	if db.Dialect == SQLite {
